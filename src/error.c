@@ -1,0 +1,45 @@
+/* error.c — thread-local last-error message (see core.h). */
+#include <stdarg.h>
+#include <string.h>
+#include "core.h"
+
+static _Thread_local char errbuf[1024];
+
+const char *mc_errmsg(void) { return errbuf[0] ? errbuf : "no error"; }
+
+void mc_clear_error(void) { errbuf[0] = 0; }
+
+int mc_err(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mc_err_context(int code, const char *fmt, ...) {
+    char prefix[512], old[sizeof errbuf];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, errbuf, sizeof old);
+    snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+    return code;
+}
+
+const char *mc_strerror(int code) {
+    switch (code) {
+    case MC_OK: return "ok";
+    case MC_ENOMEM: return "out of memory";
+    case MC_EIO: return "i/o error";
+    case MC_EPARSE: return "parse error";
+    case MC_ESHAPE: return "shape error";
+    case MC_EARG: return "invalid argument";
+    case MC_ENUM: return "numerical error";
+    case MC_EBACKEND: return "backend error";
+    case MC_EUNSUP: return "not supported";
+    case MC_ENOTFOUND: return "not found";
+    default: return "unknown error";
+    }
+}

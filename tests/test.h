@@ -1,0 +1,60 @@
+/* test.h — the tiny test harness shared by every tests/test_*.c.
+ *
+ * CHECK(cond, fmt, ...) records a failure (and prints it) without stopping; REQUIRE stops the
+ * test binary at once. Every binary ends with `return mc_test_done("name");`, which prints a
+ * summary and returns non-zero when any check failed — a test that cannot fail is a defect.
+ */
+#ifndef MC_TEST_H
+#define MC_TEST_H
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "medcolor.h"
+
+static int mc_test_checks, mc_test_failures;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        mc_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            mc_test_failures++;                                                                    \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+        }                                                                                          \
+    } while (0)
+
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        CHECK(cond, __VA_ARGS__);                                                                  \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "(fatal; stopping)\n");                                                \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* REQUIRE that an mc_* call returned MC_OK, printing mc_errmsg() otherwise. */
+#define REQUIRE_OK(call)                                                                           \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        REQUIRE(rc_ == 0, "%s -> %d: %s", #call, rc_, mc_errmsg());                                \
+    } while (0)
+
+static inline int mc_test_done(const char *name) {
+    printf("%-28s %5d checks, %d failed\n", name, mc_test_checks, mc_test_failures);
+    return mc_test_failures ? 1 : 0;
+}
+
+/* Directory of generated PyTorch fixtures (set by `make test`). */
+static inline const char *mc_test_fixtures(void) {
+    const char *d = getenv("MC_FIXTURES");
+    return d ? d : "build/fixtures";
+}
+
+/* Directory for scratch files of a test (created by run_all.sh). */
+static inline const char *mc_test_tmp(void) {
+    const char *d = getenv("MC_TMP");
+    return d ? d : "/tmp";
+}
+#endif

@@ -92,6 +92,9 @@ const char *mc_net_layer_group(const mc_net *net, int i);
 const char *mc_net_layer_name(const mc_net *net, int i); /* "" when unnamed */
 int mc_net_num_outputs(const mc_net *net);                 /* per-sample outputs of the last layer */
 
+/* The value of a [net] key as written in the cfg (training settings such as max_lr), or NULL. */
+const char *mc_net_cfg_value(const mc_net *net, const char *key);
+
 /* ---- groups, freezing, modes -------------------------------------------------------------- */
 int mc_net_num_groups(const mc_net *net);
 const char *mc_net_group_name(const mc_net *net, int g);

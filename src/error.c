@@ -24,7 +24,7 @@ int mc_err_context(int code, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, errbuf, sizeof old);
-    snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+    snprintf(errbuf, sizeof errbuf, "%.400s: %.600s", prefix, old);
     return code;
 }
 

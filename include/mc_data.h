@@ -1,0 +1,148 @@
+/* mc_data.h — datasets as users have them on disk (CheXpert, ChestX-ray14, MURA, plain CSV).
+ * Part of the public API; included by medcolor.h.
+ *
+ * A dataset is described by a darknet-style `.data` file (docs/data.md):
+ *
+ *     mc_datafile *df;
+ *     if (mc_datafile_load(&df, "data/chexpert.data", NULL) < 0) { puts(mc_errmsg()); ... }
+ *     mc_dataset *train;
+ *     if (mc_dataset_load(&train, df, "train") < 0) { ... }     // labels after the policy
+ *     if (mc_dataset_check_files(train, 5, NULL) < 0) { ... }    // all missing files at once
+ *     ... train->paths[i], train->y[i * train->nlabels + j], train->mask[...] ...
+ *     mc_dataset_free(train);
+ *     mc_datafile_free(df);
+ */
+#ifndef MC_DATA_H
+#define MC_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- constants ---------------------------------------------------------------------------- */
+enum { MC_FORMAT_CHEXPERT = 1, MC_FORMAT_NIH = 2, MC_FORMAT_MURA = 3, MC_FORMAT_CSV = 4 };
+/* Uncertainty policy of a label: what an uncertain (-1) value becomes. */
+enum { MC_POLICY_ZEROS = 0, MC_POLICY_ONES = 1, MC_POLICY_IGNORE = 2 };
+/* View filter of a .data file, and the per-image view (0 = unknown). */
+enum { MC_VIEW_ALL = 0, MC_VIEW_FRONTAL = 1, MC_VIEW_LATERAL = 2 };
+/* A label as written in the source, before the policy. */
+enum { MC_RAW_NEG = 0, MC_RAW_POS = 1, MC_RAW_UNCERTAIN = -1, MC_RAW_BLANK = -2 };
+
+/* One split of a dataset after the label policy, ready for the loader. */
+typedef struct mc_dataset {
+    int n;              /* images */
+    int nlabels;        /* outputs per image */
+    char **labels;      /* [nlabels] label names */
+    char **paths;       /* [n] image paths, openable as given (root already joined) */
+    char **patients;    /* [n] patient ids, or NULL when the format has none */
+    float *y;           /* [n][nlabels] targets after the uncertainty policy: 0 or 1 */
+    float *mask;        /* [n][nlabels] 1 = counts, 0 = ignored (U-Ignore) */
+    /* ---- added by the readers (all may be NULL / 0 in a hand-made dataset) ---- */
+    int8_t *raw;        /* [n][nlabels] value as written: MC_RAW_POS/NEG/UNCERTAIN/BLANK */
+    int8_t *view;       /* [n] MC_VIEW_FRONTAL / MC_VIEW_LATERAL / 0 unknown */
+    int *policy;        /* [nlabels] MC_POLICY_* that produced y and mask */
+    char *split;        /* "train", "valid" or "test" */
+    char *source;       /* the file whose records are the rows (train.csv, Data_Entry, ...) */
+    int source_header;  /* 1: source starts with a header line */
+    int *source_row;    /* [n] 0-based index of the row's record among source's data records */
+    int skipped;        /* malformed rows skipped (bad_rows = skip) */
+    char *skipped_first;/* message of the first skipped row, or NULL */
+    int capacity;       /* rows allocated (internal) */
+} mc_dataset;
+
+/* A parsed .data file. Paths are resolved: root already joined. Read-only for callers except
+ * skip_bad, which a command-line option may switch on after loading. */
+typedef struct mc_datafile {
+    char *path;            /* the .data file (or the name given to mc_datafile_parse) */
+    int format;            /* MC_FORMAT_* */
+    char *root;            /* the root folder in use */
+    char *root_from;       /* where root came from: "--root", "MEDCOLOR_DATA", "FILE:LINE", "default" */
+    char *train, *valid, *test; /* sources (CSV or, for nih, list files); NULL when absent */
+    int nlabels;
+    char **labels;         /* [nlabels] names as written in the .data file */
+    int *policy;           /* [nlabels] MC_POLICY_* */
+    int view;              /* MC_VIEW_* filter */
+    char *body_part;       /* mura: "XR_SHOULDER" etc.; NULL = all */
+    double subset;         /* fraction of the train split to keep; 0 = all */
+    uint32_t subset_seed;
+    double valid_frac;     /* >0: valid split drawn patient-disjoint from train (no valid=) */
+    double test_frac;      /* >0: test split drawn patient-disjoint from train (no test=) */
+    uint32_t split_seed;
+    char *entries;         /* nih: Data_Entry_2017[_v2020].csv */
+    char *images;          /* nih: folder holding images/ or images_NNN/images/ */
+    char *image_base;      /* chexpert/csv: folder image paths are relative to; NULL = default */
+    char *path_column;     /* csv: NULL = first column */
+    char *patient_column;  /* csv: NULL = none */
+    char *view_column;     /* csv: NULL = none */
+    char *train_studies, *valid_studies, *test_studies; /* mura: *_labeled_studies.csv */
+    int skip_bad;          /* 1: malformed rows are skipped and counted, 0: an error */
+} mc_datafile;
+
+/* ---- .data files -------------------------------------------------------------------------- */
+/* Parses a .data file. root_override (e.g. from --root) beats $MEDCOLOR_DATA, which beats
+ * root= in the file; the default is the current directory. NULL/"" = no override. */
+int mc_datafile_load(mc_datafile **out, const char *path, const char *root_override);
+/* The same from text; name is used in messages and locates a relative root=. */
+int mc_datafile_parse(mc_datafile **out, const char *text, const char *name, const char *root_override);
+void mc_datafile_free(mc_datafile *df);
+/* 1 when the split ("train", "valid", "test") exists: it has a source or is drawn. */
+int mc_datafile_has_split(const mc_datafile *df, const char *split);
+const char *mc_format_name(int format);
+const char *mc_policy_name(int policy);
+
+/* ---- datasets ----------------------------------------------------------------------------- */
+/* Loads one split ("train", "valid", "test"): reads the sources, applies the view / body-part
+ * filter, draws patient-disjoint splits, the subset (train only), then the label policy. */
+int mc_dataset_load(mc_dataset **out, const mc_datafile *df, const char *split);
+void mc_dataset_free(mc_dataset *ds);
+/* Checks that every image file exists and is readable. Returns MC_OK, or MC_ENOTFOUND with a
+ * message giving the count and the first max_show (<= 0: 5) missing paths. *nmissing
+ * (may be NULL) receives the count. */
+int mc_dataset_check_files(const mc_dataset *ds, int max_show, int *nmissing);
+/* Keeps rows idx[0..k) in that order (indices must be distinct and < n). */
+int mc_dataset_select(mc_dataset *ds, const int *idx, int k);
+/* Keeps pandas' DataFrame.sample(frac, random_state=seed) of the rows, in its order. */
+int mc_dataset_subset(mc_dataset *ds, double frac, uint32_t seed);
+/* Recomputes y and mask from raw and the given policies ([nlabels]). */
+int mc_dataset_apply_policy(mc_dataset *ds, const int *policy);
+
+/* Counts per label after the policy. */
+typedef struct mc_label_stats {
+    int positive, negative; /* counted targets (mask 1) after the policy */
+    int uncertain;          /* -1 in the source (before the policy) */
+    int ignored;            /* mask 0 */
+    int blank;              /* not mentioned in the source (counted as negative) */
+} mc_label_stats;
+typedef struct mc_dataset_stats {
+    int images;
+    int patients;           /* distinct patient ids; -1 when the format has none */
+    int frontal, lateral;   /* images by view (unknown views count in neither) */
+    int nlabels;
+    mc_label_stats *label;  /* [nlabels] */
+} mc_dataset_stats;
+int mc_dataset_stats_compute(const mc_dataset *ds, mc_dataset_stats *st);
+void mc_dataset_stats_free(mc_dataset_stats *st);
+
+/* ---- subsets exactly as numpy / pandas draw them ------------------------------------------ */
+typedef struct mc_mt19937 { uint32_t mt[624]; int mti; } mc_mt19937;
+void mc_mt19937_seed(mc_mt19937 *s, uint32_t seed); /* init_genrand(seed) */
+uint32_t mc_mt19937_next(mc_mt19937 *s);            /* genrand_int32 */
+/* numpy.random.RandomState(seed).permutation(n) into perm[n]. */
+int mc_np_permutation(uint32_t seed, int n, int *perm);
+/* pandas' sample size: round(frac * n), Python's round half to even. -1 if frac is not in [0, 1]. */
+int mc_sample_size(double frac, int n);
+/* DataFrame.sample(frac=frac, random_state=seed) on n rows: *idx (malloc'd, caller frees)
+ * gets the chosen row indices in pandas' order, *k their number. */
+int mc_pandas_sample(int n, double frac, uint32_t seed, int **idx, int *k);
+/* Writes src's header (if has_header) and data records rows[0..k) byte-identical, in that order,
+ * to out ("-" = stdout; a name ending in .gz is gzip-compressed). src may be gzip. */
+int mc_csv_write_rows(const char *src, int has_header, const int *rows, int k, const char *out);
+/* Number of data records of a CSV (blank lines are not records), for a subset of a plain CSV. */
+int mc_csv_count_records(const char *src, int has_header, int *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

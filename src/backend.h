@@ -1,0 +1,149 @@
+/* backend.h — the one seam between layer logic and math.
+ *
+ * Layers never touch numbers directly: they call the operations of a backend table, at the
+ * granularity of cuDNN/oneDNN primitives (convolution forward / backward-data /
+ * backward-filter, batch norm, pooling, activation, GEMM, element-wise ops). The CPU backend
+ * (backend_cpu.c) implements them with OpenBLAS and OpenMP loops; the CUDA backend
+ * (src/cuda/) with cuDNN/cuBLAS and small kernels. Every pointer handed to an operation is
+ * memory of that backend (device memory for CUDA), allocated with be->alloc.
+ *
+ * Conventions, identical for every backend:
+ * - NCHW float32; conv weight [K][C/groups][kh][kw].
+ * - `beta` in an operation's signature: out = result + beta * out (beta 0 overwrites, 1
+ *   accumulates), as in cuDNN. Gradient outputs are accumulated by layers with beta = 1.
+ * - Transposed convolution is not a separate primitive: a transposed convolution forward is the
+ *   backward-data of the convolution that maps its output shape to its input shape, exactly as
+ *   cuDNN expresses it (see layers/deconv.c).
+ * - Every operation returns MC_OK or a negative code with mc_err() set.
+ */
+#ifndef MC_BACKEND_H
+#define MC_BACKEND_H
+
+#include <stddef.h>
+#include "core.h"
+
+typedef struct mc_conv_desc {
+    int n;                       /* batch */
+    int c, h, w;                 /* input channels and size */
+    int k, oh, ow;               /* output channels and size */
+    int kh, kw, sh, sw, ph, pw;  /* kernel, stride, padding (symmetric) */
+    int groups;                  /* c and k divisible by groups */
+} mc_conv_desc;
+
+typedef struct mc_bn_desc {
+    int n, c, hw;     /* x is (n, c, hw) */
+    float eps;        /* 1e-5 */
+    float momentum;   /* running = (1-momentum)*running + momentum*batch; 0.1 */
+} mc_bn_desc;
+
+enum { MC_POOL_MAX = 0, MC_POOL_AVG = 1 /* count_include_pad, as PyTorch's default */ };
+typedef struct mc_pool_desc {
+    int mode;
+    int n, c, h, w, oh, ow;
+    int kh, kw, sh, sw;
+    int pt, pl;   /* padding top and left (rows/cols before the image; -inf for max, 0 for avg) */
+} mc_pool_desc;
+
+enum { MC_ACT_LINEAR = 0, MC_ACT_RELU, MC_ACT_LEAKY, MC_ACT_LOGISTIC, MC_ACT_HARDTANH };
+typedef struct mc_act {
+    int type;
+    float a, b;   /* leaky: a = negative slope; hardtanh: a = min, b = max */
+} mc_act;
+
+typedef struct mc_backend mc_backend;
+struct mc_backend {
+    const char *name;
+    void *ctx;    /* backend-private state (handles, streams) */
+    int is_host;  /* 1: buffers are host memory (CPU backend) */
+    void (*destroy)(mc_backend *be);
+
+    /* memory (counts are floats) */
+    float *(*alloc)(mc_backend *be, size_t n, const char *what); /* zero-filled */
+    void (*free)(mc_backend *be, float *p);
+    int (*upload)(mc_backend *be, float *dst, const float *host, size_t n);
+    int (*download)(mc_backend *be, float *host, const float *src, size_t n);
+    int (*fill)(mc_backend *be, float *p, float value, size_t n);
+    int (*sync)(mc_backend *be);
+
+    /* convolution; workspace in floats */
+    size_t (*conv_workspace)(mc_backend *be, const mc_conv_desc *d);
+    int (*conv_fwd)(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
+                    float beta, float *y, float *ws);
+    int (*conv_bwd_data)(mc_backend *be, const mc_conv_desc *d, const float *dy, const float *w,
+                         float beta, float *dx, float *ws);
+    int (*conv_bwd_filter)(mc_backend *be, const mc_conv_desc *d, const float *x, const float *dy,
+                           float beta, float *dw, float *ws);
+    /* y[n][c][:] += b[c];  db[c] = beta*db[c] + sum_{n,i} dy[n][c][i] */
+    int (*bias_fwd)(mc_backend *be, int n, int c, int hw, const float *b, float *y);
+    int (*bias_bwd)(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db);
+
+    /* batch norm. train: batch statistics (biased variance normalises; the unbiased one goes
+     * into the running estimate when update_running); saves mean and 1/sqrt(var+eps) per channel.
+     * backward: dx, dgamma, dbeta each optional (NULL = not wanted); dx is written with beta_dx,
+     * dgamma and dbeta with beta_param (as cuDNN's separate data/param blending factors). */
+    int (*bn_fwd_train)(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
+                        const float *bias, float *running_mean, float *running_var, int update_running,
+                        float *save_mean, float *save_invstd, float *y);
+    int (*bn_fwd_infer)(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
+                        const float *bias, const float *running_mean, const float *running_var,
+                        float *y);
+    int (*bn_bwd_train)(mc_backend *be, const mc_bn_desc *d, const float *x, const float *dy,
+                        const float *gamma, const float *save_mean, const float *save_invstd,
+                        float beta_dx, float *dx, float beta_param, float *dgamma, float *dbeta);
+    int (*bn_bwd_infer)(mc_backend *be, const mc_bn_desc *d, const float *x, const float *dy,
+                        const float *gamma, const float *running_mean, const float *running_var,
+                        float beta_dx, float *dx, float beta_param, float *dgamma, float *dbeta);
+
+    /* pooling: max takes the gradient to the first maximum of the window (PyTorch's choice) */
+    int (*pool_fwd)(mc_backend *be, const mc_pool_desc *d, const float *x, float *y);
+    int (*pool_bwd)(mc_backend *be, const mc_pool_desc *d, const float *x, const float *y,
+                    const float *dy, float beta, float *dx);
+
+    /* activations; y may alias x; the derivative is taken from y (valid for every type here) */
+    int (*act_fwd)(mc_backend *be, const mc_act *a, size_t n, const float *x, float *y);
+    int (*act_bwd)(mc_backend *be, const mc_act *a, size_t n, const float *y, const float *dy,
+                   float beta, float *dx);
+
+    /* row-major C = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb */
+    int (*gemm)(mc_backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+    /* element-wise */
+    int (*axpy)(mc_backend *be, size_t n, float alpha, const float *x, float *y); /* y += a x */
+    int (*scale)(mc_backend *be, size_t n, float alpha, float *x);
+    /* rows blocks: dst[r*dst_stride + j] = src[r*src_stride + j] + beta*dst[...], j < cols */
+    int (*copy2d)(mc_backend *be, size_t rows, size_t cols, const float *src, size_t src_stride,
+                  float beta, float *dst, size_t dst_stride);
+    /* pixel shuffle by r: x (n, c*r*r, h, w) <-> y (n, c, h*r, w*r), PyTorch channel order.
+     * backward maps dy to dx with beta. */
+    int (*shuffle_fwd)(mc_backend *be, int n, int c, int h, int w, int r, const float *x, float *y);
+    int (*shuffle_bwd)(mc_backend *be, int n, int c, int h, int w, int r, const float *dy,
+                       float beta, float *dx);
+    /* replication pad: x (n, c, h, w) -> y (n, c, h+t+b, w+l+r) */
+    int (*pad_fwd)(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
+                   const float *x, float *y);
+    int (*pad_bwd)(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
+                   const float *dy, float beta, float *dx);
+    /* sigmoid + binary cross-entropy with logits over n entries with mask (NULL = all 1):
+     * prob = sigmoid(z); *loss (host) = sum(mask*bce)/sum(mask); *count (host) = sum(mask).
+     * bwd: dz = beta*dz + scale*mask*(prob - t). */
+    int (*bce_fwd)(mc_backend *be, size_t n, const float *z, const float *t, const float *mask,
+                   float *prob, double *loss, double *count);
+    int (*bce_bwd)(mc_backend *be, size_t n, const float *prob, const float *t, const float *mask,
+                   float scale, float beta, float *dz);
+    /* SGD with momentum (PyTorch semantics): g' = g + (decoupled ? 0 : wd*w); v = mom*v + g';
+     * w = w*(1 - (decoupled ? lr*wd : 0)) - lr*v */
+    int (*sgd)(mc_backend *be, size_t n, float *w, const float *g, float *v, float lr,
+               float momentum, float wd, int decoupled);
+    /* 1 when all n values are finite, 0 otherwise (result on host) */
+    int (*all_finite)(mc_backend *be, size_t n, const float *x, int *result);
+};
+
+/* The CPU backend (OpenBLAS + OpenMP). */
+int mc_backend_cpu_create(mc_backend **out);
+#ifdef MC_GPU
+/* The CUDA backend on device `gpu` (src/cuda/). */
+int mc_backend_cuda_create(mc_backend **out, int gpu);
+#endif
+
+#endif

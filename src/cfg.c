@@ -1,0 +1,392 @@
+/* cfg.c — parser for the darknet-style INI network description (see cfg.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cfg.h"
+
+#define MAX_INCLUDE_DEPTH 16
+
+static const char *cfg_keep(mc_cfg *c, const char *s) {
+    if (c->nstrings == c->capstrings) {
+        int nc = c->capstrings ? c->capstrings * 2 : 16;
+        char **ns = mc_realloc(c->strings, (size_t)nc * sizeof *ns, "cfg strings");
+        if (!ns) return NULL;
+        c->strings = ns;
+        c->capstrings = nc;
+    }
+    char *d = mc_strdup(s);
+    if (!d) return NULL;
+    c->strings[c->nstrings++] = d;
+    return d;
+}
+
+static char *trim(char *s) {
+    while (*s && isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+static mc_cfg_section *new_section(mc_cfg *c, const char *type, const char *file, int line) {
+    if (c->n == c->cap) {
+        int nc = c->cap ? c->cap * 2 : 32;
+        mc_cfg_section *ns = mc_realloc(c->s, (size_t)nc * sizeof *ns, "cfg sections");
+        if (!ns) return NULL;
+        c->s = ns;
+        c->cap = nc;
+    }
+    mc_cfg_section *s = &c->s[c->n];
+    memset(s, 0, sizeof *s);
+    s->type = mc_strdup(type);
+    if (!s->type) return NULL;
+    for (char *p = s->type; *p; p++) *p = (char)tolower((unsigned char)*p);
+    s->file = file;
+    s->line = line;
+    c->n++;
+    return s;
+}
+
+static int add_kv(mc_cfg_section *s, const char *key, const char *val, const char *file, int line) {
+    for (int i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0)
+            return mc_err(MC_EPARSE, "%s:%d: key '%s' given twice in [%s] (first at line %d)", file,
+                          line, key, s->type, s->kv[i].line);
+    if (s->nkv == s->cap) {
+        int nc = s->cap ? s->cap * 2 : 8;
+        mc_cfg_kv *nk = mc_realloc(s->kv, (size_t)nc * sizeof *nk, "cfg keys");
+        if (!nk) return MC_ENOMEM;
+        s->kv = nk;
+        s->cap = nc;
+    }
+    mc_cfg_kv *kv = &s->kv[s->nkv];
+    kv->key = mc_strdup(key);
+    kv->val = mc_strdup(val);
+    if (!kv->key || !kv->val) {
+        free(kv->key);
+        free(kv->val);
+        return MC_ENOMEM;
+    }
+    kv->file = file;
+    kv->line = line;
+    kv->used = 0;
+    s->nkv++;
+    return MC_OK;
+}
+
+static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const char *group,
+                      const char *prefix);
+
+/* Expands the [include] section that was just completed (the last section of c). */
+static int expand_include(mc_cfg *c, int depth, const char *outer_group, const char *outer_prefix) {
+    mc_cfg_section *inc = &c->s[c->n - 1];
+    char where[512];
+    const char *file = NULL, *group = NULL, *prefix = NULL;
+    MC_TRY(mc_cfg_str(inc, "file", NULL, &file));
+    if (!file) return mc_err(MC_EPARSE, "%s: [include] needs file=", mc_cfg_where(inc, NULL, where, sizeof where));
+    MC_TRY(mc_cfg_str(inc, "group", NULL, &group));
+    MC_TRY(mc_cfg_str(inc, "prefix", NULL, &prefix));
+    MC_TRY(mc_cfg_check_unused(inc));
+    if (depth >= MAX_INCLUDE_DEPTH)
+        return mc_err(MC_EPARSE, "%s: includes nested deeper than %d (a cycle?)",
+                      mc_cfg_where(inc, NULL, where, sizeof where), MAX_INCLUDE_DEPTH);
+    /* resolve relative to the including file's folder */
+    char path[4096];
+    if (file[0] == '/') {
+        snprintf(path, sizeof path, "%s", file);
+    } else {
+        const char *slash = strrchr(inc->file, '/');
+        int dirlen = slash ? (int)(slash - inc->file) + 1 : 0;
+        snprintf(path, sizeof path, "%.*s%s", dirlen, inc->file, file);
+    }
+    /* the group/prefix of an include inside an include: inner group wins, prefixes concatenate */
+    const char *g = group ? group : outer_group;
+    char pbuf[512];
+    snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", prefix ? prefix : "");
+    const char *gk = g ? cfg_keep(c, g) : NULL, *pk = pbuf[0] ? cfg_keep(c, pbuf) : NULL;
+    const char *fk = cfg_keep(c, path);
+    if ((g && !gk) || (pbuf[0] && !pk) || !fk) return MC_ENOMEM;
+    int inc_line = inc->line;
+    const char *inc_file = inc->file;
+    /* drop the [include] section itself */
+    for (int i = 0; i < inc->nkv; i++) {
+        free(inc->kv[i].key);
+        free(inc->kv[i].val);
+    }
+    free(inc->kv);
+    free(inc->type);
+    c->n--;
+    char *text = NULL;
+    int rc = mc_fread_all(fk, &text, NULL);
+    if (rc < 0) return mc_err_context(rc, "%s:%d: [include]", inc_file, inc_line);
+    rc = parse_text(c, text, fk, depth + 1, gk, pk);
+    free(text);
+    return rc;
+}
+
+static int finish_section(mc_cfg *c, int depth, const char *group, const char *prefix) {
+    if (c->n == 0) return MC_OK;
+    mc_cfg_section *s = &c->s[c->n - 1];
+    if (strcmp(s->type, "include") == 0) return expand_include(c, depth, group, prefix);
+    return MC_OK;
+}
+
+static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const char *group,
+                      const char *prefix) {
+    int lineno = 0, in_section = 0;
+    char *p = text;
+    while (*p) {
+        char *line = p, *nl = strchr(p, '\n');
+        if (nl) {
+            *nl = 0;
+            p = nl + 1;
+        } else {
+            p += strlen(p);
+        }
+        lineno++;
+        char *t = trim(line);
+        if (!*t || *t == '#' || *t == ';') continue;
+        if (*t == '[') {
+            char *e = strchr(t, ']');
+            if (!e || trim(e + 1)[0] != 0)
+                return mc_err(MC_EPARSE, "%s:%d: malformed section header '%s' (expected [name])",
+                              file, lineno, t);
+            *e = 0;
+            char *name = trim(t + 1);
+            if (!*name) return mc_err(MC_EPARSE, "%s:%d: empty section name", file, lineno);
+            MC_TRY(finish_section(c, depth, group, prefix));
+            mc_cfg_section *s = new_section(c, name, file, lineno);
+            if (!s) return MC_ENOMEM;
+            s->group = group;
+            s->prefix = prefix;
+            s->included = depth > 0;
+            in_section = 1;
+            continue;
+        }
+        if (!in_section)
+            return mc_err(MC_EPARSE, "%s:%d: '%s' is outside any [section]", file, lineno, t);
+        /* strip a trailing comment introduced by whitespace + '#' */
+        for (char *h = t; *h; h++)
+            if (*h == '#' && h > t && isspace((unsigned char)h[-1])) {
+                *h = 0;
+                break;
+            }
+        char *eq = strchr(t, '=');
+        if (!eq) return mc_err(MC_EPARSE, "%s:%d: expected key=value, got '%s'", file, lineno, trim(t));
+        *eq = 0;
+        char *key = trim(t), *val = trim(eq + 1);
+        if (!*key) return mc_err(MC_EPARSE, "%s:%d: empty key before '='", file, lineno);
+        if (!*val) return mc_err(MC_EPARSE, "%s:%d: key '%s' has no value", file, lineno, key);
+        for (char *k = key; *k; k++) *k = (char)tolower((unsigned char)*k);
+        MC_TRY(add_kv(&c->s[c->n - 1], key, val, file, lineno));
+    }
+    return finish_section(c, depth, group, prefix);
+}
+
+static int parse_common(mc_cfg **out, char *text, const char *name) {
+    mc_cfg *c = mc_calloc(1, sizeof *c, "cfg");
+    if (!c) return MC_ENOMEM;
+    const char *fk = cfg_keep(c, name);
+    int rc = fk ? parse_text(c, text, fk, 0, NULL, NULL) : MC_ENOMEM;
+    if (rc == MC_OK && c->n == 0) rc = mc_err(MC_EPARSE, "%s: no sections (expected [net] and layers)", name);
+    if (rc < 0) {
+        mc_cfg_free(c);
+        return rc;
+    }
+    *out = c;
+    return MC_OK;
+}
+
+int mc_cfg_parse_file(mc_cfg **out, const char *path) {
+    char *text;
+    MC_TRY(mc_fread_all(path, &text, NULL));
+    int rc = parse_common(out, text, path);
+    free(text);
+    return rc;
+}
+
+int mc_cfg_parse_string(mc_cfg **out, const char *text, const char *name) {
+    char *copy = mc_strdup(text);
+    if (!copy) return MC_ENOMEM;
+    int rc = parse_common(out, copy, name ? name : "<string>");
+    free(copy);
+    return rc;
+}
+
+void mc_cfg_free(mc_cfg *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) {
+        for (int j = 0; j < c->s[i].nkv; j++) {
+            free(c->s[i].kv[j].key);
+            free(c->s[i].kv[j].val);
+        }
+        free(c->s[i].kv);
+        free(c->s[i].type);
+    }
+    free(c->s);
+    for (int i = 0; i < c->nstrings; i++) free(c->strings[i]);
+    free(c->strings);
+    free(c);
+}
+
+/* ---- accessors ------------------------------------------------------------------------- */
+static void note_asked(mc_cfg_section *s, const char *key) {
+    for (int i = 0; i < s->nasked; i++)
+        if (strcmp(s->asked[i], key) == 0) return;
+    if (s->nasked < (int)(sizeof s->asked / sizeof s->asked[0])) s->asked[s->nasked++] = key;
+}
+
+mc_cfg_kv *mc_cfg_find(mc_cfg_section *s, const char *key) {
+    note_asked(s, key);
+    for (int i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0) {
+            s->kv[i].used = 1;
+            return &s->kv[i];
+        }
+    return NULL;
+}
+
+int mc_cfg_has(mc_cfg_section *s, const char *key) { return mc_cfg_find(s, key) != NULL; }
+
+const char *mc_cfg_where(const mc_cfg_section *s, const char *key, char *buf, size_t n) {
+    if (key)
+        for (int i = 0; i < s->nkv; i++)
+            if (strcmp(s->kv[i].key, key) == 0) {
+                snprintf(buf, n, "%s:%d", s->kv[i].file, s->kv[i].line);
+                return buf;
+            }
+    snprintf(buf, n, "%s:%d", s->file, s->line);
+    return buf;
+}
+
+static int bad_value(mc_cfg_section *s, mc_cfg_kv *kv, const char *expected) {
+    return mc_err(MC_EPARSE, "%s:%d: [%s] %s=%s: expected %s", kv->file, kv->line, s->type, kv->key,
+                  kv->val, expected);
+}
+
+static int parse_int(const char *v, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < INT_MIN || x > INT_MAX) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+int mc_cfg_int(mc_cfg_section *s, const char *key, int def, int *out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    if (!kv) {
+        *out = def;
+        return MC_OK;
+    }
+    if (parse_int(kv->val, out) < 0) return bad_value(s, kv, "an integer");
+    return MC_OK;
+}
+
+int mc_cfg_int_req(mc_cfg_section *s, const char *key, int *out) {
+    char where[512];
+    if (!mc_cfg_find(s, key))
+        return mc_err(MC_EPARSE, "%s: [%s] needs %s=", mc_cfg_where(s, NULL, where, sizeof where),
+                      s->type, key);
+    return mc_cfg_int(s, key, 0, out);
+}
+
+int mc_cfg_int_range(mc_cfg_section *s, const char *key, int def, int lo, int hi, int *out) {
+    MC_TRY(mc_cfg_int(s, key, def, out));
+    if (*out < lo || *out > hi) {
+        mc_cfg_kv *kv = mc_cfg_find(s, key);
+        char buf[96];
+        if (hi == INT_MAX)
+            snprintf(buf, sizeof buf, "an integer >= %d", lo);
+        else
+            snprintf(buf, sizeof buf, "an integer in [%d, %d]", lo, hi);
+        if (kv) return bad_value(s, kv, buf);
+        char where[512];
+        return mc_err(MC_EPARSE, "%s: [%s] %s: default %d is not %s", mc_cfg_where(s, NULL, where, sizeof where),
+                      s->type, key, *out, buf);
+    }
+    return MC_OK;
+}
+
+int mc_cfg_float(mc_cfg_section *s, const char *key, float def, float *out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    if (!kv) {
+        *out = def;
+        return MC_OK;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(kv->val, &end);
+    if (errno || end == kv->val || *end || !isfinite(x)) return bad_value(s, kv, "a finite number");
+    *out = (float)x;
+    return MC_OK;
+}
+
+int mc_cfg_str(mc_cfg_section *s, const char *key, const char *def, const char **out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    *out = kv ? kv->val : def;
+    return MC_OK;
+}
+
+int mc_cfg_enum(mc_cfg_section *s, const char *key, const char *const *choices, int def, int *out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    if (!kv) {
+        *out = def;
+        return MC_OK;
+    }
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(kv->val, choices[i]) == 0) {
+            *out = i;
+            return MC_OK;
+        }
+    char buf[512];
+    size_t o = snprintf(buf, sizeof buf, "one of");
+    for (int i = 0; choices[i] && o < sizeof buf; i++)
+        o += snprintf(buf + o, sizeof buf - o, "%s %s", i ? "," : "", choices[i]);
+    return bad_value(s, kv, buf);
+}
+
+int mc_cfg_list(mc_cfg_section *s, const char *key, char ***items, int *n) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    *items = NULL;
+    *n = 0;
+    if (!kv) return MC_OK;
+    int count = 1;
+    for (const char *p = kv->val; *p; p++) count += *p == ',';
+    size_t len = strlen(kv->val) + 1;
+    char **arr = mc_malloc((size_t)count * sizeof(char *) + len, "cfg list");
+    if (!arr) return MC_ENOMEM;
+    char *buf = (char *)(arr + count);
+    memcpy(buf, kv->val, len);
+    int k = 0;
+    for (char *tok = buf;; k++) {
+        char *comma = strchr(tok, ',');
+        if (comma) *comma = 0;
+        arr[k] = trim(tok);
+        if (!arr[k][0]) {
+            free(arr);
+            return bad_value(s, kv, "a comma-separated list without empty items");
+        }
+        if (!comma) break;
+        tok = comma + 1;
+    }
+    *items = arr;
+    *n = count;
+    return MC_OK;
+}
+
+int mc_cfg_check_unused(mc_cfg_section *s) {
+    for (int i = 0; i < s->nkv; i++) {
+        if (s->kv[i].used) continue;
+        char buf[768];
+        size_t o = 0;
+        buf[0] = 0;
+        for (int j = 0; j < s->nasked && o < sizeof buf; j++)
+            o += snprintf(buf + o, sizeof buf - o, "%s%s", j ? ", " : "", s->asked[j]);
+        return mc_err(MC_EPARSE, "%s:%d: unknown key '%s' in [%s] (known keys: %s)", s->kv[i].file,
+                      s->kv[i].line, s->kv[i].key, s->type, buf[0] ? buf : "none");
+    }
+    return MC_OK;
+}

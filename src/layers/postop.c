@@ -1,0 +1,112 @@
+/* postop.c — bias, BatchNorm and activation after a linear op (see postop.h). */
+#include <stdio.h>
+#include <string.h>
+#include "layers/postop.h"
+
+int mc_postop_parse(mc_postop *po, mc_layer *l, mc_cfg_section *s, int c, int hw, int allow_act) {
+    memset(po, 0, sizeof *po);
+    po->t_bias = po->t_bn_w = po->t_bn_b = po->t_rm = po->t_rv = -1;
+    po->c = c;
+    po->hw = hw;
+    po->bn_prefix = "bn.";
+    MC_TRY(mc_cfg_int_range(s, "batch_normalize", 0, 0, 1, &po->bn));
+    MC_TRY(mc_cfg_int_range(s, "bias", po->bn ? 0 : 1, 0, 1, &po->bias));
+    if (allow_act)
+        MC_TRY(mc_parse_activation(s, "linear", &po->act));
+    else
+        po->act.type = MC_ACT_LINEAR;
+    return MC_OK;
+}
+
+int mc_postop_declare_pre(mc_postop *po, mc_layer *l, int fan_in) {
+    int d[1] = {po->c};
+    if (po->bn) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "%sbias", po->bn_prefix);
+        MC_TRY(po->t_bn_b = mc_layer_tensor(l, nm, 1, MC_INIT_ZERO, 0, 1, d));
+        snprintf(nm, sizeof nm, "%sweight", po->bn_prefix);
+        MC_TRY(po->t_bn_w = mc_layer_tensor(l, nm, 1, MC_INIT_ONE, 0, 1, d));
+        snprintf(nm, sizeof nm, "%srunning_mean", po->bn_prefix);
+        MC_TRY(po->t_rm = mc_layer_tensor(l, nm, 0, MC_INIT_ZERO, 0, 1, d));
+        snprintf(nm, sizeof nm, "%srunning_var", po->bn_prefix);
+        MC_TRY(po->t_rv = mc_layer_tensor(l, nm, 0, MC_INIT_ONE, 0, 1, d));
+    } else if (po->bias) {
+        MC_TRY(po->t_bias = mc_layer_tensor(l, "bias", 1, MC_INIT_BIAS_UNIFORM, (float)fan_in, 1, d));
+    }
+    return MC_OK;
+}
+
+int mc_postop_declare_post(mc_postop *po, mc_layer *l, int fan_in) {
+    int d[1] = {po->c};
+    if (po->bn && po->bias)
+        MC_TRY(po->t_bias = mc_layer_tensor(l, "bias", 1, MC_INIT_BIAS_UNIFORM, (float)fan_in, 1, d));
+    return MC_OK;
+}
+
+int mc_postop_setup(mc_postop *po, mc_layer *l, mc_net *net, int own_pre) {
+    po->own_pre = own_pre;
+    if (po->bn) {
+        if (own_pre) MC_TRY(mc_layer_buf(net, &po->pre, (size_t)net->batch * po->c * po->hw, "batchnorm input"));
+        if (!po->save_mean) {
+            MC_TRY(mc_layer_buf(net, &po->save_mean, (size_t)po->c, "batchnorm mean"));
+            MC_TRY(mc_layer_buf(net, &po->save_invstd, (size_t)po->c, "batchnorm invstd"));
+        }
+    }
+    return MC_OK;
+}
+
+float *mc_postop_target(mc_postop *po, mc_layer *l) { return po->bn ? po->pre : l->output; }
+
+static mc_bn_desc bn_desc(const mc_postop *po, const mc_net *net) {
+    return (mc_bn_desc){.n = net->batch, .c = po->c, .hw = po->hw, .eps = 1e-5f, .momentum = 0.1f};
+}
+
+int mc_postop_forward(mc_postop *po, mc_layer *l, mc_net *net) {
+    mc_backend *be = net->be;
+    float *lin = mc_postop_target(po, l);
+    if (po->bias) MC_TRY(be->bias_fwd(be, net->batch, po->c, po->hw, l->t[po->t_bias].data, lin));
+    if (po->bn) {
+        mc_bn_desc d = bn_desc(po, net);
+        po->used_batch_stats = mc_bn_use_batch(net, l);
+        if (po->used_batch_stats)
+            MC_TRY(be->bn_fwd_train(be, &d, po->pre, l->t[po->t_bn_w].data, l->t[po->t_bn_b].data,
+                                    l->t[po->t_rm].data, l->t[po->t_rv].data, 1, po->save_mean,
+                                    po->save_invstd, l->output));
+        else
+            MC_TRY(be->bn_fwd_infer(be, &d, po->pre, l->t[po->t_bn_w].data, l->t[po->t_bn_b].data,
+                                    l->t[po->t_rm].data, l->t[po->t_rv].data, l->output));
+    }
+    if (po->act.type != MC_ACT_LINEAR)
+        MC_TRY(be->act_fwd(be, &po->act, (size_t)net->batch * l->out_n, l->output, l->output));
+    return MC_OK;
+}
+
+int mc_postop_backward(mc_postop *po, mc_layer *l, mc_net *net, float *dst, float beta, float **dlin) {
+    mc_backend *be = net->be;
+    size_t n = (size_t)net->batch * l->out_n;
+    if (po->act.type != MC_ACT_LINEAR) MC_TRY(be->act_bwd(be, &po->act, n, l->output, l->delta, 0.0f, l->delta));
+    float *g = l->delta;
+    if (po->bn) {
+        mc_bn_desc d = bn_desc(po, net);
+        mc_tensor *w = &l->t[po->t_bn_w], *b = &l->t[po->t_bn_b];
+        float *dgw = l->want_wgrad ? w->grad : NULL, *dgb = l->want_wgrad ? b->grad : NULL;
+        if (po->used_batch_stats)
+            MC_TRY(be->bn_bwd_train(be, &d, po->pre, g, w->data, po->save_mean, po->save_invstd, beta,
+                                    dst, 1.0f, dgw, dgb));
+        else
+            MC_TRY(be->bn_bwd_infer(be, &d, po->pre, g, w->data, l->t[po->t_rm].data,
+                                    l->t[po->t_rv].data, beta, dst, 1.0f, dgw, dgb));
+        g = dst;
+    }
+    if (po->bias && l->want_wgrad && g)
+        MC_TRY(be->bias_bwd(be, net->batch, po->c, po->hw, g, 1.0f, l->t[po->t_bias].grad));
+    *dlin = g;
+    return MC_OK;
+}
+
+void mc_postop_free(mc_postop *po, mc_net *net) {
+    if (po->own_pre) net->be->free(net->be, po->pre);
+    net->be->free(net->be, po->save_mean);
+    net->be->free(net->be, po->save_invstd);
+    po->pre = po->save_mean = po->save_invstd = NULL;
+}

@@ -1,0 +1,157 @@
+/* net.h — the network and layer structures shared by net.c, weights.c and src/layers/ (internal).
+ *
+ * A network is a list of layers in execution order. Each layer reads the outputs of earlier
+ * layers (by default the previous one; index -1 is the network input) and owns its output
+ * (batch, out_c, out_h, out_w) and the gradient of the loss with respect to that output
+ * ("delta", the true gradient dL/dy, accumulated by every consumer with beta = 1).
+ *
+ * Parameters live in one allocation (llm.c style): all trainable tensors of all layers in
+ * layer order in net->params, their gradients at the same offsets in net->grads and the SGD
+ * momentum in net->momentum. Non-trainable tensors (BatchNorm running statistics) live in
+ * net->buffers. A layer's trainable tensors are contiguous, so the optimiser skips a frozen
+ * layer as one range.
+ *
+ * A layer type is a table of functions (mc_layer_ops) registered by section name in
+ * layers/registry.c; each lives in one file under src/layers/.
+ */
+#ifndef MC_NET_H
+#define MC_NET_H
+
+#include "backend.h"
+#include "cfg.h"
+
+#define MC_MAX_TENSORS 8
+#define MC_INPUT (-1) /* layer index of the network input */
+
+typedef struct mc_net mc_net;
+typedef struct mc_layer mc_layer;
+
+typedef struct mc_tensor {
+    char name[32];      /* local name: "weight", "bias", "bn.weight", "bn.running_mean", ... */
+    char *full;         /* "<layer name or index>.<name>", owned */
+    int ndim, dims[4];
+    size_t numel;
+    int trainable;
+    size_t offset;      /* into net->params (trainable) or net->buffers */
+    float *data;        /* backend memory */
+    float *grad;        /* backend memory, trainable only */
+    int init;           /* MC_INIT_* for mc_net_init_params */
+    float init_arg;     /* bound / value / fan for the init rule */
+} mc_tensor;
+
+/* initialisation rules (PyTorch semantics; fan_in from dims[1..]) */
+enum {
+    MC_INIT_ZERO = 0,
+    MC_INIT_ONE,
+    MC_INIT_KAIMING_UNIFORM, /* kaiming_uniform(a=sqrt 5) = U(+-1/sqrt(fan_in)), PyTorch default */
+    MC_INIT_BIAS_UNIFORM,    /* U(+-1/sqrt(init_arg)) with init_arg = fan_in of the weight */
+    MC_INIT_XAVIER_UNIFORM,  /* U(+-sqrt(6/(fan_in+fan_out))) */
+    MC_INIT_ICNR,            /* kaiming-normal of (out/r^2, in, kh, kw), repeated r^2 times; init_arg = r */
+    MC_INIT_KAIMING_NORMAL   /* N(0, 2/fan_in) */
+};
+
+typedef struct mc_layer_ops {
+    const char *section; /* cfg section name, e.g. "convolutional" */
+    /* Reads the section's keys, sets inputs (default: previous layer, already set by the
+     * net), output shape and tensors (mc_layer_tensor). Input shapes are known. */
+    int (*parse)(mc_layer *l, mc_net *net, mc_cfg_section *s);
+    /* Called after allocation and whenever the batch size changes: descriptors, own buffers,
+     * workspace / scratch needs (l->ws_need, l->scratch_need in floats). May be NULL. */
+    int (*setup)(mc_layer *l, mc_net *net);
+    int (*forward)(mc_layer *l, mc_net *net);
+    /* Accumulates into the deltas of its inputs that need one (mc_in_delta != NULL) and,
+     * when l->want_wgrad, into its tensors' gradients. */
+    int (*backward)(mc_layer *l, mc_net *net);
+    void (*destroy)(mc_layer *l, mc_net *net); /* frees l->priv contents; may be NULL */
+} mc_layer_ops;
+
+struct mc_layer {
+    const mc_layer_ops *ops;
+    int index;
+    char name[96];        /* user name= (with include prefix), or "" */
+    char label[112];      /* name if set, else the index: prefix of tensor names */
+    int group;            /* index into net->groups */
+    const char *file;     /* where it is defined (owned by net->cfg strings) */
+    int line;
+    int n_in;
+    int *in;              /* [n_in] input layer indices, MC_INPUT for the network input */
+    int c, h, w;          /* shape of the first input */
+    int out_c, out_h, out_w;
+    size_t out_n;         /* out_c * out_h * out_w */
+    float *output;        /* (batch, out_c, out_h, out_w) */
+    float *delta;         /* (batch, out_c, out_h, out_w) dL/d output */
+    mc_tensor t[MC_MAX_TENSORS];
+    int nt;
+    size_t nparams;       /* trainable floats, contiguous at net->params + param_offset */
+    size_t param_offset;
+    size_t ws_need;       /* floats of backend workspace (shared by all layers) */
+    size_t scratch_need;  /* floats of scratch per net (shared by all layers) */
+    int want_wgrad;       /* set by the net before backward: compute weight gradients */
+    int active;           /* set by the net: this layer runs backward */
+    void *priv;           /* type-specific state */
+};
+
+struct mc_net {
+    mc_backend *be;
+    mc_cfg *cfg;          /* kept for file names and [net] settings */
+    int batch;
+    int in_c, in_h, in_w;
+    int n;
+    mc_layer *layers;
+    char **groups;
+    int ngroups;
+    int *group_frozen;    /* [ngroups] */
+    int train;
+    int frozen_bn_mode;
+    int want_input_grad;
+    float *input;         /* (batch, in_c, in_h, in_w) backend memory */
+    float *input_delta;   /* same, allocated when wanted */
+    float *truth, *mask;  /* (batch, outputs) for the cost layer */
+    int has_mask;
+    float *params, *grads, *momentum; /* trainable blob (backend memory) */
+    size_t nparams;
+    float *buffers;       /* non-trainable blob */
+    size_t nbuffers;
+    float *ws;            /* workspace, ws_size floats */
+    size_t ws_size;
+    float *scratch;       /* scratch, scratch_size floats */
+    size_t scratch_size;
+    int deltas_ready;     /* deltas allocated for the current batch */
+    double loss;
+    uint64_t seen;
+    uint64_t seed;
+    mc_cfg_section *netsec; /* the [net] section */
+    char **tensor_names;  /* flat index -> (layer, tensor) */
+    int ntensors;
+    int *tensor_layer, *tensor_slot;
+};
+
+/* for layer implementations ----------------------------------------------------------------- */
+/* Declares a tensor; returns its slot index or a negative error. dims: ndim values. */
+int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, float init_arg, int ndim,
+                    const int *dims);
+/* Output / delta of the k-th input of l (the network input for MC_INPUT). delta is NULL when
+ * nothing upstream needs the gradient. */
+float *mc_in_output(mc_net *net, const mc_layer *l, int k);
+float *mc_in_delta(mc_net *net, const mc_layer *l, int k);
+const mc_layer *mc_in_layer(const mc_net *net, const mc_layer *l, int k); /* NULL for MC_INPUT */
+void mc_in_shape(const mc_net *net, const mc_layer *l, int k, int *c, int *h, int *w);
+/* Resolves a layer reference ("-2", "5", a name, or "input") relative to layer l. */
+int mc_resolve_layer(mc_net *net, const mc_layer *l, const char *ref, const mc_cfg_section *s,
+                     const char *key, int *out);
+/* Parses activation= (and slope=, min=, max=) of a section. */
+int mc_parse_activation(mc_cfg_section *s, const char *def, mc_act *act);
+const char *mc_act_name(int type);
+/* Does this BatchNorm (in layer l) use batch statistics now? (train mode, and not frozen with
+ * MC_FROZEN_BN_RUNNING) */
+int mc_bn_use_batch(const mc_net *net, const mc_layer *l);
+int mc_layer_frozen(const mc_net *net, const mc_layer *l);
+/* File:line of a layer for messages. */
+const char *mc_layer_where(const mc_layer *l, char *buf, size_t n);
+/* Allocate / free backend memory owned by a layer (re-allocates when n changes). */
+int mc_layer_buf(mc_net *net, float **p, size_t n, const char *what);
+
+const mc_layer_ops *mc_layer_ops_find(const char *section);
+const char *mc_layer_sections(void); /* comma-separated list, for messages */
+
+#endif

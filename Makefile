@@ -44,20 +44,26 @@ LIB_SRC  := $(filter-out src/main.c,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/main.o
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libmedcolor.a
+CLILIB   := $(BUILD)/libmedcolor_cli.a
 
 .PHONY: all test asan clean fixtures check-gpu-build
 all: $(BIN)
 
-$(BIN): $(CLI_OBJ) $(LIB)
+$(BIN): $(BUILD)/src/main.o $(CLILIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
+
+# the subcommands (src/cli/) in their own archive, so tests can call them too
+$(CLILIB): $(CLI_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,9 +73,9 @@ $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 -Iinclude -Isrc -DMC_GPU $(if $(filter 1,$(CUDNN)),-DMC_CUDNN,) $(ARCH) -c $< -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(CLILIB) $(LIB) $(LDLIBS)
 
 # PyTorch fixtures (Debian's python3-torch; test dependency only)
 FIXTURES := $(BUILD)/fixtures/.stamp
@@ -83,6 +89,7 @@ test: $(BIN) $(TEST_BIN) $(FIXTURES)
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) ./tests/run_all.sh $(TEST_BIN)
 
 asan:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 

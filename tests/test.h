@@ -27,8 +27,9 @@ static int mc_test_checks, mc_test_failures;
 
 #define REQUIRE(cond, ...)                                                                         \
     do {                                                                                           \
-        CHECK(cond, __VA_ARGS__);                                                                  \
-        if (!(cond)) {                                                                             \
+        int req_ok_ = !!(cond); /* evaluated once: cond may have side effects */                   \
+        CHECK(req_ok_, __VA_ARGS__);                                                               \
+        if (!req_ok_) {                                                                            \
             fprintf(stderr, "(fatal; stopping)\n");                                                \
             exit(1);                                                                               \
         }                                                                                          \

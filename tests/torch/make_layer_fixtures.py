@@ -474,6 +474,74 @@ def frozen_backbone():
                frozen_names=("1.weight", "1.bn.weight", "1.bn.bias"), seed=110)
 
 
+class SgdNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.t = nn.Conv2d(1, 3, 3, 1, 1)
+        self.e = nn.Conv2d(3, 4, 3, 2, 1, bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.e(self.t(x))))
+        return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
+SGD_CFG = (net_header(1, 8, 8, batch=4) +
+           "[convolutional]\ngroup=color\nfilters=3\nsize=3\npadding=1\n"
+           "[convolutional]\ngroup=backbone\nfilters=4\nsize=3\nstride=2\npadding=1\nbatch_normalize=1\n"
+           "activation=relu\n[avgpool]\ngroup=backbone\n[connected]\ngroup=head\noutput=3\n[cost]\n")
+
+
+def sgd_case(name, decoupled, frozen, lrs, momenta, wd=1e-2, seed=200):
+    """A few SGD steps (PyTorch SGD; fastai's decoupled weight decay p *= 1 - lr*wd before the
+    step) with a changing lr and momentum, as the one-cycle schedule does."""
+    torch.manual_seed(seed)
+    m = SgdNet()
+    named = {"0.weight": m.t.weight, "0.bias": m.t.bias, "1.weight": m.e.weight, "3.weight": m.fc.weight,
+             "3.bias": m.fc.bias}
+    named.update(bn_named("1.bn.", m.bn))
+    randomize(named)
+    out = {"param." + k: v.detach().clone() for k, v in named.items()}
+    frozen_names = {"backbone": ("1.weight", "1.bn.weight", "1.bn.bias")}.get(frozen, ())
+    params = [v for k, v in named.items() if isinstance(v, nn.Parameter) and k not in frozen_names]
+    for k, v in named.items():
+        if isinstance(v, nn.Parameter):
+            v.requires_grad_(k not in frozen_names)
+    opt = torch.optim.SGD(params, lr=lrs[0], momentum=momenta[0], weight_decay=0.0 if decoupled else wd)
+    m.train()
+    for step, (lr, mom) in enumerate(zip(lrs, momenta)):
+        for g in opt.param_groups:
+            g["lr"], g["momentum"] = lr, mom
+        x = torch.randn(4, 1, 8, 8)
+        t = (torch.rand(4, 3) > 0.5).float()
+        mask = (torch.rand(4, 3) > 0.2).float()
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(m(x), t, weight=mask, reduction="sum") / mask.sum()
+        loss.backward()
+        if decoupled:
+            with torch.no_grad():
+                for p in params:
+                    p.mul_(1 - lr * wd)
+        opt.step()
+        out[f"x{step}"], out[f"t{step}"], out[f"mask{step}"] = x, t, mask
+        out[f"loss{step}"] = loss.detach().reshape(1)
+    for k, v in named.items():
+        out["final." + k] = v.detach().clone()
+    meta = {"cfg": SGD_CFG, "steps": str(len(lrs)), "lr": ",".join(map(repr, lrs)),
+            "momentum": ",".join(map(repr, momenta)), "wd": repr(wd), "decoupled": str(int(decoupled)),
+            "frozen": frozen}
+    return name, out, meta
+
+
+SGD_CASES = [
+    lambda: sgd_case("sgd_l2", False, "", [0.1, 0.05, 0.02, 0.01], [0.95, 0.9, 0.85, 0.9]),
+    lambda: sgd_case("sgd_decoupled", True, "", [0.1, 0.05, 0.02, 0.01], [0.95, 0.9, 0.85, 0.9], seed=201),
+    lambda: sgd_case("sgd_decoupled_frozen_backbone", True, "backbone", [0.2, 0.1, 0.05], [0.9, 0.9, 0.9],
+                     seed=202),
+]
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -485,7 +553,14 @@ def main():
     assert len(set(names)) == len(names), "duplicate case names"
     with open(os.path.join(out, "index.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
-    print(f"wrote {len(names)} PyTorch layer fixtures to {out}")
+    sgd = []
+    for fn in SGD_CASES:
+        name, tensors, meta = fn()
+        write_safetensors(os.path.join(out, name + ".safetensors"), tensors, meta)
+        sgd.append(name)
+    with open(os.path.join(out, "sgd_index.txt"), "w") as f:
+        f.write("\n".join(sgd) + "\n")
+    print(f"wrote {len(names)} PyTorch layer fixtures and {len(sgd)} SGD trajectories to {out}")
 
 
 if __name__ == "__main__":

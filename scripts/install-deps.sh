@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what medcolor needs on Debian 12 (run as root, or it uses sudo).
+#   build: gcc, make, OpenBLAS, libpng, libjpeg, zlib
+#   tests: Debian's PyTorch + torchvision (the reference the tests compare with), numpy, PIL,
+#          darknet (its libdarknet.so checks .cfg/.weights compatibility)
+# GPU builds additionally need CUDA 13 + cuDNN 9 under /usr/local/cuda (not installed here).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev \
+    python3 python3-torch python3-torchvision python3-numpy python3-pil darknet >/dev/null
+echo "medcolor: dependencies installed"

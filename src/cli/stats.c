@@ -1,0 +1,169 @@
+/* stats.c — `medcolor stats <file.data>`: per split, the images, patients, views and, per
+ * label, positive / negative counts after the uncertainty policy plus the uncertain, ignored
+ * and blank counts: what a researcher checks before training. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "core.h"
+#include "mc_data.h"
+
+static void stats_usage(FILE *f) {
+    fprintf(f,
+            "usage: medcolor stats <file.data> [options]\n"
+            "\n"
+            "Per split (train, valid, test): images, distinct patients, frontal/lateral views, and per\n"
+            "label the positive and negative targets after the uncertainty policy, the uncertain (-1)\n"
+            "values of the source, the ignored targets (U-Ignore) and the blanks (not mentioned,\n"
+            "counted as negative). The .data format is described in docs/data.md.\n"
+            "\n"
+            "options:\n"
+            "  --root DIR      folder holding the datasets (default: $MEDCOLOR_DATA, else root= in\n"
+            "                  the file, else the current directory)\n"
+            "  --split LIST    comma-separated splits to show (default: every split the file has)\n"
+            "  --skip-bad      skip malformed rows and count them (default: a malformed row is an\n"
+            "                  error naming file:line, unless the file says bad_rows = skip)\n"
+            "  --check-files   also check that every image file exists (default: off)\n"
+            "  -h, --help      this help\n");
+}
+
+/* "--name value" or "--name=value": *val set and the index advanced; 1 when matched. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n]) return 0;
+    if (*i + 1 >= argc) {
+        *val = NULL;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+static void print_split(const mc_dataset *ds, const mc_dataset_stats *st) {
+    printf("%s  %s\n", ds->split, ds->source);
+    printf("  images %d  patients ", st->images);
+    if (st->patients >= 0) printf("%d", st->patients);
+    else printf("-");
+    if (st->frontal || st->lateral) printf("  frontal %d  lateral %d", st->frontal, st->lateral);
+    printf("\n");
+    if (ds->skipped)
+        printf("  skipped %d malformed rows (first: %s)\n", ds->skipped,
+               ds->skipped_first ? ds->skipped_first : "?");
+    int w = 5;
+    for (int j = 0; j < ds->nlabels; j++)
+        if ((int)strlen(ds->labels[j]) > w) w = (int)strlen(ds->labels[j]);
+    printf("  %-*s  %-6s  %8s  %8s  %9s  %7s  %7s\n", w, "label", "policy", "positive", "negative",
+           "uncertain", "ignored", "blank");
+    for (int j = 0; j < ds->nlabels; j++) {
+        const mc_label_stats *l = &st->label[j];
+        printf("  %-*s  %-6s  %8d  %8d  %9d  %7d  %7d\n", w, ds->labels[j],
+               mc_policy_name(ds->policy ? ds->policy[j] : 0), l->positive, l->negative, l->uncertain,
+               l->ignored, l->blank);
+    }
+}
+
+int mc_cli_stats(int argc, char **argv) {
+    const char *file = NULL, *root = NULL, *splits = NULL, *v;
+    int skip_bad = 0, check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            stats_usage(stdout);
+            return 0;
+        } else if (opt_value(argc, argv, &i, "--root", &v)) {
+            if (!v) goto missing;
+            root = v;
+        } else if (opt_value(argc, argv, &i, "--split", &v)) {
+            if (!v) goto missing;
+            splits = v;
+        } else if (strcmp(argv[i], "--skip-bad") == 0) {
+            skip_bad = 1;
+        } else if (strcmp(argv[i], "--check-files") == 0) {
+            check = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "medcolor stats: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            fprintf(stderr, "medcolor stats: one .data file expected, got '%s' too\n", argv[i]);
+            return 2;
+        }
+        continue;
+    missing:
+        fprintf(stderr, "medcolor stats: %s needs a value\n", argv[i]);
+        return 2;
+    }
+    if (!file) {
+        fprintf(stderr, "medcolor stats: no .data file given (see --help)\n");
+        return 2;
+    }
+    mc_datafile *df;
+    if (mc_datafile_load(&df, file, root) < 0) {
+        fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+        return 1;
+    }
+    if (skip_bad) df->skip_bad = 1;
+    const char *all[3] = {"train", "valid", "test"};
+    int want[3] = {0, 0, 0};
+    if (splits) {
+        char *copy = mc_strdup(splits), *save = NULL;
+        if (!copy) {
+            fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+            mc_datafile_free(df);
+            return 1;
+        }
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int k = 0;
+            while (k < 3 && strcmp(t, all[k]) != 0) k++;
+            if (k == 3) {
+                fprintf(stderr, "medcolor stats: unknown split '%s' (train, valid, test)\n", t);
+                free(copy);
+                mc_datafile_free(df);
+                return 2;
+            }
+            want[k] = 1;
+        }
+        free(copy);
+    } else {
+        for (int k = 0; k < 3; k++) want[k] = mc_datafile_has_split(df, all[k]);
+    }
+    printf("dataset  %s (format %s, root %s from %s)\n", df->path, mc_format_name(df->format), df->root,
+           df->root_from);
+    if (df->subset > 0) printf("subset   train: frac %g, seed %u\n", df->subset, (unsigned)df->subset_seed);
+    int status = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!want[k]) continue;
+        mc_dataset *ds;
+        mc_dataset_stats st;
+        if (mc_dataset_load(&ds, df, all[k]) < 0) {
+            fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+            status = 1;
+            break;
+        }
+        if (mc_dataset_stats_compute(ds, &st) < 0) {
+            fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+            mc_dataset_free(ds);
+            status = 1;
+            break;
+        }
+        print_split(ds, &st);
+        mc_dataset_stats_free(&st);
+        if (check) {
+            int nmiss = 0;
+            if (mc_dataset_check_files(ds, 5, &nmiss) < 0) {
+                fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+                status = 1;
+            } else {
+                printf("  all %d image files present\n", ds->n);
+            }
+        }
+        mc_dataset_free(ds);
+    }
+    mc_datafile_free(df);
+    return status;
+}

@@ -1,0 +1,319 @@
+/* csv.c — whole-file text reading (gzip read transparently through zlib) and a small strict
+ * CSV tokenizer: comma-separated, RFC 4180 quoting ("a,b", "" for a quote, newlines inside
+ * quotes), LF or CRLF line ends, a UTF-8 byte-order mark skipped, blank lines skipped.
+ * Every error names file:line. The raw byte range of each record is kept so that subsets can
+ * be written back byte-identical. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "data_internal.h"
+
+int mc_text_read(const char *path, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    errno = 0;
+    gzFile g = gzopen(path, "rb");
+    if (!g) {
+        if (errno) return mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
+        return mc_err(MC_ENOMEM, "%s: cannot open (out of memory in zlib)", path);
+    }
+    gzbuffer(g, 1 << 17);
+    size_t cap = 1 << 20, n = 0; /* bytes */
+    char *buf = mc_malloc(cap + 1, path);
+    if (!buf) { gzclose(g); return MC_ENOMEM; }
+    for (;;) {
+        if (cap - n < (1 << 16)) {
+            char *nb = mc_realloc(buf, cap * 2 + 1, path);
+            if (!nb) { free(buf); gzclose(g); return MC_ENOMEM; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t want = cap - n;
+        if (want > (1u << 30)) want = 1u << 30;
+        int got = gzread(g, buf + n, (unsigned)want);
+        if (got < 0) {
+            int zerr = 0;
+            const char *msg = gzerror(g, &zerr);
+            int rc = mc_err(MC_EIO, "%s: read error (%s)", path,
+                            zerr == Z_ERRNO ? strerror(errno) : msg);
+            free(buf);
+            gzclose(g);
+            return rc;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    gzclose(g);
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return MC_OK;
+}
+
+void mc_csv_init_buffer(mc_csv *c, const char *path, char *buf, size_t len) {
+    memset(c, 0, sizeof *c);
+    c->path = path;
+    c->buf = buf;
+    c->len = len;
+    c->lineno = 1;
+    if (len >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB &&
+        (unsigned char)buf[2] == 0xBF)
+        c->pos = 3;
+    /* The line terminator of the first line, used when records are written back. */
+    strcpy(c->eol, "\n");
+    const char *nl = memchr(buf, '\n', len);
+    if (nl && nl > buf && nl[-1] == '\r') strcpy(c->eol, "\r\n");
+}
+
+int mc_csv_open(mc_csv *c, const char *path) {
+    char *buf;
+    size_t len;
+    memset(c, 0, sizeof *c);
+    MC_TRY(mc_text_read(path, &buf, &len));
+    mc_csv_init_buffer(c, path, buf, len);
+    return MC_OK;
+}
+
+void mc_csv_close(mc_csv *c) {
+    free(c->buf);
+    free(c->f);
+    free(c->foff);
+    free(c->scratch);
+    memset(c, 0, sizeof *c);
+}
+
+static int grow_scratch(mc_csv *c, size_t need) {
+    if (need <= c->scap) return MC_OK;
+    size_t cap = c->scap ? c->scap : 256;
+    while (cap < need) cap *= 2;
+    char *s = mc_realloc(c->scratch, cap, "CSV field buffer");
+    if (!s) return MC_ENOMEM;
+    c->scratch = s;
+    c->scap = cap;
+    return MC_OK;
+}
+
+static int add_field(mc_csv *c, size_t off) {
+    if (c->nf == c->capf) {
+        int cap = c->capf ? c->capf * 2 : 32;
+        size_t *fo = mc_realloc(c->foff, (size_t)cap * sizeof *fo, "CSV fields");
+        if (!fo) return MC_ENOMEM;
+        c->foff = fo;
+        char **f = mc_realloc(c->f, (size_t)cap * sizeof *f, "CSV fields");
+        if (!f) return MC_ENOMEM;
+        c->f = f;
+        c->capf = cap;
+    }
+    c->foff[c->nf++] = off;
+    return MC_OK;
+}
+
+int mc_csv_next(mc_csv *c) {
+    const char *b = c->buf;
+    size_t len = c->len, i = c->pos;
+    /* Skip blank lines. */
+    while (i < len && (b[i] == '\n' || b[i] == '\r')) {
+        if (b[i] == '\r' && i + 1 < len && b[i + 1] == '\n') i++;
+        i++;
+        c->lineno++;
+    }
+    c->pos = i;
+    c->nf = 0;
+    if (i >= len) return 0;
+    c->line = c->lineno;
+    c->rec_start = i;
+    size_t sn = 0; /* bytes used in scratch */
+    /* Worst case for an unquoted record: its bytes plus a NUL per field; grown below when a
+     * quoted field spans more. */
+    const char *eol = memchr(b + i, '\n', len - i);
+    size_t linelen = (eol ? (size_t)(eol - (b + i)) : len - i);
+    MC_TRY(grow_scratch(c, 2 * linelen + 2));
+    for (;;) {
+        MC_TRY(add_field(c, sn));
+        if (i < len && b[i] == '"') {
+            int start_line = c->lineno;
+            i++;
+            for (;;) {
+                if (i >= len)
+                    return mc_err(MC_EPARSE, "%s:%d: unterminated quoted field", c->path, start_line);
+                char ch = b[i];
+                if (ch == '"') {
+                    if (i + 1 < len && b[i + 1] == '"') {
+                        MC_TRY(grow_scratch(c, sn + 2));
+                        c->scratch[sn++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                if (ch == '\n') c->lineno++;
+                MC_TRY(grow_scratch(c, sn + 2));
+                c->scratch[sn++] = ch;
+                i++;
+            }
+            if (i < len && b[i] != ',' && b[i] != '\n' && b[i] != '\r')
+                return mc_err(MC_EPARSE, "%s:%d: field %d: text after the closing quote", c->path,
+                              c->lineno, c->nf);
+        } else {
+            size_t j = i;
+            while (j < len && b[j] != ',' && b[j] != '\n' && b[j] != '\r') j++;
+            MC_TRY(grow_scratch(c, sn + (j - i) + 2));
+            memcpy(c->scratch + sn, b + i, j - i);
+            sn += j - i;
+            i = j;
+        }
+        c->scratch[sn++] = 0;
+        if (i < len && b[i] == ',') {
+            i++;
+            continue;
+        }
+        break;
+    }
+    c->rec_end = i;
+    if (i < len) { /* terminator */
+        if (b[i] == '\r' && i + 1 < len && b[i + 1] == '\n') i++;
+        i++;
+        c->lineno++;
+    }
+    c->pos = i;
+    for (int k = 0; k < c->nf; k++) c->f[k] = c->scratch + c->foff[k];
+    return 1;
+}
+
+int mc_csv_col(const mc_csv *c, const char *name) {
+    for (int k = 0; k < c->nf; k++)
+        if (strcmp(c->f[k], name) == 0) return k;
+    return -1;
+}
+
+/* ---- writing chosen records back -------------------------------------------------------- */
+
+int mc_csv_count_records(const char *src, int has_header, int *n) {
+    mc_csv c;
+    int rc, count = 0;
+    MC_TRY(mc_csv_open(&c, src));
+    while ((rc = mc_csv_next(&c)) > 0) count++;
+    mc_csv_close(&c);
+    if (rc < 0) return rc;
+    if (has_header && count > 0) count--;
+    *n = count;
+    return MC_OK;
+}
+
+typedef struct rows_job {
+    mc_csv *c;
+    int has_header;
+    size_t hdr_start, hdr_end; /* header bytes */
+    size_t *start, *end;       /* [nrec] data records */
+    const int *rows;
+    int k;
+    int gz;                    /* 1: gzip the output */
+} rows_job;
+
+static int put(FILE *f, gzFile g, const char *p, size_t n, const char *path) {
+    if (n == 0) return MC_OK;
+    if (g) {
+        if (gzwrite(g, p, (unsigned)n) != (int)n) {
+            int zerr;
+            return mc_err(MC_EIO, "%s: write error (%s)", path, gzerror(g, &zerr));
+        }
+        return MC_OK;
+    }
+    return mc_fwrite(p, 1, n, f, path);
+}
+
+static int write_rows_to(FILE *f, gzFile g, const char *path, rows_job *j) {
+    const char *b = j->c->buf, *eol = j->c->eol;
+    size_t el = strlen(eol);
+    if (j->has_header) {
+        MC_TRY(put(f, g, b + j->hdr_start, j->hdr_end - j->hdr_start, path));
+        MC_TRY(put(f, g, eol, el, path));
+    }
+    for (int i = 0; i < j->k; i++) {
+        int r = j->rows[i];
+        MC_TRY(put(f, g, b + j->start[r], j->end[r] - j->start[r], path));
+        MC_TRY(put(f, g, eol, el, path));
+    }
+    return MC_OK;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int rows_writer(FILE *f, const char *path, void *arg) {
+    rows_job *j = arg;
+    if (!j->gz) return write_rows_to(f, NULL, path, j);
+    if (fflush(f) != 0) return mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
+    int fd = dup(fileno(f));
+    if (fd < 0) return mc_err(MC_EIO, "%s: dup failed (%s)", path, strerror(errno));
+    gzFile g = gzdopen(fd, "wb");
+    if (!g) {
+        close(fd);
+        return mc_err(MC_ENOMEM, "%s: cannot start gzip stream", path);
+    }
+    int rc = write_rows_to(NULL, g, path, j);
+    int zrc = gzclose(g);
+    if (rc == MC_OK && zrc != Z_OK) rc = mc_err(MC_EIO, "%s: gzip close failed (%d)", path, zrc);
+    return rc;
+}
+
+int mc_csv_write_rows(const char *src, int has_header, const int *rows, int k, const char *out) {
+    mc_csv c;
+    rows_job j;
+    memset(&j, 0, sizeof j);
+    MC_TRY(mc_csv_open(&c, src));
+    size_t cap = 1024;
+    int nrec = 0, rc, seen_header = 0;
+    j.start = mc_malloc(cap * sizeof *j.start, "record offsets");
+    j.end = mc_malloc(cap * sizeof *j.end, "record offsets");
+    if (!j.start || !j.end) { rc = MC_ENOMEM; goto done; }
+    while ((rc = mc_csv_next(&c)) > 0) {
+        if (has_header && !seen_header) {
+            j.hdr_start = c.rec_start;
+            j.hdr_end = c.rec_end;
+            seen_header = 1;
+            continue;
+        }
+        if ((size_t)nrec == cap) {
+            cap *= 2;
+            size_t *s = mc_realloc(j.start, cap * sizeof *s, "record offsets");
+            if (!s) { rc = MC_ENOMEM; goto done; }
+            j.start = s;
+            size_t *e = mc_realloc(j.end, cap * sizeof *e, "record offsets");
+            if (!e) { rc = MC_ENOMEM; goto done; }
+            j.end = e;
+        }
+        j.start[nrec] = c.rec_start;
+        j.end[nrec] = c.rec_end;
+        nrec++;
+    }
+    if (rc < 0) goto done;
+    if (has_header && !seen_header) { rc = mc_err(MC_EPARSE, "%s: empty file (no header)", src); goto done; }
+    for (int i = 0; i < k; i++)
+        if (rows[i] < 0 || rows[i] >= nrec) {
+            rc = mc_err(MC_EARG, "%s: row %d does not exist (%d data rows)", src, rows[i], nrec);
+            goto done;
+        }
+    j.c = &c;
+    j.has_header = has_header;
+    j.rows = rows;
+    j.k = k;
+    j.gz = ends_with(out, ".gz");
+    if (strcmp(out, "-") == 0) {
+        rc = write_rows_to(stdout, NULL, "<stdout>", &j);
+        if (rc == MC_OK && fflush(stdout) != 0)
+            rc = mc_err(MC_EIO, "<stdout>: write error (%s)", strerror(errno));
+    } else {
+        rc = mc_write_atomic(out, rows_writer, &j);
+    }
+done:
+    free(j.start);
+    free(j.end);
+    mc_csv_close(&c);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* test_cfg.c — the cfg language: every error case gives a one-line message naming file:line
+ * and what was expected; includes, groups, names and references work. */
+#include <stdarg.h>
+#include <unistd.h>
+#include "test.h"
+
+static char dir[512];
+
+static void write_file(const char *name, const char *text) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* builds dir/name from text; expects failure with code and a message containing each of the
+ * NULL-terminated substrings (the first is usually "name:line") */
+static void expect_error(const char *name, const char *text, int code, ...) {
+    write_file(name, text);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    mc_net *net = NULL;
+    int rc = mc_net_from_cfg(&net, path, NULL);
+    CHECK(rc == code, "%s: expected error %d, got %d (%s)", name, code, rc, rc ? mc_errmsg() : "ok");
+    if (rc == 0) {
+        mc_net_free(net);
+        return;
+    }
+    const char *msg = mc_errmsg();
+    CHECK(strchr(msg, '\n') == NULL, "%s: message is not one line: %s", name, msg);
+    va_list ap;
+    va_start(ap, code);
+    const char *want;
+    while ((want = va_arg(ap, const char *)) != NULL) {
+        char full[1200];
+        /* "@" stands for the file's path */
+        if (want[0] == '@')
+            snprintf(full, sizeof full, "%s/%s%s", dir, name, want + 1);
+        else
+            snprintf(full, sizeof full, "%s", want);
+        CHECK(strstr(msg, full) != NULL, "%s: message lacks '%s': %s", name, full, msg);
+    }
+    va_end(ap);
+    printf("  %-22s -> %s\n", name, msg + (strncmp(msg, dir, strlen(dir)) ? 0 : strlen(dir) + 1));
+}
+
+#define NET "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
+
+int main(void) {
+    snprintf(dir, sizeof dir, "%s", mc_test_tmp());
+    expect_error("typo_required.cfg", NET "[convolutional]\nfliters=4\nsize=3\n", MC_EPARSE, "@:6:",
+                 "needs filters=", "line 7 has unknown key 'fliters'", NULL);
+    expect_error("unknown_key.cfg", NET "[convolutional]\nfilters=4\nsize=3\nstrde=2\n", MC_EPARSE, "@:9:",
+                 "unknown key 'strde' in [convolutional]", "stride", NULL);
+    expect_error("unknown_section.cfg", NET "[convolution]\nfilters=4\n", MC_EPARSE, "@:6:",
+                 "unknown section [convolution]", "convolutional", NULL);
+    expect_error("bad_int.cfg", NET "[convolutional]\nfilters=4x\n", MC_EPARSE, "@:7:", "expected an integer", NULL);
+    expect_error("bad_float.cfg", NET "[activation]\nactivation=leaky\nslope=abc\n", MC_EPARSE, "@:8:",
+                 "expected a finite number", NULL);
+    expect_error("bad_enum.cfg", NET "[activation]\nactivation=swish\n", MC_EPARSE, "@:7:", "one of",
+                 "leaky", NULL);
+    expect_error("outside.cfg", "batch=2\n" NET, MC_EPARSE, "@:1:", "outside any [section]", NULL);
+    expect_error("no_equals.cfg", NET "[maxpool]\nsize 2\n", MC_EPARSE, "@:7:", "expected key=value", NULL);
+    expect_error("duplicate.cfg", NET "[maxpool]\nsize=2\nsize=3\n", MC_EPARSE, "@:8:", "given twice",
+                 "line 7", NULL);
+    expect_error("empty_value.cfg", NET "[maxpool]\nsize=\n", MC_EPARSE, "@:7:", "has no value", NULL);
+    expect_error("bad_header.cfg", NET "[maxpool\nsize=2\n", MC_EPARSE, "@:6:", "malformed section header", NULL);
+    expect_error("missing_req.cfg", NET "[convolutional]\nsize=3\n", MC_EPARSE, "@:6:", "needs filters=", NULL);
+    expect_error("no_net.cfg", "[convolutional]\nfilters=2\n", MC_EPARSE, "@:1:", "first section must be [net]", NULL);
+    expect_error("net_twice.cfg", NET NET "[maxpool]\n", MC_EPARSE, "@:6:", "[net] given again", NULL);
+    expect_error("net_missing.cfg", "[net]\nbatch=2\nwidth=8\n[maxpool]\n", MC_EPARSE, "@:1:", "needs height=", NULL);
+    expect_error("no_layers.cfg", NET, MC_EPARSE, "no layers", NULL);
+    expect_error("kernel_too_big.cfg", NET "[convolutional]\nfilters=2\nsize=11\n", MC_ESHAPE, "@:8:",
+                 "larger than the padded input", NULL);
+    expect_error("groups.cfg", NET "[convolutional]\nfilters=4\ngroups=2\n", MC_ESHAPE, "@:8:",
+                 "must divide the input channels (3)", NULL);
+    expect_error("route_forward.cfg", NET "[route]\nlayers=1\n[maxpool]\n", MC_EPARSE, "@:7:",
+                 "refers to layer 1", NULL);
+    expect_error("route_name.cfg", NET "[route]\nlayers=nosuch\n", MC_EPARSE, "@:7:", "no earlier layer", NULL);
+    expect_error("route_shape.cfg", NET "[maxpool]\nsize=2\n[route]\nlayers=-1,input\n", MC_ESHAPE, "@:9:",
+                 "heights and widths must match", NULL);
+    expect_error("shortcut_shape.cfg", NET "[convolutional]\nfilters=4\n[shortcut]\nfrom=input\n", MC_ESHAPE,
+                 "@:9:", "has shape 3x8x8", "4x8x8", NULL);
+    expect_error("shuffle.cfg", NET "[pixelshuffle]\nfactor=2\n", MC_ESHAPE, "@:7:", "divisible by factor^2", NULL);
+    expect_error("slope_relu.cfg", NET "[activation]\nactivation=relu\nslope=0.01\n", MC_EPARSE, "@:8:",
+                 "slope= only applies", NULL);
+    expect_error("range.cfg", NET "[maxpool]\nsize=0\n", MC_EPARSE, "@:7:", "in [1, 1024]", NULL);
+    expect_error("pool_pad.cfg", NET "[maxpool]\nsize=2\npadding=2\n", MC_EPARSE, "@:8:", "at most half", NULL);
+    expect_error("deconv_opad.cfg", NET "[deconvolutional]\nfilters=2\nsize=3\nstride=2\noutput_padding=2\n",
+                 MC_ESHAPE, "@:10:", "smaller than stride", NULL);
+    expect_error("freeze.cfg", "[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\nfreeze=backbone\n[maxpool]\n",
+                 MC_EPARSE, "@:6:", "no layer is in group 'backbone'", NULL);
+    expect_error("name_dup.cfg", NET "[maxpool]\nname=a\n[maxpool]\nname=a\nsize=1\n", MC_EPARSE, "@:9:",
+                 "already used by layer 0", NULL);
+    expect_error("name_number.cfg", NET "[maxpool]\nname=12\n", MC_EPARSE, "@:7:", "must not be a number", NULL);
+    /* errors inside an included file name that file and line */
+    write_file("part_bad.cfg", "# a module\n[convolutional]\nfilters=4\nsize=3\npading=1\n");
+    expect_error("include_bad.cfg", NET "[include]\nfile=part_bad.cfg\n", MC_EPARSE, "part_bad.cfg:5:",
+                 "unknown key 'pading'", NULL);
+    expect_error("include_missing.cfg", NET "[include]\nfile=nosuch.cfg\n", MC_EIO, "@:6:", "nosuch.cfg", NULL);
+    write_file("cycle_a.cfg", "[include]\nfile=cycle_b.cfg\n");
+    write_file("cycle_b.cfg", "[include]\nfile=cycle_a.cfg\n");
+    expect_error("include_cycle.cfg", NET "[include]\nfile=cycle_a.cfg\n", MC_EPARSE, "nested deeper", NULL);
+    expect_error("include_key.cfg", NET "[include]\nfile=x.cfg\nlayers=2\n", MC_EPARSE, "@:8:", "unknown key 'layers'",
+                 NULL);
+
+    /* a valid composed network: include with group and prefix, names, comments, references */
+    write_file("module.cfg",
+               "[net]   # ignored when included\nbatch=1\nwidth=1\nheight=1\nchannels=1\n"
+               "[convolutional]\nname=stem\nfilters=4\nsize=3\npadding=1   # per side\n"
+               "[convolutional]\nname=body\nfilters=4\nsize=3\npadding=1\n"
+               "[route]\nlayers=stem,body\n");
+    write_file("composed.cfg", "; darknet comment style\n" NET
+               "[include]\nfile=module.cfg\ngroup=color\nprefix=color.\n"
+               "[route]\nlayers=color.stem,-1\n"
+               "[avgpool]\ngroup=backbone\n"
+               "[connected]\ngroup=head\noutput=5\n");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/composed.cfg", dir);
+    mc_net *net;
+    REQUIRE_OK(mc_net_from_cfg(&net, path, NULL));
+    CHECK(mc_net_num_layers(net) == 6, "layers: %d", mc_net_num_layers(net));
+    CHECK(!strcmp(mc_net_layer_name(net, 0), "color.stem"), "name %s", mc_net_layer_name(net, 0));
+    CHECK(!strcmp(mc_net_layer_group(net, 1), "color"), "group %s", mc_net_layer_group(net, 1));
+    CHECK(!strcmp(mc_net_layer_group(net, 3), "main"), "group %s", mc_net_layer_group(net, 3));
+    CHECK(!strcmp(mc_net_layer_group(net, 5), "head"), "group %s", mc_net_layer_group(net, 5));
+    int c, h, w;
+    mc_net_layer_shape(net, 2, &c, &h, &w);
+    CHECK(c == 8 && h == 8 && w == 8, "route in module: %dx%dx%d", c, h, w);
+    mc_net_layer_shape(net, 3, &c, &h, &w);
+    CHECK(c == 12, "outer route: %d channels", c);
+    CHECK(mc_net_find_tensor(net, "color.stem.weight") >= 0, "tensor name with prefix");
+    CHECK(mc_net_find_tensor(net, "5.weight") >= 0, "tensor name by index");
+    CHECK(mc_net_group_params(net, "color") == (size_t)(4 * 3 * 9 + 4 + 4 * 4 * 9 + 4), "color params %zu",
+          mc_net_group_params(net, "color"));
+    CHECK(mc_net_group_params(net, "head") == (size_t)(12 * 5 + 5), "head params");
+    REQUIRE_OK(mc_net_freeze(net, "color", 1));
+    CHECK(mc_net_num_trainable(net) == 65, "trainable with color frozen: %zu", mc_net_num_trainable(net));
+    CHECK(mc_net_freeze(net, "nosuch", 1) == MC_ENOTFOUND, "freezing an unknown group");
+    mc_net_free(net);
+    return mc_test_done("test_cfg");
+}

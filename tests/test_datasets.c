@@ -1,0 +1,622 @@
+/* test_datasets.c — .data parsing, the CSV tokenizer, and the CheXpert / ChestX-ray14 / MURA /
+ * plain-CSV readers.
+ *
+ * References: tests/data/make_trees.py builds small trees in each dataset's real folder layout
+ * (tiny JPEG/PNG files, label files as the datasets ship them, malformed copies) and writes the
+ * expected paths, targets, masks and patients computed from its own definitions; the real
+ * label files in ../shared/data give the published counts (spec datasets.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "test.h"
+#include "cli/cli.h"
+#include "data/data_internal.h"
+
+static char trees[512];
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A .data from text, the root given explicitly (so $MEDCOLOR_DATA cannot interfere). */
+static mc_datafile *datafile(const char *text, const char *root) {
+    mc_datafile *df = NULL;
+    REQUIRE_OK(mc_datafile_parse(&df, text, "test.data", root));
+    return df;
+}
+
+static int parse_error(const char *text, const char *want) {
+    mc_datafile *df = NULL;
+    int rc = mc_datafile_parse(&df, text, "x.data", "/r");
+    int ok = rc == MC_EPARSE && strstr(mc_errmsg(), want) != NULL;
+    if (!ok) fprintf(stderr, "  for %s\n  got rc %d: %s\n", text, rc, mc_errmsg());
+    mc_datafile_free(df);
+    return ok;
+}
+
+/* ---- the CSV tokenizer ------------------------------------------------------------------- */
+static void test_csv(void) {
+    const char *text = "\xEF\xBB\xBFh1,h2,h3\r\n"
+                       "a,\"b,c\",\"say \"\"hi\"\"\"\r\n"
+                       "\r\n"
+                       "x,\"two\nlines\",\r\n"
+                       "last,,end";
+    mc_csv c;
+    char *buf = strdup(text);
+    REQUIRE(buf, "oom");
+    mc_csv_init_buffer(&c, "t.csv", buf, strlen(buf));
+    CHECK(mc_csv_next(&c) == 1 && c.nf == 3 && strcmp(c.f[0], "h1") == 0 && c.line == 1,
+          "header (BOM skipped)");
+    CHECK(strcmp(c.eol, "\r\n") == 0, "CRLF detected");
+    CHECK(mc_csv_next(&c) == 1 && c.nf == 3 && strcmp(c.f[1], "b,c") == 0 &&
+              strcmp(c.f[2], "say \"hi\"") == 0 && c.line == 2,
+          "quoted comma and escaped quotes");
+    CHECK(mc_csv_next(&c) == 1 && c.nf == 3 && strcmp(c.f[1], "two\nlines") == 0 && c.f[2][0] == 0 &&
+              c.line == 4,
+          "blank line skipped, newline inside quotes, trailing empty field (line %d)", c.line);
+    CHECK(mc_csv_next(&c) == 1 && c.nf == 3 && c.line == 6 && strcmp(c.f[2], "end") == 0 &&
+              c.rec_end - c.rec_start == 9,
+          "last line without terminator (line %d)", c.line);
+    CHECK(mc_csv_next(&c) == 0, "end of file");
+    mc_csv_close(&c);
+
+    buf = strdup("a,b\n1,\"open\n2,3\n");
+    REQUIRE(buf, "oom");
+    mc_csv_init_buffer(&c, "u.csv", buf, strlen(buf));
+    mc_csv_next(&c);
+    CHECK(mc_csv_next(&c) == MC_EPARSE && strstr(mc_errmsg(), "u.csv:2:"), "unterminated quote: %s",
+          mc_errmsg());
+    mc_csv_close(&c);
+    buf = strdup("a,b\n\"x\"y,1\n");
+    REQUIRE(buf, "oom");
+    mc_csv_init_buffer(&c, "v.csv", buf, strlen(buf));
+    mc_csv_next(&c);
+    CHECK(mc_csv_next(&c) == MC_EPARSE && strstr(mc_errmsg(), "v.csv:2:"), "text after quote: %s",
+          mc_errmsg());
+    mc_csv_close(&c);
+
+    CHECK(mc_label_eq("Effusion", "Pleural Effusion") && mc_label_eq("pleural_thickening", "Pleural Thickening") &&
+              !mc_label_eq("Edema", "Emphysema"),
+          "label-name aliases");
+    CHECK(mc_parse_raw_label("1.0") == MC_RAW_POS && mc_parse_raw_label("-1") == MC_RAW_UNCERTAIN &&
+              mc_parse_raw_label("") == MC_RAW_BLANK && mc_parse_raw_label("0.0") == MC_RAW_NEG &&
+              mc_parse_raw_label("2.0") == -100 && mc_parse_raw_label("yes") == -100,
+          "label values");
+}
+
+/* ---- .data files ------------------------------------------------------------------------- */
+static void test_datafile(void) {
+    mc_datafile *df = datafile("# CheXpert\n"
+                               "format = chexpert   # the reader\n"
+                               "train = CheXpert-v1.0-small/train.csv\n"
+                               "valid=CheXpert-v1.0-small/valid.csv\n"
+                               "labels = Atelectasis:ones, Cardiomegaly:U-Zeros, Edema:ignore, Pleural Effusion\n"
+                               "policy = ones\n"
+                               "view = frontal\n"
+                               "subset = 0.01\n"
+                               "subset_seed = 8829\n",
+                               "/data");
+    CHECK(df->format == MC_FORMAT_CHEXPERT, "format");
+    CHECK(strcmp(df->train, "/data/CheXpert-v1.0-small/train.csv") == 0, "train joined with root: %s", df->train);
+    CHECK(strcmp(df->root_from, "--root") == 0, "root from the override");
+    CHECK(df->nlabels == 4 && strcmp(df->labels[3], "Pleural Effusion") == 0, "labels");
+    CHECK(df->policy[0] == MC_POLICY_ONES && df->policy[1] == MC_POLICY_ZEROS && df->policy[2] == MC_POLICY_IGNORE &&
+              df->policy[3] == MC_POLICY_ONES,
+          "policies (default from policy=)");
+    CHECK(df->view == MC_VIEW_FRONTAL && df->subset == 0.01 && df->subset_seed == 8829, "view, subset");
+    CHECK(mc_datafile_has_split(df, "valid") && !mc_datafile_has_split(df, "test"), "splits");
+    mc_datafile_free(df);
+
+    /* root precedence: --root > MEDCOLOR_DATA > root= (relative to the .data folder) > "." */
+    const char *t = "format = csv\nroot = ds\ntrain = a.csv\nlabels = x\n";
+    char *old = getenv("MEDCOLOR_DATA") ? strdup(getenv("MEDCOLOR_DATA")) : NULL;
+    setenv("MEDCOLOR_DATA", "/env", 1);
+    REQUIRE_OK(mc_datafile_parse(&df, t, "/etc/x/my.data", "/cli"));
+    CHECK(strcmp(df->train, "/cli/a.csv") == 0, "--root wins: %s", df->train);
+    mc_datafile_free(df);
+    REQUIRE_OK(mc_datafile_parse(&df, t, "/etc/x/my.data", NULL));
+    CHECK(strcmp(df->train, "/env/a.csv") == 0 && strcmp(df->root_from, "MEDCOLOR_DATA") == 0,
+          "MEDCOLOR_DATA beats root=: %s", df->train);
+    mc_datafile_free(df);
+    unsetenv("MEDCOLOR_DATA");
+    REQUIRE_OK(mc_datafile_parse(&df, t, "/etc/x/my.data", NULL));
+    CHECK(strcmp(df->train, "/etc/x/ds/a.csv") == 0 && strcmp(df->root_from, "/etc/x/my.data:2") == 0,
+          "root= relative to the .data folder: %s (%s)", df->train, df->root_from);
+    mc_datafile_free(df);
+    REQUIRE_OK(mc_datafile_parse(&df, "format = csv\ntrain = a.csv\nlabels = x\n", "my.data", NULL));
+    CHECK(strcmp(df->train, "a.csv") == 0 && strcmp(df->root_from, "default") == 0, "default root: %s", df->train);
+    mc_datafile_free(df);
+    if (old) {
+        setenv("MEDCOLOR_DATA", old, 1);
+        free(old);
+    }
+
+    /* strictness: every error names file:line */
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlables = A\n", "x.data:3: unknown key 'lables' (did you mean 'labels'?)"), "typo");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nlabels = B\n", "x.data:4: 'labels' given twice (first at line 3)"), "twice");
+    CHECK(parse_error("train = t.csv\nlabels = A\n", "missing required key 'format'"), "no format");
+    CHECK(parse_error("format = chexpert\nlabels = A\n", "missing required key 'train'"), "no train");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\n", "missing required key 'labels'"), "no labels");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A:maybe\n", "x.data:3: labels: unknown policy 'maybe'"), "policy");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A, , B\n", "x.data:3: labels: empty label name"), "empty label");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A, a\n", "x.data:3: labels: 'a' listed twice"), "dup label");
+    CHECK(parse_error("format = dicom\n", "x.data:1: unknown format 'dicom'"), "format value");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nview = side\n", "x.data:4: unknown view 'side'"), "view");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nsubset = 0.1\n", "x.data:4: subset needs subset_seed="), "seedless subset");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nsubset = 1.5\nsubset_seed = 1\n", "x.data:4: subset must be a fraction"), "subset range");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nsubset = 0.1\nsubset_seed = -1\n", "x.data:5: subset_seed must be an integer"), "seed");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nbody_part = XR_HAND\n", "x.data:4: 'body_part' does not apply to format chexpert"), "key/format");
+    CHECK(parse_error("format = mura\ntrain = t.csv\nbody_part = XR_KNEE\n", "x.data:3: unknown body part 'XR_KNEE'"), "body part");
+    CHECK(parse_error("format = nih\nlabels = Atelectasis\n", "missing required key 'entries'"), "nih entries");
+    CHECK(parse_error("format = nih\nentries = e.csv\nlabels = Atelectasis, Lung Opacity\n", "x.data:3: 'Lung Opacity' is not a ChestX-ray14 finding"), "nih label");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nvalid = v.csv\nlabels = A\nvalid_frac = 0.1\n", "x.data:5: valid_frac and valid= (line 3) exclude each other"), "valid twice");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels = A\nbad_rows = maybe\n", "x.data:4: bad_rows must be"), "bad_rows");
+    CHECK(parse_error("format = chexpert\ntrain = t.csv\nlabels A\n", "x.data:3: expected 'key = value'"), "no =");
+    CHECK(parse_error("format = chexpert\ntrain =\nlabels = A\n", "x.data:2: 'train' has no value"), "empty value");
+    CHECK(parse_error("format = csv\ntrain = t.csv\nlabels = A\nview = lateral\n", "x.data:4: view = lateral needs view_column="), "csv view");
+
+    /* the shipped files parse */
+    const char *shipped[] = {"data/chexpert.data", "data/nih.data", "data/mura-shoulder.data"};
+    for (int i = 0; i < 3; i++) {
+        int rc = mc_datafile_load(&df, shipped[i], "/datasets");
+        CHECK(rc == 0, "%s: %s", shipped[i], mc_errmsg());
+        if (rc == 0 && i == 0) {
+            CHECK(df->nlabels == 5 && df->policy[0] == MC_POLICY_ONES && df->policy[1] == MC_POLICY_ZEROS &&
+                      df->policy[2] == MC_POLICY_ZEROS && df->policy[3] == MC_POLICY_ONES &&
+                      df->policy[4] == MC_POLICY_ONES && df->view == MC_VIEW_ALL,
+                  "chexpert.data: the paper's labels, policies (Table 4.1) and all views");
+            CHECK(strcmp(df->train, "/datasets/CheXpert-v1.0-small/train.csv") == 0, "chexpert.data train: %s", df->train);
+        }
+        if (rc == 0 && i == 2) CHECK(df->body_part && strcmp(df->body_part, "XR_SHOULDER") == 0, "shoulder only");
+        mc_datafile_free(df);
+    }
+}
+
+/* ---- expected results from make_trees.py ------------------------------------------------- */
+typedef struct exp_row { char path[1200]; char y[64]; char m[64]; char patient[64]; } exp_row;
+
+static int read_expected(const char *name, exp_row **out) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/expected/%s.txt", trees, name);
+    FILE *f = fopen(p, "r");
+    REQUIRE(f, "cannot read %s", p);
+    int cap = 64, n = 0;
+    exp_row *r = malloc((size_t)cap * sizeof *r);
+    char line[1024];
+    while (r && fgets(line, sizeof line, f)) {
+        if (n == cap) r = realloc(r, (size_t)(cap *= 2) * sizeof *r);
+        if (!r) break;
+        line[strcspn(line, "\n")] = 0;
+        memset(&r[n], 0, sizeof r[n]);
+        char *save = NULL, *a = strtok_r(line, "\t", &save), *b = strtok_r(NULL, "\t", &save);
+        char *c = strtok_r(NULL, "\t", &save), *d = strtok_r(NULL, "\t", &save);
+        snprintf(r[n].path, sizeof r[n].path, "%s/%s", trees, a ? a : "");
+        snprintf(r[n].y, sizeof r[n].y, "%s", b ? b : "");
+        snprintf(r[n].m, sizeof r[n].m, "%s", c ? c : "");
+        snprintf(r[n].patient, sizeof r[n].patient, "%s", d ? d : "");
+        n++;
+    }
+    fclose(f);
+    REQUIRE(r, "oom");
+    *out = r;
+    return n;
+}
+
+static void fmt_row(const float *v, int L, char *out, size_t cap) {
+    size_t u = 0;
+    out[0] = 0;
+    for (int j = 0; j < L && u + 4 < cap; j++) u += (size_t)snprintf(out + u, cap - u, "%s%d", j ? "," : "", (int)v[j]);
+}
+
+/* Compares ds with an expected file: paths, targets, masks, patients, in order. */
+static void compare(const mc_dataset *ds, const char *name) {
+    exp_row *e;
+    int n = read_expected(name, &e), bad = 0;
+    CHECK(ds->n == n, "%s: %d images, expected %d", name, ds->n, n);
+    for (int i = 0; i < n && i < ds->n; i++) {
+        char y[64], m[64];
+        fmt_row(ds->y + (size_t)i * (size_t)ds->nlabels, ds->nlabels, y, sizeof y);
+        fmt_row(ds->mask + (size_t)i * (size_t)ds->nlabels, ds->nlabels, m, sizeof m);
+        int ok = strcmp(ds->paths[i], e[i].path) == 0 && (!e[i].y[0] || strcmp(y, e[i].y) == 0) &&
+                 (!e[i].m[0] || strcmp(m, e[i].m) == 0) &&
+                 (!e[i].patient[0] || (ds->patients && strcmp(ds->patients[i], e[i].patient) == 0));
+        if (!ok && bad++ < 3)
+            fprintf(stderr, "  %s row %d: got %s [%s] [%s] %s\n  expected %s [%s] [%s] %s\n", name, i, ds->paths[i],
+                    y, m, ds->patients ? ds->patients[i] : "-", e[i].path, e[i].y, e[i].m, e[i].patient);
+    }
+    CHECK(bad == 0, "%s: %d rows differ", name, bad);
+    free(e);
+}
+
+static void check_missing(const mc_dataset *ds, const char *name) {
+    exp_row *e;
+    int n = read_expected(name, &e), nmiss = -1;
+    int rc = mc_dataset_check_files(ds, 10, &nmiss);
+    CHECK(nmiss == n, "%s: %d missing files reported, expected %d", name, nmiss, n);
+    CHECK(n ? rc == MC_ENOTFOUND : rc == MC_OK, "%s: rc %d", name, rc);
+    for (int i = 0; i < n; i++)
+        CHECK(strstr(mc_errmsg(), e[i].path) != NULL, "%s: the report does not name %s: %s", name, e[i].path,
+              mc_errmsg());
+    free(e);
+}
+
+static mc_dataset *load(const char *text, const char *split) {
+    mc_datafile *df = datafile(text, trees);
+    mc_dataset *ds = NULL;
+    int rc = mc_dataset_load(&ds, df, split);
+    REQUIRE(rc == 0, "load %s: %s", split, mc_errmsg());
+    mc_datafile_free(df);
+    return ds;
+}
+
+static int load_error(const char *text, const char *split, const char *want) {
+    mc_datafile *df = datafile(text, trees);
+    mc_dataset *ds = NULL;
+    int rc = mc_dataset_load(&ds, df, split);
+    int ok = rc < 0 && strstr(mc_errmsg(), want) != NULL;
+    if (!ok) fprintf(stderr, "  wanted an error with '%s', got rc %d: %s\n", want, rc, mc_errmsg());
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+    return ok;
+}
+
+#define CHX_LABELS "labels = Atelectasis:ones, Cardiomegaly:zeros, Consolidation:zeros, Edema:ones, Pleural Effusion:ones\n"
+
+static void test_chexpert_tree(void) {
+    const char *d = "format = chexpert\n"
+                    "train = CheXpert-v1.0-small/train.csv\n"
+                    "valid = CheXpert-v1.0-small/valid.csv\n" CHX_LABELS;
+    mc_dataset *ds = load(d, "train");
+    compare(ds, "chexpert_train");
+    check_missing(ds, "missing_chexpert_train");
+    mc_dataset_free(ds);
+    ds = load(d, "valid");
+    compare(ds, "chexpert_valid");
+    check_missing(ds, "missing_chexpert_valid");
+    mc_dataset_free(ds);
+
+    char t[1024];
+    snprintf(t, sizeof t, "%sview = frontal\n", d);
+    ds = load(t, "train");
+    compare(ds, "chexpert_train_frontal");
+    mc_dataset_free(ds);
+    ds = load(t, "valid");
+    compare(ds, "chexpert_valid_frontal");
+    mc_dataset_free(ds);
+    ds = load("format = chexpert\ntrain = CheXpert-v1.0-small/train.csv\n"
+              "labels = Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion\npolicy = ignore\n",
+              "train");
+    compare(ds, "chexpert_train_ignore");
+    mc_dataset_free(ds);
+
+    /* malformed rows: an error naming file:line, or skipped and counted */
+    const char *b = "format = chexpert\ntrain = CheXpert-v1.0-small/train_bad.csv\n" CHX_LABELS;
+    CHECK(load_error(b, "train", "train_bad.csv:4: expected 19 fields, got 17"), "short row");
+    snprintf(t, sizeof t, "%sbad_rows = skip\n", b);
+    ds = load(t, "train");
+    CHECK(ds->skipped == 2, "skipped %d rows, expected 2", ds->skipped);
+    CHECK(ds->skipped_first && strstr(ds->skipped_first, "train_bad.csv:4:"), "first skipped: %s",
+          ds->skipped_first ? ds->skipped_first : "none");
+    compare(ds, "chexpert_train_bad_skipped");
+    mc_dataset_free(ds);
+    /* the bad value on line 7, alone */
+    snprintf(t, sizeof t, "%s/CheXpert-v1.0-small/train_bad7.csv", trees);
+    {
+        char *text;
+        size_t len;
+        snprintf(t, sizeof t, "%s/CheXpert-v1.0-small/train_bad.csv", trees);
+        REQUIRE_OK(mc_text_read(t, &text, &len));
+        /* drop line 4 (the short row) so that line 7 becomes line 6 */
+        char *l4 = text;
+        for (int i = 0; i < 3; i++) l4 = strchr(l4, '\n') + 1;
+        char *l5 = strchr(l4, '\n') + 1;
+        memmove(l4, l5, strlen(l5) + 1);
+        snprintf(t, sizeof t, "%s/CheXpert-v1.0-small/train_bad7.csv", trees);
+        write_file(t, text);
+        free(text);
+    }
+    CHECK(load_error("format = chexpert\ntrain = CheXpert-v1.0-small/train_bad7.csv\n" CHX_LABELS, "train",
+                     "train_bad7.csv:6: column 'Edema': bad value '2.0'"),
+          "bad value");
+    CHECK(load_error("format = chexpert\ntrain = CheXpert-v1.0-small/train.csv\nlabels = Atelectasis, Lung Cancer\n",
+                     "train", "train.csv:1: no label column 'Lung Cancer'"),
+          "unknown label column");
+    CHECK(load_error("format = chexpert\ntrain = CheXpert-v1.0-small/nothere.csv\n" CHX_LABELS, "train",
+                     "nothere.csv: cannot open"),
+          "missing CSV");
+    CHECK(load_error("format = chexpert\ntrain = CheXpert-v1.0-small/train.csv\n" CHX_LABELS, "test",
+                     "no test split"),
+          "no test split");
+
+    /* a renamed dataset folder still resolves (Path's first component is the CSV's folder) */
+    char from[700], to[700];
+    snprintf(from, sizeof from, "%s/CheXpert-v1.0-small", trees);
+    snprintf(to, sizeof to, "%s/chexpert-renamed", trees);
+    int mv = rename(from, to);
+    REQUIRE(mv == 0, "rename");
+    ds = load("format = chexpert\ntrain = chexpert-renamed/valid.csv\n" CHX_LABELS, "train");
+    int nmiss = -1;
+    CHECK(mc_dataset_check_files(ds, 5, &nmiss) == MC_OK && nmiss == 0, "renamed folder: %s", mc_errmsg());
+    mc_dataset_free(ds);
+    mv = rename(to, from);
+    REQUIRE(mv == 0, "rename back");
+}
+
+static int count_distinct(char **v, int n, mc_strmap *m) {
+    for (int i = 0; i < n; i++) mc_strmap_put(m, v[i], 0, NULL);
+    return (int)m->n;
+}
+
+static void test_nih_tree(void) {
+    const char *labels = "labels = Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion, Pleural Thickening\n";
+    char d[1024];
+    snprintf(d, sizeof d, "format = nih\nentries = ChestX-ray14/Data_Entry_2017.csv\n"
+                          "train = ChestX-ray14/train_val_list.txt\ntest = ChestX-ray14/test_list.txt\n%s", labels);
+    mc_dataset *tr = load(d, "train");
+    compare(tr, "nih_trainval");
+    check_missing(tr, "missing_nih_trainval");
+    mc_dataset *te = load(d, "test");
+    compare(te, "nih_test");
+    /* the v2020 release (no trailing commas, CRLF) gives the same */
+    char d2[1024];
+    snprintf(d2, sizeof d2, "format = nih\nentries = ChestX-ray14/Data_Entry_2017_v2020.csv\n"
+                            "train = ChestX-ray14/train_val_list.txt\ntest = ChestX-ray14/test_list.txt\n%s", labels);
+    mc_dataset *tr2 = load(d2, "train");
+    compare(tr2, "nih_trainval");
+    mc_dataset_free(tr2);
+
+    /* a patient-disjoint valid split drawn from train_val */
+    char d3[1200];
+    snprintf(d3, sizeof d3, "%svalid_frac = 0.25\nsplit_seed = 3\n", d);
+    mc_dataset *t3 = load(d3, "train"), *v3 = load(d3, "valid");
+    CHECK(t3->n + v3->n == tr->n, "train %d + valid %d != train_val %d", t3->n, v3->n, tr->n);
+    mc_strmap pt = {0}, pv = {0}, pall = {0};
+    REQUIRE_OK(mc_strmap_init(&pt, 64));
+    REQUIRE_OK(mc_strmap_init(&pv, 64));
+    REQUIRE_OK(mc_strmap_init(&pall, 64));
+    count_distinct(t3->patients, t3->n, &pt);
+    int nv = count_distinct(v3->patients, v3->n, &pv);
+    int np_all = count_distinct(tr->patients, tr->n, &pall);
+    int overlap = 0;
+    for (int i = 0; i < v3->n; i++) overlap += mc_strmap_get(&pt, v3->patients[i]) >= 0;
+    CHECK(overlap == 0, "%d valid images belong to train patients", overlap);
+    /* round(0.25 * P), Python's rounding */
+    double want = 0.25 * np_all;
+    int wr = (int)(want + 0.5);
+    if (want + 0.5 == (double)wr && wr % 2) wr--;
+    CHECK(nv == wr, "valid has %d patients, expected round(0.25 * %d) = %d", nv, np_all, wr);
+    CHECK(strcmp(v3->split, "valid") == 0, "split name %s", v3->split);
+    mc_strmap_free(&pt);
+    mc_strmap_free(&pv);
+    mc_strmap_free(&pall);
+    mc_dataset_free(t3);
+    mc_dataset_free(v3);
+
+    /* no lists: drawn test and valid splits partition every entry, patient-disjoint */
+    char d4[1200];
+    snprintf(d4, sizeof d4, "format = nih\nentries = ChestX-ray14/Data_Entry_2017.csv\n%s"
+                            "test_frac = 0.2\nvalid_frac = 0.2\nsplit_seed = 7\n", labels);
+    mc_dataset *a = load(d4, "train"), *b = load(d4, "valid"), *c = load(d4, "test");
+    CHECK(a->n + b->n + c->n == tr->n + te->n, "splits cover %d of %d entries", a->n + b->n + c->n, tr->n + te->n);
+    mc_strmap ma = {0}, mb = {0};
+    REQUIRE_OK(mc_strmap_init(&ma, 64));
+    REQUIRE_OK(mc_strmap_init(&mb, 64));
+    count_distinct(a->patients, a->n, &ma);
+    count_distinct(b->patients, b->n, &mb);
+    int ov = 0;
+    for (int i = 0; i < c->n; i++) ov += mc_strmap_get(&ma, c->patients[i]) >= 0 || mc_strmap_get(&mb, c->patients[i]) >= 0;
+    for (int i = 0; i < b->n; i++) ov += mc_strmap_get(&ma, b->patients[i]) >= 0;
+    CHECK(ov == 0 && b->n > 0 && c->n > 0, "drawn splits share patients (%d) or are empty", ov);
+    mc_strmap_free(&ma);
+    mc_strmap_free(&mb);
+    mc_dataset_free(a);
+    mc_dataset_free(b);
+    mc_dataset_free(c);
+    mc_dataset_free(tr);
+    mc_dataset_free(te);
+
+    char d5[1024];
+    snprintf(d5, sizeof d5, "format = nih\nentries = ChestX-ray14/Data_Entry_bad.csv\n%s", labels);
+    CHECK(load_error(d5, "train", "Data_Entry_bad.csv:6: expected 11 fields, got 10"), "malformed entry");
+}
+
+static void test_mura_tree(void) {
+    const char *d = "format = mura\ntrain = MURA-v1.1/train_image_paths.csv\n"
+                    "valid = MURA-v1.1/valid_image_paths.csv\nbody_part = XR_SHOULDER\n";
+    mc_dataset *ds = load(d, "train");
+    compare(ds, "mura_train_shoulder");
+    CHECK(ds->nlabels == 1 && strcmp(ds->labels[0], "Abnormal") == 0, "one label");
+    int nmiss = -1;
+    CHECK(mc_dataset_check_files(ds, 5, &nmiss) == MC_OK && nmiss == 0, "MURA files: %s", mc_errmsg());
+    mc_dataset_free(ds);
+    ds = load("format = mura\ntrain = MURA-v1.1/train_image_paths.csv\nvalid = MURA-v1.1/valid_image_paths.csv\n",
+              "valid");
+    compare(ds, "mura_valid_all");
+    mc_dataset_free(ds);
+    CHECK(load_error("format = mura\ntrain = MURA-v1.1/bad_image_paths.csv\nbody_part = shoulder\n", "train",
+                     "bad_image_paths.csv:3: the study of 'MURA-v1.1/train/XR_SHOULDER/patient99999"),
+          "image of an unlabeled study");
+    CHECK(load_error("format = mura\ntrain = MURA-v1.1/paths.csv\n", "train", "cannot derive the labeled-studies"),
+          "underivable studies name");
+}
+
+static void test_plain_csv(void) {
+    char dir[700], p[800];
+    snprintf(dir, sizeof dir, "%s/hospital", trees);
+    snprintf(p, sizeof p, "mkdir -p '%s/img'", dir);
+    int rc = system(p);
+    REQUIRE(rc == 0, "mkdir");
+    snprintf(p, sizeof p, "%s/labels.csv", dir);
+    write_file(p, "file,patient,Mass,Pneumonia,view\r\n"
+                  "img/a.png,P1,1,-1,PA\r\n"
+                  "\"img/b,c.png\",P1,0,,lateral\r\n"
+                  "/abs/d.png,P2,-1.0,1.0,\r\n");
+    char d[1024];
+    snprintf(d, sizeof d, "format = csv\ntrain = hospital/labels.csv\npath_column = file\npatient_column = patient\n"
+                          "view_column = view\nlabels = Pneumonia:ignore, Mass:ones\n");
+    mc_dataset *ds = load(d, "train");
+    REQUIRE(ds->n == 3, "plain csv: %d rows", ds->n);
+    char want[800];
+    snprintf(want, sizeof want, "%s/img/b,c.png", dir);
+    CHECK(strcmp(ds->paths[1], want) == 0, "quoted path joined with the CSV folder: %s", ds->paths[1]);
+    CHECK(strcmp(ds->paths[2], "/abs/d.png") == 0, "absolute path kept: %s", ds->paths[2]);
+    /* Pneumonia (ignore): -1 -> mask 0; blank -> 0; 1 -> 1. Mass (ones): 1, 0, -1 -> 1 */
+    const float y[6] = {0, 1, 0, 0, 1, 1}, m[6] = {0, 1, 1, 1, 1, 1};
+    int bad = 0;
+    for (int i = 0; i < 6; i++) bad += ds->y[i] != y[i] || ds->mask[i] != m[i];
+    CHECK(bad == 0, "plain csv targets");
+    CHECK(ds->view[0] == MC_VIEW_FRONTAL && ds->view[1] == MC_VIEW_LATERAL && ds->view[2] == 0, "views");
+    CHECK(ds->patients && strcmp(ds->patients[2], "P2") == 0, "patients");
+    mc_dataset_stats st;
+    REQUIRE_OK(mc_dataset_stats_compute(ds, &st));
+    CHECK(st.patients == 2 && st.frontal == 1 && st.lateral == 1, "stats: patients, views");
+    CHECK(st.label[0].positive == 1 && st.label[0].negative == 1 && st.label[0].ignored == 1 &&
+              st.label[0].uncertain == 1 && st.label[0].blank == 1,
+          "stats: Pneumonia counts");
+    CHECK(st.label[1].positive == 2 && st.label[1].negative == 1 && st.label[1].uncertain == 1, "stats: Mass");
+    mc_dataset_stats_free(&st);
+    mc_dataset_free(ds);
+    snprintf(d, sizeof d, "format = csv\ntrain = hospital/labels.csv\npath_column = file\nview_column = view\n"
+                          "view = lateral\nlabels = Mass\n");
+    ds = load(d, "train");
+    CHECK(ds->n == 1 && ds->patients == NULL, "view filter; no patient column -> patients NULL");
+    mc_dataset_free(ds);
+    snprintf(p, sizeof p, "%s/bad.csv", dir);
+    write_file(p, "file,Mass\nimg/a.png,1\nimg/b.png,yes\n");
+    CHECK(load_error("format = csv\ntrain = hospital/bad.csv\nlabels = Mass\n", "train",
+                     "bad.csv:3: column 'Mass': bad value 'yes'"),
+          "plain csv bad value");
+}
+
+/* ---- the real label files ----------------------------------------------------------------- */
+static void test_real_chexpert(void) {
+    const char *d = "format = chexpert\ntrain = ../shared/data/chexpert_train.csv.gz\n" CHX_LABELS;
+    mc_datafile *df;
+    REQUIRE_OK(mc_datafile_parse(&df, d, "real.data", "."));
+    mc_dataset *ds;
+    double t0 = now();
+    int rc = mc_dataset_load(&ds, df, "train");
+    double dt = now() - t0;
+    REQUIRE(rc == 0, "the real CheXpert train.csv is needed: %s", mc_errmsg());
+    printf("CheXpert train.csv.gz: %d rows loaded in %.0f ms\n", ds->n, dt * 1e3);
+    mc_dataset_stats st;
+    REQUIRE_OK(mc_dataset_stats_compute(ds, &st));
+    CHECK(st.images == 223414, "CheXpert rows %d", st.images);
+    CHECK(st.frontal == 191027 && st.lateral == 32387, "views %d / %d", st.frontal, st.lateral);
+    const int pos[5] = {67115, 27000, 14783, 65230, 97815};
+    for (int j = 0; j < 5; j++)
+        CHECK(st.label[j].positive == pos[j], "%s: %d positives, expected %d", ds->labels[j], st.label[j].positive,
+              pos[j]);
+    /* U-Ignore: the uncertain values leave the counts; ones - zeros = uncertain = ignored */
+    int ones_atel = st.label[0].positive, zeros_card = st.label[1].positive;
+    int unc_atel = st.label[0].uncertain, unc_card = st.label[1].uncertain;
+    int pol[5] = {MC_POLICY_ZEROS, MC_POLICY_ONES, MC_POLICY_IGNORE, MC_POLICY_IGNORE, MC_POLICY_IGNORE};
+    REQUIRE_OK(mc_dataset_apply_policy(ds, pol));
+    mc_dataset_stats st2;
+    REQUIRE_OK(mc_dataset_stats_compute(ds, &st2));
+    CHECK(ones_atel - st2.label[0].positive == unc_atel, "U-Ones - U-Zeros != uncertain (Atelectasis)");
+    CHECK(st2.label[1].positive - zeros_card == unc_card, "U-Ones - U-Zeros != uncertain (Cardiomegaly)");
+    CHECK(st2.label[2].ignored == st.label[2].uncertain && st2.label[2].positive == pos[2] &&
+              st2.label[2].positive + st2.label[2].negative + st2.label[2].ignored == 223414,
+          "U-Ignore on Consolidation");
+    mc_dataset_stats_free(&st);
+    mc_dataset_stats_free(&st2);
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+
+    char t[1024];
+    snprintf(t, sizeof t, "%sview = frontal\n", d);
+    REQUIRE_OK(mc_datafile_parse(&df, t, "real.data", "."));
+    REQUIRE_OK(mc_dataset_load(&ds, df, "train"));
+    CHECK(ds->n == 191027, "view = frontal: %d images", ds->n);
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+    printf("CheXpert: load time %.0f ms for 223,414 rows%s\n", dt * 1e3, dt < 1.0 ? " (under a second)" : "");
+}
+
+static void test_real_nih(void) {
+    const char *d = "format = nih\nentries = ../shared/data/nih_data_entry_2017_v2020.csv.gz\n"
+                    "images = ../shared/data/no-images-here\n"
+                    "labels = Atelectasis, Cardiomegaly, Consolidation, Edema, Effusion, No Finding\n";
+    mc_datafile *df;
+    REQUIRE_OK(mc_datafile_parse(&df, d, "nih.data", "."));
+    mc_dataset *ds;
+    double t0 = now();
+    int rc = mc_dataset_load(&ds, df, "train");
+    double dt = now() - t0;
+    REQUIRE(rc == 0, "the real ChestX-ray14 Data_Entry file is needed: %s", mc_errmsg());
+    printf("ChestX-ray14 Data_Entry: %d rows loaded in %.0f ms\n", ds->n, dt * 1e3);
+    mc_dataset_stats st;
+    REQUIRE_OK(mc_dataset_stats_compute(ds, &st));
+    CHECK(st.images == 112120 && st.patients == 30805, "NIH %d rows, %d patients", st.images, st.patients);
+    const int pos[6] = {11559, 2776, 4667, 2303, 13317, 60361};
+    for (int j = 0; j < 6; j++)
+        CHECK(st.label[j].positive == pos[j], "NIH %s: %d positives, expected %d", ds->labels[j], st.label[j].positive,
+              pos[j]);
+    /* all missing: the message names the count and suggests the root */
+    int nmiss = 0;
+    CHECK(mc_dataset_check_files(ds, 3, &nmiss) == MC_ENOTFOUND && nmiss == 112120 &&
+              strstr(mc_errmsg(), "112120 of 112120 image files are missing") && strstr(mc_errmsg(), "root"),
+          "all-missing report: %s", mc_errmsg());
+    mc_dataset_stats_free(&st);
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+}
+
+/* `medcolor stats` prints the counts (stdout captured to a file). */
+static void test_stats_cli(void) {
+    char data[600], out[600];
+    snprintf(data, sizeof data, "%s/real.data", mc_test_tmp());
+    snprintf(out, sizeof out, "%s/stats.txt", mc_test_tmp());
+    write_file(data, "format = chexpert\ntrain = ../shared/data/chexpert_train.csv.gz\n" CHX_LABELS);
+    fflush(stdout);
+    int saved = dup(1);
+    FILE *f = fopen(out, "w");
+    REQUIRE(f && saved >= 0, "capture");
+    dup2(fileno(f), 1);
+    char *argv[] = {"stats", data, "--root", ".", NULL};
+    int rc = mc_cli_stats(4, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    fclose(f);
+    CHECK(rc == 0, "stats exit %d", rc);
+    char *text;
+    REQUIRE_OK(mc_text_read(out, &text, NULL));
+    CHECK(strstr(text, "images 223414") && strstr(text, "frontal 191027  lateral 32387"), "stats output:\n%s", text);
+    CHECK(strstr(text, "Pleural Effusion  ones") && strstr(text, "97815"), "stats output:\n%s", text);
+    free(text);
+    char *bad[] = {"stats", data, "--bogus", NULL};
+    CHECK(mc_cli_stats(3, bad) == 2, "unknown option -> 2");
+    char *none[] = {"stats", "nonexistent.data", NULL};
+    CHECK(mc_cli_stats(2, none) == 1, "missing file -> 1");
+}
+
+int main(void) {
+    snprintf(trees, sizeof trees, "%s/trees", mc_test_tmp());
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && /usr/bin/python3 tests/data/make_trees.py '%s' > /dev/null", trees, trees);
+    int rc = system(cmd);
+    REQUIRE(rc == 0, "tests/data/make_trees.py failed");
+    test_csv();
+    test_datafile();
+    test_chexpert_tree();
+    test_nih_tree();
+    test_mura_tree();
+    test_plain_csv();
+    test_real_chexpert();
+    test_real_nih();
+    test_stats_cli();
+    return mc_test_done("datasets");
+}

@@ -171,10 +171,23 @@ int mc_net_load_weights(mc_net *net, const char *path);
 uint64_t mc_net_seen(const mc_net *net);
 void mc_net_set_seen(mc_net *net, uint64_t seen);
 
+/* ---- the paper's stages ---------------------------------------------------------------------
+ * Freezing of the groups color (T), backbone (E), head (C) per stage (docs/training.md). */
+enum { MC_STAGE_BASELINE = 0, MC_STAGE_BASELINE_ALL, MC_STAGE_COLOR, MC_STAGE_ALL, MC_STAGE_LAST,
+       MC_NUM_STAGES };
+int mc_stage_from_name(const char *name); /* stage or MC_EARG */
+const char *mc_stage_name(int stage);
+int mc_stage_apply(mc_net *net, int stage);
+
 /* ---- runtime -------------------------------------------------------------------------------- */
 void mc_set_threads(int n); /* OpenMP + OpenBLAS threads; 0 = all cores */
 
 #ifdef __cplusplus
 }
 #endif
+
+/* the rest of the public API */
+#include "mc_data.h"  /* datasets (.data files, CheXpert / NIH / MURA / CSV readers, subsets) */
+#include "mc_image.h" /* image decoding, the paper's augmentation, the batch loader */
+#include "mc_io.h"    /* safetensors, PNG output, plots */
 #endif

@@ -212,11 +212,19 @@ static int parse_layer(mc_net *net, mc_layer *l, mc_cfg_section *s) {
     int g = find_group(net, group, 1);
     if (g < 0) return g;
     l->group = g;
-    /* default input: the previous layer */
+    /* the input: input= (a reference, as in [route]) or the previous layer */
     l->in = mc_malloc(sizeof(int), "layer inputs");
     if (!l->in) return MC_ENOMEM;
     l->n_in = 1;
     l->in[0] = l->index - 1 < 0 ? MC_INPUT : l->index - 1;
+    const char *input = NULL;
+    MC_TRY(mc_cfg_str(s, "input", NULL, &input));
+    if (input) {
+        if (!strcmp(s->type, "route"))
+            return mc_err(MC_EPARSE, "%s: [route] takes its inputs from layers=, not input=",
+                          mc_cfg_where(s, "input", where, sizeof where));
+        MC_TRY(mc_resolve_layer(net, l, input, s, "input", &l->in[0]));
+    }
     mc_in_shape(net, l, 0, &l->c, &l->h, &l->w);
     int rc = l->ops->parse(l, net, s);
     if (rc < 0) return rc;
@@ -267,10 +275,11 @@ static int alloc_params(mc_net *net) {
             mc_tensor *t = &l->t[j];
             t->data = t->trainable ? net->params + t->offset : net->buffers + t->offset;
             t->grad = t->trainable ? net->grads + t->offset : NULL;
-            size_t len = strlen(l->label) + strlen(t->name) + 2;
+            const char *owner = t->owner[0] ? t->owner : l->label;
+            size_t len = strlen(owner) + strlen(t->name) + 2;
             t->full = mc_malloc(len, "tensor name");
             if (!t->full) return MC_ENOMEM;
-            snprintf(t->full, len, "%s.%s", l->label, t->name);
+            snprintf(t->full, len, "%s.%s", owner, t->name);
             net->tensor_layer[k] = i;
             net->tensor_slot[k] = j;
         }

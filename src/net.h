@@ -28,7 +28,8 @@ typedef struct mc_layer mc_layer;
 
 typedef struct mc_tensor {
     char name[32];      /* local name: "weight", "bias", "bn.weight", "bn.running_mean", ... */
-    char *full;         /* "<layer name or index>.<name>", owned */
+    char *full;         /* "<owner>.<name>", owned */
+    char owner[112];    /* "" = the layer's label; else another module name (bn_name=) */
     int ndim, dims[4];
     size_t numel;
     int trainable;

@@ -202,7 +202,7 @@ static void run_case(const char *dir, const char *name) {
     /* summary per layer type: the type of the first layer unless a later one is the subject */
     const char *type = mc_net_layer_type(net, 0);
     if (!strncmp(name, "route", 5)) type = "route";
-    if (!strncmp(name, "shortcut", 8)) type = "shortcut";
+    if (!strncmp(name, "shortcut", 8) || !strncmp(name, "downsample", 10)) type = "shortcut";
     if (!strncmp(name, "cost", 4)) type = "cost";
     if (!strncmp(name, "frozen", 6)) type = "(frozen group)";
     note(type, eo, eg);

@@ -5,7 +5,13 @@
 #ifndef MC_CLI_H
 #define MC_CLI_H
 
+#include <stddef.h>
+
 int mc_cli_subset(int argc, char **argv);
 int mc_cli_stats(int argc, char **argv);
+int mc_cli_info(int argc, char **argv);
+
+/* helpers shared by the commands */
+const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,778,517" */
 
 #endif

@@ -1,6 +1,7 @@
 /* batchnorm.c — [batchnorm]: standalone BatchNorm2d over the input's channels (PyTorch
  * semantics: eps 1e-5, momentum 0.1, affine). Used where BN follows an activation (ColorU).
- * No keys. Tensors (= .weights order): weight, running_mean, running_var (darknet's [batchnorm]
+ * Keys: activation= (default linear) applied after the normalisation (DenseNet's norm + relu).
+ * Tensors (= .weights order): weight, running_mean, running_var (darknet's [batchnorm]
  * order: scales, rolling mean, rolling variance), then bias (darknet does not save it). */
 #include "layers/postop.h"
 
@@ -15,7 +16,7 @@ static int bn_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     po->c = l->c;
     po->hw = l->h * l->w;
     po->bn = 1;
-    po->act.type = MC_ACT_LINEAR;
+    MC_TRY(mc_parse_activation(s, "linear", &po->act));
     po->bn_prefix = "";
     int d[1] = {l->c};
     MC_TRY(po->t_bn_w = mc_layer_tensor(l, "weight", 1, MC_INIT_ONE, 0, 1, d));

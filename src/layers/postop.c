@@ -9,8 +9,18 @@ int mc_postop_parse(mc_postop *po, mc_layer *l, mc_cfg_section *s, int c, int hw
     po->c = c;
     po->hw = hw;
     po->bn_prefix = "bn.";
+    po->bn_owner[0] = 0;
     MC_TRY(mc_cfg_int_range(s, "batch_normalize", 0, 0, 1, &po->bn));
     MC_TRY(mc_cfg_int_range(s, "bias", po->bn ? 0 : 1, 0, 1, &po->bias));
+    const char *bn_name = NULL;
+    MC_TRY(mc_cfg_str(s, "bn_name", NULL, &bn_name));
+    if (bn_name) {
+        char where[512];
+        if (!po->bn)
+            return mc_err(MC_EPARSE, "%s: bn_name= needs batch_normalize=1", mc_cfg_where(s, "bn_name", where, sizeof where));
+        snprintf(po->bn_owner, sizeof po->bn_owner, "%s%s", s->prefix ? s->prefix : "", bn_name);
+        po->bn_prefix = "";
+    }
     if (allow_act)
         MC_TRY(mc_parse_activation(s, "linear", &po->act));
     else
@@ -30,6 +40,10 @@ int mc_postop_declare_pre(mc_postop *po, mc_layer *l, int fan_in) {
         MC_TRY(po->t_rm = mc_layer_tensor(l, nm, 0, MC_INIT_ZERO, 0, 1, d));
         snprintf(nm, sizeof nm, "%srunning_var", po->bn_prefix);
         MC_TRY(po->t_rv = mc_layer_tensor(l, nm, 0, MC_INIT_ONE, 0, 1, d));
+        if (po->bn_owner[0]) {
+            int slots[4] = {po->t_bn_b, po->t_bn_w, po->t_rm, po->t_rv};
+            for (int i = 0; i < 4; i++) snprintf(l->t[slots[i]].owner, sizeof l->t[0].owner, "%s", po->bn_owner);
+        }
     } else if (po->bias) {
         MC_TRY(po->t_bias = mc_layer_tensor(l, "bias", 1, MC_INIT_BIAS_UNIFORM, (float)fan_in, 1, d));
     }

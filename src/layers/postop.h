@@ -4,7 +4,9 @@
  *
  * Keys: batch_normalize=0|1, bias=0|1 (default: 1 without BN, 0 with BN as in darknet, where BN's
  * beta plays the bias; set bias=1 for PyTorch modules with conv bias followed by BN),
- * activation=, slope=, min=, max= (see mc_parse_activation). */
+ * activation=, slope=, min=, max= (see mc_parse_activation), bn_name= (the BN tensors are then
+ * named "<bn_name>.weight" etc. instead of "<layer>.bn.weight": PyTorch keeps conv and BN in two
+ * modules, e.g. conv1 and bn1 in ResNet). */
 #ifndef MC_POSTOP_H
 #define MC_POSTOP_H
 #include "net.h"
@@ -19,6 +21,7 @@ typedef struct mc_postop {
     float *save_mean, *save_invstd; /* (c) */
     int used_batch_stats;   /* what the last forward did */
     const char *bn_prefix;  /* tensor name prefix of the BN tensors: "bn." or "" (standalone) */
+    char bn_owner[112];     /* bn_name= (with include prefix): BN tensors named "<bn_owner>.weight" */
 } mc_postop;
 
 /* Reads the keys, declares tensors. Tensor order (= .weights order) with BN: bn.bias, bn.weight,

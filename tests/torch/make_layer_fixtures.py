@@ -274,6 +274,45 @@ def bn_eval():
     return bn_layer_case("batchnorm_eval", False, 31)
 
 
+@case
+def bn_relu():  # DenseNet's norm + relu as one layer
+    b = nn.BatchNorm2d(4)
+    cfg = net_header(4, 5, 5) + "[batchnorm]\nactivation=relu\n"
+    return run("batchnorm_relu_train", cfg, nn.Sequential(b, nn.ReLU()), bn_named("0.", b), (2, 4, 5, 5),
+               seed=32, xscale=2.0)
+
+
+class Downsample(nn.Module):
+    """ResNet's first block of a stage: conv s2 -> conv, plus a 1x1 s2 projection of the input."""
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 4, 3, 2, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(4)
+        self.c2 = nn.Conv2d(4, 4, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(4)
+        self.d = nn.Conv2d(2, 4, 1, 2, bias=False)
+        self.db = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
+        return F.relu(y + self.db(self.d(x)))
+
+
+@case
+def downsample_input_key():
+    m = Downsample()
+    cfg = (net_header(2, 8, 7) +
+           "[convolutional]\nname=c1\nbn_name=b1\nfilters=4\nsize=3\nstride=2\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[convolutional]\nname=c2\nbn_name=b2\nfilters=4\nsize=3\npadding=1\nbatch_normalize=1\n"
+           "[convolutional]\ninput=input\nname=down.0\nbn_name=down.1\nfilters=4\nsize=1\nstride=2\nbatch_normalize=1\n"
+           "[shortcut]\nfrom=c2\nactivation=relu\n")
+    named = {"c1.weight": m.c1.weight, "c2.weight": m.c2.weight, "down.0.weight": m.d.weight}
+    named.update(bn_named("b1.", m.b1))
+    named.update(bn_named("b2.", m.b2))
+    named.update(bn_named("down.1.", m.db))
+    return run("downsample_input_key_bn_name", cfg, m, named, (2, 2, 8, 7), seed=81)
+
+
 def act_layer_case(kind, seed):
     a, acfg = act_module(kind)
     cfg = net_header(3, 5, 6) + "[activation]\n" + acfg

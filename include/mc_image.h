@@ -1,0 +1,179 @@
+/* mc_image.h — grey images, the paper's preprocessing/augmentation, and the batch loader.
+ *
+ * Part of the public API (include it after medcolor.h / mc_data.h).
+ *
+ *   decode      PNG (1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA, palette, interlaced) and JPEG
+ *               → grey float32 in [0, 1] (x / maxval; colour → ITU-R 601 luma, alpha ignored).
+ *   geometry    square crop (centre / random), bilinear resize exactly as
+ *               torch.nn.functional.interpolate(mode='bilinear', align_corners=False), and one
+ *               affine warp exactly as F.affine_grid + F.grid_sample(mode='bilinear',
+ *               padding_mode='reflection', align_corners=True) with fastai v1's rotate/zoom matrix.
+ *   normalise   (x − mean) / std, defaults 0.5028 / 0.2902 (CheXpert statistics).
+ *   loader      multi-threaded, bounded prefetch queue, deterministic whatever the thread count:
+ *               every random draw of a sample comes from (seed, epoch, position in epoch).
+ *
+ * Image buffers are row-major [h][w] float32, one channel.
+ */
+#ifndef MC_IMAGE_H
+#define MC_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mc_data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- images ------------------------------------------------------------------------------ */
+typedef struct mc_image {
+    int w, h;   /* width (columns) and height (rows) */
+    float *px;  /* [h][w] grey values in [0, 1] */
+    size_t cap; /* floats allocated at px (the buffer is reused by the next load) */
+} mc_image;
+
+/* Decodes the PNG or JPEG at path (format from the file's signature, not its name) into *img.
+ * img must be zero-initialised ({0}) or come from a previous load: its buffer is reused when
+ * large enough, so loading many images into one mc_image does not allocate in steady state.
+ * Errors (MC_EIO, MC_EPARSE, MC_EUNSUP, MC_ENOMEM) name the file; a corrupt or truncated file,
+ * including one libjpeg only warns about ("Premature end of JPEG file") and PNG CRC / zlib
+ * errors, is an error. On error *img keeps its buffer (w = h = 0). */
+int mc_image_load_grey(const char *path, mc_image *img);
+void mc_image_free(mc_image *img);
+
+/* ---- normalisation ----------------------------------------------------------------------- */
+typedef struct mc_norm {
+    float mean; /* subtracted after x / maxval */
+    float std;  /* then divided by */
+} mc_norm;
+#define MC_NORM_MEAN 0.5028f
+#define MC_NORM_STD 0.2902f
+/* out[i] = (in[i] − mean) / std for n values (in place allowed). */
+void mc_normalise(const float *in, float *out, size_t n, const mc_norm *norm);
+
+/* ---- crops ------------------------------------------------------------------------------- */
+typedef struct mc_crop {
+    int x0, y0; /* top-left corner (column, row) in the source image */
+    int side;   /* square side = min(w, h) */
+} mc_crop;
+/* Centre square crop as torchvision's CenterCrop: offset = round((size − side) / 2), Python's
+ * round (half to even). */
+void mc_crop_centre_square(int w, int h, mc_crop *c);
+/* Random square crop as fastai v1's crop (rand_crop): offset = floor((size − side + 1) · u),
+ * u in [0, 1), i.e. uniform over 0 … size − side along the longer axis. */
+void mc_crop_random_square(int w, int h, double u, mc_crop *c);
+
+/* ---- transform workspace ------------------------------------------------------------------
+ * Per-thread scratch (resize tables, intermediate image); grows on demand and is reused. */
+typedef struct mc_xform mc_xform;
+int mc_xform_new(mc_xform **out);
+void mc_xform_free(mc_xform *ws);
+
+/* Bilinear resize of the sw×sh window starting at src (row stride sstride floats) to dst
+ * [dh][dw] = F.interpolate(x, (dh, dw), mode='bilinear', align_corners=False), no antialias;
+ * same arithmetic (float32) and order of operations as PyTorch's CPU kernel. A window already
+ * dw×dh is copied unchanged. ws may be NULL (temporary tables are then allocated). */
+int mc_resize_bilinear(const float *src, int sw, int sh, int sstride, float *dst, int dw, int dh,
+                       mc_xform *ws);
+
+/* The affine matrix convention (the same as F.affine_grid(theta, align_corners=True)):
+ * theta is a row-major 2×3 matrix that maps an OUTPUT pixel's normalised coordinates
+ * (x, y, 1) to the SOURCE position it samples:
+ *     [xs, ys]ᵀ = [[t0, t1, t2], [t3, t4, t5]] · [x, y, 1]ᵀ
+ * where x = −1 + 2·col/(w − 1) (−1 = centre of the first column, +1 = centre of the last) and
+ * y likewise for rows. The identity is {1, 0, 0, 0, 1, 0}. */
+
+/* Warps src [h][w] into dst [h][w] (no aliasing) with theta, bilinear sampling and reflection
+ * padding = F.grid_sample(src, F.affine_grid(theta), 'bilinear', 'reflection',
+ * align_corners=True). Sampling coordinates are computed in double precision. If norm is not
+ * NULL the result is normalised on the way out. */
+int mc_warp_affine(const float *src, float *dst, int h, int w, const float theta[6],
+                   const mc_norm *norm);
+
+/* fastai v1's rotate + zoom composed into one theta for an h×w image:
+ *   R = [[cos a, −sin a, 0], [sin a, cos a, 0]]                    (rotate(degrees))
+ *   Z = [[1/s, 0, cc], [0, 1/s, rc]], cc = (1 − 1/s)(2·col_pct − 1), rc = (1 − 1/s)(2·row_pct − 1)
+ *                                                                  (zoom(scale, row_pct, col_pct))
+ *   M = R · Z  (fastai multiplies affine_mat @ m in transform order: rotate, then zoom),
+ *   then fastai's aspect correction M[0][1] *= h/w, M[1][0] *= w/h; theta = the top 2 rows.
+ * angle_deg = 0, scale = 1 gives the identity. */
+void mc_affine_fastai(float theta[6], double angle_deg, double scale, double row_pct,
+                      double col_pct, int h, int w);
+
+/* ---- augmentation ------------------------------------------------------------------------ */
+typedef struct mc_aug_opts {
+    double max_rotate;      /* degrees; angle ~ U(−max_rotate, +max_rotate). Default 10 */
+    double p_rotate;        /* probability a sample is rotated. Default 0.75 */
+    double max_zoom;        /* scale ~ U(1, max_zoom); ≤ 1 disables zoom. Default 1.1 */
+    double p_zoom;          /* probability a sample is zoomed (independent of rotation). 0.75 */
+    int random_zoom_centre; /* 1 (default): zoom centre row_pct, col_pct ~ U(0, 1), fastai v1
+                             * rand_zoom's behaviour; 0: zoom about the image centre */
+} mc_aug_opts;
+void mc_aug_opts_default(mc_aug_opts *o);
+
+/* One sample's draws. For evaluation only the crop is used (centre crop, no warp). */
+typedef struct mc_aug_params {
+    mc_crop crop;
+    int rotate; /* 1: rotated by angle_deg */
+    double angle_deg;
+    int zoom; /* 1: zoomed by scale about (row_pct, col_pct) */
+    double scale, row_pct, col_pct;
+} mc_aug_params;
+
+/* A 64-bit key for sample `pos` of epoch `epoch` (counter-based: no shared stream). */
+uint64_t mc_sample_key(uint64_t seed, uint64_t epoch, uint64_t pos);
+/* Draws a sample's parameters from key for a w×h source. train = 0: centre crop, no warp.
+ * The same key always gives the same parameters. */
+void mc_aug_draw(const mc_aug_opts *o, uint64_t key, int w, int h, int train, mc_aug_params *p);
+
+/* Full per-sample preprocessing: crop p->crop out of img, resize to oh×ow, warp (when p
+ * rotates or zooms), normalise (norm may be NULL: no normalisation); out is [oh][ow]. */
+int mc_preprocess(mc_xform *ws, const mc_image *img, const mc_aug_params *p, const mc_norm *norm,
+                  float *out, int oh, int ow);
+
+/* ---- loader ------------------------------------------------------------------------------ */
+typedef struct mc_loader_opts {
+    int batch;       /* B, default 16 */
+    int h, w;        /* output size, default 320×320 */
+    int train;       /* 1: random square crop + augmentation; 0 (default): centre crop */
+    int shuffle;     /* 1: new order every epoch (default 0) */
+    uint64_t seed;   /* shuffling and augmentation seed */
+    int threads;     /* worker threads; 0 = decode in the caller's thread. Default 2 */
+    int prefetch;    /* batches prepared ahead of the one being used (0 acts as 1). Default 2 */
+    int drop_last;   /* 1: drop the last incomplete batch of each epoch. Default 0 */
+    int epochs;      /* epochs to produce, counted from epoch 0; 0 = endless. Default 0 */
+    int start_epoch; /* resume: the first batch handed out is (start_epoch, start_batch) */
+    int start_batch;
+    mc_aug_opts aug;
+    mc_norm norm;
+} mc_loader_opts;
+void mc_loader_opts_default(mc_loader_opts *o);
+
+typedef struct mc_batch {
+    int n;     /* samples in this batch (< batch only for a last partial batch) */
+    int epoch; /* epoch number */
+    int index; /* batch number within the epoch */
+    int h, w, nlabels;
+    float *images; /* [n][1][h][w] normalised */
+    float *labels; /* [n][nlabels] */
+    float *mask;   /* [n][nlabels] (all 1 when the dataset has no mask) */
+    int *indices;  /* [n] dataset rows (for prediction CSVs) */
+} mc_batch;
+
+typedef struct mc_loader mc_loader;
+/* Starts the workers. ds is borrowed and must outlive the loader. opts NULL = defaults. */
+int mc_loader_new(mc_loader **out, const mc_dataset *ds, const mc_loader_opts *opts);
+/* Hands out the next batch (in order: epoch by epoch, batch by batch). The batch stays valid
+ * until the next call or mc_loader_free. At the end (opts.epochs reached) *out = NULL and
+ * MC_OK. A missing or corrupt image is an error naming the file; the loader then stays in
+ * that error state. */
+int mc_loader_next(mc_loader *ld, mc_batch **out);
+/* Batches per epoch (drop_last taken into account). */
+int mc_loader_batches_per_epoch(const mc_loader *ld);
+/* Stops the workers (also mid-epoch), joins them and frees everything. NULL is fine. */
+void mc_loader_free(mc_loader *ld);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,106 @@
+/* info.c — `medcolor info <cfg>`: the layer table (output shape and parameters per layer), the
+ * parameters of each group, and the trainable parameter count of each stage. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "medcolor.h"
+
+/* 11778517 -> "11,778,517" */
+const char *mc_cli_thousands(size_t v, char *buf, size_t n) {
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%zu", v), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: medcolor info <net.cfg> [--brief]\n"
+            "\n"
+            "Prints the network's layers (type, name, group, output shape, parameters), the\n"
+            "parameters of each group, and the trainable parameters of each training stage\n"
+            "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C).\n"
+            "\n"
+            "  --brief     only the group and stage summaries\n"
+            "  -h, --help  this help\n");
+}
+
+int mc_cli_info(int argc, char **argv) {
+    const char *cfg = NULL;
+    int brief = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--brief")) {
+            brief = 1;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "medcolor info: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        } else if (!cfg) {
+            cfg = argv[i];
+        } else {
+            fprintf(stderr, "medcolor info: one cfg at a time ('%s' is extra)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!cfg) {
+        usage(stderr);
+        return 2;
+    }
+    mc_net *net;
+    mc_net_opts o = {.batch = 1, .no_init = 1};
+    if (mc_net_from_cfg(&net, cfg, &o) < 0) {
+        fprintf(stderr, "medcolor info: %s\n", mc_errmsg());
+        return 1;
+    }
+    char b1[32];
+    int c, h, w, n = mc_net_num_layers(net);
+    mc_net_input_shape(net, &c, &h, &w);
+    printf("%s: input %dx%dx%d, %d layers, %d outputs\n", cfg, c, h, w, n, mc_net_num_outputs(net));
+    if (!brief) {
+        /* parameters per layer: sum of its trainable tensors */
+        size_t *per = calloc((size_t)n, sizeof *per);
+        if (!per) {
+            fprintf(stderr, "medcolor info: out of memory\n");
+            mc_net_free(net);
+            return 1;
+        }
+        for (int i = 0; i < mc_net_num_tensors(net); i++) {
+            mc_tensor_info ti;
+            mc_net_tensor_info(net, i, &ti);
+            if (ti.trainable) per[ti.layer] += ti.numel;
+        }
+        printf("\n%5s  %-15s %-44s %-9s %-14s %12s\n", "layer", "type", "name", "group", "output", "parameters");
+        for (int i = 0; i < n; i++) {
+            char shape[48];
+            mc_net_layer_shape(net, i, &c, &h, &w);
+            snprintf(shape, sizeof shape, "%dx%dx%d", c, h, w);
+            const char *name = mc_net_layer_name(net, i);
+            printf("%5d  %-15s %-44s %-9s %-14s %12s\n", i, mc_net_layer_type(net, i), name[0] ? name : "-",
+                   mc_net_layer_group(net, i), shape, per[i] ? mc_cli_thousands(per[i], b1, sizeof b1) : "");
+        }
+        free(per);
+    }
+    printf("\nparameters per group:\n");
+    for (int g = 0; g < mc_net_num_groups(net); g++)
+        printf("  %-12s %12s\n", mc_net_group_name(net, g),
+               mc_cli_thousands(mc_net_group_params(net, mc_net_group_name(net, g)), b1, sizeof b1));
+    printf("  %-12s %12s\n", "total", mc_cli_thousands(mc_net_num_params(net), b1, sizeof b1));
+    printf("\ntrainable parameters per stage:\n");
+    static const char *const what[] = {"C (E frozen)", "E + C", "T + C (E frozen)", "T + E + C",
+                                       "C (T, E frozen)"};
+    for (int s = 0; s < MC_NUM_STAGES; s++) {
+        mc_stage_apply(net, s);
+        printf("  %-13s %12s   %s\n", mc_stage_name(s), mc_cli_thousands(mc_net_num_trainable(net), b1, sizeof b1),
+               what[s]);
+    }
+    mc_net_free(net);
+    return 0;
+}

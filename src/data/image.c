@@ -1,0 +1,312 @@
+/* image.c — decode PNG (libpng) and JPEG (libjpeg) files into grey float32 images in [0, 1].
+ *
+ * Values are x / maxval: 8-bit / 255, 16-bit / 65535 (full precision kept), 1/2/4-bit grey is
+ * expanded by libpng to 8 bits with bit replication (so x / (2^d − 1) is preserved). Colour
+ * (RGB, RGBA, palette) becomes ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B computed in float32
+ * on the [0, 1] values; alpha is ignored, grey+alpha keeps the grey channel. JPEG decoding asks
+ * libjpeg for JCS_GRAYSCALE output (the Y channel of YCbCr files; RGB JPEGs are converted by
+ * libjpeg with the same 601 weights).
+ *
+ * Errors never abort: both libraries report through handlers that longjmp back to the
+ * decoder, which frees what it allocated and returns an error naming the file. Every libjpeg
+ * warning about the data (e.g. "Premature end of JPEG file", "Corrupt JPEG data: ...") is an
+ * error too; libpng is told to treat CRC errors in any chunk and "benign" errors (zlib check
+ * value, extra image data) as errors, and to skip the ancillary chunks we do not use.
+ *
+ * Buffers: mc_image.px is [h][w] float32, reused across loads (grow-only); a PNG row buffer
+ * (or the whole raw image for interlaced PNGs) is allocated per image; libjpeg rows come from
+ * libjpeg's own pool.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+#include "mc_image.h"
+#include <png.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* Largest image accepted, in pixels (a 16k × 16k image = 1 GiB of floats). */
+#define MAX_PIXELS ((size_t)1 << 28)
+
+/* Makes room for w×h floats in img (contents are not kept). */
+static int image_reserve(mc_image *img, size_t w, size_t h, const char *path) {
+    if (w == 0 || h == 0) return mc_err(MC_EPARSE, "%s: image has zero size (%zux%zu)", path, w, h);
+    if (w > MAX_PIXELS / h)
+        return mc_err(MC_EUNSUP, "%s: image too large (%zux%zu pixels)", path, w, h);
+    size_t n = w * h;
+    if (n > img->cap) {
+        free(img->px);
+        img->px = NULL;
+        img->cap = 0;
+        img->px = mc_malloc(n * sizeof(float), path);
+        if (!img->px) return MC_ENOMEM;
+        img->cap = n;
+    }
+    return MC_OK;
+}
+
+void mc_image_free(mc_image *img) {
+    if (!img) return;
+    free(img->px);
+    img->px = NULL;
+    img->cap = 0;
+    img->w = img->h = 0;
+}
+
+/* ---- PNG --------------------------------------------------------------------------------- */
+
+typedef struct png_errctx {
+    jmp_buf jb;
+    char msg[256];
+} png_errctx;
+
+static void png_error_cb(png_structp png, png_const_charp msg) {
+    png_errctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown libpng error");
+    longjmp(c->jb, 1);
+}
+
+static void png_warning_cb(png_structp png, png_const_charp msg) {
+    /* Warnings left after the settings in load_png concern ancillary data we skip. */
+    (void)png;
+    (void)msg;
+}
+
+/* Converts one decoded row (channels 1–4, depth 8 or 16, big-endian samples) to [0, 1] grey.
+ * lut8: x / 255 for the 256 8-bit values. */
+static void png_row_to_grey(const unsigned char *row, float *out, int w, int channels, int depth,
+                            const float *lut8) {
+    if (depth == 8) {
+        if (channels < 3) {
+            for (int x = 0; x < w; x++) out[x] = lut8[row[(size_t)x * channels]];
+        } else {
+            for (int x = 0; x < w; x++) {
+                const unsigned char *p = row + (size_t)x * channels;
+                out[x] = 0.299f * lut8[p[0]] + 0.587f * lut8[p[1]] + 0.114f * lut8[p[2]];
+            }
+        }
+    } else {
+        const float maxval = 65535.0f;
+        if (channels < 3) {
+            for (int x = 0; x < w; x++) {
+                const unsigned char *p = row + (size_t)x * channels * 2;
+                out[x] = (float)((p[0] << 8) | p[1]) / maxval;
+            }
+        } else {
+            for (int x = 0; x < w; x++) {
+                const unsigned char *p = row + (size_t)x * channels * 2;
+                float r = (float)((p[0] << 8) | p[1]) / maxval;
+                float g = (float)((p[2] << 8) | p[3]) / maxval;
+                float b = (float)((p[4] << 8) | p[5]) / maxval;
+                out[x] = 0.299f * r + 0.587f * g + 0.114f * b;
+            }
+        }
+    }
+}
+
+/* f is positioned after the 8 signature bytes. */
+static int load_png(const char *path, FILE *f, mc_image *img) {
+    png_errctx ctx;
+    ctx.msg[0] = 0;
+    png_structp png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
+    if (!png) return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    }
+    /* Modified after setjmp and used on the error path: volatile. */
+    unsigned char *volatile raw = NULL; /* one row, or [h][rowbytes] when interlaced */
+    png_bytep *volatile rows = NULL;    /* [h] row pointers (interlaced only) */
+    volatile int status = MC_OK;
+    if (setjmp(ctx.jb)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(raw);
+        free(rows);
+        img->w = img->h = 0;
+        if (status != MC_OK) return status; /* our own error, message already set */
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated PNG (%s)", path, ctx.msg);
+    }
+    png_set_benign_errors(png, 0); /* zlib check value etc.: errors */
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1); /* skip ancillary */
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+
+    png_uint_32 w = 0, h = 0;
+    int depth = 0, ctype = 0, interlace = 0;
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int channels = png_get_channels(png, info);
+    int odepth = png_get_bit_depth(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (channels < 1 || channels > 4 || (odepth != 8 && odepth != 16) ||
+        rowbytes < (size_t)w * channels * (odepth / 8)) {
+        status = mc_err(MC_EUNSUP, "%s: unsupported PNG layout (%d channels, %d bits)", path,
+                        channels, odepth);
+        png_error(png, "unsupported layout");
+    }
+    int rc = image_reserve(img, w, h, path);
+    if (rc < 0) {
+        status = rc;
+        png_error(png, "cannot allocate the image");
+    }
+    float lut8[256];
+    for (int i = 0; i < 256; i++) lut8[i] = (float)i / 255.0f;
+
+    if (passes > 1) {
+        if ((size_t)h > SIZE_MAX / rowbytes) {
+            status = mc_err(MC_EUNSUP, "%s: image too large", path);
+            png_error(png, "too large");
+        }
+        raw = mc_malloc((size_t)h * rowbytes, path);
+        rows = raw ? mc_malloc((size_t)h * sizeof(png_bytep), path) : NULL;
+        if (!raw || !rows) {
+            status = MC_ENOMEM;
+            png_error(png, "out of memory");
+        }
+        for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
+        png_read_image(png, rows);
+        for (png_uint_32 y = 0; y < h; y++)
+            png_row_to_grey(rows[y], img->px + (size_t)y * w, (int)w, channels, odepth, lut8);
+    } else {
+        raw = mc_malloc(rowbytes, path);
+        if (!raw) {
+            status = MC_ENOMEM;
+            png_error(png, "out of memory");
+        }
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(png, raw, NULL);
+            png_row_to_grey(raw, img->px + (size_t)y * w, (int)w, channels, odepth, lut8);
+        }
+    }
+    /* Reads the rest up to IEND: the zlib check value, the last CRCs, truncation after IDAT. */
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(raw);
+    free(rows);
+    img->w = (int)w;
+    img->h = (int)h;
+    return MC_OK;
+}
+
+/* ---- JPEG -------------------------------------------------------------------------------- */
+
+typedef struct jpeg_errctx {
+    struct jpeg_error_mgr pub; /* must be first: libjpeg hands us a pointer to it */
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_errctx;
+
+static void jpeg_error_exit_cb(j_common_ptr cinfo) {
+    jpeg_errctx *e = (jpeg_errctx *)cinfo->err;
+    cinfo->err->format_message(cinfo, e->msg);
+    longjmp(e->jb, 1);
+}
+
+/* level −1: a warning, i.e. (except for harmless metadata issues) corrupt data that libjpeg
+ * would otherwise paper over with grey. Trace messages (level ≥ 0) are ignored. */
+static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
+    if (level >= 0) return;
+    int code = cinfo->err->msg_code;
+    if (code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC) {
+        cinfo->err->num_warnings++;
+        return;
+    }
+    jpeg_error_exit_cb(cinfo);
+}
+
+static void jpeg_output_message_cb(j_common_ptr cinfo) { (void)cinfo; }
+
+/* f is positioned at the start of the file. */
+static int load_jpeg(const char *path, FILE *f, mc_image *img) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_errctx jerr;
+    volatile int status = MC_OK;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = jpeg_error_exit_cb;
+    jerr.pub.emit_message = jpeg_emit_message_cb;
+    jerr.pub.output_message = jpeg_output_message_cb;
+    jerr.msg[0] = 0;
+    if (setjmp(jerr.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        img->w = img->h = 0;
+        if (status != MC_OK) return status;
+        int code = jerr.pub.msg_code;
+        if (code == JERR_CONVERSION_NOTIMPL || code == JERR_BAD_PRECISION ||
+            code == JERR_NOT_COMPILED || code == JERR_ARITH_NOTIMPL)
+            return mc_err(MC_EUNSUP, "%s: unsupported JPEG (%s)", path, jerr.msg);
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated JPEG (%s)", path, jerr.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = JCS_GRAYSCALE;
+    jpeg_start_decompress(&cinfo);
+    if (cinfo.output_components != 1) {
+        status = mc_err(MC_EUNSUP, "%s: libjpeg gave %d components for grey output", path,
+                        cinfo.output_components);
+        longjmp(jerr.jb, 1);
+    }
+    size_t w = cinfo.output_width, h = cinfo.output_height;
+    int rc = image_reserve(img, w, h, path);
+    if (rc < 0) {
+        status = rc;
+        longjmp(jerr.jb, 1);
+    }
+    /* One row of 8-bit samples from libjpeg's pool (freed by jpeg_destroy_decompress). */
+    JSAMPARRAY row = cinfo.mem->alloc_sarray((j_common_ptr)&cinfo, JPOOL_IMAGE, (JDIMENSION)w, 1);
+    float lut8[256];
+    for (int i = 0; i < 256; i++) lut8[i] = (float)i / 255.0f;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        size_t y = cinfo.output_scanline;
+        if (jpeg_read_scanlines(&cinfo, row, 1) != 1) {
+            snprintf(jerr.msg, sizeof jerr.msg, "no scanline %zu", y);
+            longjmp(jerr.jb, 1);
+        }
+        float *out = img->px + y * w;
+        for (size_t x = 0; x < w; x++) out[x] = lut8[row[0][x]];
+    }
+    jpeg_finish_decompress(&cinfo); /* reads to EOI: warns (→ error) when the file ends early */
+    jpeg_destroy_decompress(&cinfo);
+    img->w = (int)w;
+    img->h = (int)h;
+    return MC_OK;
+}
+
+/* ---- entry point ------------------------------------------------------------------------- */
+
+int mc_image_load_grey(const char *path, mc_image *img) {
+    if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
+    img->w = img->h = 0;
+    FILE *f = mc_fopen(path, "rb");
+    if (!f) return MC_EIO;
+    unsigned char sig[8];
+    size_t got = fread(sig, 1, sizeof sig, f);
+    int rc;
+    if (ferror(f)) {
+        rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
+    } else if (got == 0) {
+        rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
+    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
+        rc = load_png(path, f, img);
+    } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
+        if (fseek(f, 0, SEEK_SET) != 0)
+            rc = mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno));
+        else
+            rc = load_jpeg(path, f, img);
+    } else {
+        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)",
+                    path);
+    }
+    fclose(f);
+    return rc;
+}

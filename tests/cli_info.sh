@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `medcolor info` against all 16 rows of the thesis's Table 4.3 (trainable parameters per
+# backbone, module and stage; the numbers below are the thesis's, spec/modules.md).
+set -u
+BIN=${MC_BIN:-./medcolor}
+fail=0
+check() { # cfg stage expected
+  got=$("$BIN" info --brief "cfg/$1.cfg" | awk -v s="$2" '/per stage/ { on = 1 } on && $1 == s { gsub(",", "", $2); print $2 }')
+  if [ "$got" != "$3" ]; then
+    echo "FAIL cli_info: $1 stage $2: got '$got', Table 4.3 says $3"; fail=1
+  else
+    printf '  %-28s %-12s %10s  ok\n' "$1" "$2" "$3"
+  fi
+}
+check resnet18              baseline 2565
+check resnet18-deconv       color    599176
+check resnet18-pixelshuffle color    602005
+check resnet18-coloru       color    195224
+check resnet18              all      11179077
+check resnet18-deconv       all      11775688
+check resnet18-pixelshuffle all      11778517
+check resnet18-coloru       all      11371736
+check densenet121              baseline 5125
+check densenet121-deconv       color    601736
+check densenet121-pixelshuffle color    604565
+check densenet121-coloru       color    197784
+check densenet121              all      6958981
+check densenet121-deconv       all      7555592
+check densenet121-pixelshuffle all      7558421
+check densenet121-coloru       all      7151640
+# the module sizes themselves (spec/modules.md)
+for m in deconv:596611 pixelshuffle:599440 coloru:192659; do
+  got=$("$BIN" info --brief "cfg/resnet18-${m%%:*}.cfg" | awk '$1 == "color" { gsub(",", "", $2); print $2; exit }')
+  [ "$got" = "${m##*:}" ] || { echo "FAIL cli_info: module ${m%%:*}: $got != ${m##*:}"; fail=1; }
+done
+# usage errors exit 2, a broken cfg exits 1 with a file:line message
+"$BIN" info >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL cli_info: no argument should exit 2"; fail=1; }
+printf '[net]\nwidth=8\nheight=8\nchannels=1\n[maxpool]\nsise=2\n' > "$MC_TMP/bad.cfg"
+msg=$("$BIN" info "$MC_TMP/bad.cfg" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$msg" == *"bad.cfg:6: unknown key 'sise'"* ]] || { echo "FAIL cli_info: bad cfg: rc $rc: $msg"; fail=1; }
+[ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules ok"
+exit $fail

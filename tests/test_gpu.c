@@ -1,0 +1,676 @@
+/* test_gpu.c — the CUDA backend against the CPU backend: every backend operation on random data
+ * (convolutions plain, strided, grouped, 1x1 and transposed, accumulating or not; bias; batch
+ * norm training / inference / both backwards with the running statistics; pooling with ties;
+ * every activation, in place too; GEMM in all four transpose combinations; vector ops, copy2d,
+ * pixel shuffle, replication pad, the loss with and without mask, SGD, all_finite; memory:
+ * zero-filled alloc, uploads larger than the pinned staging, fill), then whole training steps
+ * of a network using every layer type (forward, loss, backward, SGD; a frozen group with
+ * running-statistics BN and the input gradient), GPU against CPU, outputs of every layer,
+ * every tensor and gradient compared.
+ *
+ * In a cuDNN build everything runs twice: with cuDNN, and with MEDCOLOR_CUDNN=0 (the own
+ * kernels and the im2col + cuBLAS convolution). TF32 is off (MEDCOLOR_TF32 unset).
+ * Tolerance: |gpu - cpu| <= tol * max|cpu| over the tensor (plus a tiny absolute term); tol is
+ * 1e-6 for element-wise operations, 1e-4 for reductions and convolutions (other summation
+ * orders, cuDNN's algorithms) and 1e-3 after three training steps.
+ *
+ * Without a GPU — built without GPU=1, or no device/driver on this machine — the device part
+ * is skipped with a message, and what can be checked is: a CPU build refuses the CUDA backend
+ * with MC_EUNSUP, and a GPU build without a usable GPU reports MC_EUNSUP with file:line and the
+ * CUDA runtime's message (that is the skip condition).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "test.h"
+
+static const char *net_cfg =
+    "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=2\n"
+    "[convolutional]\nname=c0\ngroup=backbone\nfilters=8\nsize=3\npadding=1\nbatch_normalize=1\n"
+    "activation=leaky\nslope=0.1\n"
+    "[maxpool]\ngroup=backbone\nsize=2\nstride=2\n"
+    "[convolutional]\ngroup=backbone\nfilters=8\nsize=3\npadding=1\ngroups=2\nactivation=relu\n"
+    "[shortcut]\ngroup=backbone\nfrom=-2\nactivation=linear\n"
+    "[convolutional]\nfilters=16\nsize=1\nbatch_normalize=1\nactivation=hardtanh\n"
+    "[pixelshuffle]\nfactor=2\n"
+    "[pad]\nleft=2\nright=0\ntop=1\nbottom=1\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=1\nactivation=logistic\n"
+    "[route]\nlayers=-1,c0\n"
+    "[avgpool]\nsize=2\nstride=2\n"
+    "[deconvolutional]\nfilters=6\nsize=4\nstride=2\npadding=1\nbatch_normalize=1\nactivation=leaky\n"
+    "[batchnorm]\n"
+    "[activation]\nactivation=relu\n"
+    "[maxpool]\nsize=3\nstride=2\npadding=1\n"
+    "[avgpool]\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[cost]\ntype=bce\n";
+
+#ifndef MC_GPU
+int main(void) {
+    mc_net *net = NULL;
+    mc_net_opts o = {.backend = MC_BACKEND_CUDA};
+    int rc = mc_net_from_string(&net, net_cfg, "gpu.cfg", &o);
+    CHECK(rc == MC_EUNSUP, "a CPU build refuses the CUDA backend with MC_EUNSUP (got %d: %s)", rc, mc_errmsg());
+    CHECK(strstr(mc_errmsg(), "GPU=1") != NULL, "and says how to get one: %s", mc_errmsg());
+    mc_net_free(rc == MC_OK ? net : NULL);
+    printf("SKIP test_gpu: built without GPU support (make GPU=1 CUDNN=1 builds and runs the GPU comparison)\n");
+    return mc_test_done("test_gpu");
+}
+#else
+
+static mc_backend *cpu, *gpu;
+static mc_rng rng;
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+static float *rnd(size_t n, float lo, float hi) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    REQUIRE(p, "out of memory");
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)mc_rng_uniform(&rng);
+    return p;
+}
+
+/* device copy of host data */
+static float *dev(const float *h, size_t n) {
+    float *d = gpu->alloc(gpu, n, "test buffer");
+    REQUIRE(d, "gpu alloc: %s", mc_errmsg());
+    if (n) REQUIRE_OK(gpu->upload(gpu, d, h, n));
+    return d;
+}
+
+/* host copy of device data (frees the device buffer when `release`) */
+static float *host(float *d, size_t n, int release) {
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    REQUIRE(h, "out of memory");
+    if (n) REQUIRE_OK(gpu->download(gpu, h, d, n));
+    if (release) gpu->free(gpu, d);
+    return h;
+}
+
+/* |g - c| <= tol * max|c| + 1e-6*tol everywhere (NaN matches NaN, inf matches itself) */
+static int same(const char *what, const float *g, const float *c, size_t n, double tol) {
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(c[i]) && fabs(c[i]) > scale) scale = fabs(c[i]);
+    for (size_t i = 0; i < n; i++) {
+        double x = g[i], y = c[i];
+        if ((isnan(x) && isnan(y)) || (isinf(y) && x == y)) continue;
+        if (!(fabs(x - y) <= tol * scale + 1e-6 * tol)) {
+            CHECK(0, "%s: element %zu of %zu: GPU %.9g, CPU %.9g (scale %.3g, tol %g)", what, i, n, x, y, scale, tol);
+            return 0;
+        }
+    }
+    CHECK(1, "%s", what);
+    return 1;
+}
+
+#define ELEM 1e-6
+#define RED 1e-4
+
+/* ---- memory ----------------------------------------------------------------------------- */
+static void test_memory(void) {
+    size_t n = 1000003;
+    float *d = gpu->alloc(gpu, n, "zeros");
+    REQUIRE(d, "alloc: %s", mc_errmsg());
+    float *h = host(d, n, 0), zero = 0.0f;
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok = ok && memcmp(&h[i], &zero, sizeof zero) == 0;
+    CHECK(ok, "alloc is zero-filled");
+    REQUIRE_OK(gpu->fill(gpu, d, 1.5f, n));
+    free(h);
+    h = host(d, n, 0);
+    ok = 1;
+    for (size_t i = 0; i < n; i++) ok = ok && h[i] == 1.5f;
+    CHECK(ok, "fill 1.5");
+    free(h);
+    gpu->free(gpu, d);
+    /* 5M floats: more than both pinned staging buffers (2 x 2M floats), then an odd tail */
+    size_t big = 5000011;
+    float *src = rnd(big, -1, 1);
+    d = dev(src, big);
+    h = host(d, big, 1);
+    CHECK(memcmp(h, src, big * sizeof(float)) == 0, "upload + download of %zu floats round-trips", big);
+    free(h);
+    /* two uploads queued back to back into different buffers, then both read back */
+    float *s2 = rnd(big, -1, 1);
+    float *d1 = gpu->alloc(gpu, big, "a"), *d2 = gpu->alloc(gpu, big, "b");
+    REQUIRE(d1 && d2, "alloc: %s", mc_errmsg());
+    REQUIRE_OK(gpu->upload(gpu, d1, src, big));
+    REQUIRE_OK(gpu->upload(gpu, d2, s2, big));
+    REQUIRE_OK(gpu->sync(gpu));
+    float *h1 = host(d1, big, 1), *h2 = host(d2, big, 1);
+    CHECK(memcmp(h1, src, big * sizeof(float)) == 0 && memcmp(h2, s2, big * sizeof(float)) == 0,
+          "back-to-back uploads through the staging buffers");
+    free(h1), free(h2), free(src), free(s2);
+    /* an impossible allocation: NULL with MC_ENOMEM-style message naming the call and file:line */
+    mc_clear_error();
+    float *huge = gpu->alloc(gpu, (size_t)1 << 50, "an impossible buffer");
+    CHECK(huge == NULL, "a 4 PiB allocation fails");
+    CHECK(strstr(mc_errmsg(), "cudaMalloc") && strstr(mc_errmsg(), "backend_cuda.cu:") &&
+              strstr(mc_errmsg(), "an impossible buffer"),
+          "its message names the call, file:line and the buffer: %s", mc_errmsg());
+    if (huge) gpu->free(gpu, huge);
+    /* the backend still works after that error */
+    float one = 1.0f, back = 0.0f, *d3 = dev(&one, 1);
+    REQUIRE_OK(gpu->download(gpu, &back, d3, 1));
+    CHECK(back == 1.0f, "the backend works after a failed allocation");
+    gpu->free(gpu, d3);
+}
+
+/* ---- convolution ------------------------------------------------------------------------ */
+static void conv_case(mc_conv_desc d, const char *name) {
+    size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow;
+    size_t nw = (size_t)d.k * (d.c / d.groups) * d.kh * d.kw;
+    size_t wsc = cpu->conv_workspace(cpu, &d);
+    mc_clear_error();
+    char before[256];
+    snprintf(before, sizeof before, "%s", mc_errmsg());
+    size_t wsg = gpu->conv_workspace(gpu, &d); /* it has no error return: it must leave none */
+    CHECK(strcmp(mc_errmsg(), before) == 0, "%s: conv_workspace without error (%s)", name, mc_errmsg());
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *dy = rnd(ny, -1, 1), *wsh = rnd(wsc, 0, 1);
+    float *gx = dev(x, nx), *gw = dev(w, nw), *gdy = dev(dy, ny), *gws = gpu->alloc(gpu, wsg, "workspace");
+    REQUIRE(gws, "%s", mc_errmsg());
+    char what[160];
+    for (int acc = 0; acc < 2; acc++) {
+        float beta = acc ? 1.0f : 0.0f;
+        float *y = rnd(ny, -1, 1), *gy = dev(y, ny);
+        REQUIRE_OK(cpu->conv_fwd(cpu, &d, x, w, beta, y, wsh));
+        REQUIRE_OK(gpu->conv_fwd(gpu, &d, gx, gw, beta, gy, gws));
+        float *r = host(gy, ny, 1);
+        snprintf(what, sizeof what, "conv %s: forward, beta %g", name, (double)beta);
+        same(what, r, y, ny, RED);
+        free(r), free(y);
+        float *dx = rnd(nx, -1, 1), *gdx = dev(dx, nx);
+        REQUIRE_OK(cpu->conv_bwd_data(cpu, &d, dy, w, beta, dx, wsh));
+        REQUIRE_OK(gpu->conv_bwd_data(gpu, &d, gdy, gw, beta, gdx, gws));
+        r = host(gdx, nx, 1);
+        snprintf(what, sizeof what, "conv %s: backward-data, beta %g", name, (double)beta);
+        same(what, r, dx, nx, RED);
+        free(r), free(dx);
+        float *dw = rnd(nw, -1, 1), *gdw = dev(dw, nw);
+        REQUIRE_OK(cpu->conv_bwd_filter(cpu, &d, x, dy, beta, dw, wsh));
+        REQUIRE_OK(gpu->conv_bwd_filter(gpu, &d, gx, gdy, beta, gdw, gws));
+        r = host(gdw, nw, 1);
+        snprintf(what, sizeof what, "conv %s: backward-filter, beta %g", name, (double)beta);
+        same(what, r, dw, nw, RED);
+        free(r), free(dw);
+    }
+    gpu->free(gpu, gx), gpu->free(gpu, gw), gpu->free(gpu, gdy), gpu->free(gpu, gws);
+    free(x), free(w), free(dy), free(wsh);
+}
+
+static mc_conv_desc conv(int n, int c, int h, int w, int k, int kh, int s, int p, int g) {
+    mc_conv_desc d = {.n = n, .c = c, .h = h, .w = w, .k = k, .kh = kh, .kw = kh, .sh = s, .sw = s, .ph = p,
+                      .pw = p, .groups = g};
+    d.oh = (h + 2 * p - kh) / s + 1;
+    d.ow = (w + 2 * p - kh) / s + 1;
+    return d;
+}
+
+static void test_conv(void) {
+    conv_case(conv(2, 3, 17, 15, 8, 3, 1, 1, 1), "3x3");
+    conv_case(conv(3, 8, 16, 16, 12, 3, 2, 1, 4), "3x3 stride 2, 4 groups");
+    conv_case(conv(2, 16, 9, 9, 8, 1, 1, 0, 1), "1x1");
+    conv_case(conv(2, 8, 10, 10, 8, 3, 1, 1, 8), "depthwise 3x3");
+    conv_case(conv(2, 1, 33, 31, 16, 7, 2, 2, 1), "7x7 stride 2 pad 2");
+    mc_conv_desc t = {.n = 2, .c = 6, .h = 13, .w = 11, .k = 5, .oh = 6, .ow = 5, .kh = 4, .kw = 4, .sh = 2, .sw = 2,
+                      .ph = 1, .pw = 1, .groups = 1};
+    conv_case(t, "transposed 4x4 stride 2 (output padding 1)");
+}
+
+/* ---- element-wise families -------------------------------------------------------------- */
+static void test_bias(void) {
+    const int n = 3, c = 5, hw = 37;
+    size_t tot = (size_t)n * c * hw;
+    float *b = rnd((size_t)c, -1, 1), *y = rnd(tot, -1, 1), *gb = dev(b, (size_t)c), *gy = dev(y, tot);
+    REQUIRE_OK(cpu->bias_fwd(cpu, n, c, hw, b, y));
+    REQUIRE_OK(gpu->bias_fwd(gpu, n, c, hw, gb, gy));
+    float *r = host(gy, tot, 0);
+    same("bias forward", r, y, tot, ELEM);
+    free(r);
+    float *db = rnd((size_t)c, -1, 1), *gdb = dev(db, (size_t)c);
+    REQUIRE_OK(cpu->bias_bwd(cpu, n, c, hw, y, 0.5f, db));
+    REQUIRE_OK(gpu->bias_bwd(gpu, n, c, hw, gy, 0.5f, gdb));
+    r = host(gdb, (size_t)c, 1);
+    same("bias backward", r, db, (size_t)c, RED);
+    free(r), free(db), free(b), free(y);
+    gpu->free(gpu, gb), gpu->free(gpu, gy);
+}
+
+static void bn_case(int n, int c, int hw) {
+    mc_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
+    size_t tot = (size_t)n * c * hw, C = (size_t)c;
+    char what[160];
+    float *x = rnd(tot, -2, 3), *dy = rnd(tot, -1, 1), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -1, 1);
+    float *gx = dev(x, tot), *gdy = dev(dy, tot), *gg = dev(g, C), *gbb = dev(b, C);
+    for (int update = 0; update < 2; update++) {
+        float *rm = rnd(C, -1, 1), *rv = rnd(C, 0.5f, 2), *sm = rnd(C, 0, 1), *si = rnd(C, 0, 1), *y = rnd(tot, 0, 1);
+        float *grm = dev(rm, C), *grv = dev(rv, C), *gsm = dev(sm, C), *gsi = dev(si, C), *gy = dev(y, tot);
+        REQUIRE_OK(cpu->bn_fwd_train(cpu, &d, x, g, b, rm, rv, update, sm, si, y));
+        REQUIRE_OK(gpu->bn_fwd_train(gpu, &d, gx, gg, gbb, grm, grv, update, gsm, gsi, gy));
+        float *r;
+        snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d update=%d: ", n, c, hw, update);
+        char w2[320];
+        r = host(gy, tot, 1), snprintf(w2, sizeof w2, "%sy", what), same(w2, r, y, tot, RED), free(r);
+        r = host(gsm, C, 0), snprintf(w2, sizeof w2, "%ssaved mean", what), same(w2, r, sm, C, RED), free(r);
+        r = host(gsi, C, 0), snprintf(w2, sizeof w2, "%ssaved 1/std", what), same(w2, r, si, C, RED), free(r);
+        r = host(grm, C, 1), snprintf(w2, sizeof w2, "%srunning mean", what), same(w2, r, rm, C, RED), free(r);
+        r = host(grv, C, 1), snprintf(w2, sizeof w2, "%srunning var (unbiased)", what), same(w2, r, rv, C, RED),
+        free(r);
+        /* backward from each backend's own saved statistics: all outputs; dx only; params only */
+        for (int want = 0; want < 3; want++) {
+            int wdx = want != 2, wp = want != 1;
+            float *dx = rnd(tot, -1, 1), *dg = rnd(C, -1, 1), *db = rnd(C, -1, 1);
+            float *gdx = dev(dx, tot), *gdg = dev(dg, C), *gdb = dev(db, C);
+            REQUIRE_OK(cpu->bn_bwd_train(cpu, &d, x, dy, g, sm, si, 0.5f, wdx ? dx : NULL, 1.0f, wp ? dg : NULL,
+                                         wp ? db : NULL));
+            REQUIRE_OK(gpu->bn_bwd_train(gpu, &d, gx, gdy, gg, gsm, gsi, 0.5f, wdx ? gdx : NULL, 1.0f,
+                                         wp ? gdg : NULL, wp ? gdb : NULL));
+            snprintf(w2, sizeof w2, "%sbackward (dx %d, params %d): dx", what, wdx, wp);
+            r = host(gdx, tot, 1), same(w2, r, dx, tot, RED), free(r);
+            snprintf(w2, sizeof w2, "%sbackward (dx %d, params %d): dgamma", what, wdx, wp);
+            r = host(gdg, C, 1), same(w2, r, dg, C, RED), free(r);
+            snprintf(w2, sizeof w2, "%sbackward (dx %d, params %d): dbeta", what, wdx, wp);
+            r = host(gdb, C, 1), same(w2, r, db, C, RED), free(r);
+            free(dx), free(dg), free(db);
+        }
+        gpu->free(gpu, gsm), gpu->free(gpu, gsi);
+        free(rm), free(rv), free(sm), free(si), free(y);
+    }
+    float *rm = rnd(C, -1, 1), *rv = rnd(C, 0.5f, 2), *y = rnd(tot, 0, 1);
+    float *grm = dev(rm, C), *grv = dev(rv, C), *gy = dev(y, tot);
+    REQUIRE_OK(cpu->bn_fwd_infer(cpu, &d, x, g, b, rm, rv, y));
+    REQUIRE_OK(gpu->bn_fwd_infer(gpu, &d, gx, gg, gbb, grm, grv, gy));
+    float *r = host(gy, tot, 1);
+    snprintf(what, sizeof what, "bn inference n=%d c=%d hw=%d", n, c, hw);
+    same(what, r, y, tot, RED);
+    free(r);
+    float *dx = rnd(tot, -1, 1), *dg = rnd(C, -1, 1), *db = rnd(C, -1, 1);
+    float *gdx = dev(dx, tot), *gdg = dev(dg, C), *gdb = dev(db, C);
+    REQUIRE_OK(cpu->bn_bwd_infer(cpu, &d, x, dy, g, rm, rv, 1.0f, dx, 0.0f, dg, db));
+    REQUIRE_OK(gpu->bn_bwd_infer(gpu, &d, gx, gdy, gg, grm, grv, 1.0f, gdx, 0.0f, gdg, gdb));
+    snprintf(what, sizeof what, "bn backward through running statistics n=%d c=%d hw=%d", n, c, hw);
+    r = host(gdx, tot, 1), same(what, r, dx, tot, RED), free(r);
+    r = host(gdg, C, 1), same(what, r, dg, C, RED), free(r);
+    r = host(gdb, C, 1), same(what, r, db, C, RED), free(r);
+    gpu->free(gpu, grm), gpu->free(gpu, grv), gpu->free(gpu, gx), gpu->free(gpu, gdy), gpu->free(gpu, gg),
+        gpu->free(gpu, gbb);
+    free(rm), free(rv), free(y), free(dx), free(dg), free(db), free(x), free(dy), free(g), free(b);
+}
+
+static void pool_case(mc_pool_desc d, const char *name) {
+    size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.c * d.oh * d.ow;
+    float *x = rnd(nx, -1, 1);
+    for (size_t i = 0; i < nx; i++) x[i] = floorf(x[i] * 3.0f) / 3.0f; /* ties */
+    float *y = rnd(ny, 0, 1), *dy = rnd(ny, -1, 1), *dx = rnd(nx, -1, 1);
+    float *gx = dev(x, nx), *gy = dev(y, ny), *gdy = dev(dy, ny), *gdx = dev(dx, nx);
+    REQUIRE_OK(cpu->pool_fwd(cpu, &d, x, y));
+    REQUIRE_OK(gpu->pool_fwd(gpu, &d, gx, gy));
+    REQUIRE_OK(cpu->pool_bwd(cpu, &d, x, y, dy, 1.0f, dx));
+    REQUIRE_OK(gpu->pool_bwd(gpu, &d, gx, gy, gdy, 1.0f, gdx));
+    char what[128];
+    float *r = host(gy, ny, 1);
+    snprintf(what, sizeof what, "%s forward", name);
+    same(what, r, y, ny, ELEM);
+    free(r);
+    r = host(gdx, nx, 1);
+    snprintf(what, sizeof what, "%s backward (first maximum takes the gradient)", name);
+    same(what, r, dx, nx, ELEM);
+    free(r), free(x), free(y), free(dy), free(dx);
+    gpu->free(gpu, gx), gpu->free(gpu, gdy);
+}
+
+static void test_pool(void) {
+    for (int mode = 0; mode < 2; mode++) {
+        const char *m = mode ? "avgpool" : "maxpool";
+        char nm[96];
+        snprintf(nm, sizeof nm, "%s 3x3 stride 2 pad 1", m);
+        pool_case((mc_pool_desc){mode, 2, 3, 17, 15, 9, 8, 3, 3, 2, 2, 1, 1}, nm);
+        snprintf(nm, sizeof nm, "%s 2x2 stride 1 past the edge (darknet)", m);
+        pool_case((mc_pool_desc){mode, 2, 3, 9, 8, 9, 8, 2, 2, 1, 1, 0, 0}, nm);
+        snprintf(nm, sizeof nm, "%s global 7x7", m);
+        pool_case((mc_pool_desc){mode, 2, 4, 7, 7, 1, 1, 7, 7, 7, 7, 0, 0}, nm);
+    }
+}
+
+static void test_act(void) {
+    const mc_act acts[] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
+                           {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -1, 1}};
+    const size_t n = 100003;
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        const mc_act *a = &acts[k];
+        char what[96];
+        float *x = rnd(n, -3, 3), *y = rnd(n, 0, 1), *dy = rnd(n, -1, 1), *dx = rnd(n, -1, 1);
+        float *gx = dev(x, n), *gy = dev(y, n), *gdy = dev(dy, n), *gdx = dev(dx, n);
+        REQUIRE_OK(cpu->act_fwd(cpu, a, n, x, y));
+        REQUIRE_OK(gpu->act_fwd(gpu, a, n, gx, gy));
+        REQUIRE_OK(cpu->act_bwd(cpu, a, n, y, dy, 1.0f, dx));
+        REQUIRE_OK(gpu->act_bwd(gpu, a, n, gy, gdy, 1.0f, gdx));
+        /* in place, as the layers call them: y = act(y), dy = act'(y) dy */
+        REQUIRE_OK(cpu->act_fwd(cpu, a, n, x, x));
+        REQUIRE_OK(gpu->act_fwd(gpu, a, n, gx, gx));
+        REQUIRE_OK(cpu->act_bwd(cpu, a, n, y, dy, 0.0f, dy));
+        REQUIRE_OK(gpu->act_bwd(gpu, a, n, gy, gdy, 0.0f, gdy));
+        float *r;
+        snprintf(what, sizeof what, "activation %d forward", a->type);
+        r = host(gy, n, 1), same(what, r, y, n, ELEM), free(r);
+        snprintf(what, sizeof what, "activation %d backward (accumulating)", a->type);
+        r = host(gdx, n, 1), same(what, r, dx, n, ELEM), free(r);
+        snprintf(what, sizeof what, "activation %d forward in place", a->type);
+        r = host(gx, n, 1), same(what, r, x, n, ELEM), free(r);
+        snprintf(what, sizeof what, "activation %d backward in place", a->type);
+        r = host(gdy, n, 1), same(what, r, dy, n, ELEM), free(r);
+        free(x), free(y), free(dy), free(dx);
+    }
+    mc_act bad = {42, 0, 0};
+    float *d = gpu->alloc(gpu, 4, "x");
+    CHECK(gpu->act_fwd(gpu, &bad, 4, d, d) == MC_EUNSUP, "an unknown activation is refused");
+    gpu->free(gpu, d);
+}
+
+static void test_blas(void) {
+    const int m = 37, n = 29, k = 41, pad = 3;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+            size_t na = (size_t)lda * (ta ? k : m), nb = (size_t)ldb * (tb ? n : k), nc = (size_t)ldc * m;
+            float *a = rnd(na, -1, 1), *b = rnd(nb, -1, 1), *c = rnd(nc, -1, 1);
+            float *ga = dev(a, na), *gb = dev(b, nb), *gc = dev(c, nc);
+            REQUIRE_OK(cpu->gemm(cpu, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c, ldc));
+            REQUIRE_OK(gpu->gemm(gpu, ta, tb, m, n, k, 0.75f, ga, lda, gb, ldb, 0.5f, gc, ldc));
+            char what[64];
+            snprintf(what, sizeof what, "gemm ta=%d tb=%d (padded leading dimensions)", ta, tb);
+            float *r = host(gc, nc, 1);
+            same(what, r, c, nc, RED);
+            free(r), free(a), free(b), free(c);
+            gpu->free(gpu, ga), gpu->free(gpu, gb);
+        }
+    /* k = 0: C = beta*C */
+    float c0[6] = {1, 2, 3, 4, 5, 6}, c1[6] = {1, 2, 3, 4, 5, 6};
+    float *gc = dev(c1, 6);
+    REQUIRE_OK(cpu->gemm(cpu, 0, 0, 2, 3, 0, 1.0f, c0, 1, c0, 3, 0.5f, c0, 3));
+    REQUIRE_OK(gpu->gemm(gpu, 0, 0, 2, 3, 0, 1.0f, gc, 1, gc, 3, 0.5f, gc, 3));
+    float *r = host(gc, 6, 1);
+    same("gemm with k = 0 scales C", r, c0, 6, 0);
+    free(r);
+    size_t nv = 300007;
+    float *x = rnd(nv, -1, 1), *y = rnd(nv, -1, 1), *gx = dev(x, nv), *gy = dev(y, nv);
+    REQUIRE_OK(cpu->axpy(cpu, nv, -0.3f, x, y));
+    REQUIRE_OK(gpu->axpy(gpu, nv, -0.3f, gx, gy));
+    REQUIRE_OK(cpu->scale(cpu, nv, 1.7f, y));
+    REQUIRE_OK(gpu->scale(gpu, nv, 1.7f, gy));
+    r = host(gy, nv, 1);
+    same("axpy then scale", r, y, nv, ELEM);
+    free(r), free(x), free(y);
+    gpu->free(gpu, gx);
+}
+
+static void test_copy_shuffle_pad(void) {
+    /* copy2d: 3 rows of 50 from stride 70 into stride 90, overwrite and accumulate */
+    for (int acc = 0; acc < 2; acc++) {
+        float *s = rnd(3 * 70, -1, 1), *d = rnd(3 * 90, -1, 1), *gs = dev(s, 210), *gd = dev(d, 270);
+        REQUIRE_OK(cpu->copy2d(cpu, 3, 50, s, 70, acc ? 1.0f : 0.0f, d, 90));
+        REQUIRE_OK(gpu->copy2d(gpu, 3, 50, gs, 70, acc ? 1.0f : 0.0f, gd, 90));
+        float *r = host(gd, 270, 1);
+        same(acc ? "copy2d accumulating" : "copy2d", r, d, 270, ELEM);
+        free(r), free(s), free(d);
+        gpu->free(gpu, gs);
+    }
+    const int n = 2, c = 3, h = 5, w = 7, r2 = 3;
+    size_t tot = (size_t)n * c * r2 * r2 * h * w;
+    float *x = rnd(tot, -1, 1), *y = rnd(tot, 0, 1), *dx = rnd(tot, -1, 1);
+    float *gx = dev(x, tot), *gy = dev(y, tot), *gdx = dev(dx, tot);
+    REQUIRE_OK(cpu->shuffle_fwd(cpu, n, c, h, w, r2, x, y));
+    REQUIRE_OK(gpu->shuffle_fwd(gpu, n, c, h, w, r2, gx, gy));
+    REQUIRE_OK(cpu->shuffle_bwd(cpu, n, c, h, w, r2, y, 0.5f, dx));
+    REQUIRE_OK(gpu->shuffle_bwd(gpu, n, c, h, w, r2, gy, 0.5f, gdx));
+    float *r = host(gy, tot, 1);
+    same("pixel shuffle forward", r, y, tot, 0);
+    free(r);
+    r = host(gdx, tot, 1);
+    same("pixel shuffle backward", r, dx, tot, ELEM);
+    free(r), free(x), free(y), free(dx);
+    gpu->free(gpu, gx);
+    const int l = 2, rr = 1, t = 0, b = 3;
+    size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * (h + t + b) * (w + l + rr);
+    x = rnd(nx, -1, 1), y = rnd(ny, 0, 1), dx = rnd(nx, -1, 1);
+    gx = dev(x, nx), gy = dev(y, ny), gdx = dev(dx, nx);
+    REQUIRE_OK(cpu->pad_fwd(cpu, n, c, h, w, l, rr, t, b, x, y));
+    REQUIRE_OK(gpu->pad_fwd(gpu, n, c, h, w, l, rr, t, b, gx, gy));
+    REQUIRE_OK(cpu->pad_bwd(cpu, n, c, h, w, l, rr, t, b, y, 1.0f, dx));
+    REQUIRE_OK(gpu->pad_bwd(gpu, n, c, h, w, l, rr, t, b, gy, 1.0f, gdx));
+    r = host(gy, ny, 1);
+    same("replication pad forward", r, y, ny, 0);
+    free(r);
+    r = host(gdx, nx, 1);
+    same("replication pad backward", r, dx, nx, ELEM);
+    free(r), free(x), free(y), free(dx);
+    gpu->free(gpu, gx);
+}
+
+static void test_loss_sgd_finite(void) {
+    const size_t n = 70001;
+    float *z = rnd(n, -8, 8), *t = rnd(n, 0, 1), *mask = rnd(n, 0, 1);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = t[i] < 0.5f ? 0.0f : 1.0f;
+        mask[i] = mask[i] < 0.25f ? 0.0f : 1.0f;
+    }
+    float *gz = dev(z, n), *gt = dev(t, n), *gm = dev(mask, n);
+    for (int masked = 0; masked < 2; masked++) {
+        float *p = rnd(n, 0, 1), *gp = dev(p, n);
+        double l0, c0, l1, c1;
+        REQUIRE_OK(cpu->bce_fwd(cpu, n, z, t, masked ? mask : NULL, p, &l0, &c0));
+        REQUIRE_OK(gpu->bce_fwd(gpu, n, gz, gt, masked ? gm : NULL, gp, &l1, &c1));
+        CHECK(fabs(l1 - l0) <= 1e-9 * fabs(l0), "loss (masked %d): GPU %.12g, CPU %.12g", masked, l1, l0);
+        CHECK(c1 == c0, "loss count (masked %d): GPU %g, CPU %g", masked, c1, c0);
+        float *dz = rnd(n, -1, 1), *gdz = dev(dz, n);
+        REQUIRE_OK(cpu->bce_bwd(cpu, n, p, t, masked ? mask : NULL, (float)(1.0 / c0), 1.0f, dz));
+        REQUIRE_OK(gpu->bce_bwd(gpu, n, gp, gt, masked ? gm : NULL, (float)(1.0 / c0), 1.0f, gdz));
+        float *r = host(gp, n, 1);
+        same("loss: probabilities", r, p, n, ELEM);
+        free(r);
+        r = host(gdz, n, 1);
+        same("loss gradient", r, dz, n, ELEM);
+        free(r), free(p), free(dz);
+    }
+    double l, c;
+    float *gp = gpu->alloc(gpu, 1, "p");
+    REQUIRE_OK(gpu->bce_fwd(gpu, 0, gz, gt, NULL, gp, &l, &c));
+    CHECK(l == 0.0 && c == 0.0, "loss over nothing: 0 with count 0 (%g, %g)", l, c);
+    gpu->free(gpu, gp), gpu->free(gpu, gz), gpu->free(gpu, gt), gpu->free(gpu, gm);
+    free(z), free(t), free(mask);
+    for (int dec = 0; dec < 2; dec++) {
+        size_t np = 100000;
+        float *w = rnd(np, -1, 1), *v = rnd(np, -0.1f, 0.1f), *g = rnd(np, -1, 1);
+        float *gw = dev(w, np), *gv = dev(v, np), *gg = dev(g, np);
+        for (int s = 0; s < 3; s++) {
+            REQUIRE_OK(cpu->sgd(cpu, np, w, g, v, 0.05f, 0.9f, 0.01f, dec));
+            REQUIRE_OK(gpu->sgd(gpu, np, gw, gg, gv, 0.05f, 0.9f, 0.01f, dec));
+        }
+        float *r = host(gw, np, 1);
+        same(dec ? "sgd decoupled: weights" : "sgd L2: weights", r, w, np, ELEM);
+        free(r);
+        r = host(gv, np, 1);
+        same(dec ? "sgd decoupled: momentum" : "sgd L2: momentum", r, v, np, ELEM);
+        free(r), free(w), free(v), free(g);
+        gpu->free(gpu, gg);
+    }
+    size_t nf = 123457;
+    float *f = rnd(nf, -1, 1), *gf = dev(f, nf);
+    int ok = -1;
+    REQUIRE_OK(gpu->all_finite(gpu, nf, gf, &ok));
+    CHECK(ok == 1, "all_finite: finite data");
+    float bad[2] = {INFINITY, NAN};
+    for (int i = 0; i < 2; i++) {
+        REQUIRE_OK(gpu->upload(gpu, gf + nf - 1 - (size_t)i * 777, &bad[i], 1));
+        REQUIRE_OK(gpu->all_finite(gpu, nf, gf, &ok));
+        CHECK(ok == 0, "all_finite: %s found", i ? "NaN" : "inf");
+    }
+    REQUIRE_OK(gpu->all_finite(gpu, 0, gf, &ok));
+    CHECK(ok == 1, "all_finite of nothing");
+    gpu->free(gpu, gf), free(f);
+}
+
+/* ---- whole training steps --------------------------------------------------------------- */
+static void net_case(int frozen) {
+    mc_net *nc, *ng;
+    mc_net_opts oc = {.seed = 11}, og = {.seed = 11, .backend = MC_BACKEND_CUDA, .gpu = 0};
+    REQUIRE_OK(mc_net_from_string(&nc, net_cfg, "gpu.cfg", &oc));
+    REQUIRE_OK(mc_net_from_string(&ng, net_cfg, "gpu.cfg", &og));
+    int nt = mc_net_num_tensors(nc), nl = mc_net_num_layers(nc), B = mc_net_batch(nc);
+    REQUIRE(nt == mc_net_num_tensors(ng), "same tensors");
+    for (int i = 0; i < nt; i++) { /* the same parameters, whatever the init does */
+        mc_tensor_info ti;
+        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
+        float *p = malloc(ti.numel * sizeof(float));
+        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
+        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
+        free(p);
+    }
+    if (frozen) {
+        REQUIRE_OK(mc_net_freeze(nc, "backbone", 1));
+        REQUIRE_OK(mc_net_freeze(ng, "backbone", 1));
+        mc_net_set_frozen_bn(nc, MC_FROZEN_BN_RUNNING);
+        mc_net_set_frozen_bn(ng, MC_FROZEN_BN_RUNNING);
+        mc_net_want_input_grad(nc, 1);
+        mc_net_want_input_grad(ng, 1);
+    }
+    int ic, ih, iw, nout = mc_net_num_outputs(nc);
+    mc_net_input_shape(nc, &ic, &ih, &iw);
+    size_t nin = (size_t)B * ic * ih * iw;
+    char what[160];
+    const mc_sgd opt = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f, .decoupled = 1};
+    for (int step = 0; step < 3; step++) {
+        float *x = rnd(nin, -1, 1), *t = rnd((size_t)B * nout, 0, 1), *m = rnd((size_t)B * nout, 0, 1);
+        for (int i = 0; i < B * nout; i++) {
+            t[i] = t[i] < 0.5f ? 0.0f : 1.0f;
+            m[i] = m[i] < 0.2f ? 0.0f : 1.0f;
+        }
+        mc_net *nets[2] = {nc, ng};
+        for (int k = 0; k < 2; k++) {
+            REQUIRE_OK(mc_net_set_input(nets[k], x));
+            REQUIRE_OK(mc_net_set_truth(nets[k], t, m));
+            REQUIRE_OK(mc_net_zero_grad(nets[k]));
+            REQUIRE_OK(mc_net_forward(nets[k]));
+            REQUIRE_OK(mc_net_backward(nets[k]));
+        }
+        double lc = mc_net_loss(nc), lg = mc_net_loss(ng);
+        CHECK(fabs(lg - lc) <= 1e-4 * fabs(lc), "net (frozen %d) step %d: loss GPU %.8g, CPU %.8g", frozen, step, lg,
+              lc);
+        for (int i = 0; i < nl; i++) {
+            int c, h, w;
+            REQUIRE_OK(mc_net_layer_shape(nc, i, &c, &h, &w));
+            size_t no = (size_t)B * c * h * w;
+            float *a = malloc(no * sizeof(float)), *b = malloc(no * sizeof(float));
+            REQUIRE_OK(mc_net_get_output(nc, i, a));
+            REQUIRE_OK(mc_net_get_output(ng, i, b));
+            snprintf(what, sizeof what, "net (frozen %d) step %d: output of layer %d [%s]", frozen, step, i,
+                     mc_net_layer_type(nc, i));
+            same(what, b, a, no, 1e-3);
+            free(a), free(b);
+        }
+        if (frozen) {
+            float *a = malloc(nin * sizeof(float)), *b = malloc(nin * sizeof(float));
+            REQUIRE_OK(mc_net_get_input_grad(nc, a));
+            REQUIRE_OK(mc_net_get_input_grad(ng, b));
+            snprintf(what, sizeof what, "net (frozen) step %d: input gradient", step);
+            same(what, b, a, nin, 1e-3);
+            free(a), free(b);
+        }
+        for (int i = 0; i < nt; i++) {
+            mc_tensor_info ti;
+            REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
+            if (!ti.trainable) continue;
+            float *a = malloc(ti.numel * sizeof(float)), *b = malloc(ti.numel * sizeof(float));
+            REQUIRE_OK(mc_net_tensor_grad(nc, i, a));
+            REQUIRE_OK(mc_net_tensor_grad(ng, i, b));
+            snprintf(what, sizeof what, "net (frozen %d) step %d: gradient of %s", frozen, step, ti.name);
+            same(what, b, a, ti.numel, 1e-3);
+            free(a), free(b);
+        }
+        REQUIRE_OK(mc_net_sgd_step(nc, &opt));
+        REQUIRE_OK(mc_net_sgd_step(ng, &opt));
+        free(x), free(t), free(m);
+    }
+    for (int i = 0; i < nt; i++) { /* parameters and running statistics after three updates */
+        mc_tensor_info ti;
+        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
+        float *a = malloc(ti.numel * sizeof(float)), *b = malloc(ti.numel * sizeof(float));
+        REQUIRE_OK(mc_net_tensor_get(nc, i, a));
+        REQUIRE_OK(mc_net_tensor_get(ng, i, b));
+        snprintf(what, sizeof what, "net (frozen %d) after 3 steps: %s", frozen, ti.name);
+        same(what, b, a, ti.numel, 1e-3);
+        free(a), free(b);
+    }
+    /* evaluation mode: running statistics */
+    mc_net_set_train(nc, 0);
+    mc_net_set_train(ng, 0);
+    REQUIRE_OK(mc_net_forward(nc));
+    REQUIRE_OK(mc_net_forward(ng));
+    size_t no = (size_t)B * nout;
+    float *a = malloc(no * sizeof(float)), *b = malloc(no * sizeof(float));
+    REQUIRE_OK(mc_net_get_output(nc, -1, a));
+    REQUIRE_OK(mc_net_get_output(ng, -1, b));
+    snprintf(what, sizeof what, "net (frozen %d): evaluation-mode output", frozen);
+    same(what, b, a, no, 1e-3);
+    free(a), free(b);
+    mc_net_free(nc);
+    mc_net_free(ng);
+}
+
+static void run_all(const char *label) {
+    printf("test_gpu: %s\n", label);
+    test_memory();
+    test_conv();
+    test_bias();
+    bn_case(4, 6, 50);
+    bn_case(2, 3, 3);  /* m = 6: the unbiased running variance differs visibly from the biased */
+    bn_case(7, 5, 1);  /* after a connected layer */
+    bn_case(1, 2, 1);  /* m = 1 */
+    test_pool();
+    test_act();
+    test_blas();
+    test_copy_shuffle_pad();
+    test_loss_sgd_finite();
+    net_case(0);
+    net_case(1);
+}
+
+int main(void) {
+    unsetenv("MEDCOLOR_TF32"); /* FP32 everywhere: the tolerances assume it */
+    unsetenv("MEDCOLOR_CUDNN");
+    mc_rng_seed(&rng, 3);
+    REQUIRE_OK(mc_backend_cpu_create(&cpu));
+    int rc = mc_backend_cuda_create(&gpu, 0);
+    if (rc == MC_EUNSUP) {
+        /* what can be checked without a GPU: the refusal is clear and the nets refuse too */
+        CHECK(strstr(mc_errmsg(), "no usable CUDA GPU") && strstr(mc_errmsg(), "backend_cuda.cu:"),
+              "no GPU: MC_EUNSUP with file:line and the runtime's message (%s)", mc_errmsg());
+        printf("SKIP test_gpu: %s\n", mc_errmsg());
+        mc_net *net = NULL;
+        mc_net_opts o = {.backend = MC_BACKEND_CUDA};
+        int r2 = mc_net_from_string(&net, net_cfg, "gpu.cfg", &o);
+        CHECK(r2 == MC_EUNSUP, "a net on the CUDA backend without a GPU: MC_EUNSUP (got %d: %s)", r2, mc_errmsg());
+        mc_net_free(r2 == MC_OK ? net : NULL);
+        cpu->destroy(cpu);
+        return mc_test_done("test_gpu");
+    }
+    REQUIRE(rc == MC_OK, "mc_backend_cuda_create: %d: %s", rc, mc_errmsg());
+    mc_backend *bad = NULL;
+    CHECK(mc_backend_cuda_create(&bad, 4096) == MC_EARG, "--gpu 4096 is refused: %s", mc_errmsg());
+    CHECK(mc_backend_cuda_create(&bad, -1) == MC_EARG, "--gpu -1 is refused: %s", mc_errmsg());
+#ifdef MC_CUDNN
+    run_all("cuDNN");
+    gpu->destroy(gpu);
+    setenv("MEDCOLOR_CUDNN", "0", 1); /* the same with the own kernels */
+    REQUIRE_OK(mc_backend_cuda_create(&gpu, 0));
+    run_all("own kernels, im2col + cuBLAS convolution (MEDCOLOR_CUDNN=0)");
+    unsetenv("MEDCOLOR_CUDNN");
+#else
+    run_all("own kernels, im2col + cuBLAS convolution (built without cuDNN)");
+#endif
+    gpu->destroy(gpu);
+    cpu->destroy(cpu);
+    return mc_test_done("test_gpu");
+}
+#endif

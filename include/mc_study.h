@@ -1,0 +1,118 @@
+/* mc_study.h — reproducing the paper's study (public API; included by medcolor.h): experiment
+ * grids expanded into run folders, the state of a run folder, its results, and the statistics
+ * of the paper's evaluation (mean ± sample std over seeds, paired t-test, Benjamini–Hochberg).
+ * See docs/study.md.
+ *
+ *     mc_grid_run *runs; int n;
+ *     if (mc_grid_expand("experiments/grid-table1.grid", "runs/table1", &runs, &n) < 0) ...
+ *     mc_grid_write("experiments/grid-table1.grid", "runs/table1", runs, n);  // folders + runs.tsv
+ *     mc_grid_runs_free(runs, n);
+ *
+ *     mc_ttest t; mc_ttest_paired(auc_a, auc_b, 3, &t);   // t.p: two-sided p-value
+ *     mc_bh_adjust(p, m, p_adj);                          // adjusted over the family of m tests
+ */
+#ifndef MC_STUDY_H
+#define MC_STUDY_H
+#include "mc_train.h"
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- statistics -------------------------------------------------------------------------- */
+/* The regularized incomplete beta function I_x(a, b) (a, b > 0, 0 <= x <= 1; NaN otherwise),
+ * by its continued fraction (modified Lentz), to about 1e-14 relative. */
+double mc_betainc(double a, double b, double x);
+/* Two-sided p-value of Student's t distribution with df > 0 degrees of freedom:
+ * P(|T| >= |t|) = I_{df/(df+t^2)}(df/2, 1/2). NaN for NaN input; 0 for infinite t. */
+double mc_t_pvalue(double t, double df);
+/* Mean and sample standard deviation (divisor n-1) of x[n]; *sd is NaN when n < 2,
+ * both NaN when n == 0. */
+void mc_mean_sd(const double *x, int n, double *mean, double *sd);
+
+typedef struct mc_ttest {
+    int n; /* pairs */
+    double mean_a, mean_b;
+    double mean_diff; /* mean of a[i] - b[i] */
+    double sd_diff;   /* sample std of the differences */
+    double t;         /* mean_diff / (sd_diff / sqrt(n)) */
+    double df;        /* n - 1 */
+    double p;         /* two-sided; identical pairs give t = 0, p = 1; constant non-zero
+                       * differences give t = ±Inf, p = 0 */
+} mc_ttest;
+/* Paired two-sided t-test of a[n] against b[n] (n >= 2; MC_EARG otherwise or on NaN values). */
+int mc_ttest_paired(const double *a, const double *b, int n, mc_ttest *r);
+/* Benjamini–Hochberg adjusted p-values (step-up, FDR): adj[i] = min over p_(j) >= p_i of
+ * m p_(j) / j, capped at 1, m = the number of non-NaN p-values; NaN stays NaN. adj may be p. */
+int mc_bh_adjust(const double *p, int n, double *adj);
+
+/* ---- grids --------------------------------------------------------------------------------
+ * A .grid file ([grid] and [chain] sections, docs/study.md) describes backbones x modules x
+ * stage chains x subset fractions x seeds; each combination is one run folder under the grid
+ * folder holding its resolved experiment.exp; runs.tsv indexes them (1-based, the SLURM array
+ * index). */
+typedef struct mc_grid_run {
+    int index;      /* 1-based position in runs.tsv */
+    char name[256]; /* folder name, e.g. rn18-ps_color+all_f0.01-s8_seed1 */
+    char backbone[64];
+    char module[64]; /* "none" for the baseline network (cfg/<backbone>.cfg) */
+    char chain[256]; /* stages joined by '+', "@data" after a stage on another dataset */
+    double subset;   /* fraction of the training split; 0 = all of it */
+    uint32_t subset_seed;
+    uint64_t seed;
+    mc_experiment exp; /* the experiment, output = <grid dir>/<name> */
+} mc_grid_run;
+
+/* Reads a .grid file and expands it into runs (*runs[*n], in runs.tsv order) for the grid
+ * folder outdir. Errors name file:line. */
+int mc_grid_expand(const char *path, const char *outdir, mc_grid_run **runs, int *n);
+void mc_grid_runs_free(mc_grid_run *runs, int n);
+/* Creates outdir/<name>/experiment.exp for every run (an existing run folder keeps its
+ * experiment.exp when identical, and is an error when it differs: a grid folder is never
+ * silently re-purposed), outdir/runs.tsv and a copy of the grid file as outdir/grid.grid. */
+int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *runs, int n);
+/* Writes e as an .exp file (atomically) that mc_experiment_load reads back. */
+int mc_grid_write_exp(const mc_experiment *e, const char *path);
+
+/* One row of runs.tsv. */
+typedef struct mc_grid_entry {
+    int index;
+    char *name, *backbone, *module, *chain;
+    double subset;
+    uint32_t subset_seed;
+    uint64_t seed;
+} mc_grid_entry;
+/* Reads dir/runs.tsv. */
+int mc_grid_index_load(const char *dir, mc_grid_entry **entries, int *n);
+void mc_grid_index_free(mc_grid_entry *entries, int n);
+
+/* The state of a run folder (from experiment.exp, K-STAGE/DONE, results.csv, log.csv). */
+enum { MC_RUN_NEW = 0, MC_RUN_STARTED = 1, MC_RUN_DONE = 2 };
+typedef struct mc_run_state {
+    int state;    /* MC_RUN_* */
+    int nstages;  /* stages of its experiment.exp */
+    int ndone;    /* stages with DONE, counted from the first */
+    int nresults; /* stages with a "mean" row in results.csv */
+} mc_run_state;
+int mc_run_status(const char *rundir, mc_run_state *st);
+
+/* A run's results.csv (long format: stage_index,stage,data,label,auc,best_iter,iters,seconds). */
+typedef struct mc_stage_result {
+    int stage_index; /* 1-based */
+    int stage;       /* MC_STAGE_* */
+    char data[512];  /* the stage's .data */
+    double mean_auc; /* the "mean" row (best validation mean AUC) */
+    long best_iter, iters;
+    double seconds;
+    int nlabels;
+    char *labels[MC_MAX_LABELS];
+    double auc[MC_MAX_LABELS];
+} mc_stage_result;
+/* Reads rundir/results.csv into *res[*n] (one per finished stage, in stage order). */
+int mc_results_load(const char *rundir, mc_stage_result **res, int *n);
+void mc_results_free(mc_stage_result *res, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -31,8 +31,17 @@ ifeq ($(NATIVE),1)
 CFLAGS  += -march=native
 endif
 ifeq ($(GPU),1)
+# GPU objects and binary never mix with the CPU build's: their own folder (build-gpu/medcolor)
+# unless BUILD= / BIN= are given
+ifeq ($(origin BUILD),file)
+BUILD   := build-gpu
+endif
+ifeq ($(origin BIN),file)
+BIN     := $(BUILD)/medcolor
+endif
 CFLAGS  += -DMC_GPU -I$(CUDA)/include
-LDLIBS  += -L$(CUDA)/lib64 -Wl,-rpath,$(CUDA)/lib64 -lcudart -lcublas
+LDLIBS  += -L$(CUDA)/lib64 -Wl,-rpath,$(CUDA)/lib64 -lcudart -lcublas -lstdc++
+NVFLAGS ?= -O3 -std=c++17 -lineinfo -Xcompiler -Wall,-Wextra,-Wno-unused-parameter
 endif
 ifeq ($(CUDNN),1)
 CFLAGS  += -DMC_CUDNN
@@ -50,7 +59,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libmedcolor.a
 CLILIB   := $(BUILD)/libmedcolor_cli.a
 
-.PHONY: all test asan clean fixtures check-gpu-build
+.PHONY: all test asan clean fixtures check-gpu-build bench demo
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/main.o $(CLILIB) $(LIB)
@@ -71,7 +80,21 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 -std=c++17 -Iinclude -Isrc -DMC_GPU $(if $(filter 1,$(CUDNN)),-DMC_CUDNN,) $(ARCH) -c $< -o $@
+	$(NVCC) $(NVFLAGS) -Iinclude -Isrc -DMC_GPU $(if $(filter 1,$(CUDNN)),-DMC_CUDNN,) $(ARCH) -MMD -MP -c $< -o $@
+
+# CI has no GPU: build the GPU library, binary and the two GPU tests (all of ARCH: about 70 s
+# with -j2 here), run the tests (the device part skips with its message) and a CPU command of
+# the GPU binary (it must work on a machine without a GPU).
+GPU_CI_BUILD := build-gpu-ci
+check-gpu-build:
+	$(MAKE) GPU=1 CUDNN=1 BUILD=$(GPU_CI_BUILD) BIN=$(GPU_CI_BUILD)/medcolor \
+	        $(GPU_CI_BUILD)/medcolor $(GPU_CI_BUILD)/tests/test_gpu $(GPU_CI_BUILD)/tests/test_gpu_host
+	MC_TMP=$$(mktemp -d) $(GPU_CI_BUILD)/tests/test_gpu_host
+	MC_TMP=$$(mktemp -d) $(GPU_CI_BUILD)/tests/test_gpu
+	MC_TMP=$$(mktemp -d) MC_BIN=$(GPU_CI_BUILD)/medcolor bash tests/cli_info.sh
+
+clean-gpu:
+	rm -rf build-gpu $(GPU_CI_BUILD)
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 	@mkdir -p $(dir $@)
@@ -79,13 +102,21 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 
 # PyTorch fixtures (Debian's python3-torch; test dependency only)
 FIXTURES := $(BUILD)/fixtures/.stamp
-$(FIXTURES): $(wildcard tests/torch/*.py)
+$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
 	@touch $@
 fixtures: $(FIXTURES)
 
-test: $(BIN) $(TEST_BIN) $(FIXTURES)
+# the 8 whole networks (tests/test_networks.c, tests/cli_predict.sh): ~95 MB, 1-3 min
+NET_FIXTURES := $(BUILD)/fixtures/networks/.stamp
+$(NET_FIXTURES): tests/torch/make_network_fixtures.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/torch/make_network_fixtures.py $(dir $@)
+	@touch $@
+fixtures: $(NET_FIXTURES)
+
+test: $(BIN) $(TEST_BIN) $(FIXTURES) $(NET_FIXTURES)
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) ./tests/run_all.sh $(TEST_BIN)
 
 asan:
@@ -93,7 +124,28 @@ asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-clean:
+# The demo: generate the synthetic dataset, train Color Module -> All (experiments/demo.exp),
+# evaluate the best weights (ROC curves), colorize a few validation images.
+DEMO_RUN := build/demo-run
+DEMO_NET := cfg/resnet18-pixelshuffle.cfg --set net.width=128 --set net.height=128
+demo: $(BIN)
+	@test -f build/demo/CheXpert-v1.0-small/valid.csv || ./$(BIN) demo-data build/demo
+	@rm -rf $(DEMO_RUN)
+	./$(BIN) train experiments/demo.exp
+	./$(BIN) eval $(DEMO_NET) $(DEMO_RUN)/2-all/best.weights data/demo.data -o $(DEMO_RUN)/eval
+	./$(BIN) colorize $(DEMO_NET) -o $(DEMO_RUN)/colorized $(DEMO_RUN)/2-all/best.weights \
+	    build/demo/CheXpert-v1.0-small/valid/patient9000[0-3]/study1/view1_frontal.jpg
+	@echo "demo: results in $(DEMO_RUN)/ (results.csv, eval/roc.png, colorized/)"
+
+# Benchmarks are scripts, never timed tests: medcolor vs PyTorch in the same run
+# (scripts/bench.sh, docs/performance.md). QUICK=1: one timed step per configuration.
+BENCH_BIN := $(BUILD)/bench_step
+$(BENCH_BIN): tests/bench_step.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench: $(BENCH_BIN)
+	@BENCH_BIN=$(BENCH_BIN) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench.sh
+
+clean: clean-gpu
 	rm -rf build build-asan medcolor
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -71,6 +71,9 @@ typedef struct mc_net_opts {
     int gpu;        /* device index for MC_BACKEND_CUDA */
     uint64_t seed;  /* initialisation seed (0 is a valid seed) */
     int no_init;    /* 1: leave parameters at zero (they will be loaded) */
+    /* Overrides of cfg keys, "layer.key=value" (layer = a layer's full name=, e.g.
+     * "head.output=1"), NULL-terminated; NULL = none. */
+    const char *const *set;
 } mc_net_opts;
 
 /* Builds a network from a darknet-style cfg file (or text). opts may be NULL. */
@@ -140,12 +143,18 @@ int mc_net_set_input(mc_net *net, const float *host);  /* (batch, c, h, w) */
  * mask (batch, outputs): 1 = counts, 0 = ignored; NULL = all count. */
 int mc_net_set_truth(mc_net *net, const float *labels, const float *mask);
 int mc_net_forward(mc_net *net);
+/* Forward through layers 0..last only (e.g. the colorization module alone). */
+int mc_net_forward_to(mc_net *net, int last);
+/* Index of the last layer of a group (-1 when absent): e.g. T's output is the last "color" layer. */
+int mc_net_group_last_layer(const mc_net *net, const char *group);
 /* Backward from the cost layer (the last layer must be [cost]). */
 int mc_net_backward(mc_net *net);
 /* Backward from a given gradient dL/d(output of the last layer), host (batch, outputs):
  * for networks without a cost layer, or to back-propagate an outside loss. */
 int mc_net_backward_from(mc_net *net, const float *dy_host);
 int mc_net_zero_grad(mc_net *net);
+/* *ok = 1 when every parameter and buffer is finite. */
+int mc_net_params_finite(const mc_net *net, int *ok);
 float mc_net_loss(const mc_net *net); /* of the last forward, NaN when there is no cost layer */
 /* Copies layer i's output (i = -1: last layer; for [cost] the sigmoid probabilities). */
 int mc_net_get_output(const mc_net *net, int i, float *host);
@@ -162,6 +171,9 @@ typedef struct mc_sgd {
 /* Updates every trainable tensor outside frozen groups; clears momentum with mc_net_reset_optimizer. */
 int mc_net_sgd_step(mc_net *net, const mc_sgd *opt);
 int mc_net_reset_optimizer(mc_net *net);
+/* The SGD momentum buffer, mc_net_num_params() floats in tensor order (for checkpoints). */
+int mc_net_get_momentum(const mc_net *net, float *host);
+int mc_net_set_momentum(mc_net *net, const float *host);
 
 /* ---- weights -------------------------------------------------------------------------------
  * darknet's .weights format: int32 major, minor, revision; uint64 seen; then per layer in
@@ -179,8 +191,63 @@ int mc_stage_from_name(const char *name); /* stage or MC_EARG */
 const char *mc_stage_name(int stage);
 int mc_stage_apply(mc_net *net, int stage);
 
+/* ---- schedules and metrics ------------------------------------------------------------------ */
+typedef struct mc_onecycle {
+    long total;                 /* iterations */
+    double max_lr, pct, div, final_div, mom_max, mom_min;
+} mc_onecycle;
+/* pct 0.3, div 25, final_div 1e4, momentum 0.95 -> 0.85 -> 0.95 (PyTorch OneCycleLR / fastai v1) */
+void mc_onecycle_default(mc_onecycle *s, long total, double max_lr);
+void mc_onecycle_at(const mc_onecycle *s, long step, double *lr, double *mom);
+/* LR finder: lr_i = start (end/start)^(i/num_it); the suggestion (steepest descent of the
+ * smoothed loss after skipping skip_start / skip_end points) and min-loss LR / 10. */
+double mc_lrfind_lr(int i, int num_it, double start, double end);
+int mc_lrfind_suggest(const double *lrs, const double *smooth, int n, int skip_start, int skip_end,
+                      double *steepest_lr, double *minloss_lr);
+/* AUC (Mann–Whitney, ties 1/2) of column col of (n x stride) scores/labels; entries with mask 0
+ * are left out (mask may be NULL). NaN when a class is absent. */
+double mc_auc(const float *score, const float *label, const float *mask, int n, int stride, int col);
+/* ROC points (fpr, tpr, threshold), one per distinct score, from (0,0); returns the count. */
+int mc_roc(const float *score, const float *label, const float *mask, int n, int stride, int col,
+           double **fpr, double **tpr, double **thr);
+
 /* ---- runtime -------------------------------------------------------------------------------- */
 void mc_set_threads(int n); /* OpenMP + OpenBLAS threads; 0 = all cores */
+
+/* ---- weight import (docs/import.md) --------------------------------------------------------
+ * Sets a built network's tensors from a safetensors file by name, or from a darknet .weights
+ * file (format detected from the content). Safetensors names: the canonical names
+ * (spec/param-names.txt: color.*, backbone.*, head.*); backbone names may lack "backbone."
+ * (a torchvision/timm ImageNet state dict loads as E); fc.* / classifier.* load as head.*
+ * when the shape fits and are skipped otherwise (ImageNet's 1000 classes); num_batches_tracked
+ * is ignored; "module." prefixes and legacy DenseNet names ("norm.1") are understood. Any
+ * dtype the reader converts. Shapes must match exactly (MC_ESHAPE naming the tensor, expected
+ * and found shape); a network tensor the file lacks is MC_ENOTFOUND unless MC_IMPORT_PARTIAL
+ * (then it keeps its value). A failed safetensors import leaves the net unchanged. */
+enum { MC_IMPORT_PARTIAL = 1 };
+typedef struct mc_import_entry {
+    char *name;        /* tensor name: the network's (missing) or the file's (unused, skipped) */
+    int ndim;
+    int64_t shape[8];
+} mc_import_entry;
+typedef struct mc_import_report {
+    int darknet;               /* 1: the input was a darknet .weights file (every tensor loaded) */
+    int loaded;                /* network tensors set from the file */
+    size_t values;             /* their number of values */
+    int nrenamed;              /* of those, found under another name (no "backbone.", fc -> head, ...) */
+    int nignored;              /* num_batches_tracked tensors ignored */
+    int nmissing;              /* network tensors not in the file (filled also when that fails) */
+    mc_import_entry *missing;
+    int nskipped;              /* fc.* / classifier.* not fitting the head (ImageNet classifier) */
+    mc_import_entry *skipped;
+    int nunused;               /* file tensors that match nothing */
+    mc_import_entry *unused;
+} mc_import_report;
+/* rep may be NULL; otherwise free it with mc_import_report_free (also after an error). */
+int mc_net_import(mc_net *net, const char *path, int flags, mc_import_report *rep);
+void mc_import_report_free(mc_import_report *rep);
+/* "[64, 1, 7, 7]" into buf[n]; returns buf. */
+const char *mc_import_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 
 #ifdef __cplusplus
 }
@@ -190,4 +257,6 @@ void mc_set_threads(int n); /* OpenMP + OpenBLAS threads; 0 = all cores */
 #include "mc_data.h"  /* datasets (.data files, CheXpert / NIH / MURA / CSV readers, subsets) */
 #include "mc_image.h" /* image decoding, the paper's augmentation, the batch loader */
 #include "mc_io.h"    /* safetensors, PNG output, plots */
+#include "mc_train.h" /* training stages, evaluation, checkpoints */
+#include "mc_study.h" /* experiment grids, run folders, the study's statistics */
 #endif

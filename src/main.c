@@ -10,9 +10,20 @@ static const struct {
     int (*fn)(int, char **);
     const char *what;
 } commands[] = {
+    {"train", mc_cli_train, "train through the paper's stages (an .exp schedule, or a cfg and a .data)"},
+    {"finetune", mc_cli_finetune, "start from trained weights: one stage (last layer transfer by default)"},
+    {"eval", mc_cli_eval, "per-label and mean AUC of weights on a split, ROC curves, predictions"},
+    {"lrfind", mc_cli_lrfind, "learning-rate finder (fastai v1): curve as CSV and PNG, suggested max LR"},
+    {"colorize", mc_cli_colorize, "the colorization module's output as images (and over the grey input)"},
     {"info", mc_cli_info, "layers, parameters per group and per training stage of a network"},
+    {"demo-data", mc_cli_demo_data, "generate the synthetic demo dataset (CheXpert layout)"},
     {"stats", mc_cli_stats, "images, patients and label counts of a dataset (.data) per split"},
     {"subset", mc_cli_subset, "draw a training subset exactly as the thesis did (pandas sample)"},
+    {"import", mc_cli_import, "weights from safetensors (torchvision/timm ImageNet, PyTorch) or darknet"},
+    {"predict", mc_cli_predict, "sigmoid probabilities per image and label as CSV (eval mode)"},
+    {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},
+    {"run-grid", mc_cli_run_grid, "run a grid's runs one after another (skips finished, resumes started)"},
+    {"report", mc_cli_report, "mean AUC ± std over seeds, paired t-tests (BH), CSV and plots of runs"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -219,6 +219,8 @@ static void fmt_row(const float *v, int L, char *out, size_t cap) {
     for (int j = 0; j < L && u + 4 < cap; j++) u += (size_t)snprintf(out + u, cap - u, "%s%d", j ? "," : "", (int)v[j]);
 }
 
+static void loader_pass(const mc_dataset *src, const char *name);
+
 /* Compares ds with an expected file: paths, targets, masks, patients, in order. */
 static void compare(const mc_dataset *ds, const char *name) {
     exp_row *e;
@@ -237,6 +239,81 @@ static void compare(const mc_dataset *ds, const char *name) {
     }
     CHECK(bad == 0, "%s: %d rows differ", name, bad);
     free(e);
+    loader_pass(ds, name);
+}
+
+/* The rows of ds whose image exists go through the batch loader (train and eval modes): every
+ * sample comes out exactly once per epoch, with its own labels and mask, as finite pixels. */
+static void loader_pass(const mc_dataset *src, const char *name) {
+    mc_dataset *ds = NULL;
+    mc_datafile *df = NULL;
+    (void)df;
+    int *keep = malloc(sizeof(int) * (size_t)(src->n ? src->n : 1)), k = 0;
+    for (int i = 0; i < src->n; i++)
+        if (access(src->paths[i], R_OK) == 0) keep[k++] = i;
+    /* a private copy: select() edits in place */
+    ds = calloc(1, sizeof *ds);
+    ds->n = src->n;
+    ds->nlabels = src->nlabels;
+    ds->paths = src->paths;
+    ds->y = src->y;
+    ds->mask = src->mask;
+    int *row = malloc(sizeof(int) * (size_t)(k ? k : 1));
+    for (int i = 0; i < k; i++) row[i] = keep[i];
+    for (int train = 0; train < 2 && k > 0; train++) {
+        mc_loader_opts o;
+        mc_loader_opts_default(&o);
+        o.batch = 3;
+        o.h = o.w = 32;
+        o.train = train;
+        o.shuffle = train;
+        o.threads = 2;
+        o.epochs = 1;
+        /* a dataset view of the existing rows */
+        mc_dataset view = *src;
+        char **paths = malloc(sizeof(char *) * (size_t)k);
+        float *y = malloc(sizeof(float) * (size_t)k * src->nlabels), *m = malloc(sizeof(float) * (size_t)k * src->nlabels);
+        for (int i = 0; i < k; i++) {
+            paths[i] = src->paths[row[i]];
+            memcpy(y + (size_t)i * src->nlabels, src->y + (size_t)row[i] * src->nlabels, sizeof(float) * src->nlabels);
+            memcpy(m + (size_t)i * src->nlabels, src->mask + (size_t)row[i] * src->nlabels, sizeof(float) * src->nlabels);
+        }
+        view.n = k;
+        view.paths = paths;
+        view.y = y;
+        view.mask = m;
+        view.patients = NULL;
+        mc_loader *ld;
+        REQUIRE_OK(mc_loader_new(&ld, &view, &o));
+        int *seen = calloc((size_t)k, sizeof(int)), total = 0, ok = 1;
+        mc_batch *b;
+        while (mc_loader_next(ld, &b) == 0 && b) {
+            for (int i = 0; i < b->n; i++) {
+                int r = b->indices[i];
+                if (r < 0 || r >= k) {
+                    ok = 0;
+                    continue;
+                }
+                seen[r]++;
+                total++;
+                ok &= !memcmp(b->labels + (size_t)i * src->nlabels, y + (size_t)r * src->nlabels, sizeof(float) * src->nlabels);
+                ok &= !memcmp(b->mask + (size_t)i * src->nlabels, m + (size_t)r * src->nlabels, sizeof(float) * src->nlabels);
+                for (int p = 0; p < 32 * 32; p++) ok &= isfinite(b->images[(size_t)i * 1024 + p]);
+            }
+        }
+        CHECK(strcmp(mc_errmsg(), "no error") == 0 || total == k, "%s: loader error %s", name, mc_errmsg());
+        for (int i = 0; i < k; i++) ok &= seen[i] == 1;
+        CHECK(ok && total == k, "%s (%s): %d of %d samples through the loader, labels/mask/pixels %s", name,
+              train ? "train" : "eval", total, k, ok ? "ok" : "wrong");
+        mc_loader_free(ld);
+        free(seen);
+        free(paths);
+        free(y);
+        free(m);
+    }
+    free(row);
+    free(keep);
+    free(ds);
 }
 
 static void check_missing(const mc_dataset *ds, const char *name) {

@@ -6,12 +6,45 @@
 #define MC_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int mc_cli_subset(int argc, char **argv);
 int mc_cli_stats(int argc, char **argv);
 int mc_cli_info(int argc, char **argv);
+int mc_cli_import(int argc, char **argv);
+int mc_cli_predict(int argc, char **argv);
+
+int mc_cli_train(int argc, char **argv);
+int mc_cli_finetune(int argc, char **argv);
+int mc_cli_eval(int argc, char **argv);
+int mc_cli_lrfind(int argc, char **argv);
+int mc_cli_colorize(int argc, char **argv);
+int mc_cli_demo_data(int argc, char **argv);
+int mc_cli_grid(int argc, char **argv);     /* src/cli/grid.c */
+int mc_cli_run_grid(int argc, char **argv);
+int mc_cli_report(int argc, char **argv);   /* src/cli/report.c */
 
 /* helpers shared by the commands */
+/* The image paths of the arguments: a .txt argument is a list file (one path a line). */
+int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
+/* An option: name ("--max-lr"), kind ('s' string -> const char*, 'i' -> long, 'd' -> double,
+ * 'f' flag -> int set to 1, 'l' repeatable -> mc_strlist), destination, help, default text. */
+typedef struct mc_opt {
+    const char *name;
+    char kind;
+    void *dst;
+    const char *help;
+    const char *def;
+} mc_opt;
+typedef struct mc_strlist {
+    const char *v[16];
+    int n;
+} mc_strlist;
+/* Parses argv[1..]: options from the NULL-terminated table, positionals into pos (at most
+ * maxpos). Returns 0, 1 (--help printed: exit 0) or 2 (usage error printed: exit 2). */
+int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
+                 int *npos, const char *synopsis, const char *about);
+void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts);
 const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,778,517" */
 
 #endif

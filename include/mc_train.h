@@ -1,0 +1,127 @@
+/* mc_train.h — training a stage, evaluation, checkpoints, experiments (public API; included by
+ * medcolor.h). See docs/training.md. */
+#ifndef MC_TRAIN_H
+#define MC_TRAIN_H
+#include <stdio.h>
+#include "mc_data.h"
+#include "mc_image.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MC_MAX_LABELS 64
+
+typedef struct mc_train_opts {
+    int stage;              /* MC_STAGE_*: which groups train (mc_stage_apply) */
+    double max_lr;          /* one-cycle peak learning rate */
+    int epochs;
+    long max_iters;         /* >0: stop the schedule after this many iterations (smoke runs) */
+    long checkpoint_every;  /* iterations between checkpoints + validation; 0 = once per epoch */
+    long stop_after;        /* >0: stop (resumably) at the first checkpoint at or after this
+                             * iteration, as if interrupted — for tests of --resume */
+    double weight_decay;    /* 1e-2 */
+    int decoupled;          /* 1: p -= lr*wd*p (fastai, default); 0: classic L2 */
+    int workers;            /* loader threads */
+    uint64_t seed;          /* shuffling, augmentation and re-initialisation */
+    int reinit_head;        /* 1: C starts fresh (every stage of the paper) */
+    int reinit_color;       /* 1: T starts fresh (Color Module from scratch) */
+    const char *dir;        /* the stage's folder (created) */
+    int resume;             /* continue from dir/checkpoint.safetensors when present */
+    int progress;           /* -1 auto (bar on a terminal), 0 plain lines, 1 bar, 2 quiet */
+    const char *label;      /* prefix of progress lines, e.g. "[color]" */
+    FILE *log;              /* per-iteration CSV rows (stage,epoch,iter,loss,lr,momentum,seconds) */
+    FILE *vlog;             /* per-validation CSV rows (stage,iter,epoch,loss,AUC per label,mean) */
+    mc_aug_opts aug;        /* training augmentation */
+} mc_train_opts;
+void mc_train_opts_default(mc_train_opts *o);
+
+typedef struct mc_train_result {
+    double best_auc;        /* best validation mean AUC (-1 without validation) */
+    long best_iter;
+    double auc[MC_MAX_LABELS]; /* per-label AUC at best_iter */
+    long iters;             /* iterations done */
+    double seconds;
+    int resumed;
+    int stopped;            /* 1: stopped early by stop_after (resumable) */
+} mc_train_result;
+
+/* Trains net (its last layer a [cost]) on train, validating on valid (may be NULL) at every
+ * checkpoint. Writes o->dir/{checkpoint.safetensors, best.weights, last.weights, DONE}. */
+int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, const mc_train_opts *o,
+             mc_train_result *r);
+
+/* Eval-mode predictions probs[ds->n][nlabels] (sigmoid) and the mean BCE loss over unmasked
+ * entries (loss may be NULL). */
+int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
+/* Per-label AUC (auc[nlabels]) and their mean (NaN labels left out of the mean). */
+double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
+
+typedef struct mc_ckpt_meta {
+    long next_iter, total_iters, best_iter;
+    double best_auc, max_lr;
+    uint64_t seed;
+    int batch, stage;
+    double best_aucs[MC_MAX_LABELS];
+    int nlabels;
+} mc_ckpt_meta;
+int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *m);
+int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m);
+
+int mc_mkdirs(const char *path);
+
+/* The bundled demo dataset: n_train + n_valid synthetic chest-X-ray-like w x h JPEGs in
+ * CheXpert-v1.0-small's layout under dir, the 5 paper labels drawn into the images. */
+int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64_t seed);
+
+/* ---- experiments: a whole schedule (e.g. color -> all -> last on another dataset) --------- */
+#define MC_MAX_STAGES 8
+typedef struct mc_exp_stage {
+    int stage;              /* MC_STAGE_* */
+    char *data;             /* .data of this stage (NULL: the experiment's) */
+    double max_lr;          /* <= 0: the paper's default for the stage */
+    int epochs;             /* <= 0: the paper's default */
+    long checkpoint_every;  /* 0: once per epoch */
+    long max_iters;
+} mc_exp_stage;
+
+typedef struct mc_experiment {
+    char *path;             /* the .exp file (or "command line") */
+    char *net;              /* network cfg */
+    char *data;             /* .data */
+    char *root;             /* dataset root override (NULL: the .data's) */
+    char *weights;          /* initial weights (.weights) or NULL */
+    char *out;              /* run folder */
+    char *set[16];          /* cfg overrides (layer.key=value) */
+    int nset;
+    uint64_t seed;
+    int batch;              /* 0: the cfg's */
+    int workers, threads;
+    int gpu;                /* -1: CPU; >= 0: the CUDA device (a GPU build) */
+    double weight_decay;
+    int decoupled;
+    int frozen_bn;          /* MC_FROZEN_BN_* */
+    int keep_color;         /* 1: a first color stage keeps T from the weights (no fresh T) */
+    double subset;          /* > 0: fraction of the training split */
+    uint32_t subset_seed;
+    int nstages;
+    mc_exp_stage st[MC_MAX_STAGES];
+} mc_experiment;
+
+void mc_experiment_init(mc_experiment *e);
+void mc_experiment_clear(mc_experiment *e);
+/* Reads an .exp file ([experiment] and one [stage] per stage; docs/training.md). */
+int mc_experiment_load(mc_experiment *e, const char *path);
+/* Writes e in .exp syntax ([experiment], [stage]...); resolve = 1 writes the stage defaults
+ * (max_lr, epochs) in effect where e leaves them unset. */
+int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);
+/* The paper's max_lr / epochs for a stage (thesis Appendix B, CheXpert). */
+void mc_stage_defaults(int stage, double *max_lr, int *epochs);
+/* Runs every stage in order into e->out (resume: skip finished stages, continue the started
+ * one). progress as in mc_train_opts. Writes out/experiment.exp (the settings in effect),
+ * out/log.csv, out/valid.csv, out/results.csv. */
+int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

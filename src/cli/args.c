@@ -1,0 +1,95 @@
+/* args.c — a small table-driven option parser for the subcommands, which also prints the
+ * --help text from the same table, so every option is documented with its default. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+
+static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
+    for (const mc_opt *o = opts; o->name; o++)
+        if (strlen(o->name) == len && !strncmp(o->name, name, len)) return o;
+    return NULL;
+}
+
+void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts) {
+    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", synopsis, about);
+    for (const mc_opt *o = opts; o->name; o++) {
+        char left[64];
+        const char *arg = o->kind == 'f' ? "" : o->kind == 'i' ? " N" : o->kind == 'd' ? " X" : " VALUE";
+        snprintf(left, sizeof left, "%s%s%s", o->name, arg, o->kind == 'l' ? " ..." : "");
+        fprintf(f, "  %-24s %s", left, o->help);
+        if (o->def) fprintf(f, " (default: %s)", o->def);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  %-24s %s\n", "-h, --help", "this help");
+}
+
+int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
+                 int *npos, const char *synopsis, const char *about) {
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            mc_cli_usage(stdout, synopsis, about, opts);
+            return 1;
+        }
+        if (a[0] != '-' || !a[1] || !strcmp(a, "-")) {
+            if (*npos >= maxpos) {
+                fprintf(stderr, "medcolor %s: unexpected argument '%s' (see medcolor %s --help)\n", cmd, a, cmd);
+                return 2;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const mc_opt *o = find(opts, a, len);
+        if (!o) {
+            fprintf(stderr, "medcolor %s: unknown option '%.*s' (see medcolor %s --help)\n", cmd, (int)len, a, cmd);
+            return 2;
+        }
+        if (o->kind == 'f') {
+            if (eq) {
+                fprintf(stderr, "medcolor %s: %s takes no value\n", cmd, o->name);
+                return 2;
+            }
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fprintf(stderr, "medcolor %s: %s needs a value\n", cmd, o->name);
+            return 2;
+        }
+        char *end;
+        errno = 0;
+        if (o->kind == 's') {
+            *(const char **)o->dst = v;
+        } else if (o->kind == 'l') {
+            mc_strlist *l = (mc_strlist *)o->dst;
+            if (l->n >= (int)(sizeof l->v / sizeof l->v[0])) {
+                fprintf(stderr, "medcolor %s: too many %s\n", cmd, o->name);
+                return 2;
+            }
+            l->v[l->n++] = v;
+        } else if (o->kind == 'i') {
+            long x = strtol(v, &end, 10);
+            if (errno || end == v || *end || x < 0 || x > LONG_MAX / 2) {
+                fprintf(stderr, "medcolor %s: %s %s: expected a non-negative integer\n", cmd, o->name, v);
+                return 2;
+            }
+            *(long *)o->dst = x;
+        } else if (o->kind == 'd') {
+            double x = strtod(v, &end);
+            if (errno || end == v || *end || !isfinite(x)) {
+                fprintf(stderr, "medcolor %s: %s %s: expected a number\n", cmd, o->name, v);
+                return 2;
+            }
+            *(double *)o->dst = x;
+        }
+    }
+    return 0;
+}

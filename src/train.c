@@ -1,0 +1,497 @@
+/* train.c — one training stage: one-cycle SGD over a dataset, validation (per-label AUC, mean
+ * AUC) at every checkpoint, the best weights kept, atomic checkpoints and exact resume.
+ *
+ * A stage writes into its folder:
+ *   checkpoint.safetensors   the whole state after the last checkpoint: every tensor, the SGD
+ *                            momentum, and in the metadata the next iteration, the best AUC so
+ *                            far, `seen` and the settings it was started with. Atomic.
+ *   best.weights             the weights with the best validation mean AUC (darknet format)
+ *   last.weights             the weights at the end of the stage
+ *   DONE                     written last: the stage finished (a resumed run skips it)
+ * and appends to the run's log.csv (every iteration) and valid.csv (every validation).
+ *
+ * Exact resume: the loader's draws depend only on (seed, epoch, position), the schedule only on
+ * the iteration, and the checkpoint holds everything else (parameters, BN running statistics,
+ * momentum), so continuing from a checkpoint gives the same weights as not stopping.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "core.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int mc_mkdirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return mc_err(MC_EIO, "%s: cannot create folder (%s)", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return MC_OK;
+}
+
+void mc_train_opts_default(mc_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->stage = MC_STAGE_COLOR;
+    o->max_lr = 2e-3;
+    o->epochs = 1;
+    o->weight_decay = 1e-2;
+    o->decoupled = 1;
+    o->workers = 1;
+    o->reinit_head = 1;
+    o->progress = -1;
+    mc_aug_opts_default(&o->aug);
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *m) {
+    mc_st_writer *w = mc_st_writer_new();
+    if (!w) return MC_ENOMEM;
+    int rc = MC_OK;
+    int nt = mc_net_num_tensors(net);
+    for (int i = 0; i < nt && rc == MC_OK; i++) {
+        mc_tensor_info ti;
+        mc_net_tensor_info(net, i, &ti);
+        float *buf = mc_malloc(ti.numel * sizeof(float), "checkpoint");
+        if (!buf) {
+            rc = MC_ENOMEM;
+            break;
+        }
+        int64_t shape[4];
+        for (int k = 0; k < ti.ndim; k++) shape[k] = ti.dims[k];
+        char name[300];
+        snprintf(name, sizeof name, "t.%s", ti.name);
+        rc = mc_net_tensor_get(net, i, buf);
+        if (rc == MC_OK) rc = mc_st_writer_add(w, name, ti.ndim, shape, buf);
+        free(buf);
+    }
+    size_t np = mc_net_num_params(net);
+    float *mom = rc == MC_OK ? mc_malloc((np ? np : 1) * sizeof(float), "checkpoint momentum") : NULL;
+    if (rc == MC_OK && !mom) rc = MC_ENOMEM;
+    if (rc == MC_OK) rc = mc_net_get_momentum(net, mom);
+    if (rc == MC_OK) {
+        int64_t shape[1] = {(int64_t)np};
+        rc = mc_st_writer_add(w, "momentum", 1, shape, mom);
+    }
+    free(mom);
+    char v[64];
+#define META(key, fmt, val)                                                                        \
+    do {                                                                                           \
+        snprintf(v, sizeof v, fmt, val);                                                           \
+        if (rc == MC_OK) rc = mc_st_writer_meta(w, key, v);                                        \
+    } while (0)
+    if (rc == MC_OK) rc = mc_st_writer_meta(w, "format", "medcolor-checkpoint-1");
+    META("next_iter", "%ld", m->next_iter);
+    META("total_iters", "%ld", m->total_iters);
+    META("best_auc", "%.17g", m->best_auc);
+    META("best_iter", "%ld", m->best_iter);
+    META("seed", "%llu", (unsigned long long)m->seed);
+    META("batch", "%d", m->batch);
+    META("max_lr", "%.17g", m->max_lr);
+    META("stage", "%s", mc_stage_name(m->stage));
+    META("seen", "%llu", (unsigned long long)mc_net_seen(net));
+#undef META
+    if (rc == MC_OK && m->nlabels > 0) {
+        char list[MC_MAX_LABELS * 24];
+        size_t o = 0;
+        for (int j = 0; j < m->nlabels && j < MC_MAX_LABELS; j++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%.17g", j ? "," : "", m->best_aucs[j]);
+        rc = mc_st_writer_meta(w, "best_aucs", list);
+    }
+    if (rc == MC_OK) rc = mc_st_writer_save(w, path);
+    mc_st_writer_free(w);
+    return rc;
+}
+
+static int meta_num(mc_st *st, const char *key, double *out) {
+    const char *s = mc_st_metadata(st, key);
+    if (!s) return mc_err(MC_EPARSE, "%s: checkpoint lacks '%s'", mc_st_path(st), key);
+    char *end;
+    *out = strtod(s, &end);
+    if (end == s || *end) return mc_err(MC_EPARSE, "%s: checkpoint '%s'='%s' is not a number", mc_st_path(st), key, s);
+    return MC_OK;
+}
+
+int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
+    mc_st *st;
+    MC_TRY(mc_st_open(&st, path));
+    int rc = MC_OK;
+    const char *fmt = mc_st_metadata(st, "format");
+    if (!fmt || strcmp(fmt, "medcolor-checkpoint-1"))
+        rc = mc_err(MC_EPARSE, "%s: not a medcolor checkpoint", path);
+    int nt = mc_net_num_tensors(net);
+    for (int i = 0; i < nt && rc == MC_OK; i++) {
+        mc_tensor_info ti;
+        mc_net_tensor_info(net, i, &ti);
+        char name[300];
+        snprintf(name, sizeof name, "t.%s", ti.name);
+        int64_t shape[4];
+        for (int k = 0; k < ti.ndim; k++) shape[k] = ti.dims[k];
+        float *buf = mc_malloc(ti.numel * sizeof(float), "checkpoint");
+        if (!buf) {
+            rc = MC_ENOMEM;
+            break;
+        }
+        rc = mc_st_read_expect(st, name, ti.ndim, shape, buf);
+        if (rc == MC_OK) rc = mc_net_tensor_set(net, i, buf);
+        free(buf);
+    }
+    size_t np = mc_net_num_params(net);
+    if (rc == MC_OK) {
+        float *mom = mc_malloc((np ? np : 1) * sizeof(float), "checkpoint momentum");
+        int64_t shape[1] = {(int64_t)np};
+        rc = mom ? mc_st_read_expect(st, "momentum", 1, shape, mom) : MC_ENOMEM;
+        if (rc == MC_OK) rc = mc_net_set_momentum(net, mom);
+        free(mom);
+    }
+    double d;
+    if (rc == MC_OK && (rc = meta_num(st, "next_iter", &d)) == MC_OK) m->next_iter = (long)d;
+    if (rc == MC_OK && (rc = meta_num(st, "total_iters", &d)) == MC_OK) m->total_iters = (long)d;
+    if (rc == MC_OK && (rc = meta_num(st, "best_auc", &d)) == MC_OK) m->best_auc = d;
+    if (rc == MC_OK && (rc = meta_num(st, "best_iter", &d)) == MC_OK) m->best_iter = (long)d;
+    if (rc == MC_OK && (rc = meta_num(st, "batch", &d)) == MC_OK) m->batch = (int)d;
+    if (rc == MC_OK && (rc = meta_num(st, "max_lr", &d)) == MC_OK) m->max_lr = d;
+    if (rc == MC_OK) {
+        const char *s = mc_st_metadata(st, "seed");
+        m->seed = s ? strtoull(s, NULL, 10) : 0;
+        s = mc_st_metadata(st, "seen");
+        mc_net_set_seen(net, s ? strtoull(s, NULL, 10) : 0);
+        s = mc_st_metadata(st, "stage");
+        m->stage = s ? mc_stage_from_name(s) : -1;
+        s = mc_st_metadata(st, "best_aucs");
+        m->nlabels = 0;
+        while (s && *s && m->nlabels < MC_MAX_LABELS) {
+            char *end;
+            m->best_aucs[m->nlabels++] = strtod(s, &end);
+            s = *end == ',' ? end + 1 : NULL;
+        }
+        mc_clear_error();
+    }
+    mc_st_close(st);
+    return rc;
+}
+
+/* ---- evaluation -------------------------------------------------------------------------- */
+int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss_out) {
+    int B = mc_net_batch(net), L = mc_net_num_outputs(net), c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    if (L != ds->nlabels)
+        return mc_err(MC_ESHAPE, "the network has %d outputs but the dataset has %d labels", L, ds->nlabels);
+    if (c != 1) return mc_err(MC_ESHAPE, "the network takes %d channels; medcolor's images are grey (1)", c);
+    mc_loader_opts lo;
+    mc_loader_opts_default(&lo);
+    lo.batch = B;
+    lo.h = h;
+    lo.w = w;
+    lo.train = 0;
+    lo.threads = workers;
+    lo.epochs = 1;
+    mc_loader *ld;
+    MC_TRY(mc_loader_new(&ld, ds, &lo));
+    size_t per = (size_t)h * w;
+    float *x = mc_calloc((size_t)B * per, sizeof(float), "eval batch");
+    float *t = mc_calloc((size_t)B * L, sizeof(float), "eval labels");
+    float *m = mc_calloc((size_t)B * L, sizeof(float), "eval mask");
+    float *out = mc_calloc((size_t)B * L, sizeof(float), "eval outputs");
+    int rc = (x && t && m && out) ? MC_OK : MC_ENOMEM;
+    int was_train = mc_net_is_train(net);
+    mc_net_set_train(net, 0);
+    double lsum = 0, lcnt = 0;
+    int is_cost = !strcmp(mc_net_layer_type(net, -1), "cost");
+    while (rc == MC_OK) {
+        mc_batch *b;
+        if ((rc = mc_loader_next(ld, &b)) < 0 || !b) break;
+        /* a last partial batch is padded with zeros (and mask 0) and the padding ignored */
+        memcpy(x, b->images, (size_t)b->n * per * sizeof(float));
+        memset(x + (size_t)b->n * per, 0, (size_t)(B - b->n) * per * sizeof(float));
+        memcpy(t, b->labels, (size_t)b->n * L * sizeof(float));
+        memcpy(m, b->mask, (size_t)b->n * L * sizeof(float));
+        memset(t + (size_t)b->n * L, 0, (size_t)(B - b->n) * L * sizeof(float));
+        memset(m + (size_t)b->n * L, 0, (size_t)(B - b->n) * L * sizeof(float));
+        if ((rc = mc_net_set_input(net, x)) < 0) break;
+        if (is_cost && (rc = mc_net_set_truth(net, t, m)) < 0) break;
+        if ((rc = mc_net_forward(net)) < 0) break;
+        if ((rc = mc_net_get_output(net, -1, out)) < 0) break;
+        for (int i = 0; i < b->n; i++)
+            for (int j = 0; j < L; j++) {
+                float p = out[i * L + j];
+                if (!is_cost) p = 1.0f / (1.0f + expf(-p));
+                probs[(size_t)b->indices[i] * L + j] = p;
+                float mm = m[i * L + j];
+                if (mm > 0) {
+                    double pc = fmin(fmax((double)p, 1e-12), 1 - 1e-12), y = t[i * L + j];
+                    lsum -= y * log(pc) + (1 - y) * log(1 - pc);
+                    lcnt += 1;
+                }
+            }
+    }
+    mc_net_set_train(net, was_train);
+    mc_loader_free(ld);
+    free(x);
+    free(t);
+    free(m);
+    free(out);
+    if (loss_out) *loss_out = lcnt > 0 ? lsum / lcnt : (double)NAN;
+    return rc;
+}
+
+double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc) {
+    double s = 0;
+    int k = 0;
+    for (int j = 0; j < ds->nlabels; j++) {
+        auc[j] = mc_auc(probs, ds->y, ds->mask, ds->n, ds->nlabels, j);
+        if (!isnan(auc[j])) {
+            s += auc[j];
+            k++;
+        }
+    }
+    return k ? s / k : (double)NAN;
+}
+
+/* ---- progress ---------------------------------------------------------------------------- */
+static void fmt_time(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void progress(const mc_train_opts *o, int tty, int epoch, int epochs, long in_epoch, long bpe, long it,
+                     long total, double loss, double lr, double ips, double eta, double *last_print) {
+    if (o->progress == 2) return;
+    char e[32];
+    fmt_time(eta, e, sizeof e);
+    if (tty) {
+        int width = 24, fill = bpe ? (int)(width * in_epoch / bpe) : width;
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r%s epoch %d/%d [%s] %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s   ",
+                o->label ? o->label : "", epoch + 1, epochs, bar, in_epoch, bpe, loss, lr, ips, e);
+        if (in_epoch == bpe || it == total) fputc('\n', stderr);
+        fflush(stderr);
+    } else {
+        double t = now();
+        if (it == total || in_epoch == bpe || t - *last_print >= 30.0) {
+            fprintf(stderr, "%s epoch %d/%d  iter %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s\n",
+                    o->label ? o->label : "", epoch + 1, epochs, it, total, loss, lr, ips, e);
+            *last_print = t;
+        }
+    }
+}
+
+/* ---- one stage --------------------------------------------------------------------------- */
+static int write_done(FILE *f, const char *path, void *arg) {
+    const mc_train_result *r = (const mc_train_result *)arg;
+    fprintf(f, "best_auc=%.6f best_iter=%ld iters=%ld\n", r->best_auc, r->best_iter, r->iters);
+    return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
+}
+
+static int validate(mc_net *net, const mc_dataset *valid, const mc_train_opts *o, long it, int epoch, float *probs,
+                    double *auc, double *mean, double *vloss) {
+    MC_TRY(mc_evaluate(net, valid, o->workers, probs, vloss));
+    *mean = mc_mean_auc(valid, probs, auc);
+    if (o->vlog) {
+        fprintf(o->vlog, "%s,%ld,%d,%.6f", mc_stage_name(o->stage), it, epoch + 1, *vloss);
+        for (int j = 0; j < valid->nlabels; j++) fprintf(o->vlog, ",%.6f", auc[j]);
+        fprintf(o->vlog, ",%.6f\n", *mean);
+        fflush(o->vlog);
+    }
+    return MC_OK;
+}
+
+int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, const mc_train_opts *o,
+             mc_train_result *r) {
+    memset(r, 0, sizeof *r);
+    r->best_auc = -1;
+    r->best_iter = -1;
+    int B = mc_net_batch(net), L = mc_net_num_outputs(net), c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    if (strcmp(mc_net_layer_type(net, -1), "cost"))
+        return mc_err(MC_EARG, "training needs a network that ends in [cost]");
+    if (L != train->nlabels)
+        return mc_err(MC_ESHAPE, "the network has %d outputs but the training set has %d labels "
+                                 "(use --set head.output=%d)", L, train->nlabels, train->nlabels);
+    if (valid && valid->nlabels != L)
+        return mc_err(MC_ESHAPE, "the validation set has %d labels, the network %d outputs", valid->nlabels, L);
+    if (c != 1) return mc_err(MC_ESHAPE, "the network takes %d input channels; images are grey (1)", c);
+    if (train->n < B)
+        return mc_err(MC_EARG, "the training set has %d images, fewer than one batch (%d)", train->n, B);
+    MC_TRY(mc_mkdirs(o->dir));
+    char ckpt[4096], best[4096], last[4096], done[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o->dir);
+    snprintf(best, sizeof best, "%s/best.weights", o->dir);
+    snprintf(last, sizeof last, "%s/last.weights", o->dir);
+    snprintf(done, sizeof done, "%s/DONE", o->dir);
+
+    long bpe = train->n / B; /* drop_last, as fastai's training loader */
+    long total = (long)o->epochs * bpe;
+    if (o->max_iters > 0 && o->max_iters < total) total = o->max_iters;
+    if (total < 1) return mc_err(MC_EARG, "nothing to train: %d epochs of %ld batches", o->epochs, bpe);
+    long every = o->checkpoint_every > 0 ? o->checkpoint_every : bpe;
+    mc_onecycle sched;
+    mc_onecycle_default(&sched, total, o->max_lr);
+
+    MC_TRY(mc_stage_apply(net, o->stage));
+    mc_net_set_train(net, 1);
+    long start = 0;
+    int resumed = 0;
+    if (o->resume && access(ckpt, F_OK) == 0) {
+        mc_ckpt_meta m = {0};
+        int rc = mc_checkpoint_load(net, ckpt, &m);
+        if (rc < 0) return mc_err_context(rc, "resume");
+        if (m.total_iters != total || m.batch != B || m.seed != o->seed || m.stage != o->stage ||
+            fabs(m.max_lr - o->max_lr) > 1e-12 * fabs(o->max_lr))
+            return mc_err(MC_EARG,
+                          "%s: the checkpoint was made with other settings (stage %s, %ld iterations, batch %d, "
+                          "seed %llu, max_lr %g); now: stage %s, %ld, %d, %llu, %g",
+                          ckpt, mc_stage_name(m.stage), m.total_iters, m.batch, (unsigned long long)m.seed, m.max_lr,
+                          mc_stage_name(o->stage), total, B, (unsigned long long)o->seed, o->max_lr);
+        start = m.next_iter;
+        r->best_auc = m.best_auc;
+        r->best_iter = m.best_iter;
+        for (int j = 0; j < m.nlabels && j < MC_MAX_LABELS; j++) r->auc[j] = m.best_aucs[j];
+        resumed = 1;
+        if (o->progress != 2)
+            fprintf(stderr, "%s resuming at iteration %ld of %ld (best mean AUC so far %.4f)\n",
+                    o->label ? o->label : "", start, total, m.best_auc);
+    } else {
+        /* a fresh start of this stage */
+        if (o->reinit_head) MC_TRY(mc_net_init_params(net, "head", o->seed * 7919u + 17u + (uint64_t)o->stage));
+        if (o->reinit_color && mc_net_group_params(net, "color") > 0)
+            MC_TRY(mc_net_init_params(net, "color", o->seed * 104729u + 3u));
+        MC_TRY(mc_net_reset_optimizer(net));
+    }
+
+    mc_loader_opts lo;
+    mc_loader_opts_default(&lo);
+    lo.batch = B;
+    lo.h = h;
+    lo.w = w;
+    lo.train = 1;
+    lo.shuffle = 1;
+    lo.seed = o->seed * 2654435761u + (uint64_t)o->stage;
+    lo.threads = o->workers;
+    lo.drop_last = 1;
+    lo.epochs = (int)((total + bpe - 1) / bpe);
+    lo.start_epoch = (int)(start / bpe);
+    lo.start_batch = (int)(start % bpe);
+    lo.aug = o->aug;
+    mc_loader *ld = NULL;
+    float *probs = NULL;
+    double *auc = NULL;
+    int rc = start < total ? mc_loader_new(&ld, train, &lo) : MC_OK;
+    if (valid) {
+        probs = mc_calloc((size_t)valid->n * L, sizeof(float), "validation outputs");
+        auc = mc_calloc((size_t)L, sizeof(double), "AUC");
+        if (!probs || !auc) rc = MC_ENOMEM;
+    }
+    int tty = o->progress == 1 || (o->progress == -1 && isatty(2));
+    double t0 = now(), last_print = 0, ema = NAN;
+    long it = start;
+    while (rc == MC_OK && it < total) {
+        mc_batch *b;
+        if ((rc = mc_loader_next(ld, &b)) < 0) break;
+        if (!b) {
+            rc = mc_err(MC_EIO, "the loader ended early at iteration %ld", it);
+            break;
+        }
+        double lr, mom;
+        mc_onecycle_at(&sched, it, &lr, &mom);
+        if ((rc = mc_net_set_input(net, b->images)) < 0 || (rc = mc_net_set_truth(net, b->labels, b->mask)) < 0 ||
+            (rc = mc_net_zero_grad(net)) < 0)
+            break;
+        rc = mc_net_forward(net);
+        double loss = mc_net_loss(net);
+        if (rc == MC_ENUM || !isfinite(loss)) {
+            rc = mc_err(MC_ENUM,
+                        "%s iteration %ld: the loss is %g — stopping. The last good checkpoint is kept (%s%s); "
+                        "a lower --max-lr (now %g) usually helps",
+                        o->label ? o->label : "training", it, loss, access(ckpt, F_OK) == 0 ? ckpt : "none written yet",
+                        "", o->max_lr);
+            break;
+        }
+        if (rc < 0 || (rc = mc_net_backward(net)) < 0) break;
+        mc_sgd sgd = {.lr = (float)lr, .momentum = (float)mom, .weight_decay = (float)o->weight_decay,
+                      .decoupled = o->decoupled};
+        if ((rc = mc_net_sgd_step(net, &sgd)) < 0) break;
+        it++;
+        ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
+        if (o->log) {
+            fprintf(o->log, "%s,%d,%ld,%.6f,%.6e,%.6f,%.3f\n", mc_stage_name(o->stage), b->epoch + 1, it, loss, lr,
+                    mom, now() - t0);
+        }
+        double el = now() - t0, ips = (double)(it - start) * B / (el > 0 ? el : 1);
+        long in_epoch = (it - 1) % bpe + 1;
+        progress(o, tty, b->epoch, lo.epochs, in_epoch, bpe, it, total, ema, lr, ips,
+                 ips > 0 ? (double)(total - it) * B / ips : -1, &last_print);
+        if (it % every == 0 || it == total) {
+            int finite = 1;
+            if ((rc = mc_net_params_finite(net, &finite)) < 0) break;
+            if (!finite) {
+                rc = mc_err(MC_ENUM, "%s iteration %ld: the weights are no longer finite — stopping; the last good "
+                                     "checkpoint is kept; a lower --max-lr (now %g) usually helps",
+                            o->label ? o->label : "training", it, o->max_lr);
+                break;
+            }
+            if (o->log) fflush(o->log);
+            double mean = NAN, vloss = NAN;
+            if (valid) {
+                if ((rc = validate(net, valid, o, it, b->epoch, probs, auc, &mean, &vloss)) < 0) break;
+                if (o->progress != 2) {
+                    fprintf(stderr, "%s iteration %ld: validation loss %.4f, mean AUC %.4f (", o->label ? o->label : "",
+                            it, vloss, mean);
+                    for (int j = 0; j < L; j++) fprintf(stderr, "%s%s %.3f", j ? ", " : "", valid->labels[j], auc[j]);
+                    fprintf(stderr, ")\n");
+                }
+                if (mean > r->best_auc || r->best_iter < 0) {
+                    r->best_auc = mean;
+                    r->best_iter = it;
+                    memcpy(r->auc, auc, sizeof(double) * (size_t)(L < MC_MAX_LABELS ? L : MC_MAX_LABELS));
+                    if ((rc = mc_net_save_weights(net, best)) < 0) break;
+                }
+            } else if (r->best_iter < 0 || it == total) {
+                r->best_iter = it;
+                if ((rc = mc_net_save_weights(net, best)) < 0) break;
+            }
+            mc_ckpt_meta m = {.next_iter = it, .total_iters = total, .best_auc = r->best_auc,
+                              .best_iter = r->best_iter, .seed = o->seed, .batch = B, .max_lr = o->max_lr,
+                              .stage = o->stage, .nlabels = L < MC_MAX_LABELS ? L : MC_MAX_LABELS};
+            memcpy(m.best_aucs, r->auc, sizeof(double) * (size_t)m.nlabels);
+            if ((rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
+            if (o->stop_after > 0 && it >= o->stop_after && it < total) {
+                r->stopped = 1;
+                break;
+            }
+        }
+    }
+    mc_loader_free(ld);
+    r->iters = it;
+    r->seconds = now() - t0;
+    r->resumed = resumed;
+    if (rc == MC_OK && !r->stopped) rc = mc_net_save_weights(net, last);
+    if (rc == MC_OK && !r->stopped) rc = mc_write_atomic(done, write_done, r);
+    free(probs);
+    free(auc);
+    return rc;
+}

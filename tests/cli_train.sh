@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The training commands through the command line, end to end on a small generated dataset:
+# demo-data, train (an .exp with two stages), eval (files), lrfind (files, suggestion),
+# colorize (PNG files), finetune (last layer onto a 1-label dataset), --help of every command,
+# and the exit codes of usage and data errors.
+set -u
+BIN=${MC_BIN:-./medcolor}
+T=$MC_TMP
+fail=0
+ck() { if ! eval "$1"; then echo "FAIL cli_train: $2"; fail=1; fi; }
+
+"$BIN" demo-data "$T/demo" --train 96 --valid 48 --width 40 --height 48 --seed 3 >/dev/null
+ck '[ -f "$T/demo/CheXpert-v1.0-small/train.csv" ] && [ $(wc -l < "$T/demo/CheXpert-v1.0-small/valid.csv") -eq 49 ]' "demo-data files"
+cat > "$T/tiny.cfg" <<'CFG'
+[net]
+batch=8
+width=32
+height=32
+channels=1
+[convolutional]
+name=t
+group=color
+filters=3
+size=3
+padding=1
+[convolutional]
+name=e1
+group=backbone
+filters=8
+size=3
+stride=2
+padding=1
+batch_normalize=1
+activation=relu
+[avgpool]
+group=backbone
+[connected]
+name=head
+group=head
+output=5
+[cost]
+group=head
+CFG
+cat > "$T/demo.data" <<DATA
+format = chexpert
+root = $T/demo
+train = CheXpert-v1.0-small/train.csv
+valid = CheXpert-v1.0-small/valid.csv
+labels = Atelectasis:ones, Cardiomegaly:zeros, Consolidation:zeros, Edema:ones, Pleural Effusion:ones
+DATA
+cat > "$T/run.exp" <<EXP
+[experiment]
+net = $T/tiny.cfg
+data = $T/demo.data
+output = $T/run
+seed = 2
+[stage]
+stage = color
+epochs = 2
+[stage]
+stage = all
+epochs = 1
+max_lr = 1e-2
+EXP
+out=$("$BIN" train "$T/run.exp" --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "train rc $rc: $out"
+ck '[[ "$out" == *"color mean AUC"* && "$out" == *"all mean AUC"* ]]' "train prints the mean AUC of each stage: $out"
+for f in experiment.exp log.csv results.csv 1-color/best.weights 1-color/last.weights 1-color/DONE 1-color/valid.csv \
+         2-all/best.weights 2-all/checkpoint.safetensors; do
+  ck '[ -s "$T/run/$f" ]' "train wrote $f"
+done
+ck '[ $(grep -c "^color," "$T/run/log.csv") -eq 24 ]' "log.csv has one row per color iteration (2 epochs x 12)"
+ck 'grep -q "^2,all,.*,mean," "$T/run/results.csv"' "results.csv has the all stage's mean"
+# the settings file reproduces the run
+ck 'grep -q "^stage = all" "$T/run/experiment.exp" && grep -q "^max_lr = 0.01" "$T/run/experiment.exp"' "experiment.exp records the settings"
+# running again with --resume skips the finished stages
+out=$("$BIN" train "$T/run.exp" --resume --plain --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"finished before"* ]]' "resume of a finished run: $out"
+
+out=$("$BIN" eval "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/demo.data" -o "$T/eval" 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"mean AUC"* ]]' "eval: $out"
+for f in predictions.csv auc.csv roc.csv roc.png; do ck '[ -s "$T/eval/$f" ]' "eval wrote $f"; done
+ck '[ $(wc -l < "$T/eval/predictions.csv") -eq 49 ]' "predictions.csv: one row per validation image"
+# eval's mean AUC equals the best validation of training (same weights, same images)
+m1=$(grep "^mean," "$T/eval/auc.csv" | cut -d, -f2); m2=$(grep "^2,all,.*,mean," "$T/run/results.csv" | cut -d, -f5)
+ck '[ "$m1" = "$m2" ]' "eval mean AUC $m1 vs training's best $m2"
+
+out=$("$BIN" lrfind "$T/tiny.cfg" "$T/demo.data" --iters 30 -o "$T/lr" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"suggested max_lr"* ]] && [ -s "$T/lr/lrfind.png" ] && [ $(wc -l < "$T/lr/lrfind.csv") -ge 17 ]' "lrfind: $out"
+
+out=$("$BIN" colorize "$T/tiny.cfg" "$T/run/1-color/best.weights" "$T"/demo/CheXpert-v1.0-small/valid/patient9000[01]/study1/view1_frontal.jpg -o "$T/col" 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ -s "$T/col/patient90000_study1_view1_frontal_color.png" ] && [ -s "$T/col/patient90001_study1_view1_frontal_overlay.png" ] && [ $(ls "$T/col" | grep -c png) -eq 4 ]' "colorize: $out"
+
+# finetune: last layer onto a 1-label dataset (the head is rebuilt, T and E carried over)
+sed 's/^labels = .*/labels = Edema:ones/' "$T/demo.data" > "$T/one.data"
+out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 -o "$T/ft" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"last mean AUC"* ]] && [ -s "$T/ft/1-last/best.weights" ]' "finetune: $out"
+
+for c in train finetune eval lrfind colorize demo-data info stats subset; do
+  "$BIN" $c --help >/dev/null 2>&1 || { echo "FAIL cli_train: $c --help"; fail=1; }
+done
+"$BIN" train >/dev/null 2>&1; ck '[ $? -eq 2 ]' "train without arguments exits 2"
+"$BIN" train "$T/run.exp" --max-lr abc >/dev/null 2>&1; ck '[ $? -eq 2 ]' "a malformed number exits 2"
+out=$("$BIN" train "$T/tiny.cfg" "$T/missing.data" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"missing.data"* ]]' "a missing .data exits 1 naming it: $out"
+rm "$T"/demo/CheXpert-v1.0-small/train/patient0000[1-3]/study1/view1_frontal.jpg
+out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/r2" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"3 "* ]]' "missing images are reported together before training: $out"
+[ $fail -eq 0 ] && echo "cli_train                      train/finetune/eval/lrfind/colorize/demo-data ok"
+exit $fail

@@ -137,6 +137,30 @@ struct mc_backend {
                float momentum, float wd, int decoupled);
     /* 1 when all n values are finite, 0 otherwise (result on host) */
     int (*all_finite)(mc_backend *be, size_t n, const float *x, int *result);
+
+    /* ---- optional fused operations (performance) -------------------------------------------
+     * A backend may leave any of these NULL: the layers then compose the primitives above, with
+     * the same result up to float rounding. act NULL means linear.
+     * bn_act_fwd_train / bn_act_fwd_infer: y = act(bn(x)), i.e. bn_fwd_train / bn_fwd_infer
+     *   followed by act_fwd on y, in one pass over the data; for bn_act_fwd_infer y may alias x
+     *   (inference in place: a convolution with BN then keeps no pre-BN copy).
+     * bn_act_bwd_train: with y = act(bn(x)) from the last forward, the gradient through act
+     *   (its derivative taken from y, as act_bwd) and then through bn (as bn_bwd_train); dy is
+     *   only read (the composed version overwrites it with the gradient before act).
+     * add_act: y = act(a + b) (a residual sum; y may alias a or b). */
+    int (*bn_act_fwd_train)(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                            const float *gamma, const float *bias, float *running_mean,
+                            float *running_var, int update_running, float *save_mean,
+                            float *save_invstd, float *y);
+    int (*bn_act_fwd_infer)(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                            const float *gamma, const float *bias, const float *running_mean,
+                            const float *running_var, float *y);
+    int (*bn_act_bwd_train)(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                            const float *y, const float *dy, const float *gamma,
+                            const float *save_mean, const float *save_invstd, float beta_dx,
+                            float *dx, float beta_param, float *dgamma, float *dbeta);
+    int (*add_act)(mc_backend *be, const mc_act *act, size_t n, const float *a, const float *b,
+                   float *y);
 };
 
 /* The CPU backend (OpenBLAS + OpenMP). */

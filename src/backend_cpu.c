@@ -7,20 +7,61 @@
  */
 /* the reductions below accumulate float data in double on purpose */
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
+/* No floating-point exceptions are ever enabled here, so let the compiler evaluate both sides of
+ * `v > 0 ? v : v*s` and vectorise the element-wise loops (leaky ReLU stays scalar under the
+ * default -ftrapping-math). Values are unchanged: this permits no reassociation. */
+#pragma GCC optimize("no-trapping-math")
 #include <cblas.h>
 #include <stdlib.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "backend.h"
+#include "cpu_conv.h"
 
 /* ---- memory ---------------------------------------------------------------------------- */
+/* Every buffer has a 64-byte header (so the data stays 64-byte aligned) saying how it was made.
+ * Large ones (>= 1 MiB) are anonymous mappings: zero pages that take memory only where they are
+ * written, so a buffer that a run never touches (gradients and backward scratch during inference,
+ * say) costs no resident memory, and no memset at allocation. */
+#define CPU_HDR 64
+#define CPU_MMAP_MIN ((size_t)1 << 20)
+typedef struct cpu_hdr {
+    size_t bytes; /* of the whole block, header included */
+    int mapped;
+} cpu_hdr;
+
 static float *cpu_alloc(mc_backend *be, size_t n, const char *what) {
-    float *p = mc_alloc_floats(n, what);
-    if (p) memset(p, 0, (n ? n : 1) * sizeof(float));
-    return p;
+    size_t bytes = (n ? n : 1) * sizeof(float) + CPU_HDR;
+    char *base;
+    int mapped = bytes >= CPU_MMAP_MIN;
+    if (mapped) {
+        base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED) {
+            mc_err(MC_ENOMEM, "out of memory (%zu bytes) for %s", bytes, what);
+            return NULL;
+        }
+    } else {
+        base = (char *)mc_alloc_floats(bytes / sizeof(float), what);
+        if (!base) return NULL;
+        memset(base, 0, bytes);
+    }
+    cpu_hdr *h = (cpu_hdr *)base;
+    h->bytes = bytes;
+    h->mapped = mapped;
+    return (float *)(base + CPU_HDR);
 }
-static void cpu_free(mc_backend *be, float *p) { mc_free_aligned(p); }
+
+static void cpu_free(mc_backend *be, float *p) {
+    if (!p) return;
+    char *base = (char *)p - CPU_HDR;
+    const cpu_hdr *h = (const cpu_hdr *)base;
+    if (h->mapped)
+        munmap(base, h->bytes);
+    else
+        mc_free_aligned(base);
+}
 static int cpu_upload(mc_backend *be, float *dst, const float *host, size_t n) {
     if (dst != host) memcpy(dst, host, n * sizeof(float));
     return MC_OK;
@@ -49,152 +90,33 @@ static void scale_out(float *y, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) y[i] *= beta;
 }
 
-/* ---- GEMM ------------------------------------------------------------------------------ */
+/* ---- GEMM and convolution (cpu_conv.c) ---------------------------------------------------- */
+typedef struct cpu_ctx {
+    mc_cpu_arena arena; /* per-thread convolution scratch, grown on first use */
+} cpu_ctx;
+
 static int cpu_gemm(mc_backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    if (m <= 0 || n <= 0) return MC_OK;
-    if (k <= 0) {
-        for (int i = 0; i < m; i++) scale_out(c + (size_t)i * ldc, (size_t)n, beta);
-        return MC_OK;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, alpha, a, lda, b, ldb, beta, c, ldc);
+    mc_cpu_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return MC_OK;
 }
 
-/* ---- convolution ----------------------------------------------------------------------- */
-static int conv_is_direct(const mc_conv_desc *d) {
-    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
-}
-
-static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) {
-    if (conv_is_direct(d)) return 0;
-    return (size_t)(d->c / d->groups) * d->kh * d->kw * d->oh * d->ow;
-}
-
-/* col[(ci*kh + i)*kw + j][oy*ow + ox] = x[ci][oy*sh - ph + i][ox*sw - pw + j] (0 outside) */
-static void im2col(const mc_conv_desc *d, int cg, const float *x, float *col) {
-    const int h = d->h, w = d->w, oh = d->oh, ow = d->ow;
-    const int rows = cg * d->kh * d->kw;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        int j = r % d->kw, i = (r / d->kw) % d->kh, ci = r / (d->kw * d->kh);
-        const float *xc = x + (size_t)ci * h * w;
-        float *dst = col + (size_t)r * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
-            int iy = oy * d->sh - d->ph + i;
-            float *drow = dst + (size_t)oy * ow;
-            if (iy < 0 || iy >= h) {
-                memset(drow, 0, (size_t)ow * sizeof(float));
-                continue;
-            }
-            const float *xrow = xc + (size_t)iy * w;
-            if (d->sw == 1) {
-                int x0 = j - d->pw;
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = x0 + ox;
-                    drow[ox] = (ix >= 0 && ix < w) ? xrow[ix] : 0.0f;
-                }
-            } else {
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = ox * d->sw - d->pw + j;
-                    drow[ox] = (ix >= 0 && ix < w) ? xrow[ix] : 0.0f;
-                }
-            }
-        }
-    }
-}
-
-/* x[ci][iy][ix] += col[...] — the adjoint of im2col; parallel over input channels so that no
- * two threads write the same element. */
-static void col2im_add(const mc_conv_desc *d, int cg, const float *col, float *x) {
-    const int h = d->h, w = d->w, oh = d->oh, ow = d->ow, kk = d->kh * d->kw;
-#pragma omp parallel for schedule(static)
-    for (int ci = 0; ci < cg; ci++) {
-        float *xc = x + (size_t)ci * h * w;
-        for (int ij = 0; ij < kk; ij++) {
-            int i = ij / d->kw, j = ij % d->kw;
-            const float *src = col + ((size_t)ci * kk + ij) * oh * ow;
-            for (int oy = 0; oy < oh; oy++) {
-                int iy = oy * d->sh - d->ph + i;
-                if (iy < 0 || iy >= h) continue;
-                float *xrow = xc + (size_t)iy * w;
-                const float *srow = src + (size_t)oy * ow;
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = ox * d->sw - d->pw + j;
-                    if (ix >= 0 && ix < w) xrow[ix] += srow[ox];
-                }
-            }
-        }
-    }
-}
+/* the scratch is the backend's own (cpu_conv.h): none from the net */
+static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) { return 0; }
 
 static int cpu_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
                         float beta, float *y, float *ws) {
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
-    const int kdim = cg * d->kh * d->kw;
-    for (int n = 0; n < d->n; n++) {
-        for (int g = 0; g < G; g++) {
-            const float *xg = x + ((size_t)n * d->c + (size_t)g * cg) * hw;
-            const float *wg = w + (size_t)g * kg * kdim;
-            float *yg = y + ((size_t)n * d->k + (size_t)g * kg) * ohw;
-            const float *col = xg;
-            if (!conv_is_direct(d)) {
-                im2col(d, cg, xg, ws);
-                col = ws;
-            }
-            cpu_gemm(be, 0, 0, kg, (int)ohw, kdim, 1.0f, wg, kdim, col, (int)ohw, beta, yg, (int)ohw);
-        }
-    }
-    return MC_OK;
+    return mc_cpu_conv_fwd(&((cpu_ctx *)be->ctx)->arena, d, x, w, beta, y);
 }
 
 static int cpu_conv_bwd_data(mc_backend *be, const mc_conv_desc *d, const float *dy, const float *w,
                              float beta, float *dx, float *ws) {
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
-    const int kdim = cg * d->kh * d->kw;
-    for (int n = 0; n < d->n; n++) {
-        for (int g = 0; g < G; g++) {
-            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
-            const float *wg = w + (size_t)g * kg * kdim;
-            float *dxg = dx + ((size_t)n * d->c + (size_t)g * cg) * hw;
-            if (conv_is_direct(d)) {
-                cpu_gemm(be, 1, 0, kdim, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg,
-                         (int)ohw);
-            } else {
-                cpu_gemm(be, 1, 0, kdim, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, 0.0f, ws,
-                         (int)ohw);
-                scale_out(dxg, (size_t)cg * hw, beta);
-                col2im_add(d, cg, ws, dxg);
-            }
-        }
-    }
-    return MC_OK;
+    return mc_cpu_conv_bwd_data(&((cpu_ctx *)be->ctx)->arena, d, dy, w, beta, dx);
 }
 
 static int cpu_conv_bwd_filter(mc_backend *be, const mc_conv_desc *d, const float *x,
                                const float *dy, float beta, float *dw, float *ws) {
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
-    const int kdim = cg * d->kh * d->kw;
-    for (int n = 0; n < d->n; n++) {
-        for (int g = 0; g < G; g++) {
-            const float *xg = x + ((size_t)n * d->c + (size_t)g * cg) * hw;
-            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
-            float *dwg = dw + (size_t)g * kg * kdim;
-            const float *col = xg;
-            if (!conv_is_direct(d)) {
-                im2col(d, cg, xg, ws);
-                col = ws;
-            }
-            cpu_gemm(be, 0, 1, kg, kdim, (int)ohw, 1.0f, dyg, (int)ohw, col, (int)ohw,
-                     n == 0 ? beta : 1.0f, dwg, kdim);
-        }
-    }
-    if (d->n == 0) scale_out(dw, (size_t)d->k * kdim, beta);
-    return MC_OK;
+    return mc_cpu_conv_bwd_filter(&((cpu_ctx *)be->ctx)->arena, d, x, dy, beta, dw);
 }
 
 static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, float *y) {
@@ -220,38 +142,96 @@ static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, f
     return MC_OK;
 }
 
+/* ---- activations (shared by the fused batch norm) ---------------------------------------- */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* act(v) and the gradient through act from its output y (backend.h), for a constant type t
+ * (the callers dispatch on the type once, so each loop is compiled for one activation) */
+ALWAYS_INLINE float act_f(int t, float s, float hi, float v) {
+    switch (t) {
+    case MC_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case MC_ACT_LEAKY: return v > 0.0f ? v : v * s;
+    case MC_ACT_LOGISTIC: return 1.0f / (1.0f + expf(-v));
+    case MC_ACT_HARDTANH: return v < s ? s : (v > hi ? hi : v);
+    default: return v;
+    }
+}
+ALWAYS_INLINE float act_d(int t, float s, float hi, float y, float g) {
+    switch (t) {
+    case MC_ACT_RELU: return y > 0.0f ? g : 0.0f;
+    case MC_ACT_LEAKY: return y > 0.0f ? g : g * s;
+    case MC_ACT_LOGISTIC: return g * (1.0f - y) * y;
+    case MC_ACT_HARDTANH: return ((y > s) & (y < hi)) ? g : 0.0f;
+    default: return g;
+    }
+}
+static const mc_act act_linear = {MC_ACT_LINEAR, 0.0f, 0.0f};
+
+/* KERNEL(t) for the activation type of a (a NULL: linear) with t a constant */
+#define ACT_DISPATCH(a, KERNEL)                                                                    \
+    switch ((a)->type) {                                                                           \
+    case MC_ACT_RELU: KERNEL(MC_ACT_RELU); break;                                                  \
+    case MC_ACT_LEAKY: KERNEL(MC_ACT_LEAKY); break;                                                \
+    case MC_ACT_LOGISTIC: KERNEL(MC_ACT_LOGISTIC); break;                                          \
+    case MC_ACT_HARDTANH: KERNEL(MC_ACT_HARDTANH); break;                                          \
+    default: KERNEL(MC_ACT_LINEAR); break;                                                         \
+    }
+
+static int act_known(const mc_act *a) { return a->type >= MC_ACT_LINEAR && a->type <= MC_ACT_HARDTANH; }
+
 /* ---- batch norm ------------------------------------------------------------------------ */
-static int cpu_bn_fwd_train(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
-                            const float *bias, float *rmean, float *rvar, int update,
-                            float *save_mean, float *save_invstd, float *y) {
+/* Per channel, in one thread each: statistics in one pass (sum and sum of squares in double:
+ * var = E[x^2] - mean^2 loses nothing that matters in float data), then y = act(a x + b). */
+
+/* sum and sum of squares of channel ch over the batch (double) */
+static void bn_moments(const mc_bn_desc *d, const float *x, int ch, double *sum, double *sumsq) {
+    double s = 0, ss = 0;
+    for (int i = 0; i < d->n; i++) {
+        const float *p = x + ((size_t)i * d->c + ch) * d->hw;
+        double si = 0, ssi = 0;
+#pragma omp simd reduction(+ : si, ssi)
+        for (int j = 0; j < d->hw; j++) {
+            double v = p[j];
+            si += v;
+            ssi += v * v;
+        }
+        s += si;
+        ss += ssi;
+    }
+    *sum = s;
+    *sumsq = ss;
+}
+
+ALWAYS_INLINE void affine_act(int t, float s, float hi, const float *p, float *q, int n, float a, float b) {
+    for (int j = 0; j < n; j++) q[j] = act_f(t, s, hi, p[j] * a + b);
+}
+
+static int cpu_bn_act_fwd_train(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                                const float *gamma, const float *bias, float *rmean, float *rvar,
+                                int update, float *save_mean, float *save_invstd, float *y) {
+    if (!act) act = &act_linear;
+    if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const int n = d->n, c = d->c, hw = d->hw;
     const double m = (double)n * hw;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) {
-            const float *p = x + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) s += p[j];
-        }
-        double mean = s / m, ss = 0;
-        for (int i = 0; i < n; i++) {
-            const float *p = x + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                double t = p[j] - mean;
-                ss += t * t;
-            }
-        }
-        double var = ss / m, invstd = 1.0 / sqrt(var + d->eps);
+        double s, ss;
+        bn_moments(d, x, ch, &s, &ss);
+        double mean = s / m, var = ss / m - mean * mean;
+        if (var < 0) var = 0;
+        double invstd = 1.0 / sqrt(var + d->eps);
         save_mean[ch] = (float)mean;
         save_invstd[ch] = (float)invstd;
         float a = (float)(gamma[ch] * invstd), b = (float)(bias[ch] - mean * gamma[ch] * invstd);
         for (int i = 0; i < n; i++) {
             const float *p = x + ((size_t)i * c + ch) * hw;
             float *q = y + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) q[j] = p[j] * a + b;
+#define K_(T) affine_act(T, act->a, act->b, p, q, hw, a, b)
+            ACT_DISPATCH(act, K_)
+#undef K_
         }
         if (update) {
-            double unbiased = m > 1 ? ss / (m - 1) : var;
+            double unbiased = m > 1 ? var * m / (m - 1) : var;
             rmean[ch] = (float)((1.0 - d->momentum) * rmean[ch] + d->momentum * mean);
             rvar[ch] = (float)((1.0 - d->momentum) * rvar[ch] + d->momentum * unbiased);
         }
@@ -259,8 +239,17 @@ static int cpu_bn_fwd_train(mc_backend *be, const mc_bn_desc *d, const float *x,
     return MC_OK;
 }
 
-static int cpu_bn_fwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
-                            const float *bias, const float *rmean, const float *rvar, float *y) {
+static int cpu_bn_fwd_train(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
+                            const float *bias, float *rmean, float *rvar, int update,
+                            float *save_mean, float *save_invstd, float *y) {
+    return cpu_bn_act_fwd_train(be, d, NULL, x, gamma, bias, rmean, rvar, update, save_mean, save_invstd, y);
+}
+
+static int cpu_bn_act_fwd_infer(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                                const float *gamma, const float *bias, const float *rmean,
+                                const float *rvar, float *y) {
+    if (!act) act = &act_linear;
+    if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const int n = d->n, c = d->c, hw = d->hw;
 #pragma omp parallel for schedule(static)
     for (int nc = 0; nc < n * c; nc++) {
@@ -269,7 +258,88 @@ static int cpu_bn_fwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x,
         float a = (float)(gamma[ch] * invstd), b = (float)(bias[ch] - rmean[ch] * gamma[ch] * invstd);
         const float *p = x + (size_t)nc * hw;
         float *q = y + (size_t)nc * hw;
-        for (int j = 0; j < hw; j++) q[j] = p[j] * a + b;
+#define K_(T) affine_act(T, act->a, act->b, p, q, hw, a, b)
+        ACT_DISPATCH(act, K_)
+#undef K_
+    }
+    return MC_OK;
+}
+
+static int cpu_bn_fwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x, const float *gamma,
+                            const float *bias, const float *rmean, const float *rvar, float *y) {
+    return cpu_bn_act_fwd_infer(be, d, NULL, x, gamma, bias, rmean, rvar, y);
+}
+
+/* sums over the batch of g and g*(x - mean), g = the gradient through act: float partial sums
+ * over blocks of BN_BLOCK values (vectorised; 4-8 lanes of at most BN_BLOCK/4 terms each), the
+ * blocks added in double */
+#define BN_BLOCK 256
+ALWAYS_INLINE void bn_grad_sums(int t, float s_, float hi, const mc_bn_desc *d, const float *x, const float *y,
+                                const float *dy, int ch, float mean, double *sdy, double *sdyx) {
+    double s = 0, sx = 0;
+    for (int i = 0; i < d->n; i++) {
+        size_t o = ((size_t)i * d->c + ch) * d->hw;
+        const float *p = x + o, *g = dy + o, *yy = y ? y + o : NULL;
+        for (int j0 = 0; j0 < d->hw; j0 += BN_BLOCK) {
+            const int j1 = j0 + BN_BLOCK < d->hw ? j0 + BN_BLOCK : d->hw;
+            float bs = 0.0f, bsx = 0.0f;
+#pragma omp simd reduction(+ : bs, bsx)
+            for (int j = j0; j < j1; j++) {
+                float gj = act_d(t, s_, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]);
+                bs += gj;
+                bsx += gj * (p[j] - mean);
+            }
+            s += bs;
+            sx += bsx;
+        }
+    }
+    *sdy = s;
+    *sdyx = sx;
+}
+
+/* dx = A g + B (x - mean) + C (+ beta dx), g through act */
+ALWAYS_INLINE void bn_grad_apply(int t, float s, float hi, const float *p, const float *yy, const float *g,
+                                 float *q, int n, float A, float B, float C, float mean, float beta) {
+    if (beta == 0.0f)
+        for (int j = 0; j < n; j++)
+            q[j] = A * act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) + B * (p[j] - mean) + C;
+    else
+        for (int j = 0; j < n; j++)
+            q[j] = A * act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) + B * (p[j] - mean) + C +
+                   beta * q[j];
+}
+
+static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
+                                const float *y, const float *dy, const float *gamma,
+                                const float *smean, const float *sinvstd, float beta_dx, float *dx,
+                                float beta_p, float *dgamma, float *dbeta) {
+    if (!act) act = &act_linear;
+    if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
+    if (act->type != MC_ACT_LINEAR && !y) return mc_err(MC_EARG, "cpu backend: bn_act_bwd_train needs y");
+    const int n = d->n, c = d->c, hw = d->hw;
+    const double m = (double)n * hw;
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        const double mean = smean[ch], invstd = sinvstd[ch];
+        double sdy, sdyx;
+#define K_(T) bn_grad_sums(T, act->a, act->b, d, x, y, dy, ch, smean[ch], &sdy, &sdyx)
+        ACT_DISPATCH(act, K_)
+#undef K_
+        double dg = sdyx * invstd; /* = sum g * xhat */
+        if (dgamma) dgamma[ch] = (float)dg + (beta_p == 0.0f ? 0.0f : beta_p * dgamma[ch]);
+        if (dbeta) dbeta[ch] = (float)sdy + (beta_p == 0.0f ? 0.0f : beta_p * dbeta[ch]);
+        if (dx) {
+            /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
+            const double k = gamma[ch] * invstd, mdy = sdy / m, mdg = dg / m;
+            const float A = (float)k, B = (float)(-k * mdg * invstd), C = (float)(-k * mdy);
+            for (int i = 0; i < n; i++) {
+                size_t o = ((size_t)i * c + ch) * hw;
+                const float *yy = y ? y + o : NULL;
+#define K_(T) bn_grad_apply(T, act->a, act->b, x + o, yy, dy + o, dx + o, hw, A, B, C, (float)mean, beta_dx)
+                ACT_DISPATCH(act, K_)
+#undef K_
+            }
+        }
     }
     return MC_OK;
 }
@@ -277,39 +347,8 @@ static int cpu_bn_fwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x,
 static int cpu_bn_bwd_train(mc_backend *be, const mc_bn_desc *d, const float *x, const float *dy,
                             const float *gamma, const float *smean, const float *sinvstd,
                             float beta_dx, float *dx, float beta_p, float *dgamma, float *dbeta) {
-    const int n = d->n, c = d->c, hw = d->hw;
-    const double m = (double)n * hw;
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < c; ch++) {
-        const double mean = smean[ch], invstd = sinvstd[ch];
-        double sdy = 0, sdyx = 0;
-        for (int i = 0; i < n; i++) {
-            const float *p = x + ((size_t)i * c + ch) * hw;
-            const float *g = dy + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                sdy += g[j];
-                sdyx += g[j] * (p[j] - mean);
-            }
-        }
-        double dg = sdyx * invstd; /* = sum dy * xhat */
-        if (dgamma) dgamma[ch] = (float)dg + (beta_p == 0.0f ? 0.0f : beta_p * dgamma[ch]);
-        if (dbeta) dbeta[ch] = (float)sdy + (beta_p == 0.0f ? 0.0f : beta_p * dbeta[ch]);
-        if (dx) {
-            /* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) */
-            const double k = gamma[ch] * invstd, mdy = sdy / m, mdg = dg / m;
-            for (int i = 0; i < n; i++) {
-                const float *p = x + ((size_t)i * c + ch) * hw;
-                const float *g = dy + ((size_t)i * c + ch) * hw;
-                float *q = dx + ((size_t)i * c + ch) * hw;
-                for (int j = 0; j < hw; j++) {
-                    double xhat = (p[j] - mean) * invstd;
-                    float v = (float)(k * (g[j] - mdy - xhat * mdg));
-                    q[j] = v + (beta_dx == 0.0f ? 0.0f : beta_dx * q[j]);
-                }
-            }
-        }
-    }
-    return MC_OK;
+    return cpu_bn_act_bwd_train(be, d, NULL, x, NULL, dy, gamma, smean, sinvstd, beta_dx, dx, beta_p,
+                                dgamma, dbeta);
 }
 
 static int cpu_bn_bwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x, const float *dy,
@@ -338,131 +377,184 @@ static int cpu_bn_bwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x,
 }
 
 /* ---- pooling --------------------------------------------------------------------------- */
-static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, float *y) {
-    const int h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+/* valid output columns [lo, hi) of window column j: 0 <= ox*sw - pl + j < w */
+static void pool_cols(const mc_pool_desc *d, int j, int *lo, int *hi) {
+    int a = d->pl - j, l = a > 0 ? (a + d->sw - 1) / d->sw : 0;
+    int b = d->w - 1 + d->pl - j, u = b >= 0 ? b / d->sw + 1 : 0;
+    if (u > d->ow) u = d->ow;
+    if (l > u) l = u;
+    *lo = l;
+    *hi = u;
+}
+
+/* rows [y0, y1) of the window of output row oy, clipped to the image */
+static void pool_rows(const mc_pool_desc *d, int oy, int *y0, int *y1) {
+    int a = oy * d->sh - d->pt, b = a + d->kh;
+    *y0 = a < 0 ? 0 : a;
+    *y1 = b > d->h ? d->h : b;
+}
+
+/* Forward, one plane: acc[ox] over the window taps (kernel row iy, column j) in scan order, so
+ * max: the largest value, NaN when any is NaN (PyTorch's `v > m || isnan(v)`), -inf for an
+ * empty window; avg: the sum in scan order (bit-identical to summing window by window) / kh*kw. */
+static void pool_plane_fwd(const mc_pool_desc *d, const float *xp, float *yp) {
+    const int w = d->w, ow = d->ow, sw = d->sw, pl = d->pl, mx = d->mode == MC_POOL_MAX;
     const float inv = 1.0f / (float)(d->kh * d->kw);
-#pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < d->n * d->c; nc++) {
-        const float *xp = x + (size_t)nc * h * w;
-        float *yp = y + (size_t)nc * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
-            int y0 = oy * d->sh - d->pt, y1 = y0 + d->kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > h) y1 = h;
-            for (int ox = 0; ox < ow; ox++) {
-                int x0 = ox * d->sw - d->pl, x1 = x0 + d->kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > w) x1 = w;
-                if (d->mode == MC_POOL_MAX) {
-                    float m = -INFINITY;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) {
-                            float v = xp[(size_t)iy * w + ix];
-                            if (v > m || isnan(v)) m = v;
-                        }
-                    yp[(size_t)oy * ow + ox] = m;
-                } else {
-                    float s = 0.0f;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) s += xp[(size_t)iy * w + ix];
-                    yp[(size_t)oy * ow + ox] = s * inv;
-                }
+    for (int oy = 0; oy < d->oh; oy++) {
+        int y0, y1;
+        pool_rows(d, oy, &y0, &y1);
+        float *acc = yp + (size_t)oy * ow;
+        for (int ox = 0; ox < ow; ox++) acc[ox] = mx ? -INFINITY : 0.0f;
+        for (int iy = y0; iy < y1; iy++)
+            for (int j = 0; j < d->kw; j++) {
+                int lo, hi;
+                pool_cols(d, j, &lo, &hi);
+                if (lo >= hi) continue;
+                const float *s = xp + (size_t)iy * w + (lo * sw - pl + j);
+                float *a = acc + lo;
+                const int n = hi - lo;
+                if (mx && sw == 1)
+                    for (int q = 0; q < n; q++) a[q] = (s[q] > a[q] || isnan(s[q])) ? s[q] : a[q];
+                else if (mx)
+                    for (int q = 0; q < n; q++) {
+                        float v = s[(size_t)q * sw];
+                        a[q] = (v > a[q] || isnan(v)) ? v : a[q];
+                    }
+                else if (sw == 1)
+                    for (int q = 0; q < n; q++) a[q] += s[q];
+                else
+                    for (int q = 0; q < n; q++) a[q] += s[(size_t)q * sw];
             }
+        if (!mx)
+            for (int ox = 0; ox < ow; ox++) acc[ox] *= inv;
+    }
+}
+
+static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, float *y) {
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < d->n * d->c; nc++)
+        pool_plane_fwd(d, x + (size_t)nc * d->h * d->w, y + (size_t)nc * d->oh * d->ow);
+    return MC_OK;
+}
+
+/* Max backward, one plane: the gradient goes to the element PyTorch's CPU kernel records, the
+ * first maximum in scan order (the last NaN when the maximum is NaN; the window's first element
+ * when all are -inf) — found again from y, the forward output, as the first element equal to
+ * it (or the last NaN). */
+static void maxpool_plane_bwd(const mc_pool_desc *d, const float *xp, const float *yp, const float *gp,
+                              float *dp) {
+    const int w = d->w;
+    for (int oy = 0; oy < d->oh; oy++) {
+        int y0, y1;
+        pool_rows(d, oy, &y0, &y1);
+        for (int ox = 0; ox < d->ow; ox++) {
+            int x0 = ox * d->sw - d->pl, x1 = x0 + d->kw;
+            if (x0 < 0) x0 = 0;
+            if (x1 > w) x1 = w;
+            if (y0 >= y1 || x0 >= x1) continue;
+            const float m = yp[(size_t)oy * d->ow + ox];
+            size_t best = (size_t)y0 * w + x0;
+            if (isnan(m)) {
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++)
+                        if (isnan(xp[(size_t)iy * w + ix])) best = (size_t)iy * w + ix;
+            } else {
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++)
+                        if (xp[(size_t)iy * w + ix] == m) {
+                            best = (size_t)iy * w + ix;
+                            goto found;
+                        }
+            }
+        found:
+            dp[best] += gp[(size_t)oy * d->ow + ox];
         }
     }
-    return MC_OK;
+}
+
+/* Average backward, one plane: dx[window] += dy * 1/(kh*kw), tap by tap as the forward. */
+static void avgpool_plane_bwd(const mc_pool_desc *d, const float *gp, float *dp) {
+    const int w = d->w, ow = d->ow, sw = d->sw, pl = d->pl;
+    const float inv = 1.0f / (float)(d->kh * d->kw);
+    for (int oy = 0; oy < d->oh; oy++) {
+        int y0, y1;
+        pool_rows(d, oy, &y0, &y1);
+        const float *g = gp + (size_t)oy * ow;
+        for (int iy = y0; iy < y1; iy++)
+            for (int j = 0; j < d->kw; j++) {
+                int lo, hi;
+                pool_cols(d, j, &lo, &hi);
+                float *t = dp + (size_t)iy * w + (lo * sw - pl + j);
+                const int n = hi - lo;
+                if (sw == 1)
+                    for (int q = 0; q < n; q++) t[q] += g[lo + q] * inv;
+                else
+                    for (int q = 0; q < n; q++) t[(size_t)q * sw] += g[lo + q] * inv;
+            }
+    }
 }
 
 static int cpu_pool_bwd(mc_backend *be, const mc_pool_desc *d, const float *x, const float *y,
                         const float *dy, float beta, float *dx) {
-    const int h = d->h, w = d->w, oh = d->oh, ow = d->ow;
-    const float inv = 1.0f / (float)(d->kh * d->kw);
+    const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
 #pragma omp parallel for schedule(static)
     for (int nc = 0; nc < d->n * d->c; nc++) {
-        const float *xp = x + (size_t)nc * h * w;
-        const float *gp = dy + (size_t)nc * oh * ow;
-        float *dp = dx + (size_t)nc * h * w;
-        scale_out(dp, (size_t)h * w, beta);
-        for (int oy = 0; oy < oh; oy++) {
-            int y0 = oy * d->sh - d->pt, y1 = y0 + d->kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > h) y1 = h;
-            for (int ox = 0; ox < ow; ox++) {
-                int x0 = ox * d->sw - d->pl, x1 = x0 + d->kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > w) x1 = w;
-                float g = gp[(size_t)oy * ow + ox];
-                if (d->mode == MC_POOL_MAX) {
-                    /* the index PyTorch's CPU kernel records: the first maximum in scan order
-                     * (a NaN wins), the window's first element when all are -inf */
-                    float m = -INFINITY;
-                    long best = (long)y0 * w + x0;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) {
-                            float v = xp[(size_t)iy * w + ix];
-                            if (v > m || isnan(v)) {
-                                m = v;
-                                best = (long)iy * w + ix;
-                            }
-                        }
-                    if (y0 < y1 && x0 < x1) dp[best] += g;
-                } else {
-                    float gi = g * inv;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) dp[(size_t)iy * w + ix] += gi;
-                }
-            }
-        }
+        float *dp = dx + (size_t)nc * hw;
+        scale_out(dp, hw, beta);
+        if (d->mode == MC_POOL_MAX)
+            maxpool_plane_bwd(d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
+        else
+            avgpool_plane_bwd(d, dy + (size_t)nc * ohw, dp);
     }
     return MC_OK;
 }
 
 /* ---- activations ----------------------------------------------------------------------- */
 static int cpu_act_fwd(mc_backend *be, const mc_act *a, size_t n, const float *x, float *y) {
-    const float s = a->a, lo = a->a, hi = a->b;
-    switch (a->type) {
-    case MC_ACT_LINEAR:
+    if (!act_known(a)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", a->type);
+    if (a->type == MC_ACT_LINEAR) {
         if (x != y) memcpy(y, x, n * sizeof(float));
-        break;
-    case MC_ACT_RELU:
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case MC_ACT_LEAKY:
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * s;
-        break;
-    case MC_ACT_LOGISTIC:
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case MC_ACT_HARDTANH:
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
-        break;
-    default: return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", a->type);
+        return MC_OK;
     }
+    const float s = a->a, hi = a->b; /* copies: no aliasing with y */
+#define K_(T)                                                                                      \
+    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) y[i] = act_f(T, s, hi, x[i])
+    ACT_DISPATCH(a, K_)
+#undef K_
     return MC_OK;
 }
 
 static int cpu_act_bwd(mc_backend *be, const mc_act *a, size_t n, const float *y, const float *dy,
                        float beta, float *dx) {
-    const float s = a->a, lo = a->a, hi = a->b;
-    const int acc = beta != 0.0f;
-#define ACT_LOOP(expr)                                                                             \
-    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) {                 \
-        float v = (expr);                                                                          \
-        dx[i] = acc ? v + beta * dx[i] : v;                                                        \
+    if (!act_known(a)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", a->type);
+    const float s = a->a, hi = a->b;
+    if (beta == 0.0f) {
+#define K_(T)                                                                                      \
+    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) dx[i] =            \
+        act_d(T, s, hi, T == MC_ACT_LINEAR ? 0.0f : y[i], dy[i])
+        ACT_DISPATCH(a, K_)
+#undef K_
+    } else {
+#define K_(T)                                                                                      \
+    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) dx[i] =            \
+        act_d(T, s, hi, T == MC_ACT_LINEAR ? 0.0f : y[i], dy[i]) + beta * dx[i]
+        ACT_DISPATCH(a, K_)
+#undef K_
     }
-    switch (a->type) {
-    case MC_ACT_LINEAR: ACT_LOOP(dy[i]); break;
-    case MC_ACT_RELU: ACT_LOOP(y[i] > 0.0f ? dy[i] : 0.0f); break;
-    case MC_ACT_LEAKY: ACT_LOOP(y[i] > 0.0f ? dy[i] : dy[i] * s); break;
-    case MC_ACT_LOGISTIC: ACT_LOOP(dy[i] * (1.0f - y[i]) * y[i]); break;
-    case MC_ACT_HARDTANH: ACT_LOOP((y[i] > lo && y[i] < hi) ? dy[i] : 0.0f); break;
-    default: return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", a->type);
-    }
-#undef ACT_LOOP
+    return MC_OK;
+}
+
+/* y = act(a + b) */
+static int cpu_add_act(mc_backend *be, const mc_act *act, size_t n, const float *a, const float *b,
+                       float *y) {
+    if (!act) act = &act_linear;
+    if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
+    const float s = act->a, hi = act->b;
+#define K_(T)                                                                                      \
+    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) y[i] =             \
+        act_f(T, s, hi, a[i] + b[i])
+    ACT_DISPATCH(act, K_)
+#undef K_
     return MC_OK;
 }
 
@@ -502,10 +594,11 @@ static int cpu_shuffle_fwd(mc_backend *be, int n, int c, int h, int w, int r, co
         float *yp = y + (size_t)nc * oh * ow;
         const float *xp = x + (size_t)nc * r * r * h * w;
         for (int oy = 0; oy < oh; oy++) {
-            int iy = oy / r, i = oy % r;
-            for (int ox = 0; ox < ow; ox++) {
-                int ix = ox / r, j = ox % r;
-                yp[(size_t)oy * ow + ox] = xp[((size_t)(i * r + j) * h + iy) * w + ix];
+            const int iy = oy / r, i = oy % r;
+            float *yr = yp + (size_t)oy * ow;
+            for (int j = 0; j < r; j++) {
+                const float *xr = xp + ((size_t)(i * r + j) * h + iy) * w;
+                for (int ix = 0; ix < w; ix++) yr[ix * r + j] = xr[ix];
             }
         }
     }
@@ -520,12 +613,14 @@ static int cpu_shuffle_bwd(mc_backend *be, int n, int c, int h, int w, int r, co
         const float *gp = dy + (size_t)nc * oh * ow;
         float *dp = dx + (size_t)nc * r * r * h * w;
         for (int oy = 0; oy < oh; oy++) {
-            int iy = oy / r, i = oy % r;
-            for (int ox = 0; ox < ow; ox++) {
-                int ix = ox / r, j = ox % r;
-                float *t = dp + ((size_t)(i * r + j) * h + iy) * w + ix;
-                float v = gp[(size_t)oy * ow + ox];
-                *t = beta == 0.0f ? v : v + beta * *t;
+            const int iy = oy / r, i = oy % r;
+            const float *gr = gp + (size_t)oy * ow;
+            for (int j = 0; j < r; j++) {
+                float *t = dp + ((size_t)(i * r + j) * h + iy) * w;
+                if (beta == 0.0f)
+                    for (int ix = 0; ix < w; ix++) t[ix] = gr[ix * r + j];
+                else
+                    for (int ix = 0; ix < w; ix++) t[ix] = gr[ix * r + j] + beta * t[ix];
             }
         }
     }
@@ -534,6 +629,7 @@ static int cpu_shuffle_bwd(mc_backend *be, int n, int c, int h, int w, int r, co
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+/* replication pad, row by row: l copies of the first value, the row, r copies of the last */
 static int cpu_pad_fwd(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
                        const float *x, float *y) {
     const int oh = h + t + b, ow = w + l + r;
@@ -542,14 +638,17 @@ static int cpu_pad_fwd(mc_backend *be, int n, int c, int h, int w, int l, int r,
         const float *xp = x + (size_t)nc * h * w;
         float *yp = y + (size_t)nc * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
-            int iy = clampi(oy - t, 0, h - 1);
-            for (int ox = 0; ox < ow; ox++)
-                yp[(size_t)oy * ow + ox] = xp[(size_t)iy * w + clampi(ox - l, 0, w - 1)];
+            const float *xr = xp + (size_t)clampi(oy - t, 0, h - 1) * w;
+            float *yr = yp + (size_t)oy * ow;
+            for (int ox = 0; ox < l; ox++) yr[ox] = xr[0];
+            memcpy(yr + l, xr, (size_t)w * sizeof(float));
+            for (int ox = l + w; ox < ow; ox++) yr[ox] = xr[w - 1];
         }
     }
     return MC_OK;
 }
 
+/* the adjoint; per input element the contributions arrive in the order of the output scan */
 static int cpu_pad_bwd(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
                        const float *dy, float beta, float *dx) {
     const int oh = h + t + b, ow = w + l + r;
@@ -559,9 +658,11 @@ static int cpu_pad_bwd(mc_backend *be, int n, int c, int h, int w, int l, int r,
         float *dp = dx + (size_t)nc * h * w;
         scale_out(dp, (size_t)h * w, beta);
         for (int oy = 0; oy < oh; oy++) {
-            int iy = clampi(oy - t, 0, h - 1);
-            for (int ox = 0; ox < ow; ox++)
-                dp[(size_t)iy * w + clampi(ox - l, 0, w - 1)] += gp[(size_t)oy * ow + ox];
+            float *dr = dp + (size_t)clampi(oy - t, 0, h - 1) * w;
+            const float *gr = gp + (size_t)oy * ow;
+            for (int ox = 0; ox < l; ox++) dr[0] += gr[ox];
+            for (int ix = 0; ix < w; ix++) dr[ix] += gr[l + ix];
+            for (int ox = l + w; ox < ow; ox++) dr[w - 1] += gr[ox];
         }
     }
     return MC_OK;
@@ -615,13 +716,26 @@ static int cpu_all_finite(mc_backend *be, size_t n, const float *x, int *result)
     return MC_OK;
 }
 
-static void cpu_destroy(mc_backend *be) { free(be); }
+static void cpu_destroy(mc_backend *be) {
+    cpu_ctx *c = be->ctx;
+    if (c) mc_cpu_arena_free(&c->arena);
+    free(c);
+    free(be);
+}
 
 int mc_backend_cpu_create(mc_backend **out) {
     mc_backend *be = mc_calloc(1, sizeof *be, "cpu backend");
     if (!be) return MC_ENOMEM;
+    cpu_ctx *ctx = mc_calloc(1, sizeof *ctx, "cpu backend");
+    if (!ctx) {
+        free(be);
+        return MC_ENOMEM;
+    }
+    /* OpenBLAS runs single-threaded inside our OpenMP regions (cpu_conv.h) */
+    openblas_set_num_threads(1);
     *be = (mc_backend){
         .name = "cpu",
+        .ctx = ctx,
         .is_host = 1,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
@@ -656,6 +770,10 @@ int mc_backend_cpu_create(mc_backend **out) {
         .bce_bwd = cpu_bce_bwd,
         .sgd = cpu_sgd,
         .all_finite = cpu_all_finite,
+        .bn_act_fwd_train = cpu_bn_act_fwd_train,
+        .bn_act_fwd_infer = cpu_bn_act_fwd_infer,
+        .bn_act_bwd_train = cpu_bn_act_bwd_train,
+        .add_act = cpu_add_act,
     };
     *out = be;
     return MC_OK;
@@ -664,5 +782,5 @@ int mc_backend_cpu_create(mc_backend **out) {
 void mc_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1); /* called single-threaded from our own threads */
 }

@@ -12,6 +12,7 @@ typedef struct conv_priv {
     mc_conv_desc d;
     mc_postop po;
     int t_w;
+    int pre_stale; /* the last forward ran in place (eval): po.pre does not hold x * w + bias */
 } conv_priv;
 
 /* shared with deconvolutional.c */
@@ -84,15 +85,45 @@ static int conv_setup(mc_layer *l, mc_net *net) {
     return mc_postop_setup(&p->po, l, net, 1);
 }
 
+/* the pre-BN buffer (batch, filters, oh, ow), allocated on first use */
+static int need_pre(conv_priv *p, mc_layer *l, mc_net *net) {
+    if (p->po.bn && !p->po.pre)
+        return mc_layer_buf(net, &p->po.pre, (size_t)net->batch * l->out_n, "batchnorm input");
+    return MC_OK;
+}
+
 static int conv_forward(mc_layer *l, mc_net *net) {
     conv_priv *p = l->priv;
-    MC_TRY(net->be->conv_fwd(net->be, &p->d, mc_in_output(net, l, 0), l->t[p->t_w].data, 0.0f,
-                             mc_postop_target(&p->po, l), net->ws));
+    mc_backend *be = net->be;
+    /* Inference with BN: convolution into the output and BN + activation in place (the fused
+     * operation allows y == x), so that no pre-BN copy is kept; a backward after it computes
+     * that copy again (conv_backward). */
+    if (p->po.bn && !net->train && be->bn_act_fwd_infer) {
+        float *pre = p->po.pre;
+        MC_TRY(be->conv_fwd(be, &p->d, mc_in_output(net, l, 0), l->t[p->t_w].data, 0.0f, l->output, net->ws));
+        p->po.pre = l->output;
+        int rc = mc_postop_forward(&p->po, l, net);
+        p->po.pre = pre;
+        p->pre_stale = 1;
+        return rc;
+    }
+    MC_TRY(need_pre(p, l, net));
+    MC_TRY(be->conv_fwd(be, &p->d, mc_in_output(net, l, 0), l->t[p->t_w].data, 0.0f,
+                        mc_postop_target(&p->po, l), net->ws));
+    p->pre_stale = 0;
     return mc_postop_forward(&p->po, l, net);
 }
 
 static int conv_backward(mc_layer *l, mc_net *net) {
     conv_priv *p = l->priv;
+    if (p->pre_stale) { /* the BN input of the last (in-place) forward, again */
+        mc_backend *be = net->be;
+        MC_TRY(need_pre(p, l, net));
+        MC_TRY(be->conv_fwd(be, &p->d, mc_in_output(net, l, 0), l->t[p->t_w].data, 0.0f, p->po.pre, net->ws));
+        if (p->po.bias)
+            MC_TRY(be->bias_fwd(be, net->batch, p->po.c, p->po.hw, l->t[p->po.t_bias].data, p->po.pre));
+        p->pre_stale = 0;
+    }
     float *dlin, *dx = mc_in_delta(net, l, 0);
     MC_TRY(mc_postop_backward(&p->po, l, net, p->po.bn ? net->scratch : NULL, 0.0f, &dlin));
     if (l->want_wgrad)

@@ -73,6 +73,8 @@ static int deconv_setup(mc_layer *l, mc_net *net) {
 
 static int deconv_forward(mc_layer *l, mc_net *net) {
     deconv_priv *p = l->priv;
+    if (p->po.bn && !p->po.pre) /* the pre-BN buffer, allocated on first use */
+        MC_TRY(mc_layer_buf(net, &p->po.pre, (size_t)net->batch * l->out_n, "batchnorm input"));
     MC_TRY(net->be->conv_bwd_data(net->be, &p->d, mc_in_output(net, l, 0), l->t[p->t_w].data, 0.0f,
                                   mc_postop_target(&p->po, l), net->ws));
     return mc_postop_forward(&p->po, l, net);

@@ -60,7 +60,12 @@ int mc_postop_declare_post(mc_postop *po, mc_layer *l, int fan_in) {
 int mc_postop_setup(mc_postop *po, mc_layer *l, mc_net *net, int own_pre) {
     po->own_pre = own_pre;
     if (po->bn) {
-        if (own_pre) MC_TRY(mc_layer_buf(net, &po->pre, (size_t)net->batch * po->c * po->hw, "batchnorm input"));
+        /* the layer's own pre-BN buffer is allocated by the layer when first needed (the batch
+         * size may have changed: drop the old one): inference in place does without it */
+        if (own_pre && po->pre) {
+            net->be->free(net->be, po->pre);
+            po->pre = NULL;
+        }
         if (!po->save_mean) {
             MC_TRY(mc_layer_buf(net, &po->save_mean, (size_t)po->c, "batchnorm mean"));
             MC_TRY(mc_layer_buf(net, &po->save_invstd, (size_t)po->c, "batchnorm invstd"));
@@ -78,33 +83,48 @@ static mc_bn_desc bn_desc(const mc_postop *po, const mc_net *net) {
 int mc_postop_forward(mc_postop *po, mc_layer *l, mc_net *net) {
     mc_backend *be = net->be;
     float *lin = mc_postop_target(po, l);
+    int act_done = po->act.type == MC_ACT_LINEAR;
     if (po->bias) MC_TRY(be->bias_fwd(be, net->batch, po->c, po->hw, l->t[po->t_bias].data, lin));
     if (po->bn) {
         mc_bn_desc d = bn_desc(po, net);
+        float *gw = l->t[po->t_bn_w].data, *gb = l->t[po->t_bn_b].data;
+        float *rm = l->t[po->t_rm].data, *rv = l->t[po->t_rv].data;
         po->used_batch_stats = mc_bn_use_batch(net, l);
-        if (po->used_batch_stats)
-            MC_TRY(be->bn_fwd_train(be, &d, po->pre, l->t[po->t_bn_w].data, l->t[po->t_bn_b].data,
-                                    l->t[po->t_rm].data, l->t[po->t_rv].data, 1, po->save_mean,
-                                    po->save_invstd, l->output));
-        else
-            MC_TRY(be->bn_fwd_infer(be, &d, po->pre, l->t[po->t_bn_w].data, l->t[po->t_bn_b].data,
-                                    l->t[po->t_rm].data, l->t[po->t_rv].data, l->output));
+        /* BN and activation in one pass where the backend has the fused operation */
+        if (po->used_batch_stats && be->bn_act_fwd_train) {
+            MC_TRY(be->bn_act_fwd_train(be, &d, &po->act, po->pre, gw, gb, rm, rv, 1, po->save_mean,
+                                        po->save_invstd, l->output));
+            act_done = 1;
+        } else if (po->used_batch_stats) {
+            MC_TRY(be->bn_fwd_train(be, &d, po->pre, gw, gb, rm, rv, 1, po->save_mean, po->save_invstd,
+                                    l->output));
+        } else if (be->bn_act_fwd_infer) {
+            MC_TRY(be->bn_act_fwd_infer(be, &d, &po->act, po->pre, gw, gb, rm, rv, l->output));
+            act_done = 1;
+        } else {
+            MC_TRY(be->bn_fwd_infer(be, &d, po->pre, gw, gb, rm, rv, l->output));
+        }
     }
-    if (po->act.type != MC_ACT_LINEAR)
-        MC_TRY(be->act_fwd(be, &po->act, (size_t)net->batch * l->out_n, l->output, l->output));
+    if (!act_done) MC_TRY(be->act_fwd(be, &po->act, (size_t)net->batch * l->out_n, l->output, l->output));
     return MC_OK;
 }
 
 int mc_postop_backward(mc_postop *po, mc_layer *l, mc_net *net, float *dst, float beta, float **dlin) {
     mc_backend *be = net->be;
     size_t n = (size_t)net->batch * l->out_n;
-    if (po->act.type != MC_ACT_LINEAR) MC_TRY(be->act_bwd(be, &po->act, n, l->output, l->delta, 0.0f, l->delta));
+    /* fused: the gradient through the activation is taken on the fly (l->delta only read) */
+    const int fused = po->bn && po->used_batch_stats && be->bn_act_bwd_train;
+    if (po->act.type != MC_ACT_LINEAR && !fused)
+        MC_TRY(be->act_bwd(be, &po->act, n, l->output, l->delta, 0.0f, l->delta));
     float *g = l->delta;
     if (po->bn) {
         mc_bn_desc d = bn_desc(po, net);
         mc_tensor *w = &l->t[po->t_bn_w], *b = &l->t[po->t_bn_b];
         float *dgw = l->want_wgrad ? w->grad : NULL, *dgb = l->want_wgrad ? b->grad : NULL;
-        if (po->used_batch_stats)
+        if (fused)
+            MC_TRY(be->bn_act_bwd_train(be, &d, &po->act, po->pre, l->output, g, w->data, po->save_mean,
+                                        po->save_invstd, beta, dst, 1.0f, dgw, dgb));
+        else if (po->used_batch_stats)
             MC_TRY(be->bn_bwd_train(be, &d, po->pre, g, w->data, po->save_mean, po->save_invstd, beta,
                                     dst, 1.0f, dgw, dgb));
         else

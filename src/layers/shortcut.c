@@ -34,9 +34,11 @@ static int shortcut_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
 static int shortcut_forward(mc_layer *l, mc_net *net) {
     mc_backend *be = net->be;
     size_t n = (size_t)net->batch * l->out_n;
+    mc_act *a = l->priv;
+    /* one pass where the backend has the fused sum + activation */
+    if (be->add_act) return be->add_act(be, a, n, mc_in_output(net, l, 0), mc_in_output(net, l, 1), l->output);
     MC_TRY(be->copy2d(be, 1, n, mc_in_output(net, l, 0), n, 0.0f, l->output, n));
     MC_TRY(be->axpy(be, n, 1.0f, mc_in_output(net, l, 1), l->output));
-    mc_act *a = l->priv;
     if (a->type != MC_ACT_LINEAR) MC_TRY(be->act_fwd(be, a, n, l->output, l->output));
     return MC_OK;
 }

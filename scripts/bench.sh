@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench.sh — `make bench`: medcolor against PyTorch on this machine, in the same run.
+#
+# For each configuration of issue 6 (batch 16, 320x320, one grey input channel through T or the
+# grey copy, a training step = forward + backward + SGD update) and for ResNet18 inference
+# (eval, batch 16), runs medcolor (BENCH_BIN, built from tests/bench_step.c) and PyTorch
+# (scripts/bench_torch.py), each in its own process one after the other, and prints a table with
+# the median step times, the medcolor/PyTorch time ratio (wall clock; also of the CPU time of
+# all threads, which a busy machine disturbs less) and each process's peak RSS, then one line per
+# configuration `ratio <config> = <number>` (< 1: medcolor faster).
+#
+# Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), THREADS (2), PYTHON
+# (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
+# configurations, e.g. ONLY=resnet18-pixelshuffle). The machine should be quiet: the load
+# average before and after is printed; on a busy machine repeat and compare ratios, not times.
+set -u
+cd "$(dirname "$0")/.."
+BIN=${BENCH_BIN:-build/bench_step}
+PY=${PYTHON:-/usr/bin/python3}
+THREADS=${THREADS:-2}
+if [ "${QUICK:-0}" = 1 ]; then STEPS=1; WARM=1; else STEPS=${STEPS:-3}; WARM=${WARM:-1}; fi
+ONLY=${ONLY:-}
+[ -x "$BIN" ] || { echo "bench.sh: $BIN missing (make bench builds it)"; exit 1; }
+
+# name  cfg-name  stage  mode
+CONFIGS="resnet18 all train
+resnet18-pixelshuffle color train
+resnet18-pixelshuffle all train
+resnet18-coloru color train
+densenet121 all train
+densenet121-pixelshuffle color train
+resnet18 all infer"
+
+field() { # field NAME LINE
+  echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
+}
+
+echo "medcolor vs PyTorch: batch 16, 320x320, $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+rows=""
+ratios=""
+fail=0
+while read -r net stage mode; do
+  [ -n "$ONLY" ] && [[ "$net $stage $mode" != *"$ONLY"* ]] && continue
+  extra=""; [ "$mode" = infer ] && extra="--infer"
+  mc=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^medcolor ')
+  th=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
+  if [ -z "$mc" ] || [ -z "$th" ]; then
+    echo "FAILED: $net $stage $mode (medcolor: '${mc:-no output}', torch: '${th:-no output}')"
+    fail=1
+    continue
+  fi
+  mrss=$(field maxrss_mb "$mc"); trss=$(field maxrss_mb "$th")
+  mcpu=$(field cpu_median "$mc"); tcpu=$(field cpu_median "$th")
+  cratio=$(awk -v a="$mcpu" -v b="$tcpu" 'BEGIN{printf "%.2f", a/b}')
+  if [ "$mode" = infer ]; then
+    mv=$(field img_per_s "$mc"); tv=$(field img_per_s "$th")
+    ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", b/a}')
+    rows="$rows| $net | inference (eval) | $mv img/s | $tv img/s | $ratio | $cratio | $mrss | $trss |
+"
+  else
+    mv=$(field step_median "$mc"); tv=$(field step_median "$th")
+    ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", a/b}')
+    rows="$rows| $net | $stage | $mv s | $tv s | $ratio | $cratio | $mrss | $trss |
+"
+  fi
+  ratios="${ratios}ratio $net/$stage/$mode = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss)
+"
+  echo "  done: $net $stage $mode: medcolor $mv, PyTorch $tv, ratio $ratio" >&2
+done <<< "$CONFIGS"
+
+echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor peak RSS MB | PyTorch peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|"
+printf "%s" "$rows"
+echo
+printf "%s" "$ratios"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $fail

@@ -1,0 +1,454 @@
+/* cpu_conv.c — tiled, threaded convolution for the CPU backend (see cpu_conv.h for the plan).
+ *
+ * Shapes (NCHW float32, backend.h): x (n, c, h, w), y (n, k, oh, ow), w (k, c/groups, kh, kw).
+ * Per group g the GEMMs are
+ *   forward          y_g (kg x cols)     = w_g (kg x kdim) . col (kdim x cols)
+ *   backward-data    dcol (kdim x cols)  = w_g^T . dy_g (kg x cols),  then col2im into dx
+ *   backward-filter  dw_g (kg x kdim)   += dy_g (kg x cols) . col^T
+ * with kdim = (c/groups) kh kw and cols the columns of one tile: output rows [oy0, oy1) of one
+ * image (col = im2col of those rows), or all the positions of `fold` whole images side by side
+ * (col (kdim x fold*ohw); dy and y then go through a packed (kg x fold*ohw) copy).
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_conv.h"
+
+/* columns per tile: large enough for an efficient GEMM, small enough that the im2col tile
+ * (kdim x MC_CONV_TILE floats) stays in cache */
+#ifndef MC_CONV_TILE
+#define MC_CONV_TILE 512
+#endif
+#define MAX_THREADS 256
+
+/* ---- arena, threads, GEMM -------------------------------------------------------------- */
+int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n) {
+    if (n <= a->n) return MC_OK;
+    mc_free_aligned(a->p);
+    a->n = 0;
+    a->p = mc_alloc_floats(n, "cpu convolution scratch");
+    if (!a->p) return MC_ENOMEM;
+    a->n = n;
+    return MC_OK;
+}
+
+void mc_cpu_arena_free(mc_cpu_arena *a) {
+    mc_free_aligned(a->p);
+    a->p = NULL;
+    a->n = 0;
+}
+
+int mc_cpu_threads(void) {
+    int t = omp_get_max_threads();
+    return t < 1 ? 1 : (t > MAX_THREADS ? MAX_THREADS : t);
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* the arena from float off on (NULL while the arena is empty: then nothing is used) */
+static float *slot(const mc_cpu_arena *a, size_t off) { return a->p ? a->p + off : NULL; }
+
+/* y = beta*y (beta 0 clears, so that NaN garbage never leaks in) */
+static void scale_out(float *y, size_t n, float beta) {
+    if (beta == 1.0f) return;
+    if (beta == 0.0f) {
+        memset(y, 0, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) y[i] *= beta;
+}
+
+/* single-threaded GEMM (the caller's thread) */
+static void sgemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (int i = 0; i < m; i++) scale_out(c + (size_t)i * ldc, (size_t)n, beta);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void mc_cpu_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+    int T = mc_cpu_threads();
+    if (T <= 1 || 2.0 * m * n * (k > 0 ? k : 1) < 4e6 || (m < 16 && n < 32)) {
+        sgemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const int split_n = n >= m;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (split_n) {
+            int q = (n + nt * 16 - 1) / (nt * 16) * 16, j0 = t * q, j1 = j0 + q < n ? j0 + q : n;
+            if (j0 < j1)
+                sgemm1(ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0),
+                       ldb, beta, c + j0, ldc);
+        } else {
+            int q = (m + nt * 8 - 1) / (nt * 8) * 8, i0 = t * q, i1 = i0 + q < m ? i0 + q : m;
+            if (i0 < i1)
+                sgemm1(ta, tb, i1 - i0, n, k, alpha, a + (ta ? (size_t)i0 : (size_t)i0 * lda), lda, b,
+                       ldb, beta, c + (size_t)i0 * ldc, ldc);
+        }
+    }
+}
+
+/* ---- im2col / col2im of a block of output rows ------------------------------------------ */
+static int conv_is_direct(const mc_conv_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+/* valid output columns [lo, hi) of kernel column j: 0 <= ox*sw - pw + j < w */
+static void valid_cols(const mc_conv_desc *d, int j, int *lo, int *hi) {
+    int a = d->pw - j, l = a > 0 ? (a + d->sw - 1) / d->sw : 0;
+    int b = d->w - 1 + d->pw - j, u = b >= 0 ? b / d->sw + 1 : 0;
+    if (u > d->ow) u = d->ow;
+    if (l > u) l = u;
+    *lo = l;
+    *hi = u;
+}
+
+/* col[r*ldc + (oy-oy0)*ow + ox] = x[ci][oy*sh - ph + i][ox*sw - pw + j] (0 outside) for
+ * r = (ci*kh + i)*kw + j, ci < cg, oy in [oy0, oy1). x: (cg, h, w) */
+static void im2col_rows(const mc_conv_desc *d, int cg, const float *x, int oy0, int oy1, float *col,
+                        size_t ldc) {
+    const int h = d->h, w = d->w, ow = d->ow;
+    for (int ci = 0; ci < cg; ci++) {
+        const float *xc = x + (size_t)ci * h * w;
+        for (int i = 0; i < d->kh; i++)
+            for (int j = 0; j < d->kw; j++) {
+                float *dst = col + (size_t)((ci * d->kh + i) * d->kw + j) * ldc;
+                int lo, hi;
+                valid_cols(d, j, &lo, &hi);
+                for (int oy = oy0; oy < oy1; oy++, dst += ow) {
+                    int iy = oy * d->sh - d->ph + i;
+                    if (iy < 0 || iy >= h || lo >= hi) {
+                        memset(dst, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xc + (size_t)iy * w + (lo * d->sw - d->pw + j);
+                    for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+                    if (d->sw == 1)
+                        memcpy(dst + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int q = 0; q < hi - lo; q++) dst[lo + q] = src[(size_t)q * d->sw];
+                    for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
+                }
+            }
+    }
+}
+
+/* the adjoint: x[ci][iy][ix] += col[...] */
+static void col2im_rows(const mc_conv_desc *d, int cg, const float *col, size_t ldc, int oy0, int oy1,
+                        float *x) {
+    const int h = d->h, w = d->w, ow = d->ow;
+    for (int ci = 0; ci < cg; ci++) {
+        float *xc = x + (size_t)ci * h * w;
+        for (int i = 0; i < d->kh; i++)
+            for (int j = 0; j < d->kw; j++) {
+                const float *src = col + (size_t)((ci * d->kh + i) * d->kw + j) * ldc;
+                int lo, hi;
+                valid_cols(d, j, &lo, &hi);
+                for (int oy = oy0; oy < oy1; oy++, src += ow) {
+                    int iy = oy * d->sh - d->ph + i;
+                    if (iy < 0 || iy >= h || lo >= hi) continue;
+                    float *dst = xc + (size_t)iy * w + (lo * d->sw - d->pw + j);
+                    const float *s = src + lo;
+                    const int n = hi - lo;
+                    if (d->sw == 1)
+                        for (int q = 0; q < n; q++) dst[q] += s[q];
+                    else
+                        for (int q = 0; q < n; q++) dst[(size_t)q * d->sw] += s[q];
+                }
+            }
+    }
+}
+
+/* Winograd for the 3x3 stride-1 convolutions that qualify: on unless MC_CPU_WINOGRAD=0 in the
+ * environment (read at the first convolution) or mc_cpu_conv_set_winograd(0) */
+static int winograd_on = -1;
+
+void mc_cpu_conv_set_winograd(int on) { winograd_on = on ? 1 : 0; }
+
+static int use_winograd(const mc_conv_desc *d) {
+    if (winograd_on < 0) {
+        const char *e = getenv("MC_CPU_WINOGRAD");
+        winograd_on = !(e && e[0] == '0');
+    }
+    return winograd_on && mc_cpu_wino_ok(d);
+}
+
+/* ---- the plan ------------------------------------------------------------------------- */
+typedef struct conv_plan {
+    int T;         /* threads */
+    int direct;    /* 1x1 stride 1 unpadded: the input is the column matrix */
+    int fold;      /* images per tile; > 1: batch-folded tiles of whole images */
+    int rows;      /* output rows per tile (fold == 1) */
+    int tpi;       /* tiles per image (fold == 1) */
+    int ntiles;
+    size_t cols;   /* columns of the largest tile */
+    int cg, kg, kdim;
+    size_t hw, ohw;
+    size_t per_thread; /* scratch floats per thread: col (kdim x cols) [+ pack (kg x cols)] */
+} conv_plan;
+
+static void make_plan(const mc_conv_desc *d, conv_plan *p) {
+    memset(p, 0, sizeof *p);
+    const int N = d->n, T = mc_cpu_threads();
+    p->T = T;
+    p->direct = conv_is_direct(d);
+    p->cg = d->c / d->groups;
+    p->kg = d->k / d->groups;
+    p->kdim = p->cg * d->kh * d->kw;
+    p->hw = (size_t)d->h * d->w;
+    p->ohw = (size_t)d->oh * d->ow;
+    if (p->ohw >= MC_CONV_TILE || N < T || N <= 1) {
+        p->fold = 1;
+        int rows = p->direct ? d->oh : (MC_CONV_TILE / d->ow > 1 ? MC_CONV_TILE / d->ow : 1);
+        if (N < T) { /* fewer images than threads: cut images so that every thread has a tile */
+            int per = (T + N - 1) / (N > 0 ? N : 1), r = (d->oh + per - 1) / per;
+            if (r < rows) rows = r;
+        }
+        if (rows > d->oh) rows = d->oh;
+        if (rows < 1) rows = 1;
+        p->rows = rows;
+        p->tpi = (d->oh + rows - 1) / rows;
+        p->ntiles = N * p->tpi;
+        p->cols = (size_t)rows * d->ow;
+        p->per_thread = p->direct ? 0 : round16((size_t)p->kdim * p->cols);
+    } else {
+        /* whole images, `fold` per tile, the same number of tiles for every thread */
+        int per = (N + T - 1) / T, want = (int)((MC_CONV_TILE + p->ohw - 1) / p->ohw);
+        int tpt = (per + want - 1) / want;
+        p->fold = (per + tpt - 1) / tpt;
+        p->rows = d->oh;
+        p->tpi = 1;
+        p->ntiles = (N + p->fold - 1) / p->fold;
+        p->cols = (size_t)p->fold * p->ohw;
+        p->per_thread = round16((size_t)p->kdim * p->cols) + round16((size_t)p->kg * p->cols);
+    }
+}
+
+/* tile t: images [*n0, *n1), output rows [*oy0, *oy1) */
+static void tile_at(const conv_plan *p, const mc_conv_desc *d, int t, int *n0, int *n1, int *oy0,
+                    int *oy1) {
+    if (p->fold == 1) {
+        *n0 = t / p->tpi;
+        *n1 = *n0 + 1;
+        *oy0 = (t % p->tpi) * p->rows;
+        *oy1 = *oy0 + p->rows < d->oh ? *oy0 + p->rows : d->oh;
+    } else {
+        *n0 = t * p->fold;
+        *n1 = *n0 + p->fold < d->n ? *n0 + p->fold : d->n;
+        *oy0 = 0;
+        *oy1 = d->oh;
+    }
+}
+
+static void thread_range(int count, int t, int nt, int *a, int *b) {
+    *a = (int)((long)count * t / nt);
+    *b = (int)((long)count * (t + 1) / nt);
+}
+
+/* ---- forward ---------------------------------------------------------------------------- */
+int mc_cpu_conv_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w,
+                    float beta, float *y) {
+    if (use_winograd(d)) return mc_cpu_wino_fwd(ar, d, x, w, beta, y);
+    conv_plan p;
+    make_plan(d, &p);
+    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)p.T));
+    const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
+    const size_t hw = p.hw, ohw = p.ohw;
+#pragma omp parallel num_threads(p.T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = slot(ar, p.per_thread * (size_t)t);
+        float *out = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
+        int ta, tb;
+        thread_range(p.ntiles, t, nt, &ta, &tb);
+        for (int ti = ta; ti < tb; ti++) {
+            int n0, n1, oy0, oy1;
+            tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
+            for (int g = 0; g < G; g++) {
+                const float *wg = w + (size_t)g * kg * kdim;
+                if (p.fold == 1) {
+                    const float *xg = x + ((size_t)n0 * d->c + (size_t)g * cg) * hw;
+                    float *yg = y + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
+                    int cols = (oy1 - oy0) * ow;
+                    if (p.direct) {
+                        sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
+                               yg, (int)ohw);
+                    } else {
+                        im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
+                        sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
+                    }
+                } else {
+                    const int nb = n1 - n0, cols = nb * (int)ohw;
+                    for (int j = 0; j < nb; j++)
+                        im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
+                                    col + (size_t)j * ohw, (size_t)cols);
+                    sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
+                    for (int j = 0; j < nb; j++)
+                        for (int k = 0; k < kg; k++) {
+                            float *dst = y + ((size_t)(n0 + j) * d->k + (size_t)g * kg + k) * ohw;
+                            const float *src = out + (size_t)k * cols + (size_t)j * ohw;
+                            if (beta == 0.0f)
+                                memcpy(dst, src, ohw * sizeof(float));
+                            else
+                                for (size_t q = 0; q < ohw; q++) dst[q] = src[q] + beta * dst[q];
+                        }
+                }
+            }
+        }
+    }
+    return MC_OK;
+}
+
+/* ---- backward-data ---------------------------------------------------------------------- */
+/* dy of images [n0, n1), group g, into the packed (kg x nb*ohw) matrix */
+static void pack_dy(const conv_plan *p, const mc_conv_desc *d, const float *dy, int n0, int n1, int g,
+                    float *pk) {
+    const size_t ohw = p->ohw, cols = (size_t)(n1 - n0) * ohw;
+    for (int j = 0; j < n1 - n0; j++)
+        for (int k = 0; k < p->kg; k++)
+            memcpy(pk + (size_t)k * cols + (size_t)j * ohw,
+                   dy + ((size_t)(n0 + j) * d->k + (size_t)g * p->kg + k) * ohw, ohw * sizeof(float));
+}
+
+int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy,
+                         const float *w, float beta, float *dx) {
+    if (use_winograd(d)) return mc_cpu_wino_bwd_data(ar, d, dy, w, beta, dx);
+    conv_plan p;
+    make_plan(d, &p);
+    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)p.T));
+    const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow, N = d->n;
+    const int kk = d->kh * d->kw;
+    const size_t hw = p.hw, ohw = p.ohw;
+    /* fewer images than threads: split input channels instead (disjoint parts of dx) */
+    const int by_channel = p.fold == 1 && N < p.T;
+#pragma omp parallel num_threads(p.T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = slot(ar, p.per_thread * (size_t)t);
+        float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
+        if (p.fold > 1) {
+            int ta, tb;
+            thread_range(p.ntiles, t, nt, &ta, &tb);
+            for (int ti = ta; ti < tb; ti++) {
+                int n0, n1, oy0, oy1;
+                tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
+                const int nb = n1 - n0, cols = nb * (int)ohw;
+                for (int g = 0; g < G; g++) {
+                    pack_dy(&p, d, dy, n0, n1, g, pk);
+                    sgemm1(1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
+                           col, cols);
+                    for (int j = 0; j < nb; j++) {
+                        float *dxg = dx + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw;
+                        scale_out(dxg, (size_t)cg * hw, beta);
+                        col2im_rows(d, cg, col + (size_t)j * ohw, (size_t)cols, 0, d->oh, dxg);
+                    }
+                }
+            }
+        } else {
+            /* whole images per thread, or every image with a range of channels per thread */
+            int na, nb_, c0 = 0, c1 = cg;
+            if (by_channel) {
+                na = 0;
+                nb_ = N;
+                thread_range(cg, t, nt, &c0, &c1);
+            } else {
+                thread_range(N, t, nt, &na, &nb_);
+            }
+            const int nc = c1 - c0;
+            for (int n = na; n < nb_ && nc > 0; n++)
+                for (int g = 0; g < G; g++) {
+                    const float *wg = w + (size_t)g * kg * kdim + (size_t)c0 * kk; /* rows c0*kk.. of w^T */
+                    const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
+                    float *dxg = dx + ((size_t)n * d->c + (size_t)g * cg + c0) * hw;
+                    if (p.direct) {
+                        sgemm1(1, 0, nc, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg, (int)hw);
+                        continue;
+                    }
+                    scale_out(dxg, (size_t)nc * hw, beta);
+                    for (int oy0 = 0; oy0 < d->oh; oy0 += p.rows) {
+                        int oy1 = oy0 + p.rows < d->oh ? oy0 + p.rows : d->oh, cols = (oy1 - oy0) * ow;
+                        sgemm1(1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
+                               0.0f, col, cols);
+                        col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
+                    }
+                }
+        }
+    }
+    return MC_OK;
+}
+
+/* ---- backward-filter -------------------------------------------------------------------- */
+int mc_cpu_conv_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x,
+                           const float *dy, float beta, float *dw) {
+    if (use_winograd(d)) return mc_cpu_wino_bwd_filter(ar, d, x, dy, beta, dw);
+    conv_plan p;
+    make_plan(d, &p);
+    const size_t nw = (size_t)d->k * p.kdim, nw16 = round16(nw);
+    const int T = p.ntiles < p.T ? (p.ntiles > 0 ? p.ntiles : 1) : p.T;
+    /* per thread: its scratch; threads 1.. also a private dW */
+    MC_TRY(mc_cpu_arena_reserve(ar, (p.per_thread + nw16) * (size_t)T));
+    const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
+    const size_t hw = p.hw, ohw = p.ohw;
+    int used[MAX_THREADS];
+    memset(used, 0, sizeof used);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = slot(ar, p.per_thread * (size_t)t);
+        float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
+        float *acc = t == 0 ? dw : slot(ar, p.per_thread * (size_t)T + nw16 * (size_t)(t - 1));
+        int ta, tb;
+        thread_range(p.ntiles, t, nt, &ta, &tb);
+        for (int ti = ta; ti < tb; ti++) {
+            int n0, n1, oy0, oy1;
+            tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
+            /* the first product overwrites the private copy; thread 0 blends with beta */
+            const float b = ti > ta ? 1.0f : (t == 0 ? beta : 0.0f);
+            for (int g = 0; g < G; g++) {
+                float *accg = acc + (size_t)g * kg * kdim;
+                if (p.fold == 1) {
+                    const float *xg = x + ((size_t)n0 * d->c + (size_t)g * cg) * hw;
+                    const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
+                    int cols = (oy1 - oy0) * ow;
+                    if (p.direct) {
+                        sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
+                               accg, kdim);
+                    } else {
+                        im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
+                        sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
+                    }
+                } else {
+                    const int nb = n1 - n0, cols = nb * (int)ohw;
+                    for (int j = 0; j < nb; j++)
+                        im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
+                                    col + (size_t)j * ohw, (size_t)cols);
+                    pack_dy(&p, d, dy, n0, n1, g, pk);
+                    sgemm1(0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
+                }
+            }
+        }
+        used[t] = tb > ta;
+    }
+    if (!used[0]) scale_out(dw, nw, beta);
+    int extra = 0;
+    for (int t = 1; t < T; t++) extra += used[t];
+    if (extra) {
+        const float *priv = ar->p + p.per_thread * (size_t)T;
+#pragma omp parallel for schedule(static) num_threads(p.T)
+        for (size_t i = 0; i < nw; i++) {
+            float s = 0.0f;
+            for (int t = 1; t < T; t++)
+                if (used[t]) s += priv[nw16 * (size_t)(t - 1) + i];
+            dw[i] += s;
+        }
+    }
+    return MC_OK;
+}

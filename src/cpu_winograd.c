@@ -1,0 +1,412 @@
+/* cpu_winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3)
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the CPU backend.
+ *
+ * A 2x2 block of outputs of one channel pair needs 36 multiply-adds directly and 16 after the
+ * transforms: with U = G g G^T (the 3x3 filter g as 4x4), V = B^T d B (a 4x4 input tile d) and
+ * the output Y = A^T (U . V) A (. element-wise), summing over input channels turns the 16
+ * element-wise products into 16 GEMMs, M_xi (k x tiles) = U_xi (k x c) V_xi (c x tiles),
+ * 2.25 times fewer flops than im2col + GEMM. The matrices (exact in binary: entries 0, +-1, 1/2):
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ * Backward-data is the forward convolution of dy with the filters transposed (c <-> k) and
+ * rotated by 180 degrees, padding 2 - p. Backward-filter is the adjoint of the forward in U:
+ *   dU_xi (k x c) = sum over tiles (A dY A^T)_xi (k x tiles) . V_xi^T, then dW = G^T dU G.
+ * Rounding: the transforms add a few float operations per product; errors stay ~1e-7 relative to
+ * the sum of |terms| (tests/test_cpu_backend.c checks them against the definition).
+ *
+ * Tiles (2x2 outputs) are numbered over the whole batch, n * tiles_per_image + ty * tw + tx, and
+ * processed in blocks of nt tiles (a few MB of transformed data per thread, so that it stays in
+ * cache): each thread transforms a block of inputs into V (16 x c x nt), runs the 16 GEMMs into
+ * M (16 x k x nt) and transforms M back into the output. Blocks go to threads statically
+ * (backward-filter: each thread sums into its own dU, added in a fixed order: the result does
+ * not depend on timing).
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+#include "cpu_conv.h"
+
+/* floats of V + M per thread and block (sets the block size) */
+#ifndef MC_WINO_BLOCK
+#define MC_WINO_BLOCK (1 << 20)
+#endif
+#define MAX_THREADS 256
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+int mc_cpu_wino_ok(const mc_conv_desc *d) {
+    return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->groups == 1 && d->ph == d->pw &&
+           d->ph >= 0 && d->ph <= 2 && d->oh >= 2 && d->ow >= 2 && d->c >= 16 && d->k >= 16;
+}
+
+typedef struct wplan {
+    int T, th, tw;      /* threads; tiles per column and row of an image */
+    size_t tpi, ntiles; /* tiles per image, in the batch */
+    int nt;             /* tiles per block */
+    size_t nblocks;
+} wplan;
+
+static void make_plan(const mc_conv_desc *d, wplan *p) {
+    p->T = mc_cpu_threads();
+    p->th = (d->oh + 1) / 2;
+    p->tw = (d->ow + 1) / 2;
+    p->tpi = (size_t)p->th * p->tw;
+    p->ntiles = p->tpi * (size_t)d->n;
+    size_t nt = MC_WINO_BLOCK / (16 * (size_t)(d->c + d->k));
+    nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
+    size_t per = (p->ntiles + (size_t)p->T - 1) / (size_t)p->T; /* keep every thread busy */
+    if (nt > per) nt = per > 16 ? (per + 15) & ~(size_t)15 : per;
+    if (nt < 1) nt = 1;
+    p->nt = (int)nt;
+    p->nblocks = (p->ntiles + nt - 1) / nt;
+}
+
+/* ---- transforms ------------------------------------------------------------------------- */
+/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
+static void filter_transform(int K, int C, const float *w, float *U) {
+    const size_t kc = (size_t)K * C;
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < kc; q++) {
+        const float *g = w + q * 9;
+        float t[4][3]; /* G g */
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) { /* (G g) G^T */
+            U[(size_t)(i * 4 + 0) * kc + q] = t[i][0];
+            U[(size_t)(i * 4 + 1) * kc + q] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            U[(size_t)(i * 4 + 2) * kc + q] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            U[(size_t)(i * 4 + 3) * kc + q] = t[i][2];
+        }
+    }
+}
+
+/* The transforms work on a tile row at a time: the tiles tx in [tx0, tx0 + cnt) of tile row ty
+ * of one image, one channel, with the tiles as vector lanes (unit stride after splitting input
+ * rows into even and odd columns). `tmp` holds 20 * cnt + 4 floats. */
+
+/* even and odd columns of row iy of channel xc shifted by -pad: e[q] = row[2(tx0+q) - pad],
+ * o[q] = row[2(tx0+q) + 1 - pad], q <= cnt (0 outside the row) */
+static void split_row(const float *restrict row, int w, int pad, int tx0, int cnt, float *restrict e,
+                      float *restrict o) {
+    int s0 = 2 * tx0 - pad;
+    /* q where both columns are inside: s0 + 2q >= 0 and s0 + 2q + 1 <= w - 1 */
+    int lo = s0 >= 0 ? 0 : (1 - s0) / 2, hi = (w - 2 - s0) >= 0 ? (w - 2 - s0) / 2 + 1 : 0;
+    if (hi > cnt + 1) hi = cnt + 1;
+    if (lo > hi) lo = hi;
+    for (int q = 0; q < lo; q++) {
+        int c = s0 + 2 * q;
+        e[q] = c >= 0 && c < w ? row[c] : 0.0f;
+        o[q] = c + 1 >= 0 && c + 1 < w ? row[c + 1] : 0.0f;
+    }
+    const float *r = row + s0;
+    for (int q = lo; q < hi; q++) {
+        e[q] = r[2 * q];
+        o[q] = r[2 * q + 1];
+    }
+    for (int q = hi; q <= cnt; q++) {
+        int c = s0 + 2 * q;
+        e[q] = c >= 0 && c < w ? row[c] : 0.0f;
+        o[q] = c + 1 >= 0 && c + 1 < w ? row[c + 1] : 0.0f;
+    }
+}
+
+/* The element-wise butterflies of the transforms, over n lanes (tiles); restrict parameters so
+ * that they vectorise */
+/* B^T on 4 inputs: a0 - a2, a1 + a2, a2 - a1, a1 - a3 */
+static void bt4(int n, const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                const float *restrict a3, float *restrict o0, float *restrict o1, float *restrict o2,
+                float *restrict o3) {
+    for (int q = 0; q < n; q++) {
+        o0[q] = a0[q] - a2[q];
+        o1[q] = a1[q] + a2[q];
+        o2[q] = a2[q] - a1[q];
+        o3[q] = a1[q] - a3[q];
+    }
+}
+/* A^T on 4 inputs: a0 + a1 + a2, a1 - a2 - a3 */
+static void at4(int n, const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                const float *restrict a3, float *restrict o0, float *restrict o1) {
+    for (int q = 0; q < n; q++) {
+        o0[q] = a0[q] + a1[q] + a2[q];
+        o1[q] = a1[q] - a2[q] - a3[q];
+    }
+}
+/* A on 2 inputs, with the row of A g given by the signs: a = sa0 x0 (+-) x1 ...: see grad_row */
+static void a2x(int n, const float *restrict a, const float *restrict b, float *restrict o0, float *restrict o1,
+                float *restrict o2, float *restrict o3) {
+    for (int q = 0; q < n; q++) {
+        o0[q] = a[q];
+        o1[q] = a[q] + b[q];
+        o2[q] = a[q] - b[q];
+        o3[q] = -b[q];
+    }
+}
+static void add2(int n, const float *restrict a, const float *restrict b, float *restrict o) {
+    for (int q = 0; q < n; q++) o[q] = a[q] + b[q];
+}
+static void sub2(int n, const float *restrict a, const float *restrict b, float *restrict o) {
+    for (int q = 0; q < n; q++) o[q] = a[q] - b[q];
+}
+static void neg1(int n, const float *restrict a, float *restrict o) {
+    for (int q = 0; q < n; q++) o[q] = -a[q];
+}
+
+/* v[xi * ldv + q] = (B^T d B)[xi] of the input tiles of a tile row segment of channel xc */
+static void input_row(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
+                      float *tmp) {
+    float *H = tmp, *restrict E = tmp + 16 * cnt, *restrict O = E + cnt + 1; /* H[row][component][q] */
+    for (int i = 0; i < 4; i++) {
+        int iy = 2 * ty - d->ph + i;
+        float *restrict h0 = H + (size_t)(4 * i) * cnt, *restrict h1 = h0 + cnt, *restrict h2 = h1 + cnt,
+                       *restrict h3 = h2 + cnt;
+        if (iy < 0 || iy >= d->h) {
+            memset(h0, 0, 4 * (size_t)cnt * sizeof(float));
+            continue;
+        }
+        split_row(xc + (size_t)iy * d->w, d->w, d->pw, tx0, cnt, E, O);
+        bt4(cnt, E, O, E + 1, O + 1, h0, h1, h2, h3); /* d B along the row */
+    }
+    for (int j = 0; j < 4; j++) { /* B^T (.) down the rows */
+        const float *restrict r0 = H + (size_t)j * cnt, *restrict r1 = H + (size_t)(4 + j) * cnt,
+                             *restrict r2 = H + (size_t)(8 + j) * cnt, *restrict r3 = H + (size_t)(12 + j) * cnt;
+        float *restrict v0 = v + (size_t)j * ldv, *restrict v1 = v + (size_t)(4 + j) * ldv,
+                       *restrict v2 = v + (size_t)(8 + j) * ldv, *restrict v3 = v + (size_t)(12 + j) * ldv;
+        bt4(cnt, r0, r1, r2, r3, v0, v1, v2, v3);
+    }
+}
+
+/* y (2x2 per tile) = A^T m A for a tile row segment of output channel yk, blended with beta */
+static void output_row(const mc_conv_desc *d, const float *m, size_t ldm, int ty, int tx0, int cnt, float beta,
+                       float *yk, float *tmp) {
+    float *S = tmp, *restrict E = tmp + 8 * cnt, *restrict O = E + cnt; /* S[r][j][q] = (A^T m)[r][j] */
+    for (int j = 0; j < 4; j++) {
+        const float *restrict m0 = m + (size_t)j * ldm, *restrict m1 = m + (size_t)(4 + j) * ldm,
+                             *restrict m2 = m + (size_t)(8 + j) * ldm, *restrict m3 = m + (size_t)(12 + j) * ldm;
+        float *restrict s0 = S + (size_t)j * cnt, *restrict s1 = S + (size_t)(4 + j) * cnt;
+        at4(cnt, m0, m1, m2, m3, s0, s1);
+    }
+    const int x0 = 2 * tx0, ncol = 2 * cnt < d->ow - x0 ? 2 * cnt : d->ow - x0;
+    for (int r = 0; r < 2 && 2 * ty + r < d->oh; r++) {
+        const float *restrict a0 = S + (size_t)(4 * r) * cnt, *restrict a1 = a0 + cnt, *restrict a2 = a1 + cnt,
+                             *restrict a3 = a2 + cnt;
+        at4(cnt, a0, a1, a2, a3, E, O); /* (.) A along the row */
+        float *restrict yr = yk + (size_t)(2 * ty + r) * d->ow + x0;
+        const int pairs = ncol / 2;
+        if (beta == 0.0f) {
+            for (int q = 0; q < pairs; q++) {
+                yr[2 * q] = E[q];
+                yr[2 * q + 1] = O[q];
+            }
+            if (ncol & 1) yr[ncol - 1] = E[pairs];
+        } else {
+            for (int q = 0; q < pairs; q++) {
+                yr[2 * q] = E[q] + beta * yr[2 * q];
+                yr[2 * q + 1] = O[q] + beta * yr[2 * q + 1];
+            }
+            if (ncol & 1) yr[ncol - 1] = E[pairs] + beta * yr[ncol - 1];
+        }
+    }
+}
+
+/* e[xi * lde + q] = (A g A^T)[xi] for the 2x2 output-gradient tiles g of a tile row segment of
+ * channel gk (0 outside the output) */
+static void grad_row(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
+                     float *tmp) {
+    float *restrict G0e = tmp, *restrict G0o = G0e + cnt + 1, *restrict G1e = G0o + cnt + 1,
+                   *restrict G1o = G1e + cnt + 1;
+    split_row(gk + (size_t)(2 * ty) * d->ow, d->ow, 0, tx0, cnt, G0e, G0o);
+    if (2 * ty + 1 < d->oh)
+        split_row(gk + (size_t)(2 * ty + 1) * d->ow, d->ow, 0, tx0, cnt, G1e, G1o);
+    else
+        memset(G1e, 0, 2 * (size_t)(cnt + 1) * sizeof(float));
+    float *o[16];
+    for (int xi = 0; xi < 16; xi++) o[xi] = e + (size_t)xi * lde;
+    /* A g: rows g0, g0 + g1, g0 - g1, -g1 (two columns each, into tmp), then (.) A^T */
+    float *ra = G1o + cnt + 1, *rb = ra + cnt;
+    a2x(cnt, G0e, G0o, o[0], o[1], o[2], o[3]);
+    add2(cnt, G0e, G1e, ra);
+    add2(cnt, G0o, G1o, rb);
+    a2x(cnt, ra, rb, o[4], o[5], o[6], o[7]);
+    sub2(cnt, G0e, G1e, ra);
+    sub2(cnt, G0o, G1o, rb);
+    a2x(cnt, ra, rb, o[8], o[9], o[10], o[11]);
+    neg1(cnt, G1e, ra);
+    neg1(cnt, G1o, rb);
+    a2x(cnt, ra, rb, o[12], o[13], o[14], o[15]);
+}
+
+/* the segments (image, tile row, first tile, count) of tiles [t0, t0 + nb): SEG(n, ty, tx0, cnt, j0) */
+#define FOR_SEGMENTS(p, t0, nb, BODY)                                                                  \
+    for (size_t t_ = (t0); t_ < (t0) + (size_t)(nb);) {                                                \
+        size_t n_ = t_ / (p)->tpi, r_ = t_ % (p)->tpi;                                                 \
+        int ty = (int)(r_ / (size_t)(p)->tw), tx0 = (int)(r_ % (size_t)(p)->tw);                       \
+        int cnt = (p)->tw - tx0;                                                                       \
+        if ((size_t)cnt > (t0) + (size_t)(nb) - t_) cnt = (int)((t0) + (size_t)(nb) - t_);             \
+        size_t n = n_, j0 = t_ - (t0);                                                                 \
+        BODY;                                                                                          \
+        t_ += (size_t)cnt;                                                                             \
+    }
+
+static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
+                            size_t ldv, int nt, float *tmp) {
+    const size_t hw = (size_t)d->h * d->w;
+    FOR_SEGMENTS(p, t0, nb, {
+        for (int c = 0; c < d->c; c++)
+            input_row(d, x + (n * (size_t)d->c + (size_t)c) * hw, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
+    })
+}
+
+static void output_transform(const mc_conv_desc *d, const wplan *p, const float *M, size_t ldm, int nt, size_t t0,
+                             int nb, float beta, float *y, float *tmp) {
+    const size_t ohw = (size_t)d->oh * d->ow;
+    FOR_SEGMENTS(p, t0, nb, {
+        for (int k = 0; k < d->k; k++)
+            output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, y + (n * (size_t)d->k + (size_t)k) * ohw,
+                       tmp);
+    })
+}
+
+static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
+                           size_t lde, int nt, float *tmp) {
+    const size_t ohw = (size_t)d->oh * d->ow;
+    FOR_SEGMENTS(p, t0, nb, {
+        for (int k = 0; k < d->k; k++)
+            grad_row(d, dy + (n * (size_t)d->k + (size_t)k) * ohw, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
+    })
+}
+
+/* ---- forward ---------------------------------------------------------------------------- */
+/* y = conv(x, w) + beta y with the filters already transformed (U) */
+static void wino_forward(const mc_conv_desc *d, const wplan *p, const float *x, const float *U, float beta,
+                         float *y, float *scratch, size_t per_thread) {
+    const int C = d->c, K = d->k, nt = p->nt;
+    const size_t kc = (size_t)K * C, ldv = (size_t)C * nt, ldm = (size_t)K * nt;
+#pragma omp parallel num_threads(p->T)
+    {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        float *V = scratch + per_thread * (size_t)t, *M = V + round16(16 * ldv), *tmp = M + round16(16 * ldm);
+        size_t b0 = p->nblocks * (size_t)t / (size_t)T, b1 = p->nblocks * (size_t)(t + 1) / (size_t)T;
+        for (size_t b = b0; b < b1; b++) {
+            size_t t0 = b * (size_t)nt;
+            int nb = (int)(p->ntiles - t0 < (size_t)nt ? p->ntiles - t0 : (size_t)nt);
+            input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nb, C, 1.0f, U + (size_t)xi * kc, C,
+                            V + (size_t)xi * ldv, nt, 0.0f, M + (size_t)xi * ldm, nt);
+            output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);
+        }
+    }
+}
+
+/* V (16 c nt) + M (16 k nt) + the row transforms' tmp */
+static size_t tmp_floats(const wplan *p) { return round16(20 * (size_t)p->tw + 8); }
+static size_t fwd_per_thread(const mc_conv_desc *d, const wplan *p) {
+    return round16(16 * (size_t)d->c * p->nt) + round16(16 * (size_t)d->k * p->nt) + tmp_floats(p);
+}
+
+int mc_cpu_wino_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w, float beta,
+                    float *y) {
+    wplan p;
+    make_plan(d, &p);
+    const size_t nu = round16(16 * (size_t)d->k * d->c), per = fwd_per_thread(d, &p);
+    MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)p.T));
+    filter_transform(d->k, d->c, w, ar->p);
+    wino_forward(d, &p, x, ar->p, beta, y, ar->p + nu, per);
+    return MC_OK;
+}
+
+/* ---- backward-data ---------------------------------------------------------------------- */
+int mc_cpu_wino_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy, const float *w,
+                         float beta, float *dx) {
+    /* the convolution from dy (k channels, oh x ow) to dx (c channels, h x w) */
+    mc_conv_desc e = *d;
+    e.c = d->k;
+    e.h = d->oh;
+    e.w = d->ow;
+    e.k = d->c;
+    e.oh = d->h;
+    e.ow = d->w;
+    e.ph = e.pw = 2 - d->ph;
+    wplan p;
+    make_plan(&e, &p);
+    const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16(16 * (size_t)d->k * d->c),
+                 per = fwd_per_thread(&e, &p);
+    MC_TRY(mc_cpu_arena_reserve(ar, nw + nu + per * (size_t)p.T));
+    float *wt = ar->p, *U = ar->p + nw;
+    const int K = d->k, C = d->c;
+    /* wt[c][k][i][j] = w[k][c][2-i][2-j] */
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < K; k++) {
+            const float *s = w + ((size_t)k * C + c) * 9;
+            float *t = wt + ((size_t)c * K + k) * 9;
+            for (int q = 0; q < 9; q++) t[q] = s[8 - q];
+        }
+    filter_transform(C, K, wt, U);
+    wino_forward(&e, &p, dy, U, beta, dx, ar->p + nw + nu, per);
+    return MC_OK;
+}
+
+/* ---- backward-filter -------------------------------------------------------------------- */
+int mc_cpu_wino_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *dy,
+                           float beta, float *dw) {
+    wplan p;
+    make_plan(d, &p);
+    const int C = d->c, K = d->k, nt = p.nt;
+    const size_t kc = (size_t)K * C, ndu = round16(16 * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
+    const size_t per = fwd_per_thread(d, &p) + ndu; /* V, E and the thread's dU */
+    int T = p.T;
+    if ((size_t)T > p.nblocks) T = (int)(p.nblocks > 0 ? p.nblocks : 1);
+    MC_TRY(mc_cpu_arena_reserve(ar, per * (size_t)T));
+    int used[MAX_THREADS];
+    memset(used, 0, sizeof used);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        float *V = ar->p + per * (size_t)t, *E = V + round16(16 * ldv), *tmp = E + round16(16 * ldm);
+        float *dU = tmp + tmp_floats(&p);
+        size_t b0 = p.nblocks * (size_t)t / (size_t)nth, b1 = p.nblocks * (size_t)(t + 1) / (size_t)nth;
+        for (size_t b = b0; b < b1; b++) {
+            size_t t0 = b * (size_t)nt;
+            int nb = (int)(p.ntiles - t0 < (size_t)nt ? p.ntiles - t0 : (size_t)nt);
+            input_transform(d, &p, x, t0, nb, V, ldv, nt, tmp);
+            grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt,
+                            V + (size_t)xi * ldv, nt, b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
+        }
+        used[t] = b1 > b0;
+    }
+    /* dW = G^T (sum of the threads' dU) G, blended with beta */
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < kc; q++) {
+        float u[16];
+        for (int xi = 0; xi < 16; xi++) {
+            float s = 0.0f;
+            for (int t = 0; t < T; t++)
+                if (used[t])
+                    s += ar->p[per * (size_t)t + round16(16 * ldv) + round16(16 * ldm) + tmp_floats(&p) + (size_t)xi * kc + q];
+            u[xi] = s;
+        }
+        /* G^T u: rows u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3 (per column) */
+        float r[3][4];
+        for (int j = 0; j < 4; j++) {
+            float a0 = u[j], a1 = u[4 + j], a2 = u[8 + j], a3 = u[12 + j];
+            r[0][j] = a0 + 0.5f * (a1 + a2);
+            r[1][j] = 0.5f * (a1 - a2);
+            r[2][j] = 0.5f * (a1 + a2) + a3;
+        }
+        float *o = dw + q * 9;
+        for (int i = 0; i < 3; i++) { /* (G^T u) G */
+            float a0 = r[i][0], a1 = r[i][1], a2 = r[i][2], a3 = r[i][3];
+            float v[3] = {a0 + 0.5f * (a1 + a2), 0.5f * (a1 - a2), 0.5f * (a1 + a2) + a3};
+            for (int j = 0; j < 3; j++) o[i * 3 + j] = v[j] + (beta == 0.0f ? 0.0f : beta * o[i * 3 + j]);
+        }
+    }
+    return MC_OK;
+}

@@ -1,0 +1,203 @@
+/* bench_step.c — medcolor's side of `make bench`: the time of a training step (forward +
+ * backward + SGD update) or of an inference forward pass, through the public API only.
+ *
+ * Not a test (named bench_*, not test_*). Built by `make bench` (see scripts/bench.sh):
+ *   bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] [--infer] [--batch B]
+ *              [--layers]
+ *   CFG      a network cfg (e.g. cfg/resnet18.cfg)
+ *   --stage  baseline | baseline-all | color | all | last (mc_stage_apply; default all)
+ *   --steps  timed steps (default 3), --warmup untimed steps before (default 1)
+ *   --threads OpenMP + OpenBLAS threads (default 2)
+ *   --infer  eval mode, forward only: prints images/s instead of s/step
+ *   --layers also print the forward and backward time per layer type (one more pass, layer by layer)
+ * Input: random grey images (the cfg's channels, normally 1, through T or the grey copy), random
+ * 0/1 labels; SGD lr 0.01, momentum 0.9, weight decay 1e-4 as the PyTorch script.
+ * Output: one line `medcolor cfg=... stage=... mode=train step_median=1.234 step_min=1.200
+ * cpu_median=2.3 maxrss_mb=812.3` (mode=infer: img_per_s=...): wall-clock seconds, the process's
+ * CPU seconds per step (all threads: the work, less sensitive to a busy machine than the wall
+ * clock) and ru_maxrss of this process (the peak RSS).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "core.h"
+#include "net.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU time of the whole process (all threads): on a busy machine, the work done */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double maxrss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+static int die(const char *what) {
+    fprintf(stderr, "bench_step: %s: %s\n", what, mc_errmsg());
+    return 1;
+}
+
+/* multiply-adds of layer l's forward per image (convolutions and connected layers; 0 else) */
+static double layer_macs(const mc_layer *l) {
+    const char *t = l->ops->section;
+    for (int k = 0; k < l->nt; k++)
+        if (!strcmp(l->t[k].name, "weight") && l->t[k].ndim >= 2) {
+            if (!strcmp(t, "convolutional")) return (double)l->out_h * l->out_w * (double)l->t[k].numel;
+            if (!strcmp(t, "deconvolutional")) return (double)l->h * l->w * (double)l->t[k].numel;
+            if (!strcmp(t, "connected")) return (double)l->t[k].numel;
+        }
+    return 0;
+}
+
+/* GFLOP of one step: forward of every layer, backward-data where the input needs a gradient,
+ * backward-filter where the weights are trained (after a backward: active / want_wgrad set) */
+static double step_gflop(mc_net *net, int infer) {
+    double f = 0;
+    for (int i = 0; i < net->n; i++) {
+        const mc_layer *l = &net->layers[i];
+        double m = layer_macs(l);
+        f += m;
+        if (infer || !l->active) continue;
+        if (l->want_wgrad) f += m;
+        if (mc_in_delta(net, l, 0)) f += m;
+    }
+    return 2.0 * f * net->batch / 1e9;
+}
+
+/* forward (and, training, backward) time of every layer, one pass layer by layer through the
+ * layer table (after a full step, so that the backward flags and gradient memory are set; the
+ * values computed are then meaningless, only the times count), and the totals per layer type */
+static int layer_profile(mc_net *net, int infer) {
+    double tf[32] = {0}, tb[32] = {0}, *fb = mc_calloc((size_t)net->n, sizeof(double), "times");
+    const char *types[32];
+    int nt = 0;
+    double total_f = 0, total_b = 0;
+    if (!fb) return die("alloc");
+    for (int pass = 0; pass < (infer ? 1 : 2); pass++)
+        for (int k = 0; k < net->n; k++) {
+            int i = pass ? net->n - 1 - k : k;
+            mc_layer *l = &net->layers[i];
+            if (pass && !l->active) continue;
+            double t0 = now();
+            if ((pass ? l->ops->backward(l, net) : l->ops->forward(l, net)) < 0) return die("layer");
+            double dt = now() - t0;
+            int j = 0;
+            while (j < nt && strcmp(types[j], l->ops->section) != 0) j++;
+            if (j == nt && nt < 32) types[nt++] = l->ops->section;
+            if (j < 32) (pass ? tb : tf)[j] += dt;
+            if (pass) {
+                total_b += dt;
+                fb[i] = dt;
+            } else {
+                total_f += dt;
+            }
+        }
+    (void)fb;
+    printf("  %-16s %10s %10s\n", "layer type", "fwd ms", "bwd ms");
+    for (int j = 0; j < nt; j++) printf("  %-16s %10.1f %10.1f\n", types[j], 1e3 * tf[j], 1e3 * tb[j]);
+    printf("  %-16s %10.1f %10.1f\n", "total", 1e3 * total_f, 1e3 * total_b);
+    free(fb);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *cfg = NULL, *stage = "all";
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--infer")) infer = 1;
+        else if (!strcmp(argv[i], "--layers")) layers = 1;
+        else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
+        else {
+            fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
+                            "[--batch B] [--infer] [--layers]\n");
+            return 2;
+        }
+    }
+    if (!cfg || steps < 1 || warmup < 0 || batch < 1) {
+        fprintf(stderr, "bench_step: give a cfg, --steps >= 1, --warmup >= 0, --batch >= 1\n");
+        return 2;
+    }
+    mc_set_threads(threads);
+    mc_net *net;
+    mc_net_opts opts = {.batch = batch, .seed = 1};
+    if (mc_net_from_cfg(&net, cfg, &opts) < 0) return die(cfg);
+    int st = mc_stage_from_name(stage);
+    if (st < 0 || mc_stage_apply(net, st) < 0) return die("stage");
+    mc_net_set_train(net, !infer);
+
+    int c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    size_t nin = (size_t)batch * c * h * w, nout = (size_t)batch * mc_net_num_outputs(net);
+    float *x = mc_malloc(nin * sizeof(float), "input"), *y = mc_malloc(nout * sizeof(float), "labels");
+    if (!x || !y) return die("alloc");
+    mc_rng r;
+    mc_rng_seed(&r, 7);
+    for (size_t i = 0; i < nin; i++) x[i] = (float)mc_rng_normal(&r);
+    for (size_t i = 0; i < nout; i++) y[i] = mc_rng_uniform(&r) < 0.5 ? 1.0f : 0.0f;
+    if (mc_net_set_input(net, x) < 0 || mc_net_set_truth(net, y, NULL) < 0) return die("input");
+    mc_sgd sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f, .decoupled = 0};
+
+    double *ts = mc_malloc((size_t)steps * sizeof(double), "times"),
+           *cs = mc_malloc((size_t)steps * sizeof(double), "times");
+    if (!ts || !cs) return die("alloc");
+    for (int i = 0; i < warmup + steps; i++) {
+        double t0 = now(), c0 = cpu_now();
+        if (infer) {
+            if (mc_net_forward(net) < 0) return die("forward");
+        } else {
+            if (mc_net_zero_grad(net) < 0 || mc_net_forward(net) < 0 || mc_net_backward(net) < 0 ||
+                mc_net_sgd_step(net, &sgd) < 0)
+                return die("step");
+        }
+        double dt = now() - t0, dc = cpu_now() - c0;
+        if (i >= warmup) {
+            ts[i - warmup] = dt;
+            cs[i - warmup] = dc;
+        }
+    }
+    qsort(ts, (size_t)steps, sizeof(double), cmp_double);
+    qsort(cs, (size_t)steps, sizeof(double), cmp_double);
+    double med = steps % 2 ? ts[steps / 2] : 0.5 * (ts[steps / 2 - 1] + ts[steps / 2]);
+    double cmed = steps % 2 ? cs[steps / 2] : 0.5 * (cs[steps / 2 - 1] + cs[steps / 2]);
+    if (infer)
+        printf("medcolor cfg=%s stage=%s mode=infer batch=%d threads=%d img_per_s=%.2f pass_median=%.3f "
+               "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
+               cfg, stage, batch, threads, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
+    else
+        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d step_median=%.3f step_min=%.3f "
+               "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
+               cfg, stage, batch, threads, med, ts[0], cmed, maxrss_mb(), (double)mc_net_loss(net));
+    double gf = step_gflop(net, infer);
+    printf("  %.1f GFLOP per %s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,
+           infer ? "pass" : "step", gf / med);
+    if (layers && layer_profile(net, infer)) return 1;
+    fflush(stdout);
+    free(ts);
+    free(cs);
+    free(x);
+    free(y);
+    mc_net_free(net);
+    return 0;
+}

@@ -127,7 +127,7 @@ asan:
 # The demo: generate the synthetic dataset, train Color Module -> All (experiments/demo.exp),
 # evaluate the best weights (ROC curves), colorize a few validation images.
 DEMO_RUN := build/demo-run
-DEMO_NET := cfg/resnet18-pixelshuffle.cfg --set net.width=128 --set net.height=128
+DEMO_NET := cfg/resnet18-pixelshuffle.cfg --set net.width=64 --set net.height=64
 demo: $(BIN)
 	@test -f build/demo/CheXpert-v1.0-small/valid.csv || ./$(BIN) demo-data build/demo
 	@rm -rf $(DEMO_RUN)

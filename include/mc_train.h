@@ -69,6 +69,10 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m);
 
 int mc_mkdirs(const char *path);
 
+/* Builds the network of cfg for a dataset with nlabels labels: when the cfg's last layer has
+ * another number of outputs, it is rebuilt with head.output = nlabels (nlabels <= 0: as is). */
+int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, int nlabels);
+
 /* The bundled demo dataset: n_train + n_valid synthetic chest-X-ray-like w x h JPEGs in
  * CheXpert-v1.0-small's layout under dir, the 5 paper labels drawn into the images. */
 int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64_t seed);

@@ -7,8 +7,7 @@ tests/bench_step.c, timed in the same way, in its own process.
 NET is a cfg name without .cfg: resnet18, resnet18-pixelshuffle, resnet18-coloru, resnet18-deconv,
 densenet121, densenet121-pixelshuffle, ... The networks come from
 tests/torch/make_network_fixtures.py (T from torch.nn as spec/modules.md describes it,
-E = torchvision's resnet18 / densenet121, C = Linear(features -> 5)); if that file cannot be
-imported, from the minimal copies below. Stage color: the backbone's parameters do not
+E = torchvision's resnet18 / densenet121, C = Linear(features -> 5)). Stage color: the backbone's parameters do not
 require gradients (E frozen; its BatchNorm still uses batch statistics in train mode, as
 medcolor's default). Input: (B, 1, 320, 320) normal noise, 0/1 labels; SGD lr 0.01,
 momentum 0.9, weight decay 1e-4; BCEWithLogitsLoss. A step is zero_grad + forward + loss +
@@ -26,96 +25,9 @@ import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "torch"))
-
-
-def minimal_net():
-    """The networks when make_network_fixtures.py is not there (same structure)."""
-    def lrelu():
-        return nn.LeakyReLU(0.01)
-
-    class Stem(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv, self.bn, self.act = nn.Conv2d(1, 64, 7, 2, 2), nn.BatchNorm2d(64), lrelu()
-            self.pool = nn.MaxPool2d(3, 2, 1)
-
-        def forward(self, x):
-            return self.pool(self.act(self.bn(self.conv(x))))
-
-    class Res(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = nn.Sequential(*[nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1), nn.BatchNorm2d(64), lrelu())
-                                        for _ in range(2)])
-
-        def forward(self, x):
-            return x + self.body(x)
-
-    class Deconv(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem, self.res = Stem(), nn.Sequential(*[Res() for _ in range(8)])
-            self.to3 = nn.Conv2d(64, 3, 1)
-            self.up = nn.ConvTranspose2d(3, 3, 8, 4, 2, groups=3, bias=False)
-
-        def forward(self, x):
-            return self.up(self.to3(self.res(self.stem(x))))
-
-    class PixelShuffleT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem, self.res = Stem(), nn.Sequential(*[Res() for _ in range(8)])
-            self.conv, self.bn = nn.Conv2d(64, 48, 1), nn.BatchNorm2d(48)
-
-        def forward(self, x):
-            y = F.hardtanh(self.bn(self.conv(self.res(self.stem(x)))), -10000.0, 10000.0)
-            return F.avg_pool2d(F.pad(F.pixel_shuffle(y, 4), (1, 0, 1, 0), mode="replicate"), 2, 1)
-
-    def down(i, o):
-        return nn.Sequential(nn.Conv2d(i, o, 3, 1, 1), lrelu(), nn.Conv2d(o, o, 4, 2, 1), lrelu(), nn.BatchNorm2d(o))
-
-    def up(i, o):
-        return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1), lrelu(), nn.Conv2d(o, o, 3, 1, 1), lrelu(),
-                             nn.Conv2d(o, o, 3, 1, 1), lrelu(), nn.BatchNorm2d(o))
-
-    class ColorU(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.d1, self.d2, self.d3 = down(1, 16), down(16, 32), down(32, 64)
-            self.u1, self.u2 = up(64, 32), up(64, 16)
-            self.out = nn.Sequential(nn.ConvTranspose2d(32, 16, 4, 2, 1), lrelu(), nn.Conv2d(16, 16, 3, 1, 1),
-                                     lrelu(), nn.Conv2d(16, 3, 1))
-
-        def forward(self, x):
-            a = self.d1(x)
-            b = self.d2(a)
-            u = self.u2(torch.cat([b, self.u1(self.d3(b))], 1))
-            return self.out(torch.cat([a, u], 1))
-
-    class Grey3(nn.Module):
-        def forward(self, x):
-            return x.repeat(1, 3, 1, 1)
-
-    class Net(nn.Module):
-        def __init__(self, module, backbone):
-            super().__init__()
-            self.color = {"none": Grey3, "deconv": Deconv, "pixelshuffle": PixelShuffleT, "coloru": ColorU}[module]()
-            self.backbone = getattr(torchvision.models, backbone)()
-            if backbone == "resnet18":
-                nfeat, self.backbone.fc = self.backbone.fc.in_features, nn.Identity()
-            else:
-                nfeat, self.backbone.classifier = self.backbone.classifier.in_features, nn.Identity()
-            self.head = nn.Linear(nfeat, 5)
-
-        def forward(self, x):
-            return self.head(self.backbone(self.color(x)))
-
-    return Net
 
 
 def main():
@@ -132,12 +44,10 @@ def main():
     torch.manual_seed(0)
     parts = a.net.split("-")
     backbone, module = parts[0], parts[1] if len(parts) > 1 else "none"
-    try:
-        from make_network_fixtures import Net, NOUT  # noqa: E402
-        assert NOUT == 5
-        source = "tests/torch/make_network_fixtures.py"
-    except Exception:  # the other file is missing or changed: same networks from here
-        Net, source = minimal_net(), "scripts/bench_torch.py"
+    # the same torch.nn networks the parity tests use (one definition of the paper's modules)
+    from make_network_fixtures import Net, NOUT  # noqa: E402
+    assert NOUT == 5
+    source = "tests/torch/make_network_fixtures.py"
     m = Net(module, backbone)
     if a.stage == "color":
         for p in m.backbone.parameters():

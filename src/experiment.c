@@ -218,25 +218,33 @@ static int copy_by_name(mc_net *dst, const mc_net *src, const char *skip_group, 
     return MC_OK;
 }
 
+int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, int nlabels) {
+    const char *set[40];
+    int n = 0;
+    for (int i = 0; opts->set && opts->set[i] && n < 38; i++) set[n++] = opts->set[i];
+    set[n] = NULL;
+    mc_net_opts o = *opts;
+    o.set = set;
+    MC_TRY(mc_net_from_cfg(out, cfg, &o));
+    if (nlabels <= 0 || mc_net_num_outputs(*out) == nlabels) return MC_OK;
+    mc_net_free(*out);
+    *out = NULL;
+    char head[64];
+    snprintf(head, sizeof head, "head.output=%d", nlabels);
+    set[n++] = head;
+    set[n] = NULL;
+    return mc_net_from_cfg(out, cfg, &o);
+}
+
 static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
     const char *set[20];
     int n = 0;
     for (int i = 0; i < e->nset; i++) set[n++] = e->set[i];
-    char head[64];
-    snprintf(head, sizeof head, "head.output=%d", nlabels);
     set[n] = NULL;
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
                      .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
-    mc_net *net;
-    MC_TRY(mc_net_from_cfg(&net, e->net, &o));
-    if (nlabels > 0 && mc_net_num_outputs(net) != nlabels) {
-        mc_net_free(net);
-        set[n++] = head;
-        set[n] = NULL;
-        MC_TRY(mc_net_from_cfg(&net, e->net, &o));
-    }
-    mc_net_set_frozen_bn(net, e->frozen_bn);
-    *out = net;
+    MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
+    mc_net_set_frozen_bn(*out, e->frozen_bn);
     return MC_OK;
 }
 

@@ -53,6 +53,27 @@ static inline const char *mc_test_fixtures(void) {
     return d ? d : "build/fixtures";
 }
 
+/* Calls fn(dir, name) for every line of the fixture index dir/index_name (written by the
+ * PyTorch scripts); returns the number of cases. Stops the test when the index is missing. */
+static inline int mc_test_each_fixture(const char *index_name, void (*fn)(const char *dir, const char *name)) {
+    char path[1024], line[256];
+    snprintf(path, sizeof path, "%s/%s", mc_test_fixtures(), index_name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "FAIL: %s missing: run `make fixtures` (needs /usr/bin/python3 with torch)\n", path);
+        exit(1);
+    }
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        fn(mc_test_fixtures(), line);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 /* Directory for scratch files of a test (created by run_all.sh). */
 static inline const char *mc_test_tmp(void) {
     const char *d = getenv("MC_TMP");

@@ -217,19 +217,7 @@ static void run_case(const char *dir, const char *name) {
 
 int main(void) {
     mc_set_threads(2);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/index.txt", mc_test_fixtures());
-    FILE *f = fopen(path, "r");
-    REQUIRE(f, "%s missing: run `make fixtures` (needs /usr/bin/python3 with torch)", path);
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!line[0]) continue;
-        run_case(mc_test_fixtures(), line);
-        n++;
-    }
-    fclose(f);
+    int n = mc_test_each_fixture("index.txt", run_case);
     CHECK(n >= 40, "only %d fixture cases", n);
     printf("\n  %-16s %6s %12s %12s\n", "layer type", "cases", "max out err", "max grad err");
     for (int i = 0; i < nrows; i++)

@@ -112,20 +112,7 @@ static void run(const char *dir, const char *name) {
 
 int main(void) {
     mc_set_threads(2);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/sgd_index.txt", mc_test_fixtures());
-    FILE *f = fopen(path, "r");
-    REQUIRE(f, "%s missing: run `make fixtures`", path);
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (line[0]) {
-            run(mc_test_fixtures(), line);
-            n++;
-        }
-    }
-    fclose(f);
+    int n = mc_test_each_fixture("sgd_index.txt", run);
     CHECK(n == 3, "%d SGD cases", n);
     return mc_test_done("test_train_step");
 }

@@ -105,21 +105,11 @@ int mc_cli_eval(int argc, char **argv) {
     if (rc == MC_OK) rc = mc_dataset_check_files(ds, 5, &missing);
     if (rc == MC_OK && ds->nlabels > MC_MAX_LABELS) rc = -1;
     const char *sets[20];
-    char head[64];
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
-    if (rc == MC_OK) {
-        snprintf(head, sizeof head, "head.output=%d", ds->nlabels);
-        sets[ns] = NULL;
-        mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets};
-        rc = mc_net_from_cfg(&net, pos[0], &o);
-        if (rc == MC_OK && mc_net_num_outputs(net) != ds->nlabels) {
-            mc_net_free(net);
-            sets[ns++] = head;
-            sets[ns] = NULL;
-            rc = mc_net_from_cfg(&net, pos[0], &o);
-        }
-    }
+    sets[ns] = NULL;
+    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets};
+    if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
     if (rc == MC_OK) {
         probs = calloc((size_t)ds->n * ds->nlabels, sizeof(float));

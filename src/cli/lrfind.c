@@ -56,19 +56,11 @@ int mc_cli_lrfind(int argc, char **argv) {
     if (rc == MC_OK) rc = mc_dataset_load(&ds, df, "train");
     if (rc == MC_OK) rc = mc_dataset_check_files(ds, 5, &missing);
     const char *sets[20];
-    char head[64];
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
     mc_net_opts o = {.batch = (int)batch, .seed = (uint64_t)seed, .set = sets};
-    if (rc == MC_OK) rc = mc_net_from_cfg(&net, pos[0], &o);
-    if (rc == MC_OK && mc_net_num_outputs(net) != ds->nlabels) {
-        mc_net_free(net);
-        snprintf(head, sizeof head, "head.output=%d", ds->nlabels);
-        sets[ns++] = head;
-        sets[ns] = NULL;
-        rc = mc_net_from_cfg(&net, pos[0], &o);
-    }
+    if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK && weights) rc = mc_net_load_weights(net, weights);
     if (rc == MC_OK) rc = mc_stage_apply(net, stage);
     int c, h, w;

@@ -140,10 +140,15 @@ demo: $(BIN)
 # Benchmarks are scripts, never timed tests: medcolor vs PyTorch in the same run
 # (scripts/bench.sh, docs/performance.md). QUICK=1: one timed step per configuration.
 BENCH_BIN := $(BUILD)/bench_step
-$(BENCH_BIN): tests/bench_step.c $(LIB)
+$(BENCH_BIN): bench/bench_step.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-bench: $(BENCH_BIN)
+LOADER_BENCH := $(BUILD)/bench_loader
+$(LOADER_BENCH): bench/bench_loader.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench: $(BENCH_BIN) $(LOADER_BENCH)
 	@BENCH_BIN=$(BENCH_BIN) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench.sh
+	@echo "== loader throughput (320x320, augmentation on) =="
+	$(LOADER_BENCH)
 
 clean: clean-gpu
 	rm -rf build build-asan medcolor

@@ -3,7 +3,7 @@
 #
 # For each configuration of issue 6 (batch 16, 320x320, one grey input channel through T or the
 # grey copy, a training step = forward + backward + SGD update) and for ResNet18 inference
-# (eval, batch 16), runs medcolor (BENCH_BIN, built from tests/bench_step.c) and PyTorch
+# (eval, batch 16), runs medcolor (BENCH_BIN, built from bench/bench_step.c) and PyTorch
 # (scripts/bench_torch.py), each in its own process one after the other, and prints a table with
 # the median step times, the medcolor/PyTorch time ratio (wall clock; also of the CPU time of
 # all threads, which a busy machine disturbs less) and each process's peak RSS, then one line per

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch's side of `make bench` (scripts/bench.sh): the same networks, stages and step as
-tests/bench_step.c, timed in the same way, in its own process.
+bench/bench_step.c, timed in the same way, in its own process.
 
   bench_torch.py NET [--stage all|color] [--steps N] [--warmup W] [--threads T] [--batch B] [--infer]
 

@@ -1,7 +1,7 @@
 /* bench_loader.c — loader throughput in images/s at 320×320 with training augmentation.
  *
- * Not a test (the Makefile does not build it). Build and run from the repository root:
- *   gcc -std=c11 -D_GNU_SOURCE -O3 -Iinclude -Isrc tests/bench_loader.c src/data/image.c \
+ * Not a test: `make bench` builds and runs it (build/bench_loader). By hand, from the repository root:
+ *   gcc -std=c11 -D_GNU_SOURCE -O3 -Iinclude -Isrc bench/bench_loader.c src/data/image.c \
  *       src/data/transform.c src/data/loader.c src/error.c src/util.c \
  *       -lpng -ljpeg -lz -lm -lpthread -o /tmp/bench_loader && /tmp/bench_loader [DIR]
  *

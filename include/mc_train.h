@@ -31,6 +31,8 @@ typedef struct mc_train_opts {
     const char *label;      /* prefix of progress lines, e.g. "[color]" */
     FILE *log;              /* per-iteration CSV rows (stage,epoch,iter,loss,lr,momentum,seconds) */
     FILE *vlog;             /* per-validation CSV rows (stage,iter,epoch,loss,AUC per label,mean) */
+    const char *log_path;   /* their file names, for messages (may be NULL); on resume the rows of */
+    const char *vlog_path;  /* this stage after the checkpoint are cut from both files */
     mc_aug_opts aug;        /* training augmentation */
 } mc_train_opts;
 void mc_train_opts_default(mc_train_opts *o);

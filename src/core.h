@@ -47,7 +47,8 @@ int mc_fread(void *dst, size_t size, size_t count, FILE *f, const char *path);
 int mc_fwrite(const void *src, size_t size, size_t count, FILE *f, const char *path);
 int mc_fread_all(const char *path, char **out, size_t *len);
 /* Atomic write: write to "path.tmp.PID", fsync, rename over path. The writer callback gets
- * the open FILE and returns a status. On any failure the old file is untouched. */
+ * the open FILE and the target path (for its messages) and returns a status. On any failure
+ * the old file is untouched and the temporary removed. */
 int mc_write_atomic(const char *path, int (*writer)(FILE *f, const char *path, void *arg), void *arg);
 
 /* Small deterministic PRNG for initialisation (xoshiro256**, seeded via splitmix64). */

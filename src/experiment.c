@@ -19,6 +19,7 @@
  * stage's dataset has another number of labels the network is rebuilt with head.output = that
  * number and T and E carried over by name. The user never chains weight files by hand.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,7 +402,7 @@ static void plot_stage(const char *logcsv, const char *validcsv, const char *sta
 
 static FILE *open_log(const char *path, const char *header) {
     int fresh = access(path, F_OK) != 0;
-    FILE *f = mc_fopen(path, "a");
+    FILE *f = mc_fopen(path, "a+"); /* appends; readable for the cut on resume (train.c) */
     if (f && fresh) fprintf(f, "%s\n", header);
     return f;
 }
@@ -413,8 +414,9 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
     snprintf(path, sizeof path, "%s/experiment.exp", e->out);
     MC_TRY(mc_write_atomic(path, write_settings, (void *)e));
     mc_set_threads(e->threads);
-    snprintf(path, sizeof path, "%s/log.csv", e->out);
-    FILE *log = open_log(path, "stage,epoch,iter,loss,lr,momentum,seconds");
+    char lpath[4096];
+    snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+    FILE *log = open_log(lpath, "stage,epoch,iter,loss,lr,momentum,seconds");
     if (!log) return MC_EIO;
     mc_net *net = NULL;
     mc_train_result res[MC_MAX_STAGES];
@@ -495,6 +497,8 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             o2.label = label;
             o2.log = log;
             o2.vlog = vlog;
+            o2.log_path = lpath;
+            o2.vlog_path = path;
             o2.stop_after = stop_after;
             if (resume && access(done, F_OK) == 0) {
                 /* finished before: take its result from the checkpoint and its best weights */
@@ -511,12 +515,10 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             } else {
                 rc = mc_train(net, train, valid, &o2, &res[k]);
             }
-            fclose(vlog);
-            if (rc == MC_OK) {
-                char lp[4096];
-                fflush(log);
-                if (pjoin(lp, sizeof lp, e->out, "log.csv") == MC_OK) plot_stage(lp, path, mc_stage_name(s->stage), dir);
-            }
+            if (fclose(vlog) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
+            if (rc == MC_OK && (fflush(log) != 0 || ferror(log)))
+                rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
+            if (rc == MC_OK) plot_stage(lpath, path, mc_stage_name(s->stage), dir);
             if (rc == MC_OK && res[k].stopped) {
                 if (progress != 2)
                     fprintf(stderr, "%s stopped at iteration %ld as asked; continue with --resume\n", label, res[k].iters);
@@ -524,6 +526,7 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                 mc_dataset_free(valid);
                 break;
             }
+            if (rc < 0) goto stage_done; /* a failed stage ends the run (its checkpoint is kept) */
             /* the next stage starts from this stage's best weights */
             if ((rc = pjoin(path, sizeof path, dir, "best.weights")) < 0) goto stage_done;
             if (rc == MC_OK) rc = mc_net_load_weights(net, path);
@@ -550,7 +553,7 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
         for (int j = 0; labels[k] && j < nlab[k]; j++) free(labels[k][j]);
         free(labels[k]);
     }
-    fclose(log);
+    if (fclose(log) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
     mc_net_free(net);
     return rc;
 }

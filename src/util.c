@@ -103,10 +103,11 @@ int mc_write_atomic(const char *path, int (*writer)(FILE *f, const char *path, v
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = mc_fopen(tmp, "wb");
     if (!f) { free(tmp); return MC_EIO; }
-    int rc = writer(f, tmp, arg);
-    if (rc == MC_OK && fflush(f) != 0) rc = mc_err(MC_EIO, "%s: write error (%s)", tmp, strerror(errno));
-    if (rc == MC_OK && fsync(fileno(f)) != 0) rc = mc_err(MC_EIO, "%s: fsync failed (%s)", tmp, strerror(errno));
-    if (fclose(f) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: close failed (%s)", tmp, strerror(errno));
+    /* the writer and the messages name the file the user asked for, not the temporary */
+    int rc = writer(f, path, arg);
+    if (rc == MC_OK && fflush(f) != 0) rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
+    if (rc == MC_OK && fsync(fileno(f)) != 0) rc = mc_err(MC_EIO, "%s: fsync failed (%s)", path, strerror(errno));
+    if (fclose(f) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
     if (rc == MC_OK && rename(tmp, path) != 0)
         rc = mc_err(MC_EIO, "%s: cannot rename %s over it (%s)", path, tmp, strerror(errno));
     if (rc != MC_OK) unlink(tmp);

@@ -103,6 +103,10 @@ done
 "$BIN" train "$T/run.exp" --max-lr abc >/dev/null 2>&1; ck '[ $? -eq 2 ]' "a malformed number exits 2"
 out=$("$BIN" train "$T/tiny.cfg" "$T/missing.data" 2>&1); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"missing.data"* ]]' "a missing .data exits 1 naming it: $out"
+# a diverging run stops with rc 1 and a message, after good checkpoints were written, and does not
+# go on to the next stage (an error of a stage ends the experiment)
+out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/nan" --stages color,all --epochs 1 --max-lr 1e9 --checkpoint-every 2 --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"finite"* || "$out" == *"nan"* ]] && [[ "$out" != *"mean AUC"* ]] && [ -s "$T/nan/1-color/checkpoint.safetensors" ] && [ ! -e "$T/nan/2-all" ]' "a diverging run: rc $rc: $out"
 rm "$T"/demo/CheXpert-v1.0-small/train/patient0000[1-3]/study1/view1_frontal.jpg
 out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/r2" --quiet 2>&1); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"3 "* ]]' "missing images are reported together before training: $out"

@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
     }
     mc_set_threads(threads);
     mc_net *net;
-    mc_net_opts opts = {.batch = batch, .seed = 1};
+    mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer};
     if (mc_net_from_cfg(&net, cfg, &opts) < 0) return die(cfg);
     int st = mc_stage_from_name(stage);
     if (st < 0 || mc_stage_apply(net, st) < 0) return die("stage");

@@ -74,6 +74,12 @@ typedef struct mc_net_opts {
     /* Overrides of cfg keys, "layer.key=value" (layer = a layer's full name=, e.g.
      * "head.output=1"), NULL-terminated; NULL = none. */
     const char *const *set;
+    /* 1: the network only runs forward passes in eval mode (predict, eval, colorize). Layer
+     * outputs then share one block of memory by lifetime (an output lives from its layer's
+     * forward to its last reader's), as PyTorch under no_grad frees them: DenseNet121 at batch
+     * 16 needs a few hundred MB instead of ~4.6 GB. Only the output of the layer the last
+     * forward pass ended at can be read; train mode and backward are refused. */
+    int inference_only;
 } mc_net_opts;
 
 /* Builds a network from a darknet-style cfg file (or text). opts may be NULL. */

@@ -294,9 +294,12 @@ static void free_activations(mc_net *net) {
     be->free(be, delta_arena(net, NULL)); /* all the deltas live in it (plan_deltas) */
     for (int i = 0; i < net->n; i++) {
         mc_layer *l = &net->layers[i];
-        be->free(be, l->output);
+        if (!net->out_arena) be->free(be, l->output);
         l->output = l->delta = NULL;
     }
+    be->free(be, net->out_arena); /* inference only: all the outputs live in it (plan_outputs) */
+    net->out_arena = NULL;
+    net->fwd_last = -1;
     be->free(be, net->input);
     be->free(be, net->input_delta);
     be->free(be, net->truth);
@@ -305,6 +308,76 @@ static void free_activations(mc_net *net) {
     be->free(be, net->scratch);
     net->input = net->input_delta = net->truth = net->mask = net->ws = net->scratch = NULL;
     net->deltas_ready = 0;
+}
+
+/* ---- memory of the outputs, inference only ------------------------------------------------
+ * In a forward-only network layer i's output is needed from its own forward to the forward of
+ * its last reader (the layers listing it in in[]); the last layer's output is kept. plan_outputs
+ * places the outputs in one block by these lifetimes (best fit in forward order, as plan_deltas
+ * does backward). A layer's output never shares memory with its inputs (they are alive while it
+ * runs), and every layer writes its whole output in forward (the training network rewrites the
+ * same buffers every step), so a reused region needs no clearing; MC_POISON_OUTPUTS=1 fills the
+ * block with NaN to check that (tests/test_inference.c). */
+static int plan_outputs(mc_net *net) {
+    const int n = net->n;
+    const size_t B = (size_t)net->batch;
+    int *last = mc_malloc((size_t)n * 2 * sizeof(int), "output plan");
+    size_t *off = mc_malloc((size_t)n * 2 * sizeof(size_t), "output plan");
+    if (!last || !off) {
+        free(last);
+        free(off);
+        return MC_ENOMEM;
+    }
+    int *live = last + n, nlive = 0; /* live outputs, sorted by offset */
+    size_t *sz = off + n, peak = 0;
+    for (int i = 0; i < n; i++) {
+        last[i] = i;
+        sz[i] = (B * net->layers[i].out_n + 15) & ~(size_t)15;
+    }
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < net->layers[j].n_in; k++) {
+            int i = net->layers[j].in[k];
+            if (i >= 0 && j > last[i]) last[i] = j;
+        }
+    last[n - 1] = n; /* kept */
+    for (int j = 0; j < n; j++) {
+        size_t best = SIZE_MAX, bestgap = SIZE_MAX, at = 0;
+        int pos = nlive;
+        for (int q = 0; q < nlive; q++) {
+            size_t gap = off[live[q]] - at;
+            if (gap >= sz[j] && gap < bestgap) {
+                best = at;
+                bestgap = gap;
+                pos = q;
+            }
+            at = off[live[q]] + sz[live[q]];
+        }
+        if (best == SIZE_MAX) best = at;
+        off[j] = best;
+        memmove(live + pos + 1, live + pos, (size_t)(nlive - pos) * sizeof(int));
+        live[pos] = j;
+        nlive++;
+        if (best + sz[j] > peak) peak = best + sz[j];
+        for (int q = 0; q < nlive;) /* the outputs whose last reader was j */
+            if (last[live[q]] == j) {
+                memmove(live + q, live + q + 1, (size_t)(nlive - q - 1) * sizeof(int));
+                nlive--;
+            } else {
+                q++;
+            }
+    }
+    free(last);
+    mc_backend *be = net->be;
+    net->out_arena = be->alloc(be, peak, "layer outputs");
+    if (!net->out_arena) {
+        free(off);
+        return MC_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) net->layers[i].output = net->out_arena + off[i];
+    free(off);
+    const char *poison = getenv("MC_POISON_OUTPUTS");
+    if (poison && *poison == '1') return be->fill(be, net->out_arena, NAN, peak);
+    return MC_OK;
 }
 
 /* Outputs, then each layer's setup (descriptors, own buffers), then the shared workspace. */
@@ -318,10 +391,14 @@ static int alloc_activations(mc_net *net) {
     net->truth = be->alloc(be, B * outs, "labels");
     net->mask = be->alloc(be, B * outs, "label mask");
     if (!net->truth || !net->mask) return MC_ENOMEM;
-    for (int i = 0; i < net->n; i++) {
-        mc_layer *l = &net->layers[i];
-        l->output = be->alloc(be, B * l->out_n, "layer output");
-        if (!l->output) return mc_err_context(MC_ENOMEM, "layer %d (%s:%d)", i, l->file, l->line);
+    if (net->infer_only) {
+        MC_TRY(plan_outputs(net));
+    } else {
+        for (int i = 0; i < net->n; i++) {
+            mc_layer *l = &net->layers[i];
+            l->output = be->alloc(be, B * l->out_n, "layer output");
+            if (!l->output) return mc_err_context(MC_ENOMEM, "layer %d (%s:%d)", i, l->file, l->line);
+        }
     }
     size_t ws = 0, scratch = 0;
     for (int i = 0; i < net->n; i++) {
@@ -517,7 +594,7 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
         return MC_ENOMEM;
     }
     net->cfg = cfg;
-    net->train = 1;
+    net->train = opts->inference_only ? 0 : 1;
     net->seed = opts->seed;
     int rc = MC_OK;
     char where[512];
@@ -569,6 +646,7 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
     }
     if (rc < 0) goto fail;
     if ((rc = alloc_params(net)) < 0) goto fail;
+    net->infer_only = opts->inference_only ? 1 : 0;
     if ((rc = alloc_activations(net)) < 0) goto fail;
     if (!opts->no_init && (rc = mc_net_init_params(net, NULL, opts->seed)) < 0) goto fail;
     /* freeze= in [net] */
@@ -854,12 +932,17 @@ int mc_net_forward(mc_net *net) { return mc_net_forward_to(net, net->n - 1); }
 
 int mc_net_forward_to(mc_net *net, int last) {
     if (last < 0 || last >= net->n) return mc_err(MC_EARG, "forward to layer %d: the net has %d layers", last, net->n);
+    if (net->infer_only && net->train)
+        return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): "
+                               "no forward pass in train mode");
     net->loss = NAN;
+    net->fwd_last = -1;
     for (int i = 0; i <= last; i++) {
         mc_layer *l = &net->layers[i];
         int rc = l->ops->forward(l, net);
         if (rc < 0) return mc_err_context(rc, "forward, layer %d [%s] (%s:%d)", i, l->ops->section, l->file, l->line);
     }
+    net->fwd_last = last;
     return MC_OK;
 }
 
@@ -879,6 +962,8 @@ static void mark_active(mc_net *net) {
 }
 
 static int run_backward(mc_net *net, const float *dy_host) {
+    if (net->infer_only)
+        return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): no backward");
     mark_active(net);
     int *last = mc_malloc((size_t)net->n * sizeof(int), "gradient plan");
     if (!last) return MC_ENOMEM;
@@ -936,6 +1021,9 @@ float mc_net_loss(const mc_net *net) { return (float)net->loss; }
 int mc_net_get_output(const mc_net *net, int i, float *host) {
     const mc_layer *l = layer_at(net, i);
     if (!l) return mc_err(MC_EARG, "no layer %d (the net has %d)", i, net->n);
+    if (net->infer_only && l->index != net->fwd_last)
+        return mc_err(MC_EARG, "layer %d's output: an inference-only network keeps only the output of the layer "
+                               "the last forward pass ended at (%d)", l->index, net->fwd_last);
     return net->be->download(net->be, host, l->output, (size_t)net->batch * l->out_n);
 }
 

@@ -118,6 +118,9 @@ struct mc_net {
     float *scratch;       /* scratch, scratch_size floats */
     size_t scratch_size;
     int deltas_ready;     /* deltas allocated for the current batch */
+    int infer_only;       /* mc_net_opts.inference_only: outputs planned by lifetime */
+    float *out_arena;     /* then: the block all outputs live in */
+    int fwd_last;         /* the layer the last forward pass ended at (-1: none since allocation) */
     double loss;
     uint64_t seen;
     uint64_t seed;

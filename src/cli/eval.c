@@ -108,7 +108,7 @@ int mc_cli_eval(int argc, char **argv) {
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
-    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets};
+    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1};
     if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
     if (rc == MC_OK) {

@@ -2,6 +2,7 @@
  * medcolor.h). See docs/training.md. */
 #ifndef MC_TRAIN_H
 #define MC_TRAIN_H
+#include <signal.h>
 #include <stdio.h>
 #include "mc_data.h"
 #include "mc_image.h"
@@ -34,6 +35,10 @@ typedef struct mc_train_opts {
     const char *log_path;   /* their file names, for messages (may be NULL); on resume the rows of */
     const char *vlog_path;  /* this stage after the checkpoint are cut from both files */
     mc_aug_opts aug;        /* training augmentation */
+    /* non-NULL: checked after every iteration; once it is non-zero (set by the caller's signal
+     * handler: Ctrl-C, SLURM's SIGTERM at the time limit) a checkpoint is written at once and
+     * the stage stops, resumably, as with stop_after */
+    volatile sig_atomic_t *interrupt;
 } mc_train_opts;
 void mc_train_opts_default(mc_train_opts *o);
 
@@ -44,7 +49,8 @@ typedef struct mc_train_result {
     long iters;             /* iterations done */
     double seconds;
     int resumed;
-    int stopped;            /* 1: stopped early by stop_after (resumable) */
+    int stopped;            /* 1: stopped early by stop_after or *interrupt (resumable) */
+    int interrupted;        /* 1: by *interrupt */
 } mc_train_result;
 
 /* Trains net (its last layer a [cost]) on train, validating on valid (may be NULL) at every
@@ -125,7 +131,10 @@ void mc_stage_defaults(int stage, double *max_lr, int *epochs);
 /* Runs every stage in order into e->out (resume: skip finished stages, continue the started
  * one). progress as in mc_train_opts. Writes out/experiment.exp (the settings in effect),
  * out/log.csv, out/valid.csv, out/results.csv. */
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after);
+/* interrupt: see mc_train_opts.interrupt (NULL: none); an interrupted run returns MC_OK with
+ * the stage's checkpoint written, and *interrupt still set for the caller to see. */
+int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
+                      volatile sig_atomic_t *interrupt);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,9 @@
 #       `medcolor run-grid GRID_DIR --index K`, which skips the run when it finished before,
 #       resumes it from its last checkpoint when it was started (a task killed at its time limit
 #       or pre-empted continues where it stopped when it is submitted again), starts it otherwise.
-#       The task fails (non-zero exit) when the run fails.
+#       The task fails (non-zero exit) when the run fails. At the time limit SLURM sends SIGTERM:
+#       medcolor writes a checkpoint after the current iteration and exits 143, so a task that is
+#       submitted again loses nothing (KillWait, 30 s by default, must exceed one iteration).
 #
 # Run it from the folder the grid was expanded in (the repository root): the paths in the
 # experiments (cfg/..., data/...) are relative to it; a task changes to $SLURM_SUBMIT_DIR.

@@ -407,7 +407,8 @@ static FILE *open_log(const char *path, const char *header) {
     return f;
 }
 
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after) {
+int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
+                      volatile sig_atomic_t *interrupt) {
     if (!e->out) return mc_err(MC_EARG, "%s: no output folder (output= or -o)", e->path ? e->path : "experiment");
     MC_TRY(mc_mkdirs(e->out));
     char path[4096];
@@ -500,6 +501,7 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             o2.log_path = lpath;
             o2.vlog_path = path;
             o2.stop_after = stop_after;
+            o2.interrupt = interrupt;
             if (resume && access(done, F_OK) == 0) {
                 /* finished before: take its result from the checkpoint and its best weights */
                 mc_ckpt_meta m = {0};
@@ -520,7 +522,10 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                 rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
             if (rc == MC_OK) plot_stage(lpath, path, mc_stage_name(s->stage), dir);
             if (rc == MC_OK && res[k].stopped) {
-                if (progress != 2)
+                if (progress != 2 && res[k].interrupted)
+                    fprintf(stderr, "%s interrupted at iteration %ld: checkpoint written; continue with --resume\n", label,
+                            res[k].iters);
+                else if (progress != 2)
                     fprintf(stderr, "%s stopped at iteration %ld as asked; continue with --resume\n", label, res[k].iters);
                 mc_dataset_free(train);
                 mc_dataset_free(valid);

@@ -548,6 +548,21 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                 break;
             }
         }
+        if (o->interrupt && *o->interrupt && it < total) {
+            /* asked to stop (a signal): save the state as it is now; no validation (a time limit
+             * leaves little time), the next checkpoints and the result are those of a run that
+             * never stopped */
+            if (it % every != 0) {
+                if ((rc = log_flush(o->log, o->log_path)) < 0) break;
+                mc_ckpt_meta m = {.next_iter = it, .total_iters = total, .best_auc = r->best_auc,
+                                  .best_iter = r->best_iter, .seed = o->seed, .batch = B, .max_lr = o->max_lr,
+                                  .stage = o->stage, .nlabels = L < MC_MAX_LABELS ? L : MC_MAX_LABELS};
+                memcpy(m.best_aucs, r->auc, sizeof(double) * (size_t)m.nlabels);
+                if ((rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
+            }
+            r->stopped = r->interrupted = 1;
+            break;
+        }
     }
     mc_loader_free(ld);
     r->iters = it;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A full disk and an interrupted run lose no data.
+# A full disk, a killed run and a signal lose no data.
 #
 # A short training run (color stage, 12 iterations, a checkpoint every 4) is stopped at
 # iteration 4. Then:
@@ -128,5 +128,32 @@ fi
 mkdir -p "$T/lim"
 bash "$T/scenario.sh" "$T/lim" ulimit || fail=1
 modes="${modes:+$modes + }ulimit -f"
+# A signal (Ctrl-C; SLURM's SIGTERM at a time limit) between checkpoints: the run writes a
+# checkpoint after the current iteration, exits 128 + the signal's number, and --resume ends
+# byte-identical to an uninterrupted run. The signal is sent once the first checkpoint
+# (iteration 50 of 480) exists, so it lands between checkpoints in all but a rare race, in which
+# the stop coincides with a regular checkpoint: the outcome must be the same then too.
+sigs=""
+LONG=(--stages color --epochs 40 --checkpoint-every 50 --seed 5 --threads 2)
+"$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/sref" "${LONG[@]}" --quiet >/dev/null 2>&1 || { echo "FAIL cli_diskfull: long reference run"; fail=1; }
+for sig in INT TERM; do
+  R=$T/sig-$sig
+  "$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$R" "${LONG[@]}" --plain >"$R.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 3000); do [ -e "$R/1-color/checkpoint.safetensors" ] && break; sleep 0.01; done
+  kill -$sig $pid
+  wait $pid; rc=$?
+  want=$((128 + $(kill -l $sig)))
+  ck '[ $rc -eq $want ] && grep -q "interrupted at iteration" "$R.out" && [ ! -e "$R/1-color/DONE" ]' "SIG$sig: rc $rc (want $want): $(tail -2 "$R.out")"
+  "$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$R" "${LONG[@]}" --resume --quiet >/dev/null 2>&1
+  ck '[ $? -eq 0 ] && [ -e "$R/1-color/DONE" ]' "SIG$sig: the resumed run did not finish"
+  for f in 1-color/best.weights 1-color/last.weights 1-color/valid.csv; do
+    ck 'cmp -s "$R/$f" "$T/sref/$f"' "SIG$sig: $f differs from the uninterrupted run's"
+  done
+  ck '[ "$(cut -d, -f1-6 "$R/log.csv")" = "$(cut -d, -f1-6 "$T/sref/log.csv")" ]' "SIG$sig: log.csv differs from the uninterrupted run's"
+  at=$(grep -o "interrupted at iteration [0-9]*" "$R.out" | grep -o "[0-9]*$")
+  sigs="$sigs SIG$sig@${at:-?}"
+done
+[ $fail -eq 0 ] && echo "cli_diskfull                   stopped by$sigs: checkpointed, resumed byte-identical"
 [ $fail -eq 0 ] && echo "cli_diskfull                   full disk and killed run lose nothing; resume identical [$modes]"
 exit $fail

@@ -181,7 +181,7 @@ int main(void) {
     snprintf(out_b, sizeof out_b, "%s/run-b", tmp);
     mc_experiment e;
     experiment(&e, out_a, 2, 5e-2, 5);
-    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 0));
+    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 0, NULL));
     mc_experiment_clear(&e);
     /* read the results back from results.csv */
     snprintf(pa, sizeof pa, "%s/results.csv", out_a);
@@ -209,10 +209,10 @@ int main(void) {
     /* 4. resume equivalence: the same run stopped after 40 iterations of the first stage, then
      * resumed, ends with byte-identical weights */
     experiment(&e, out_b, 2, 5e-2, 5);
-    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 40));
+    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 40, NULL));
     snprintf(pb, sizeof pb, "%s/1-color/DONE", out_b);
     CHECK(access(pb, F_OK) != 0, "the stopped stage must not be marked done");
-    REQUIRE_OK(mc_experiment_run(&e, 1, 2, 0));
+    REQUIRE_OK(mc_experiment_run(&e, 1, 2, 0, NULL));
     mc_experiment_clear(&e);
     const char *files[] = {"1-color/best.weights", "1-color/last.weights", "2-all/best.weights", "2-all/last.weights"};
     for (int i = 0; i < 4; i++) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 
 static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
@@ -93,3 +94,27 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
     }
     return 0;
 }
+
+/* ---- stopping on a signal ------------------------------------------------------------------ */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig) {
+    static const char msg[] = "\nmedcolor: stopping after this iteration (a checkpoint is written; "
+                              "continue with --resume); a second signal quits at once\n";
+    stop_signal = sig;
+    ssize_t w = write(2, msg, sizeof msg - 1); /* async-signal-safe */
+    (void)w;
+}
+
+volatile sig_atomic_t *mc_cli_catch_stop(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* the second signal: the default action (terminate) */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_signal;
+}
+
+int mc_cli_stop_status(void) { return stop_signal ? 128 + (int)stop_signal : 0; }

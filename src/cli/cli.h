@@ -5,6 +5,7 @@
 #ifndef MC_CLI_H
 #define MC_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -46,5 +47,12 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
                  int *npos, const char *synopsis, const char *about);
 void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts);
 const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,778,517" */
+/* Catches SIGINT and SIGTERM (Ctrl-C; SLURM at a job's time limit or pre-emption) for the
+ * training commands: the first one sets the returned flag (training writes a checkpoint after
+ * the current iteration and stops, resumably) and says so on stderr; a second one kills at
+ * once. The flag holds the signal number. */
+volatile sig_atomic_t *mc_cli_catch_stop(void);
+/* The exit status for a run stopped by that signal: 128 + its number (130 Ctrl-C, 143 TERM). */
+int mc_cli_stop_status(void);
 
 #endif

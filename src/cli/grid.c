@@ -159,9 +159,11 @@ int mc_cli_run_grid(int argc, char **argv) {
         free(failed);
         return 1;
     }
+    volatile sig_atomic_t *stop = dry ? NULL : mc_cli_catch_stop();
     for (int i = 0; i < n; i++) {
         const mc_grid_entry *g = &ent[i];
         if ((index && g->index != index) || !matches(&only, g->name)) continue;
+        if (stop && *stop) break; /* a signal: the run it hit was checkpointed; start no other */
         k++;
         char run[4096], msg[1024] = "";
         snprintf(run, sizeof run, "%s/%s", dir, g->name);
@@ -190,7 +192,7 @@ int mc_cli_run_grid(int argc, char **argv) {
                 if (gpu >= 0) e.gpu = (int)gpu;
                 if (threads >= 0) e.threads = (int)threads;
                 if (workers >= 0) e.workers = (int)workers;
-                if (!e.out || mc_experiment_run(&e, 1, progress, stop_after) < 0)
+                if (!e.out || mc_experiment_run(&e, 1, progress, stop_after, stop) < 0)
                     snprintf(msg, sizeof msg, "%s", e.out ? mc_errmsg() : "out of memory");
                 mc_experiment_clear(&e);
                 if (!msg[0]) {
@@ -226,5 +228,9 @@ int mc_cli_run_grid(int argc, char **argv) {
     }
     free(failed);
     mc_grid_index_free(ent, n);
+    if (stop && *stop) {
+        fprintf(stderr, "medcolor run-grid: stopped by signal %d; run it again to resume\n", (int)*stop);
+        return nfail ? 1 : mc_cli_stop_status();
+    }
     return nfail ? 1 : 0;
 }

@@ -113,10 +113,16 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
         for (int k = 0; k < e->nstages; k++) fprintf(stderr, " %s", mc_stage_name(e->st[k].stage));
         fprintf(stderr, ", seed %llu -> %s\n", (unsigned long long)e->seed, e->out);
     }
-    int rc = mc_experiment_run(e, c->resume, progress, c->stop_after > 0 ? c->stop_after : 0);
+    volatile sig_atomic_t *stop = mc_cli_catch_stop();
+    int rc = mc_experiment_run(e, c->resume, progress, c->stop_after > 0 ? c->stop_after : 0, stop);
     if (rc < 0) {
         fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         return 1;
+    }
+    if (*stop) {
+        fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s/experiment.exp --resume\n",
+                cmd, (int)*stop, "train", e->out);
+        return mc_cli_stop_status();
     }
     return 0;
 }

@@ -286,29 +286,11 @@ int mc_cfg_int(mc_cfg_section *s, const char *key, int def, int *out) {
     return MC_OK;
 }
 
-/* Levenshtein distance, for "did you mean" hints */
-static int edit_distance(const char *a, const char *b) {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int prev[64], cur[64];
-    for (int j = 0; j <= lb; j++) prev[j] = j;
-    for (int i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
-    }
-    return prev[lb];
-}
-
 int mc_cfg_int_req(mc_cfg_section *s, const char *key, int *out) {
     char where[512];
     if (!mc_cfg_find(s, key)) {
         for (int i = 0; i < s->nkv; i++)
-            if (!s->kv[i].used && edit_distance(s->kv[i].key, key) <= 2)
+            if (!s->kv[i].used && mc_edit_distance(s->kv[i].key, key, 0) <= 2)
                 return mc_err(MC_EPARSE, "%s: [%s] needs %s= (line %d has unknown key '%s': a typo?)",
                               mc_cfg_where(s, NULL, where, sizeof where), s->type, key, s->kv[i].line,
                               s->kv[i].key);

@@ -51,6 +51,11 @@ int mc_fread_all(const char *path, char **out, size_t *len);
  * the old file is untouched and the temporary removed. */
 int mc_write_atomic(const char *path, int (*writer)(FILE *f, const char *path, void *arg), void *arg);
 
+/* Edit distance of two short strings (insertions, deletions, substitutions and swaps of
+ * neighbours count 1; icase: ignoring case), for "did you mean" hints;
+ * 99 when either is longer than 63 characters. */
+int mc_edit_distance(const char *a, const char *b, int icase);
+
 /* Small deterministic PRNG for initialisation (xoshiro256**, seeded via splitmix64). */
 typedef struct mc_rng { uint64_t s[4]; } mc_rng;
 void mc_rng_seed(mc_rng *r, uint64_t seed);

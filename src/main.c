@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "core.h"
 #include "medcolor.h"
 
 static const struct {
@@ -55,6 +56,18 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "medcolor: unknown command '%s' (see 'medcolor help')\n", argv[1]);
+    const char *near = NULL;
+    int best = strlen(argv[1]) >= 6 ? 3 : 2; /* at most 2 edits away (1 for short names) */
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        int d = mc_edit_distance(argv[1], commands[i].name, 0);
+        if (d < best) {
+            best = d;
+            near = commands[i].name;
+        }
+    }
+    if (near)
+        fprintf(stderr, "medcolor: unknown command '%s' (did you mean '%s'? see 'medcolor help')\n", argv[1], near);
+    else
+        fprintf(stderr, "medcolor: unknown command '%s' (see 'medcolor help')\n", argv[1]);
     return 2;
 }

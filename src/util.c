@@ -1,4 +1,5 @@
 /* util.c — checked allocation, checked file i/o, atomic writes, the init PRNG. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -146,4 +147,29 @@ double mc_rng_normal(mc_rng *r) {
     double u1 = mc_rng_uniform(r), u2 = mc_rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+int mc_edit_distance(const char *a, const char *b, int icase) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64]; /* optimal string alignment: insert, delete, substitute, swap neighbours */
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int x = (unsigned char)a[i - 1], y = (unsigned char)b[j - 1];
+            int xp = i > 1 ? (unsigned char)a[i - 2] : 0, yp = j > 1 ? (unsigned char)b[j - 2] : 0;
+            if (icase) {
+                x = tolower(x);
+                y = tolower(y);
+                xp = tolower(xp);
+                yp = tolower(yp);
+            }
+            int c = d[i - 1][j - 1] + (x != y);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && x == yp && xp == y && d[i - 2][j - 2] + 1 < c) c = d[i - 2][j - 2] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
 }

@@ -101,6 +101,12 @@ for c in train finetune eval lrfind colorize demo-data info stats subset; do
 done
 "$BIN" train >/dev/null 2>&1; ck '[ $? -eq 2 ]' "train without arguments exits 2"
 "$BIN" train "$T/run.exp" --max-lr abc >/dev/null 2>&1; ck '[ $? -eq 2 ]' "a malformed number exits 2"
+out=$("$BIN" train "$T/run.exp" --epocs 3 2>&1); rc=$?
+ck '[ $rc -eq 2 ] && [[ "$out" == *"did you mean --epochs"* ]]' "a misspelt option exits 2 with a hint: $out"
+out=$("$BIN" trian 2>&1); rc=$?
+ck '[ $rc -eq 2 ] && [[ "$out" == *"did you mean '"'"'train'"'"'"* ]]' "a misspelt command exits 2 with a hint: $out"
+out=$("$BIN" train "$T/run.exp" --foo 2>&1)
+ck '[[ "$out" != *"did you mean"* ]]' "no hint for an option far from every other: $out"
 out=$("$BIN" train "$T/tiny.cfg" "$T/missing.data" 2>&1); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"missing.data"* ]]' "a missing .data exits 1 naming it: $out"
 # a diverging run stops with rc 1 and a message, after good checkpoints were written, and does not

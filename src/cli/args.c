@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "core.h"
 
 static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
     for (const mc_opt *o = opts; o->name; o++)
@@ -49,7 +50,23 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const mc_opt *o = find(opts, a, len);
         if (!o) {
-            fprintf(stderr, "medcolor %s: unknown option '%.*s' (see medcolor %s --help)\n", cmd, (int)len, a, cmd);
+            char given[64];
+            snprintf(given, sizeof given, "%.*s", (int)(len < 63 ? len : 63), a);
+            const mc_opt *near = NULL;
+            size_t body = strspn(given, "-"), blen = strlen(given) - body;
+            int best = blen >= 6 ? 3 : 2; /* at most 2 edits away (1 for short names) */
+            for (const mc_opt *q = opts; q->name; q++) {
+                int d = mc_edit_distance(given, q->name, 0);
+                if (d < best) {
+                    best = d;
+                    near = q;
+                }
+            }
+            if (near)
+                fprintf(stderr, "medcolor %s: unknown option '%s' (did you mean %s? see medcolor %s --help)\n", cmd, given,
+                        near->name, cmd);
+            else
+                fprintf(stderr, "medcolor %s: unknown option '%s' (see medcolor %s --help)\n", cmd, given, cmd);
             return 2;
         }
         if (o->kind == 'f') {

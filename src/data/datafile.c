@@ -83,23 +83,6 @@ int mc_datafile_has_split(const mc_datafile *df, const char *split) {
     return 0;
 }
 
-/* Edit distance of two short strings (for "did you mean"). */
-static int edit_distance(const char *a, const char *b) {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 30 || lb > 30) return 99;
-    int d[31][31];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
-
 static int parse_policy(const char *s) {
     if (strncmp(s, "u-", 2) == 0 || strncmp(s, "U-", 2) == 0) s += 2;
     if (mc_strieq(s, "ones")) return MC_POLICY_ONES;
@@ -166,7 +149,7 @@ static int parse_lines(char *text, const char *name, parsed *p) {
         if (k == K_COUNT) {
             int best = -1, bd = 3;
             for (int i = 0; i < K_COUNT; i++) {
-                int d = edit_distance(key, keys[i].name);
+                int d = mc_edit_distance(key, keys[i].name, 1);
                 if (d < bd) { bd = d; best = i; }
             }
             if (best >= 0)

@@ -59,6 +59,9 @@ struct mc_conv_plan {
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
     size_t ws_fwd, ws_data, ws_filter; /* bytes */
+    /* the math type each chosen algorithm was picked with (TF32 only; FP32 stays CUDNN_FMA_MATH):
+     * cuDNN runs an algorithm with the descriptor's math type, so it is set before each call */
+    cudnnMathType_t math_fwd, math_data, math_filter;
     int reported;                      /* its workspace went out through conv_workspace */
     mc_conv_plan *next;
 };
@@ -83,19 +86,25 @@ static void plan_free(mc_conv_plan *p) {
 /* The first acceptable algorithm of perf[0..n) (heuristic or measured order): it succeeded, its
  * workspace query succeeds and fits the limit, it computes in FP32 unless TF32 is allowed (never
  * with a conversion to FP16), and it is deterministic when MEDCOLOR_DETERMINISTIC=1.
- * ws_query(algo, &bytes) is the direction's cudnnGet*WorkspaceSize. */
+ * ws_query(algo, &bytes) is the direction's cudnnGet*WorkspaceSize. With TF32 allowed, cuDNN
+ * returns (algorithm, math type) pairs and the descriptor must carry the pair's math type when
+ * the workspace is asked for and when the algorithm runs (else cuDNN may run another kernel for
+ * it): it is set on conv for the query and returned in *math. Without TF32 the descriptor stays
+ * CUDNN_FMA_MATH. */
 template <typename Perf, typename Algo, typename Query>
-static int pick_algo(mc_cuda_ctx *cx, const Perf *perf, int n, Query ws_query, const char *what,
-                     const mc_conv_desc *d, Algo *algo, size_t *ws) {
+static int pick_algo(mc_cuda_ctx *cx, cudnnConvolutionDescriptor_t conv, const Perf *perf, int n, Query ws_query,
+                     const char *what, const mc_conv_desc *d, Algo *algo, size_t *ws, cudnnMathType_t *math) {
     for (int i = 0; i < n; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > cx->ws_limit) continue;
         if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
         if (!cx->tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
         if (cx->deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+        if (cx->tf32) DNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
         size_t bytes = 0;
         if (ws_query(perf[i].algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > cx->ws_limit) continue;
         *algo = perf[i].algo;
         *ws = bytes > perf[i].memory ? bytes : perf[i].memory;
+        *math = cx->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
         return MC_OK;
     }
     return mc_err(MC_EBACKEND,
@@ -106,12 +115,20 @@ static int pick_algo(mc_cuda_ctx *cx, const Perf *perf, int n, Query ws_query, c
                   d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->groups, cx->ws_limit >> 20);
 }
 
+/* The descriptor's math type for one direction (pick_algo's choice), or CUDNN_DEFAULT_MATH before
+ * a search, so that cuDNN considers the TF32 and the FP32 kernels; FP32 keeps CUDNN_FMA_MATH. */
+static int plan_math(mc_cuda_ctx *cx, mc_conv_plan *p, cudnnMathType_t math) {
+    if (cx->tf32) DNN_CHECK(cudnnSetConvolutionMathType(p->conv, math));
+    return MC_OK;
+}
+
 static int plan_algos(mc_cuda_ctx *cx, mc_conv_plan *p) {
     cudnnHandle_t h = cx->dnn;
     int n = 0, max = 0;
     {
         cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
         DNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max));
+        MC_TRY(plan_math(cx, p, CUDNN_DEFAULT_MATH));
         if (max > MAX_ALGOS) max = MAX_ALGOS;
         if (cx->find)
             DNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p->x, p->w, p->conv, p->y, max, &n, perf));
@@ -120,11 +137,12 @@ static int plan_algos(mc_cuda_ctx *cx, mc_conv_plan *p) {
         auto q = [&](cudnnConvolutionFwdAlgo_t a, size_t *b) {
             return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, a, b);
         };
-        MC_TRY(pick_algo(cx, perf, n, q, "forward", &p->d, &p->fwd, &p->ws_fwd));
+        MC_TRY(pick_algo(cx, p->conv, perf, n, q, "forward", &p->d, &p->fwd, &p->ws_fwd, &p->math_fwd));
     }
     {
         cudnnConvolutionBwdDataAlgoPerf_t perf[MAX_ALGOS];
         DNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max));
+        MC_TRY(plan_math(cx, p, CUDNN_DEFAULT_MATH));
         if (max > MAX_ALGOS) max = MAX_ALGOS;
         if (cx->find)
             DNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, p->w, p->y, p->conv, p->x, max, &n, perf));
@@ -133,11 +151,12 @@ static int plan_algos(mc_cuda_ctx *cx, mc_conv_plan *p) {
         auto q = [&](cudnnConvolutionBwdDataAlgo_t a, size_t *b) {
             return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x, a, b);
         };
-        MC_TRY(pick_algo(cx, perf, n, q, "backward-data", &p->d, &p->bwd_data, &p->ws_data));
+        MC_TRY(pick_algo(cx, p->conv, perf, n, q, "backward-data", &p->d, &p->bwd_data, &p->ws_data, &p->math_data));
     }
     {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[MAX_ALGOS];
         DNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max));
+        MC_TRY(plan_math(cx, p, CUDNN_DEFAULT_MATH));
         if (max > MAX_ALGOS) max = MAX_ALGOS;
         if (cx->find)
             DNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, p->x, p->y, p->conv, p->w, max, &n, perf));
@@ -146,7 +165,8 @@ static int plan_algos(mc_cuda_ctx *cx, mc_conv_plan *p) {
         auto q = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *b) {
             return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, a, b);
         };
-        MC_TRY(pick_algo(cx, perf, n, q, "backward-filter", &p->d, &p->bwd_filter, &p->ws_filter));
+        MC_TRY(pick_algo(cx, p->conv, perf, n, q, "backward-filter", &p->d, &p->bwd_filter, &p->ws_filter,
+                          &p->math_filter));
     }
     return MC_OK;
 }
@@ -179,6 +199,7 @@ static int plan_describe(mc_cuda_ctx *cx, mc_conv_plan *p) {
 /* The plan for a convolution call: its workspace must have been asked for (the caller sized
  * `ws` from conv_workspace), else an algorithm needing more than the caller has could run. */
 static int use_plan(mc_cuda_ctx *cx, const mc_conv_desc *d, mc_conv_plan **out);
+
 
 /* *out = the plan of d: cached, or made now (descriptors + algorithms) */
 static int get_plan(mc_cuda_ctx *cx, const mc_conv_desc *d, mc_conv_plan **out) {
@@ -270,6 +291,7 @@ int mc_cuda_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, cons
     if (cx->use_cudnn) {
         mc_conv_plan *p;
         MC_TRY(use_plan(cx, d, &p));
+        MC_TRY(plan_math(cx, p, p->math_fwd));
         const float one = 1.0f;
         DNN_CHECK(cudnnConvolutionForward(cx->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd, ws, p->ws_fwd, &beta,
                                           p->y, y));
@@ -289,6 +311,7 @@ int mc_cuda_conv_bwd_data(mc_backend *be, const mc_conv_desc *d, const float *dy
     if (cx->use_cudnn) {
         mc_conv_plan *p;
         MC_TRY(use_plan(cx, d, &p));
+        MC_TRY(plan_math(cx, p, p->math_data));
         const float one = 1.0f;
         DNN_CHECK(cudnnConvolutionBackwardData(cx->dnn, &one, p->w, w, p->y, dy, p->conv, p->bwd_data, ws,
                                                p->ws_data, &beta, p->x, dx));
@@ -309,6 +332,7 @@ int mc_cuda_conv_bwd_filter(mc_backend *be, const mc_conv_desc *d, const float *
     if (cx->use_cudnn) {
         mc_conv_plan *p;
         MC_TRY(use_plan(cx, d, &p));
+        MC_TRY(plan_math(cx, p, p->math_filter));
         const float one = 1.0f;
         DNN_CHECK(cudnnConvolutionBackwardFilter(cx->dnn, &one, p->x, x, p->y, dy, p->conv, p->bwd_filter, ws,
                                                  p->ws_filter, &beta, p->w, dw));

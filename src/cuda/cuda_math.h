@@ -186,7 +186,9 @@ static inline MC_HOST_DEVICE void mc_pool_out_range(int i, int k, int s, int p, 
 }
 
 /* dx element e of (n, c, h, w): beta*dx + the gradients of every window that takes it (max)
- * or contains it (avg), windows visited in the CPU backend's order (gather: no atomics). */
+ * or contains it (avg), windows visited in the CPU backend's order (gather: no atomics), so
+ * the sums are bit-identical to it: max scans the windows row by row, left to right; avg goes
+ * tap by tap (window column j ascending), which reaches the windows of one row right to left. */
 static inline MC_HOST_DEVICE float mc_pool_bwd_elem(const mc_pool_desc *d, const float *x, const float *dy,
                                                     float beta, const float *dx, size_t e) {
     int ix = (int)(e % (size_t)d->w), iy = (int)((e / (size_t)d->w) % (size_t)d->h);
@@ -199,15 +201,15 @@ static inline MC_HOST_DEVICE float mc_pool_bwd_elem(const mc_pool_desc *d, const
     const long me = (long)iy * d->w + ix;
     const float inv = 1.0f / (float)(d->kh * d->kw);
     float v = beta == 0.0f ? 0.0f : beta * dx[e];
-    for (int oy = oy0; oy <= oy1; oy++)
-        for (int ox = ox0; ox <= ox1; ox++) {
-            float g = gp[(size_t)oy * d->ow + ox];
-            if (d->mode == MC_POOL_MAX) {
-                if (mc_pool_argmax(d, xp, oy, ox) == me) v += g;
-            } else {
-                v += g * inv;
-            }
+    for (int oy = oy0; oy <= oy1; oy++) {
+        const float *g = gp + (size_t)oy * d->ow;
+        if (d->mode == MC_POOL_MAX) {
+            for (int ox = ox0; ox <= ox1; ox++)
+                if (mc_pool_argmax(d, xp, oy, ox) == me) v += g[ox];
+        } else {
+            for (int ox = ox1; ox >= ox0; ox--) v += g[ox] * inv;
         }
+    }
     return v;
 }
 

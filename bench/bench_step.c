@@ -10,6 +10,7 @@
  *   --threads OpenMP + OpenBLAS threads (default 2)
  *   --infer  eval mode, forward only: prints images/s instead of s/step
  *   --layers also print the forward and backward time per layer type (one more pass, layer by layer)
+ *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
  * Input: random grey images (the cfg's channels, normally 1, through T or the grey copy), random
  * 0/1 labels; SGD lr 0.01, momentum 0.9, weight decay 1e-4 as the PyTorch script.
  * Output: one line `medcolor cfg=... stage=... mode=train step_median=1.234 step_min=1.200
@@ -119,19 +120,20 @@ static int layer_profile(mc_net *net, int infer) {
 
 int main(int argc, char **argv) {
     const char *cfg = NULL, *stage = "all";
-    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0;
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) gpu = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--infer")) infer = 1;
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
-                            "[--batch B] [--infer] [--layers]\n");
+                            "[--batch B] [--infer] [--layers] [--gpu N]\n");
             return 2;
         }
     }
@@ -142,6 +144,10 @@ int main(int argc, char **argv) {
     mc_set_threads(threads);
     mc_net *net;
     mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer};
+    if (gpu >= 0) {
+        opts.backend = MC_BACKEND_CUDA;
+        opts.gpu = gpu;
+    }
     if (mc_net_from_cfg(&net, cfg, &opts) < 0) return die(cfg);
     int st = mc_stage_from_name(stage);
     if (st < 0 || mc_stage_apply(net, st) < 0) return die("stage");
@@ -171,6 +177,7 @@ int main(int argc, char **argv) {
                 mc_net_sgd_step(net, &sgd) < 0)
                 return die("step");
         }
+        if (net->be->sync && net->be->sync(net->be) < 0) return die("sync");
         double dt = now() - t0, dc = cpu_now() - c0;
         if (i >= warmup) {
             ts[i - warmup] = dt;
@@ -182,13 +189,13 @@ int main(int argc, char **argv) {
     double med = steps % 2 ? ts[steps / 2] : 0.5 * (ts[steps / 2 - 1] + ts[steps / 2]);
     double cmed = steps % 2 ? cs[steps / 2] : 0.5 * (cs[steps / 2 - 1] + cs[steps / 2]);
     if (infer)
-        printf("medcolor cfg=%s stage=%s mode=infer batch=%d threads=%d img_per_s=%.2f pass_median=%.3f "
+        printf("medcolor cfg=%s stage=%s mode=infer batch=%d threads=%d gpu=%d img_per_s=%.2f pass_median=%.3f "
                "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
-               cfg, stage, batch, threads, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
+               cfg, stage, batch, threads, gpu, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
     else
-        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d step_median=%.3f step_min=%.3f "
+        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d gpu=%d step_median=%.3f step_min=%.3f "
                "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
-               cfg, stage, batch, threads, med, ts[0], cmed, maxrss_mb(), (double)mc_net_loss(net));
+               cfg, stage, batch, threads, gpu, med, ts[0], cmed, maxrss_mb(), (double)mc_net_loss(net));
     double gf = step_gflop(net, infer);
     printf("  %.1f GFLOP per %s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,
            infer ? "pass" : "step", gf / med);

@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--infer", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (each timed step ends with a synchronize)")
+    ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (PyTorch's cuDNN default); off: true FP32 as medcolor's default")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -49,11 +51,17 @@ def main():
     assert NOUT == 5
     source = "tests/torch/make_network_fixtures.py"
     m = Net(module, backbone)
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    m = m.to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if a.stage == "color":
         for p in m.backbone.parameters():
             p.requires_grad_(False)
-    x = torch.randn(a.batch, 1, 320, 320)
-    y = (torch.rand(a.batch, 5) > 0.5).float()
+    x = torch.randn(a.batch, 1, 320, 320).to(dev)
+    y = (torch.rand(a.batch, 5) > 0.5).float().to(dev)
     ts, cs = [], []
     if a.infer:
         m.eval()
@@ -61,6 +69,7 @@ def main():
             for i in range(a.warmup + a.steps):
                 t, c = time.perf_counter(), time.process_time()
                 m(x)
+                sync()
                 if i >= a.warmup:
                     ts.append(time.perf_counter() - t)
                     cs.append(time.process_time() - c)
@@ -75,6 +84,7 @@ def main():
             loss = lossf(m(x), y)
             loss.backward()
             opt.step()
+            sync()
             if i >= a.warmup:
                 ts.append(time.perf_counter() - t)
                 cs.append(time.process_time() - c)
@@ -85,10 +95,10 @@ def main():
     cmed = cs[n // 2] if n % 2 else 0.5 * (cs[n // 2 - 1] + cs[n // 2])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     if a.infer:
-        print(f"torch net={a.net} stage={a.stage} mode=infer batch={a.batch} threads={torch.get_num_threads()} "
+        print(f"torch net={a.net} stage={a.stage} mode=infer batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
               f"img_per_s={a.batch / med:.2f} pass_median={med:.3f} cpu_median={cmed:.3f} maxrss_mb={rss:.1f} models={source}")
     else:
-        print(f"torch net={a.net} stage={a.stage} mode=train batch={a.batch} threads={torch.get_num_threads()} "
+        print(f"torch net={a.net} stage={a.stage} mode=train batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
               f"step_median={med:.3f} step_min={ts[0]:.3f} cpu_median={cmed:.3f} maxrss_mb={rss:.1f} models={source}")
 
 

@@ -297,15 +297,17 @@ ALWAYS_INLINE void bn_grad_sums(int t, float s_, float hi, const mc_bn_desc *d, 
     *sdyx = sx;
 }
 
-/* dx = A g + B (x - mean) + C (+ beta dx), g through act */
+/* dx = ((g - (x - mean) P) - G) W (+ beta dx), g through act: the differences first, as PyTorch's
+ * CPU kernel, so that g - mean(g) cancels exactly where it should (one value per channel gives
+ * dx = 0, not the rounding error of W g - W mean(g) with a large W = gamma/sqrt(eps)) */
 ALWAYS_INLINE void bn_grad_apply(int t, float s, float hi, const float *p, const float *yy, const float *g,
-                                 float *q, int n, float A, float B, float C, float mean, float beta) {
+                                 float *q, int n, float W, float P, float G, float mean, float beta) {
     if (beta == 0.0f)
         for (int j = 0; j < n; j++)
-            q[j] = A * act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) + B * (p[j] - mean) + C;
+            q[j] = ((act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) - (p[j] - mean) * P) - G) * W;
     else
         for (int j = 0; j < n; j++)
-            q[j] = A * act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) + B * (p[j] - mean) + C +
+            q[j] = ((act_d(t, s, hi, t == MC_ACT_LINEAR ? 0.0f : yy[j], g[j]) - (p[j] - mean) * P) - G) * W +
                    beta * q[j];
 }
 
@@ -331,7 +333,7 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
         if (dx) {
             /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
             const double k = gamma[ch] * invstd, mdy = sdy / m, mdg = dg / m;
-            const float A = (float)k, B = (float)(-k * mdg * invstd), C = (float)(-k * mdy);
+            const float A = (float)k, B = (float)(mdg * invstd), C = (float)mdy;
             for (int i = 0; i < n; i++) {
                 size_t o = ((size_t)i * c + ch) * hw;
                 const float *yy = y ? y + o : NULL;

@@ -48,9 +48,10 @@ CFLAGS  += -DMC_CUDNN
 LDLIBS  += -lcudnn
 endif
 
-LIB_SRC  := $(sort $(wildcard src/*.c src/layers/*.c src/data/*.c src/io/*.c))
-LIB_SRC  := $(filter-out src/main.c,$(LIB_SRC))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
+SUBSYS   := core engine layers cpu data io train study
+LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
+CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -62,7 +63,7 @@ CLILIB   := $(BUILD)/libmedcolor_cli.a
 .PHONY: all test asan clean fixtures check-gpu-build bench demo
 all: $(BIN)
 
-$(BIN): $(BUILD)/src/main.o $(CLILIB) $(LIB)
+$(BIN): $(BUILD)/src/cli/main.o $(CLILIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)

@@ -2,7 +2,7 @@
  *
  * Not a test: `make bench` builds and runs it (build/bench_loader). By hand, from the repository root:
  *   gcc -std=c11 -D_GNU_SOURCE -O3 -Iinclude -Isrc bench/bench_loader.c src/data/image.c \
- *       src/data/transform.c src/data/loader.c src/error.c src/util.c \
+ *       src/data/transform.c src/data/loader.c src/core/error.c src/core/util.c \
  *       -lpng -ljpeg -lz -lm -lpthread -o /tmp/bench_loader && /tmp/bench_loader [DIR]
  *
  * It writes two synthetic datasets into DIR (default /tmp/medcolor-bench; kept for re-runs):
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <png.h>
 #include <jpeglib.h> /* after stdio.h: it needs FILE and size_t */
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 
 #define NIMG 64

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include "core.h"
-#include "net.h"
+#include "core/core.h"
+#include "engine/net.h"
 
 static double now(void) {
     struct timespec t;

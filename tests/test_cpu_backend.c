@@ -1,6 +1,6 @@
 /* test_cpu_backend.c — the CPU backend's fast paths against naive double-precision references.
  *
- * The convolution engine (cpu_conv.c) picks a different plan by shape and thread count: tiles
+ * The convolution engine (cpu/conv.c) picks a different plan by shape and thread count: tiles
  * of output rows, batch-folded tiles of whole images, 1x1 convolutions without im2col,
  * backward-data split by images or (fewer images than threads) by channels, per-thread weight
  * gradients. Every plan is exercised here with 1, 2 and 3 threads on shapes that select it,
@@ -11,8 +11,8 @@
  * sum of that many products), so it does not depend on the value's own size.
  */
 #include <math.h>
-#include "backend.h"
-#include "cpu_conv.h"
+#include "engine/backend.h"
+#include "cpu/conv.h"
 #include "test.h"
 
 static mc_backend *be;

@@ -22,7 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend.h"
+#include "engine/backend.h"
 #include "test.h"
 
 /* The network of the whole-step comparison. A standalone [batchnorm] must not follow a

@@ -4,7 +4,7 @@
  * The CUDA kernels are grid-stride loops around the per-element functions of
  * src/cuda/cuda_math.h, and the no-cuDNN convolution is the driver of src/cuda/conv_fallback.h
  * around a GEMM. Here the same functions run on the host over whole tensors (the kernels'
- * work, element by element) and are compared with the CPU backend (src/backend_cpu.c), which
+ * work, element by element) and are compared with the CPU backend (src/cpu/backend_cpu.c), which
  * the parity tests check against PyTorch: pixel shuffle, replication pad, pooling (max with the
  * first-maximum rule, ties, -inf, NaN; avg with count_include_pad), activations, bias, batch
  * norm (training, inference, both backwards, running statistics), the loss and its gradient,
@@ -19,7 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend.h"
+#include "engine/backend.h"
 #include "cuda/conv_fallback.h"
 #include "cuda/cuda_math.h"
 #include "test.h"

@@ -10,7 +10,7 @@
  * observed difference is printed (expected 0). Every corrupt file must give an error whose
  * message names the file. */
 #include <stdint.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 #include "test.h"
 

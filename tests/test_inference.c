@@ -1,5 +1,5 @@
 /* test_inference.c — inference-only networks (mc_net_opts.inference_only): layer outputs share
- * memory by lifetime (plan_outputs in src/net.c), as predict, eval and colorize build them.
+ * memory by lifetime (plan_outputs in src/engine/memory.c), as predict, eval and colorize build them.
  *
  * For each of the paper's 8 networks (cfg/, at 64x64 so that the test is quick; DenseNet's
  * deepest map is then 2x2) and batch sizes 2 and 3 (the plan is made again on a batch change):

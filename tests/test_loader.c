@@ -14,7 +14,7 @@
 #include <png.h>
 #include <stdint.h>
 #include <time.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 #include "test.h"
 

@@ -54,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 #include "test.h"
 

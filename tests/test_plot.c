@@ -10,7 +10,7 @@
 #include <png.h>
 #include <stdint.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 #include "test.h"
 

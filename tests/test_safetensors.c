@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 #include "test.h"
 

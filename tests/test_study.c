@@ -1,4 +1,4 @@
-/* test_study.c — the study tools (src/stats_tests.c, src/grid.c):
+/* test_study.c — the study tools (src/study/stats_tests.c, src/study/grid.c):
  *   - the regularized incomplete beta function against closed forms (I_x(a,1) = x^a,
  *     I_x(1,b) = 1-(1-x)^b, I_1/2(a,a) = 1/2);
  *   - Student t two-sided p-values against the closed forms for 1 and 2 degrees of freedom

@@ -11,7 +11,7 @@
  * reference is held to 1e-5; the float32 one gets 1e-4 (PyTorch's own coordinate rounding).
  * Normalised outputs are compared with 1e-5 / std (the same tolerance in [0, 1] units). */
 #include <stdint.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 #include "test.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 
 static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
     for (const mc_opt *o = opts; o->name; o++)

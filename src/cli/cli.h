@@ -1,7 +1,7 @@
 /* cli.h — the medcolor subcommands. Each one is a function with main()'s signature that
  * returns the process exit status (0 ok, 1 error, 2 usage error); argv[0] is the subcommand
  * name. Each prints its own errors as one line "medcolor <cmd>: <message>" on stderr, and
- * its --help. Only main() (src/main.c) exits. */
+ * its --help. Only main() (src/cli/main.c) exits. */
 #ifndef MC_CLI_H
 #define MC_CLI_H
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "medcolor.h"
 
 /* the output name of an image: its file name without extension, or — when several inputs

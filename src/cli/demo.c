@@ -1,4 +1,4 @@
-/* demo.c — `medcolor demo-data <dir>`: writes the synthetic demo dataset (src/demo.c). */
+/* demo.c — `medcolor demo-data <dir>`: writes the synthetic demo dataset (src/data/demo.c). */
 #include <string.h>
 #include "cli/cli.h"
 #include "medcolor.h"

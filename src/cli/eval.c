@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "medcolor.h"
 
 /* one colour per label for the ROC plot comes from the plot's palette */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "medcolor.h"
 
 int mc_cli_lrfind(int argc, char **argv) {

@@ -21,7 +21,7 @@
 #include <omp.h>
 #endif
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 
 static void usage(FILE *f) {

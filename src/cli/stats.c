@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "core.h"
+#include "cli/cli.h"
+#include "core/core.h"
 #include "mc_data.h"
 
 static void stats_usage(FILE *f) {

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "core.h"
+#include "cli/cli.h"
+#include "core/core.h"
 #include "mc_data.h"
 
 static void subset_usage(FILE *f) {

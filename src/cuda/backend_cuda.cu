@@ -1,7 +1,7 @@
 /* backend_cuda.cu — the CUDA backend table (mc_backend_cuda_create): memory, transfers, cuBLAS
  * GEMM and vector ops, batch norm (cuDNN where it fits), and the dispatch to the kernels of
  * kernels.cu and the convolutions of conv_cuda.cu. Every operation computes what the CPU
- * backend (src/backend_cpu.c) computes; see src/backend.h for the conventions and
+ * backend (src/cpu/backend_cpu.c) computes; see src/engine/backend.h for the conventions and
  * docs/gpu.md for what runs where.
  *
  * State: everything lives in the backend's mc_cuda_ctx — device index, one non-blocking

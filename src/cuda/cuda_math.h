@@ -3,14 +3,14 @@
  *
  * Every kernel of src/cuda/kernels.cu is a thin grid-stride loop around one of the
  * `static inline MC_HOST_DEVICE` functions below, which compute ONE output element (or one
- * channel's finishing step) exactly as src/backend_cpu.c does. tests/test_gpu_host.c runs the
+ * channel's finishing step) exactly as src/cpu/backend_cpu.c does. tests/test_gpu_host.c runs the
  * same functions on the host over whole tensors and compares them with the CPU backend, so the
  * index math (pixel shuffle, replication padding, pooling windows, im2col / col2im), the
  * activation, optimiser and loss formulas, the GEMM operand mapping and the launch-size helper
  * are tested without a GPU.
  * What only a GPU can test is the launch itself and the block reductions.
  *
- * Layouts are the backend's (src/backend.h): NCHW float32, flat indices are size_t.
+ * Layouts are the backend's (src/engine/backend.h): NCHW float32, flat indices are size_t.
  * Compiles as C11 (gcc, the project's warning flags) and as C++17 (nvcc).
  */
 #ifndef MC_CUDA_MATH_H
@@ -23,7 +23,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "backend.h"
+#include "engine/backend.h"
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,7 @@
  * replaced by the folder holding the CSV, so the dataset folder may be renamed and train= may
  * be any path to train.csv; image_base= overrides this (image = image_base/Path).
  * The patient id is the patientNNNNN folder; the view is the Frontal/Lateral column. */
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 int mc_read_chexpert(mc_dataset *ds, const mc_datafile *df, const char *csv) {
     mc_labelcsv_spec spec = {

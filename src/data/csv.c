@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 int mc_text_read(const char *path, char **out, size_t *len) {
     *out = NULL;

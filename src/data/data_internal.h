@@ -4,7 +4,7 @@
 #ifndef MC_DATA_INTERNAL_H
 #define MC_DATA_INTERNAL_H
 
-#include "core.h"
+#include "core/core.h"
 #include "mc_data.h"
 
 /* ---- text and CSV (csv.c) -------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 /* Which formats a key applies to (bit 1 << MC_FORMAT_*; ALL = every format). */
 #define F_CHX (1 << MC_FORMAT_CHEXPERT)

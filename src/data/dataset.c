@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 void mc_dataset_free(mc_dataset *ds) {
     if (!ds) return;

@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */

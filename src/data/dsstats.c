@@ -3,7 +3,7 @@
  * source, the ignored targets and the blanks (not mentioned, counted as negative). */
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 void mc_dataset_stats_free(mc_dataset_stats *st) {
     if (!st) return;

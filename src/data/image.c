@@ -21,7 +21,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 #include <png.h>
 #include <jpeglib.h>

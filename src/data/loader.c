@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_image.h"
 
 #define MAX_THREADS 256

@@ -10,7 +10,7 @@
  * type (the XR_* folder). The patient id is the patientNNNNN folder. */
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 static int derive_studies(const char *paths_csv, char **out) {
     const char *slash = strrchr(paths_csv, '/');

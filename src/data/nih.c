@@ -13,7 +13,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 static const char *nih_findings[] = {"Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion",
                                      "Emphysema", "Fibrosis", "Hernia", "Infiltration", "Mass",

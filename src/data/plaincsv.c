@@ -5,7 +5,7 @@
  * or skipped and counted with bad_rows = skip. */
 #include <stdlib.h>
 #include <string.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 static int parse_view(const char *s) {
     if (!s[0]) return 0;

@@ -9,7 +9,7 @@
 #include <fenv.h>
 #include <math.h>
 #include <stdlib.h>
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 void mc_mt19937_seed(mc_mt19937 *s, uint32_t seed) {
     s->mt[0] = seed;

@@ -12,7 +12,7 @@
  */
 #include <pthread.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 
 #define SPACE_ADVANCE 4

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 
 /* ---- colours and sizes (at scale 1) -------------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 
 typedef struct png_job {

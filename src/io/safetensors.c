@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core.h"
+#include "core/core.h"
 #include "mc_io.h"
 
 /* ---- dtypes ------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /* activation.c — [activation]: an element-wise activation as a layer of its own.
  * Keys: activation= (linear, relu, leaky with slope= [darknet default 0.1], logistic,
  * hardtanh with min=/max= [default -1, 1]). */
-#include "net.h"
+#include "engine/net.h"
 
 static int act_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     mc_act *a = mc_calloc(1, sizeof *a, "activation layer");

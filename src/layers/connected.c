@@ -3,7 +3,7 @@
  * Keys: output (required), bias (1), activation (linear), init=.
  * Tensors (= .weights order, as darknet): bias [output], weight [output][inputs]. */
 #include <limits.h>
-#include "net.h"
+#include "engine/net.h"
 
 int mc_parse_init(mc_cfg_section *s, int *rule, float *arg);
 

@@ -3,7 +3,7 @@
  * mask is 1 (PyTorch: BCEWithLogits(z, y, weight=mask, reduction='sum') / mask.sum()).
  * The layer's output is sigmoid(z) (probabilities); the loss is mc_net_loss(). */
 #include <math.h>
-#include "net.h"
+#include "engine/net.h"
 
 typedef struct cost_priv { double count; } cost_priv;
 

@@ -1,6 +1,6 @@
 /* pad.c — [pad]: replication padding (PyTorch ReplicationPad2d((left, right, top, bottom))).
  * Keys: left, right, top, bottom (each default 0), mode=replicate (the only mode so far). */
-#include "net.h"
+#include "engine/net.h"
 
 typedef struct pad_priv { int l, r, t, b; } pad_priv;
 

@@ -1,7 +1,7 @@
 /* pixelshuffle.c — [pixelshuffle]: depth-to-space by factor r (PyTorch PixelShuffle):
  * out[c][y][x] = in[c*r*r + (y mod r)*r + (x mod r)][y/r][x/r]. Keys: factor (required).
  * Input channels must be divisible by r*r. */
-#include "net.h"
+#include "engine/net.h"
 
 static int ps_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     int *r = mc_calloc(1, sizeof *r, "pixelshuffle layer");

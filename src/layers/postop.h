@@ -9,7 +9,7 @@
  * modules, e.g. conv1 and bn1 in ResNet). */
 #ifndef MC_POSTOP_H
 #define MC_POSTOP_H
-#include "net.h"
+#include "engine/net.h"
 
 typedef struct mc_postop {
     int bias, bn;

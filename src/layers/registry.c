@@ -1,7 +1,7 @@
 /* registry.c — maps cfg section names to layer types. A new layer type is one file in
  * src/layers/ plus one line here (and its tests). */
 #include <string.h>
-#include "net.h"
+#include "engine/net.h"
 
 extern const mc_layer_ops mc_layer_convolutional, mc_layer_deconvolutional, mc_layer_batchnorm,
     mc_layer_activation, mc_layer_maxpool, mc_layer_avgpool, mc_layer_connected, mc_layer_route,

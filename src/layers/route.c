@@ -4,7 +4,7 @@
  * network input; `layers=input,input,input` turns a grey image into 3 channels). All inputs
  * must have the same height and width. */
 #include <stdlib.h>
-#include "net.h"
+#include "engine/net.h"
 
 static int route_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     char **items;

@@ -2,7 +2,7 @@
  * an activation (darknet's residual connection; a ResNet basic block ends with
  * activation=relu here). Keys: from= (a reference as in [route]), activation= (linear).
  * The two shapes must be equal. */
-#include "net.h"
+#include "engine/net.h"
 
 static int shortcut_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     mc_act *a = mc_calloc(1, sizeof *a, "shortcut layer");

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cfg.h"
+#include "engine/cfg.h"
 
 #define MAX_INCLUDE_DEPTH 16
 

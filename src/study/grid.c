@@ -15,8 +15,8 @@
  * each holding its resolved experiment.exp (the input of mc_experiment_run), indexed by
  * runs.tsv so that any result can be traced to the settings that produced it. Also here: the
  * state of a run folder (new, started, done) and the reader of a run's results.csv. */
-#include "cfg.h"
-#include "core.h"
+#include "engine/cfg.h"
+#include "core/core.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

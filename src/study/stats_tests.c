@@ -2,7 +2,7 @@
  * mean ± sample standard deviation over seeds, the paired two-sided t-test (Student's t
  * distribution through the regularized incomplete beta function, computed here by its
  * continued fraction), and the Benjamini–Hochberg adjustment of a family of p-values. */
-#include "core.h"
+#include "core/core.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "core.h"
+#include "core/core.h"
 
 void *mc_malloc(size_t n, const char *what) {
     void *p = malloc(n ? n : 1);

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "net.h"
+#include "engine/net.h"
 
 typedef struct save_ctx { const mc_net *net; } save_ctx;
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "core.h"
+#include "core/core.h"
 #include "medcolor.h"
 
 static const struct {

@@ -3,7 +3,7 @@
  * Layers never touch numbers directly: they call the operations of a backend table, at the
  * granularity of cuDNN/oneDNN primitives (convolution forward / backward-data /
  * backward-filter, batch norm, pooling, activation, GEMM, element-wise ops). The CPU backend
- * (backend_cpu.c) implements them with OpenBLAS and OpenMP loops; the CUDA backend
+ * (cpu/backend_cpu.c) implements them with OpenBLAS and OpenMP loops; the CUDA backend
  * (src/cuda/) with cuDNN/cuBLAS and small kernels. Every pointer handed to an operation is
  * memory of that backend (device memory for CUDA), allocated with be->alloc.
  *
@@ -20,7 +20,7 @@
 #define MC_BACKEND_H
 
 #include <stddef.h>
-#include "core.h"
+#include "core/core.h"
 
 typedef struct mc_conv_desc {
     int n;                       /* batch */

@@ -1,4 +1,4 @@
-/* cpu_conv.c — tiled, threaded convolution for the CPU backend (see cpu_conv.h for the plan).
+/* cpu/conv.c — tiled, threaded convolution for the CPU backend (see cpu/conv.h for the plan).
  *
  * Shapes (NCHW float32, backend.h): x (n, c, h, w), y (n, k, oh, ow), w (k, c/groups, kh, kw).
  * Per group g the GEMMs are
@@ -13,7 +13,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cpu_conv.h"
+#include "cpu/conv.h"
 
 /* columns per tile: large enough for an efficient GEMM, small enough that the im2col tile
  * (kdim x MC_CONV_TILE floats) stays in cache */

@@ -1,4 +1,4 @@
-/* backend_cpu.c — the CPU backend: OpenBLAS for GEMM, OpenMP loops for the rest.
+/* cpu/backend_cpu.c — the CPU backend: OpenBLAS for GEMM, OpenMP loops for the rest.
  *
  * Convolutions are im2col + GEMM per image and group (a 1x1 stride-1 unpadded convolution uses
  * the input directly as the column matrix). Reductions (bias gradient, batch-norm statistics,
@@ -17,8 +17,8 @@
 #include <omp.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "backend.h"
-#include "cpu_conv.h"
+#include "engine/backend.h"
+#include "cpu/conv.h"
 
 /* ---- memory ---------------------------------------------------------------------------- */
 /* Every buffer has a 64-byte header (so the data stays 64-byte aligned) saying how it was made.
@@ -90,7 +90,7 @@ static void scale_out(float *y, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) y[i] *= beta;
 }
 
-/* ---- GEMM and convolution (cpu_conv.c) ---------------------------------------------------- */
+/* ---- GEMM and convolution (cpu/conv.c) ---------------------------------------------------- */
 typedef struct cpu_ctx {
     mc_cpu_arena arena; /* per-thread convolution scratch, grown on first use */
 } cpu_ctx;
@@ -101,7 +101,7 @@ static int cpu_gemm(mc_backend *be, int ta, int tb, int m, int n, int k, float a
     return MC_OK;
 }
 
-/* the scratch is the backend's own (cpu_conv.h): none from the net */
+/* the scratch is the backend's own (cpu/conv.h): none from the net */
 static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) { return 0; }
 
 static int cpu_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
@@ -733,7 +733,7 @@ int mc_backend_cpu_create(mc_backend **out) {
         free(be);
         return MC_ENOMEM;
     }
-    /* OpenBLAS runs single-threaded inside our OpenMP regions (cpu_conv.h) */
+    /* OpenBLAS runs single-threaded inside our OpenMP regions (cpu/conv.h) */
     openblas_set_num_threads(1);
     *be = (mc_backend){
         .name = "cpu",

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cfg.h"
-#include "core.h"
+#include "engine/cfg.h"
+#include "core/core.h"
 
 void mc_experiment_init(mc_experiment *e) {
     memset(e, 0, sizeof *e);

@@ -1,5 +1,5 @@
-/* cpu_conv.h — the CPU backend's convolution engine and thread pool helpers (internal to
- * backend_cpu.c and cpu_conv.c).
+/* cpu/conv.h — the CPU backend's convolution engine and thread pool helpers (internal to
+ * cpu/backend_cpu.c and cpu/conv.c).
  *
  * One thread pool: OpenMP. OpenBLAS is always called single-threaded from inside our own
  * parallel regions (its pthread pool and OpenMP's spinning workers on the same cores cost
@@ -21,7 +21,7 @@
 #ifndef MC_CPU_CONV_H
 #define MC_CPU_CONV_H
 
-#include "backend.h"
+#include "engine/backend.h"
 
 typedef struct mc_cpu_arena {
     float *p;    /* n floats */
@@ -48,7 +48,7 @@ int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *d
 int mc_cpu_conv_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x,
                            const float *dy, float beta, float *dw);
 
-/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (cpu_winograd.c): whether d qualifies
+/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (cpu/winograd.c): whether d qualifies
  * (3x3, stride 1, padding <= 2, no groups, >= 16 channels in and out), and the three primitives
  * with the semantics above. */
 int mc_cpu_wino_ok(const mc_conv_desc *d);

@@ -18,7 +18,7 @@
 #ifndef MC_CFG_H
 #define MC_CFG_H
 
-#include "core.h"
+#include "core/core.h"
 
 typedef struct mc_cfg_kv {
     char *key, *val;

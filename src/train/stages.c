@@ -10,7 +10,7 @@
  *
  * A group the network does not have is ignored (the baseline has no T parameters). */
 #include <string.h>
-#include "net.h"
+#include "engine/net.h"
 
 static const char *const names[] = {"baseline", "baseline-all", "color", "all", "last", NULL};
 

@@ -1,4 +1,4 @@
-/* cpu_winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3)
+/* cpu/winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3)
  * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the CPU backend.
  *
  * A 2x2 block of outputs of one channel pair needs 36 multiply-adds directly and 16 after the
@@ -25,7 +25,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
-#include "cpu_conv.h"
+#include "cpu/conv.h"
 
 /* floats of V + M per thread and block (sets the block size) */
 #ifndef MC_WINO_BLOCK

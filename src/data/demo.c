@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
-#include "core.h"
+#include "core/core.h"
 
 typedef struct jerr_t {
     struct jpeg_error_mgr pub;

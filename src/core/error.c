@@ -1,7 +1,7 @@
 /* error.c — thread-local last-error message (see core.h). */
 #include <stdarg.h>
 #include <string.h>
-#include "core.h"
+#include "core/core.h"
 
 static _Thread_local char errbuf[1024];
 

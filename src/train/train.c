@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "core.h"
+#include "core/core.h"
 
 static double now(void) {
     struct timespec t;

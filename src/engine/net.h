@@ -1,4 +1,5 @@
-/* net.h — the network and layer structures shared by net.c, weights.c and src/layers/ (internal).
+/* net.h — the network and layer structures shared by the engine (src/engine/) and the layers
+ * (src/layers/) (internal).
  *
  * A network is a list of layers in execution order. Each layer reads the outputs of earlier
  * layers (by default the previous one; index -1 is the network input) and owns its output
@@ -17,8 +18,8 @@
 #ifndef MC_NET_H
 #define MC_NET_H
 
-#include "backend.h"
-#include "cfg.h"
+#include "engine/backend.h"
+#include "engine/cfg.h"
 
 #define MC_MAX_TENSORS 8
 #define MC_INPUT (-1) /* layer index of the network input */
@@ -156,6 +157,18 @@ const char *mc_layer_where(const mc_layer *l, char *buf, size_t n);
 int mc_layer_buf(mc_net *net, float **p, size_t n, const char *what);
 
 const mc_layer_ops *mc_layer_ops_find(const char *section);
+
+/* for the engine's own files (src/engine/) ----------------------------------------------------
+ * net.c builds, memory.c plans memory, params.c holds parameters, run.c runs passes. */
+int mc_net_find_group(mc_net *net, const char *name, int create); /* index, or MC_ENOTFOUND */
+const mc_layer *mc_net_layer_at(const mc_net *net, int i);         /* -1: the last; NULL past the end */
+mc_tensor *mc_net_tensor_at(const mc_net *net, int i);             /* flat tensor index */
+int mc_net_alloc_params(mc_net *net);        /* the parameter blob and the tensor index */
+int mc_net_alloc_activations(mc_net *net);   /* outputs, layer setup, workspace (again on a batch change) */
+void mc_net_free_activations(mc_net *net);
+/* places the deltas of the active layers; last[i] = the backward step where layer i's delta
+ * becomes live */
+int mc_net_plan_deltas(mc_net *net, int *last);
 const char *mc_layer_sections(void); /* comma-separated list, for messages */
 
 #endif

@@ -1,0 +1,155 @@
+/* run.c — passes over the network: input and labels in, forward (to any layer), backward
+ * (from the [cost] layer or a given output gradient; which layers run and where their deltas
+ * live), the loss, outputs and the input gradient out, and the SGD update. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/net.h"
+
+/* ---- compute --------------------------------------------------------------------------- */
+int mc_net_set_input(mc_net *net, const float *host) {
+    return net->be->upload(net->be, net->input, host,
+                           (size_t)net->batch * net->in_c * net->in_h * net->in_w);
+}
+
+int mc_net_set_truth(mc_net *net, const float *labels, const float *mask) {
+    size_t n = (size_t)net->batch * net->layers[net->n - 1].out_n;
+    MC_TRY(net->be->upload(net->be, net->truth, labels, n));
+    net->has_mask = mask != NULL;
+    if (mask) return net->be->upload(net->be, net->mask, mask, n);
+    return net->be->fill(net->be, net->mask, 1.0f, n);
+}
+
+int mc_net_forward(mc_net *net) { return mc_net_forward_to(net, net->n - 1); }
+
+int mc_net_forward_to(mc_net *net, int last) {
+    if (last < 0 || last >= net->n) return mc_err(MC_EARG, "forward to layer %d: the net has %d layers", last, net->n);
+    if (net->infer_only && net->train)
+        return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): "
+                               "no forward pass in train mode");
+    net->loss = NAN;
+    net->fwd_last = -1;
+    for (int i = 0; i <= last; i++) {
+        mc_layer *l = &net->layers[i];
+        int rc = l->ops->forward(l, net);
+        if (rc < 0) return mc_err_context(rc, "forward, layer %d [%s] (%s:%d)", i, l->ops->section, l->file, l->line);
+    }
+    net->fwd_last = last;
+    return MC_OK;
+}
+
+/* Which layers run backward: those with trainable (unfrozen) tensors and every layer that
+ * reads, directly or not, from one of those or from the input when its gradient is wanted. */
+static void mark_active(mc_net *net) {
+    for (int i = 0; i < net->n; i++) {
+        mc_layer *l = &net->layers[i];
+        l->want_wgrad = l->nparams > 0 && !mc_layer_frozen(net, l);
+        int a = l->want_wgrad;
+        for (int k = 0; k < l->n_in && !a; k++) {
+            int j = l->in[k];
+            a = j == MC_INPUT ? net->want_input_grad : net->layers[j].active;
+        }
+        l->active = a;
+    }
+}
+
+static int run_backward(mc_net *net, const float *dy_host) {
+    if (net->infer_only)
+        return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): no backward");
+    mark_active(net);
+    int *last = mc_malloc((size_t)net->n * sizeof(int), "gradient plan");
+    if (!last) return MC_ENOMEM;
+    int rc = mc_net_plan_deltas(net, last);
+    mc_backend *be = net->be;
+    size_t B = (size_t)net->batch;
+    if (rc == MC_OK && net->want_input_grad)
+        rc = be->fill(be, net->input_delta, 0.0f, B * net->in_c * net->in_h * net->in_w);
+    mc_layer *last_l = &net->layers[net->n - 1];
+    for (int j = net->n - 1; j >= 0 && rc == MC_OK; j--) {
+        mc_layer *l = &net->layers[j];
+        /* the deltas that become live here start at zero (the given gradient for the last) */
+        for (int k = -1; k < l->n_in && rc == MC_OK; k++) {
+            int i = k < 0 ? j : l->in[k];
+            if (i < 0 || !net->layers[i].active || last[i] != j) continue;
+            mc_layer *li = &net->layers[i];
+            if (li == last_l && dy_host)
+                rc = be->upload(be, li->delta, dy_host, B * li->out_n);
+            else
+                rc = be->fill(be, li->delta, 0.0f, B * li->out_n);
+        }
+        if (rc < 0 || !l->active) continue;
+        rc = l->ops->backward(l, net);
+        if (rc < 0) rc = mc_err_context(rc, "backward, layer %d [%s] (%s:%d)", j, l->ops->section, l->file, l->line);
+    }
+    free(last);
+    return rc;
+}
+
+int mc_net_backward(mc_net *net) {
+    if (strcmp(net->layers[net->n - 1].ops->section, "cost") != 0)
+        return mc_err(MC_EARG, "mc_net_backward: the last layer is [%s], not [cost]; use "
+                               "mc_net_backward_from with an output gradient",
+                      net->layers[net->n - 1].ops->section);
+    return run_backward(net, NULL);
+}
+
+int mc_net_backward_from(mc_net *net, const float *dy_host) {
+    if (!dy_host) return mc_err(MC_EARG, "mc_net_backward_from: no gradient given");
+    return run_backward(net, dy_host);
+}
+
+int mc_net_params_finite(const mc_net *net, int *ok) {
+    int a = 1, b = 1;
+    MC_TRY(net->be->all_finite(net->be, net->nparams, net->params, &a));
+    MC_TRY(net->be->all_finite(net->be, net->nbuffers, net->buffers, &b));
+    *ok = a && b;
+    return MC_OK;
+}
+
+int mc_net_zero_grad(mc_net *net) { return net->be->fill(net->be, net->grads, 0.0f, net->nparams); }
+
+float mc_net_loss(const mc_net *net) { return (float)net->loss; }
+
+int mc_net_get_output(const mc_net *net, int i, float *host) {
+    const mc_layer *l = mc_net_layer_at(net, i);
+    if (!l) return mc_err(MC_EARG, "no layer %d (the net has %d)", i, net->n);
+    if (net->infer_only && l->index != net->fwd_last)
+        return mc_err(MC_EARG, "layer %d's output: an inference-only network keeps only the output of the layer "
+                               "the last forward pass ended at (%d)", l->index, net->fwd_last);
+    return net->be->download(net->be, host, l->output, (size_t)net->batch * l->out_n);
+}
+
+int mc_net_get_input_grad(const mc_net *net, float *host) {
+    if (!net->want_input_grad || !net->input_delta)
+        return mc_err(MC_EARG, "input gradient not computed: call mc_net_want_input_grad(net, 1) before backward");
+    return net->be->download(net->be, host, net->input_delta,
+                             (size_t)net->batch * net->in_c * net->in_h * net->in_w);
+}
+
+/* ---- optimiser ------------------------------------------------------------------------- */
+int mc_net_sgd_step(mc_net *net, const mc_sgd *o) {
+    mc_backend *be = net->be;
+    if (!(isfinite(o->lr) && isfinite(o->momentum) && isfinite(o->weight_decay)))
+        return mc_err(MC_EARG, "sgd: lr, momentum and weight decay must be finite");
+    if (!net->momentum) {
+        net->momentum = be->alloc(be, net->nparams, "momentum");
+        if (!net->momentum) return MC_ENOMEM;
+    }
+    /* one call per run of consecutive unfrozen layers */
+    int i = 0;
+    while (i < net->n) {
+        if (mc_layer_frozen(net, &net->layers[i]) || net->layers[i].nparams == 0) {
+            i++;
+            continue;
+        }
+        size_t off = net->layers[i].param_offset, len = 0;
+        while (i < net->n && !mc_layer_frozen(net, &net->layers[i])) len += net->layers[i++].nparams;
+        if (len)
+            MC_TRY(be->sgd(be, len, net->params + off, net->grads + off, net->momentum + off, o->lr,
+                           o->momentum, o->weight_decay, o->decoupled));
+    }
+    net->seen += (uint64_t)net->batch;
+    return MC_OK;
+}
+

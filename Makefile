@@ -18,6 +18,11 @@ BUILD   ?= build
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion \
            -Wformat=2 -Wvla -Wno-unused-parameter
 SAN     ?=
+# WERROR=1: warnings are errors (CI builds this way)
+WERROR  ?= 0
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
 BIN     ?= medcolor
 CFLAGS  += $(SAN) -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude -Isrc $(WARN) -MMD -MP
 LDLIBS  += -lopenblas -lpng -ljpeg -lz -lm -lpthread -fopenmp $(SAN)
@@ -60,7 +65,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libmedcolor.a
 CLILIB   := $(BUILD)/libmedcolor_cli.a
 
-.PHONY: all test asan clean fixtures check-gpu-build bench demo
+.PHONY: all test asan tsan clean fixtures check-gpu-build bench demo
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cli/main.o $(CLILIB) $(LIB)
@@ -125,6 +130,14 @@ asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# ThreadSanitizer on the threaded batch loader (its worker threads, prefetch queue, free mid-epoch)
+# and the bench loader run: build-tsan/, gcc's -fsanitize=thread. OpenMP is not used by the
+# loader's code paths (libgomp is not instrumented: OpenMP regions would report false races).
+tsan:
+	$(MAKE) BUILD=build-tsan BIN=build-tsan/medcolor DEBUG=1 SAN="-fsanitize=thread" \
+	        build-tsan/tests/test_loader
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MC_TMP=$$(mktemp -d) build-tsan/tests/test_loader
+
 # The demo: generate the synthetic dataset, train Color Module -> All (experiments/demo.exp),
 # evaluate the best weights (ROC curves), colorize a few validation images.
 DEMO_RUN := build/demo-run
@@ -152,6 +165,6 @@ bench: $(BENCH_BIN) $(LOADER_BENCH)
 	$(LOADER_BENCH)
 
 clean: clean-gpu
-	rm -rf build build-asan medcolor
+	rm -rf build build-asan build-tsan medcolor
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -6,7 +6,7 @@ bench/bench_step.c, timed in the same way, in its own process.
 
 NET is a cfg name without .cfg: resnet18, resnet18-pixelshuffle, resnet18-coloru, resnet18-deconv,
 densenet121, densenet121-pixelshuffle, ... The networks come from
-tests/torch/make_network_fixtures.py (T from torch.nn as spec/modules.md describes it,
+tests/torch/make_network_fixtures.py (T from torch.nn as docs/modules.md describes it,
 E = torchvision's resnet18 / densenet121, C = Linear(features -> 5)). Stage color: the backbone's parameters do not
 require gradients (E frozen; its BatchNorm still uses batch statistics in train mode, as
 medcolor's default). Input: (B, 1, 320, 320) normal noise, 0/1 labels; SGD lr 0.01,

@@ -3,11 +3,11 @@
 Python 3, no packages). The files it writes are committed; this script is how they were made,
 so that the 137 layers of DenseNet121 are not typed by hand.
 
-  cfg/modules/{deconv,pixelshuffle,coloru,grey3}.cfg   the colorization modules T (spec/modules.md)
+  cfg/modules/{deconv,pixelshuffle,coloru,grey3}.cfg   the colorization modules T (docs/modules.md)
   cfg/backbones/{resnet18,densenet121}.cfg             E, exactly as torchvision builds them
   cfg/<backbone>[-<module>].cfg                        the 8 paper networks T -> E -> C
 
-Layer names follow the canonical tensor names (spec/param-names.txt), so that a tensor of the
+Layer names follow the canonical tensor names (docs/modules.md, "Tensor names"), so that a tensor of the
 network is called e.g. "backbone.layer1.0.conv1.weight" and ImageNet weights import by name.
 """
 import os
@@ -35,7 +35,7 @@ def conv(name, filters, size, stride=1, padding=0, bias=1, bn=0, bn_name=None, a
 
 # ---- colorization modules ----------------------------------------------------------------
 def stem_and_res(init):
-    out = ["# stem: conv 7x7 s2 padding 2 (not 3: see spec/modules.md) + BN + LeakyReLU(0.01), maxpool 3 s2 p1\n",
+    out = ["# stem: conv 7x7 s2 padding 2 (not 3: see docs/modules.md) + BN + LeakyReLU(0.01), maxpool 3 s2 p1\n",
            conv("stem.conv", 64, 7, 2, 2, bias=1, bn=1, bn_name="stem.bn", act="leaky", slope=0.01, init=init),
            section("maxpool", name="stem.pool", size=3, stride=2, padding=1)]
     prev = "stem.pool"

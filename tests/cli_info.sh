@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `medcolor info` against all 16 rows of the thesis's Table 4.3 (trainable parameters per
-# backbone, module and stage; the numbers below are the thesis's, spec/modules.md).
+# backbone, module and stage; the numbers below are the thesis Table 4.3, docs/modules.md).
 set -u
 BIN=${MC_BIN:-./medcolor}
 fail=0
@@ -28,7 +28,7 @@ check densenet121              all      6958981
 check densenet121-deconv       all      7555592
 check densenet121-pixelshuffle all      7558421
 check densenet121-coloru       all      7151640
-# the module sizes themselves (spec/modules.md)
+# the module sizes themselves (docs/modules.md)
 for m in deconv:596611 pixelshuffle:599440 coloru:192659; do
   got=$("$BIN" info --brief "cfg/resnet18-${m%%:*}.cfg" | awk '$1 == "color" { gsub(",", "", $2); print $2; exit }')
   [ "$got" = "${m##*:}" ] || { echo "FAIL cli_info: module ${m%%:*}: $got != ${m##*:}"; fail=1; }

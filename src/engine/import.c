@@ -3,7 +3,7 @@
  * Reads a safetensors file (what torchvision / timm / the hub publish, and what a PyTorch
  * re-implementation of the paper's networks writes) or a darknet .weights file, and sets the
  * network's tensors from it. A safetensors tensor name N of the file maps to the network's
- * tensor (the canonical names of spec/param-names.txt) as follows, first match wins:
+ * tensor (the canonical names of docs/modules.md, "Tensor names") as follows, first match wins:
  *   1. N ends in "num_batches_tracked": ignored (PyTorch's BN step counter);
  *   2. a leading "module." (torch.nn.DataParallel) is dropped, and torchvision's legacy
  *      DenseNet names "denselayerK.norm.1" / "conv.2" (pre-0.3 checkpoints) become

@@ -53,7 +53,7 @@ static int init_tensor(mc_net *net, mc_tensor *t, mc_rng *rng) {
             float *first = h + (size_t)c0 * r2 * per;
             for (size_t i = 0; i < per; i++) first[i] = (float)(mc_rng_normal(rng) * b);
         }
-        /* W[c] = W0[c / r^2] (spec/modules.md): every sub-pixel filter of a channel equal */
+        /* W[c] = W0[c / r^2] (ICNR, docs/modules.md): every sub-pixel filter of a channel equal */
         for (int c = t->dims[0] - 1; c >= 0; c--)
             if (c % r2) memcpy(h + (size_t)c * per, h + (size_t)(c / r2) * r2 * per, per * sizeof(float));
         break;

@@ -1,4 +1,4 @@
-/* schedule.c — the one-cycle schedule and the LR finder's learning rates (spec/training.md).
+/* schedule.c — the one-cycle schedule and the LR finder's learning rates (docs/training.md).
  *
  * One-cycle, as PyTorch's OneCycleLR (anneal_strategy='cos', three_phase=False) and fastai v1's
  * fit_one_cycle compute it: T total steps, e1 = pct*T - 1;

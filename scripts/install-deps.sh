@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Installs what medcolor needs on Debian 12 (run as root, or it uses sudo).
+# Installs what medcolor needs on Debian 12 (run as root, or as a user who may use sudo).
 #   build: gcc, make, OpenBLAS, libpng, libjpeg, zlib
 #   tests: Debian's PyTorch + torchvision (the reference the tests compare with), numpy, PIL,
 #          darknet (its libdarknet.so checks .cfg/.weights compatibility)
 # GPU builds additionally need CUDA 13 + cuDNN 9 under /usr/local/cuda (not installed here).
 set -euo pipefail
 SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "install-deps.sh: installing packages needs root, and sudo is not installed:" >&2
+    echo "  run it as root (su -c ./scripts/install-deps.sh), or install sudo first" >&2
+    exit 1
+  fi
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \

@@ -8,7 +8,7 @@
  * Tolerance 1e-4 relative to the output scale: darknet normalises by sqrt(var) + 1e-6 where
  * PyTorch (and medcolor) use sqrt(var + 1e-5); with running variances in [0.5, 2] that is a
  * relative difference below 1e-5 per BN layer, plus float summation order.
- * Skips (exit 0, with a message) only when libdarknet.so is absent.
+ * Skips (exit 77, "SKIP test_darknet_compat: <why>") only when libdarknet.so is absent.
  */
 #include <dlfcn.h>
 #include "test.h"
@@ -45,8 +45,8 @@ int main(void) {
     const char *lib = "/usr/lib/darknet/libdarknet.so";
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        printf("test_darknet_compat: SKIPPED — %s not found (apt-get install darknet)\n", lib);
-        return 0;
+        mc_test_skip("test_darknet_compat", "%s not found (apt-get install darknet; scripts/install-deps.sh does)", lib);
+        return mc_test_done("test_darknet_compat");
     }
     parse_fn parse = (parse_fn)dlsym(h, "parse_network_cfg");
     weights_fn load = (weights_fn)dlsym(h, "load_weights"), save = (weights_fn)dlsym(h, "save_weights");

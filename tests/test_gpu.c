@@ -15,9 +15,10 @@
  * orders, cuDNN's algorithms) and 1e-3 after three training steps.
  *
  * Without a GPU — built without GPU=1, or no device/driver on this machine — the device part
- * is skipped with a message, and what can be checked is: a CPU build refuses the CUDA backend
- * with MC_EUNSUP, and a GPU build without a usable GPU reports MC_EUNSUP with file:line and the
- * CUDA runtime's message (that is the skip condition).
+ * is skipped (exit 77, "SKIP test_gpu: <why>"; exit 1 if a check that ran failed), and what
+ * can be checked is: a CPU build refuses the CUDA backend with MC_EUNSUP, and a GPU build without
+ * a usable GPU reports MC_EUNSUP with file:line and the CUDA runtime's message (that is the skip
+ * condition).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -121,7 +122,7 @@ int main(void) {
     CHECK(rc == MC_EUNSUP, "a CPU build refuses the CUDA backend with MC_EUNSUP (got %d: %s)", rc, mc_errmsg());
     CHECK(strstr(mc_errmsg(), "GPU=1") != NULL, "and says how to get one: %s", mc_errmsg());
     mc_net_free(rc == MC_OK ? net : NULL);
-    printf("SKIP test_gpu: built without GPU support (make GPU=1 CUDNN=1 builds and runs the GPU comparison)\n");
+    mc_test_skip("test_gpu", "built without GPU support (make GPU=1 CUDNN=1 builds and runs the GPU comparison)");
     return mc_test_done("test_gpu");
 }
 #else
@@ -714,7 +715,7 @@ int main(void) {
         /* what can be checked without a GPU: the refusal is clear and the nets refuse too */
         CHECK(strstr(mc_errmsg(), "no usable CUDA GPU") && strstr(mc_errmsg(), "backend_cuda.cu:"),
               "no GPU: MC_EUNSUP with file:line and the runtime's message (%s)", mc_errmsg());
-        printf("SKIP test_gpu: %s\n", mc_errmsg());
+        mc_test_skip("test_gpu", "%s", mc_errmsg());
         mc_net *net = NULL;
         mc_net_opts o = {.backend = MC_BACKEND_CUDA};
         int r2 = mc_net_from_string(&net, net_cfg, "gpu.cfg", &o);

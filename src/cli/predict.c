@@ -24,25 +24,6 @@
 #include "core/core.h"
 #include "mc_image.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: medcolor predict <net.cfg> <weights> <image...|list.txt> [options]\n"
-            "\n"
-            "Runs the network in eval mode on each image (PNG 8/16-bit or JPEG, read as grey; centre square\n"
-            "crop, bilinear resize to the input size, normalised (x - 0.5028) / 0.2902) and writes a CSV:\n"
-            "a header 'path,<label>,...', then per image its path and one sigmoid probability per label.\n"
-            "<weights>: medcolor .weights, or safetensors with every tensor (see 'medcolor import').\n"
-            "An argument ending in .txt is a list of image paths, one per line ('#' lines and blank\n"
-            "lines skipped; relative paths are relative to the current directory).\n"
-            "\n"
-            "  -o FILE        output CSV ('-' or none: stdout)\n"
-            "  --labels A,B   column names (default: the cfg's [net] labels=, else out0, out1, ...)\n"
-            "  --batch N      images per forward pass (default: the cfg's batch)\n"
-            "  --threads N    CPU threads (default 0 = all cores)\n"
-            "  --gpu N        run on CUDA device N (builds with GPU=1)\n"
-            "  -h, --help     this help\n");
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -157,18 +138,6 @@ static int write_csv(FILE *f, const char *path, void *arg) {
     return fflush(f) == 0 ? MC_OK : mc_err(MC_EIO, "%s: write failed: %s", path, strerror(errno));
 }
 
-static int parse_int(const char *opt, const char *v, int min, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > 1 << 20) {
-        fprintf(stderr, "medcolor predict: %s '%s' must be an integer >= %d\n", opt, v, min);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
 /* Decodes and preprocesses images paths[0..nb) into x [nb][c][h][w], in parallel. Per-thread
  * scratch: img[t], ws[t] (t < nthr). On error: the first failing image's message. */
 static int load_batch(char **paths, int nb, float *x, int c, int h, int w, mc_image *img, mc_xform **ws,
@@ -213,50 +182,56 @@ static int load_batch(char **paths, int nb, float *x, int c, int h, int w, mc_im
 int mc_cli_predict(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *out = NULL, *labels_opt = NULL;
     int batch = 0, threads = 0, gpu = -1, status = 1;
+    long batch_opt = -1, threads_opt = 0, gpu_opt = -1;
     strlist inputs = {0}, paths = {0}, labels = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            strlist_free(&inputs);
-            return 0;
-        }
-        if (!strcmp(a, "-o") || !strcmp(a, "--labels") || !strcmp(a, "--batch") || !strcmp(a, "--threads") ||
-            !strcmp(a, "--gpu")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "medcolor predict: %s needs a value\n", a);
-                strlist_free(&inputs);
-                return 2;
-            }
-            const char *v = argv[++i];
-            int bad = 0;
-            if (!strcmp(a, "-o")) out = v;
-            else if (!strcmp(a, "--labels")) labels_opt = v;
-            else if (!strcmp(a, "--batch")) bad = parse_int(a, v, 1, &batch);
-            else if (!strcmp(a, "--threads")) bad = parse_int(a, v, 0, &threads);
-            else bad = parse_int(a, v, 0, &gpu);
-            if (bad) {
-                strlist_free(&inputs);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "medcolor predict: unknown option '%s'\n", a);
-            usage(stderr);
-            strlist_free(&inputs);
-            return 2;
-        } else if (!cfg) {
-            cfg = a;
-        } else if (!weights) {
-            weights = a;
-        } else if (push(&inputs, a, strlen(a)) < 0) {
+    const mc_opt opts[] = {
+        {"-o FILE", 's', &out, "output CSV ('-' or none: stdout)", NULL},
+        {"--labels A,B", 's', &labels_opt, "column names", "the cfg's [net] labels=, else out0, out1, ..."},
+        {"--batch N", 'i', &batch_opt, "images per forward pass", "the cfg's batch"},
+        {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores"},
+        {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL},
+        {NULL, 0, NULL, NULL, NULL}};
+    const char *syn = "medcolor predict <net.cfg> <weights> <image...|list.txt> [options]";
+    const char *about =
+        "Runs the network in eval mode on each image (PNG 8/16-bit or JPEG, read as grey; centre square\n"
+        "crop, bilinear resize to the input size, normalised (x - 0.5028) / 0.2902) and writes a CSV:\n"
+        "a header 'path,<label>,...', then per image its path and one sigmoid probability per label.\n"
+        "<weights>: medcolor .weights, or safetensors with every tensor (see 'medcolor import').\n"
+        "An argument ending in .txt is a list of image paths, one per line ('#' lines and blank\n"
+        "lines skipped; relative paths are relative to the current directory).";
+    const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos); /* every image may be an argument */
+    if (!pos) {
+        fprintf(stderr, "medcolor predict: out of memory\n");
+        return 1;
+    }
+    int npos;
+    int r = mc_cli_parse("predict", argc, argv, opts, pos, argc, &npos, syn, about);
+    if (r) {
+        free(pos);
+        return r == 1 ? 0 : 2;
+    }
+    if (batch_opt == 0 || batch_opt > 1 << 20 || threads_opt > 1 << 20 || gpu_opt > 1 << 20) {
+        const char *what = batch_opt == 0 || batch_opt > 1 << 20 ? "--batch" : threads_opt > 1 << 20 ? "--threads" : "--gpu";
+        fprintf(stderr, "medcolor predict: %s must be an integer in %d..%d\n", what, !strcmp(what, "--batch"), 1 << 20);
+        free(pos);
+        return 2;
+    }
+    batch = batch_opt > 0 ? (int)batch_opt : 0;
+    threads = (int)threads_opt;
+    gpu = (int)gpu_opt;
+    if (npos >= 1) cfg = pos[0];
+    if (npos >= 2) weights = pos[1];
+    for (int i = 2; i < npos; i++)
+        if (push(&inputs, pos[i], strlen(pos[i])) < 0) {
             fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
             strlist_free(&inputs);
+            free(pos);
             return 1;
         }
-    }
+    free(pos);
     if (!cfg || !weights || inputs.n == 0) {
         if (cfg && weights) fprintf(stderr, "medcolor predict: no images given\n");
-        usage(stderr);
+        mc_cli_usage(stderr, syn, about, opts);
         strlist_free(&inputs);
         return 2;
     }

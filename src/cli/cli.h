@@ -28,8 +28,10 @@ int mc_cli_report(int argc, char **argv);   /* src/cli/report.c */
 /* helpers shared by the commands */
 /* The image paths of the arguments: a .txt argument is a list file (one path a line). */
 int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
-/* An option: name ("--max-lr"; aliases "-o, --output"; a value name after a space: "--frac F"), kind ('s' string -> const char*, 'i' -> long, 'd' -> double,
- * 'f' flag -> int set to 1, 'l' repeatable -> mc_strlist), destination, help, default text. */
+/* An option: name ("--max-lr"; aliases separated by ", " as in "-o, --output"; the name of its
+ * value after a space, as in "--frac F", else N / X / VALUE from the kind), kind ('s' string ->
+ * const char*, 'i' -> long, 'd' -> double, 'f' flag -> int set to 1, 'l' repeatable ->
+ * mc_strlist), destination, help, default text. */
 typedef struct mc_opt {
     const char *name;
     char kind;

@@ -74,15 +74,18 @@ int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *r
 /* Writes e as an .exp file (atomically) that mc_experiment_load reads back. */
 int mc_grid_write_exp(const mc_experiment *e, const char *path);
 
-/* One row of runs.tsv. */
+/* One row of runs.tsv (src/study/runindex.c writes and reads it; docs/study.md). */
 typedef struct mc_grid_entry {
-    int index;
+    int index;                   /* 1-based: the SLURM array index */
     char *name, *backbone, *module, *chain;
-    double subset;
+    double subset;               /* 0: the whole training split */
     uint32_t subset_seed;
     uint64_t seed;
+    char *net, *data, *weights;  /* NULL when absent ("-" in the file) */
 } mc_grid_entry;
-/* Reads dir/runs.tsv. */
+/* Writes dir/runs.tsv (atomically). Fields may not hold tabs or line breaks. */
+int mc_grid_index_write(const char *dir, const mc_grid_entry *entries, int n);
+/* Reads dir/runs.tsv; errors name file:line. */
 int mc_grid_index_load(const char *dir, mc_grid_entry **entries, int *n);
 void mc_grid_index_free(mc_grid_entry *entries, int n);
 
@@ -96,21 +99,8 @@ typedef struct mc_run_state {
 } mc_run_state;
 int mc_run_status(const char *rundir, mc_run_state *st);
 
-/* A run's results.csv (long format: stage_index,stage,data,label,auc,best_iter,iters,seconds). */
-typedef struct mc_stage_result {
-    int stage_index; /* 1-based */
-    int stage;       /* MC_STAGE_* */
-    char data[512];  /* the stage's .data */
-    double mean_auc; /* the "mean" row (best validation mean AUC) */
-    long best_iter, iters;
-    double seconds;
-    int nlabels;
-    char *labels[MC_MAX_LABELS];
-    double auc[MC_MAX_LABELS];
-} mc_stage_result;
-/* Reads rundir/results.csv into *res[*n] (one per finished stage, in stage order). */
-int mc_results_load(const char *rundir, mc_stage_result **res, int *n);
-void mc_results_free(mc_stage_result *res, int n);
+/* A run's results.csv: mc_stage_result, mc_results_load and mc_results_write are in mc_train.h
+ * (src/train/runfiles.c, next to the code that writes the run's other files). */
 
 #ifdef __cplusplus
 }

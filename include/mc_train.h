@@ -85,6 +85,71 @@ int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, in
  * CheXpert-v1.0-small's layout under dir, the 5 paper labels drawn into the images. */
 int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64_t seed);
 
+/* ---- the files a run writes (src/train/runfiles.c: each written and read back by the same code;
+ * readers are strict and name file:line in their errors) -------------------------------------- */
+/* <run>/log.csv: one row per iteration, "stage,epoch,iter,loss,lr,momentum,seconds". */
+typedef struct mc_log_row {
+    int stage;              /* MC_STAGE_* */
+    int epoch;              /* 1-based */
+    long iter;              /* 1-based: the iterations done */
+    double loss, lr, momentum;
+    double seconds;         /* since the stage started (or was resumed) */
+} mc_log_row;
+/* Opens path for appending rows (and reading: the cut on resume), writing the header when the
+ * file is new. */
+int mc_log_open(FILE **f, const char *path);
+int mc_log_append(FILE *f, const char *path, const mc_log_row *r);
+/* Reads every row of a log.csv into *rows[*n] (free() it). */
+int mc_log_read(const char *path, mc_log_row **rows, int *n);
+
+/* <run>/K-STAGE/valid.csv: one row per validation, "stage,iter,epoch,loss,"<label>"...,mean"
+ * (an AUC is nan for a label without both classes). */
+typedef struct mc_valid_row {
+    int stage;              /* MC_STAGE_* */
+    long iter;
+    int epoch;              /* 1-based */
+    double loss;            /* validation loss */
+    int nlabels;
+    double auc[MC_MAX_LABELS];
+    double mean;            /* mean AUC */
+} mc_valid_row;
+typedef struct mc_valid_log {
+    int nlabels;
+    char *labels[MC_MAX_LABELS];
+    mc_valid_row *rows;
+    int n;
+} mc_valid_log;
+int mc_valid_open(FILE **f, const char *path, const char *const *labels, int nlabels);
+int mc_valid_append(FILE *f, const char *path, const mc_valid_row *r);
+int mc_valid_read(const char *path, mc_valid_log *v);
+void mc_valid_log_free(mc_valid_log *v);
+
+/* On resume of stage `stage` from its checkpoint at iteration `it`: the rows that stage wrote
+ * after it (an interrupted run goes on writing between checkpoints) are cut from the end of the
+ * open file, so that every iteration is logged once. f may be NULL (nothing to do). */
+int mc_log_cut(FILE *f, const char *path, int stage, long it);
+int mc_valid_cut(FILE *f, const char *path, int stage, long it);
+
+/* <run>/results.csv: per finished stage one row per label and a "mean" row,
+ * "stage_index,stage,data,label,auc,best_iter,iters,seconds" (labels quoted; the mean row is the
+ * one whose label is the unquoted word mean). */
+typedef struct mc_stage_result {
+    int stage_index; /* 1-based */
+    int stage;       /* MC_STAGE_* */
+    char data[512];  /* the stage's .data */
+    double mean_auc; /* the "mean" row (best validation mean AUC) */
+    long best_iter, iters;
+    double seconds;
+    int nlabels;
+    char *labels[MC_MAX_LABELS];
+    double auc[MC_MAX_LABELS];
+} mc_stage_result;
+/* Writes rundir/results.csv (atomically) with the results of stages res[0..n) (stage_index k+1). */
+int mc_results_write(const char *rundir, const mc_stage_result *res, int n);
+/* Reads rundir/results.csv into *res[*n] (one per finished stage, in stage order). */
+int mc_results_load(const char *rundir, mc_stage_result **res, int *n);
+void mc_results_free(mc_stage_result *res, int n);
+
 /* ---- experiments: a whole schedule (e.g. color -> all -> last on another dataset) --------- */
 #define MC_MAX_STAGES 8
 typedef struct mc_exp_stage {

@@ -246,7 +246,9 @@ static void test_grid(void) {
     for (int i = 0; i < ng && i < n; i++)
         CHECK(ge[i].index == r[i].index && !strcmp(ge[i].name, r[i].name) && !strcmp(ge[i].chain, r[i].chain) &&
                   !strcmp(ge[i].module, r[i].module) && ge[i].subset == r[i].subset &&
-                  ge[i].subset_seed == r[i].subset_seed && ge[i].seed == r[i].seed,
+                  ge[i].subset_seed == r[i].subset_seed && ge[i].seed == r[i].seed && ge[i].net &&
+                  !strcmp(ge[i].net, r[i].exp.net) && ge[i].data && !strcmp(ge[i].data, r[i].exp.data) &&
+                  ge[i].weights && !strcmp(ge[i].weights, r[i].exp.weights),
               "runs.tsv row %d", i + 1);
     mc_grid_index_free(ge, ng);
     snprintf(path, sizeof path, "%s/grid.grid", out);

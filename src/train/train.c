@@ -8,7 +8,8 @@
  *   best.weights             the weights with the best validation mean AUC (darknet format)
  *   last.weights             the weights at the end of the stage
  *   DONE                     written last: the stage finished (a resumed run skips it)
- * and appends to the run's log.csv (every iteration) and valid.csv (every validation).
+ * and appends to the run's log.csv (every iteration) and valid.csv (every validation) through
+ * src/train/runfiles.c, which owns their format.
  *
  * Exact resume: the loader's draws depend only on (seed, epoch, position), the schedule only on
  * the iteration, and the checkpoint holds everything else (parameters, BN running statistics,
@@ -307,55 +308,6 @@ static int write_done(FILE *f, const char *path, void *arg) {
     return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
 }
 
-/* A log file's rows are "stage,<n1>,<n2>,..." where the iteration is field `field` (1-based after
- * the stage). On resume from iteration `it`, the rows this stage wrote after its checkpoint (an
- * interrupted run goes on writing between checkpoints) are cut, so that every iteration is
- * logged once: in the stage's rows at the end of the file (back to its iteration-1 row), the
- * first row with an iteration above `it` and everything after it are truncated. */
-static int log_cut(FILE *f, const char *name, const char *stage, int field, long it) {
-    if (!f) return MC_OK;
-    if (!name) name = "log";
-    if (fflush(f) != 0) return mc_err(MC_EIO, "%s: write error (%s)", name, strerror(errno));
-    int fd = fileno(f);
-    struct stat st;
-    if (fstat(fd, &st) != 0) return mc_err(MC_EIO, "%s: cannot stat (%s)", name, strerror(errno));
-    size_t n = (size_t)st.st_size;
-    if (n == 0) return MC_OK;
-    char *buf = mc_malloc(n + 1, name);
-    if (!buf) return MC_ENOMEM;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            free(buf);
-            return mc_err(MC_EIO, "%s: read error (%s)", name, k < 0 ? strerror(errno) : "short read");
-        }
-        got += (size_t)k;
-    }
-    buf[n] = 0;
-    /* walk the lines backwards: the tail of rows of this stage, back to its first iteration */
-    size_t sl = strlen(stage), cut = n, end = n;
-    while (end > 0) {
-        size_t b = end - 1; /* end is one past the line's '\n' (or the file's end) */
-        if (buf[b] == '\n' && b > 0) b--;
-        while (b > 0 && buf[b - 1] != '\n') b--;
-        const char *line = buf + b;
-        if (strncmp(line, stage, sl) != 0 || line[sl] != ',') break;
-        const char *q = line + sl;
-        for (int k = 1; k < field && q; k++) q = strchr(q + 1, ',');
-        if (!q) break;
-        long li = strtol(q + 1, NULL, 10);
-        if (li > it) cut = b;
-        if (li == 1) break;
-        end = b;
-    }
-    free(buf);
-    if (cut < n && ftruncate(fd, (off_t)cut) != 0)
-        return mc_err(MC_EIO, "%s: cannot cut the rows after the checkpoint (%s)", name, strerror(errno));
-    return MC_OK;
-}
-
 /* a log row buffered in f reaches the disk, or the run stops naming the file */
 static int log_flush(FILE *f, const char *name) {
     if (!f) return MC_OK;
@@ -370,9 +322,10 @@ static int validate(mc_net *net, const mc_dataset *valid, const mc_train_opts *o
     MC_TRY(mc_evaluate(net, valid, o->workers, probs, vloss));
     *mean = mc_mean_auc(valid, probs, auc);
     if (o->vlog) {
-        fprintf(o->vlog, "%s,%ld,%d,%.6f", mc_stage_name(o->stage), it, epoch + 1, *vloss);
-        for (int j = 0; j < valid->nlabels; j++) fprintf(o->vlog, ",%.6f", auc[j]);
-        fprintf(o->vlog, ",%.6f\n", *mean);
+        mc_valid_row row = {.stage = o->stage, .iter = it, .epoch = epoch + 1, .loss = *vloss, .mean = *mean,
+                            .nlabels = valid->nlabels < MC_MAX_LABELS ? valid->nlabels : MC_MAX_LABELS};
+        memcpy(row.auc, auc, (size_t)row.nlabels * sizeof *auc);
+        MC_TRY(mc_valid_append(o->vlog, o->vlog_path, &row));
         MC_TRY(log_flush(o->vlog, o->vlog_path));
     }
     return MC_OK;
@@ -430,16 +383,16 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         r->best_iter = m.best_iter;
         for (int j = 0; j < m.nlabels && j < MC_MAX_LABELS; j++) r->auc[j] = m.best_aucs[j];
         resumed = 1;
-        MC_TRY(log_cut(o->log, o->log_path, mc_stage_name(o->stage), 2, start));
-        MC_TRY(log_cut(o->vlog, o->vlog_path, mc_stage_name(o->stage), 1, start));
+        MC_TRY(mc_log_cut(o->log, o->log_path, o->stage, start));
+        MC_TRY(mc_valid_cut(o->vlog, o->vlog_path, o->stage, start));
         if (o->progress != 2)
             fprintf(stderr, "%s resuming at iteration %ld of %ld (best mean AUC so far %.4f)\n",
                     o->label ? o->label : "", start, total, m.best_auc);
     } else {
         /* a fresh start of this stage (rows of an attempt that died before its first checkpoint go) */
         if (o->resume) {
-            MC_TRY(log_cut(o->log, o->log_path, mc_stage_name(o->stage), 2, 0));
-            MC_TRY(log_cut(o->vlog, o->vlog_path, mc_stage_name(o->stage), 1, 0));
+            MC_TRY(mc_log_cut(o->log, o->log_path, o->stage, 0));
+            MC_TRY(mc_valid_cut(o->vlog, o->vlog_path, o->stage, 0));
         }
         if (o->reinit_head) MC_TRY(mc_net_init_params(net, "head", o->seed * 7919u + 17u + (uint64_t)o->stage));
         if (o->reinit_color && mc_net_group_params(net, "color") > 0)
@@ -502,8 +455,8 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         it++;
         ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
         if (o->log) {
-            fprintf(o->log, "%s,%d,%ld,%.6f,%.6e,%.6f,%.3f\n", mc_stage_name(o->stage), b->epoch + 1, it, loss, lr,
-                    mom, now() - t0);
+            mc_log_row row = {o->stage, b->epoch + 1, it, loss, lr, mom, now() - t0};
+            if ((rc = mc_log_append(o->log, o->log_path, &row)) < 0) break;
         }
         double el = now() - t0, ips = (double)(it - start) * B / (el > 0 ? el : 1);
         long in_epoch = (it - 1) % bpe + 1;

@@ -12,6 +12,49 @@ extern "C" {
 
 #define MC_MAX_LABELS 64
 
+/* ---- progress: the library prints nothing ----------------------------------------------------
+ * Training reports what it does through a callback of the caller's (mc_train_opts.on_event,
+ * mc_run_opts.on_event): one call per event, with its values as numbers. The command line turns
+ * them into a progress bar on a terminal or plain lines otherwise (src/cli/progress.c); a
+ * program embedding the library may log them, show them, or pass NULL (silent). The callback
+ * runs on the training thread between iterations: it should return quickly. The pointers in an
+ * event are valid during the call only. */
+enum {
+    MC_EV_ITER,       /* an iteration done: epoch/epochs, iter/total, in_epoch/per_epoch, loss (the
+                       * training loss smoothed, 0.98), lr, img_per_s, eta_s */
+    MC_EV_VALID,      /* a validation at a checkpoint: iter, epoch, loss (validation loss),
+                       * mean_auc, auc[nlabels] of labels[nlabels] */
+    MC_EV_RESUME,     /* a stage continues from its checkpoint: iter (done), total, mean_auc (the
+                       * best so far) */
+    MC_EV_SKIPPED,    /* experiment, resume: a stage finished before: mean_auc (its best) */
+    MC_EV_STOPPED,    /* experiment: a stage stopped early, resumably, after iter iterations:
+                       * interrupted = 1 by the interrupt flag (a signal), 0 by stop_after */
+    MC_EV_STAGE_DONE  /* experiment: a stage finished and results.csv has it: mean_auc (the best),
+                       * best_iter, auc[nlabels] of labels[nlabels] at best_iter, seconds, data
+                       * (the stage's .data), dir (the stage's folder) */
+};
+typedef struct mc_train_event {
+    int type;                  /* MC_EV_* */
+    const char *label;         /* the stage as progress lines start, e.g. "[color]" ("" if none) */
+    int stage;                 /* MC_STAGE_* */
+    int stage_index, nstages;  /* in an experiment: stage stage_index (1-based) of nstages; else 0 */
+    int epoch, epochs;         /* 1-based epoch of the iteration; epochs of the schedule */
+    long iter, total;          /* iterations done; iterations of the stage */
+    long in_epoch, per_epoch;  /* the iteration's position in its epoch, 1..per_epoch */
+    double loss;               /* ITER: smoothed training loss; VALID: validation loss */
+    double lr;                 /* ITER: the learning rate of the iteration */
+    double img_per_s, eta_s;   /* ITER: throughput since the start, time left (< 0: unknown) */
+    double mean_auc;
+    long best_iter;
+    int nlabels;
+    const char *const *labels;
+    const double *auc;
+    int interrupted;
+    double seconds;
+    const char *data, *dir;
+} mc_train_event;
+typedef void (*mc_train_event_fn)(const mc_train_event *ev, void *ctx);
+
 typedef struct mc_train_opts {
     int stage;              /* MC_STAGE_*: which groups train (mc_stage_apply) */
     double max_lr;          /* one-cycle peak learning rate */
@@ -28,8 +71,9 @@ typedef struct mc_train_opts {
     int reinit_color;       /* 1: T starts fresh (Color Module from scratch) */
     const char *dir;        /* the stage's folder (created) */
     int resume;             /* continue from dir/checkpoint.safetensors when present */
-    int progress;           /* -1 auto (bar on a terminal), 0 plain lines, 1 bar, 2 quiet */
-    const char *label;      /* prefix of progress lines, e.g. "[color]" */
+    mc_train_event_fn on_event; /* progress events (NULL: none); see MC_EV_* above */
+    void *event_ctx;        /* passed to on_event */
+    const char *label;      /* the stage's name in events and messages, e.g. "[color]" */
     FILE *log;              /* per-iteration CSV rows (stage,epoch,iter,loss,lr,momentum,seconds) */
     FILE *vlog;             /* per-validation CSV rows (stage,iter,epoch,loss,AUC per label,mean) */
     const char *log_path;   /* their file names, for messages (may be NULL); on resume the rows of */
@@ -193,13 +237,19 @@ int mc_experiment_load(mc_experiment *e, const char *path);
 int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);
 /* The paper's max_lr / epochs for a stage (thesis Appendix B, CheXpert). */
 void mc_stage_defaults(int stage, double *max_lr, int *epochs);
-/* Runs every stage in order into e->out (resume: skip finished stages, continue the started
- * one). progress as in mc_train_opts. Writes out/experiment.exp (the settings in effect),
- * out/log.csv, out/valid.csv, out/results.csv. */
-/* interrupt: see mc_train_opts.interrupt (NULL: none); an interrupted run returns MC_OK with
- * the stage's checkpoint written, and *interrupt still set for the caller to see. */
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
-                      volatile sig_atomic_t *interrupt);
+/* How mc_experiment_run runs (zero = a fresh run, silent, to the end). */
+typedef struct mc_run_opts {
+    int resume;             /* skip finished stages, continue the started one from its checkpoint */
+    long stop_after;        /* > 0: see mc_train_opts.stop_after */
+    /* non-NULL: see mc_train_opts.interrupt; an interrupted run returns MC_OK with the stage's
+     * checkpoint written, and *interrupt still set for the caller to see */
+    volatile sig_atomic_t *interrupt;
+    mc_train_event_fn on_event; /* progress events of every stage (NULL: none) */
+    void *event_ctx;
+} mc_run_opts;
+/* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
+ * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. */
+int mc_experiment_run(const mc_experiment *e, const mc_run_opts *o);
 
 #ifdef __cplusplus
 }

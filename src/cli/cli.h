@@ -57,4 +57,19 @@ volatile sig_atomic_t *mc_cli_catch_stop(void);
 /* The exit status for a run stopped by that signal: 128 + its number (130 Ctrl-C, 143 TERM). */
 int mc_cli_stop_status(void);
 
+/* Training's progress on the terminal (src/cli/progress.c): mc_cli_progress_event is the
+ * mc_train_event_fn of the training commands, with a mc_cli_progress as its context. Modes: a
+ * bar rewritten in place (stderr is a terminal), plain lines every 30 s and at epoch ends
+ * (--plain, or not a terminal), quiet (--quiet: only each stage's result line on stdout). */
+struct mc_train_event;
+enum { MC_CLI_LINES = 0, MC_CLI_BAR = 1, MC_CLI_QUIET = 2 };
+typedef struct mc_cli_progress {
+    int mode;          /* MC_CLI_* */
+    double last_print; /* plain lines: when the last one was printed */
+    int stage;         /* and the stage and iteration of the last event (a new stage is shown) */
+    long iter;
+} mc_cli_progress;
+void mc_cli_progress_init(mc_cli_progress *p, int quiet, int plain);
+void mc_cli_progress_event(const struct mc_train_event *ev, void *ctx);
+
 #endif

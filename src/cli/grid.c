@@ -143,7 +143,8 @@ int mc_cli_run_grid(int argc, char **argv) {
         mc_grid_index_free(ent, n);
         return 2;
     }
-    int progress = quiet ? 2 : plain ? 0 : -1;
+    mc_cli_progress prog;
+    mc_cli_progress_init(&prog, quiet, plain);
     int nsel = 0, nskip = 0, nfin = 0, nstop = 0, nfail = 0, k = 0;
     char **failed = calloc((size_t)n, sizeof(char *));
     if (!failed) {
@@ -192,7 +193,9 @@ int mc_cli_run_grid(int argc, char **argv) {
                 if (gpu >= 0) e.gpu = (int)gpu;
                 if (threads >= 0) e.threads = (int)threads;
                 if (workers >= 0) e.workers = (int)workers;
-                if (!e.out || mc_experiment_run(&e, 1, progress, stop_after, stop) < 0)
+                mc_run_opts ro = {.resume = 1, .stop_after = stop_after, .interrupt = stop,
+                                  .on_event = mc_cli_progress_event, .event_ctx = &prog};
+                if (!e.out || mc_experiment_run(&e, &ro) < 0)
                     snprintf(msg, sizeof msg, "%s", e.out ? mc_errmsg() : "out of memory");
                 mc_experiment_clear(&e);
                 if (!msg[0]) {

@@ -368,8 +368,10 @@ static void plot_stage(const char *logcsv, const char *validcsv, int stage, cons
     mc_clear_error();
 }
 
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
-                      volatile sig_atomic_t *interrupt) {
+int mc_experiment_run(const mc_experiment *e, const mc_run_opts *ro) {
+    const mc_run_opts none = {0};
+    if (!ro) ro = &none;
+    int resume = ro->resume;
     if (!e->out) return mc_err(MC_EARG, "%s: no output folder (output= or -o)", e->path ? e->path : "experiment");
     MC_TRY(mc_mkdirs(e->out));
     char path[4096];
@@ -441,14 +443,15 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             o2.reinit_color = s->stage == MC_STAGE_COLOR && k == 0 && !e->keep_color;
             o2.dir = dir;
             o2.resume = resume;
-            o2.progress = progress;
+            o2.on_event = ro->on_event;
+            o2.event_ctx = ro->event_ctx;
             o2.label = label;
             o2.log = log;
             o2.vlog = vlog;
             o2.log_path = lpath;
             o2.vlog_path = path;
-            o2.stop_after = stop_after;
-            o2.interrupt = interrupt;
+            o2.stop_after = ro->stop_after;
+            o2.interrupt = ro->interrupt;
             if (resume && access(done, F_OK) == 0) {
                 /* finished before: take its result from the checkpoint and its best weights */
                 mc_ckpt_meta m = {0};
@@ -458,8 +461,9 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                     res[k].best_iter = m.best_iter;
                     res[k].iters = m.next_iter;
                     for (int j = 0; j < m.nlabels; j++) res[k].auc[j] = m.best_aucs[j];
-                    if (progress != 2)
-                        fprintf(stderr, "%s finished before (best mean AUC %.4f): skipped\n", label, m.best_auc);
+                    mc_train_event ev = {.type = MC_EV_SKIPPED, .label = label, .stage = s->stage,
+                                         .stage_index = k + 1, .nstages = e->nstages, .mean_auc = m.best_auc};
+                    if (ro->on_event) ro->on_event(&ev, ro->event_ctx);
                 }
             } else {
                 rc = mc_train(net, train, valid, &o2, &res[k]);
@@ -469,11 +473,9 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                 rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
             if (rc == MC_OK) plot_stage(lpath, path, s->stage, dir);
             if (rc == MC_OK && res[k].stopped) {
-                if (progress != 2 && res[k].interrupted)
-                    fprintf(stderr, "%s interrupted at iteration %ld: checkpoint written; continue with --resume\n", label,
-                            res[k].iters);
-                else if (progress != 2)
-                    fprintf(stderr, "%s stopped at iteration %ld as asked; continue with --resume\n", label, res[k].iters);
+                mc_train_event ev = {.type = MC_EV_STOPPED, .label = label, .stage = s->stage, .stage_index = k + 1,
+                                     .nstages = e->nstages, .iter = res[k].iters, .interrupted = res[k].interrupted};
+                if (ro->on_event) ro->on_event(&ev, ro->event_ctx);
                 mc_dataset_free(train);
                 mc_dataset_free(valid);
                 break;
@@ -498,15 +500,12 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                     if (!sr->labels[j]) rc = MC_ENOMEM;
                 }
                 if (rc == MC_OK) rc = mc_results_write(e->out, sres, k + 1);
-                if (progress != 2) {
-                    fprintf(stderr, "%s best at iteration %ld: ", label, res[k].best_iter);
-                    for (int j = 0; j < valid->nlabels; j++)
-                        fprintf(stderr, "%s%s %.3f", j ? ", " : "", valid->labels[j], res[k].auc[j]);
-                    fprintf(stderr, "\n");
-                }
-                printf("%s mean AUC %.4f  (stage %d/%d, %s, %.0f s, weights %s/best.weights)\n", mc_stage_name(s->stage),
-                       res[k].best_auc, k + 1, e->nstages, dpath, res[k].seconds, dir);
-                fflush(stdout);
+                mc_train_event ev = {.type = MC_EV_STAGE_DONE, .label = label, .stage = s->stage, .stage_index = k + 1,
+                                     .nstages = e->nstages, .iter = res[k].iters, .total = res[k].iters,
+                                     .mean_auc = res[k].best_auc, .best_iter = res[k].best_iter,
+                                     .nlabels = valid->nlabels, .labels = (const char *const *)valid->labels,
+                                     .auc = res[k].auc, .seconds = res[k].seconds, .data = dpath, .dir = dir};
+                if (rc == MC_OK && ro->on_event) ro->on_event(&ev, ro->event_ctx);
             }
         }
     stage_done:

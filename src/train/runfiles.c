@@ -388,10 +388,11 @@ static int write_results(FILE *f, const char *path, void *arg) {
     int bad = fprintf(f, "stage_index,stage,data,label,auc,best_iter,iters,seconds\n") < 0;
     for (int k = 0; k < j->n && !bad; k++) {
         const mc_stage_result *r = &j->res[k];
-        for (int l = -1; l < r->nlabels && !bad; l++) {
+        for (int l = 0; l <= r->nlabels && !bad; l++) { /* the labels, then the mean */
+            int mean = l == r->nlabels;
             bad = fprintf(f, "%d,%s,", r->stage_index, mc_stage_name(r->stage)) < 0 || put_field(f, r->data, 0) < 0 ||
-                  fputc(',', f) == EOF || put_field(f, l < 0 ? "mean" : r->labels[l], l >= 0) < 0 ||
-                  fprintf(f, ",%.6f,%ld,%ld,%.1f\n", l < 0 ? r->mean_auc : r->auc[l], r->best_iter, r->iters,
+                  fputc(',', f) == EOF || put_field(f, mean ? "mean" : r->labels[l], !mean) < 0 ||
+                  fprintf(f, ",%.6f,%ld,%ld,%.1f\n", mean ? r->mean_auc : r->auc[l], r->best_iter, r->iters,
                           r->seconds) < 0;
         }
     }

@@ -55,7 +55,6 @@ void mc_train_opts_default(mc_train_opts *o) {
     o->decoupled = 1;
     o->workers = 1;
     o->reinit_head = 1;
-    o->progress = -1;
     mc_aug_opts_default(&o->aug);
 }
 
@@ -264,41 +263,12 @@ double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc) {
     return k ? s / k : (double)NAN;
 }
 
-/* ---- progress ---------------------------------------------------------------------------- */
-static void fmt_time(double s, char *buf, size_t n) {
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
-static void progress(const mc_train_opts *o, int tty, int epoch, int epochs, long in_epoch, long bpe, long it,
-                     long total, double loss, double lr, double ips, double eta, double *last_print) {
-    if (o->progress == 2) return;
-    char e[32];
-    fmt_time(eta, e, sizeof e);
-    if (tty) {
-        int width = 24, fill = bpe ? (int)(width * in_epoch / bpe) : width;
-        char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-        bar[width] = 0;
-        fprintf(stderr, "\r%s epoch %d/%d [%s] %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s   ",
-                o->label ? o->label : "", epoch + 1, epochs, bar, in_epoch, bpe, loss, lr, ips, e);
-        if (in_epoch == bpe || it == total) fputc('\n', stderr);
-        fflush(stderr);
-    } else {
-        double t = now();
-        if (it == total || in_epoch == bpe || t - *last_print >= 30.0) {
-            fprintf(stderr, "%s epoch %d/%d  iter %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s\n",
-                    o->label ? o->label : "", epoch + 1, epochs, it, total, loss, lr, ips, e);
-            *last_print = t;
-        }
-    }
+/* ---- progress: events for the caller (the library prints nothing) ------------------------ */
+static void emit(const mc_train_opts *o, mc_train_event *ev) {
+    if (!o->on_event) return;
+    ev->label = o->label ? o->label : "";
+    ev->stage = o->stage;
+    o->on_event(ev, o->event_ctx);
 }
 
 /* ---- one stage --------------------------------------------------------------------------- */
@@ -385,9 +355,8 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         resumed = 1;
         MC_TRY(mc_log_cut(o->log, o->log_path, o->stage, start));
         MC_TRY(mc_valid_cut(o->vlog, o->vlog_path, o->stage, start));
-        if (o->progress != 2)
-            fprintf(stderr, "%s resuming at iteration %ld of %ld (best mean AUC so far %.4f)\n",
-                    o->label ? o->label : "", start, total, m.best_auc);
+        mc_train_event ev = {.type = MC_EV_RESUME, .iter = start, .total = total, .mean_auc = m.best_auc};
+        emit(o, &ev);
     } else {
         /* a fresh start of this stage (rows of an attempt that died before its first checkpoint go) */
         if (o->resume) {
@@ -423,8 +392,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         auc = mc_calloc((size_t)L, sizeof(double), "AUC");
         if (!probs || !auc) rc = MC_ENOMEM;
     }
-    int tty = o->progress == 1 || (o->progress == -1 && isatty(2));
-    double t0 = now(), last_print = 0, ema = NAN;
+    double t0 = now(), ema = NAN;
     long it = start;
     while (rc == MC_OK && it < total) {
         mc_batch *b;
@@ -459,9 +427,10 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
             if ((rc = mc_log_append(o->log, o->log_path, &row)) < 0) break;
         }
         double el = now() - t0, ips = (double)(it - start) * B / (el > 0 ? el : 1);
-        long in_epoch = (it - 1) % bpe + 1;
-        progress(o, tty, b->epoch, lo.epochs, in_epoch, bpe, it, total, ema, lr, ips,
-                 ips > 0 ? (double)(total - it) * B / ips : -1, &last_print);
+        mc_train_event ev = {.type = MC_EV_ITER, .epoch = b->epoch + 1, .epochs = lo.epochs, .iter = it,
+                             .total = total, .in_epoch = (it - 1) % bpe + 1, .per_epoch = bpe, .loss = ema,
+                             .lr = lr, .img_per_s = ips, .eta_s = ips > 0 ? (double)(total - it) * B / ips : -1};
+        emit(o, &ev);
         if (it % every == 0 || it == total) {
             int finite = 1;
             if ((rc = mc_net_params_finite(net, &finite)) < 0) break;
@@ -475,12 +444,10 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
             double mean = NAN, vloss = NAN;
             if (valid) {
                 if ((rc = validate(net, valid, o, it, b->epoch, probs, auc, &mean, &vloss)) < 0) break;
-                if (o->progress != 2) {
-                    fprintf(stderr, "%s iteration %ld: validation loss %.4f, mean AUC %.4f (", o->label ? o->label : "",
-                            it, vloss, mean);
-                    for (int j = 0; j < L; j++) fprintf(stderr, "%s%s %.3f", j ? ", " : "", valid->labels[j], auc[j]);
-                    fprintf(stderr, ")\n");
-                }
+                mc_train_event vev = {.type = MC_EV_VALID, .epoch = b->epoch + 1, .epochs = lo.epochs, .iter = it,
+                                      .total = total, .loss = vloss, .mean_auc = mean, .nlabels = L,
+                                      .labels = (const char *const *)valid->labels, .auc = auc};
+                emit(o, &vev);
                 if (mean > r->best_auc || r->best_iter < 0) {
                     r->best_auc = mean;
                     r->best_iter = it;

@@ -1,5 +1,5 @@
-/* report.c — `medcolor report`: the results of run folders (or of a whole grid folder) as the
- * paper reports them (docs/study.md):
+/* report.c — the report (mc_study.h; `medcolor report` prints it): the results of run folders
+ * (or of a whole grid folder) as the paper reports them (docs/study.md):
  *   - each run's best validation mean AUC per finished stage (and per label, in runs.csv);
  *   - mean ± sample std over seeds / subset draws per strategy, in tables shaped like the paper's
  *     Tables I and III (sections per dataset, backbone and training-set size), the thesis's
@@ -11,8 +11,8 @@
  * A strategy is a run's stage chain up to a stage: every finished stage of a run is a result
  * (a color -> all run gives "Color Module" and "All"). Its evaluation dataset is the data of that
  * stage; stages of the chain on another dataset are written STAGE@DATA (color@chexpert+last). */
-#include "cli/cli.h"
-#include "medcolor.h"
+#include "core/core.h"
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,22 @@ typedef struct group {
     double mean, sd;
 } group;
 
-typedef struct report {
+/* a strategy as named in a comparison: [BACKBONE/]MODULE/STAGES */
+typedef struct spec {
+    char backbone[64], module[64], chain[512];
+} spec;
+
+/* one paired t-test */
+typedef struct cmp_row {
+    int ga, gb; /* groups */
+    int label;  /* -1: mean AUC; else label index of ga's first entry */
+    char spec_a[600], spec_b[600];
+    mc_ttest t;
+    int ok; /* the test could be made (n >= 2) */
+    double padj;
+} cmp_row;
+
+struct mc_report {
     run_info *runs;
     int nruns;
     entry *ent;
@@ -65,8 +80,16 @@ typedef struct report {
     char modules[64][64]; /* modules in order of first appearance */
     int nmodules;
     int percent;
-    int ndup; /* results left out: the same strategy and seeds as another run's */
-} report;
+    double alpha;
+    int has_ref; /* diff_to given: ref */
+    spec ref;
+    int ndup;    /* results left out: the same strategy and seeds as another run's */
+    int ngrids;
+    cmp_row *rows; /* the comparisons */
+    int nrows, caprows;
+    int per_label; /* some comparison was made per label */
+};
+typedef struct mc_report report;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 static int is_file(const char *p) {
@@ -142,8 +165,8 @@ static void strategy_label(const group *g, char *buf, size_t n) {
 
 /* ---- reading the runs ---------------------------------------------------------------------- */
 static int add_run(report *r, const char *dir, const char *backbone, const char *module) {
-    run_info *nr = realloc(r->runs, (size_t)(r->nruns + 1) * sizeof *nr);
-    if (!nr) return -1;
+    run_info *nr = mc_realloc(r->runs, (size_t)(r->nruns + 1) * sizeof *nr, "report runs");
+    if (!nr) return MC_ENOMEM;
     r->runs = nr;
     run_info *ri = &r->runs[r->nruns];
     memset(ri, 0, sizeof *ri);
@@ -160,12 +183,13 @@ static int add_run(report *r, const char *dir, const char *backbone, const char 
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.exp", dir);
     mc_experiment e;
-    if (mc_experiment_load(&e, path) < 0) return -2;
+    MC_TRY(mc_experiment_load(&e, path));
     ri->nstages = e.nstages;
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    if (is_file(path) && mc_results_load(dir, &ri->res, &ri->nres) < 0) {
+    int rc = is_file(path) ? mc_results_load(dir, &ri->res, &ri->nres) : MC_OK;
+    if (rc < 0) {
         mc_experiment_clear(&e);
-        return -2;
+        return rc;
     }
     ri->ndone = ri->nres;
     /* backbone / module: the grid's, else from the cfg name (backbone-module.cfg) */
@@ -189,10 +213,10 @@ static int add_run(report *r, const char *dir, const char *backbone, const char 
     for (int k = 0; k < ri->nres && k < e.nstages; k++) {
         if (r->nent == r->capent) {
             int cap = r->capent ? 2 * r->capent : 64;
-            entry *ne = realloc(r->ent, (size_t)cap * sizeof *ne);
+            entry *ne = mc_realloc(r->ent, (size_t)cap * sizeof *ne, "report results");
             if (!ne) {
                 mc_experiment_clear(&e);
-                return -1;
+                return MC_ENOMEM;
             }
             r->ent = ne;
             r->capent = cap;
@@ -222,7 +246,7 @@ static int add_run(report *r, const char *dir, const char *backbone, const char 
         en->res = &ri->res[k];
     }
     mc_experiment_clear(&e);
-    return 0;
+    return MC_OK;
 }
 
 static int module_order(const report *r, const char *m) {
@@ -241,8 +265,8 @@ static int group_of(report *r, const entry *en) {
     }
     if (r->ngrp == r->capgrp) {
         int cap = r->capgrp ? 2 * r->capgrp : 32;
-        group *ng = realloc(r->grp, (size_t)cap * sizeof *ng);
-        if (!ng) return -1;
+        group *ng = mc_realloc(r->grp, (size_t)cap * sizeof *ng, "report strategies");
+        if (!ng) return MC_ENOMEM;
         r->grp = ng;
         r->capgrp = cap;
     }
@@ -260,22 +284,22 @@ static int group_of(report *r, const entry *en) {
 }
 
 /* sections in order of first appearance of data, then backbone; larger training sets first */
-static const report *sort_ctx;
-static int first_data(const char *d) {
-    for (int i = 0; i < sort_ctx->nent; i++)
-        if (!strcmp(sort_ctx->ent[i].data, d)) return i;
+static int first_data(const report *r, const char *d) {
+    for (int i = 0; i < r->nent; i++)
+        if (!strcmp(r->ent[i].data, d)) return i;
     return 0;
 }
-static int first_backbone(const char *b) {
-    for (int i = 0; i < sort_ctx->nent; i++)
-        if (!strcmp(sort_ctx->ent[i].backbone, b)) return i;
+static int first_backbone(const report *r, const char *b) {
+    for (int i = 0; i < r->nent; i++)
+        if (!strcmp(r->ent[i].backbone, b)) return i;
     return 0;
 }
-static int cmp_group(const void *x, const void *y) {
+static int cmp_group(const void *x, const void *y, void *ctx) {
+    const report *r = (const report *)ctx;
     const group *a = (const group *)x, *b = (const group *)y;
-    int c = first_data(a->data) - first_data(b->data);
+    int c = first_data(r, a->data) - first_data(r, b->data);
     if (c) return c;
-    if ((c = first_backbone(a->backbone) - first_backbone(b->backbone))) return c;
+    if ((c = first_backbone(r, a->backbone) - first_backbone(r, b->backbone))) return c;
     if (a->frac != b->frac) return a->frac > b->frac ? -1 : 1;
     if ((c = stage_rank(a->stage) - stage_rank(b->stage))) return c;
     if ((c = a->order - b->order)) return c;
@@ -286,7 +310,7 @@ static int cmp_group(const void *x, const void *y) {
 static int build_groups(report *r) {
     for (int i = 0; i < r->nent; i++) {
         int g = group_of(r, &r->ent[i]);
-        if (g < 0) return -1;
+        if (g < 0) return g;
         group *gp = &r->grp[g];
         /* the same strategy with the same seeds in another run (e.g. the color stage of a color
          * -> all and of a color -> last run) is the same computation: counted once */
@@ -299,23 +323,22 @@ static int build_groups(report *r) {
             r->ndup++;
             continue;
         }
-        int *ne = realloc(gp->e, (size_t)(gp->n + 1) * sizeof(int));
-        if (!ne) return -1;
+        int *ne = mc_realloc(gp->e, (size_t)(gp->n + 1) * sizeof(int), "report strategies");
+        if (!ne) return MC_ENOMEM;
         gp->e = ne;
         gp->e[gp->n++] = i;
     }
-    sort_ctx = r;
-    qsort(r->grp, (size_t)r->ngrp, sizeof(group), cmp_group);
+    qsort_r(r->grp, (size_t)r->ngrp, sizeof(group), cmp_group, r);
     for (int i = 0; i < r->ngrp; i++) {
         group *g = &r->grp[i];
-        double *v = malloc((size_t)g->n * sizeof(double));
-        if (!v) return -1;
+        double *v = mc_malloc((size_t)(g->n ? g->n : 1) * sizeof(double), "report");
+        if (!v) return MC_ENOMEM;
         for (int j = 0; j < g->n; j++)
             v[j] = r->ent[g->e[j]].mean;
         mc_mean_sd(v, g->n, &g->mean, &g->sd);
         free(v);
     }
-    return 0;
+    return MC_OK;
 }
 
 /* per-label mean ± sd of a group (labels of its first entry; matched by name in the others) */
@@ -485,10 +508,6 @@ static void print_labels(FILE *f, const report *r) {
 }
 
 /* ---- comparisons ----------------------------------------------------------------------------- */
-typedef struct spec {
-    char backbone[64], module[64], chain[512];
-} spec;
-
 static int parse_spec(const char *s, spec *sp) {
     memset(sp, 0, sizeof *sp);
     char buf[700];
@@ -518,15 +537,6 @@ static int find_group(const report *r, const char *data, const char *backbone, d
     }
     return -1;
 }
-
-typedef struct cmp_row {
-    int ga, gb; /* groups */
-    int label;  /* -1: mean AUC; else label index of ga's first entry */
-    char spec_a[600], spec_b[600];
-    mc_ttest t;
-    int ok; /* the test could be made (n >= 2) */
-    double padj;
-} cmp_row;
 
 /* pairs of a label (or the mean) of groups a and b, matched by (seed, subset seed) */
 static int pairs(const report *r, const group *a, const group *b, int label, double *x, double *y, int max) {
@@ -559,95 +569,106 @@ static int pairs(const report *r, const group *a, const group *b, int label, dou
     return n;
 }
 
-static int run_compares(report *r, const mc_strlist *cmps, int per_label, cmp_row **rows, int *nrows) {
-    *rows = NULL;
-    *nrows = 0;
-    int cap = 0;
-    for (int c = 0; c < cmps->n; c++) {
-        char buf[700];
-        snprintf(buf, sizeof buf, "%s", cmps->v[c]);
-        char *colon = strchr(buf, ':');
-        spec A, B;
-        if (!colon || (*colon = 0, parse_spec(buf, &A) < 0) || parse_spec(colon + 1, &B) < 0) {
-            fprintf(stderr,
-                    "medcolor report: --compare %s: expected A:B with A, B = [BACKBONE/]MODULE/STAGES, e.g. "
-                    "pixelshuffle/color:none/baseline\n",
-                    cmps->v[c]);
-            return 2;
-        }
-        int found = 0;
-        /* contexts: every (data, fraction, backbone) of the groups; a backbone named in A or B
-         * replaces the context's */
-        for (int i = 0; i < r->ngrp; i++) {
-            const group *g = &r->grp[i];
-            const char *ba = A.backbone[0] ? A.backbone : B.backbone[0] ? B.backbone : g->backbone;
-            const char *bb = B.backbone[0] ? B.backbone : A.backbone[0] ? A.backbone : g->backbone;
-            int ga = find_group(r, g->data, ba, g->frac, &A), gb = find_group(r, g->data, bb, g->frac, &B);
-            if (ga < 0 || gb < 0 || ga == gb) continue;
-            int dup = 0;
-            for (int k = 0; k < *nrows; k++)
-                dup |= (*rows)[k].ga == ga && (*rows)[k].gb == gb && (*rows)[k].label == -1;
-            if (dup) continue;
-            found = 1;
-            int nl = per_label ? r->ent[r->grp[ga].e[0]].res->nlabels : 0;
-            for (int l = -1; l < nl; l++) {
-                if (*nrows == cap) {
-                    cap = cap ? 2 * cap : 16;
-                    cmp_row *nr = realloc(*rows, (size_t)cap * sizeof *nr);
-                    if (!nr) return 1;
-                    *rows = nr;
-                }
-                cmp_row *row = &(*rows)[(*nrows)++];
-                memset(row, 0, sizeof *row);
-                row->ga = ga;
-                row->gb = gb;
-                row->label = l;
-                snprintf(row->spec_a, sizeof row->spec_a, "%s/%s", A.module, A.chain);
-                snprintf(row->spec_b, sizeof row->spec_b, "%s/%s", B.module, B.chain);
-                double x[1024], y[1024];
-                int n = pairs(r, &r->grp[ga], &r->grp[gb], l, x, y, 1024);
-                row->ok = n >= 2 && mc_ttest_paired(x, y, n, &row->t) == 0;
-                if (!row->ok) {
-                    row->t.n = n;
-                    row->t.p = NAN;
-                }
-                row->padj = NAN;
-            }
-        }
-        if (!found) {
-            fprintf(stderr, "medcolor report: --compare %s: no context has both strategies; the strategies are:\n",
-                    cmps->v[c]);
-            for (int i = 0; i < r->ngrp; i++) {
-                char fr[32];
-                fmt_frac(r->grp[i].frac, fr, sizeof fr);
-                fprintf(stderr, "  %s/%s/%s   (data %s, %s)\n", r->grp[i].backbone, r->grp[i].module, r->grp[i].chain,
-                        r->grp[i].data, fr);
-            }
-            return 1;
-        }
+static const char SPEC_EXPECTED[] = "expected MODULE/STAGES, e.g. none/baseline-all";
+static const char CMP_EXPECTED[] =
+    "expected A:B with A, B = [BACKBONE/]MODULE/STAGES, e.g. pixelshuffle/color:none/baseline";
+
+int mc_report_check_strategy(const char *s, int with_backbone) {
+    spec sp;
+    if (!s || parse_spec(s, &sp) < 0 || (!with_backbone && sp.backbone[0]))
+        return mc_err(MC_EARG, "%s", with_backbone ? "expected [BACKBONE/]MODULE/STAGES, e.g. pixelshuffle/color+all"
+                                                   : SPEC_EXPECTED);
+    return MC_OK;
+}
+
+/* "A:B" into a and b */
+static int parse_compare(const char *s, spec *a, spec *b) {
+    char buf[700];
+    if (!s || strlen(s) >= sizeof buf) return mc_err(MC_EARG, "%s", CMP_EXPECTED);
+    snprintf(buf, sizeof buf, "%s", s);
+    char *colon = strchr(buf, ':');
+    if (!colon) return mc_err(MC_EARG, "%s", CMP_EXPECTED);
+    *colon = 0;
+    if (parse_spec(buf, a) < 0 || parse_spec(colon + 1, b) < 0) return mc_err(MC_EARG, "%s", CMP_EXPECTED);
+    return MC_OK;
+}
+
+int mc_report_check_compare(const char *s) {
+    spec a, b;
+    return parse_compare(s, &a, &b);
+}
+
+/* Benjamini–Hochberg over every comparison so far: the mean-AUC comparisons form one family,
+ * the per-label ones another */
+static int adjust(report *r) {
+    double *p = mc_malloc((size_t)(r->nrows + 1) * sizeof(double), "p-values");
+    int *idx = mc_malloc((size_t)(r->nrows + 1) * sizeof(int), "p-values");
+    if (!p || !idx) {
+        free(p);
+        free(idx);
+        return MC_ENOMEM;
     }
-    /* Benjamini–Hochberg: the mean-AUC comparisons form one family, the per-label ones another */
     for (int fam = 0; fam < 2; fam++) {
-        double *p = malloc((size_t)(*nrows + 1) * sizeof(double));
-        int *idx = malloc((size_t)(*nrows + 1) * sizeof(int));
-        if (!p || !idx) {
-            free(p);
-            free(idx);
-            return 1;
-        }
         int m = 0;
-        for (int k = 0; k < *nrows; k++)
-            if (((*rows)[k].label >= 0) == fam && (*rows)[k].ok) {
-                p[m] = (*rows)[k].t.p;
+        for (int k = 0; k < r->nrows; k++)
+            if ((r->rows[k].label >= 0) == fam && r->rows[k].ok) {
+                p[m] = r->rows[k].t.p;
                 idx[m++] = k;
             }
         if (m && mc_bh_adjust(p, m, p) == 0)
-            for (int k = 0; k < m; k++)
-                (*rows)[idx[k]].padj = p[k];
-        free(p);
-        free(idx);
+            for (int k = 0; k < m; k++) r->rows[idx[k]].padj = p[k];
     }
-    return 0;
+    free(p);
+    free(idx);
+    return MC_OK;
+}
+
+int mc_report_compare(report *r, const char *s, int per_label) {
+    spec A, B;
+    MC_TRY(parse_compare(s, &A, &B));
+    int found = 0;
+    /* contexts: every (data, fraction, backbone) of the groups; a backbone named in A or B
+     * replaces the context's */
+    for (int i = 0; i < r->ngrp; i++) {
+        const group *g = &r->grp[i];
+        const char *ba = A.backbone[0] ? A.backbone : B.backbone[0] ? B.backbone : g->backbone;
+        const char *bb = B.backbone[0] ? B.backbone : A.backbone[0] ? A.backbone : g->backbone;
+        int ga = find_group(r, g->data, ba, g->frac, &A), gb = find_group(r, g->data, bb, g->frac, &B);
+        if (ga < 0 || gb < 0 || ga == gb) continue;
+        int dup = 0;
+        for (int k = 0; k < r->nrows; k++)
+            dup |= r->rows[k].ga == ga && r->rows[k].gb == gb && r->rows[k].label == -1;
+        if (dup) continue;
+        found = 1;
+        int nl = per_label ? r->ent[r->grp[ga].e[0]].res->nlabels : 0;
+        for (int l = -1; l < nl; l++) {
+            if (r->nrows == r->caprows) {
+                int cap = r->caprows ? 2 * r->caprows : 16;
+                cmp_row *nr = mc_realloc(r->rows, (size_t)cap * sizeof *nr, "comparisons");
+                if (!nr) return MC_ENOMEM;
+                r->rows = nr;
+                r->caprows = cap;
+            }
+            cmp_row *row = &r->rows[r->nrows++];
+            memset(row, 0, sizeof *row);
+            row->ga = ga;
+            row->gb = gb;
+            row->label = l;
+            snprintf(row->spec_a, sizeof row->spec_a, "%s/%s", A.module, A.chain);
+            snprintf(row->spec_b, sizeof row->spec_b, "%s/%s", B.module, B.chain);
+            double x[1024], y[1024];
+            int n = pairs(r, &r->grp[ga], &r->grp[gb], l, x, y, 1024);
+            row->ok = n >= 2 && mc_ttest_paired(x, y, n, &row->t) == 0;
+            if (!row->ok) {
+                row->t.n = n;
+                row->t.p = NAN;
+            }
+            row->padj = NAN;
+        }
+    }
+    if (!found) return mc_err(MC_ENOTFOUND, "no context has both strategies");
+    if (per_label) r->per_label = 1;
+    return adjust(r);
 }
 
 /* the context and the two strategies of a comparison as printed */
@@ -667,7 +688,10 @@ static void row_strings(const report *r, const cmp_row *w, char *ctx, size_t nc,
     }
 }
 
-static void print_compares(FILE *f, const report *r, const cmp_row *rows, int n, int per_label, double alpha) {
+static void print_compares(FILE *f, const report *r) {
+    const cmp_row *rows = r->rows;
+    int n = r->nrows, per_label = r->per_label;
+    double alpha = r->alpha;
     int wc = 9, wa = 4, wb = 4;
     for (int k = 0; k < n; k++) {
         char ctx[300], sa[700], sb[700];
@@ -729,9 +753,13 @@ static void csv_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static int write_csvs(const char *out, const report *r, const cmp_row *rows, int nrows, double alpha) {
+static int write_csvs(const char *out, const report *r) {
+    const cmp_row *rows = r->rows;
+    int nrows = r->nrows;
+    double alpha = r->alpha;
     char path[4200];
     snprintf(path, sizeof path, "%s/runs.csv", out);
+    errno = 0;
     FILE *f = fopen(path, "w");
     if (!f) goto fail;
     fprintf(f, "run,backbone,module,stages,strategy,data,fraction,subset_seed,seed,stage_index,best_iter,label,auc\n");
@@ -780,15 +808,29 @@ static int write_csvs(const char *out, const report *r, const cmp_row *rows, int
         }
         if (fclose(f)) goto fail;
     }
-    return 0;
+    return MC_OK;
 fail:
-    fprintf(stderr, "medcolor report: %s: cannot write\n", path);
-    return 1;
+    return mc_err(MC_EIO, "%s: cannot write (%s)", path, errno ? strerror(errno) : "I/O error");
 }
 
 /* ---- plots (Fig. 6) -------------------------------------------------------------------------- */
-static int plot_sizes(const char *out, const report *r, const spec *ref, int *nplots) {
-    *nplots = 0;
+/* a string list that grows */
+static int list_add(char ***list, int *n, const char *s) {
+    char **nl = mc_realloc(*list, (size_t)(*n + 1) * sizeof *nl, "plot list");
+    if (!nl) return MC_ENOMEM;
+    *list = nl;
+    if (!(nl[*n] = mc_strdup(s))) return MC_ENOMEM;
+    (*n)++;
+    return MC_OK;
+}
+
+void mc_report_list_free(char **list, int n) {
+    for (int i = 0; list && i < n; i++) free(list[i]);
+    free(list);
+}
+
+static int plot_sizes(const char *out, const report *r, char ***plots, int *nplots) {
+    const spec *ref = r->has_ref ? &r->ref : NULL;
     for (int i = 0; i < r->ngrp; i++) {
         const group *g0 = &r->grp[i];
         int first = 1; /* a section (data, backbone) is plotted at its first group */
@@ -814,7 +856,7 @@ static int plot_sizes(const char *out, const report *r, const spec *ref, int *np
                      diff ? "mean AUC difference" : "mean AUC (± std)");
             mc_plot *p = mc_plot_new(900, 600, title, "training set (% of the training split)",
                                      diff ? "mean AUC - reference" : "mean AUC");
-            if (!p) return -1;
+            if (!p) return MC_ENOMEM;
             mc_plot_xlog(p, 1);
             mc_plot_legend(p, MC_LEGEND_AUTO);
             /* one series per strategy, points in increasing size */
@@ -871,7 +913,7 @@ static int plot_sizes(const char *out, const report *r, const spec *ref, int *np
                 int sidx = n ? mc_plot_errorbars(p, name, x, y, e, n, MC_PLOT_LINE | MC_PLOT_MARKERS) : 0;
                 if (sidx < 0) {
                     mc_plot_free(p);
-                    return -1;
+                    return sidx;
                 }
                 if (n && me < 256) {
                     if (!diff)
@@ -890,16 +932,21 @@ static int plot_sizes(const char *out, const report *r, const spec *ref, int *np
             snprintf(path, sizeof path, "%s/auc%s_vs_size_%s_%s.png", out, diff ? "_diff" : "", g0->data, g0->backbone);
             int rc = mc_plot_save(p, path);
             mc_plot_free(p);
-            if (rc < 0) return -1;
-            printf("plot: %s\n", path);
-            (*nplots)++;
+            MC_TRY(rc);
+            MC_TRY(list_add(plots, nplots, path));
         }
     }
     return 0;
 }
 
-/* ---- the command ------------------------------------------------------------------------------ */
-static void free_report(report *r) {
+/* ---- the API ------------------------------------------------------------------------------------ */
+void mc_report_opts_default(mc_report_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->alpha = 0.05;
+}
+
+void mc_report_free(report *r) {
+    if (!r) return;
     for (int i = 0; i < r->nruns; i++)
         mc_results_free(r->runs[i].res, r->runs[i].nres);
     for (int i = 0; i < r->ngrp; i++)
@@ -907,156 +954,140 @@ static void free_report(report *r) {
     free(r->runs);
     free(r->ent);
     free(r->grp);
+    free(r->rows);
+    free(r);
 }
 
-int mc_cli_report(int argc, char **argv) {
-    const char *out = NULL, *diff_to = NULL;
-    mc_strlist cmps = {.n = 0};
-    int percent = 0, per_label = 0;
-    double alpha = 0.05;
-    const mc_opt opts[] = {
-        {"-o", 's', &out, "folder for report.txt, runs.csv, summary.csv, compare.csv and the plots",
-         "<grid dir>/report, else report"},
-        {"--compare", 'l', &cmps,
-         "paired t-test of strategy A against B, A:B with A, B = [BACKBONE/]MODULE/STAGES (e.g. "
-         "pixelshuffle/color+all:none/baseline-all); repeatable",
-         NULL},
-        {"--per-label", 'f', &per_label, "also compare each label (its own Benjamini-Hochberg family)", NULL},
-        {"--alpha", 'd', &alpha, "significance level of the adjusted p-values", "0.05"},
-        {"--diff-to", 's', &diff_to, "also plot each strategy's mean AUC minus this one's (MODULE/STAGES; Fig. 6b)",
-         NULL},
-        {"--percent", 'f', &percent, "AUC in percent with one decimal (the paper's style)", "0.xxx (the thesis's)"},
-        {NULL, 0, NULL, NULL, NULL}};
-    const char *pos[256];
-    int npos;
-    const char *syn = "medcolor report <grid dir | run folder>... [-o DIR] [--compare A:B]... [options]";
-    const char *about =
-        "Summarises finished runs as the paper does: each run's best validation mean AUC per stage;\n"
-        "mean ± sample std over seeds (and subset draws) per strategy in tables shaped like the paper's\n"
-        "Tables I-III and the thesis's Table 5.6; paired two-sided t-tests between the strategies named\n"
-        "with --compare (pairs matched by seed and subset seed; within each dataset, training-set size\n"
-        "and backbone unless A or B names one), Benjamini-Hochberg adjusted over the comparisons; CSV\n"
-        "files and, with several training-set sizes, PNG plots of mean AUC against size (Fig. 6).\n"
-        "A strategy is MODULE/STAGES: none/baseline, pixelshuffle/color, pixelshuffle/color+all, with\n"
-        "STAGE@DATA for stages on another dataset than the evaluated one (pixelshuffle/color@chexpert+last).";
-    int rc = mc_cli_parse("report", argc, argv, opts, pos, 256, &npos, syn, about);
-    if (rc) return rc == 1 ? 0 : 2;
-    if (npos < 1 || !(alpha > 0 && alpha < 1)) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
-    spec ref;
-    if (diff_to && parse_spec(diff_to, &ref) < 0) {
-        fprintf(stderr, "medcolor report: --diff-to %s: expected MODULE/STAGES, e.g. none/baseline-all\n", diff_to);
-        return 2;
-    }
-    report r;
-    memset(&r, 0, sizeof r);
-    r.percent = percent;
-    int ngrids = 0;
-    const char *grid_dir = NULL;
-    for (int i = 0; i < npos && rc == 0; i++) {
-        char tsv[4200], exp[4200];
-        snprintf(tsv, sizeof tsv, "%s/runs.tsv", pos[i]);
-        snprintf(exp, sizeof exp, "%s/experiment.exp", pos[i]);
-        if (is_file(tsv)) {
-            mc_grid_entry *ge;
-            int n;
-            if (mc_grid_index_load(pos[i], &ge, &n) < 0) {
-                fprintf(stderr, "medcolor report: %s\n", mc_errmsg());
-                rc = 1;
-                break;
-            }
-            ngrids++;
-            grid_dir = pos[i];
-            for (int k = 0; k < n && rc == 0; k++) {
-                char dir[4200];
-                snprintf(dir, sizeof dir, "%s/%s", pos[i], ge[k].name);
-                int a = add_run(&r, dir, ge[k].backbone, ge[k].module);
-                if (a == -2)
-                    fprintf(stderr, "medcolor report: %s\n", mc_errmsg()), rc = 1;
-                else if (a < 0)
-                    fprintf(stderr, "medcolor report: out of memory\n"), rc = 1;
-            }
-            mc_grid_index_free(ge, n);
-        } else if (is_file(exp)) {
-            int a = add_run(&r, pos[i], NULL, NULL);
-            if (a == -2)
-                fprintf(stderr, "medcolor report: %s\n", mc_errmsg()), rc = 1;
-            else if (a < 0)
-                fprintf(stderr, "medcolor report: out of memory\n"), rc = 1;
-        } else {
-            fprintf(stderr, "medcolor report: %s: neither a grid folder (runs.tsv) nor a run folder (experiment.exp)\n",
-                    pos[i]);
-            rc = 1;
+static int load_path(report *r, const char *p) {
+    char tsv[4200], exp[4200];
+    snprintf(tsv, sizeof tsv, "%s/runs.tsv", p);
+    snprintf(exp, sizeof exp, "%s/experiment.exp", p);
+    if (is_file(tsv)) {
+        mc_grid_entry *ge;
+        int n, rc = MC_OK;
+        MC_TRY(mc_grid_index_load(p, &ge, &n));
+        r->ngrids++;
+        for (int k = 0; k < n && rc == MC_OK; k++) {
+            char dir[4200];
+            snprintf(dir, sizeof dir, "%s/%s", p, ge[k].name);
+            rc = add_run(r, dir, ge[k].backbone, ge[k].module);
         }
+        mc_grid_index_free(ge, n);
+        return rc;
     }
-    if (rc == 0 && r.nent == 0) {
-        fprintf(stderr, "medcolor report: none of the %d runs has finished a stage yet (no results.csv)\n", r.nruns);
-        rc = 1;
+    if (is_file(exp)) return add_run(r, p, NULL, NULL);
+    return mc_err(MC_ENOTFOUND, "%s: neither a grid folder (runs.tsv) nor a run folder (experiment.exp)", p);
+}
+
+int mc_report_load(report **out, const char *const *paths, int n, const mc_report_opts *o) {
+    *out = NULL;
+    mc_report_opts def;
+    if (!o) {
+        mc_report_opts_default(&def);
+        o = &def;
     }
-    if (rc == 0 && build_groups(&r) < 0) {
-        fprintf(stderr, "medcolor report: out of memory\n");
-        rc = 1;
+    if (!(o->alpha > 0 && o->alpha < 1)) return mc_err(MC_EARG, "alpha %g: expected a level in (0, 1)", o->alpha);
+    if (n < 1) return mc_err(MC_EARG, "no grid or run folder given");
+    report *r = mc_calloc(1, sizeof *r, "report");
+    if (!r) return MC_ENOMEM;
+    r->percent = o->percent;
+    r->alpha = o->alpha;
+    int rc = MC_OK;
+    if (o->diff_to) {
+        if (parse_spec(o->diff_to, &r->ref) < 0 || r->ref.backbone[0])
+            rc = mc_err(MC_EARG, "diff_to %s: %s", o->diff_to, SPEC_EXPECTED);
+        r->has_ref = 1;
     }
-    cmp_row *rows = NULL;
-    int nrows = 0;
-    if (rc == 0 && cmps.n) rc = run_compares(&r, &cmps, per_label, &rows, &nrows);
-    char def[4200];
-    if (!out) {
-        if (ngrids == 1 && npos == 1)
-            snprintf(def, sizeof def, "%s/report", grid_dir);
-        else
-            snprintf(def, sizeof def, "report");
-        out = def;
+    for (int i = 0; i < n && rc == MC_OK; i++) rc = load_path(r, paths[i]);
+    if (rc == MC_OK && r->nent == 0)
+        rc = mc_err(MC_ENOTFOUND, "none of the %d runs has finished a stage yet (no results.csv)", r->nruns);
+    if (rc == MC_OK) rc = build_groups(r);
+    if (rc < 0) {
+        mc_report_free(r);
+        return rc;
     }
-    if (rc == 0 && mc_mkdirs(out) < 0) {
-        fprintf(stderr, "medcolor report: %s\n", mc_errmsg());
-        rc = 1;
+    *out = r;
+    return MC_OK;
+}
+
+void mc_report_get_counts(const report *r, mc_report_counts *c) {
+    memset(c, 0, sizeof *c);
+    c->runs = r->nruns;
+    c->results = r->nent;
+    c->strategies = r->ngrp;
+    c->comparisons = r->nrows;
+    c->duplicates = r->ndup;
+    c->grids = r->ngrids;
+}
+
+int mc_report_strategy_at(const report *r, int i, mc_report_strategy *s) {
+    if (i < 0 || i >= r->ngrp) return mc_err(MC_EARG, "strategy %d of %d", i, r->ngrp);
+    const group *g = &r->grp[i];
+    s->data = g->data;
+    s->backbone = g->backbone;
+    s->module = g->module;
+    s->chain = g->chain;
+    s->fraction = g->frac;
+    s->stage = g->stage;
+    s->n = g->n;
+    s->mean = g->mean;
+    s->sd = g->sd;
+    return MC_OK;
+}
+
+int mc_report_text(const report *r, char **text) {
+    *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(text, &len);
+    if (!m) return mc_err(MC_ENOMEM, "out of memory (report text)");
+    print_runs(m, r);
+    if (r->ndup)
+        fprintf(m,
+                "\n(%d results repeat a strategy with the seeds of another run's, e.g. the shared first stage of\n"
+                " two chains: each counted once)\n",
+                r->ndup);
+    if (nfractions(r) > 1)
+        print_by_size(m, r);
+    else
+        print_summary(m, r);
+    print_labels(m, r);
+    if (r->nrows) print_compares(m, r);
+    if (fclose(m) != 0 || !*text) {
+        free(*text);
+        *text = NULL;
+        return mc_err(MC_ENOMEM, "out of memory (report text)");
     }
-    if (rc == 0) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&text, &len);
-        if (!m) {
-            fprintf(stderr, "medcolor report: out of memory\n");
-            rc = 1;
-        } else {
-            print_runs(m, &r);
-            if (r.ndup)
-                fprintf(
-                    m,
-                    "\n(%d results repeat a strategy with the seeds of another run's, e.g. the shared first stage of\n"
-                    " two chains: each counted once)\n",
-                    r.ndup);
-            if (nfractions(&r) > 1)
-                print_by_size(m, &r);
-            else
-                print_summary(m, &r);
-            print_labels(m, &r);
-            if (nrows) print_compares(m, &r, rows, nrows, per_label, alpha);
-            fclose(m);
-            fputs(text, stdout);
-            char path[4200];
-            snprintf(path, sizeof path, "%s/report.txt", out);
-            FILE *f = fopen(path, "w");
-            if (!f || fputs(text, f) < 0 || fclose(f)) {
-                fprintf(stderr, "medcolor report: %s: cannot write\n", path);
-                rc = 1;
-            }
-            free(text);
-        }
+    return MC_OK;
+}
+
+typedef struct text_job {
+    const char *text;
+} text_job;
+
+static int write_text(FILE *f, const char *path, void *arg) {
+    const text_job *j = (const text_job *)arg;
+    return mc_fwrite(j->text, 1, strlen(j->text), f, path);
+}
+
+int mc_report_write(const report *r, const char *dir, char ***plots, int *nplots) {
+    char **list = NULL;
+    int nlist = 0;
+    if (plots) *plots = NULL;
+    if (nplots) *nplots = 0;
+    MC_TRY(mc_mkdirs(dir));
+    char *text, path[4200];
+    MC_TRY(mc_report_text(r, &text));
+    snprintf(path, sizeof path, "%s/report.txt", dir);
+    text_job j = {text};
+    int rc = mc_write_atomic(path, write_text, &j);
+    free(text);
+    if (rc == MC_OK) rc = write_csvs(dir, r);
+    if (rc == MC_OK) rc = plot_sizes(dir, r, &list, &nlist);
+    if (rc < 0 || !plots) {
+        mc_report_list_free(list, nlist);
+        return rc;
     }
-    if (rc == 0) rc = write_csvs(out, &r, rows, nrows, alpha);
-    int nplots = 0;
-    if (rc == 0 && plot_sizes(out, &r, diff_to ? &ref : NULL, &nplots) < 0) {
-        fprintf(stderr, "medcolor report: %s\n", mc_errmsg());
-        rc = 1;
-    }
-    if (rc == 0)
-        printf("\nreport: %d runs, %d results, %d strategies -> %s/report.txt, runs.csv, summary.csv%s%s\n", r.nruns,
-               r.nent, r.ngrp, out, nrows ? ", compare.csv" : "", nplots ? ", plots" : "");
-    free(rows);
-    free_report(&r);
-    return rc;
+    *plots = list;
+    if (nplots) *nplots = nlist;
+    return MC_OK;
 }

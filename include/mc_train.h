@@ -107,6 +107,9 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
 /* Per-label AUC (auc[nlabels]) and their mean (NaN labels left out of the mean). */
 double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
+/* The files of an evaluation in dir (created): predictions.csv (probabilities and truth per image),
+ * auc.csv (per label and the mean), roc.csv (every ROC point) and roc.png (the curves). */
+int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, const double *auc, double mean);
 
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;

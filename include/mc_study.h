@@ -74,6 +74,11 @@ void mc_grid_runs_free(mc_grid_run *runs, int n);
 int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *runs, int n);
 /* Writes e as an .exp file (atomically) that mc_experiment_load reads back. */
 int mc_grid_write_exp(const mc_experiment *e, const char *path);
+/* The run folders in outdir (folders with an experiment.exp) that are not among runs[n], e.g.
+ * left by an earlier expansion of a grid that has changed since: *names[*count], in directory
+ * order (free with mc_grid_names_free). */
+int mc_grid_stale(const char *outdir, const mc_grid_run *runs, int n, char ***names, int *count);
+void mc_grid_names_free(char **names, int n);
 
 /* One row of runs.tsv (src/study/runindex.c writes and reads it; docs/study.md). */
 typedef struct mc_grid_entry {

@@ -254,6 +254,21 @@ static void test_grid(void) {
                   ge[i].weights && !strcmp(ge[i].weights, r[i].exp.weights),
               "runs.tsv row %d", i + 1);
     mc_grid_index_free(ge, ng);
+    /* a run folder of an earlier expansion is found; the grid's own are not */
+    char **stale;
+    int nstale;
+    REQUIRE_OK(mc_grid_stale(out, r, n, &stale, &nstale));
+    CHECK(nstale == 0, "%d stale run folders in a fresh grid folder", nstale);
+    mc_grid_names_free(stale, nstale);
+    snprintf(path, sizeof path, "%s/old_run", out);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/old_run/experiment.exp", out);
+    write_text(path, "[experiment]\n");
+    snprintf(path, sizeof path, "%s/not_a_run", out);
+    mkdir(path, 0755);
+    REQUIRE_OK(mc_grid_stale(out, r, n, &stale, &nstale));
+    CHECK(nstale == 1 && !strcmp(stale[0], "old_run"), "stale run folders: %d", nstale);
+    mc_grid_names_free(stale, nstale);
     snprintf(path, sizeof path, "%s/grid.grid", out);
     char copy[4096];
     FILE *cf = fopen(path, "rb");

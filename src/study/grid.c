@@ -18,6 +18,7 @@
 #include "engine/cfg.h"
 #include "core/core.h"
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -740,6 +741,44 @@ int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *r
         MC_TRY(rc);
     }
     return MC_OK;
+}
+
+/* ---- run folders the grid no longer has ------------------------------------------------------ */
+void mc_grid_names_free(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+int mc_grid_stale(const char *outdir, const mc_grid_run *runs, int n, char ***names, int *count) {
+    *names = NULL;
+    *count = 0;
+    DIR *d = opendir(outdir);
+    if (!d) return MC_OK; /* no folder: nothing left over */
+    int rc = MC_OK;
+    for (struct dirent *de; rc == MC_OK && (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char exp[4400];
+        snprintf(exp, sizeof exp, "%s/%s/experiment.exp", outdir, de->d_name);
+        if (!file_exists(exp)) continue;
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(runs[i].name, de->d_name);
+        if (known) continue;
+        char **nv = mc_realloc(*names, (size_t)(*count + 1) * sizeof *nv, "run names");
+        if (!nv) {
+            rc = MC_ENOMEM;
+            break;
+        }
+        *names = nv;
+        if (!(nv[*count] = mc_strdup(de->d_name))) rc = MC_ENOMEM;
+        else (*count)++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        mc_grid_names_free(*names, *count);
+        *names = NULL;
+        *count = 0;
+    }
+    return rc;
 }
 
 /* ---- run state -------------------------------------------------------------------------------- */

@@ -111,6 +111,24 @@ double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
  * auc.csv (per label and the mean), roc.csv (every ROC point) and roc.png (the curves). */
 int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, const double *auc, double mean);
 
+/* Inference on image files (`medcolor predict`; src/train/predict.c): each image decoded to grey,
+ * centre square crop, bilinear resize to the input, normalised as the training loader's
+ * evaluation path (a 3-channel input gets the grey channel three times); decoded in parallel,
+ * run in batches of at most the net's batch (the batch is changed for the last one), eval
+ * mode. prob[n][outputs]: the sigmoid of the outputs (the outputs as they are when the network
+ * ends in [cost]). Errors name the image. stats may be NULL. */
+typedef struct mc_predict_stats {
+    double seconds, net_seconds, decode_seconds;
+} mc_predict_stats;
+int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats);
+/* The predictions as CSV: a header "path,<label>...", then per image its path and one probability
+ * per label (%.7g; RFC 4180 quoting). To an open stream (name for messages), or to a file
+ * (atomically). */
+int mc_predict_write_csv(FILE *f, const char *name, const char *const *paths, int n, const char *const *labels,
+                         int nlabels, const float *prob);
+int mc_predict_save_csv(const char *path, const char *const *paths, int n, const char *const *labels, int nlabels,
+                        const float *prob);
+
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;
     double best_auc, max_lr;

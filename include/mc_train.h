@@ -129,6 +129,35 @@ int mc_predict_write_csv(FILE *f, const char *name, const char *const *paths, in
 int mc_predict_save_csv(const char *path, const char *const *paths, int n, const char *const *labels, int nlabels,
                         const float *prob);
 
+/* fastai v1's learning-rate finder (`medcolor lrfind`; src/train/lrfind.c): one SGD step per
+ * learning rate start (end/start)^(i/iters) on shuffled training batches, the loss smoothed
+ * (beta 0.98, bias-corrected), stopping when it exceeds 4x its best or is NaN. The network's
+ * weights and optimiser state are restored afterwards (through a temporary checkpoint in dir). */
+typedef struct mc_lrfind_opts {
+    int stage;              /* MC_STAGE_*: which groups train (color) */
+    double start, end;      /* 1e-7, 10 */
+    int iters;              /* learning rates (100) */
+    double momentum, weight_decay; /* 0.9, 1e-2 (decoupled) */
+    uint64_t seed;          /* shuffling and augmentation */
+    int workers;            /* loader threads (1) */
+    /* called after every step (NULL: none): step i of n, its learning rate, loss, smoothed loss */
+    void (*on_step)(int i, int n, double lr, double loss, double smoothed, void *ctx);
+    void *step_ctx;
+} mc_lrfind_opts;
+void mc_lrfind_opts_default(mc_lrfind_opts *o);
+typedef struct mc_lrfind_result {
+    int n;                  /* steps made */
+    double *lr, *loss, *smoothed; /* [n] */
+    int index;              /* of the suggestion (steepest descent), -1: none */
+    double suggested;       /* max_lr suggested (steepest descent of the smoothed loss) */
+    double minloss_lr;      /* the LR of the minimum smoothed loss / 10 */
+} mc_lrfind_result;
+/* MC_ENUM when the sweep diverged before 16 steps. Free r with mc_lrfind_result_free. */
+int mc_lrfind(mc_net *net, const mc_dataset *train, const char *dir, const mc_lrfind_opts *o, mc_lrfind_result *r);
+/* dir/lrfind.csv (iter,lr,loss,smoothed_loss) and dir/lrfind.png (the curve, the suggestion). */
+int mc_lrfind_write(const char *dir, const mc_lrfind_result *r);
+void mc_lrfind_result_free(mc_lrfind_result *r);
+
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;
     double best_auc, max_lr;

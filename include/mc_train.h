@@ -158,6 +158,17 @@ int mc_lrfind(mc_net *net, const mc_dataset *train, const char *dir, const mc_lr
 int mc_lrfind_write(const char *dir, const mc_lrfind_result *r);
 void mc_lrfind_result_free(mc_lrfind_result *r);
 
+/* The colorization module's output as pictures (`medcolor colorize`; src/train/colorize.c): the
+ * image through the evaluation path, the network up to T's last layer (group `color`), T's three
+ * channels each min-max scaled to 0..255 (color_png: the paper's Fig. 4) and that laid half and
+ * half over the grey input (overlay_png); either path may be NULL. A colorizer holds the buffers
+ * for one network; MC_EARG when it has no group `color`, MC_ESHAPE when T's output is not 3
+ * channels. */
+typedef struct mc_colorizer mc_colorizer;
+int mc_colorizer_new(mc_colorizer **out, mc_net *net);
+int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png, const char *overlay_png);
+void mc_colorizer_free(mc_colorizer *cz);
+
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;
     double best_auc, max_lr;

@@ -1,6 +1,7 @@
 /* mc_study.h — reproducing the paper's study (public API; included by medcolor.h): experiment
- * grids expanded into run folders, the state of a run folder, its results, and the statistics
- * of the paper's evaluation (mean ± sample std over seeds, paired t-test, Benjamini–Hochberg).
+ * grids expanded into run folders, the state of a run folder, its results, the statistics of
+ * the paper's evaluation (mean ± sample std over seeds, paired t-test, Benjamini–Hochberg) and
+ * the report that puts them together.
  * See docs/study.md.
  *
  *     mc_grid_run *runs; int n;
@@ -73,16 +74,24 @@ void mc_grid_runs_free(mc_grid_run *runs, int n);
 int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *runs, int n);
 /* Writes e as an .exp file (atomically) that mc_experiment_load reads back. */
 int mc_grid_write_exp(const mc_experiment *e, const char *path);
+/* The run folders in outdir (folders with an experiment.exp) that are not among runs[n], e.g.
+ * left by an earlier expansion of a grid that has changed since: *names[*count], in directory
+ * order (free with mc_grid_names_free). */
+int mc_grid_stale(const char *outdir, const mc_grid_run *runs, int n, char ***names, int *count);
+void mc_grid_names_free(char **names, int n);
 
-/* One row of runs.tsv. */
+/* One row of runs.tsv (src/study/runindex.c writes and reads it; docs/study.md). */
 typedef struct mc_grid_entry {
-    int index;
+    int index;                   /* 1-based: the SLURM array index */
     char *name, *backbone, *module, *chain;
-    double subset;
+    double subset;               /* 0: the whole training split */
     uint32_t subset_seed;
     uint64_t seed;
+    char *net, *data, *weights;  /* NULL when absent ("-" in the file) */
 } mc_grid_entry;
-/* Reads dir/runs.tsv. */
+/* Writes dir/runs.tsv (atomically). Fields may not hold tabs or line breaks. */
+int mc_grid_index_write(const char *dir, const mc_grid_entry *entries, int n);
+/* Reads dir/runs.tsv; errors name file:line. */
 int mc_grid_index_load(const char *dir, mc_grid_entry **entries, int *n);
 void mc_grid_index_free(mc_grid_entry *entries, int n);
 
@@ -96,21 +105,73 @@ typedef struct mc_run_state {
 } mc_run_state;
 int mc_run_status(const char *rundir, mc_run_state *st);
 
-/* A run's results.csv (long format: stage_index,stage,data,label,auc,best_iter,iters,seconds). */
-typedef struct mc_stage_result {
-    int stage_index; /* 1-based */
-    int stage;       /* MC_STAGE_* */
-    char data[512];  /* the stage's .data */
-    double mean_auc; /* the "mean" row (best validation mean AUC) */
-    long best_iter, iters;
-    double seconds;
-    int nlabels;
-    char *labels[MC_MAX_LABELS];
-    double auc[MC_MAX_LABELS];
-} mc_stage_result;
-/* Reads rundir/results.csv into *res[*n] (one per finished stage, in stage order). */
-int mc_results_load(const char *rundir, mc_stage_result **res, int *n);
-void mc_results_free(mc_stage_result *res, int n);
+/* ---- the report (docs/study.md "The report"; src/study/report.c) -----------------------------
+ * The results of run folders as the paper reports them: each run's best validation mean AUC per
+ * finished stage; mean ± sample std over seeds and subset draws per strategy (MODULE/STAGES, the
+ * chain up to a stage) in each context (evaluation dataset, backbone, training-set fraction);
+ * paired two-sided t-tests between strategies, Benjamini–Hochberg adjusted; tables shaped like
+ * the paper's (text), CSV files and plots of mean AUC against training-set size. Nothing is
+ * printed: the text comes back as a string, the files are written into a folder.
+ *
+ *     mc_report *r;
+ *     mc_report_opts o; mc_report_opts_default(&o);
+ *     if (mc_report_load(&r, paths, npaths, &o) < 0) ...            // grid folders, run folders
+ *     mc_report_compare(r, "pixelshuffle/color+all:none/baseline-all", 0);  // repeatable
+ *     char *text; mc_report_text(r, &text);                        // the tables
+ *     char **plots; int nplots; mc_report_write(r, "runs/table1/report", &plots, &nplots);
+ *     mc_report_list_free(plots, nplots); free(text); mc_report_free(r);
+ */
+typedef struct mc_report_opts {
+    int percent;         /* AUC in percent with one decimal in the text (the paper's style) */
+    double alpha;        /* significance level of the adjusted p-values (0.05) */
+    const char *diff_to; /* MODULE/STAGES: also plot each strategy's mean AUC minus this one's
+                          * (Fig. 6b); NULL: no such plots */
+} mc_report_opts;
+void mc_report_opts_default(mc_report_opts *o);
+/* Checks a strategy "[BACKBONE/]MODULE/STAGES" (with_backbone: the backbone may be given) and a
+ * comparison "A:B" of two: MC_EARG with a message saying what is expected. */
+int mc_report_check_strategy(const char *spec, int with_backbone);
+int mc_report_check_compare(const char *spec);
+
+typedef struct mc_report mc_report;
+/* Reads the runs of paths[n] (grid folders with runs.tsv, run folders with experiment.exp,
+ * mixed) and groups their finished stages. Errors: a path that is neither (MC_ENOTFOUND); a
+ * run's unreadable experiment.exp or results.csv; no run with a finished stage (MC_ENOTFOUND). */
+int mc_report_load(mc_report **out, const char *const *paths, int n, const mc_report_opts *o);
+void mc_report_free(mc_report *r);
+/* Adds the paired t-tests of strategy A against B ("A:B", A and B = [BACKBONE/]MODULE/STAGES) in
+ * every context that has both (a backbone named in A or B replaces the context's), matched by
+ * seed and subset seed; per_label: also per label (the second family). The Benjamini–Hochberg
+ * adjustment is redone over every comparison added so far. MC_EARG: a malformed spec;
+ * MC_ENOTFOUND: no context has both (mc_report_strategy_at lists what there is). */
+int mc_report_compare(mc_report *r, const char *spec, int per_label);
+
+typedef struct mc_report_counts {
+    int runs, results, strategies, comparisons;
+    int duplicates; /* results left out: the same strategy and seeds as another run's */
+    int grids;      /* grid folders among the paths */
+} mc_report_counts;
+void mc_report_get_counts(const mc_report *r, mc_report_counts *c);
+/* A strategy in its context, in the order of the tables (0 <= i < counts.strategies); the
+ * strings belong to r. */
+typedef struct mc_report_strategy {
+    const char *data, *backbone, *module, *chain;
+    double fraction; /* of the training split, 1 = all of it */
+    int stage;       /* MC_STAGE_* of the chain's last stage */
+    int n;           /* results (runs) */
+    double mean, sd; /* of their best validation mean AUC */
+} mc_report_strategy;
+int mc_report_strategy_at(const mc_report *r, int i, mc_report_strategy *s);
+/* The tables (what report.txt holds) as one malloc'd string. */
+int mc_report_text(const mc_report *r, char **text);
+/* Writes dir (created)/report.txt, runs.csv, summary.csv, compare.csv (with comparisons) and,
+ * with several training-set sizes, the plots; *plots[*nplots]: the PNG files written, in order
+ * (free with mc_report_list_free; plots may be NULL). */
+int mc_report_write(const mc_report *r, const char *dir, char ***plots, int *nplots);
+void mc_report_list_free(char **list, int n);
+
+/* A run's results.csv: mc_stage_result, mc_results_load and mc_results_write are in mc_train.h
+ * (src/train/runfiles.c, next to the code that writes the run's other files). */
 
 #ifdef __cplusplus
 }

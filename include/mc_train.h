@@ -12,6 +12,49 @@ extern "C" {
 
 #define MC_MAX_LABELS 64
 
+/* ---- progress: the library prints nothing ----------------------------------------------------
+ * Training reports what it does through a callback of the caller's (mc_train_opts.on_event,
+ * mc_run_opts.on_event): one call per event, with its values as numbers. The command line turns
+ * them into a progress bar on a terminal or plain lines otherwise (src/cli/progress.c); a
+ * program embedding the library may log them, show them, or pass NULL (silent). The callback
+ * runs on the training thread between iterations: it should return quickly. The pointers in an
+ * event are valid during the call only. */
+enum {
+    MC_EV_ITER,       /* an iteration done: epoch/epochs, iter/total, in_epoch/per_epoch, loss (the
+                       * training loss smoothed, 0.98), lr, img_per_s, eta_s */
+    MC_EV_VALID,      /* a validation at a checkpoint: iter, epoch, loss (validation loss),
+                       * mean_auc, auc[nlabels] of labels[nlabels] */
+    MC_EV_RESUME,     /* a stage continues from its checkpoint: iter (done), total, mean_auc (the
+                       * best so far) */
+    MC_EV_SKIPPED,    /* experiment, resume: a stage finished before: mean_auc (its best) */
+    MC_EV_STOPPED,    /* experiment: a stage stopped early, resumably, after iter iterations:
+                       * interrupted = 1 by the interrupt flag (a signal), 0 by stop_after */
+    MC_EV_STAGE_DONE  /* experiment: a stage finished and results.csv has it: mean_auc (the best),
+                       * best_iter, auc[nlabels] of labels[nlabels] at best_iter, seconds, data
+                       * (the stage's .data), dir (the stage's folder) */
+};
+typedef struct mc_train_event {
+    int type;                  /* MC_EV_* */
+    const char *label;         /* the stage as progress lines start, e.g. "[color]" ("" if none) */
+    int stage;                 /* MC_STAGE_* */
+    int stage_index, nstages;  /* in an experiment: stage stage_index (1-based) of nstages; else 0 */
+    int epoch, epochs;         /* 1-based epoch of the iteration; epochs of the schedule */
+    long iter, total;          /* iterations done; iterations of the stage */
+    long in_epoch, per_epoch;  /* the iteration's position in its epoch, 1..per_epoch */
+    double loss;               /* ITER: smoothed training loss; VALID: validation loss */
+    double lr;                 /* ITER: the learning rate of the iteration */
+    double img_per_s, eta_s;   /* ITER: throughput since the start, time left (< 0: unknown) */
+    double mean_auc;
+    long best_iter;
+    int nlabels;
+    const char *const *labels;
+    const double *auc;
+    int interrupted;
+    double seconds;
+    const char *data, *dir;
+} mc_train_event;
+typedef void (*mc_train_event_fn)(const mc_train_event *ev, void *ctx);
+
 typedef struct mc_train_opts {
     int stage;              /* MC_STAGE_*: which groups train (mc_stage_apply) */
     double max_lr;          /* one-cycle peak learning rate */
@@ -28,8 +71,9 @@ typedef struct mc_train_opts {
     int reinit_color;       /* 1: T starts fresh (Color Module from scratch) */
     const char *dir;        /* the stage's folder (created) */
     int resume;             /* continue from dir/checkpoint.safetensors when present */
-    int progress;           /* -1 auto (bar on a terminal), 0 plain lines, 1 bar, 2 quiet */
-    const char *label;      /* prefix of progress lines, e.g. "[color]" */
+    mc_train_event_fn on_event; /* progress events (NULL: none); see MC_EV_* above */
+    void *event_ctx;        /* passed to on_event */
+    const char *label;      /* the stage's name in events and messages, e.g. "[color]" */
     FILE *log;              /* per-iteration CSV rows (stage,epoch,iter,loss,lr,momentum,seconds) */
     FILE *vlog;             /* per-validation CSV rows (stage,iter,epoch,loss,AUC per label,mean) */
     const char *log_path;   /* their file names, for messages (may be NULL); on resume the rows of */
@@ -63,6 +107,67 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
 /* Per-label AUC (auc[nlabels]) and their mean (NaN labels left out of the mean). */
 double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
+/* The files of an evaluation in dir (created): predictions.csv (probabilities and truth per image),
+ * auc.csv (per label and the mean), roc.csv (every ROC point) and roc.png (the curves). */
+int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, const double *auc, double mean);
+
+/* Inference on image files (`medcolor predict`; src/train/predict.c): each image decoded to grey,
+ * centre square crop, bilinear resize to the input, normalised as the training loader's
+ * evaluation path (a 3-channel input gets the grey channel three times); decoded in parallel,
+ * run in batches of at most the net's batch (the batch is changed for the last one), eval
+ * mode. prob[n][outputs]: the sigmoid of the outputs (the outputs as they are when the network
+ * ends in [cost]). Errors name the image. stats may be NULL. */
+typedef struct mc_predict_stats {
+    double seconds, net_seconds, decode_seconds;
+} mc_predict_stats;
+int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats);
+/* The predictions as CSV: a header "path,<label>...", then per image its path and one probability
+ * per label (%.7g; RFC 4180 quoting). To an open stream (name for messages), or to a file
+ * (atomically). */
+int mc_predict_write_csv(FILE *f, const char *name, const char *const *paths, int n, const char *const *labels,
+                         int nlabels, const float *prob);
+int mc_predict_save_csv(const char *path, const char *const *paths, int n, const char *const *labels, int nlabels,
+                        const float *prob);
+
+/* fastai v1's learning-rate finder (`medcolor lrfind`; src/train/lrfind.c): one SGD step per
+ * learning rate start (end/start)^(i/iters) on shuffled training batches, the loss smoothed
+ * (beta 0.98, bias-corrected), stopping when it exceeds 4x its best or is NaN. The network's
+ * weights and optimiser state are restored afterwards (through a temporary checkpoint in dir). */
+typedef struct mc_lrfind_opts {
+    int stage;              /* MC_STAGE_*: which groups train (color) */
+    double start, end;      /* 1e-7, 10 */
+    int iters;              /* learning rates (100) */
+    double momentum, weight_decay; /* 0.9, 1e-2 (decoupled) */
+    uint64_t seed;          /* shuffling and augmentation */
+    int workers;            /* loader threads (1) */
+    /* called after every step (NULL: none): step i of n, its learning rate, loss, smoothed loss */
+    void (*on_step)(int i, int n, double lr, double loss, double smoothed, void *ctx);
+    void *step_ctx;
+} mc_lrfind_opts;
+void mc_lrfind_opts_default(mc_lrfind_opts *o);
+typedef struct mc_lrfind_result {
+    int n;                  /* steps made */
+    double *lr, *loss, *smoothed; /* [n] */
+    int index;              /* of the suggestion (steepest descent), -1: none */
+    double suggested;       /* max_lr suggested (steepest descent of the smoothed loss) */
+    double minloss_lr;      /* the LR of the minimum smoothed loss / 10 */
+} mc_lrfind_result;
+/* MC_ENUM when the sweep diverged before 16 steps. Free r with mc_lrfind_result_free. */
+int mc_lrfind(mc_net *net, const mc_dataset *train, const char *dir, const mc_lrfind_opts *o, mc_lrfind_result *r);
+/* dir/lrfind.csv (iter,lr,loss,smoothed_loss) and dir/lrfind.png (the curve, the suggestion). */
+int mc_lrfind_write(const char *dir, const mc_lrfind_result *r);
+void mc_lrfind_result_free(mc_lrfind_result *r);
+
+/* The colorization module's output as pictures (`medcolor colorize`; src/train/colorize.c): the
+ * image through the evaluation path, the network up to T's last layer (group `color`), T's three
+ * channels each min-max scaled to 0..255 (color_png: the paper's Fig. 4) and that laid half and
+ * half over the grey input (overlay_png); either path may be NULL. A colorizer holds the buffers
+ * for one network; MC_EARG when it has no group `color`, MC_ESHAPE when T's output is not 3
+ * channels. */
+typedef struct mc_colorizer mc_colorizer;
+int mc_colorizer_new(mc_colorizer **out, mc_net *net);
+int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png, const char *overlay_png);
+void mc_colorizer_free(mc_colorizer *cz);
 
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;
@@ -84,6 +189,71 @@ int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, in
 /* The bundled demo dataset: n_train + n_valid synthetic chest-X-ray-like w x h JPEGs in
  * CheXpert-v1.0-small's layout under dir, the 5 paper labels drawn into the images. */
 int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64_t seed);
+
+/* ---- the files a run writes (src/train/runfiles.c: each written and read back by the same code;
+ * readers are strict and name file:line in their errors) -------------------------------------- */
+/* <run>/log.csv: one row per iteration, "stage,epoch,iter,loss,lr,momentum,seconds". */
+typedef struct mc_log_row {
+    int stage;              /* MC_STAGE_* */
+    int epoch;              /* 1-based */
+    long iter;              /* 1-based: the iterations done */
+    double loss, lr, momentum;
+    double seconds;         /* since the stage started (or was resumed) */
+} mc_log_row;
+/* Opens path for appending rows (and reading: the cut on resume), writing the header when the
+ * file is new. */
+int mc_log_open(FILE **f, const char *path);
+int mc_log_append(FILE *f, const char *path, const mc_log_row *r);
+/* Reads every row of a log.csv into *rows[*n] (free() it). */
+int mc_log_read(const char *path, mc_log_row **rows, int *n);
+
+/* <run>/K-STAGE/valid.csv: one row per validation, "stage,iter,epoch,loss,"<label>"...,mean"
+ * (an AUC is nan for a label without both classes). */
+typedef struct mc_valid_row {
+    int stage;              /* MC_STAGE_* */
+    long iter;
+    int epoch;              /* 1-based */
+    double loss;            /* validation loss */
+    int nlabels;
+    double auc[MC_MAX_LABELS];
+    double mean;            /* mean AUC */
+} mc_valid_row;
+typedef struct mc_valid_log {
+    int nlabels;
+    char *labels[MC_MAX_LABELS];
+    mc_valid_row *rows;
+    int n;
+} mc_valid_log;
+int mc_valid_open(FILE **f, const char *path, const char *const *labels, int nlabels);
+int mc_valid_append(FILE *f, const char *path, const mc_valid_row *r);
+int mc_valid_read(const char *path, mc_valid_log *v);
+void mc_valid_log_free(mc_valid_log *v);
+
+/* On resume of stage `stage` from its checkpoint at iteration `it`: the rows that stage wrote
+ * after it (an interrupted run goes on writing between checkpoints) are cut from the end of the
+ * open file, so that every iteration is logged once. f may be NULL (nothing to do). */
+int mc_log_cut(FILE *f, const char *path, int stage, long it);
+int mc_valid_cut(FILE *f, const char *path, int stage, long it);
+
+/* <run>/results.csv: per finished stage one row per label and a "mean" row,
+ * "stage_index,stage,data,label,auc,best_iter,iters,seconds" (labels quoted; the mean row is the
+ * one whose label is the unquoted word mean). */
+typedef struct mc_stage_result {
+    int stage_index; /* 1-based */
+    int stage;       /* MC_STAGE_* */
+    char data[512];  /* the stage's .data */
+    double mean_auc; /* the "mean" row (best validation mean AUC) */
+    long best_iter, iters;
+    double seconds;
+    int nlabels;
+    char *labels[MC_MAX_LABELS];
+    double auc[MC_MAX_LABELS];
+} mc_stage_result;
+/* Writes rundir/results.csv (atomically) with the results of stages res[0..n) (stage_index k+1). */
+int mc_results_write(const char *rundir, const mc_stage_result *res, int n);
+/* Reads rundir/results.csv into *res[*n] (one per finished stage, in stage order). */
+int mc_results_load(const char *rundir, mc_stage_result **res, int *n);
+void mc_results_free(mc_stage_result *res, int n);
 
 /* ---- experiments: a whole schedule (e.g. color -> all -> last on another dataset) --------- */
 #define MC_MAX_STAGES 8
@@ -128,13 +298,19 @@ int mc_experiment_load(mc_experiment *e, const char *path);
 int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);
 /* The paper's max_lr / epochs for a stage (thesis Appendix B, CheXpert). */
 void mc_stage_defaults(int stage, double *max_lr, int *epochs);
-/* Runs every stage in order into e->out (resume: skip finished stages, continue the started
- * one). progress as in mc_train_opts. Writes out/experiment.exp (the settings in effect),
- * out/log.csv, out/valid.csv, out/results.csv. */
-/* interrupt: see mc_train_opts.interrupt (NULL: none); an interrupted run returns MC_OK with
- * the stage's checkpoint written, and *interrupt still set for the caller to see. */
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
-                      volatile sig_atomic_t *interrupt);
+/* How mc_experiment_run runs (zero = a fresh run, silent, to the end). */
+typedef struct mc_run_opts {
+    int resume;             /* skip finished stages, continue the started one from its checkpoint */
+    long stop_after;        /* > 0: see mc_train_opts.stop_after */
+    /* non-NULL: see mc_train_opts.interrupt; an interrupted run returns MC_OK with the stage's
+     * checkpoint written, and *interrupt still set for the caller to see */
+    volatile sig_atomic_t *interrupt;
+    mc_train_event_fn on_event; /* progress events of every stage (NULL: none) */
+    void *event_ctx;
+} mc_run_opts;
+/* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
+ * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. */
+int mc_experiment_run(const mc_experiment *e, const mc_run_opts *o);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,10 @@
  *     and against Benjamini & Hochberg's own example (1995, 15 p-values: 4 rejected at q = 0.05);
  *   - grid expansion: the combinations, names, experiments, zip/cross replicates, STAGE@DATA,
  *     per-stage settings, errors naming file:line; runs.tsv and experiment.exp written and read
- *     back; a started run refuses changed settings; results.csv reading; run states. */
+ *     back; a started run refuses changed settings; results.csv reading; run states;
+ *   - the report (mc_report_*) on run folders made by hand: counts, a strategy's mean and sample
+ *     std, comparisons (per label too; unknown and malformed ones refused), the text, the files
+ *     and plots written. */
 #include "test.h"
 #include <sys/stat.h>
 #include <unistd.h>
@@ -246,9 +249,26 @@ static void test_grid(void) {
     for (int i = 0; i < ng && i < n; i++)
         CHECK(ge[i].index == r[i].index && !strcmp(ge[i].name, r[i].name) && !strcmp(ge[i].chain, r[i].chain) &&
                   !strcmp(ge[i].module, r[i].module) && ge[i].subset == r[i].subset &&
-                  ge[i].subset_seed == r[i].subset_seed && ge[i].seed == r[i].seed,
+                  ge[i].subset_seed == r[i].subset_seed && ge[i].seed == r[i].seed && ge[i].net &&
+                  !strcmp(ge[i].net, r[i].exp.net) && ge[i].data && !strcmp(ge[i].data, r[i].exp.data) &&
+                  ge[i].weights && !strcmp(ge[i].weights, r[i].exp.weights),
               "runs.tsv row %d", i + 1);
     mc_grid_index_free(ge, ng);
+    /* a run folder of an earlier expansion is found; the grid's own are not */
+    char **stale;
+    int nstale;
+    REQUIRE_OK(mc_grid_stale(out, r, n, &stale, &nstale));
+    CHECK(nstale == 0, "%d stale run folders in a fresh grid folder", nstale);
+    mc_grid_names_free(stale, nstale);
+    snprintf(path, sizeof path, "%s/old_run", out);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/old_run/experiment.exp", out);
+    write_text(path, "[experiment]\n");
+    snprintf(path, sizeof path, "%s/not_a_run", out);
+    mkdir(path, 0755);
+    REQUIRE_OK(mc_grid_stale(out, r, n, &stale, &nstale));
+    CHECK(nstale == 1 && !strcmp(stale[0], "old_run"), "stale run folders: %d", nstale);
+    mc_grid_names_free(stale, nstale);
     snprintf(path, sizeof path, "%s/grid.grid", out);
     char copy[4096];
     FILE *cf = fopen(path, "rb");
@@ -348,6 +368,116 @@ static void test_grid(void) {
     CHECK(expand_error(text, "needs stages ="), "no stages");
 }
 
+/* ---- the report (src/study/report.c) on run folders made by hand: 2 strategies x 2 training-set
+ * sizes x 3 seeds, results.csv written through mc_results_write ---------------------------------- */
+static void make_run(const char *dir, const char *net, int two_stages, double frac, int seed, const double *auc) {
+    char path[1200];
+    REQUIRE_OK(mc_mkdirs(dir));
+    snprintf(path, sizeof path, "%s/experiment.exp", dir);
+    char text[1024];
+    int o = snprintf(text, sizeof text, "[experiment]\nnet = %s\ndata = data/chx.data\nseed = %d\n", net, seed);
+    if (frac < 1) o += snprintf(text + o, sizeof text - o, "subset = %g\nsubset_seed = %d\n", frac, 8);
+    o += snprintf(text + o, sizeof text - o, "[stage]\nstage = %s\n", two_stages ? "color" : "baseline");
+    if (two_stages) snprintf(text + o, sizeof text - o, "[stage]\nstage = all\n");
+    write_text(path, text);
+    mc_stage_result res[2];
+    memset(res, 0, sizeof res);
+    for (int k = 0; k < 1 + two_stages; k++) {
+        res[k].stage_index = k + 1;
+        res[k].stage = two_stages ? (k ? MC_STAGE_ALL : MC_STAGE_COLOR) : MC_STAGE_BASELINE;
+        snprintf(res[k].data, sizeof res[k].data, "data/chx.data");
+        res[k].nlabels = 2;
+        res[k].labels[0] = "Edema";
+        res[k].labels[1] = "Effusion";
+        res[k].auc[0] = auc[2 * k];
+        res[k].auc[1] = auc[2 * k + 1];
+        res[k].mean_auc = (auc[2 * k] + auc[2 * k + 1]) / 2;
+        res[k].best_iter = 10;
+        res[k].iters = 20;
+    }
+    REQUIRE_OK(mc_results_write(dir, res, 1 + two_stages));
+}
+
+static void test_report(void) {
+    char base[700], dir[900], paths[12][900];
+    snprintf(base, sizeof base, "%s/report-runs", tmp);
+    const char *pp[12];
+    int np = 0;
+    double fr[2] = {1, 0.1};
+    for (int f = 0; f < 2; f++)
+        for (int seed = 1; seed <= 3; seed++) {
+            double b[2] = {0.70 + 0.01 * seed - 0.05 * f, 0.72 + 0.02 * seed - 0.05 * f};
+            double c[4] = {b[0] + 0.02, b[1] + 0.01, b[0] + 0.03 + 0.001 * seed, b[1] + 0.05};
+            snprintf(paths[np], sizeof paths[np], "%s/rn_baseline_f%g_seed%d", base, fr[f], seed);
+            make_run(paths[np], "cfg/rn.cfg", 0, fr[f], seed, b);
+            pp[np] = paths[np];
+            np++;
+            snprintf(paths[np], sizeof paths[np], "%s/rn-ps_color+all_f%g_seed%d", base, fr[f], seed);
+            make_run(paths[np], "cfg/rn-ps.cfg", 1, fr[f], seed, c);
+            pp[np] = paths[np];
+            np++;
+        }
+    mc_report_opts o;
+    mc_report_opts_default(&o);
+    o.diff_to = "none/baseline";
+    mc_report *r;
+    REQUIRE_OK(mc_report_load(&r, pp, np, &o));
+    mc_report_counts n;
+    mc_report_get_counts(r, &n);
+    CHECK(n.runs == 12 && n.results == 18 && n.strategies == 6 && n.comparisons == 0 && n.grids == 0,
+          "counts: %d runs, %d results, %d strategies", n.runs, n.results, n.strategies);
+    /* the first strategy: the baseline on the whole training split (larger sizes first, frozen E first) */
+    mc_report_strategy st;
+    REQUIRE_OK(mc_report_strategy_at(r, 0, &st));
+    double v[3];
+    for (int seed = 1; seed <= 3; seed++) v[seed - 1] = (0.70 + 0.01 * seed + 0.72 + 0.02 * seed) / 2;
+    double m, sd;
+    mc_mean_sd(v, 3, &m, &sd);
+    CHECK(!strcmp(st.module, "none") && !strcmp(st.chain, "baseline") && st.fraction == 1 && st.n == 3 &&
+              fabs(st.mean - m) < 1e-12 && fabs(st.sd - sd) < 1e-12 && !strcmp(st.data, "chx") && !strcmp(st.backbone, "rn"),
+          "strategy 0: %s/%s/%s %g n %d mean %g sd %g", st.backbone, st.module, st.chain, st.fraction, st.n, st.mean, st.sd);
+    CHECK(mc_report_compare(r, "ps/color+all:none/baseline", 1) == MC_OK, "compare: %s", mc_errmsg());
+    CHECK(mc_report_compare(r, "ps/color:nope/baseline", 0) == MC_ENOTFOUND, "unknown strategy: %s", mc_errmsg());
+    CHECK(mc_report_compare(r, "nonsense", 0) == MC_EARG, "malformed comparison");
+    CHECK(mc_report_check_compare("a/b:c/d") == 0 && mc_report_check_compare("a/b") == MC_EARG &&
+              mc_report_check_strategy("none/baseline", 0) == 0 && mc_report_check_strategy("rn/none/baseline", 0) < 0,
+          "spec checks");
+    mc_report_get_counts(r, &n);
+    CHECK(n.comparisons == 2 * 3, "comparisons: %d (2 sizes x (mean + 2 labels))", n.comparisons);
+    char *text;
+    REQUIRE_OK(mc_report_text(r, &text));
+    CHECK(strstr(text, "Runs (12)") && strstr(text, "[the thesis's Table 5.6]") && strstr(text, "[the paper's Table II]") &&
+              strstr(text, "Paired t-tests") && strstr(text, "per label"),
+          "report text:\n%s", text);
+    snprintf(dir, sizeof dir, "%s/out", base);
+    char **plots;
+    int nplots;
+    REQUIRE_OK(mc_report_write(r, dir, &plots, &nplots));
+    CHECK(nplots == 2 && strstr(plots[0], "auc_vs_size_chx_rn.png") && strstr(plots[1], "auc_diff_vs_size_chx_rn.png"),
+          "plots: %d", nplots);
+    const char *files[] = {"report.txt", "runs.csv", "summary.csv", "compare.csv", "auc_vs_size_chx_rn.png"};
+    for (int i = 0; i < 5; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        CHECK(access(path, F_OK) == 0, "report: no %s", files[i]);
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.txt", dir);
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    CHECK(len == strlen(text) && !memcmp(buf, text, len), "report.txt is the text");
+    free(text);
+    mc_report_list_free(plots, nplots);
+    mc_report_free(r);
+    const char *bad[] = {base};
+    CHECK(mc_report_load(&r, bad, 1, &o) == MC_ENOTFOUND && strstr(mc_errmsg(), "neither a grid folder"), "%s",
+          mc_errmsg());
+    o.diff_to = "x";
+    CHECK(mc_report_load(&r, pp, np, &o) == MC_EARG, "a malformed diff_to");
+}
+
 int main(void) {
     REQUIRE(strlen(mc_test_tmp()) < sizeof tmp, "MC_TMP too long");
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
@@ -356,5 +486,6 @@ int main(void) {
     test_bh_example();
     test_python_reference();
     test_grid();
+    test_report();
     return mc_test_done("study");
 }

@@ -8,7 +8,9 @@
  *   - --resume: a run stopped at a checkpoint and resumed ends with byte-identical weights to an
  *     uninterrupted run with the same seed;
  *   - a diverging run (absurd max_lr) stops with a clear NaN message and keeps a loadable
- *     checkpoint. */
+ *     checkpoint;
+ *   - progress comes as events (every iteration, validation, the stage's end, a stop, a resume,
+ *     a skipped stage) through the callback, and nothing is printed on stdout or stderr. */
 #include <unistd.h>
 #include "test.h"
 
@@ -63,6 +65,52 @@ static int files_equal(const char *a, const char *b) {
     if (x) fclose(x);
     if (y) fclose(y);
     return eq;
+}
+
+/* progress events counted (per stage: color 0, all 1) */
+typedef struct events {
+    int iter[2], valid[2], done, skipped, stopped, resumed, interrupted, ordered_bad, ordered;
+    int last_done_index, last_done_n, done_labels, last_epoch;
+    long last_iter, last_per_epoch, stopped_iter, resume_iter, prev_iter;
+} events;
+
+static void on_event(const mc_train_event *e, void *ctx) {
+    events *v = ctx;
+    int k = e->stage == MC_STAGE_ALL;
+    switch (e->type) {
+    case MC_EV_ITER:
+        v->iter[k]++;
+        if (e->iter != v->prev_iter + 1 && !(e->iter == 1 || v->resumed)) v->ordered_bad++;
+        v->prev_iter = e->iter;
+        v->last_iter = e->iter;
+        v->last_epoch = e->epoch;
+        v->last_per_epoch = e->per_epoch;
+        if (!(e->loss > 0) || !(e->lr > 0) || e->in_epoch < 1 || e->in_epoch > e->per_epoch || strcmp(e->label, k ? "[all]" : "[color]"))
+            v->ordered_bad++;
+        break;
+    case MC_EV_VALID:
+        v->valid[k]++;
+        if (e->nlabels != 5 || !(e->mean_auc > 0)) v->ordered_bad++;
+        break;
+    case MC_EV_STAGE_DONE:
+        v->done++;
+        v->last_done_index = e->stage_index;
+        v->last_done_n = e->nstages;
+        v->done_labels = e->nlabels;
+        v->ordered = !v->ordered_bad;
+        break;
+    case MC_EV_SKIPPED: v->skipped++; break;
+    case MC_EV_STOPPED:
+        v->stopped++;
+        v->stopped_iter = e->iter;
+        v->interrupted = e->interrupted;
+        break;
+    case MC_EV_RESUME:
+        v->resumed++;
+        v->resume_iter = e->iter;
+        v->prev_iter = e->iter;
+        break;
+    }
 }
 
 static void experiment(mc_experiment *e, const char *out, int stages, double lr, int epochs) {
@@ -132,7 +180,6 @@ int main(void) {
         to.reinit_color = 0;     /* T keeps its start, and without weight decay */
         to.weight_decay = 0;     /* its change is the gradient's alone */
         to.dir = dir;
-        to.progress = 2;
         mc_train_result r;
         REQUIRE_OK(mc_train(net, train, valid, &to, &r));
         CHECK(r.iters == 12, "iterations %ld", r.iters);
@@ -181,8 +228,46 @@ int main(void) {
     snprintf(out_b, sizeof out_b, "%s/run-b", tmp);
     mc_experiment e;
     experiment(&e, out_a, 2, 5e-2, 5);
-    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 0, NULL));
+    /* the progress events, and nothing on the terminal: stdout and stderr go to a file meanwhile */
+    events ev;
+    memset(&ev, 0, sizeof ev);
+    mc_run_opts ro = {.on_event = on_event, .event_ctx = &ev};
+    char quiet_path[700];
+    snprintf(quiet_path, sizeof quiet_path, "%s/terminal.txt", tmp);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    FILE *qf = fopen(quiet_path, "w");
+    REQUIRE(qf && so >= 0 && se >= 0, "redirect");
+    dup2(fileno(qf), 1);
+    dup2(fileno(qf), 2);
+    int run_rc = mc_experiment_run(&e, &ro);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    fclose(qf);
+    REQUIRE(run_rc == MC_OK, "experiment: %s", mc_errmsg());
     mc_experiment_clear(&e);
+    long printed = -1;
+    FILE *pf = fopen(quiet_path, "r");
+    if (pf) {
+        fseek(pf, 0, SEEK_END);
+        printed = ftell(pf);
+        fclose(pf);
+    }
+    CHECK(printed == 0, "the library wrote %ld bytes to stdout/stderr during a run", printed);
+    /* 480 images / batch 8 = 60 iterations an epoch, 5 epochs, two stages; checkpoints every 20 / 25 */
+    CHECK(ev.iter[0] == 300 && ev.iter[1] == 300, "ITER events: %d, %d (300 per stage)", ev.iter[0], ev.iter[1]);
+    CHECK(ev.valid[0] == 15 && ev.valid[1] == 12, "VALID events: %d, %d (every 20 and 25 iterations, and the last)",
+          ev.valid[0], ev.valid[1]);
+    CHECK(ev.done == 2 && ev.last_done_index == 2 && ev.last_done_n == 2 && ev.done_labels == 5 && ev.ordered &&
+              ev.last_iter == 300 && ev.last_epoch == 5 && ev.last_per_epoch == 60,
+          "STAGE_DONE %d (stage %d of %d, %d labels), ordered %d, last iteration %ld epoch %d of %ld", ev.done,
+          ev.last_done_index, ev.last_done_n, ev.done_labels, ev.ordered, ev.last_iter, ev.last_epoch,
+          ev.last_per_epoch);
     /* read the results back from results.csv */
     snprintf(pa, sizeof pa, "%s/results.csv", out_a);
     FILE *f = fopen(pa, "r");
@@ -209,10 +294,20 @@ int main(void) {
     /* 4. resume equivalence: the same run stopped after 40 iterations of the first stage, then
      * resumed, ends with byte-identical weights */
     experiment(&e, out_b, 2, 5e-2, 5);
-    REQUIRE_OK(mc_experiment_run(&e, 0, 2, 40, NULL));
+    memset(&ev, 0, sizeof ev);
+    ro = (mc_run_opts){.stop_after = 40, .on_event = on_event, .event_ctx = &ev};
+    REQUIRE_OK(mc_experiment_run(&e, &ro));
     snprintf(pb, sizeof pb, "%s/1-color/DONE", out_b);
     CHECK(access(pb, F_OK) != 0, "the stopped stage must not be marked done");
-    REQUIRE_OK(mc_experiment_run(&e, 1, 2, 0, NULL));
+    CHECK(ev.stopped == 1 && ev.stopped_iter == 40 && !ev.interrupted && ev.done == 0, "STOPPED at %ld", ev.stopped_iter);
+    memset(&ev, 0, sizeof ev);
+    ro = (mc_run_opts){.resume = 1, .on_event = on_event, .event_ctx = &ev};
+    REQUIRE_OK(mc_experiment_run(&e, &ro));
+    CHECK(ev.resumed == 1 && ev.resume_iter == 40 && ev.iter[0] == 260 && ev.done == 2, "RESUME at %ld, %d iterations",
+          ev.resume_iter, ev.iter[0]);
+    memset(&ev, 0, sizeof ev);
+    REQUIRE_OK(mc_experiment_run(&e, &ro)); /* finished: both stages skipped */
+    CHECK(ev.skipped == 2 && ev.iter[0] + ev.iter[1] == 0, "SKIPPED %d", ev.skipped);
     mc_experiment_clear(&e);
     const char *files[] = {"1-color/best.weights", "1-color/last.weights", "2-all/best.weights", "2-all/last.weights"};
     for (int i = 0; i < 4; i++) {
@@ -236,7 +331,6 @@ int main(void) {
         to.epochs = 3;
         to.checkpoint_every = 1;
         to.dir = dir;
-        to.progress = 2;
         to.workers = 2;
         mc_train_result r;
         int rc = mc_train(net, train, NULL, &to, &r);

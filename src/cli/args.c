@@ -10,21 +10,72 @@
 #include "cli/cli.h"
 #include "core/core.h"
 
+/* An option's name may list aliases separated by ", " and end in the name of its value after a
+ * space ("-o, --output OUT", "--frac F"): the k-th alias, without the value's name */
+static int alias_at(const char *names, int k, const char *start[static 1], size_t len[static 1]) {
+    const char *p = names;
+    for (int i = 0;; i++) {
+        size_t n = strcspn(p, ", ");
+        if (i == k) {
+            *start = p;
+            *len = n;
+            return n > 0;
+        }
+        if (p[n] != ',') return 0; /* the end, or the value's name */
+        p += n + 1;
+        while (*p == ' ') p++;
+    }
+}
+
+/* the length of the names part of an option's name ("-o, --output" of "-o, --output OUT") */
+static size_t names_len(const char *names) {
+    const char *a = names;
+    size_t n = 0;
+    for (int k = 0; alias_at(names, k, &a, &n); k++)
+        ;
+    return (size_t)(a - names) + n;
+}
+
 static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
-    for (const mc_opt *o = opts; o->name; o++)
-        if (strlen(o->name) == len && !strncmp(o->name, name, len)) return o;
+    for (const mc_opt *o = opts; o->name; o++) {
+        const char *a;
+        size_t n;
+        for (int k = 0; alias_at(o->name, k, &a, &n); k++)
+            if (n == len && !strncmp(a, name, len)) return o;
+    }
     return NULL;
 }
 
 void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts) {
     fprintf(f, "usage: %s\n\n%s\n\noptions:\n", synopsis, about);
     for (const mc_opt *o = opts; o->name; o++) {
-        char left[64];
-        const char *arg = o->kind == 'f' ? "" : o->kind == 'i' ? " N" : o->kind == 'd' ? " X" : " VALUE";
+        char left[96];
+        /* the value's name: given after the names ("--frac F"), else from the kind */
+        const char *arg = o->name[names_len(o->name)] ? ""
+                          : o->kind == 'f'             ? ""
+                          : o->kind == 'i'             ? " N"
+                          : o->kind == 'd'             ? " X"
+                                                       : " VALUE";
         snprintf(left, sizeof left, "%s%s%s", o->name, arg, o->kind == 'l' ? " ..." : "");
-        fprintf(f, "  %-24s %s", left, o->help);
-        if (o->def) fprintf(f, " (default: %s)", o->def);
-        fprintf(f, "\n");
+        char text[1024]; /* the help and the default, wrapped at 100 columns under the first line */
+        snprintf(text, sizeof text, "%s%s%s%s", o->help, o->def ? " (default: " : "", o->def ? o->def : "",
+                 o->def ? ")" : "");
+        fprintf(f, "  %-24s ", left);
+        if (strlen(left) > 24) fprintf(f, "\n  %-24s ", "");
+        const int width = 100 - 27;
+        for (const char *h = text; *h;) {
+            size_t n = strlen(h);
+            if (n > (size_t)width) { /* the last space that fits (or the first one after) */
+                const char *cut = NULL;
+                for (const char *p = h; *p && (p - h <= width || !cut); p++)
+                    if (*p == ' ') cut = p;
+                n = cut ? (size_t)(cut - h) : n;
+            }
+            fprintf(f, "%.*s\n", (int)n, h);
+            h += n;
+            while (*h == ' ') h++;
+            if (*h) fprintf(f, "  %-24s ", "");
+        }
     }
     fprintf(f, "  %-24s %s\n", "-h, --help", "this help");
 }
@@ -49,29 +100,37 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const mc_opt *o = find(opts, a, len);
+        char given[64]; /* the option as typed, without its value */
+        snprintf(given, sizeof given, "%.*s", (int)(len < 63 ? len : 63), a);
         if (!o) {
-            char given[64];
-            snprintf(given, sizeof given, "%.*s", (int)(len < 63 ? len : 63), a);
             const mc_opt *near = NULL;
             size_t body = strspn(given, "-"), blen = strlen(given) - body;
             int best = blen >= 6 ? 3 : 2; /* at most 2 edits away (1 for short names) */
+            char nearname[64] = "";
             for (const mc_opt *q = opts; q->name; q++) {
-                int d = mc_edit_distance(given, q->name, 0);
-                if (d < best) {
-                    best = d;
-                    near = q;
+                const char *al;
+                size_t alen;
+                for (int k = 0; alias_at(q->name, k, &al, &alen); k++) {
+                    char one[64];
+                    snprintf(one, sizeof one, "%.*s", (int)(alen < 63 ? alen : 63), al);
+                    int d = mc_edit_distance(given, one, 0);
+                    if (d < best) {
+                        best = d;
+                        near = q;
+                        snprintf(nearname, sizeof nearname, "%s", one);
+                    }
                 }
             }
             if (near)
                 fprintf(stderr, "medcolor %s: unknown option '%s' (did you mean %s? see medcolor %s --help)\n", cmd, given,
-                        near->name, cmd);
+                        nearname, cmd);
             else
                 fprintf(stderr, "medcolor %s: unknown option '%s' (see medcolor %s --help)\n", cmd, given, cmd);
             return 2;
         }
         if (o->kind == 'f') {
             if (eq) {
-                fprintf(stderr, "medcolor %s: %s takes no value\n", cmd, o->name);
+                fprintf(stderr, "medcolor %s: %s takes no value\n", cmd, given);
                 return 2;
             }
             *(int *)o->dst = 1;
@@ -79,7 +138,7 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) {
-            fprintf(stderr, "medcolor %s: %s needs a value\n", cmd, o->name);
+            fprintf(stderr, "medcolor %s: %s needs a value\n", cmd, given);
             return 2;
         }
         char *end;
@@ -89,21 +148,21 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
         } else if (o->kind == 'l') {
             mc_strlist *l = (mc_strlist *)o->dst;
             if (l->n >= (int)(sizeof l->v / sizeof l->v[0])) {
-                fprintf(stderr, "medcolor %s: too many %s\n", cmd, o->name);
+                fprintf(stderr, "medcolor %s: too many %s\n", cmd, given);
                 return 2;
             }
             l->v[l->n++] = v;
         } else if (o->kind == 'i') {
             long x = strtol(v, &end, 10);
             if (errno || end == v || *end || x < 0 || x > LONG_MAX / 2) {
-                fprintf(stderr, "medcolor %s: %s %s: expected a non-negative integer\n", cmd, o->name, v);
+                fprintf(stderr, "medcolor %s: %s %s: expected a non-negative integer\n", cmd, given, v);
                 return 2;
             }
             *(long *)o->dst = x;
         } else if (o->kind == 'd') {
             double x = strtod(v, &end);
             if (errno || end == v || *end || !isfinite(x)) {
-                fprintf(stderr, "medcolor %s: %s %s: expected a number\n", cmd, o->name, v);
+                fprintf(stderr, "medcolor %s: %s %s: expected a number\n", cmd, given, v);
                 return 2;
             }
             *(double *)o->dst = x;

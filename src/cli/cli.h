@@ -28,8 +28,10 @@ int mc_cli_report(int argc, char **argv);   /* src/cli/report.c */
 /* helpers shared by the commands */
 /* The image paths of the arguments: a .txt argument is a list file (one path a line). */
 int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
-/* An option: name ("--max-lr"), kind ('s' string -> const char*, 'i' -> long, 'd' -> double,
- * 'f' flag -> int set to 1, 'l' repeatable -> mc_strlist), destination, help, default text. */
+/* An option: name ("--max-lr"; aliases separated by ", " as in "-o, --output"; the name of its
+ * value after a space, as in "--frac F", else N / X / VALUE from the kind), kind ('s' string ->
+ * const char*, 'i' -> long, 'd' -> double, 'f' flag -> int set to 1, 'l' repeatable ->
+ * mc_strlist), destination, help, default text. */
 typedef struct mc_opt {
     const char *name;
     char kind;
@@ -54,5 +56,20 @@ const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,
 volatile sig_atomic_t *mc_cli_catch_stop(void);
 /* The exit status for a run stopped by that signal: 128 + its number (130 Ctrl-C, 143 TERM). */
 int mc_cli_stop_status(void);
+
+/* Training's progress on the terminal (src/cli/progress.c): mc_cli_progress_event is the
+ * mc_train_event_fn of the training commands, with a mc_cli_progress as its context. Modes: a
+ * bar rewritten in place (stderr is a terminal), plain lines every 30 s and at epoch ends
+ * (--plain, or not a terminal), quiet (--quiet: only each stage's result line on stdout). */
+struct mc_train_event;
+enum { MC_CLI_LINES = 0, MC_CLI_BAR = 1, MC_CLI_QUIET = 2 };
+typedef struct mc_cli_progress {
+    int mode;          /* MC_CLI_* */
+    double last_print; /* plain lines: when the last one was printed */
+    int stage;         /* and the stage and iteration of the last event (a new stage is shown) */
+    long iter;
+} mc_cli_progress;
+void mc_cli_progress_init(mc_cli_progress *p, int quiet, int plain);
+void mc_cli_progress_event(const struct mc_train_event *ev, void *ctx);
 
 #endif

@@ -1,9 +1,8 @@
 /* colorize.c — `medcolor colorize`: the colorization module's output as pictures (the paper's
  * Fig. 4): for each image, T's 3-channel output with each channel min-max scaled to 0..255
  * (<name>_color.png), and that colour image laid over the grey input for reading
- * (<name>_overlay.png: 50 % grey, 50 % colour; the thesis' Fig. 6.2). */
-#include <math.h>
-#include <stdint.h>
+ * (<name>_overlay.png: 50 % grey, 50 % colour; the thesis' Fig. 6.2). The pictures are the
+ * library's (mc_colorize_file, src/train/colorize.c); here: options, paths, output names. */
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -117,72 +116,20 @@ int mc_cli_colorize(int argc, char **argv) {
     int rc = mc_cli_collect_paths(npos - 2, pos + 2, &paths, &n);
     if (rc == MC_OK) rc = mc_net_from_cfg(&net, pos[0], &o);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
-    int last = rc == MC_OK ? mc_net_group_last_layer(net, "color") : -1;
-    if (rc == MC_OK && last < 0) rc = mc_err(MC_EARG, "%s has no layers in group `color` (no colorization module)", pos[0]);
-    int c, h, w, oc, oh, ow;
-    if (rc == MC_OK) {
-        mc_net_input_shape(net, &c, &h, &w);
-        mc_net_layer_shape(net, last, &oc, &oh, &ow);
-        if (oc != 3) rc = mc_err(MC_ESHAPE, "T's output has %d channels, not 3", oc);
-    }
+    mc_colorizer *cz = NULL;
+    if (rc == MC_OK && (rc = mc_colorizer_new(&cz, net)) < 0) mc_err_context(rc, "%s", pos[0]);
     if (rc == MC_OK) rc = mc_mkdirs(out);
-    mc_image img = {0};
-    mc_xform *xf = NULL;
-    if (rc == MC_OK) rc = mc_xform_new(&xf);
-    float *x = rc == MC_OK ? mc_malloc((size_t)h * w * sizeof(float), "input") : NULL;
-    float *grey = rc == MC_OK ? mc_malloc((size_t)h * w * sizeof(float), "input") : NULL;
-    float *y = rc == MC_OK ? mc_malloc((size_t)3 * oh * ow * sizeof(float), "output") : NULL;
-    uint8_t *rgb = rc == MC_OK ? mc_malloc((size_t)3 * oh * ow, "png") : NULL;
-    uint8_t *ov = rc == MC_OK ? mc_malloc((size_t)3 * oh * ow, "png") : NULL;
-    if (rc == MC_OK && (!x || !grey || !y || !rgb || !ov)) rc = MC_ENOMEM;
-    mc_net_set_train(net, 0);
-    mc_norm norm = {MC_NORM_MEAN, MC_NORM_STD};
-    mc_aug_opts aug;
-    mc_aug_opts_default(&aug);
     int parts = n > 1 && names_collide(paths, n) ? 3 : 1;
     for (int i = 0; rc == MC_OK && i < n; i++) {
-        mc_aug_params ap;
-        if ((rc = mc_image_load_grey(paths[i], &img)) < 0) break;
-        mc_aug_draw(&aug, 0, img.w, img.h, 0, &ap);
-        if ((rc = mc_preprocess(xf, &img, &ap, NULL, grey, h, w)) < 0) break;
-        mc_normalise(grey, x, (size_t)h * w, &norm);
-        if ((rc = mc_net_set_input(net, x)) < 0 || (rc = mc_net_forward_to(net, last)) < 0 ||
-            (rc = mc_net_get_output(net, last, y)) < 0)
-            break;
-        size_t hw = (size_t)oh * ow;
-        for (int ch = 0; ch < 3; ch++) {
-            float lo = INFINITY, hi = -INFINITY;
-            for (size_t k = 0; k < hw; k++) {
-                lo = fminf(lo, y[ch * hw + k]);
-                hi = fmaxf(hi, y[ch * hw + k]);
-            }
-            float sc = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-            for (size_t k = 0; k < hw; k++) {
-                float v = (y[ch * hw + k] - lo) * sc;
-                rgb[k * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-                /* the grey input resampled to T's output size when they differ */
-                size_t gy = (k / ow) * h / oh, gx = (k % ow) * w / ow;
-                float g = grey[gy * w + gx] * 255.0f;
-                float m = 0.5f * g + 0.5f * (float)rgb[k * 3 + ch];
-                ov[k * 3 + ch] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : m + 0.5f);
-            }
-        }
-        char name[512], path[4096];
+        char name[512], cpath[4096], opath[4096];
         out_name(paths[i], parts, name, sizeof name);
-        snprintf(path, sizeof path, "%s/%s_color.png", out, name);
-        if ((rc = mc_png_write(path, rgb, ow, oh, 3)) < 0) break;
-        snprintf(path, sizeof path, "%s/%s_overlay.png", out, name);
-        if ((rc = mc_png_write(path, ov, ow, oh, 3)) < 0) break;
+        snprintf(cpath, sizeof cpath, "%s/%s_color.png", out, name);
+        snprintf(opath, sizeof opath, "%s/%s_overlay.png", out, name);
+        if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) break;
         printf("%s -> %s/%s_{color,overlay}.png\n", paths[i], out, name);
     }
     if (rc < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
-    mc_image_free(&img);
-    mc_xform_free(xf);
-    free(x);
-    free(grey);
-    free(y);
-    free(rgb);
-    free(ov);
+    mc_colorizer_free(cz);
     for (int i = 0; i < n; i++) free(paths[i]);
     free(paths);
     mc_net_free(net);

@@ -1,73 +1,11 @@
 /* eval.c — `medcolor eval`: per-label AUC and mean AUC of trained weights on a split, with ROC
- * curves (CSV + PNG) and a predictions CSV. */
+ * curves (CSV + PNG) and a predictions CSV (written by mc_eval_write, src/train/evalfiles.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "core/core.h"
 #include "medcolor.h"
-
-/* one colour per label for the ROC plot comes from the plot's palette */
-static int write_outputs(const char *dir, const mc_dataset *ds, const float *probs, const double *auc, double mean) {
-    char path[4096];
-    MC_TRY(mc_mkdirs(dir));
-    int L = ds->nlabels;
-    /* predictions.csv */
-    snprintf(path, sizeof path, "%s/predictions.csv", dir);
-    FILE *f = mc_fopen(path, "w");
-    if (!f) return MC_EIO;
-    fprintf(f, "path");
-    for (int j = 0; j < L; j++) fprintf(f, ",\"%s\"", ds->labels[j]);
-    for (int j = 0; j < L; j++) fprintf(f, ",\"truth:%s\"", ds->labels[j]);
-    fprintf(f, "\n");
-    for (int i = 0; i < ds->n; i++) {
-        fprintf(f, "\"%s\"", ds->paths[i]);
-        for (int j = 0; j < L; j++) fprintf(f, ",%.6f", (double)probs[(size_t)i * L + j]);
-        for (int j = 0; j < L; j++) {
-            if (ds->mask && ds->mask[(size_t)i * L + j] == 0.0f)
-                fprintf(f, ",");
-            else
-                fprintf(f, ",%g", (double)ds->y[(size_t)i * L + j]);
-        }
-        fprintf(f, "\n");
-    }
-    if (fclose(f) != 0) return mc_err(MC_EIO, "%s: write error (disk full?)", path);
-    /* auc.csv and roc.csv / roc.png */
-    snprintf(path, sizeof path, "%s/auc.csv", dir);
-    f = mc_fopen(path, "w");
-    if (!f) return MC_EIO;
-    fprintf(f, "label,auc\n");
-    for (int j = 0; j < L; j++) fprintf(f, "\"%s\",%.6f\n", ds->labels[j], auc[j]);
-    fprintf(f, "mean,%.6f\n", mean);
-    if (fclose(f) != 0) return mc_err(MC_EIO, "%s: write error (disk full?)", path);
-    snprintf(path, sizeof path, "%s/roc.csv", dir);
-    f = mc_fopen(path, "w");
-    if (!f) return MC_EIO;
-    fprintf(f, "label,threshold,fpr,tpr\n");
-    mc_plot *p = mc_plot_new(900, 800, "ROC curves", "false positive rate", "true positive rate");
-    if (p) {
-        mc_plot_xrange(p, 0, 1);
-        mc_plot_yrange(p, 0, 1);
-        mc_plot_diagonal(p, "chance");
-    }
-    for (int j = 0; j < L; j++) {
-        double *fpr, *tpr, *thr;
-        int n = mc_roc(probs, ds->y, ds->mask, ds->n, L, j, &fpr, &tpr, &thr);
-        if (n < 0) continue;
-        for (int k = 0; k < n; k++) fprintf(f, "\"%s\",%.6g,%.6f,%.6f\n", ds->labels[j], thr[k], fpr[k], tpr[k]);
-        char name[160];
-        snprintf(name, sizeof name, "%s (AUC %.3f)", ds->labels[j], auc[j]);
-        if (p) mc_plot_series(p, name, fpr, tpr, n, MC_PLOT_LINE);
-        free(fpr);
-        free(tpr);
-        free(thr);
-    }
-    if (fclose(f) != 0) return mc_err(MC_EIO, "%s: write error (disk full?)", path);
-    snprintf(path, sizeof path, "%s/roc.png", dir);
-    int rc = p ? mc_plot_save(p, path) : MC_ENOMEM;
-    mc_plot_free(p);
-    return rc;
-}
 
 int mc_cli_eval(int argc, char **argv) {
     const char *split = "valid", *out = NULL, *root = NULL;
@@ -120,7 +58,7 @@ int mc_cli_eval(int argc, char **argv) {
         printf("%s on %s (%s, %d images): loss %.4f\n", pos[1], pos[2], split, ds->n, loss);
         for (int j = 0; j < ds->nlabels; j++) printf("  %-22s AUC %.4f\n", ds->labels[j], auc[j]);
         printf("mean AUC %.4f\n", mean);
-        if (out && write_outputs(out, ds, probs, auc, mean) < 0) {
+        if (out && mc_eval_write(out, ds, probs, auc, mean) < 0) {
             fprintf(stderr, "medcolor eval: %s\n", mc_errmsg());
             rc = MC_EIO;
         } else if (out) {

@@ -3,7 +3,6 @@
  * skipped, interrupted ones resumed, a failed run does not stop the others). docs/study.md. */
 #include "cli/cli.h"
 #include "medcolor.h"
-#include <dirent.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,24 +63,18 @@ int mc_cli_grid(int argc, char **argv) {
         if (list) printf("%5d  %-8s %s\n", runs[i].index, state_name(&st), runs[i].name);
     }
     /* run folders of an earlier expansion that this grid no longer has */
-    DIR *d = opendir(out);
-    int stale = 0;
-    for (struct dirent *de; d && (de = readdir(d));) {
-        if (de->d_name[0] == '.') continue;
-        char exp[4400];
-        snprintf(exp, sizeof exp, "%s/%s/experiment.exp", out, de->d_name);
-        FILE *f = fopen(exp, "r");
-        if (!f) continue;
-        fclose(f);
-        int known = 0;
-        for (int i = 0; i < n && !known; i++)
-            known = !strcmp(runs[i].name, de->d_name);
-        if (!known && stale++ < 5)
-            fprintf(stderr, "medcolor grid: note: %s/%s is not in this grid (kept, not in runs.tsv)\n", out,
-                    de->d_name);
+    char **stale_names;
+    int stale;
+    if (mc_grid_stale(out, runs, n, &stale_names, &stale) < 0) {
+        fprintf(stderr, "medcolor grid: %s\n", mc_errmsg());
+        mc_grid_runs_free(runs, n);
+        return 1;
     }
-    if (d) closedir(d);
+    for (int i = 0; i < stale && i < 5; i++)
+        fprintf(stderr, "medcolor grid: note: %s/%s is not in this grid (kept, not in runs.tsv)\n", out,
+                stale_names[i]);
     if (stale > 5) fprintf(stderr, "medcolor grid: note: ... %d run folders in all are not in this grid\n", stale);
+    mc_grid_names_free(stale_names, stale);
     printf("%d runs in %s (%d new, %d started, %d done); index %s/runs.tsv\n"
            "run them: medcolor run-grid %s   (on a SLURM cluster: scripts/slurm_grid.sh %s)\n",
            n, out, count[MC_RUN_NEW], count[MC_RUN_STARTED], count[MC_RUN_DONE], out, out, out);
@@ -143,7 +136,8 @@ int mc_cli_run_grid(int argc, char **argv) {
         mc_grid_index_free(ent, n);
         return 2;
     }
-    int progress = quiet ? 2 : plain ? 0 : -1;
+    mc_cli_progress prog;
+    mc_cli_progress_init(&prog, quiet, plain);
     int nsel = 0, nskip = 0, nfin = 0, nstop = 0, nfail = 0, k = 0;
     char **failed = calloc((size_t)n, sizeof(char *));
     if (!failed) {
@@ -192,7 +186,9 @@ int mc_cli_run_grid(int argc, char **argv) {
                 if (gpu >= 0) e.gpu = (int)gpu;
                 if (threads >= 0) e.threads = (int)threads;
                 if (workers >= 0) e.workers = (int)workers;
-                if (!e.out || mc_experiment_run(&e, 1, progress, stop_after, stop) < 0)
+                mc_run_opts ro = {.resume = 1, .stop_after = stop_after, .interrupt = stop,
+                                  .on_event = mc_cli_progress_event, .event_ctx = &prog};
+                if (!e.out || mc_experiment_run(&e, &ro) < 0)
                     snprintf(msg, sizeof msg, "%s", e.out ? mc_errmsg() : "out of memory");
                 mc_experiment_clear(&e);
                 if (!msg[0]) {

@@ -11,23 +11,6 @@
 #include "cli/cli.h"
 #include "medcolor.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: medcolor import <net.cfg> <in.safetensors|in.weights> -o <out.weights> [options]\n"
-            "\n"
-            "Loads weights by tensor name into the network of <net.cfg> and writes medcolor's .weights.\n"
-            "Safetensors names: color.*, backbone.* (or the backbone's names without 'backbone.', as in a\n"
-            "torchvision/timm ImageNet model.safetensors), head.* (or fc.* / classifier.* when the shape\n"
-            "fits; ImageNet's 1000-class classifier is skipped). num_batches_tracked is ignored.\n"
-            "A darknet .weights file for the same cfg is read as well.\n"
-            "\n"
-            "  -o FILE      output .weights (written atomically)                          (required)\n"
-            "  --partial    allow tensors missing from the file (listed; e.g. only E is imported)\n"
-            "  --seed N     initialisation seed of the tensors not imported (default 0)\n"
-            "  --base FILE  take the tensors not imported from this .weights instead of --seed\n"
-            "  -h, --help   this help\n");
-}
-
 static void list(const char *what, const mc_import_entry *e, int n, FILE *f) {
     char s[96];
     for (int i = 0; i < n; i++)
@@ -35,54 +18,42 @@ static void list(const char *what, const mc_import_entry *e, int n, FILE *f) {
 }
 
 int mc_cli_import(int argc, char **argv) {
-    const char *cfg = NULL, *in = NULL, *out = NULL, *base = NULL;
+    const char *out = NULL, *base = NULL, *seed_s = NULL;
     int partial = 0;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--partial")) {
-            partial = 1;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--seed") || !strcmp(a, "--base")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "medcolor import: %s needs a value\n", a);
-                return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "-o")) {
-                out = v;
-            } else if (!strcmp(a, "--base")) {
-                base = v;
-            } else {
-                char *end;
-                errno = 0;
-                unsigned long long s = strtoull(v, &end, 10);
-                if (errno || end == v || *end || v[0] == '-') {
-                    fprintf(stderr, "medcolor import: --seed '%s' is not a non-negative integer\n", v);
-                    return 2;
-                }
-                seed = s;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "medcolor import: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!cfg) {
-            cfg = a;
-        } else if (!in) {
-            in = a;
-        } else {
-            fprintf(stderr, "medcolor import: one input file at a time ('%s' is extra)\n", a);
+    const mc_opt opts[] = {
+        {"-o FILE", 's', &out, "output .weights (written atomically) (required)", NULL},
+        {"--partial", 'f', &partial, "allow tensors missing from the file (listed; e.g. only E is imported)", NULL},
+        {"--seed N", 's', &seed_s, "initialisation seed of the tensors not imported", "0"},
+        {"--base FILE", 's', &base, "take the tensors not imported from this .weights instead of --seed", NULL},
+        {NULL, 0, NULL, NULL, NULL}};
+    const char *syn = "medcolor import <net.cfg> <in.safetensors|in.weights> -o <out.weights> [options]";
+    const char *about =
+        "Loads weights by tensor name into the network of <net.cfg> and writes medcolor's .weights.\n"
+        "Safetensors names: color.*, backbone.* (or the backbone's names without 'backbone.', as in a\n"
+        "torchvision/timm ImageNet model.safetensors), head.* (or fc.* / classifier.* when the shape\n"
+        "fits; ImageNet's 1000-class classifier is skipped). num_batches_tracked is ignored.\n"
+        "A darknet .weights file for the same cfg is read as well.";
+    const char *pos[2];
+    int npos;
+    int r = mc_cli_parse("import", argc, argv, opts, pos, 2, &npos, syn, about);
+    if (r) return r == 1 ? 0 : 2;
+    if (seed_s) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(seed_s, &end, 10);
+        if (errno || end == seed_s || *end || seed_s[0] == '-') {
+            fprintf(stderr, "medcolor import: --seed '%s' is not a non-negative integer\n", seed_s);
             return 2;
         }
+        seed = s;
     }
-    if (!cfg || !in || !out) {
-        if (cfg && in && !out) fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
-        usage(stderr);
+    if (npos < 2 || !out) {
+        if (npos == 2) fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
+        mc_cli_usage(stderr, syn, about, opts);
         return 2;
     }
+    const char *cfg = pos[0], *in = pos[1];
     mc_net *net;
     mc_net_opts o = {.batch = 1, .seed = seed, .no_init = base != NULL};
     if (mc_net_from_cfg(&net, cfg, &o) < 0) {

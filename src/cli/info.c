@@ -18,42 +18,23 @@ const char *mc_cli_thousands(size_t v, char *buf, size_t n) {
     return buf;
 }
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: medcolor info <net.cfg> [--brief]\n"
-            "\n"
-            "Prints the network's layers (type, name, group, output shape, parameters), the\n"
-            "parameters of each group, and the trainable parameters of each training stage\n"
-            "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C).\n"
-            "\n"
-            "  --brief     only the group and stage summaries\n"
-            "  -h, --help  this help\n");
-}
-
 int mc_cli_info(int argc, char **argv) {
-    const char *cfg = NULL;
     int brief = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--brief")) {
-            brief = 1;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "medcolor info: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (!cfg) {
-            cfg = argv[i];
-        } else {
-            fprintf(stderr, "medcolor info: one cfg at a time ('%s' is extra)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!cfg) {
-        usage(stderr);
+    const mc_opt opts[] = {{"--brief", 'f', &brief, "only the group and stage summaries", NULL},
+                           {NULL, 0, NULL, NULL, NULL}};
+    const char *syn = "medcolor info <net.cfg> [--brief]";
+    const char *about = "Prints the network's layers (type, name, group, output shape, parameters), the\n"
+                        "parameters of each group, and the trainable parameters of each training stage\n"
+                        "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C).";
+    const char *pos[1];
+    int npos;
+    int r = mc_cli_parse("info", argc, argv, opts, pos, 1, &npos, syn, about);
+    if (r) return r == 1 ? 0 : 2;
+    if (!npos) {
+        mc_cli_usage(stderr, syn, about, opts);
         return 2;
     }
+    const char *cfg = pos[0];
     mc_net *net;
     mc_net_opts o = {.batch = 1, .no_init = 1};
     if (mc_net_from_cfg(&net, cfg, &o) < 0) {

@@ -8,42 +8,6 @@
 #include "core/core.h"
 #include "mc_data.h"
 
-static void stats_usage(FILE *f) {
-    fprintf(f,
-            "usage: medcolor stats <file.data> [options]\n"
-            "\n"
-            "Per split (train, valid, test): images, distinct patients, frontal/lateral views, and per\n"
-            "label the positive and negative targets after the uncertainty policy, the uncertain (-1)\n"
-            "values of the source, the ignored targets (U-Ignore) and the blanks (not mentioned,\n"
-            "counted as negative). The .data format is described in docs/data.md.\n"
-            "\n"
-            "options:\n"
-            "  --root DIR      folder holding the datasets (default: $MEDCOLOR_DATA, else root= in\n"
-            "                  the file, else the current directory)\n"
-            "  --split LIST    comma-separated splits to show (default: every split the file has)\n"
-            "  --skip-bad      skip malformed rows and count them (default: a malformed row is an\n"
-            "                  error naming file:line, unless the file says bad_rows = skip)\n"
-            "  --check-files   also check that every image file exists (default: off)\n"
-            "  -h, --help      this help\n");
-}
-
-/* "--name value" or "--name=value": *val set and the index advanced; 1 when matched. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n]) return 0;
-    if (*i + 1 >= argc) {
-        *val = NULL;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
 static void print_split(const mc_dataset *ds, const mc_dataset_stats *st) {
     printf("%s  %s\n", ds->split, ds->source);
     printf("  images %d  patients ", st->images);
@@ -68,40 +32,31 @@ static void print_split(const mc_dataset *ds, const mc_dataset_stats *st) {
 }
 
 int mc_cli_stats(int argc, char **argv) {
-    const char *file = NULL, *root = NULL, *splits = NULL, *v;
+    const char *root = NULL, *splits = NULL;
     int skip_bad = 0, check = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            stats_usage(stdout);
-            return 0;
-        } else if (opt_value(argc, argv, &i, "--root", &v)) {
-            if (!v) goto missing;
-            root = v;
-        } else if (opt_value(argc, argv, &i, "--split", &v)) {
-            if (!v) goto missing;
-            splits = v;
-        } else if (strcmp(argv[i], "--skip-bad") == 0) {
-            skip_bad = 1;
-        } else if (strcmp(argv[i], "--check-files") == 0) {
-            check = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "medcolor stats: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
-        } else if (!file) {
-            file = argv[i];
-        } else {
-            fprintf(stderr, "medcolor stats: one .data file expected, got '%s' too\n", argv[i]);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "medcolor stats: %s needs a value\n", argv[i]);
-        return 2;
-    }
-    if (!file) {
+    const mc_opt opts[] = {
+        {"--root DIR", 's', &root, "folder holding the datasets",
+         "$MEDCOLOR_DATA, else root= in the file, else the current directory"},
+        {"--split LIST", 's', &splits, "comma-separated splits to show", "every split the file has"},
+        {"--skip-bad", 'f', &skip_bad, "skip malformed rows and count them",
+         "a malformed row is an error naming file:line, unless the file says bad_rows = skip"},
+        {"--check-files", 'f', &check, "also check that every image file exists", "off"},
+        {NULL, 0, NULL, NULL, NULL}};
+    const char *syn = "medcolor stats <file.data> [options]";
+    const char *about =
+        "Per split (train, valid, test): images, distinct patients, frontal/lateral views, and per\n"
+        "label the positive and negative targets after the uncertainty policy, the uncertain (-1)\n"
+        "values of the source, the ignored targets (U-Ignore) and the blanks (not mentioned,\n"
+        "counted as negative). The .data format is described in docs/data.md.";
+    const char *pos[1];
+    int npos;
+    int r = mc_cli_parse("stats", argc, argv, opts, pos, 1, &npos, syn, about);
+    if (r) return r == 1 ? 0 : 2;
+    if (!npos) {
         fprintf(stderr, "medcolor stats: no .data file given (see --help)\n");
         return 2;
     }
+    const char *file = pos[0];
     mc_datafile *df;
     if (mc_datafile_load(&df, file, root) < 0) {
         fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());

@@ -3,8 +3,7 @@
  * Table 4.2), in pandas' order, byte-identical, under the input's own header. For a .data file
  * the rows are those of its train split (after its view / body-part filter and drawn splits)
  * and the output has the format of the train source (NIH: the Data_Entry file). */
-#include <ctype.h>
-#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,81 +11,42 @@
 #include "core/core.h"
 #include "mc_data.h"
 
-static void subset_usage(FILE *f) {
-    fprintf(f,
-            "usage: medcolor subset <file.data | labels.csv> --frac F --seed S -o OUT [options]\n"
-            "\n"
-            "Keeps the rows that pandas' DataFrame.sample(frac=F, random_state=S) keeps: the first\n"
-            "round(F*n) entries (round half to even) of numpy's RandomState(S).permutation(n), in that\n"
-            "order. The output is a CSV in the input's own format: the same header, the chosen rows\n"
-            "byte-identical. A .data file contributes the rows of its train split (after its view /\n"
-            "body-part filter and drawn valid/test splits) and its train source's format. The\n"
-            "thesis' CheXpert subsets: F in 0.1 0.05 0.01 0.005 0.002 0.001, S in 8 8829 2901.\n"
-            "\n"
-            "options:\n"
-            "  --frac F          fraction of the rows to keep, in (0, 1] (default: subset= of the\n"
-            "                    .data file; required for a CSV)\n"
-            "  --seed S          random_state, 0..4294967295 (default: subset_seed= of the .data\n"
-            "                    file; required for a CSV)\n"
-            "  -o, --output OUT  the CSV to write, atomically; '-' = standard output; a name ending\n"
-            "                    in .gz is gzip-compressed (required)\n"
-            "  --root DIR        folder holding the datasets, for a .data file (default:\n"
-            "                    $MEDCOLOR_DATA, else root= in the file, else the current directory)\n"
-            "  --no-header       the CSV has no header line, e.g. MURA's image_paths.csv (default:\n"
-            "                    the first line is a header)\n"
-            "  --skip-bad        .data: skip malformed rows (default: a malformed row is an error)\n"
-            "  -h, --help        this help\n");
-}
-
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n]) return 0;
-    *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
 int mc_cli_subset(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *root = NULL, *fs = NULL, *ss = NULL, *v;
+    const char *out = NULL, *root = NULL;
+    double frac = NAN; /* NAN: not given */
+    long seed_opt = -1;
     int no_header = 0, skip_bad = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            subset_usage(stdout);
-            return 0;
-        }
-        int matched = 1;
-        if (opt_value(argc, argv, &i, "--frac", &v)) fs = v;
-        else if (opt_value(argc, argv, &i, "--seed", &v)) ss = v;
-        else if (opt_value(argc, argv, &i, "--output", &v) || opt_value(argc, argv, &i, "-o", &v)) out = v;
-        else if (opt_value(argc, argv, &i, "--root", &v)) root = v;
-        else matched = 0;
-        if (matched) {
-            if (!v) {
-                fprintf(stderr, "medcolor subset: %s needs a value\n", argv[i]);
-                return 2;
-            }
-            continue;
-        }
-        if (strcmp(argv[i], "--no-header") == 0) no_header = 1;
-        else if (strcmp(argv[i], "--skip-bad") == 0) skip_bad = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "medcolor subset: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
-        } else if (!in) in = argv[i];
-        else {
-            fprintf(stderr, "medcolor subset: one input expected, got '%s' too\n", argv[i]);
-            return 2;
-        }
-    }
+    const mc_opt opts[] = {
+        {"--frac F", 'd', &frac, "fraction of the rows to keep, in (0, 1]",
+         "subset= of the .data file; required for a CSV"},
+        {"--seed S", 'i', &seed_opt, "random_state, 0..4294967295", "subset_seed= of the .data file; required for a CSV"},
+        {"-o, --output OUT", 's', &out,
+         "the CSV to write, atomically; '-' = standard output; a name ending in .gz is gzip-compressed (required)",
+         NULL},
+        {"--root DIR", 's', &root, "folder holding the datasets, for a .data file",
+         "$MEDCOLOR_DATA, else root= in the file, else the current directory"},
+        {"--no-header", 'f', &no_header, "the CSV has no header line, e.g. MURA's image_paths.csv",
+         "the first line is a header"},
+        {"--skip-bad", 'f', &skip_bad, ".data: skip malformed rows", "a malformed row is an error"},
+        {NULL, 0, NULL, NULL, NULL}};
+    const char *syn = "medcolor subset <file.data | labels.csv> --frac F --seed S -o OUT [options]";
+    const char *about =
+        "Keeps the rows that pandas' DataFrame.sample(frac=F, random_state=S) keeps: the first\n"
+        "round(F*n) entries (round half to even) of numpy's RandomState(S).permutation(n), in that\n"
+        "order. The output is a CSV in the input's own format: the same header, the chosen rows\n"
+        "byte-identical. A .data file contributes the rows of its train split (after its view /\n"
+        "body-part filter and drawn valid/test splits) and its train source's format. The\n"
+        "thesis' CheXpert subsets: F in 0.1 0.05 0.01 0.005 0.002 0.001, S in 8 8829 2901.";
+    const char *pos[1];
+    int npos;
+    int r = mc_cli_parse("subset", argc, argv, opts, pos, 1, &npos, syn, about);
+    if (r) return r == 1 ? 0 : 2;
+    const char *in = npos ? pos[0] : NULL;
     if (!in) {
         fprintf(stderr, "medcolor subset: no input given (a .data file or a CSV; see --help)\n");
         return 2;
@@ -95,26 +55,17 @@ int mc_cli_subset(int argc, char **argv) {
         fprintf(stderr, "medcolor subset: no output given (-o OUT; '-' for standard output)\n");
         return 2;
     }
-    double frac = 0;
-    unsigned long long seed = 0;
-    if (fs) {
-        char *end;
-        errno = 0;
-        frac = strtod(fs, &end);
-        if (end == fs || *end || errno || !(frac > 0 && frac <= 1)) {
-            fprintf(stderr, "medcolor subset: --frac must be a fraction in (0, 1], got '%s'\n", fs);
-            return 2;
-        }
+    int fs = !isnan(frac), ss = seed_opt >= 0;
+    if (fs && !(frac > 0 && frac <= 1)) {
+        fprintf(stderr, "medcolor subset: --frac must be a fraction in (0, 1], got %g\n", frac);
+        return 2;
     }
-    if (ss) {
-        char *end;
-        errno = 0;
-        seed = isdigit((unsigned char)ss[0]) ? strtoull(ss, &end, 10) : 0;
-        if (!isdigit((unsigned char)ss[0]) || *end || errno || seed > 4294967295ULL) {
-            fprintf(stderr, "medcolor subset: --seed must be an integer in 0..4294967295, got '%s'\n", ss);
-            return 2;
-        }
+    if (ss && seed_opt > 4294967295L) {
+        fprintf(stderr, "medcolor subset: --seed must be an integer in 0..4294967295, got %ld\n", seed_opt);
+        return 2;
     }
+    unsigned long long seed = ss ? (unsigned long long)seed_opt : 0;
+    if (!fs) frac = 0;
 
     int rc = MC_OK, n = 0, k = 0, *idx = NULL, *rows = NULL;
     mc_datafile *df = NULL;

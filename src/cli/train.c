@@ -107,14 +107,17 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
 }
 
 static int run(const char *cmd, mc_experiment *e, const common *c) {
-    int progress = c->quiet ? 2 : c->plain ? 0 : -1;
-    if (progress != 2) {
+    if (!c->quiet) {
         fprintf(stderr, "medcolor %s: %s on %s, stages", cmd, e->net, e->data);
         for (int k = 0; k < e->nstages; k++) fprintf(stderr, " %s", mc_stage_name(e->st[k].stage));
         fprintf(stderr, ", seed %llu -> %s\n", (unsigned long long)e->seed, e->out);
     }
     volatile sig_atomic_t *stop = mc_cli_catch_stop();
-    int rc = mc_experiment_run(e, c->resume, progress, c->stop_after > 0 ? c->stop_after : 0, stop);
+    mc_cli_progress prog;
+    mc_cli_progress_init(&prog, c->quiet, c->plain);
+    mc_run_opts ro = {.resume = c->resume, .stop_after = c->stop_after > 0 ? c->stop_after : 0, .interrupt = stop,
+                      .on_event = mc_cli_progress_event, .event_ctx = &prog};
+    int rc = mc_experiment_run(e, &ro);
     if (rc < 0) {
         fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         return 1;

@@ -13,11 +13,12 @@
  *
  * expands into one run folder per backbone x module x chain x subset fraction x replicate,
  * each holding its resolved experiment.exp (the input of mc_experiment_run), indexed by
- * runs.tsv so that any result can be traced to the settings that produced it. Also here: the
- * state of a run folder (new, started, done) and the reader of a run's results.csv. */
+ * runs.tsv (src/study/runindex.c) so that any result can be traced to the settings that produced
+ * it. Also here: the state of a run folder (new, started, done). */
 #include "engine/cfg.h"
 #include "core/core.h"
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -665,23 +666,6 @@ static int pjoin(char *buf, size_t n, const char *a, const char *b) {
     return MC_OK;
 }
 
-typedef struct tsv_ctx {
-    const mc_grid_run *runs;
-    int n;
-} tsv_ctx;
-
-static int write_tsv(FILE *f, const char *path, void *arg) {
-    const tsv_ctx *c = (const tsv_ctx *)arg;
-    fprintf(f, "index\tname\tbackbone\tmodule\tstages\tsubset\tsubset_seed\tseed\tnet\tdata\tweights\n");
-    for (int i = 0; i < c->n; i++) {
-        const mc_grid_run *r = &c->runs[i];
-        fprintf(f, "%d\t%s\t%s\t%s\t%s\t%.17g\t%u\t%llu\t%s\t%s\t%s\n", r->index, r->name, r->backbone, r->module,
-                r->chain, r->subset, r->subset_seed, (unsigned long long)r->seed, r->exp.net, r->exp.data,
-                r->exp.weights ? r->exp.weights : "-");
-    }
-    return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
-}
-
 typedef struct blob {
     const char *p;
     size_t n;
@@ -721,9 +705,26 @@ int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *r
         exp_ctx c = {&r->exp, r, gridpath, outdir};
         MC_TRY(mc_write_atomic(path, write_exp, &c));
     }
-    MC_TRY(pjoin(path, sizeof path, outdir, "runs.tsv"));
-    tsv_ctx t = {runs, n};
-    MC_TRY(mc_write_atomic(path, write_tsv, &t));
+    /* the index (src/study/runindex.c) */
+    mc_grid_entry *ent = mc_calloc((size_t)(n ? n : 1), sizeof *ent, "runs.tsv");
+    if (!ent) return MC_ENOMEM;
+    int rc = MC_OK;
+    for (int i = 0; i < n && rc == MC_OK; i++) {
+        const mc_grid_run *r = &runs[i];
+        mc_grid_entry *e = &ent[i];
+        e->index = r->index;
+        e->subset = r->subset;
+        e->subset_seed = r->subset_seed;
+        e->seed = r->seed;
+        if (!(e->name = mc_strdup(r->name)) || !(e->backbone = mc_strdup(r->backbone)) ||
+            !(e->module = mc_strdup(r->module)) || !(e->chain = mc_strdup(r->chain)) ||
+            !(e->net = mc_strdup(r->exp.net)) || !(e->data = mc_strdup(r->exp.data)) ||
+            (r->exp.weights && !(e->weights = mc_strdup(r->exp.weights))))
+            rc = MC_ENOMEM;
+    }
+    if (rc == MC_OK) rc = mc_grid_index_write(outdir, ent, n);
+    mc_grid_index_free(ent, n);
+    MC_TRY(rc);
     /* a copy of the grid file, unless it is that copy */
     MC_TRY(pjoin(path, sizeof path, outdir, "grid.grid"));
     char *a = realpath(gridpath, NULL), *b = realpath(path, NULL);
@@ -735,283 +736,49 @@ int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *r
         size_t len;
         MC_TRY(mc_fread_all(gridpath, &text, &len));
         blob bl = {text, len};
-        int rc = mc_write_atomic(path, write_blob, &bl);
+        rc = mc_write_atomic(path, write_blob, &bl);
         free(text);
         MC_TRY(rc);
     }
     return MC_OK;
 }
 
-/* ---- runs.tsv ------------------------------------------------------------------------------- */
-void mc_grid_index_free(mc_grid_entry *entries, int n) {
-    for (int i = 0; entries && i < n; i++) {
-        free(entries[i].name);
-        free(entries[i].backbone);
-        free(entries[i].module);
-        free(entries[i].chain);
-    }
-    free(entries);
+/* ---- run folders the grid no longer has ------------------------------------------------------ */
+void mc_grid_names_free(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
 }
 
-/* splits line at tabs in place: fields[*n] (at most max) */
-static int split_tabs(char *line, char **fields, int max) {
-    int n = 0;
-    for (char *p = line;; n++) {
-        if (n >= max) return n + 1;
-        fields[n] = p;
-        char *t = strchr(p, '\t');
-        if (!t) {
-            n++;
+int mc_grid_stale(const char *outdir, const mc_grid_run *runs, int n, char ***names, int *count) {
+    *names = NULL;
+    *count = 0;
+    DIR *d = opendir(outdir);
+    if (!d) return MC_OK; /* no folder: nothing left over */
+    int rc = MC_OK;
+    for (struct dirent *de; rc == MC_OK && (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char exp[4400];
+        snprintf(exp, sizeof exp, "%s/%s/experiment.exp", outdir, de->d_name);
+        if (!file_exists(exp)) continue;
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(runs[i].name, de->d_name);
+        if (known) continue;
+        char **nv = mc_realloc(*names, (size_t)(*count + 1) * sizeof *nv, "run names");
+        if (!nv) {
+            rc = MC_ENOMEM;
             break;
         }
-        *t = 0;
-        p = t + 1;
+        *names = nv;
+        if (!(nv[*count] = mc_strdup(de->d_name))) rc = MC_ENOMEM;
+        else (*count)++;
     }
-    return n;
-}
-
-int mc_grid_index_load(const char *dir, mc_grid_entry **entries, int *n) {
-    *entries = NULL;
-    *n = 0;
-    char path[4096];
-    MC_TRY(pjoin(path, sizeof path, dir, "runs.tsv"));
-    char *text;
-    size_t len;
-    MC_TRY(mc_fread_all(path, &text, &len));
-    static const char *const cols[] = {"index",  "name",   "backbone",    "module",
-                                       "stages", "subset", "subset_seed", "seed"};
-    int col[8], ncol = 0, lineno = 0, rc = MC_OK, cap = 0;
-    mc_grid_entry *v = NULL;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == MC_OK; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        size_t l = strlen(line);
-        if (l && line[l - 1] == '\r') line[--l] = 0;
-        if (!l) continue;
-        char *f[32];
-        int nf = split_tabs(line, f, 32);
-        if (ncol == 0) {
-            for (int c = 0; c < 8; c++) {
-                col[c] = -1;
-                for (int j = 0; j < nf && j < 32; j++)
-                    if (!strcmp(f[j], cols[c])) col[c] = j;
-                if (col[c] < 0) {
-                    rc = mc_err(MC_EPARSE, "%s:%d: no column '%s' in the header", path, lineno, cols[c]);
-                    break;
-                }
-            }
-            ncol = nf;
-            continue;
-        }
-        if (nf != ncol) {
-            rc = mc_err(MC_EPARSE, "%s:%d: %d fields, the header has %d", path, lineno, nf, ncol);
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            mc_grid_entry *nv = mc_realloc(v, (size_t)cap * sizeof *v, "runs.tsv");
-            if (!nv) {
-                rc = MC_ENOMEM;
-                break;
-            }
-            v = nv;
-        }
-        mc_grid_entry *e = &v[(*n)++];
-        memset(e, 0, sizeof *e);
-        char *end;
-        errno = 0;
-        long idx = strtol(f[col[0]], &end, 10);
-        double sub = strtod(f[col[5]], &end);
-        unsigned long ss = strtoul(f[col[6]], NULL, 10);
-        unsigned long long seed = strtoull(f[col[7]], NULL, 10);
-        if (idx < 1 || errno || !(sub >= 0 && sub <= 1) || !f[col[1]][0]) {
-            rc = mc_err(MC_EPARSE, "%s:%d: malformed row", path, lineno);
-            break;
-        }
-        e->index = (int)idx;
-        e->subset = sub;
-        e->subset_seed = (uint32_t)ss;
-        e->seed = seed;
-        e->name = mc_strdup(f[col[1]]);
-        e->backbone = mc_strdup(f[col[2]]);
-        e->module = mc_strdup(f[col[3]]);
-        e->chain = mc_strdup(f[col[4]]);
-        if (!e->name || !e->backbone || !e->module || !e->chain) rc = MC_ENOMEM;
-        if (strchr(e->name, '/') || !strcmp(e->name, "..") || !strcmp(e->name, "."))
-            rc = mc_err(MC_EPARSE, "%s:%d: run name '%s' is not a folder name", path, lineno, e->name);
-    }
-    free(text);
-    if (rc == MC_OK && ncol == 0) rc = mc_err(MC_EPARSE, "%s: empty (no header)", path);
+    closedir(d);
     if (rc < 0) {
-        mc_grid_index_free(v, *n);
-        *n = 0;
-        return rc;
+        mc_grid_names_free(*names, *count);
+        *names = NULL;
+        *count = 0;
     }
-    *entries = v;
-    return MC_OK;
-}
-
-/* ---- results.csv ------------------------------------------------------------------------------ */
-void mc_results_free(mc_stage_result *res, int n) {
-    for (int i = 0; res && i < n; i++)
-        for (int j = 0; j < res[i].nlabels; j++)
-            free(res[i].labels[j]);
-    free(res);
-}
-
-/* splits a CSV line in place (RFC 4180 quotes); quoted[i] = 1 when field i was quoted */
-static int split_csv(char *line, char **f, int *quoted, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n >= max) return -1;
-        quoted[n] = 0;
-        if (*p == '"') {
-            quoted[n] = 1;
-            char *w = ++p;
-            f[n] = w;
-            for (;;) {
-                if (!*p) return -1; /* unterminated */
-                if (*p == '"') {
-                    if (p[1] == '"') {
-                        *w++ = '"';
-                        p += 2;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                *w++ = *p++;
-            }
-            *w = 0;
-            n++;
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            if (*p) return -1;
-            break;
-        }
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c) break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
-int mc_results_load(const char *rundir, mc_stage_result **res, int *n) {
-    *res = NULL;
-    *n = 0;
-    char path[4096];
-    MC_TRY(pjoin(path, sizeof path, rundir, "results.csv"));
-    char *text;
-    size_t len;
-    MC_TRY(mc_fread_all(path, &text, &len));
-    static const char *const cols[] = {"stage_index", "stage", "data", "label", "auc", "best_iter", "iters", "seconds"};
-    int col[8] = {0}, ncol = 0, lineno = 0, rc = MC_OK, have_mean[MC_MAX_STAGES] = {0};
-    mc_stage_result *v = mc_calloc(MC_MAX_STAGES, sizeof *v, "results");
-    if (!v) {
-        free(text);
-        return MC_ENOMEM;
-    }
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == MC_OK; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        size_t l = strlen(line);
-        if (l && line[l - 1] == '\r') line[--l] = 0;
-        if (!l) continue;
-        char *f[32];
-        int q[32];
-        int nf = split_csv(line, f, q, 32);
-        if (nf < 0) {
-            rc = mc_err(MC_EPARSE, "%s:%d: malformed CSV line", path, lineno);
-            break;
-        }
-        if (!ncol) {
-            for (int c = 0; c < 8; c++) {
-                col[c] = -1;
-                for (int j = 0; j < nf; j++)
-                    if (!strcmp(f[j], cols[c])) col[c] = j;
-                if (col[c] < 0) {
-                    rc = mc_err(MC_EPARSE, "%s:%d: no column '%s' in the header", path, lineno, cols[c]);
-                    break;
-                }
-            }
-            ncol = nf;
-            continue;
-        }
-        if (nf != ncol) {
-            rc = mc_err(MC_EPARSE, "%s:%d: %d fields, the header has %d", path, lineno, nf, ncol);
-            break;
-        }
-        char *end;
-        long k = strtol(f[col[0]], &end, 10);
-        if (*end || k < 1 || k > MC_MAX_STAGES) {
-            rc = mc_err(MC_EPARSE, "%s:%d: stage_index '%s' is not in 1..%d", path, lineno, f[col[0]], MC_MAX_STAGES);
-            break;
-        }
-        int st = mc_stage_from_name(f[col[1]]);
-        if (st < 0) {
-            rc = mc_err(MC_EPARSE, "%s:%d: %s", path, lineno, mc_errmsg());
-            break;
-        }
-        double auc = strtod(f[col[4]], &end);
-        if (*end || end == f[col[4]]) {
-            rc = mc_err(MC_EPARSE, "%s:%d: auc '%s' is not a number", path, lineno, f[col[4]]);
-            break;
-        }
-        mc_stage_result *r = &v[k - 1];
-        if (r->stage_index && (r->stage != st || strcmp(r->data, f[col[2]]))) {
-            rc = mc_err(MC_EPARSE, "%s:%d: stage %ld is %s on %s in an earlier row", path, lineno, k,
-                        mc_stage_name(r->stage), r->data);
-            break;
-        }
-        if (!r->stage_index) {
-            r->stage_index = (int)k;
-            r->stage = st;
-            r->mean_auc = NAN;
-            snprintf(r->data, sizeof r->data, "%s", f[col[2]]);
-        }
-        if (!strcmp(f[col[3]], "mean") && !q[col[3]]) {
-            have_mean[k - 1] = 1;
-            r->mean_auc = auc;
-            r->best_iter = strtol(f[col[5]], NULL, 10);
-            r->iters = strtol(f[col[6]], NULL, 10);
-            r->seconds = strtod(f[col[7]], NULL);
-        } else {
-            if (r->nlabels >= MC_MAX_LABELS) {
-                rc = mc_err(MC_EPARSE, "%s:%d: more than %d labels", path, lineno, MC_MAX_LABELS);
-                break;
-            }
-            r->labels[r->nlabels] = mc_strdup(f[col[3]]);
-            if (!r->labels[r->nlabels]) {
-                rc = MC_ENOMEM;
-                break;
-            }
-            r->auc[r->nlabels++] = auc;
-        }
-    }
-    free(text);
-    if (rc == MC_OK && !ncol) rc = mc_err(MC_EPARSE, "%s: empty (no header)", path);
-    /* stages in order, without gaps; every stage has its mean row */
-    int m = 0;
-    for (int k = 0; rc == MC_OK && k < MC_MAX_STAGES; k++) {
-        if (!v[k].stage_index) continue;
-        if (k != m)
-            rc = mc_err(MC_EPARSE, "%s: stage %d has results but stage %d has none", path, k + 1, m + 1);
-        else if (!have_mean[k])
-            rc = mc_err(MC_EPARSE, "%s: stage %d has no \"mean\" row", path, k + 1);
-        m++;
-    }
-    if (rc < 0) {
-        mc_results_free(v, MC_MAX_STAGES);
-        return rc;
-    }
-    *res = v;
-    *n = m;
-    return MC_OK;
+    return rc;
 }
 
 /* ---- run state -------------------------------------------------------------------------------- */

@@ -303,29 +303,6 @@ static int write_settings(FILE *f, const char *path, void *arg) {
     return rc < 0 ? mc_err(MC_EIO, "%s: write error (disk full?)", path) : rc;
 }
 
-typedef struct results_ctx {
-    const mc_experiment *e;
-    const char **data;     /* per stage */
-    mc_train_result *res;  /* per stage */
-    char ***labels;        /* per stage */
-    int *nlabels;
-    int n;                 /* stages finished */
-} results_ctx;
-
-static int write_results(FILE *f, const char *path, void *arg) {
-    const results_ctx *c = (const results_ctx *)arg;
-    fprintf(f, "stage_index,stage,data,label,auc,best_iter,iters,seconds\n");
-    for (int k = 0; k < c->n; k++) {
-        const mc_train_result *r = &c->res[k];
-        for (int j = 0; j < c->nlabels[k]; j++)
-            fprintf(f, "%d,%s,%s,\"%s\",%.6f,%ld,%ld,%.1f\n", k + 1, mc_stage_name(c->e->st[k].stage), c->data[k],
-                    c->labels[k][j], r->auc[j], r->best_iter, r->iters, r->seconds);
-        fprintf(f, "%d,%s,%s,mean,%.6f,%ld,%ld,%.1f\n", k + 1, mc_stage_name(c->e->st[k].stage), c->data[k],
-                r->best_auc, r->best_iter, r->iters, r->seconds);
-    }
-    return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
-}
-
 /* buf = a + "/" + b; an error when it does not fit */
 static int pjoin(char *buf, size_t n, const char *a, const char *b) {
     if ((size_t)snprintf(buf, n, "%s/%s", a, b) >= n) return mc_err(MC_EARG, "path too long: %s/%s", a, b);
@@ -335,80 +312,66 @@ static int pjoin(char *buf, size_t n, const char *a, const char *b) {
 /* K-STAGE/training.png: the stage's training loss (raw and smoothed) against iteration from
  * log.csv, and K-STAGE/valid.png: validation mean AUC against iteration from valid.csv. For
  * people; a failure to plot is not an error of the run. */
-static void plot_stage(const char *logcsv, const char *validcsv, const char *stage, const char *dir) {
-    FILE *f = fopen(logcsv, "r");
-    if (!f) return;
-    size_t cap = 1024, n = 0;
-    double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y), *sm = malloc(cap * sizeof *sm);
-    char line[512];
-    double avg = 0;
-    while (x && y && sm && fgets(line, sizeof line, f)) {
-        char st[32];
-        int ep;
-        long it;
-        double loss;
-        if (sscanf(line, "%31[^,],%d,%ld,%lf", st, &ep, &it, &loss) != 4 || strcmp(st, stage)) continue;
-        if (n == cap) {
-            cap *= 2;
-            double *a = realloc(x, cap * sizeof *x), *b = realloc(y, cap * sizeof *y), *c = realloc(sm, cap * sizeof *sm);
-            if (a) x = a;
-            if (b) y = b;
-            if (c) sm = c;
-            if (!a || !b || !c) break;
-        }
-        x[n] = (double)it;
-        y[n] = loss;
-        avg = 0.98 * avg + 0.02 * loss;
-        sm[n] = avg / (1 - pow(0.98, (double)(n + 1)));
-        n++;
-    }
-    fclose(f);
+static void plot_stage(const char *logcsv, const char *validcsv, int stage, const char *dir) {
+    mc_log_row *rows = NULL;
+    mc_valid_log vl;
+    int nrows = 0;
     char path[4096];
-    if (n > 1) {
-        mc_plot *p = mc_plot_new(900, 560, "training loss", "iteration", "loss");
-        if (p) {
-            mc_plot_series(p, "loss", x, y, (int)n, MC_PLOT_LINE | MC_PLOT_THIN);
-            mc_plot_series(p, "smoothed (0.98)", x, sm, (int)n, MC_PLOT_LINE);
-            if (pjoin(path, sizeof path, dir, "training.png") == MC_OK) mc_plot_save(p, path);
-            mc_plot_free(p);
+    if (mc_log_read(logcsv, &rows, &nrows) == MC_OK) {
+        double *x = malloc((size_t)(nrows + 1) * sizeof *x), *y = malloc((size_t)(nrows + 1) * sizeof *y),
+               *sm = malloc((size_t)(nrows + 1) * sizeof *sm);
+        int n = 0;
+        double avg = 0;
+        for (int i = 0; x && y && sm && i < nrows; i++) {
+            if (rows[i].stage != stage) continue;
+            x[n] = (double)rows[i].iter;
+            y[n] = rows[i].loss;
+            avg = 0.98 * avg + 0.02 * rows[i].loss;
+            sm[n] = avg / (1 - pow(0.98, (double)(n + 1)));
+            n++;
         }
-    }
-    n = 0;
-    f = fopen(validcsv, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char st[32];
-        long it;
-        if (sscanf(line, "%31[^,],%ld,", st, &it) != 2 || strcmp(st, stage)) continue;
-        const char *last = strrchr(line, ',');
-        if (!last || n >= cap) continue;
-        x[n] = (double)it;
-        y[n] = strtod(last + 1, NULL);
-        n++;
-    }
-    if (f) fclose(f);
-    if (n > 0) {
-        mc_plot *p = mc_plot_new(900, 560, "validation", "iteration", "mean AUC");
-        if (p) {
-            mc_plot_series(p, "mean AUC", x, y, (int)n, MC_PLOT_LINE | MC_PLOT_MARKERS);
-            if (pjoin(path, sizeof path, dir, "valid.png") == MC_OK) mc_plot_save(p, path);
-            mc_plot_free(p);
+        if (n > 1) {
+            mc_plot *p = mc_plot_new(900, 560, "training loss", "iteration", "loss");
+            if (p) {
+                mc_plot_series(p, "loss", x, y, n, MC_PLOT_LINE | MC_PLOT_THIN);
+                mc_plot_series(p, "smoothed (0.98)", x, sm, n, MC_PLOT_LINE);
+                if (pjoin(path, sizeof path, dir, "training.png") == MC_OK) mc_plot_save(p, path);
+                mc_plot_free(p);
+            }
         }
+        free(x);
+        free(y);
+        free(sm);
+        free(rows);
     }
-    free(x);
-    free(y);
-    free(sm);
+    if (mc_valid_read(validcsv, &vl) == MC_OK) {
+        double *x = malloc((size_t)(vl.n + 1) * sizeof *x), *y = malloc((size_t)(vl.n + 1) * sizeof *y);
+        int n = 0;
+        for (int i = 0; x && y && i < vl.n; i++) {
+            if (vl.rows[i].stage != stage) continue;
+            x[n] = (double)vl.rows[i].iter;
+            y[n] = vl.rows[i].mean;
+            n++;
+        }
+        if (n > 0) {
+            mc_plot *p = mc_plot_new(900, 560, "validation", "iteration", "mean AUC");
+            if (p) {
+                mc_plot_series(p, "mean AUC", x, y, n, MC_PLOT_LINE | MC_PLOT_MARKERS);
+                if (pjoin(path, sizeof path, dir, "valid.png") == MC_OK) mc_plot_save(p, path);
+                mc_plot_free(p);
+            }
+        }
+        free(x);
+        free(y);
+        mc_valid_log_free(&vl);
+    }
     mc_clear_error();
 }
 
-static FILE *open_log(const char *path, const char *header) {
-    int fresh = access(path, F_OK) != 0;
-    FILE *f = mc_fopen(path, "a+"); /* appends; readable for the cut on resume (train.c) */
-    if (f && fresh) fprintf(f, "%s\n", header);
-    return f;
-}
-
-int mc_experiment_run(const mc_experiment *e, int resume, int progress, long stop_after,
-                      volatile sig_atomic_t *interrupt) {
+int mc_experiment_run(const mc_experiment *e, const mc_run_opts *ro) {
+    const mc_run_opts none = {0};
+    if (!ro) ro = &none;
+    int resume = ro->resume;
     if (!e->out) return mc_err(MC_EARG, "%s: no output folder (output= or -o)", e->path ? e->path : "experiment");
     MC_TRY(mc_mkdirs(e->out));
     char path[4096];
@@ -417,20 +380,16 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
     mc_set_threads(e->threads);
     char lpath[4096];
     snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
-    FILE *log = open_log(lpath, "stage,epoch,iter,loss,lr,momentum,seconds");
-    if (!log) return MC_EIO;
+    FILE *log;
+    MC_TRY(mc_log_open(&log, lpath));
     mc_net *net = NULL;
     mc_train_result res[MC_MAX_STAGES];
-    const char *datas[MC_MAX_STAGES];
-    char **labels[MC_MAX_STAGES];
-    int nlab[MC_MAX_STAGES];
-    memset(labels, 0, sizeof labels);
-    results_ctx rctx = {e, datas, res, labels, nlab, 0};
+    mc_stage_result sres[MC_MAX_STAGES]; /* results.csv */
+    memset(sres, 0, sizeof sres);
     int rc = MC_OK;
     for (int k = 0; k < e->nstages && rc == MC_OK; k++) {
         const mc_exp_stage *s = &e->st[k];
         const char *dpath = s->data ? s->data : e->data;
-        datas[k] = dpath;
         int main_data = !s->data || !strcmp(s->data, e->data);
         mc_dataset *train = NULL, *valid = NULL;
         if ((rc = load_split(e, dpath, "train", main_data, &train)) < 0) break;
@@ -438,9 +397,6 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             mc_dataset_free(train);
             break;
         }
-        nlab[k] = train->nlabels;
-        labels[k] = mc_calloc((size_t)train->nlabels, sizeof(char *), "labels");
-        for (int j = 0; labels[k] && j < train->nlabels; j++) labels[k][j] = mc_strdup(train->labels[j]);
         /* the starting weights, in the network they were made for (the cfg as it is) */
         if (!net && e->weights) {
             if ((rc = build_net(e, -1, &net)) < 0) goto stage_done;
@@ -468,16 +424,9 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             (rc = pjoin(path, sizeof path, dir, "valid.csv")) < 0)
             goto stage_done;
         {
-            char header[4096];
-            size_t o = (size_t)snprintf(header, sizeof header, "stage,iter,epoch,loss");
-            for (int j = 0; j < valid->nlabels && o < sizeof header; j++)
-                o += (size_t)snprintf(header + o, sizeof header - o, ",\"%s\"", valid->labels[j]);
-            snprintf(header + o, sizeof header - o, ",mean");
-            FILE *vlog = open_log(path, header);
-            if (!vlog) {
-                rc = MC_EIO;
+            FILE *vlog;
+            if ((rc = mc_valid_open(&vlog, path, (const char *const *)valid->labels, valid->nlabels)) < 0)
                 goto stage_done;
-            }
             mc_train_opts o2;
             mc_train_opts_default(&o2);
             mc_stage_defaults(s->stage, &o2.max_lr, &o2.epochs);
@@ -494,14 +443,15 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             o2.reinit_color = s->stage == MC_STAGE_COLOR && k == 0 && !e->keep_color;
             o2.dir = dir;
             o2.resume = resume;
-            o2.progress = progress;
+            o2.on_event = ro->on_event;
+            o2.event_ctx = ro->event_ctx;
             o2.label = label;
             o2.log = log;
             o2.vlog = vlog;
             o2.log_path = lpath;
             o2.vlog_path = path;
-            o2.stop_after = stop_after;
-            o2.interrupt = interrupt;
+            o2.stop_after = ro->stop_after;
+            o2.interrupt = ro->interrupt;
             if (resume && access(done, F_OK) == 0) {
                 /* finished before: take its result from the checkpoint and its best weights */
                 mc_ckpt_meta m = {0};
@@ -511,8 +461,9 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
                     res[k].best_iter = m.best_iter;
                     res[k].iters = m.next_iter;
                     for (int j = 0; j < m.nlabels; j++) res[k].auc[j] = m.best_aucs[j];
-                    if (progress != 2)
-                        fprintf(stderr, "%s finished before (best mean AUC %.4f): skipped\n", label, m.best_auc);
+                    mc_train_event ev = {.type = MC_EV_SKIPPED, .label = label, .stage = s->stage,
+                                         .stage_index = k + 1, .nstages = e->nstages, .mean_auc = m.best_auc};
+                    if (ro->on_event) ro->on_event(&ev, ro->event_ctx);
                 }
             } else {
                 rc = mc_train(net, train, valid, &o2, &res[k]);
@@ -520,13 +471,11 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             if (fclose(vlog) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
             if (rc == MC_OK && (fflush(log) != 0 || ferror(log)))
                 rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
-            if (rc == MC_OK) plot_stage(lpath, path, mc_stage_name(s->stage), dir);
+            if (rc == MC_OK) plot_stage(lpath, path, s->stage, dir);
             if (rc == MC_OK && res[k].stopped) {
-                if (progress != 2 && res[k].interrupted)
-                    fprintf(stderr, "%s interrupted at iteration %ld: checkpoint written; continue with --resume\n", label,
-                            res[k].iters);
-                else if (progress != 2)
-                    fprintf(stderr, "%s stopped at iteration %ld as asked; continue with --resume\n", label, res[k].iters);
+                mc_train_event ev = {.type = MC_EV_STOPPED, .label = label, .stage = s->stage, .stage_index = k + 1,
+                                     .nstages = e->nstages, .iter = res[k].iters, .interrupted = res[k].interrupted};
+                if (ro->on_event) ro->on_event(&ev, ro->event_ctx);
                 mc_dataset_free(train);
                 mc_dataset_free(valid);
                 break;
@@ -536,28 +485,35 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
             if ((rc = pjoin(path, sizeof path, dir, "best.weights")) < 0) goto stage_done;
             if (rc == MC_OK) rc = mc_net_load_weights(net, path);
             if (rc == MC_OK) {
-                rctx.n = k + 1;
-                snprintf(path, sizeof path, "%s/results.csv", e->out);
-                rc = mc_write_atomic(path, write_results, &rctx);
-                if (progress != 2) {
-                    fprintf(stderr, "%s best at iteration %ld: ", label, res[k].best_iter);
-                    for (int j = 0; j < valid->nlabels; j++)
-                        fprintf(stderr, "%s%s %.3f", j ? ", " : "", valid->labels[j], res[k].auc[j]);
-                    fprintf(stderr, "\n");
+                mc_stage_result *sr = &sres[k];
+                sr->stage_index = k + 1;
+                sr->stage = s->stage;
+                snprintf(sr->data, sizeof sr->data, "%s", dpath);
+                sr->mean_auc = res[k].best_auc;
+                sr->best_iter = res[k].best_iter;
+                sr->iters = res[k].iters;
+                sr->seconds = res[k].seconds;
+                for (int j = 0; j < train->nlabels && j < MC_MAX_LABELS && rc == MC_OK; j++) {
+                    sr->labels[j] = mc_strdup(train->labels[j]);
+                    sr->auc[j] = res[k].auc[j];
+                    sr->nlabels = j + 1;
+                    if (!sr->labels[j]) rc = MC_ENOMEM;
                 }
-                printf("%s mean AUC %.4f  (stage %d/%d, %s, %.0f s, weights %s/best.weights)\n", mc_stage_name(s->stage),
-                       res[k].best_auc, k + 1, e->nstages, dpath, res[k].seconds, dir);
-                fflush(stdout);
+                if (rc == MC_OK) rc = mc_results_write(e->out, sres, k + 1);
+                mc_train_event ev = {.type = MC_EV_STAGE_DONE, .label = label, .stage = s->stage, .stage_index = k + 1,
+                                     .nstages = e->nstages, .iter = res[k].iters, .total = res[k].iters,
+                                     .mean_auc = res[k].best_auc, .best_iter = res[k].best_iter,
+                                     .nlabels = valid->nlabels, .labels = (const char *const *)valid->labels,
+                                     .auc = res[k].auc, .seconds = res[k].seconds, .data = dpath, .dir = dir};
+                if (rc == MC_OK && ro->on_event) ro->on_event(&ev, ro->event_ctx);
             }
         }
     stage_done:
         mc_dataset_free(train);
         mc_dataset_free(valid);
     }
-    for (int k = 0; k < e->nstages; k++) {
-        for (int j = 0; labels[k] && j < nlab[k]; j++) free(labels[k][j]);
-        free(labels[k]);
-    }
+    for (int k = 0; k < e->nstages; k++)
+        for (int j = 0; j < sres[k].nlabels; j++) free(sres[k].labels[j]);
     if (fclose(log) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
     mc_net_free(net);
     return rc;

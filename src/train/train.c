@@ -8,7 +8,8 @@
  *   best.weights             the weights with the best validation mean AUC (darknet format)
  *   last.weights             the weights at the end of the stage
  *   DONE                     written last: the stage finished (a resumed run skips it)
- * and appends to the run's log.csv (every iteration) and valid.csv (every validation).
+ * and appends to the run's log.csv (every iteration) and valid.csv (every validation) through
+ * src/train/runfiles.c, which owns their format.
  *
  * Exact resume: the loader's draws depend only on (seed, epoch, position), the schedule only on
  * the iteration, and the checkpoint holds everything else (parameters, BN running statistics,
@@ -54,7 +55,6 @@ void mc_train_opts_default(mc_train_opts *o) {
     o->decoupled = 1;
     o->workers = 1;
     o->reinit_head = 1;
-    o->progress = -1;
     mc_aug_opts_default(&o->aug);
 }
 
@@ -263,41 +263,12 @@ double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc) {
     return k ? s / k : (double)NAN;
 }
 
-/* ---- progress ---------------------------------------------------------------------------- */
-static void fmt_time(double s, char *buf, size_t n) {
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
-static void progress(const mc_train_opts *o, int tty, int epoch, int epochs, long in_epoch, long bpe, long it,
-                     long total, double loss, double lr, double ips, double eta, double *last_print) {
-    if (o->progress == 2) return;
-    char e[32];
-    fmt_time(eta, e, sizeof e);
-    if (tty) {
-        int width = 24, fill = bpe ? (int)(width * in_epoch / bpe) : width;
-        char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-        bar[width] = 0;
-        fprintf(stderr, "\r%s epoch %d/%d [%s] %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s   ",
-                o->label ? o->label : "", epoch + 1, epochs, bar, in_epoch, bpe, loss, lr, ips, e);
-        if (in_epoch == bpe || it == total) fputc('\n', stderr);
-        fflush(stderr);
-    } else {
-        double t = now();
-        if (it == total || in_epoch == bpe || t - *last_print >= 30.0) {
-            fprintf(stderr, "%s epoch %d/%d  iter %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s\n",
-                    o->label ? o->label : "", epoch + 1, epochs, it, total, loss, lr, ips, e);
-            *last_print = t;
-        }
-    }
+/* ---- progress: events for the caller (the library prints nothing) ------------------------ */
+static void emit(const mc_train_opts *o, mc_train_event *ev) {
+    if (!o->on_event) return;
+    ev->label = o->label ? o->label : "";
+    ev->stage = o->stage;
+    o->on_event(ev, o->event_ctx);
 }
 
 /* ---- one stage --------------------------------------------------------------------------- */
@@ -305,55 +276,6 @@ static int write_done(FILE *f, const char *path, void *arg) {
     const mc_train_result *r = (const mc_train_result *)arg;
     fprintf(f, "best_auc=%.6f best_iter=%ld iters=%ld\n", r->best_auc, r->best_iter, r->iters);
     return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
-}
-
-/* A log file's rows are "stage,<n1>,<n2>,..." where the iteration is field `field` (1-based after
- * the stage). On resume from iteration `it`, the rows this stage wrote after its checkpoint (an
- * interrupted run goes on writing between checkpoints) are cut, so that every iteration is
- * logged once: in the stage's rows at the end of the file (back to its iteration-1 row), the
- * first row with an iteration above `it` and everything after it are truncated. */
-static int log_cut(FILE *f, const char *name, const char *stage, int field, long it) {
-    if (!f) return MC_OK;
-    if (!name) name = "log";
-    if (fflush(f) != 0) return mc_err(MC_EIO, "%s: write error (%s)", name, strerror(errno));
-    int fd = fileno(f);
-    struct stat st;
-    if (fstat(fd, &st) != 0) return mc_err(MC_EIO, "%s: cannot stat (%s)", name, strerror(errno));
-    size_t n = (size_t)st.st_size;
-    if (n == 0) return MC_OK;
-    char *buf = mc_malloc(n + 1, name);
-    if (!buf) return MC_ENOMEM;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            free(buf);
-            return mc_err(MC_EIO, "%s: read error (%s)", name, k < 0 ? strerror(errno) : "short read");
-        }
-        got += (size_t)k;
-    }
-    buf[n] = 0;
-    /* walk the lines backwards: the tail of rows of this stage, back to its first iteration */
-    size_t sl = strlen(stage), cut = n, end = n;
-    while (end > 0) {
-        size_t b = end - 1; /* end is one past the line's '\n' (or the file's end) */
-        if (buf[b] == '\n' && b > 0) b--;
-        while (b > 0 && buf[b - 1] != '\n') b--;
-        const char *line = buf + b;
-        if (strncmp(line, stage, sl) != 0 || line[sl] != ',') break;
-        const char *q = line + sl;
-        for (int k = 1; k < field && q; k++) q = strchr(q + 1, ',');
-        if (!q) break;
-        long li = strtol(q + 1, NULL, 10);
-        if (li > it) cut = b;
-        if (li == 1) break;
-        end = b;
-    }
-    free(buf);
-    if (cut < n && ftruncate(fd, (off_t)cut) != 0)
-        return mc_err(MC_EIO, "%s: cannot cut the rows after the checkpoint (%s)", name, strerror(errno));
-    return MC_OK;
 }
 
 /* a log row buffered in f reaches the disk, or the run stops naming the file */
@@ -370,9 +292,10 @@ static int validate(mc_net *net, const mc_dataset *valid, const mc_train_opts *o
     MC_TRY(mc_evaluate(net, valid, o->workers, probs, vloss));
     *mean = mc_mean_auc(valid, probs, auc);
     if (o->vlog) {
-        fprintf(o->vlog, "%s,%ld,%d,%.6f", mc_stage_name(o->stage), it, epoch + 1, *vloss);
-        for (int j = 0; j < valid->nlabels; j++) fprintf(o->vlog, ",%.6f", auc[j]);
-        fprintf(o->vlog, ",%.6f\n", *mean);
+        mc_valid_row row = {.stage = o->stage, .iter = it, .epoch = epoch + 1, .loss = *vloss, .mean = *mean,
+                            .nlabels = valid->nlabels < MC_MAX_LABELS ? valid->nlabels : MC_MAX_LABELS};
+        memcpy(row.auc, auc, (size_t)row.nlabels * sizeof *auc);
+        MC_TRY(mc_valid_append(o->vlog, o->vlog_path, &row));
         MC_TRY(log_flush(o->vlog, o->vlog_path));
     }
     return MC_OK;
@@ -430,16 +353,15 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         r->best_iter = m.best_iter;
         for (int j = 0; j < m.nlabels && j < MC_MAX_LABELS; j++) r->auc[j] = m.best_aucs[j];
         resumed = 1;
-        MC_TRY(log_cut(o->log, o->log_path, mc_stage_name(o->stage), 2, start));
-        MC_TRY(log_cut(o->vlog, o->vlog_path, mc_stage_name(o->stage), 1, start));
-        if (o->progress != 2)
-            fprintf(stderr, "%s resuming at iteration %ld of %ld (best mean AUC so far %.4f)\n",
-                    o->label ? o->label : "", start, total, m.best_auc);
+        MC_TRY(mc_log_cut(o->log, o->log_path, o->stage, start));
+        MC_TRY(mc_valid_cut(o->vlog, o->vlog_path, o->stage, start));
+        mc_train_event ev = {.type = MC_EV_RESUME, .iter = start, .total = total, .mean_auc = m.best_auc};
+        emit(o, &ev);
     } else {
         /* a fresh start of this stage (rows of an attempt that died before its first checkpoint go) */
         if (o->resume) {
-            MC_TRY(log_cut(o->log, o->log_path, mc_stage_name(o->stage), 2, 0));
-            MC_TRY(log_cut(o->vlog, o->vlog_path, mc_stage_name(o->stage), 1, 0));
+            MC_TRY(mc_log_cut(o->log, o->log_path, o->stage, 0));
+            MC_TRY(mc_valid_cut(o->vlog, o->vlog_path, o->stage, 0));
         }
         if (o->reinit_head) MC_TRY(mc_net_init_params(net, "head", o->seed * 7919u + 17u + (uint64_t)o->stage));
         if (o->reinit_color && mc_net_group_params(net, "color") > 0)
@@ -470,8 +392,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         auc = mc_calloc((size_t)L, sizeof(double), "AUC");
         if (!probs || !auc) rc = MC_ENOMEM;
     }
-    int tty = o->progress == 1 || (o->progress == -1 && isatty(2));
-    double t0 = now(), last_print = 0, ema = NAN;
+    double t0 = now(), ema = NAN;
     long it = start;
     while (rc == MC_OK && it < total) {
         mc_batch *b;
@@ -502,13 +423,14 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         it++;
         ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
         if (o->log) {
-            fprintf(o->log, "%s,%d,%ld,%.6f,%.6e,%.6f,%.3f\n", mc_stage_name(o->stage), b->epoch + 1, it, loss, lr,
-                    mom, now() - t0);
+            mc_log_row row = {o->stage, b->epoch + 1, it, loss, lr, mom, now() - t0};
+            if ((rc = mc_log_append(o->log, o->log_path, &row)) < 0) break;
         }
         double el = now() - t0, ips = (double)(it - start) * B / (el > 0 ? el : 1);
-        long in_epoch = (it - 1) % bpe + 1;
-        progress(o, tty, b->epoch, lo.epochs, in_epoch, bpe, it, total, ema, lr, ips,
-                 ips > 0 ? (double)(total - it) * B / ips : -1, &last_print);
+        mc_train_event ev = {.type = MC_EV_ITER, .epoch = b->epoch + 1, .epochs = lo.epochs, .iter = it,
+                             .total = total, .in_epoch = (it - 1) % bpe + 1, .per_epoch = bpe, .loss = ema,
+                             .lr = lr, .img_per_s = ips, .eta_s = ips > 0 ? (double)(total - it) * B / ips : -1};
+        emit(o, &ev);
         if (it % every == 0 || it == total) {
             int finite = 1;
             if ((rc = mc_net_params_finite(net, &finite)) < 0) break;
@@ -522,12 +444,10 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
             double mean = NAN, vloss = NAN;
             if (valid) {
                 if ((rc = validate(net, valid, o, it, b->epoch, probs, auc, &mean, &vloss)) < 0) break;
-                if (o->progress != 2) {
-                    fprintf(stderr, "%s iteration %ld: validation loss %.4f, mean AUC %.4f (", o->label ? o->label : "",
-                            it, vloss, mean);
-                    for (int j = 0; j < L; j++) fprintf(stderr, "%s%s %.3f", j ? ", " : "", valid->labels[j], auc[j]);
-                    fprintf(stderr, ")\n");
-                }
+                mc_train_event vev = {.type = MC_EV_VALID, .epoch = b->epoch + 1, .epochs = lo.epochs, .iter = it,
+                                      .total = total, .loss = vloss, .mean_auc = mean, .nlabels = L,
+                                      .labels = (const char *const *)valid->labels, .auc = auc};
+                emit(o, &vev);
                 if (mean > r->best_auc || r->best_iter < 0) {
                     r->best_auc = mean;
                     r->best_iter = it;

@@ -1,6 +1,6 @@
 /* import.c — `medcolor import <cfg> <in> -o <out.weights>`: converts weights published for
  * PyTorch (safetensors: torchvision / timm ImageNet state dicts, or the canonical names of
- * spec/param-names.txt) or a darknet .weights file into medcolor's .weights for the network
+ * docs/modules.md "Tensor names") or a darknet .weights file into medcolor's .weights for the network
  * of <cfg>. Tensors the file does not provide are initialised from --seed (or taken from
  * --base); with --partial that is allowed and they are listed. See docs/import.md. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* stats_tests.c — the statistics of the paper's evaluation (spec/training.md "Evaluation"):
+/* stats_tests.c — the statistics of the paper's evaluation (docs/study.md):
  * mean ± sample standard deviation over seeds, the paired two-sided t-test (Student's t
  * distribution through the regularized incomplete beta function, computed here by its
  * continued fraction), and the Benjamini–Hochberg adjustment of a family of p-values. */

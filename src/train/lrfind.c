@@ -1,4 +1,4 @@
-/* lrfind.c — fastai v1's learning-rate finder (spec/training.md, docs/training.md): one SGD step
+/* lrfind.c — fastai v1's learning-rate finder (docs/training.md): one SGD step
  * per learning rate lr_i = start (end/start)^(i/iters), the loss smoothed with beta 0.98 and bias
  * correction, stopping when the smoothed loss exceeds 4x its best or is NaN; the weights (and
  * the optimiser state) are restored afterwards, through a checkpoint in the output folder, so

@@ -61,8 +61,9 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 /* Eval-mode predictions probs[ds->n][nlabels] (sigmoid) and the mean BCE loss over unmasked
  * entries (loss may be NULL). */
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
-/* Per-label AUC (auc[nlabels]) and their mean (NaN labels left out of the mean). */
-double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
+/* Per-label AUC (auc[nlabels]) and their mean (*mean; labels whose AUC is NaN — a class absent —
+ * left out; NaN when all are). MC_ENOMEM when memory runs out (never reported as a NaN AUC). */
+int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean);
 
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;

@@ -53,7 +53,11 @@ static int write_outputs(const char *dir, const mc_dataset *ds, const float *pro
     for (int j = 0; j < L; j++) {
         double *fpr, *tpr, *thr;
         int n = mc_roc(probs, ds->y, ds->mask, ds->n, L, j, &fpr, &tpr, &thr);
-        if (n < 0) continue;
+        if (n < 0) {
+            fclose(f);
+            mc_plot_free(p);
+            return n;
+        }
         for (int k = 0; k < n; k++) fprintf(f, "\"%s\",%.6g,%.6f,%.6f\n", ds->labels[j], thr[k], fpr[k], tpr[k]);
         char name[160];
         snprintf(name, sizeof name, "%s (AUC %.3f)", ds->labels[j], auc[j]);
@@ -115,8 +119,9 @@ int mc_cli_eval(int argc, char **argv) {
         probs = calloc((size_t)ds->n * ds->nlabels, sizeof(float));
         rc = probs ? mc_evaluate(net, ds, (int)workers, probs, &loss) : MC_ENOMEM;
     }
+    double mean = NAN;
+    if (rc == MC_OK) rc = mc_mean_auc(ds, probs, auc, &mean);
     if (rc == MC_OK) {
-        double mean = mc_mean_auc(ds, probs, auc);
         printf("%s on %s (%s, %d images): loss %.4f\n", pos[1], pos[2], split, ds->n, loss);
         for (int j = 0; j < ds->nlabels; j++) printf("  %-22s AUC %.4f\n", ds->labels[j], auc[j]);
         printf("mean AUC %.4f\n", mean);

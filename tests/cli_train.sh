@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The training commands through the command line, end to end on a small generated dataset:
 # demo-data, train (an .exp with two stages), eval (files), lrfind (files, suggestion),
-# colorize (PNG files), finetune (last layer onto a 1-label dataset), where each setting comes from (command line >
+# colorize (PNG files), finetune (last layer onto a 1-label dataset: T and E arrive unchanged,
+# a classifier outside group head is refused), where each setting comes from (command line >
 # [stage] > [experiment] > the cfg's [net] > built-in, seen in experiment.exp, log.csv and
 # valid.csv), darknet's training keys refused, --help of every command, and the exit codes of
 # usage and data errors.
@@ -97,6 +98,35 @@ ck '[ $rc -eq 0 ] && [ -s "$T/col/patient90000_study1_view1_frontal_color.png" ]
 sed 's/^labels = .*/labels = Edema:ones/' "$T/demo.data" > "$T/one.data"
 out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 -o "$T/ft" --quiet 2>&1); rc=$?
 ck '[ $rc -eq 0 ] && [[ "$out" == *"last mean AUC"* ]] && [ -s "$T/ft/1-last/best.weights" ]' "finetune: $out"
+# T and E arrive unchanged: with BN frozen on its running statistics, nothing of T and E moves
+# in `last`, so every float of them in the result is the input's. In .weights order (20-byte
+# header, then the layers in cfg order) T and E come first, the head last: 5 + 5x8 floats in the
+# input (5 labels), 1 + 1x8 in the result (1 label).
+out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 --frozen-bn-running -o "$T/ft2" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ -s "$T/ft2/1-last/best.weights" ]' "finetune --frozen-bn-running: $out"
+same_te() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+a = open(sys.argv[1], "rb").read()[20:]
+b = open(sys.argv[2], "rb").read()[20:]
+na, nb = len(a) // 4 - 45, len(b) // 4 - 9
+ok = na == nb and na > 0 and a[:4 * na] == b[:4 * nb] and a[4 * na:] != b[4 * nb:]
+print("T+E floats: %d and %d, %s" % (na, nb, "identical" if a[:4 * na] == b[:4 * nb] else "DIFFERENT"))
+sys.exit(0 if ok else 1)
+PY
+}
+te=$(same_te "$T/run/2-all/best.weights" "$T/ft2/1-last/best.weights"); rc=$?
+ck '[ $rc -eq 0 ]' "finetune: T and E must arrive unchanged: $te"
+# and against another input: the comparison can fail
+te=$(same_te "$T/run/1-color/best.weights" "$T/ft2/1-last/best.weights"); rc=$?
+ck '[ $rc -ne 0 ]' "the T/E comparison cannot tell other weights apart: $te"
+# a layer outside group head whose shape follows the labels (a BN after the classifier, put in
+# backbone) cannot be carried: refused, naming it, before training
+sed 's/^output=5$/output=5\n[batchnorm]\nname=headbn\ngroup=backbone/' "$T/tiny.cfg" > "$T/headbn.cfg"
+"$BIN" train "$T/headbn.cfg" "$T/demo.data" --stages color --max-iters 1 -o "$T/hb5" --quiet >/dev/null 2>&1
+out=$("$BIN" finetune "$T/headbn.cfg" "$T/hb5/1-color/best.weights" "$T/one.data" --epochs 1 -o "$T/hb1" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"headbn.weight (group backbone) is [1] now but [5] in the network before"* ]] && [ $(echo "$out" | wc -l) -eq 1 ] && [ ! -e "$T/hb1/1-last/checkpoint.safetensors" ]' "finetune with a label-shaped layer outside group head: rc $rc: $out"
+
 # where the settings come from: the cfg's [net] sets every one; the experiment's [experiment]
 # overrides weight_decay, epochs and checkpoint_every; the color [stage] overrides
 # checkpoint_every again; the command line overrides max_lr

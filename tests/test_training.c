@@ -8,7 +8,10 @@
  *   - --resume: a run stopped at a checkpoint and resumed ends with byte-identical weights to an
  *     uninterrupted run with the same seed;
  *   - a diverging run (absurd max_lr) stops with a clear NaN message and keeps a loadable
- *     checkpoint. */
+ *     checkpoint;
+ *   - a stage that rebuilds the network for another label count refuses, naming the tensor,
+ *     weights outside the head group that do not fit (they used to be skipped silently);
+ *     that T and E arrive unchanged is checked through `medcolor finetune` (tests/cli_train.sh). */
 #include <unistd.h>
 #include "test.h"
 
@@ -221,6 +224,54 @@ int main(void) {
         CHECK(files_equal(pa, pb), "resume: %s differs from the uninterrupted run", files[i]);
     }
     printf("  resume: a run stopped at iteration 40 and resumed ends byte-identical to the uninterrupted one\n");
+
+    /* 7. carrying T and E into the network rebuilt for another label count: a layer outside
+     * group head whose shape follows the labels (a BatchNorm after the classifier, put in
+     * backbone) cannot be carried. It used to be skipped without a word (that BN then trained
+     * from its fresh initialisation); now the stage stops, naming it, before training */
+    {
+        char bncfg[700], one[700], w5[700], out[700], text[4096];
+        snprintf(bncfg, sizeof bncfg, "%s/headbn.cfg", tmp);
+        snprintf(text, sizeof text, "%s", NET);
+        char *h = strstr(text, "[cost]\n");
+        REQUIRE(h, "the test network changed");
+        snprintf(h, sizeof text - (size_t)(h - text), "[batchnorm]\nname=headbn\ngroup=backbone\n[cost]\ngroup=head\n");
+        write_text(bncfg, text);
+        mc_net *net;
+        mc_net_opts o = {.seed = 3};
+        REQUIRE_OK(mc_net_from_cfg(&net, bncfg, &o));
+        REQUIRE(mc_net_num_outputs(net) == 5 && mc_net_find_tensor(net, "headbn.weight") >= 0, "headbn cfg");
+        snprintf(w5, sizeof w5, "%s/headbn5.weights", tmp);
+        REQUIRE_OK(mc_net_save_weights(net, w5));
+        mc_net_free(net);
+        snprintf(one, sizeof one, "%s/one.data", tmp);
+        snprintf(text, sizeof text,
+                 "format = chexpert\nroot = %s/demo\ntrain = CheXpert-v1.0-small/train.csv\n"
+                 "valid = CheXpert-v1.0-small/valid.csv\nlabels = Edema:ones\n",
+                 tmp);
+        write_text(one, text);
+        snprintf(out, sizeof out, "%s/run-headbn", tmp);
+        mc_experiment_init(&e);
+        e.net = strdup(bncfg);
+        e.data = strdup(one);
+        e.weights = strdup(w5);
+        e.out = strdup(out);
+        e.path = strdup("test");
+        e.keep_color = 1;
+        e.workers = 2;
+        e.nstages = 1;
+        e.st[0].stage = MC_STAGE_LAST;
+        e.st[0].max_iters = 2;
+        int rc = mc_experiment_run(&e, 0, 2, 0, NULL);
+        CHECK(rc == MC_ESHAPE && strstr(mc_errmsg(), "stage 1 (last): the network rebuilt for 1 label") &&
+                  strstr(mc_errmsg(), "headbn.weight (group backbone) is [1] now but [5] in the network before") &&
+                  strstr(mc_errmsg(), "4 tensors in all"),
+              "a label-shaped layer outside group head: rc %d: %s", rc, mc_errmsg());
+        printf("  carry into a rebuilt network -> %s\n", mc_errmsg());
+        snprintf(pb, sizeof pb, "%s/1-last/checkpoint.safetensors", out);
+        CHECK(access(pb, F_OK) != 0, "the stage trained although its weights could not be carried");
+        mc_experiment_clear(&e);
+    }
 
     /* 5. divergence: a clear message, the last good checkpoint kept */
     {

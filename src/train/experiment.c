@@ -236,26 +236,69 @@ static int load_split(const mc_experiment *e, const char *datapath, const char *
     return rc;
 }
 
-/* copies every tensor of src into dst that has the same name and shape; returns the count */
-static int copy_by_name(mc_net *dst, const mc_net *src, const char *skip_group, int *copied) {
-    *copied = 0;
+static const char *dims_str(const mc_tensor_info *t, char *buf, size_t n) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < t->ndim && o < n; d++) o += (size_t)snprintf(buf + o, n - o, "%s%d", d ? ", " : "", t->dims[d]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+    return buf;
+}
+
+static int same_shape(const mc_tensor_info *a, const mc_tensor_info *b) {
+    if (a->ndim != b->ndim || a->numel != b->numel) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->dims[d] != b->dims[d]) return 0;
+    return 1;
+}
+
+/* Carries the weights from src into dst, the same cfg rebuilt for another number of labels:
+ * every tensor outside group `head` (T, E and any other group; C starts fresh anyway) must be
+ * in both networks, by name, with the same shape, and is copied; otherwise nothing is carried
+ * and the error names the first tensor that cannot be, and how many cannot. */
+static int carry_weights(mc_net *dst, const mc_net *src, const char *head, const char *what) {
+    char first[600] = "", sa[64], sb[64];
+    int bad = 0;
     for (int i = 0; i < mc_net_num_tensors(dst); i++) {
         mc_tensor_info a, b;
         mc_net_tensor_info(dst, i, &a);
-        if (skip_group && !strcmp(mc_net_layer_group(dst, a.layer), skip_group)) continue;
+        if (!strcmp(mc_net_layer_group(dst, a.layer), head)) continue;
         int j = mc_net_find_tensor(src, a.name);
-        if (j < 0) continue;
+        if (j >= 0) mc_net_tensor_info(src, j, &b);
+        if (j >= 0 && same_shape(&a, &b)) continue;
+        if (bad++) continue;
+        if (j < 0)
+            snprintf(first, sizeof first, "%s %s (group %s) is not in the network before", a.name,
+                     dims_str(&a, sa, sizeof sa), mc_net_layer_group(dst, a.layer));
+        else
+            snprintf(first, sizeof first, "%s (group %s) is %s now but %s in the network before", a.name,
+                     mc_net_layer_group(dst, a.layer), dims_str(&a, sa, sizeof sa), dims_str(&b, sb, sizeof sb));
+    }
+    /* and nothing outside the head is left behind */
+    for (int j = 0; j < mc_net_num_tensors(src); j++) {
+        mc_tensor_info b;
         mc_net_tensor_info(src, j, &b);
-        if (b.numel != a.numel || b.ndim != a.ndim) continue;
-        float *buf = mc_malloc(a.numel * sizeof(float), "transfer");
+        if (!strcmp(mc_net_layer_group(src, b.layer), head) || mc_net_find_tensor(dst, b.name) >= 0) continue;
+        if (!bad++)
+            snprintf(first, sizeof first, "%s %s (group %s) of the network before has no place in the new one", b.name,
+                     dims_str(&b, sb, sizeof sb), mc_net_layer_group(src, b.layer));
+    }
+    mc_clear_error();
+    if (bad)
+        return mc_err(MC_ESHAPE,
+                      "%s: the weights outside group %s cannot be carried over: %s (%d tensor%s in all; a layer "
+                      "whose shape depends on the number of labels belongs in group=%s)",
+                      what, head, first, bad, bad == 1 ? "" : "s", head);
+    for (int i = 0; i < mc_net_num_tensors(dst); i++) {
+        mc_tensor_info a;
+        mc_net_tensor_info(dst, i, &a);
+        if (!strcmp(mc_net_layer_group(dst, a.layer), head)) continue;
+        int j = mc_net_find_tensor(src, a.name);
+        float *buf = mc_malloc(a.numel * sizeof(float), "carried weights");
         if (!buf) return MC_ENOMEM;
-        int rc = mc_net_tensor_get(src, j, buf);
+        int rc = j >= 0 ? mc_net_tensor_get(src, j, buf) : j;
         if (rc == MC_OK) rc = mc_net_tensor_set(dst, i, buf);
         free(buf);
         MC_TRY(rc);
-        (*copied)++;
     }
-    mc_clear_error();
     return MC_OK;
 }
 
@@ -501,8 +544,10 @@ int mc_experiment_run(const mc_experiment *given, int resume, int progress, long
             mc_net *nn;
             if ((rc = build_net(e, train->nlabels, &nn)) < 0) goto stage_done;
             if (net) {
-                int copied;
-                rc = copy_by_name(nn, net, "head", &copied);
+                char what[256];
+                snprintf(what, sizeof what, "stage %d (%s): the network rebuilt for %d label%s", k + 1,
+                         mc_stage_name(s->stage), train->nlabels, train->nlabels == 1 ? "" : "s");
+                rc = carry_weights(nn, net, "head", what);
                 mc_net_free(net);
                 net = nn;
                 if (rc < 0) goto stage_done;

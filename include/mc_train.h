@@ -105,8 +105,9 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 /* Eval-mode predictions probs[ds->n][nlabels] (sigmoid) and the mean BCE loss over unmasked
  * entries (loss may be NULL). */
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
-/* Per-label AUC (auc[nlabels]) and their mean (NaN labels left out of the mean). */
-double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc);
+/* Per-label AUC (auc[nlabels]) and their mean (*mean; labels whose AUC is NaN — a class absent —
+ * left out; NaN when all are). MC_ENOMEM when memory runs out (never reported as a NaN AUC). */
+int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean);
 /* The files of an evaluation in dir (created): predictions.csv (probabilities and truth per image),
  * auc.csv (per label and the mean), roc.csv (every ROC point) and roc.png (the curves). */
 int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, const double *auc, double mean);
@@ -257,12 +258,16 @@ void mc_results_free(mc_stage_result *res, int n);
 
 /* ---- experiments: a whole schedule (e.g. color -> all -> last on another dataset) --------- */
 #define MC_MAX_STAGES 8
+/* Settings left unset here are taken from the level below (mc_experiment_resolve; precedence in
+ * docs/training.md): command line > [stage] > [experiment] > the cfg's [net] > built-in. */
+#define MC_SEED_UNSET UINT64_MAX
+#define MC_EVERY_EPOCH (-1L) /* checkpoint_every: once per epoch, explicitly (`checkpoint_every = epoch`) */
 typedef struct mc_exp_stage {
     int stage;              /* MC_STAGE_* */
     char *data;             /* .data of this stage (NULL: the experiment's) */
-    double max_lr;          /* <= 0: the paper's default for the stage */
-    int epochs;             /* <= 0: the paper's default */
-    long checkpoint_every;  /* 0: once per epoch */
+    double max_lr;          /* <= 0: unset (finally the paper's default for the stage) */
+    int epochs;             /* <= 0: unset (finally the paper's default) */
+    long checkpoint_every;  /* iterations, MC_EVERY_EPOCH, or 0: unset (finally once per epoch) */
     long max_iters;
 } mc_exp_stage;
 
@@ -275,13 +280,16 @@ typedef struct mc_experiment {
     char *out;              /* run folder */
     char *set[16];          /* cfg overrides (layer.key=value) */
     int nset;
-    uint64_t seed;
+    uint64_t seed;          /* MC_SEED_UNSET: unset (finally 0) */
     int batch;              /* 0: the cfg's */
     int workers, threads;
     int gpu;                /* -1: CPU; >= 0: the CUDA device (a GPU build) */
-    double weight_decay;
-    int decoupled;
-    int frozen_bn;          /* MC_FROZEN_BN_* */
+    double weight_decay;    /* < 0: unset (finally 1e-2) */
+    int decoupled;          /* < 0: unset (finally 1) */
+    int frozen_bn;          /* MC_FROZEN_BN_*; < 0: unset (finally batch) */
+    double max_lr;          /* every stage's, below [stage]: <= 0 unset */
+    int epochs;             /* <= 0: unset */
+    long checkpoint_every;  /* 0: unset; else as in a stage */
     int keep_color;         /* 1: a first color stage keeps T from the weights (no fresh T) */
     double subset;          /* > 0: fraction of the training split */
     uint32_t subset_seed;
@@ -293,6 +301,10 @@ void mc_experiment_init(mc_experiment *e);
 void mc_experiment_clear(mc_experiment *e);
 /* Reads an .exp file ([experiment] and one [stage] per stage; docs/training.md). */
 int mc_experiment_load(mc_experiment *e, const char *path);
+/* Fills every setting e leaves unset (seed, weight_decay, decoupled, frozen_bn, and each stage's
+ * max_lr, epochs, checkpoint_every) from the [experiment] level, then the cfg's [net] (with e's
+ * net.* overrides), then the built-in defaults. Idempotent; mc_experiment_run calls it. */
+int mc_experiment_resolve(mc_experiment *e);
 /* Writes e in .exp syntax ([experiment], [stage]...); resolve = 1 writes the stage defaults
  * (max_lr, epochs) in effect where e leaves them unset. */
 int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);

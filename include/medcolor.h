@@ -210,10 +210,12 @@ void mc_onecycle_at(const mc_onecycle *s, long step, double *lr, double *mom);
 double mc_lrfind_lr(int i, int num_it, double start, double end);
 int mc_lrfind_suggest(const double *lrs, const double *smooth, int n, int skip_start, int skip_end,
                       double *steepest_lr, double *minloss_lr);
-/* AUC (Mann–Whitney, ties 1/2) of column col of (n x stride) scores/labels; entries with mask 0
- * are left out (mask may be NULL). NaN when a class is absent. */
-double mc_auc(const float *score, const float *label, const float *mask, int n, int stride, int col);
-/* ROC points (fpr, tpr, threshold), one per distinct score, from (0,0); returns the count. */
+/* AUC (Mann–Whitney, ties 1/2) of column col of (n x stride) scores/labels into *auc; entries
+ * with mask 0 are left out (mask may be NULL). *auc is NaN when a class is absent; out of memory
+ * returns MC_ENOMEM (*auc NaN too, but the status says why). */
+int mc_auc(const float *score, const float *label, const float *mask, int n, int stride, int col, double *auc);
+/* ROC points (fpr, tpr, threshold), one per distinct score, from (0,0); returns the count, or
+ * MC_ENOMEM. */
 int mc_roc(const float *score, const float *label, const float *mask, int n, int stride, int col,
            double **fpr, double **tpr, double **thr);
 

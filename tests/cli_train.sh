@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The training commands through the command line, end to end on a small generated dataset:
 # demo-data, train (an .exp with two stages), eval (files), lrfind (files, suggestion),
-# colorize (PNG files), finetune (last layer onto a 1-label dataset), --help of every command,
-# and the exit codes of usage and data errors.
+# colorize (PNG files), finetune (last layer onto a 1-label dataset: T and E arrive unchanged,
+# a classifier outside group head is refused), where each setting comes from (command line >
+# [stage] > [experiment] > the cfg's [net] > built-in, seen in experiment.exp, log.csv and
+# valid.csv), darknet's training keys refused, --help of every command, and the exit codes of
+# usage and data errors.
 set -u
 BIN=${MC_BIN:-./medcolor}
 T=$MC_TMP
@@ -95,6 +98,77 @@ ck '[ $rc -eq 0 ] && [ -s "$T/col/patient90000_study1_view1_frontal_color.png" ]
 sed 's/^labels = .*/labels = Edema:ones/' "$T/demo.data" > "$T/one.data"
 out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 -o "$T/ft" --quiet 2>&1); rc=$?
 ck '[ $rc -eq 0 ] && [[ "$out" == *"last mean AUC"* ]] && [ -s "$T/ft/1-last/best.weights" ]' "finetune: $out"
+# T and E arrive unchanged: with BN frozen on its running statistics, nothing of T and E moves
+# in `last`, so every float of them in the result is the input's. In .weights order (20-byte
+# header, then the layers in cfg order) T and E come first, the head last: 5 + 5x8 floats in the
+# input (5 labels), 1 + 1x8 in the result (1 label).
+out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 --frozen-bn-running -o "$T/ft2" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ -s "$T/ft2/1-last/best.weights" ]' "finetune --frozen-bn-running: $out"
+same_te() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+a = open(sys.argv[1], "rb").read()[20:]
+b = open(sys.argv[2], "rb").read()[20:]
+na, nb = len(a) // 4 - 45, len(b) // 4 - 9
+ok = na == nb and na > 0 and a[:4 * na] == b[:4 * nb] and a[4 * na:] != b[4 * nb:]
+print("T+E floats: %d and %d, %s" % (na, nb, "identical" if a[:4 * na] == b[:4 * nb] else "DIFFERENT"))
+sys.exit(0 if ok else 1)
+PY
+}
+te=$(same_te "$T/run/2-all/best.weights" "$T/ft2/1-last/best.weights"); rc=$?
+ck '[ $rc -eq 0 ]' "finetune: T and E must arrive unchanged: $te"
+# and against another input: the comparison can fail
+te=$(same_te "$T/run/1-color/best.weights" "$T/ft2/1-last/best.weights"); rc=$?
+ck '[ $rc -ne 0 ]' "the T/E comparison cannot tell other weights apart: $te"
+# a layer outside group head whose shape follows the labels (a BN after the classifier, put in
+# backbone) cannot be carried: refused, naming it, before training
+sed 's/^output=5$/output=5\n[batchnorm]\nname=headbn\ngroup=backbone/' "$T/tiny.cfg" > "$T/headbn.cfg"
+"$BIN" train "$T/headbn.cfg" "$T/demo.data" --stages color --max-iters 1 -o "$T/hb5" --quiet >/dev/null 2>&1
+out=$("$BIN" finetune "$T/headbn.cfg" "$T/hb5/1-color/best.weights" "$T/one.data" --epochs 1 -o "$T/hb1" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"headbn.weight (group backbone) is [1] now but [5] in the network before"* ]] && [ $(echo "$out" | wc -l) -eq 1 ] && [ ! -e "$T/hb1/1-last/checkpoint.safetensors" ]' "finetune with a label-shaped layer outside group head: rc $rc: $out"
+
+# where the settings come from: the cfg's [net] sets every one; the experiment's [experiment]
+# overrides weight_decay, epochs and checkpoint_every; the color [stage] overrides
+# checkpoint_every again; the command line overrides max_lr
+sed 's/^channels=1$/channels=1\nmax_lr=0.03\nepochs=3\ncheckpoint_every=5\nweight_decay=0.005\ndecoupled_wd=0\nseed=7/' "$T/tiny.cfg" > "$T/keys.cfg"
+cat > "$T/prec.exp" <<EXP
+[experiment]
+net = $T/keys.cfg
+data = $T/demo.data
+weight_decay = 0.004
+epochs = 2
+checkpoint_every = 4
+[stage]
+stage = color
+checkpoint_every = 6
+[stage]
+stage = all
+EXP
+out=$("$BIN" train "$T/prec.exp" --max-lr 0.02 -o "$T/prec" --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "train with settings from every level: rc $rc: $out"
+want="seed = 7|weight_decay = 0.004|decoupled_wd = 0|stage = color|max_lr = 0.02|epochs = 2|checkpoint_every = 6|stage = all|max_lr = 0.02|epochs = 2|checkpoint_every = 4"
+got=$(grep -E "^(seed|weight_decay|decoupled_wd|stage|max_lr|epochs|checkpoint_every) = " "$T/prec/experiment.exp" | paste -sd'|')
+ck '[ "$got" = "$want" ]' "experiment.exp records the settings in effect: $got (want $want)"
+# the run did what it records: 2 epochs of 12 iterations per stage; validations every 6
+# (color) and 4 (all) iterations; the learning rate peaks just under 0.02 (one-cycle's peak
+# falls between iterations), not at [net]'s 0.03
+ck '[ $(grep -c "^color," "$T/prec/log.csv") -eq 24 ] && [ $(grep -c "^all," "$T/prec/log.csv") -eq 24 ]' "epochs: $(cut -d, -f1 "$T/prec/log.csv" | sort | uniq -c | paste -sd' ')"
+vc=$(grep "^color," "$T/prec/1-color/valid.csv" | cut -d, -f2 | paste -sd' ')
+va=$(grep "^all," "$T/prec/2-all/valid.csv" | cut -d, -f2 | paste -sd' ')
+ck '[ "$vc" = "6 12 18 24" ]' "color validations at iterations: $vc"
+ck '[ "$va" = "4 8 12 16 20 24" ]' "all validations at iterations: $va"
+lrmax=$(grep "^color," "$T/prec/log.csv" | cut -d, -f5 | sort -g | tail -1)
+ck 'awk -v x="$lrmax" "BEGIN { exit !(x > 0.019 && x <= 0.02) }"' "color stage's peak learning rate $lrmax (want just under 0.02)"
+# without the command line and the experiment: the cfg's [net] values (seed 7 names the folder)
+absbin=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+out=$(cd "$T" && "$absbin" train keys.cfg demo.data --stages color --max-iters 2 --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && grep -q "^max_lr = 0.03$" "$T/runs/keys-demo-s7/experiment.exp" && grep -q "^epochs = 3$" "$T/runs/keys-demo-s7/experiment.exp" && grep -q "^checkpoint_every = 5$" "$T/runs/keys-demo-s7/experiment.exp" && grep -q "^weight_decay = 0.005$" "$T/runs/keys-demo-s7/experiment.exp"' "[net] settings alone: rc $rc: $out"
+# darknet's training keys are refused with file:line and what to use instead
+sed 's/^channels=1$/channels=1\nlearning_rate=0.001/' "$T/tiny.cfg" > "$T/darknet.cfg"
+out=$("$BIN" train "$T/darknet.cfg" "$T/demo.data" -o "$T/dk" --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"darknet.cfg:6: [net] learning_rate=0.001 is a darknet training key that medcolor'"'"'s trainer does not use; use max_lr"* ]] && [ $(echo "$out" | wc -l) -eq 1 ]' "a darknet key: rc $rc: $out"
+out=$("$BIN" info "$T/darknet.cfg" 2>&1); rc=$?
+ck '[ $rc -ne 0 ] && [[ "$out" == *"darknet.cfg:6: [net] learning_rate=0.001"* ]]' "info with a darknet key: rc $rc: $out"
 
 for c in train finetune eval lrfind colorize demo-data info stats subset; do
   "$BIN" $c --help >/dev/null 2>&1 || { echo "FAIL cli_train: $c --help"; fail=1; }

@@ -183,6 +183,7 @@ typedef struct row {
     double gmax, gnrel, dx, dxn; /* worst gradient: max rel, ||d||/||g||; input gradient both */
     double gmed;                 /* median over the tensors of ||d||/||g|| */
     double t32max, t32nrel, t32loss; /* float32 PyTorch against the float64 reference */
+    double t32med;               /* its median over the tensors of ||d||/||g|| */
     double secs;
     int nzero;
     char worst[160]; /* tensor with the largest max rel */
@@ -455,7 +456,8 @@ static void run_network(const char *name, int how) {
     r->dxn = edx.nrel;
     CHECK(edx.nrel <= TOL_NREL, "%s: input gradient: ||d|| / ||g|| = %.3g > %.2g", name, edx.nrel, TOL_NREL);
     int nt = mc_net_num_tensors(net), ngrad = 0, nstats = 0, nn = 0;
-    double nrels[1024];
+    double nrels[1024], t32nrels[1024];
+    int n32 = 0;
     for (int i = 0; i < nt; i++) {
         mc_tensor_info ti;
         mc_net_tensor_info(net, i, &ti);
@@ -494,6 +496,17 @@ static void run_network(const char *name, int how) {
                 }
                 if (!(e.nrel <= r->gnrel)) r->gnrel = e.nrel;
                 if (nn < (int)(sizeof nrels / sizeof nrels[0])) nrels[nn++] = e.nrel;
+                /* PyTorch's own float32 gradient of this tensor, measured the same way */
+                snprintf(tn, sizeof tn, "t32err.%s", ti.name);
+                size_t n2 = 0;
+                float *t32 = read_st(ref, tn, &n2);
+                CHECK(t32 && n2 == 2, "%s: fixture lacks %s (regenerate: make fixtures)", name, tn);
+                if (t32 && n2 == 2) {
+                    r->t32max = fmax(r->t32max, (double)t32[0]);
+                    r->t32nrel = fmax(r->t32nrel, (double)t32[1]);
+                    if (n32 < (int)(sizeof t32nrels / sizeof t32nrels[0])) t32nrels[n32++] = t32[1];
+                }
+                free(t32);
                 if (getenv("MC_NET_VERBOSE"))
                     printf("    %-70s %9zu values: nrel %.2e max rel %.2e\n", ti.name, ti.numel, e.nrel, e.max);
             }
@@ -518,11 +531,15 @@ static void run_network(const char *name, int how) {
     r->gmed = nn ? nrels[nn / 2] : (double)NAN;
     CHECK(r->gmed <= TOL_NREL_MEDIAN, "%s: median over the tensors of ||d|| / ||g|| = %.3g > %.2g", name, r->gmed,
           TOL_NREL_MEDIAN);
+    /* PyTorch's own float32 run, measured alike (README's claim is checked in main, over all) */
+    qsort(t32nrels, (size_t)n32, sizeof t32nrels[0], cmp_double);
+    r->t32med = n32 ? t32nrels[n32 / 2] : (double)NAN;
+    CHECK(n32 == nn, "%s: %d of %d tensors have PyTorch float32's error in the fixture", name, n32, nn);
     r->secs = now_s() - t0;
     const char *m1 = mc_st_metadata(ref, "torch32_grad_max"), *m2 = mc_st_metadata(ref, "torch32_grad_nrel"),
                *m3 = mc_st_metadata(ref, "torch32_loss");
-    r->t32max = m1 ? atof(m1) : (double)NAN;
-    r->t32nrel = m2 ? atof(m2) : (double)NAN;
+    (void)m1; /* the worst max rel and nrel come from the per-tensor t32err above */
+    (void)m2;
     r->t32loss = m3 ? atof(m3) : (double)NAN;
     printf("  %-26s eval: prob %.1e feat %.1e | train: loss %.1e, stats %.1e, head %.1e, grads %d (%d ~0): max rel "
            "%.1e (%s), nrel %.1e (median %.1e), dx %.1e/%.1e | %.0f s\n",
@@ -763,19 +780,40 @@ int main(void) {
     }
     fclose(f);
     CHECK(n == 8, "%d networks in the fixtures, expected 8", n);
-    printf("\n  %-26s %11s | %9s %9s %9s | %9s %9s %9s | %7s\n", "", "eval", "train:", "medcolor",
-           "", "train:", "PyTorch", "float32", "");
-    printf("  %-26s %11s | %9s %9s %9s | %9s %9s %9s | %7s\n", "network", "max|dprob|", "max rel", "nrel", "loss",
-           "max rel", "nrel", "loss", "seconds");
-    for (int i = 0; i < nrows; i++)
-        printf("  %-26s %11.1e | %9.1e %9.1e %9.1e | %9.1e %9.1e %9.1e | %7.1f\n", rows[i].name, rows[i].prob,
-               rows[i].gmax, rows[i].gnrel, rows[i].loss, rows[i].t32max, rows[i].t32nrel, rows[i].t32loss,
-               rows[i].secs);
-    printf("  train: worst gradient over the tensors against PyTorch float64 (max rel = max|d| / max|g|,\n"
-           "  nrel = ||d|| / ||g||), for medcolor and for PyTorch's own float32 run. Tolerances: prob %.0e\n"
+    printf("\n  %-26s %11s | %9s %9s %9s %9s | %9s %9s %9s %9s | %7s\n", "", "eval", "train:", "medcolor", "",
+           "", "train:", "PyTorch", "float32", "", "");
+    printf("  %-26s %11s | %9s %9s %9s %9s | %9s %9s %9s %9s | %7s\n", "network", "max|dprob|", "max rel", "nrel",
+           "median", "loss", "max rel", "nrel", "median", "loss", "seconds");
+    /* README's claim: the deeper gradients are no further from float64 than PyTorch's own float32
+     * run is, over the same 8 networks: every network's worst and median tensor (||d|| / ||g||,
+     * measured alike) within the largest PyTorch float32 shows. Not per network: whether a
+     * pre-activation within rounding of a kink flips is chance, for each framework in each network
+     * (in ResNet18 medcolor meets one at layer4.0's output ReLU — every tensor below it ~5e-3 —
+     * while this PyTorch float32 run meets none above the stem, median 3e-6). */
+    double t32_worst = 0, t32_med = 0, our_worst = 0, our_med = 0;
+    for (int i = 0; i < nrows; i++) {
+        printf("  %-26s %11.1e | %9.1e %9.1e %9.1e %9.1e | %9.1e %9.1e %9.1e %9.1e | %7.1f\n", rows[i].name,
+               rows[i].prob, rows[i].gmax, rows[i].gnrel, rows[i].gmed, rows[i].loss, rows[i].t32max, rows[i].t32nrel,
+               rows[i].t32med, rows[i].t32loss, rows[i].secs);
+        t32_worst = fmax(t32_worst, rows[i].t32nrel);
+        t32_med = fmax(t32_med, rows[i].t32med);
+        our_worst = fmax(our_worst, rows[i].gnrel);
+        our_med = fmax(our_med, rows[i].gmed);
+    }
+    for (int i = 0; i < nrows; i++) {
+        CHECK(rows[i].gnrel <= t32_worst, "%s: worst tensor's ||d|| / ||g|| %.3g is beyond PyTorch float32's largest %.3g",
+              rows[i].name, rows[i].gnrel, t32_worst);
+        CHECK(rows[i].gmed <= t32_med, "%s: median tensor's ||d|| / ||g|| %.3g is beyond PyTorch float32's largest %.3g",
+              rows[i].name, rows[i].gmed, t32_med);
+    }
+    CHECK(nrows == 8 && t32_worst > 0 && t32_med > 0, "PyTorch float32's errors missing from the fixtures");
+    printf("  train: gradients against PyTorch float64 (max rel = max|d| / max|g| and nrel = ||d|| / ||g||\n"
+           "  of the worst tensor; median = the median tensor's nrel), for medcolor and for PyTorch's own\n"
+           "  float32 run, measured alike. Over the 8 networks medcolor's worst tensor %.3f (PyTorch float32's\n"
+           "  up to %.3f), median tensor %.4f (PyTorch's up to %.4f): the limits. Other tolerances: prob %.0e\n"
            "  absolute; nrel %.2g per tensor and %.2g for the median tensor; head gradients %.0e max rel;\n"
            "  loss %.0e relative.\n",
-           TOL_PROB, TOL_NREL, TOL_NREL_MEDIAN, TOL_HEAD, TOL_LOSS);
+           our_worst, t32_worst, our_med, t32_med, TOL_PROB, TOL_NREL, TOL_NREL_MEDIAN, TOL_HEAD, TOL_LOSS);
     free(x_eval);
     free(x_train);
     return mc_test_done("test_networks");

@@ -1,11 +1,21 @@
 /* test_schedule.c — the one-cycle schedule against PyTorch's OneCycleLR (every step of four
  * schedules, lr and momentum), the LR finder's learning rates and suggestion against fastai's
  * formula / numpy.gradient (tests/torch/schedule_ref.py), and AUC against an independent O(n^2)
- * pair count with ties, hand-checked values and the ROC curve's end points.
+ * pair count with ties, hand-checked values and the ROC curve's end points; running out of
+ * memory in an AUC is an error, not the NaN of "a class is absent".
  * Tolerances: schedules 1e-12 relative (both sides compute in double), AUC 1e-12. */
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include "test.h"
 
 static unsigned seed_ = 1;
+
+/* mc_auc's value; the call itself must succeed */
+static double auc_of(const float *s, const float *y, const float *m, int n, int stride, int col) {
+    double a;
+    REQUIRE_OK(mc_auc(s, y, m, n, stride, col, &a));
+    return a;
+}
 static double urand(void) {
     seed_ = seed_ * 1103515245u + 12345u;
     return (double)((seed_ >> 8) & 0xffffff) / 16777216.0;
@@ -23,7 +33,58 @@ static double auc_pairs(const float *s, const float *y, const float *m, int n) {
     return pairs ? good / pairs : (double)NAN;
 }
 
+/* Out of memory in an AUC: the address space is capped (RLIMIT_AS) just above what the process
+ * uses, then AUCs over 16M rows (their sort buffer needs 128 MB) are asked for. The scores and
+ * labels are untouched zero pages (reserved before the cap): every label 0, so an AUC that did
+ * get its memory would be the NaN of a missing class — exactly what must not be returned. */
+static void auc_out_of_memory(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("  AUC out of memory: skipped under AddressSanitizer (its allocator aborts instead of returning NULL)\n");
+    return;
+#endif
+    const int n = 1 << 24;
+    size_t bytes = (size_t)n * sizeof(float);
+    float *s = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    float *y = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(s != MAP_FAILED && y != MAP_FAILED, "mmap");
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    REQUIRE(f && fscanf(f, "%ld", &pages) == 1, "/proc/self/statm");
+    fclose(f);
+    struct rlimit old, lim;
+    REQUIRE(getrlimit(RLIMIT_AS, &old) == 0, "getrlimit");
+    lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (32u << 20); /* 32 MB to spare */
+    lim.rlim_max = old.rlim_max;
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur) lim.rlim_cur = old.rlim_cur;
+    REQUIRE(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit");
+    double a = 0.5, auc[1] = {0.5}, mean = 0.5, *fpr, *tpr, *thr;
+    int rc1 = mc_auc(s, y, NULL, n, 1, 0, &a);
+    char msg1[256];
+    snprintf(msg1, sizeof msg1, "%s", mc_errmsg());
+    mc_dataset ds = {.n = n, .nlabels = 1, .y = y};
+    int rc2 = mc_mean_auc(&ds, s, auc, &mean);
+    int rc3 = mc_roc(s, y, NULL, n, 1, 0, &fpr, &tpr, &thr);
+    REQUIRE(setrlimit(RLIMIT_AS, &old) == 0, "setrlimit back");
+    CHECK(rc1 == MC_ENOMEM && strstr(msg1, "out of memory") && strstr(msg1, "AUC"),
+          "mc_auc out of memory: rc %d (expected MC_ENOMEM), value %g, message '%s'", rc1, a, msg1);
+    CHECK(rc2 == MC_ENOMEM, "mc_mean_auc out of memory: rc %d (expected MC_ENOMEM), AUC %g, mean %g", rc2, auc[0],
+          mean);
+    CHECK(rc3 == MC_ENOMEM, "mc_roc out of memory: rc %d (expected MC_ENOMEM)", rc3);
+    if (rc3 >= 0) {
+        free(fpr);
+        free(tpr);
+        free(thr);
+    }
+    /* the same call with its memory: all labels 0, a class is absent -> MC_OK and NaN */
+    int rc4 = mc_auc(s, y, NULL, 1000, 1, 0, &a);
+    CHECK(rc4 == MC_OK && isnan(a), "one class only, enough memory: rc %d, AUC %g", rc4, a);
+    printf("  AUC out of memory -> %s (rc %d); a missing class -> NaN with rc 0\n", msg1, rc1);
+    munmap(s, bytes);
+    munmap(y, bytes);
+}
+
 int main(void) {
+    auc_out_of_memory();
     FILE *p = popen("/usr/bin/python3 tests/torch/schedule_ref.py", "r");
     REQUIRE(p, "cannot run tests/torch/schedule_ref.py");
     char line[512];
@@ -73,15 +134,15 @@ int main(void) {
     /* AUC: hand-checked values */
     {
         float s[] = {0.1f, 0.4f, 0.35f, 0.8f}, y[] = {0, 0, 1, 1};
-        CHECK(fabs(mc_auc(s, y, NULL, 4, 1, 0) - 0.75) < 1e-12, "sklearn's classic example: 0.75");
+        CHECK(fabs(auc_of(s, y, NULL, 4, 1, 0) - 0.75) < 1e-12, "sklearn's classic example: 0.75");
         float t[] = {0.5f, 0.5f, 0.5f, 0.5f};
-        CHECK(fabs(mc_auc(t, y, NULL, 4, 1, 0) - 0.5) < 1e-12, "all tied: 0.5");
+        CHECK(fabs(auc_of(t, y, NULL, 4, 1, 0) - 0.5) < 1e-12, "all tied: 0.5");
         float perfect[] = {0.1f, 0.2f, 0.9f, 0.8f};
-        CHECK(mc_auc(perfect, y, NULL, 4, 1, 0) == 1.0, "perfect: 1");
+        CHECK(auc_of(perfect, y, NULL, 4, 1, 0) == 1.0, "perfect: 1");
         float ones[] = {1, 1, 1, 1};
-        CHECK(isnan(mc_auc(s, ones, NULL, 4, 1, 0)), "one class only: NaN");
+        CHECK(isnan(auc_of(s, ones, NULL, 4, 1, 0)), "one class only: NaN");
         float m[] = {1, 0, 1, 1}; /* drop the negative scoring 0.4: pairs (0.35>0.1) (0.8>0.1) -> 1.0 */
-        CHECK(mc_auc(s, y, m, 4, 1, 0) == 1.0, "mask leaves entries out");
+        CHECK(auc_of(s, y, m, 4, 1, 0) == 1.0, "mask leaves entries out");
     }
     /* AUC: random data with many ties, several columns, against the pair count */
     for (int trial = 0; trial < 20; trial++) {
@@ -99,7 +160,7 @@ int main(void) {
                 cy[i] = y[i * L + j];
                 cm[i] = m[i * L + j];
             }
-            double a = mc_auc(s, y, m, n, L, j), b = auc_pairs(cs, cy, cm, n);
+            double a = auc_of(s, y, m, n, L, j), b = auc_pairs(cs, cy, cm, n);
             CHECK(fabs(a - b) < 1e-12, "AUC trial %d column %d: %.15f vs pairs %.15f", trial, j, a, b);
             /* the ROC curve runs from (0,0) to (1,1), monotone, and its area is the AUC */
             double *fpr, *tpr, *thr;

@@ -10,7 +10,14 @@
  *   - a diverging run (absurd max_lr) stops with a clear NaN message and keeps a loadable
  *     checkpoint;
  *   - progress comes as events (every iteration, validation, the stage's end, a stop, a resume,
- *     a skipped stage) through the callback, and nothing is printed on stdout or stderr. */
+ *     a skipped stage) through the callback, and nothing is printed on stdout or stderr;
+ *   - evaluation over a number of images that is not a multiple of the batch (CheXpert's
+ *     validation set: 234 images, batch 16: a last batch of 10) gives, image by image, the
+ *     probabilities of the same images in full batches, bit for bit, hence the same loss and
+ *     AUCs (and a batch-1 pass within float32 rounding);
+ *   - a stage that rebuilds the network for another label count refuses, naming the tensor,
+ *     weights outside the head group that do not fit (they used to be skipped silently);
+ *     that T and E arrive unchanged is checked through `medcolor finetune` (tests/cli_train.sh). */
 #include <unistd.h>
 #include "test.h"
 
@@ -316,6 +323,152 @@ int main(void) {
         CHECK(files_equal(pa, pb), "resume: %s differs from the uninterrupted run", files[i]);
     }
     printf("  resume: a run stopped at iteration 40 and resumed ends byte-identical to the uninterrupted one\n");
+
+    /* 6. a last partial batch in evaluation: 234 images at batch 16 (14 full batches and one of
+     * 10, padded) against the same images as the first 234 of 240 (15 full batches: the same
+     * images in the same batch slots, the last batch's other 6 slots real images instead of
+     * padding), with the weights the run above trained. Eval mode: a sample's output depends on
+     * nothing else in its batch, so the two must agree bit for bit. A batch-1 pass (another
+     * GEMM shape, so float32 rounding differs) agrees within 1e-6 absolute on probabilities in
+     * (0, 1): this 7-layer network's outputs are sums of a few hundred float32 products. */
+    {
+        char dir240[700], d240[700], d234[700], csv[800], csv234[800], text[2048];
+        snprintf(dir240, sizeof dir240, "%s/demo240", tmp);
+        REQUIRE_OK(mc_demo_make(dir240, 16, 240, 48, 60, 11));
+        /* valid234.csv: the header and the first 234 rows of valid.csv */
+        snprintf(csv, sizeof csv, "%s/CheXpert-v1.0-small/valid.csv", dir240);
+        snprintf(csv234, sizeof csv234, "%s/CheXpert-v1.0-small/valid234.csv", dir240);
+        FILE *in = fopen(csv, "r"), *o234 = fopen(csv234, "w");
+        REQUIRE(in && o234, "valid234.csv");
+        for (int k = 0; k < 235 && fgets(text, sizeof text, in); k++) fputs(text, o234);
+        fclose(in);
+        fclose(o234);
+        const char *csvs[2] = {"valid.csv", "valid234.csv"};
+        char *paths[2] = {d240, d234};
+        for (int k = 0; k < 2; k++) {
+            snprintf(paths[k], 700, "%s/v%d.data", tmp, k ? 234 : 240);
+            snprintf(text, sizeof text,
+                     "format = chexpert\nroot = %s\ntrain = CheXpert-v1.0-small/train.csv\n"
+                     "valid = CheXpert-v1.0-small/%s\n"
+                     "labels = Atelectasis:ones, Cardiomegaly:zeros, Consolidation:zeros, Edema:ones, Pleural "
+                     "Effusion:ones\n",
+                     dir240, csvs[k]);
+            write_text(paths[k], text);
+        }
+        mc_datafile *df240, *df234;
+        mc_dataset *v240, *v234;
+        REQUIRE_OK(mc_datafile_load(&df240, d240, NULL));
+        REQUIRE_OK(mc_dataset_load(&v240, df240, "valid"));
+        REQUIRE_OK(mc_datafile_load(&df234, d234, NULL));
+        REQUIRE_OK(mc_dataset_load(&v234, df234, "valid"));
+        REQUIRE(v240->n == 240 && v234->n == 234 && v234->n % 16 == 10, "validation images: %d, %d", v240->n, v234->n);
+        for (int i = 0; i < 234; i++)
+            REQUIRE(!strcmp(v234->paths[i], v240->paths[i]), "row %d: %s vs %s", i, v234->paths[i], v240->paths[i]);
+        snprintf(pa, sizeof pa, "%s/2-all/best.weights", out_a);
+        mc_net *n16, *n1;
+        mc_net_opts o16 = {.batch = 16, .seed = 3}, o1 = {.batch = 1, .seed = 3};
+        REQUIRE_OK(mc_net_from_cfg(&n16, cfg, &o16));
+        REQUIRE_OK(mc_net_from_cfg(&n1, cfg, &o1));
+        REQUIRE_OK(mc_net_load_weights(n16, pa));
+        REQUIRE_OK(mc_net_load_weights(n1, pa));
+        size_t np = (size_t)234 * 5;
+        float *p234 = malloc(np * sizeof(float)), *p240 = malloc(240 * 5 * sizeof(float)),
+              *p1 = malloc(np * sizeof(float));
+        REQUIRE(p234 && p240 && p1, "out of memory");
+        for (size_t i = 0; i < np; i++) p234[i] = p1[i] = NAN; /* an image left out stays NaN */
+        double l234, l240, l1, auc234[5], auc240[5], m234, m240;
+        REQUIRE_OK(mc_evaluate(n16, v234, 2, p234, &l234));
+        REQUIRE_OK(mc_evaluate(n16, v240, 2, p240, &l240));
+        REQUIRE_OK(mc_evaluate(n1, v234, 2, p1, &l1));
+        int differ = 0, unset = 0, first = -1;
+        double d1 = 0;
+        for (size_t i = 0; i < np; i++) {
+            unset += isnan(p234[i]);
+            if (p234[i] != p240[i] && first < 0) first = (int)(i / 5);
+            differ += p234[i] != p240[i];
+            d1 = fmax(d1, fabs((double)p234[i] - (double)p1[i]));
+        }
+        CHECK(unset == 0 && differ == 0,
+              "234 images at batch 16 (last batch 10) vs the same in full batches: %d of %zu probabilities unset, "
+              "%d differ (first image %d)",
+              unset, np, differ, first);
+        CHECK(d1 <= 1e-6, "234 images at batch 16 vs batch 1: probabilities differ by %.3g", d1);
+        /* the loss of the 234: mc_evaluate's mean BCE of the clamped probabilities, the same
+         * terms in the same order from the full-batch probabilities */
+        double ls = 0, lc = 0;
+        for (size_t i = 0; i < np; i++)
+            if (v234->mask[i] > 0) {
+                double pc = fmin(fmax((double)p240[i], 1e-12), 1 - 1e-12), y = v234->y[i];
+                ls -= y * log(pc) + (1 - y) * log(1 - pc);
+                lc += 1;
+            }
+        CHECK(fabs(l234 - ls / lc) <= 1e-12 * fabs(ls / lc), "loss of the 234 with a partial batch %.17g vs %.17g",
+              l234, ls / lc);
+        REQUIRE_OK(mc_mean_auc(v234, p234, auc234, &m234));
+        REQUIRE_OK(mc_mean_auc(v234, p240, auc240, &m240)); /* its first 234 rows */
+        CHECK(!memcmp(auc234, auc240, sizeof auc240) && m234 == m240, "AUCs with a partial batch (mean %.17g) vs "
+              "full batches (%.17g)", m234, m240);
+        printf("  eval of 234 images at batch 16 (last batch 10): all %zu probabilities equal to full batches bit "
+               "for bit, within %.1e of batch 1; mean AUC %.4f\n",
+               np, d1, m234);
+        free(p234);
+        free(p240);
+        free(p1);
+        mc_net_free(n16);
+        mc_net_free(n1);
+        mc_dataset_free(v234);
+        mc_dataset_free(v240);
+        mc_datafile_free(df234);
+        mc_datafile_free(df240);
+    }
+
+    /* 7. carrying T and E into the network rebuilt for another label count: a layer outside
+     * group head whose shape follows the labels (a BatchNorm after the classifier, put in
+     * backbone) cannot be carried. It used to be skipped without a word (that BN then trained
+     * from its fresh initialisation); now the stage stops, naming it, before training */
+    {
+        char bncfg[700], one[700], w5[700], out[700], text[4096];
+        snprintf(bncfg, sizeof bncfg, "%s/headbn.cfg", tmp);
+        snprintf(text, sizeof text, "%s", NET);
+        char *h = strstr(text, "[cost]\n");
+        REQUIRE(h, "the test network changed");
+        snprintf(h, sizeof text - (size_t)(h - text), "[batchnorm]\nname=headbn\ngroup=backbone\n[cost]\ngroup=head\n");
+        write_text(bncfg, text);
+        mc_net *net;
+        mc_net_opts o = {.seed = 3};
+        REQUIRE_OK(mc_net_from_cfg(&net, bncfg, &o));
+        REQUIRE(mc_net_num_outputs(net) == 5 && mc_net_find_tensor(net, "headbn.weight") >= 0, "headbn cfg");
+        snprintf(w5, sizeof w5, "%s/headbn5.weights", tmp);
+        REQUIRE_OK(mc_net_save_weights(net, w5));
+        mc_net_free(net);
+        snprintf(one, sizeof one, "%s/one.data", tmp);
+        snprintf(text, sizeof text,
+                 "format = chexpert\nroot = %s/demo\ntrain = CheXpert-v1.0-small/train.csv\n"
+                 "valid = CheXpert-v1.0-small/valid.csv\nlabels = Edema:ones\n",
+                 tmp);
+        write_text(one, text);
+        snprintf(out, sizeof out, "%s/run-headbn", tmp);
+        mc_experiment_init(&e);
+        e.net = strdup(bncfg);
+        e.data = strdup(one);
+        e.weights = strdup(w5);
+        e.out = strdup(out);
+        e.path = strdup("test");
+        e.keep_color = 1;
+        e.workers = 2;
+        e.nstages = 1;
+        e.st[0].stage = MC_STAGE_LAST;
+        e.st[0].max_iters = 2;
+        int rc = mc_experiment_run(&e, NULL);
+        CHECK(rc == MC_ESHAPE && strstr(mc_errmsg(), "stage 1 (last): the network rebuilt for 1 label") &&
+                  strstr(mc_errmsg(), "headbn.weight (group backbone) is [1] now but [5] in the network before") &&
+                  strstr(mc_errmsg(), "4 tensors in all"),
+              "a label-shaped layer outside group head: rc %d: %s", rc, mc_errmsg());
+        printf("  carry into a rebuilt network -> %s\n", mc_errmsg());
+        snprintf(pb, sizeof pb, "%s/1-last/checkpoint.safetensors", out);
+        CHECK(access(pb, F_OK) != 0, "the stage trained although its weights could not be carried");
+        mc_experiment_clear(&e);
+    }
 
     /* 5. divergence: a clear message, the last good checkpoint kept */
     {

@@ -53,8 +53,9 @@ int mc_cli_eval(int argc, char **argv) {
         probs = calloc((size_t)ds->n * ds->nlabels, sizeof(float));
         rc = probs ? mc_evaluate(net, ds, (int)workers, probs, &loss) : MC_ENOMEM;
     }
+    double mean = NAN;
+    if (rc == MC_OK) rc = mc_mean_auc(ds, probs, auc, &mean);
     if (rc == MC_OK) {
-        double mean = mc_mean_auc(ds, probs, auc);
         printf("%s on %s (%s, %d images): loss %.4f\n", pos[1], pos[2], split, ds->n, loss);
         for (int j = 0; j < ds->nlabels; j++) printf("  %-22s AUC %.4f\n", ds->labels[j], auc[j]);
         printf("mean AUC %.4f\n", mean);

@@ -94,6 +94,11 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
         if (c->ckpt > 0) e->st[k].checkpoint_every = c->ckpt;
         if (c->max_iters > 0) e->st[k].max_iters = c->max_iters;
     }
+    /* what the command line and the experiment leave unset: from the cfg's [net], else built-in */
+    if (mc_experiment_resolve(e) < 0) {
+        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        return 1;
+    }
     if (c->out) {
         free(e->out);
         e->out = strdup(c->out);

@@ -331,6 +331,31 @@ int mc_cfg_float(mc_cfg_section *s, const char *key, float def, float *out) {
     return MC_OK;
 }
 
+int mc_cfg_double(mc_cfg_section *s, const char *key, double def, double *out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    if (!kv) {
+        *out = def;
+        return MC_OK;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(kv->val, &end);
+    if (errno || end == kv->val || *end || !isfinite(x)) return bad_value(s, kv, "a finite number");
+    *out = x;
+    return MC_OK;
+}
+
+int mc_cfg_double_min(mc_cfg_section *s, const char *key, double def, double lo, int strict, double *out) {
+    MC_TRY(mc_cfg_double(s, key, def, out));
+    mc_cfg_kv *kv = mc_cfg_find(s, key);
+    if (kv && (strict ? !(*out > lo) : !(*out >= lo))) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "a number %s %g", strict ? ">" : ">=", lo);
+        return bad_value(s, kv, buf);
+    }
+    return MC_OK;
+}
+
 int mc_cfg_str(mc_cfg_section *s, const char *key, const char *def, const char **out) {
     mc_cfg_kv *kv = mc_cfg_find(s, key);
     *out = kv ? kv->val : def;

@@ -58,6 +58,9 @@ int mc_cfg_int(mc_cfg_section *s, const char *key, int def, int *out);
 int mc_cfg_int_req(mc_cfg_section *s, const char *key, int *out);
 int mc_cfg_int_range(mc_cfg_section *s, const char *key, int def, int lo, int hi, int *out);
 int mc_cfg_float(mc_cfg_section *s, const char *key, float def, float *out);
+int mc_cfg_double(mc_cfg_section *s, const char *key, double def, double *out);
+/* a double that, when given, is > lo (strict) or >= lo */
+int mc_cfg_double_min(mc_cfg_section *s, const char *key, double def, double lo, int strict, double *out);
 int mc_cfg_str(mc_cfg_section *s, const char *key, const char *def, const char **out);
 /* choices: NULL-terminated; *out = index of the value */
 int mc_cfg_enum(mc_cfg_section *s, const char *key, const char *const *choices, int def, int *out);

@@ -1,13 +1,75 @@
 /* net.c — building a network from a cfg ([net] keys, layers, groups, --set overrides), freeing
  * it, and what a caller asks of its structure (shapes, groups, freezing, modes). Memory is
  * planned in memory.c, parameters live in params.c, passes run in run.c (see net.h). */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
 
-/* [net] keys that the engine reads */
+/* darknet's training keys: medcolor's trainer has its own (one-cycle SGD, max_lr, epochs,
+ * weight_decay), so a darknet cfg's values would be ignored; refused, saying what to use */
+static const char *const darknet_keys[][2] = {
+    {"learning_rate", "use max_lr (the one-cycle peak learning rate) in [net] or in the experiment"},
+    {"momentum", "one-cycle SGD sets the momentum itself (0.95 -> 0.85 -> 0.95); remove it"},
+    {"decay", "use weight_decay in [net] or in the experiment"},
+    {"subdivisions", "batch= is the batch of one SGD step (medcolor does not subdivide it); remove it"},
+    {"max_batches", "use epochs in [net] or in the experiment (max_iters in an experiment's [stage] cuts a run)"},
+    {"policy", "the schedule is one-cycle: use max_lr and epochs in [net] or in the experiment"},
+    {"steps", "the schedule is one-cycle: use max_lr and epochs in [net] or in the experiment"},
+    {"scales", "the schedule is one-cycle: use max_lr and epochs in [net] or in the experiment"},
+    {"burn_in", "one-cycle warms up over its first 30%: use max_lr and epochs in [net] or in the experiment"},
+    {"angle", "training augmentation is fixed (fastai v1's: rotation up to 10 degrees, zoom up to 1.1); remove it"},
+    {"saturation", "the images are grey and training augmentation is fixed (rotation, zoom); remove it"},
+    {"exposure", "training augmentation is fixed (fastai v1's: rotation up to 10 degrees, zoom up to 1.1); remove it"},
+    {"hue", "the images are grey and training augmentation is fixed (rotation, zoom); remove it"},
+};
+
+int mc_cfg_checkpoint_every(mc_cfg_section *s, long *out) {
+    mc_cfg_kv *kv = mc_cfg_find(s, "checkpoint_every");
+    if (!kv) return MC_OK;
+    if (!strcmp(kv->val, "epoch")) {
+        *out = MC_EVERY_EPOCH;
+        return MC_OK;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(kv->val, &end, 10);
+    if (errno || end == kv->val || *end || v < 1 || v > INT_MAX)
+        return mc_err(MC_EPARSE, "%s:%d: [%s] checkpoint_every=%s: expected an integer >= 1 (iterations) or epoch",
+                      kv->file, kv->line, s->type, kv->val);
+    *out = v;
+    return MC_OK;
+}
+
+int mc_net_section_train_keys(mc_cfg_section *s, mc_net_train_keys *k) {
+    for (int i = 0; i < s->nkv; i++)
+        for (size_t j = 0; j < sizeof darknet_keys / sizeof darknet_keys[0]; j++)
+            if (!strcmp(s->kv[i].key, darknet_keys[j][0]))
+                return mc_err(MC_EPARSE,
+                              "%s:%d: [net] %s=%s is a darknet training key that medcolor's trainer does not use; "
+                              "%s (docs/training.md)",
+                              s->kv[i].file, s->kv[i].line, s->kv[i].key, s->kv[i].val, darknet_keys[j][1]);
+    int iv;
+    MC_TRY(mc_cfg_double_min(s, "max_lr", 0, 0, 1, &k->max_lr));
+    MC_TRY(mc_cfg_int_range(s, "epochs", 1, 1, 100000, &iv));
+    k->epochs = mc_cfg_has(s, "epochs") ? iv : 0;
+    k->checkpoint_every = 0;
+    MC_TRY(mc_cfg_checkpoint_every(s, &k->checkpoint_every));
+    MC_TRY(mc_cfg_double_min(s, "weight_decay", -1, 0, 0, &k->weight_decay));
+    MC_TRY(mc_cfg_int_range(s, "decoupled_wd", 1, 0, 1, &iv));
+    k->decoupled = mc_cfg_has(s, "decoupled_wd") ? iv : -1;
+    MC_TRY(mc_cfg_int_range(s, "seed", 0, 0, INT_MAX, &iv));
+    k->seed = mc_cfg_has(s, "seed") ? iv : -1;
+    static const char *const fbn[] = {"batch", "running", NULL};
+    MC_TRY(mc_cfg_enum(s, "frozen_bn", fbn, MC_FROZEN_BN_BATCH, &iv));
+    k->frozen_bn = mc_cfg_has(s, "frozen_bn") ? iv : -1;
+    return MC_OK;
+}
+
+/* [net] keys that the engine reads; the trainer's are validated here and read again by the
+ * experiment (mc_net_cfg_train_keys) */
 static int parse_net_section(mc_net *net, mc_cfg_section *s) {
     MC_TRY(mc_cfg_int_range(s, "batch", 1, 1, 1 << 20, &net->batch));
     MC_TRY(mc_cfg_int_req(s, "width", &net->in_w));
@@ -17,14 +79,12 @@ static int parse_net_section(mc_net *net, mc_cfg_section *s) {
     if (net->in_w < 1 || net->in_h < 1 || net->in_c < 1)
         return mc_err(MC_EPARSE, "%s: [net] width, height and channels must be >= 1",
                       mc_cfg_where(s, NULL, where, sizeof where));
-    static const char *const fbn[] = {"batch", "running", NULL};
-    MC_TRY(mc_cfg_enum(s, "frozen_bn", fbn, MC_FROZEN_BN_BATCH, &net->frozen_bn_mode));
-    /* keys read by the trainer and by darknet-compatible cfgs: known, kept for mc_net_cfg_value */
-    static const char *const later[] = {
-        "learning_rate", "momentum", "decay", "subdivisions", "max_batches", "policy", "steps",
-        "scales", "burn_in", "angle", "saturation", "exposure", "hue", "max_lr", "epochs",
-        "weight_decay", "decoupled_wd", "checkpoint_every", "seed", "freeze", "labels", NULL};
-    for (int i = 0; later[i]; i++) mc_cfg_find(s, later[i]);
+    mc_net_train_keys k;
+    MC_TRY(mc_net_section_train_keys(s, &k));
+    net->frozen_bn_mode = k.frozen_bn < 0 ? MC_FROZEN_BN_BATCH : k.frozen_bn;
+    /* read later: freeze (below, in net_build), labels (mc_net_cfg_value: predict's header) */
+    mc_cfg_find(s, "freeze");
+    mc_cfg_find(s, "labels");
     return MC_OK;
 }
 
@@ -165,6 +225,19 @@ static int apply_overrides(mc_cfg *cfg, const char *const *set) {
         }
     }
     return MC_OK;
+}
+
+int mc_net_cfg_train_keys(const char *path, const char *const *set, mc_net_train_keys *k) {
+    mc_cfg *cfg;
+    MC_TRY(mc_cfg_parse_file(&cfg, path));
+    char where[512];
+    int rc = apply_overrides(cfg, set);
+    if (rc == MC_OK && strcmp(cfg->s[0].type, "net") && strcmp(cfg->s[0].type, "network"))
+        rc = mc_err(MC_EPARSE, "%s: the first section must be [net], got [%s]",
+                    mc_cfg_where(&cfg->s[0], NULL, where, sizeof where), cfg->s[0].type);
+    if (rc == MC_OK) rc = mc_net_section_train_keys(&cfg->s[0], k);
+    mc_cfg_free(cfg);
+    return rc;
 }
 
 static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {

@@ -171,4 +171,25 @@ void mc_net_free_activations(mc_net *net);
 int mc_net_plan_deltas(mc_net *net, int *last);
 const char *mc_layer_sections(void); /* comma-separated list, for messages */
 
+
+/* ---- [net] keys of medcolor's trainer (docs/cfg.md, docs/training.md) ----------------------
+ * The network's defaults for `medcolor train` / `finetune`, below the experiment file and the
+ * command line. Validated whenever a cfg is read; "not given" as noted. */
+typedef struct mc_net_train_keys {
+    double max_lr;          /* one-cycle peak; 0: not given */
+    int epochs;             /* 0: not given */
+    long checkpoint_every;  /* iterations, or MC_EVERY_EPOCH; 0: not given */
+    double weight_decay;    /* < 0: not given */
+    int decoupled;          /* decoupled_wd 0/1; < 0: not given */
+    long long seed;         /* < 0: not given */
+    int frozen_bn;          /* MC_FROZEN_BN_*; < 0: not given */
+} mc_net_train_keys;
+/* checkpoint_every = N (iterations) or epoch (MC_EVERY_EPOCH); absent: *out unchanged */
+int mc_cfg_checkpoint_every(mc_cfg_section *s, long *out);
+/* Reads (and validates) them from a [net] section; refuses darknet's training keys. */
+int mc_net_section_train_keys(mc_cfg_section *s, mc_net_train_keys *k);
+/* The same from a cfg file with its layer.key=value overrides (only net.* ones matter),
+ * without building the network. */
+int mc_net_cfg_train_keys(const char *path, const char *const *set, mc_net_train_keys *k);
+
 #endif

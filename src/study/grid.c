@@ -243,7 +243,7 @@ static int parse_chain(const mc_cfg_section *chain, const mc_cfg_section *grid, 
             st->epochs = (int)iv;
         if (rc == MC_OK && (v = stage_setting(chain, grid, s, "checkpoint_every")) &&
             (rc = parse_int(v, v->val, 0, 2147483647, &iv)) == MC_OK)
-            st->checkpoint_every = iv;
+            st->checkpoint_every = iv ? iv : MC_EVERY_EPOCH; /* 0: once per epoch, over the cfg's [net] */
         if (rc == MC_OK && (v = stage_setting(chain, grid, s, "max_iters")) &&
             (rc = parse_int(v, v->val, 0, 2147483647, &iv)) == MC_OK)
             st->max_iters = iv;
@@ -692,7 +692,15 @@ int mc_grid_write(const char *gridpath, const char *outdir, const mc_grid_run *r
                 mc_experiment old;
                 int rc = mc_experiment_load(&old, path);
                 if (rc < 0) return mc_err_context(rc, "run %s was started before", r->name);
-                const char *what = differs(&old, &r->exp);
+                /* compared as run: the started run's file holds the settings in effect, the
+                 * grid's leaves to the cfg's [net] and the built-in defaults what it does not set
+                 * (a shallow copy: resolving changes numbers only) */
+                mc_experiment now = r->exp;
+                if ((rc = mc_experiment_resolve(&old)) < 0 || (rc = mc_experiment_resolve(&now)) < 0) {
+                    mc_experiment_clear(&old);
+                    return mc_err_context(rc, "run %s", r->name);
+                }
+                const char *what = differs(&old, &now);
                 mc_experiment_clear(&old);
                 if (what)
                     return mc_err(MC_EARG,

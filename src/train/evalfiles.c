@@ -62,7 +62,11 @@ int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, con
     for (int j = 0; j < L; j++) {
         double *fpr, *tpr, *thr;
         int n = mc_roc(probs, ds->y, ds->mask, ds->n, L, j, &fpr, &tpr, &thr);
-        if (n < 0) continue;
+        if (n < 0) { /* out of memory: an error, never a curve left out without a word */
+            fclose(f);
+            mc_plot_free(p);
+            return n;
+        }
         for (int k = 0; k < n; k++) fprintf(f, "\"%s\",%.6g,%.6f,%.6f\n", ds->labels[j], thr[k], fpr[k], tpr[k]);
         char name[160];
         snprintf(name, sizeof name, "%s (AUC %.3f)", ds->labels[j], auc[j]);

@@ -25,17 +25,21 @@
 #include <string.h>
 #include <unistd.h>
 #include "engine/cfg.h"
+#include "engine/net.h"
 #include "core/core.h"
+
+#define MAX_SET 16 /* mc_experiment.set */
 
 void mc_experiment_init(mc_experiment *e) {
     memset(e, 0, sizeof *e);
-    e->seed = 0;
     e->workers = 1;
     e->threads = 0;
     e->gpu = -1;
-    e->weight_decay = 1e-2;
-    e->decoupled = 1;
-    e->frozen_bn = MC_FROZEN_BN_BATCH;
+    /* unset: mc_experiment_resolve takes them from the cfg's [net] or the built-in defaults */
+    e->seed = MC_SEED_UNSET;
+    e->weight_decay = -1;
+    e->decoupled = -1;
+    e->frozen_bn = -1;
 }
 
 void mc_experiment_clear(mc_experiment *e) {
@@ -76,13 +80,19 @@ static int dup_str(char **dst, const char *s) {
 }
 
 static int get_double(mc_cfg_section *s, const char *key, double *out) {
-    float f;
+    return mc_cfg_double(s, key, *out, out);
+}
+
+/* keys that, when given, set a value (absent: *out unchanged, i.e. unset) */
+static int opt_int(mc_cfg_section *s, const char *key, int lo, int hi, int *out) {
     if (!mc_cfg_has(s, key)) return MC_OK;
-    MC_TRY(mc_cfg_float(s, key, 0, &f));
-    const char *v;
-    mc_cfg_str(s, key, NULL, &v);
-    *out = strtod(v, NULL); /* keep the double the user wrote (mc_cfg_float validated it) */
-    return MC_OK;
+    return mc_cfg_int_range(s, key, lo, lo, hi, out);
+}
+/* max_lr > 0, epochs >= 1, checkpoint_every >= 1 or epoch ([experiment] and [stage] alike) */
+static int stage_keys(mc_cfg_section *s, double *max_lr, int *epochs, long *every) {
+    MC_TRY(mc_cfg_double_min(s, "max_lr", *max_lr, 0, 1, max_lr));
+    MC_TRY(opt_int(s, "epochs", 1, 100000, epochs));
+    return mc_cfg_checkpoint_every(s, every);
 }
 
 int mc_experiment_load(mc_experiment *e, const char *path) {
@@ -106,16 +116,18 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
                 mc_cfg_str(s, keys[k], NULL, &v);
                 rc = dup_str(dst[k], v);
             }
-            int iv;
-            if (rc == MC_OK && (rc = mc_cfg_int_range(s, "seed", 0, 0, 2147483647, &iv)) == MC_OK) e->seed = (uint64_t)iv;
+            int iv = -1;
+            if (rc == MC_OK && (rc = opt_int(s, "seed", 0, 2147483647, &iv)) == MC_OK && iv >= 0) e->seed = (uint64_t)iv;
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "batch", 0, 0, 65536, &e->batch);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "workers", 1, 0, 64, &e->workers);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "threads", 0, 0, 1024, &e->threads);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "gpu", -1, -1, 1024, &e->gpu);
-            if (rc == MC_OK) rc = get_double(s, "weight_decay", &e->weight_decay);
-            if (rc == MC_OK) rc = mc_cfg_int_range(s, "decoupled_wd", 1, 0, 1, &e->decoupled);
+            if (rc == MC_OK) rc = mc_cfg_double_min(s, "weight_decay", e->weight_decay, 0, 0, &e->weight_decay);
+            if (rc == MC_OK) rc = opt_int(s, "decoupled_wd", 0, 1, &e->decoupled);
             static const char *const fbn[] = {"batch", "running", NULL};
-            if (rc == MC_OK) rc = mc_cfg_enum(s, "frozen_bn", fbn, MC_FROZEN_BN_BATCH, &e->frozen_bn);
+            if (rc == MC_OK && mc_cfg_has(s, "frozen_bn"))
+                rc = mc_cfg_enum(s, "frozen_bn", fbn, MC_FROZEN_BN_BATCH, &e->frozen_bn);
+            if (rc == MC_OK) rc = stage_keys(s, &e->max_lr, &e->epochs, &e->checkpoint_every);
             if (rc == MC_OK) rc = get_double(s, "subset", &e->subset);
             if (rc == MC_OK && (rc = mc_cfg_int_range(s, "subset_seed", 0, 0, 2147483647, &iv)) == MC_OK)
                 e->subset_seed = (uint32_t)iv;
@@ -156,10 +168,7 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             mc_cfg_str(s, "data", NULL, &data);
             rc = dup_str(&st->data, data);
             int iv;
-            if (rc == MC_OK) rc = get_double(s, "max_lr", &st->max_lr);
-            if (rc == MC_OK) rc = mc_cfg_int_range(s, "epochs", 0, 0, 100000, &st->epochs);
-            if (rc == MC_OK && (rc = mc_cfg_int_range(s, "checkpoint_every", 0, 0, 2147483647, &iv)) == MC_OK)
-                st->checkpoint_every = iv;
+            if (rc == MC_OK) rc = stage_keys(s, &st->max_lr, &st->epochs, &st->checkpoint_every);
             if (rc == MC_OK && (rc = mc_cfg_int_range(s, "max_iters", 0, 0, 2147483647, &iv)) == MC_OK)
                 st->max_iters = iv;
             if (rc == MC_OK) rc = mc_cfg_check_unused(s);
@@ -173,6 +182,37 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
     mc_cfg_free(cfg);
     if (rc < 0) mc_experiment_clear(e);
     return rc;
+}
+
+/* ---- the settings in effect ------------------------------------------------------------------
+ * Precedence (docs/training.md): command line (applied to e by the CLI) > [stage] > [experiment]
+ * > the cfg's [net] (with its net.* overrides) > built-in (the paper's stage defaults, weight
+ * decay 1e-2 decoupled, seed 0, batch statistics in frozen BN, a checkpoint per epoch). */
+int mc_experiment_resolve(mc_experiment *e) {
+    if (!e->net) return mc_err(MC_EARG, "%s: no network cfg (net=)", e->path ? e->path : "experiment");
+    const char *set[MAX_SET + 1];
+    int n = 0;
+    for (int i = 0; i < e->nset && n < MAX_SET; i++) set[n++] = e->set[i];
+    set[n] = NULL;
+    mc_net_train_keys k;
+    MC_TRY(mc_net_cfg_train_keys(e->net, set, &k));
+    if (e->seed == MC_SEED_UNSET) e->seed = k.seed >= 0 ? (uint64_t)k.seed : 0;
+    if (e->weight_decay < 0) e->weight_decay = k.weight_decay >= 0 ? k.weight_decay : 1e-2;
+    if (e->decoupled < 0) e->decoupled = k.decoupled >= 0 ? k.decoupled : 1;
+    if (e->frozen_bn < 0) e->frozen_bn = k.frozen_bn >= 0 ? k.frozen_bn : MC_FROZEN_BN_BATCH;
+    for (int i = 0; i < e->nstages; i++) {
+        mc_exp_stage *st = &e->st[i];
+        double lr;
+        int ep;
+        mc_stage_defaults(st->stage, &lr, &ep);
+        if (st->max_lr <= 0) st->max_lr = e->max_lr > 0 ? e->max_lr : k.max_lr > 0 ? k.max_lr : lr;
+        if (st->epochs <= 0) st->epochs = e->epochs > 0 ? e->epochs : k.epochs > 0 ? k.epochs : ep;
+        if (st->checkpoint_every == 0)
+            st->checkpoint_every = e->checkpoint_every ? e->checkpoint_every
+                                   : k.checkpoint_every ? k.checkpoint_every
+                                                        : MC_EVERY_EPOCH;
+    }
+    return MC_OK;
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -196,26 +236,69 @@ static int load_split(const mc_experiment *e, const char *datapath, const char *
     return rc;
 }
 
-/* copies every tensor of src into dst that has the same name and shape; returns the count */
-static int copy_by_name(mc_net *dst, const mc_net *src, const char *skip_group, int *copied) {
-    *copied = 0;
+static const char *dims_str(const mc_tensor_info *t, char *buf, size_t n) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < t->ndim && o < n; d++) o += (size_t)snprintf(buf + o, n - o, "%s%d", d ? ", " : "", t->dims[d]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+    return buf;
+}
+
+static int same_shape(const mc_tensor_info *a, const mc_tensor_info *b) {
+    if (a->ndim != b->ndim || a->numel != b->numel) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->dims[d] != b->dims[d]) return 0;
+    return 1;
+}
+
+/* Carries the weights from src into dst, the same cfg rebuilt for another number of labels:
+ * every tensor outside group `head` (T, E and any other group; C starts fresh anyway) must be
+ * in both networks, by name, with the same shape, and is copied; otherwise nothing is carried
+ * and the error names the first tensor that cannot be, and how many cannot. */
+static int carry_weights(mc_net *dst, const mc_net *src, const char *head, const char *what) {
+    char first[600] = "", sa[64], sb[64];
+    int bad = 0;
     for (int i = 0; i < mc_net_num_tensors(dst); i++) {
         mc_tensor_info a, b;
         mc_net_tensor_info(dst, i, &a);
-        if (skip_group && !strcmp(mc_net_layer_group(dst, a.layer), skip_group)) continue;
+        if (!strcmp(mc_net_layer_group(dst, a.layer), head)) continue;
         int j = mc_net_find_tensor(src, a.name);
-        if (j < 0) continue;
+        if (j >= 0) mc_net_tensor_info(src, j, &b);
+        if (j >= 0 && same_shape(&a, &b)) continue;
+        if (bad++) continue;
+        if (j < 0)
+            snprintf(first, sizeof first, "%s %s (group %s) is not in the network before", a.name,
+                     dims_str(&a, sa, sizeof sa), mc_net_layer_group(dst, a.layer));
+        else
+            snprintf(first, sizeof first, "%s (group %s) is %s now but %s in the network before", a.name,
+                     mc_net_layer_group(dst, a.layer), dims_str(&a, sa, sizeof sa), dims_str(&b, sb, sizeof sb));
+    }
+    /* and nothing outside the head is left behind */
+    for (int j = 0; j < mc_net_num_tensors(src); j++) {
+        mc_tensor_info b;
         mc_net_tensor_info(src, j, &b);
-        if (b.numel != a.numel || b.ndim != a.ndim) continue;
-        float *buf = mc_malloc(a.numel * sizeof(float), "transfer");
+        if (!strcmp(mc_net_layer_group(src, b.layer), head) || mc_net_find_tensor(dst, b.name) >= 0) continue;
+        if (!bad++)
+            snprintf(first, sizeof first, "%s %s (group %s) of the network before has no place in the new one", b.name,
+                     dims_str(&b, sb, sizeof sb), mc_net_layer_group(src, b.layer));
+    }
+    mc_clear_error();
+    if (bad)
+        return mc_err(MC_ESHAPE,
+                      "%s: the weights outside group %s cannot be carried over: %s (%d tensor%s in all; a layer "
+                      "whose shape depends on the number of labels belongs in group=%s)",
+                      what, head, first, bad, bad == 1 ? "" : "s", head);
+    for (int i = 0; i < mc_net_num_tensors(dst); i++) {
+        mc_tensor_info a;
+        mc_net_tensor_info(dst, i, &a);
+        if (!strcmp(mc_net_layer_group(dst, a.layer), head)) continue;
+        int j = mc_net_find_tensor(src, a.name);
+        float *buf = mc_malloc(a.numel * sizeof(float), "carried weights");
         if (!buf) return MC_ENOMEM;
-        int rc = mc_net_tensor_get(src, j, buf);
+        int rc = j >= 0 ? mc_net_tensor_get(src, j, buf) : j;
         if (rc == MC_OK) rc = mc_net_tensor_set(dst, i, buf);
         free(buf);
         MC_TRY(rc);
-        (*copied)++;
     }
-    mc_clear_error();
     return MC_OK;
 }
 
@@ -238,14 +321,14 @@ int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, in
 }
 
 static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
-    const char *set[20];
+    const char *set[MAX_SET + 1];
     int n = 0;
-    for (int i = 0; i < e->nset; i++) set[n++] = e->set[i];
+    for (int i = 0; i < e->nset && n < MAX_SET; i++) set[n++] = e->set[i];
     set[n] = NULL;
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
                      .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
     MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
-    mc_net_set_frozen_bn(*out, e->frozen_bn);
+    if (e->frozen_bn >= 0) mc_net_set_frozen_bn(*out, e->frozen_bn); /* else the cfg's */
     return MC_OK;
 }
 
@@ -262,12 +345,18 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
     if (e->root) fprintf(f, "root = %s\n", e->root);
     if (e->weights) fprintf(f, "weights = %s\n", e->weights);
     if (e->out) fprintf(f, "output = %s\n", e->out);
-    fprintf(f, "seed = %llu\n", (unsigned long long)e->seed);
+    if (e->seed != MC_SEED_UNSET) fprintf(f, "seed = %llu\n", (unsigned long long)e->seed);
     if (e->batch) fprintf(f, "batch = %d\n", e->batch);
     if (e->gpu >= 0) fprintf(f, "gpu = %d\n", e->gpu);
-    fprintf(f, "workers = %d\nthreads = %d\nweight_decay = %s\ndecoupled_wd = %d\nfrozen_bn = %s\n", e->workers,
-            e->threads, fmt_double(e->weight_decay, b, sizeof b), e->decoupled,
-            e->frozen_bn == MC_FROZEN_BN_RUNNING ? "running" : "batch");
+    fprintf(f, "workers = %d\nthreads = %d\n", e->workers, e->threads);
+    /* unset ones are left out: they come from the cfg's [net] or the built-in defaults */
+    if (e->weight_decay >= 0) fprintf(f, "weight_decay = %s\n", fmt_double(e->weight_decay, b, sizeof b));
+    if (e->decoupled >= 0) fprintf(f, "decoupled_wd = %d\n", e->decoupled);
+    if (e->frozen_bn >= 0) fprintf(f, "frozen_bn = %s\n", e->frozen_bn == MC_FROZEN_BN_RUNNING ? "running" : "batch");
+    if (!resolve && e->max_lr > 0) fprintf(f, "max_lr = %s\n", fmt_double(e->max_lr, b, sizeof b));
+    if (!resolve && e->epochs > 0) fprintf(f, "epochs = %d\n", e->epochs);
+    if (!resolve && e->checkpoint_every > 0) fprintf(f, "checkpoint_every = %ld\n", e->checkpoint_every);
+    if (!resolve && e->checkpoint_every == MC_EVERY_EPOCH) fprintf(f, "checkpoint_every = epoch\n");
     if (e->subset > 0) fprintf(f, "subset = %s\nsubset_seed = %u\n", fmt_double(e->subset, b, sizeof b), e->subset_seed);
     if (e->nset) {
         fprintf(f, "set = ");
@@ -289,7 +378,8 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
         if (s->data) fprintf(f, "data = %s\n", s->data);
         if (lr > 0) fprintf(f, "max_lr = %s\n", fmt_double(lr, b, sizeof b));
         if (ep > 0) fprintf(f, "epochs = %d\n", ep);
-        if (s->checkpoint_every) fprintf(f, "checkpoint_every = %ld\n", s->checkpoint_every);
+        if (s->checkpoint_every > 0) fprintf(f, "checkpoint_every = %ld\n", s->checkpoint_every);
+        if (s->checkpoint_every == MC_EVERY_EPOCH) fprintf(f, "checkpoint_every = epoch\n");
         if (s->max_iters) fprintf(f, "max_iters = %ld\n", s->max_iters);
     }
     return ferror(f) ? mc_err(MC_EIO, "experiment: write error (disk full?)") : MC_OK;
@@ -368,10 +458,13 @@ static void plot_stage(const char *logcsv, const char *validcsv, int stage, cons
     mc_clear_error();
 }
 
-int mc_experiment_run(const mc_experiment *e, const mc_run_opts *ro) {
+int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
     const mc_run_opts none = {0};
     if (!ro) ro = &none;
     int resume = ro->resume;
+    mc_experiment resolved = *given; /* shallow: resolving changes numbers only, never the strings */
+    MC_TRY(mc_experiment_resolve(&resolved));
+    const mc_experiment *e = &resolved;
     if (!e->out) return mc_err(MC_EARG, "%s: no output folder (output= or -o)", e->path ? e->path : "experiment");
     MC_TRY(mc_mkdirs(e->out));
     char path[4096];
@@ -407,8 +500,10 @@ int mc_experiment_run(const mc_experiment *e, const mc_run_opts *ro) {
             mc_net *nn;
             if ((rc = build_net(e, train->nlabels, &nn)) < 0) goto stage_done;
             if (net) {
-                int copied;
-                rc = copy_by_name(nn, net, "head", &copied);
+                char what[256];
+                snprintf(what, sizeof what, "stage %d (%s): the network rebuilt for %d label%s", k + 1,
+                         mc_stage_name(s->stage), train->nlabels, train->nlabels == 1 ? "" : "s");
+                rc = carry_weights(nn, net, "head", what);
                 mc_net_free(net);
                 net = nn;
                 if (rc < 0) goto stage_done;
@@ -429,11 +524,10 @@ int mc_experiment_run(const mc_experiment *e, const mc_run_opts *ro) {
                 goto stage_done;
             mc_train_opts o2;
             mc_train_opts_default(&o2);
-            mc_stage_defaults(s->stage, &o2.max_lr, &o2.epochs);
-            if (s->max_lr > 0) o2.max_lr = s->max_lr;
-            if (s->epochs > 0) o2.epochs = s->epochs;
+            o2.max_lr = s->max_lr; /* resolved above */
+            o2.epochs = s->epochs;
             o2.stage = s->stage;
-            o2.checkpoint_every = s->checkpoint_every;
+            o2.checkpoint_every = s->checkpoint_every > 0 ? s->checkpoint_every : 0; /* 0: once per epoch */
             o2.max_iters = s->max_iters;
             o2.weight_decay = e->weight_decay;
             o2.decoupled = e->decoupled;

@@ -3,7 +3,8 @@
  * AUC = the Mann–Whitney statistic: the probability that a random positive scores above a random
  * negative, ties counting 1/2. Computed from average ranks over all scores (O(n log n)):
  *   AUC = (R_pos - n_pos (n_pos + 1)/2) / (n_pos n_neg),  R_pos = sum of the positives' ranks.
- * Entries with mask 0 (U-Ignore) are left out. Undefined (NaN) without both classes. */
+ * Entries with mask 0 (U-Ignore) are left out. Undefined (NaN) without both classes; running out
+ * of memory is an error (MC_ENOMEM), never that NaN. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,11 @@ static item *gather(const float *score, const float *label, const float *mask, i
     return it;
 }
 
-double mc_auc(const float *score, const float *label, const float *mask, int n, int stride, int col) {
+int mc_auc(const float *score, const float *label, const float *mask, int n, int stride, int col, double *auc) {
     int m;
+    *auc = NAN;
     item *it = gather(score, label, mask, n, stride, col, &m);
-    if (!it) return NAN;
+    if (!it) return mc_err_context(MC_ENOMEM, "AUC of column %d over %d rows", col, n);
     qsort(it, (size_t)m, sizeof *it, cmp_item);
     double npos = 0, rpos = 0;
     for (int i = 0; i < m;) {
@@ -55,8 +57,8 @@ double mc_auc(const float *score, const float *label, const float *mask, int n, 
     }
     double nneg = m - npos;
     free(it);
-    if (npos == 0 || nneg == 0) return NAN;
-    return (rpos - npos * (npos + 1) / 2.0) / (npos * nneg);
+    *auc = npos == 0 || nneg == 0 ? (double)NAN : (rpos - npos * (npos + 1) / 2.0) / (npos * nneg);
+    return MC_OK;
 }
 
 /* ROC curve: one point per distinct threshold, from (0,0) to (1,1); fpr/tpr get at most m+1
@@ -64,8 +66,9 @@ double mc_auc(const float *score, const float *label, const float *mask, int n, 
 int mc_roc(const float *score, const float *label, const float *mask, int n, int stride, int col, double **fpr,
            double **tpr, double **thr) {
     int m;
+    *fpr = *tpr = *thr = NULL;
     item *it = gather(score, label, mask, n, stride, col, &m);
-    if (!it) return MC_ENOMEM;
+    if (!it) return mc_err_context(MC_ENOMEM, "ROC curve of column %d over %d rows", col, n);
     qsort(it, (size_t)m, sizeof *it, cmp_item);
     double npos = 0;
     for (int i = 0; i < m; i++) npos += it[i].y > 0.5f;
@@ -78,7 +81,8 @@ int mc_roc(const float *score, const float *label, const float *mask, int n, int
         free(*fpr);
         free(*tpr);
         free(*thr);
-        return MC_ENOMEM;
+        *fpr = *tpr = *thr = NULL;
+        return mc_err_context(MC_ENOMEM, "ROC curve of column %d over %d rows", col, n);
     }
     int k = 0;
     double tp = 0, fp = 0;

@@ -250,17 +250,19 @@ int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, do
     return rc;
 }
 
-double mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc) {
+int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean) {
     double s = 0;
     int k = 0;
+    *mean = NAN;
     for (int j = 0; j < ds->nlabels; j++) {
-        auc[j] = mc_auc(probs, ds->y, ds->mask, ds->n, ds->nlabels, j);
+        MC_TRY(mc_auc(probs, ds->y, ds->mask, ds->n, ds->nlabels, j, &auc[j]));
         if (!isnan(auc[j])) {
             s += auc[j];
             k++;
         }
     }
-    return k ? s / k : (double)NAN;
+    *mean = k ? s / k : (double)NAN;
+    return MC_OK;
 }
 
 /* ---- progress: events for the caller (the library prints nothing) ------------------------ */
@@ -290,7 +292,7 @@ static int log_flush(FILE *f, const char *name) {
 static int validate(mc_net *net, const mc_dataset *valid, const mc_train_opts *o, long it, int epoch, float *probs,
                     double *auc, double *mean, double *vloss) {
     MC_TRY(mc_evaluate(net, valid, o->workers, probs, vloss));
-    *mean = mc_mean_auc(valid, probs, auc);
+    MC_TRY(mc_mean_auc(valid, probs, auc, mean));
     if (o->vlog) {
         mc_valid_row row = {.stage = o->stage, .iter = it, .epoch = epoch + 1, .loss = *vloss, .mean = *mean,
                             .nlabels = valid->nlabels < MC_MAX_LABELS ? valid->nlabels : MC_MAX_LABELS};

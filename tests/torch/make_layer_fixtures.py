@@ -75,11 +75,13 @@ def write_safetensors(path, tensors, meta):
 
 
 def run(name, cfg, model, named, xshape, train=True, frozen="", frozen_names=(), cost=False,
-        bn_modules=(), seed=0, xscale=1.0):
+        bn_modules=(), seed=0, xscale=1.0, eval_modules=()):
     torch.manual_seed(seed)
     randomize(named)
     before = {k: v.detach().clone() for k, v in named.items()}
     model.train(train)
+    for mod in eval_modules:  # frozen BN with running statistics (frozen_bn=running)
+        mod.eval()
     for k, v in named.items():
         if isinstance(v, nn.Parameter):
             v.requires_grad_(k not in frozen_names)
@@ -513,6 +515,22 @@ def frozen_backbone():
                frozen_names=("1.weight", "1.bn.weight", "1.bn.bias"), seed=110)
 
 
+@case
+def frozen_backbone_running():
+    # the same with [net] frozen_bn=running: the frozen group's BN uses and keeps its running
+    # statistics (PyTorch: that BN module in eval mode, the rest in train mode)
+    m = Frozen()
+    cfg = (net_header(1, 6, 6) + "frozen_bn=running\n" +
+           "[convolutional]\ngroup=color\nfilters=3\nsize=3\npadding=1\n"
+           "[convolutional]\ngroup=backbone\nfilters=4\nsize=3\nstride=2\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[avgpool]\ngroup=backbone\n[connected]\ngroup=head\noutput=2\n")
+    named = {"0.weight": m.t.weight, "0.bias": m.t.bias, "1.weight": m.e.weight, "3.weight": m.fc.weight,
+             "3.bias": m.fc.bias}
+    named.update(bn_named("1.bn.", m.bn))
+    return run("frozen_backbone_runningstats", cfg, m, named, (2, 1, 6, 6), frozen="backbone",
+               frozen_names=("1.weight", "1.bn.weight", "1.bn.bias"), seed=111, eval_modules=(m.bn,))
+
+
 class SgdNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -532,9 +550,11 @@ SGD_CFG = (net_header(1, 8, 8, batch=4) +
            "activation=relu\n[avgpool]\ngroup=backbone\n[connected]\ngroup=head\noutput=3\n[cost]\n")
 
 
-def sgd_case(name, decoupled, frozen, lrs, momenta, wd=1e-2, seed=200):
+def sgd_case(name, decoupled, frozen, lrs, momenta, wd=1e-2, seed=200, frozen_bn="batch"):
     """A few SGD steps (PyTorch SGD; fastai's decoupled weight decay p *= 1 - lr*wd before the
-    step) with a changing lr and momentum, as the one-cycle schedule does."""
+    step) with a changing lr and momentum, as the one-cycle schedule does. frozen_bn="running":
+    the frozen group's BN in eval mode (running statistics, used and not updated), the rest in
+    train mode; the cfg says [net] frozen_bn=running."""
     torch.manual_seed(seed)
     m = SgdNet()
     named = {"0.weight": m.t.weight, "0.bias": m.t.bias, "1.weight": m.e.weight, "3.weight": m.fc.weight,
@@ -549,6 +569,9 @@ def sgd_case(name, decoupled, frozen, lrs, momenta, wd=1e-2, seed=200):
             v.requires_grad_(k not in frozen_names)
     opt = torch.optim.SGD(params, lr=lrs[0], momentum=momenta[0], weight_decay=0.0 if decoupled else wd)
     m.train()
+    if frozen_bn == "running":
+        assert frozen == "backbone"
+        m.bn.eval()
     for step, (lr, mom) in enumerate(zip(lrs, momenta)):
         for g in opt.param_groups:
             g["lr"], g["momentum"] = lr, mom
@@ -567,9 +590,10 @@ def sgd_case(name, decoupled, frozen, lrs, momenta, wd=1e-2, seed=200):
         out[f"loss{step}"] = loss.detach().reshape(1)
     for k, v in named.items():
         out["final." + k] = v.detach().clone()
-    meta = {"cfg": SGD_CFG, "steps": str(len(lrs)), "lr": ",".join(map(repr, lrs)),
+    cfg = SGD_CFG if frozen_bn == "batch" else SGD_CFG.replace("[net]\n", "[net]\nfrozen_bn=%s\n" % frozen_bn, 1)
+    meta = {"cfg": cfg, "steps": str(len(lrs)), "lr": ",".join(map(repr, lrs)),
             "momentum": ",".join(map(repr, momenta)), "wd": repr(wd), "decoupled": str(int(decoupled)),
-            "frozen": frozen}
+            "frozen": frozen, "frozen_bn": frozen_bn}
     return name, out, meta
 
 
@@ -578,6 +602,8 @@ SGD_CASES = [
     lambda: sgd_case("sgd_decoupled", True, "", [0.1, 0.05, 0.02, 0.01], [0.95, 0.9, 0.85, 0.9], seed=201),
     lambda: sgd_case("sgd_decoupled_frozen_backbone", True, "backbone", [0.2, 0.1, 0.05], [0.9, 0.9, 0.9],
                      seed=202),
+    lambda: sgd_case("sgd_decoupled_frozen_backbone_running", True, "backbone", [0.2, 0.1, 0.05], [0.9, 0.9, 0.9],
+                     seed=203, frozen_bn="running"),
 ]
 
 

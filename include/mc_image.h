@@ -173,6 +173,21 @@ int mc_loader_batches_per_epoch(const mc_loader *ld);
 /* Stops the workers (also mid-epoch), joins them and frees everything. NULL is fine. */
 void mc_loader_free(mc_loader *ld);
 
+/* ---- 8-bit RGB images ----------------------------------------------------------------------
+ * For the colour-transfer tools (D-hash, quality, transfer): the pixels that PIL's
+ * Image.open(path).convert("RGB") gives (Pillow 9.4): grey replicated, alpha dropped, palettes
+ * looked up, 16-bit grey clipped to 255 (PIL's mode "I"), other 16-bit samples' high byte;
+ * CMYK JPEGs are refused (MC_EUNSUP). px is [h][w][3], reused across loads like mc_image's;
+ * errors as mc_image_load_grey's, naming the file. */
+typedef struct mc_image8 {
+    int w, h;    /* width and height */
+    int c;       /* channels: 3 */
+    uint8_t *px; /* [h][w][c] */
+    size_t cap;  /* bytes allocated at px */
+} mc_image8;
+int mc_image_load_rgb8(const char *path, mc_image8 *img);
+void mc_image8_free(mc_image8 *img);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,5 +87,10 @@ msg=$("$BIN" dhash --query "$T/imgs/img000_L.jpg" --refs "$T/refs" 2>&1 >/dev/nu
 mkdir -p "$T/empty"
 msg=$("$BIN" dhash --query "$T/imgs/img000_L.jpg" --refs "$T/empty" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"no .png/.jpg/.jpeg file"* ]] || bad "empty reference folder: rc $rc: $msg"
+# the shared parser: did-you-mean and --help
+msg=$("$BIN" dhash --qeury x.png --refs d 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$msg" = "medcolor dhash: unknown option '--qeury' (did you mean --query? see medcolor dhash --help)" ] || bad "hint: $rc: $msg"
+help=$("$BIN" dhash --help); [ $? -eq 0 ] || bad "--help exit"
+for o in "--query IMG" "--refs DIR" "--index FILE" "-q, --quiet"; do [[ "$help" == *"$o"* ]] || bad "--help lacks $o"; done
 [ $fail -eq 0 ] && echo "cli_dhash                      200 hashes identical, retrieval and index ok"
 exit $fail

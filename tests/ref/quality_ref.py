@@ -11,7 +11,7 @@ OUTDIR/manifest.txt, one line per case:
   pc NAME W H                             NAME.in (float64 image), NAME.out (its PC map)
   fft N                                   fft_N.in (N complex128), fft_N.out = np.fft.fft
   meanstd N MEAN STD                      meanstd.in (N float64), np.mean / np.std (ddof 0)
-Inputs from numpy.random.RandomState(2011).
+Inputs from numpy.random.RandomState(2011). tests/ref/quality_files.py imports the metrics from here.
 """
 import os
 import sys
@@ -19,8 +19,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+OUT = sys.argv[1] if __name__ == "__main__" else None
 rng = np.random.RandomState(2011)
 man = []
 
@@ -207,46 +206,52 @@ def pair(name, a, b):
                                                         entropy(grey_of(a)), entropy(grey_of(b)), sk))
 
 
-base = picture(64, 64, 1)
-pair("small", base, noisy(base, 6))
-a = picture(101, 77, 1)
-pair("odd", a, noisy(a, 3))
-a = picture(90, 80, 1)
-pair("same", a, a.copy())
-base = picture(128, 120, 1)
-for s in (2, 5, 10, 20):
-    pair("noise%d" % s, base, noisy(base, s))
-a = picture(600, 520, 1)
-pair("big", a, noisy(a, 8))  # F = round(520/256) = 2
-a = picture(389, 521, 1)
-pair("oddF2", a, noisy(a, 8))  # F = 2, 195x261 after downsampling
-a = picture(96, 72, 3)
-b = noisy(a, 5)
-b[..., 0] = np.clip(b[..., 0].astype(int) + 30, 0, 255)  # a colour shift that grey hardly sees
-pair("rgb", a, b)
-a = picture(300, 260, 3)
-pair("rgbbig", a, noisy(a, 10))
-a = picture(70, 66, 3)
-pair("rgbsame", a, a.copy())
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    base = picture(64, 64, 1)
+    pair("small", base, noisy(base, 6))
+    a = picture(101, 77, 1)
+    pair("odd", a, noisy(a, 3))
+    a = picture(90, 80, 1)
+    pair("same", a, a.copy())
+    base = picture(128, 120, 1)
+    for s in (2, 5, 10, 20):
+        pair("noise%d" % s, base, noisy(base, s))
+    a = picture(600, 520, 1)
+    pair("big", a, noisy(a, 8))  # F = round(520/256) = 2
+    a = picture(389, 521, 1)
+    pair("oddF2", a, noisy(a, 8))  # F = 2, 195x261 after downsampling
+    a = picture(96, 72, 3)
+    b = noisy(a, 5)
+    b[..., 0] = np.clip(b[..., 0].astype(int) + 30, 0, 255)  # a colour shift that grey hardly sees
+    pair("rgb", a, b)
+    a = picture(300, 260, 3)
+    pair("rgbbig", a, noisy(a, 10))
+    a = picture(70, 66, 3)
+    pair("rgbsame", a, a.copy())
 
-im = picture(45, 37, 1).astype(np.float64)
-put("pc_odd.in", im)
-put("pc_odd.out", phasecong(im))
-man.append("pc pc_odd 45 37")
-im = picture(64, 48, 1).astype(np.float64)
-put("pc_even.in", im)
-put("pc_even.out", phasecong(im))
-man.append("pc pc_even 64 48")
+    im = picture(45, 37, 1).astype(np.float64)
+    put("pc_odd.in", im)
+    put("pc_odd.out", phasecong(im))
+    man.append("pc pc_odd 45 37")
+    im = picture(64, 48, 1).astype(np.float64)
+    put("pc_even.in", im)
+    put("pc_even.out", phasecong(im))
+    man.append("pc pc_even 64 48")
 
-for n in (1, 2, 3, 5, 7, 8, 12, 97, 128, 130, 260, 300, 521):
-    z = rng.normal(size=n) + 1j * rng.normal(size=n)
-    put("fft_%d.in" % n, z.astype(np.complex128))
-    put("fft_%d.out" % n, np.fft.fft(z).astype(np.complex128))
-    man.append("fft %d" % n)
+    for n in (1, 2, 3, 5, 7, 8, 12, 97, 128, 130, 260, 300, 521):
+        z = rng.normal(size=n) + 1j * rng.normal(size=n)
+        put("fft_%d.in" % n, z.astype(np.complex128))
+        put("fft_%d.out" % n, np.fft.fft(z).astype(np.complex128))
+        man.append("fft %d" % n)
 
-v = rng.normal(3, 2, 37)
-put("meanstd.in", v)
-man.append("meanstd 37 %r %r" % (float(np.mean(v)), float(np.std(v))))
+    v = rng.normal(3, 2, 37)
+    put("meanstd.in", v)
+    man.append("meanstd 37 %r %r" % (float(np.mean(v)), float(np.std(v))))
 
-with open(os.path.join(OUT, "manifest.txt"), "w") as f:
-    f.write("\n".join(man) + "\n")
+    with open(os.path.join(OUT, "manifest.txt"), "w") as f:
+        f.write("\n".join(man) + "\n")
+
+
+if __name__ == "__main__":
+    main()

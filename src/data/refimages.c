@@ -154,7 +154,7 @@ static int index_read(const char *path, index_entry **out, int *n, int *exists) 
         *n = 0;
         return rc;
     }
-    qsort(e, (size_t)*n, sizeof *e, cmp_entry);
+    if (*n > 1) qsort(e, (size_t)*n, sizeof *e, cmp_entry);
     *out = e;
     return MC_OK;
 }
@@ -222,7 +222,7 @@ int mc_reflib_load(mc_reflib **out, const char *dir, const char *index_path) {
         if (!x->name) rc = MC_ENOMEM;
     }
     closedir(d);
-    if (rc == 0) qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_ref);
+    if (rc == 0 && r->n > 1) qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_ref);
     if (rc == 0 && index_path) rc = index_read(index_path, &idx, &nidx, &exists);
     int matched = 0;
     for (int i = 0; rc == 0 && i < r->n; i++) {

@@ -15,7 +15,9 @@
  *     with ftol 1e-3, gtol 0.9, xtol 0.1, step bounds [0, 1e10]; its warnings (rounding errors,
  *     xtol) accept the step as L-BFGS-B does. A line search that needs more than max_ls
  *     evaluations (default 20) returns to the previous iterate and restarts from −g with an
- *     empty memory; with an empty memory already, the run ends (MC_LBFGS_ABNORMAL);
+ *     empty memory; with an empty memory already, the run ends (MC_LBFGS_ABNORMAL). A trial
+ *     point equal (bit for bit) to the last evaluated one is not evaluated again (scipy's driver
+ *     caches it the same way) but counts as a trial;
  *   - stops (checked in this order after each iteration): iterations ≥ maxiter, evaluations >
  *     maxfun, ‖g‖∞ ≤ pgtol, (f_old − f)/max(|f_old|, |f|, 1) ≤ factr·ε_mach. ‖g‖∞ ≤ pgtol is
  *     also checked at the start point.

@@ -14,6 +14,8 @@
  *   - a failing callback stops the run with its own code and message, x = the last accepted
  *     iterate; the progress callback stops (> 0) or fails (< 0) the run; non-finite f → MC_ENUM;
  *     maxiter and maxfun stop where they should; bad options → MC_EARG;
+ *   - a line search out of evaluations restarts from −g with an empty memory (max_ls 2), and
+ *     with an empty memory already ends the run (a gradient of the wrong sign: abnormal);
  *   - the lowest f over all evaluations and its x are the ones seen by the callback.
  * Against scipy (same options): iterations within 10 % and final f within 1e-10 (absolute: the
  * two implementations differ only by rounding — two-loop recursion here, compact form there —
@@ -73,6 +75,14 @@ static int fg(void *ctx, const double *x, double *g, double *f) {
         p->min_f = *f;
         if (p->min_x) memcpy(p->min_x, x, (size_t)p->n * sizeof(double));
     }
+    return MC_OK;
+}
+
+/* f = x², but the gradient returned with the wrong sign */
+static int wrong_gradient(void *ctx, const double *x, double *g, double *f) {
+    (void)ctx;
+    *f = x[0] * x[0];
+    g[0] = -2.0 * x[0];
     return MC_OK;
 }
 
@@ -343,6 +353,32 @@ int main(void) {
           minx[0], minx[1]);
     CHECK(res.best_f <= res.f, "best f %.17g above the final %.17g", res.best_f, res.f);
     p.min_x = NULL;
+
+    /* a line search that runs out of evaluations: back to the last iterate, memory emptied,
+     * restart from −g (max_ls 1 on Rosenbrock-100 makes it happen) */
+    mc_lbfgs_opts_default(&o);
+    o.max_ls = 1;
+    rc = solve(0, 100, &o, x, &res, &w, &p);
+    printf("rosen100 with max_ls 1: %ld iterations, %ld restarts, f %.3g (%s)\n", res.iters, res.nrestart, res.f,
+           mc_lbfgs_reason_name(res.reason));
+    CHECK(rc == 0 && res.nrestart > 0, "max_ls 1: rc %d, %ld restarts (expected some)", rc, res.nrestart);
+    CHECK(w.wolfe_bad == 0 && w.armijo_bad == 0, "max_ls 1: an accepted step breaks the strong Wolfe conditions");
+    /* here the restart's first trial (step 1 along −g) fails again, now with an empty memory:
+     * the run ends abnormally at the last accepted iterate, whose f is reported */
+    double fchk, gchk[100];
+    rosen_grad(100, x, gchk, &fchk);
+    CHECK(res.reason == MC_LBFGS_ABNORMAL && fchk == res.f && res.iters == w.iters,
+          "max_ls 1: reason %s, f(x) %.17g vs reported %.17g", mc_lbfgs_reason_name(res.reason), fchk, res.f);
+    /* a gradient of the wrong sign: −g is a descent direction by its own account but f grows
+     * along it, so the first line search fails with an empty memory: abnormal, x unchanged */
+    double xw = 1.0;
+    mc_lbfgs_opts_default(&o);
+    rc = mc_lbfgs(1, &xw, wrong_gradient, NULL, &o, &res);
+    /* the trials shrink to x = 1 + 2t with t → 0: the 17th rounds to x = 1 and the last three
+     * repeat it, which are not evaluated again: 1 + 17 evaluations, as scipy (18 funcalls) */
+    CHECK(rc == 0 && res.reason == MC_LBFGS_ABNORMAL && xw == 1.0 && res.iters == 0 && res.nfev == 18,
+          "wrong gradient: rc %d, reason %s, x %g, %ld iterations, %ld evaluations (want abnormal, 1, 0, 18)", rc,
+          mc_lbfgs_reason_name(res.reason), xw, res.iters, res.nfev);
 
     /* bad options */
     mc_lbfgs_opts_default(&o);

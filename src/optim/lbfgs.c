@@ -342,9 +342,17 @@ int mc_lbfgs(int n, double *x, mc_lbfgs_fg fg, void *ctx, const mc_lbfgs_opts *o
         int ifun = 0;
         double gd = gdold;
         while (task == LS_FG && ifun < o.max_ls) {
-            for (int i = 0; i < n; i++) x[i] = xo[i] + stp * d[i];
+            /* x, g, f hold the last evaluated point (the iterate itself before the first trial):
+             * a trial that rounds to the same x is not evaluated again (as scipy's driver caches
+             * it) but counts as a trial */
+            int same = 1;
+            for (int i = 0; i < n; i++) {
+                double xi = xo[i] + stp * d[i];
+                same &= xi == x[i];
+                x[i] = xi;
+            }
             ifun++;
-            status = evaluate(&r, x, g, &f);
+            if (!same) status = evaluate(&r, x, g, &f);
             if (status < 0) {
                 memcpy(x, xo, nn * sizeof(double));
                 f = fold;

@@ -54,7 +54,7 @@ LDLIBS  += -lcudnn
 endif
 
 # the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
-SUBSYS   := core engine layers cpu data io train study
+SUBSYS   := core engine layers cpu data io imaging optim train study
 LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)

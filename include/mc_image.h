@@ -173,6 +173,67 @@ int mc_loader_batches_per_epoch(const mc_loader *ld);
 /* Stops the workers (also mid-epoch), joins them and frees everything. NULL is fine. */
 void mc_loader_free(mc_loader *ld);
 
+/* ---- 8-bit RGB images ----------------------------------------------------------------------
+ * For the colour-transfer tools (D-hash, quality, transfer): the pixels that PIL's
+ * Image.open(path).convert("RGB") gives (Pillow 9.4): grey replicated, alpha dropped, palettes
+ * looked up, 16-bit grey clipped to 255 (PIL's mode "I"), other 16-bit samples' high byte;
+ * CMYK JPEGs are refused (MC_EUNSUP). px is [h][w][3], reused across loads like mc_image's;
+ * errors as mc_image_load_grey's, naming the file. */
+typedef struct mc_image8 {
+    int w, h;    /* width and height */
+    int c;       /* channels: 3 */
+    uint8_t *px; /* [h][w][c] */
+    size_t cap;  /* bytes allocated at px */
+} mc_image8;
+int mc_image_load_rgb8(const char *path, mc_image8 *img);
+void mc_image8_free(mc_image8 *img);
+
+/* ---- D-hash of files and reference libraries (src/data/refimages.c) -------------------------
+ * mc_dhash_file: decode (mc_image_load_rgb8) and hash (mc_dhash: PIL luma, then Lanczos 9×8). */
+int mc_dhash_file(const char *path, uint64_t *hash);
+
+/* A reference library: the PNG/JPEG files (names ending .png, .jpg, .jpeg in any case; hidden
+ * files and folders skipped; not recursive) of one folder, sorted by name (byte order), with
+ * their D-hashes. With an index file (docs/transfer.md: "dhash index"), hashes of files whose
+ * size and modification time (ns) are unchanged are reused; the others are computed, and the
+ * index is rewritten atomically when anything changed (or it did not exist). A malformed index
+ * is an error naming file:line, as is a reference that cannot be decoded. */
+typedef struct mc_refimage {
+    char *name;        /* file name inside the folder */
+    char *path;        /* folder/name */
+    uint64_t hash;
+    int64_t size;      /* bytes */
+    int64_t mtime_ns;  /* modification time, ns since the epoch */
+} mc_refimage;
+typedef struct mc_reflib {
+    int n;
+    mc_refimage *v;    /* sorted by name */
+    int reused;        /* hashes taken from the index */
+    int hashed;        /* hashes computed */
+    int dropped;       /* index entries of files no longer there (or changed) */
+    int index_written; /* 1: the index file was (re)written */
+} mc_reflib;
+int mc_reflib_load(mc_reflib **out, const char *dir, const char *index_path);
+void mc_reflib_free(mc_reflib *r);
+/* The nearest reference to q (Hamming distance; ties: the first by name); -1 when empty. */
+int mc_reflib_nearest(const mc_reflib *r, uint64_t q, int *dist);
+
+/* ---- quality of image files (src/data/refimages.c) ------------------------------------------
+ * Decodes both (mc_image_load_rgb8) and computes mc_quality_pair (include/mc_imaging.h) on them;
+ * q must point to an mc_quality. Different sizes are an error naming both files and sizes. */
+struct mc_quality;
+int mc_quality_files(const char *ref, const char *img, int color, struct mc_quality *q);
+
+/* A list of pairs, one "REF<TAB>IMG" a line ('#' comments and blank lines skipped, a first line
+ * "ref<TAB>img" taken as a header); relative paths are relative to the list file's folder.
+ * Errors name file:line. */
+typedef struct mc_pairlist {
+    int n;
+    char **ref, **img;
+} mc_pairlist;
+int mc_pairlist_load(mc_pairlist **out, const char *path);
+void mc_pairlist_free(mc_pairlist *l);
+
 #ifdef __cplusplus
 }
 #endif

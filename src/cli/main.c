@@ -25,6 +25,8 @@ static const struct {
     {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},
     {"run-grid", mc_cli_run_grid, "run a grid's runs one after another (skips finished, resumes started)"},
     {"report", mc_cli_report, "mean AUC ± std over seeds, paired t-tests (BH), CSV and plots of runs"},
+    {"dhash", mc_cli_dhash, "D-hash of images (imagehash's), nearest reference of a folder (colour transfer)"},
+    {"quality", mc_cli_quality, "PSNR, SSIM, FSIM(c), entropy of image pairs (colour transfer evaluation)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -310,3 +310,227 @@ int mc_image_load_grey(const char *path, mc_image *img) {
     fclose(f);
     return rc;
 }
+
+/* ---- 8-bit RGB decoding (mc_image_load_rgb8) ----------------------------------------------
+ * The pixels PIL gives for Image.open(path).convert("RGB") (Pillow 9.4, the same libpng and
+ * libjpeg): grey is replicated to R = G = B; alpha is dropped (no compositing); a palette is
+ * looked up; 1/2/4-bit grey is scaled to 8 bits by bit replication (PIL's "1", "L;2", "L;4"
+ * give the same 0/255, ×85, ×17). 16-bit samples follow PIL's modes: 16-bit grey opens as
+ * mode "I" and converts by clipping (v > 255 → 255, so most 16-bit X-rays come out white, as
+ * they do through PIL); 16-bit grey+alpha, RGB and RGBA keep the high byte (v >> 8). JPEG:
+ * libjpeg's RGB output (YCbCr and grey files; the default IDCT and upsampling, as PIL uses);
+ * CMYK/YCCK JPEGs are refused (MC_EUNSUP). */
+
+void mc_image8_free(mc_image8 *img) {
+    if (!img) return;
+    free(img->px);
+    img->px = NULL;
+    img->cap = 0;
+    img->w = img->h = img->c = 0;
+}
+
+static int image8_reserve(mc_image8 *img, size_t w, size_t h, const char *path) {
+    if (w == 0 || h == 0) return mc_err(MC_EPARSE, "%s: image has zero size (%zux%zu)", path, w, h);
+    if (w > MAX_PIXELS / h) return mc_err(MC_EUNSUP, "%s: image too large (%zux%zu pixels)", path, w, h);
+    size_t n = w * h * 3;
+    if (n > img->cap) {
+        free(img->px);
+        img->px = NULL;
+        img->cap = 0;
+        img->px = mc_malloc(n, path);
+        if (!img->px) return MC_ENOMEM;
+        img->cap = n;
+    }
+    return MC_OK;
+}
+
+/* one decoded PNG row (channels 1–4, depth 8 or 16) → RGB bytes; grey16: the file is 16-bit grey
+ * without alpha (PIL mode "I": clip) */
+static void png_row_to_rgb8(const unsigned char *row, uint8_t *out, int w, int channels, int depth, int grey16) {
+    for (int x = 0; x < w; x++) {
+        uint8_t v[3];
+        if (depth == 8) {
+            const unsigned char *p = row + (size_t)x * channels;
+            if (channels < 3)
+                v[0] = v[1] = v[2] = p[0];
+            else
+                v[0] = p[0], v[1] = p[1], v[2] = p[2];
+        } else {
+            const unsigned char *p = row + (size_t)x * channels * 2;
+            if (channels < 3) {
+                unsigned s = ((unsigned)p[0] << 8) | p[1];
+                v[0] = v[1] = v[2] = grey16 ? (uint8_t)(s > 255 ? 255 : s) : p[0];
+            } else {
+                v[0] = p[0], v[1] = p[2], v[2] = p[4];
+            }
+        }
+        out[3 * x] = v[0];
+        out[3 * x + 1] = v[1];
+        out[3 * x + 2] = v[2];
+    }
+}
+
+static int load_png_rgb8(const char *path, FILE *f, mc_image8 *img) {
+    png_errctx ctx;
+    ctx.msg[0] = 0;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
+    if (!png) return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    }
+    unsigned char *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    volatile int status = MC_OK;
+    if (setjmp(ctx.jb)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(raw);
+        free(rows);
+        img->w = img->h = 0;
+        if (status != MC_OK) return status;
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated PNG (%s)", path, ctx.msg);
+    }
+    png_set_benign_errors(png, 0);
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    png_uint_32 w = 0, h = 0;
+    int depth = 0, ctype = 0, interlace = 0;
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    int grey16 = ctype == PNG_COLOR_TYPE_GRAY && depth == 16;
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int channels = png_get_channels(png, info);
+    int odepth = png_get_bit_depth(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (channels < 1 || channels > 4 || (odepth != 8 && odepth != 16) ||
+        rowbytes < (size_t)w * channels * (odepth / 8)) {
+        status = mc_err(MC_EUNSUP, "%s: unsupported PNG layout (%d channels, %d bits)", path, channels, odepth);
+        png_error(png, "unsupported layout");
+    }
+    int rc = image8_reserve(img, w, h, path);
+    if (rc < 0) {
+        status = rc;
+        png_error(png, "cannot allocate the image");
+    }
+    if (passes > 1) {
+        if ((size_t)h > SIZE_MAX / rowbytes) {
+            status = mc_err(MC_EUNSUP, "%s: image too large", path);
+            png_error(png, "too large");
+        }
+        raw = mc_malloc((size_t)h * rowbytes, path);
+        rows = raw ? mc_malloc((size_t)h * sizeof(png_bytep), path) : NULL;
+        if (!raw || !rows) {
+            status = MC_ENOMEM;
+            png_error(png, "out of memory");
+        }
+        for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
+        png_read_image(png, rows);
+        for (png_uint_32 y = 0; y < h; y++)
+            png_row_to_rgb8(rows[y], img->px + (size_t)y * w * 3, (int)w, channels, odepth, grey16);
+    } else {
+        raw = mc_malloc(rowbytes, path);
+        if (!raw) {
+            status = MC_ENOMEM;
+            png_error(png, "out of memory");
+        }
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(png, raw, NULL);
+            png_row_to_rgb8(raw, img->px + (size_t)y * w * 3, (int)w, channels, odepth, grey16);
+        }
+    }
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(raw);
+    free(rows);
+    img->w = (int)w;
+    img->h = (int)h;
+    img->c = 3;
+    return MC_OK;
+}
+
+static int load_jpeg_rgb8(const char *path, FILE *f, mc_image8 *img) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_errctx jerr;
+    volatile int status = MC_OK;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = jpeg_error_exit_cb;
+    jerr.pub.emit_message = jpeg_emit_message_cb;
+    jerr.pub.output_message = jpeg_output_message_cb;
+    jerr.msg[0] = 0;
+    if (setjmp(jerr.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        img->w = img->h = 0;
+        if (status != MC_OK) return status;
+        int code = jerr.pub.msg_code;
+        if (code == JERR_CONVERSION_NOTIMPL || code == JERR_BAD_PRECISION || code == JERR_NOT_COMPILED ||
+            code == JERR_ARITH_NOTIMPL)
+            return mc_err(MC_EUNSUP, "%s: unsupported JPEG (%s)", path, jerr.msg);
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated JPEG (%s)", path, jerr.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        status = mc_err(MC_EUNSUP, "%s: CMYK JPEG, not supported (convert it to RGB or grey first)", path);
+        longjmp(jerr.jb, 1);
+    }
+    cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    if (cinfo.output_components != 3) {
+        status = mc_err(MC_EUNSUP, "%s: libjpeg gave %d components for RGB output", path, cinfo.output_components);
+        longjmp(jerr.jb, 1);
+    }
+    size_t w = cinfo.output_width, h = cinfo.output_height;
+    int rc = image8_reserve(img, w, h, path);
+    if (rc < 0) {
+        status = rc;
+        longjmp(jerr.jb, 1);
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        size_t y = cinfo.output_scanline;
+        JSAMPROW row = img->px + y * w * 3;
+        if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) {
+            snprintf(jerr.msg, sizeof jerr.msg, "no scanline %zu", y);
+            longjmp(jerr.jb, 1);
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    img->w = (int)w;
+    img->h = (int)h;
+    img->c = 3;
+    return MC_OK;
+}
+
+int mc_image_load_rgb8(const char *path, mc_image8 *img) {
+    if (!path || !img) return mc_err(MC_EARG, "mc_image_load_rgb8: NULL argument");
+    img->w = img->h = 0;
+    FILE *f = mc_fopen(path, "rb");
+    if (!f) return MC_EIO;
+    unsigned char sig[8];
+    size_t got = fread(sig, 1, sizeof sig, f);
+    int rc;
+    if (ferror(f)) {
+        rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
+    } else if (got == 0) {
+        rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
+    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
+        rc = load_png_rgb8(path, f, img);
+    } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
+        if (fseek(f, 0, SEEK_SET) != 0)
+            rc = mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno));
+        else
+            rc = load_jpeg_rgb8(path, f, img);
+    } else {
+        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
+    }
+    fclose(f);
+    return rc;
+}

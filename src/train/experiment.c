@@ -243,7 +243,8 @@ static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
     for (int i = 0; i < e->nset; i++) set[n++] = e->set[i];
     set[n] = NULL;
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
-                     .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
+                     .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0,
+                     .threads = e->threads};
     MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
     mc_net_set_frozen_bn(*out, e->frozen_bn);
     return MC_OK;
@@ -414,7 +415,6 @@ int mc_experiment_run(const mc_experiment *e, int resume, int progress, long sto
     char path[4096];
     snprintf(path, sizeof path, "%s/experiment.exp", e->out);
     MC_TRY(mc_write_atomic(path, write_settings, (void *)e));
-    mc_set_threads(e->threads);
     char lpath[4096];
     snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
     FILE *log = open_log(lpath, "stage,epoch,iter,loss,lr,momentum,seconds");

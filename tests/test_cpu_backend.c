@@ -631,7 +631,7 @@ static void backends_table(void) {
             continue;
         }
         if (rc != MC_OK) { /* e.g. cuda without a GPU */
-            printf("  backend %-6s registered, cannot be created here (%s): its flags are checked by the GPU test\n",
+            printf("  backend %-6s registered, cannot be created here: %s\n",
                    e->name, mc_errmsg());
             continue;
         }

@@ -7,7 +7,7 @@
  *   CFG      a network cfg (e.g. cfg/resnet18.cfg)
  *   --stage  baseline | baseline-all | color | all | last (mc_stage_apply; default all)
  *   --steps  timed steps (default 3), --warmup untimed steps before (default 1)
- *   --threads OpenMP + OpenBLAS threads (default 2)
+ *   --threads the CPU backend's threads (default 2)
  *   --infer  eval mode, forward only: prints images/s instead of s/step
  *   --layers also print the forward and backward time per layer type (one more pass, layer by layer)
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
@@ -141,9 +141,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_step: give a cfg, --steps >= 1, --warmup >= 0, --batch >= 1\n");
         return 2;
     }
-    mc_set_threads(threads);
     mc_net *net;
-    mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer};
+    mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer, .threads = threads};
     if (gpu >= 0) {
         opts.backend = MC_BACKEND_CUDA;
         opts.gpu = gpu;

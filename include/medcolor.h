@@ -80,7 +80,17 @@ typedef struct mc_net_opts {
      * 16 needs a few hundred MB instead of ~4.6 GB. Only the output of the layer the last
      * forward pass ended at can be read; train mode and backward are refused. */
     int inference_only;
+    /* CPU backend: the threads its operations run on; 0 = OpenMP's default (OMP_NUM_THREADS,
+     * else all cores). A setting of this network only: nothing process-wide changes. Results
+     * are bitwise the same for every thread count (docs/performance.md). */
+    int threads;
+    /* CPU backend: Winograd F(2x2, 3x3) for the 3x3 stride-1 convolutions that qualify.
+     * MC_WINOGRAD_AUTO (0): on, unless the environment variable MC_CPU_WINOGRAD=0 (read when the
+     * network is built) turns it off; MC_WINOGRAD_ON / MC_WINOGRAD_OFF whatever the environment.
+     * On and off differ in float rounding (for comparisons). */
+    int winograd;
 } mc_net_opts;
+enum { MC_WINOGRAD_AUTO = 0, MC_WINOGRAD_ON = 1, MC_WINOGRAD_OFF = 2 };
 
 /* Builds a network from a darknet-style cfg file (or text). opts may be NULL. */
 int mc_net_from_cfg(mc_net **out, const char *path, const mc_net_opts *opts);
@@ -100,6 +110,9 @@ const char *mc_net_layer_type(const mc_net *net, int i);
 const char *mc_net_layer_group(const mc_net *net, int i);
 const char *mc_net_layer_name(const mc_net *net, int i); /* "" when unnamed */
 int mc_net_num_outputs(const mc_net *net);                 /* per-sample outputs of the last layer */
+/* The backend the network runs on ("cpu", "cuda") and its thread count (CPU; 0 otherwise). */
+const char *mc_net_backend_name(const mc_net *net);
+int mc_net_threads(const mc_net *net);
 
 /* The value of a [net] key as written in the cfg (training settings such as max_lr), or NULL. */
 const char *mc_net_cfg_value(const mc_net *net, const char *key);
@@ -218,9 +231,6 @@ int mc_auc(const float *score, const float *label, const float *mask, int n, int
  * MC_ENOMEM. */
 int mc_roc(const float *score, const float *label, const float *mask, int n, int stride, int col,
            double **fpr, double **tpr, double **thr);
-
-/* ---- runtime -------------------------------------------------------------------------------- */
-void mc_set_threads(int n); /* OpenMP + OpenBLAS threads; 0 = all cores */
 
 /* ---- weight import (docs/import.md) --------------------------------------------------------
  * Sets a built network's tensors from a safetensors file by name, or from a darknet .weights

@@ -1,24 +1,48 @@
-/* test_cpu_backend.c — the CPU backend's fast paths against naive double-precision references.
+/* test_cpu_backend.c — the CPU backend's fast paths against naive double-precision references,
+ * bitwise the same for every thread count, and the table of backends.
  *
- * The convolution engine (cpu/conv.c) picks a different plan by shape and thread count: tiles
- * of output rows, batch-folded tiles of whole images, 1x1 convolutions without im2col,
- * backward-data split by images or (fewer images than threads) by channels, per-thread weight
- * gradients. Every plan is exercised here with 1, 2 and 3 threads on shapes that select it,
- * each primitive with beta 0 (output pre-filled with NaN: it must be overwritten) and beta 0.5,
- * and compared with the convolution written out as its definition (sums in double):
+ * The convolution engine (cpu/conv.c, cpu/winograd.c) picks a plan by shape: tiles of output
+ * rows, batch-folded tiles of whole images, 1x1 convolutions without im2col, backward-data by
+ * images or (few images) by channels, backward-filter's sum over tiles in chunks, Winograd
+ * blocks. Every plan is exercised here on shapes that select it, each primitive with beta 0
+ * (output pre-filled with NaN: it must be overwritten) and beta 0.5, and compared with the
+ * convolution written out as its definition (sums in double):
  *   y[n][k][oy][ox] = sum_{c in group, i, j} w[k][c][i][j] x[n][c][oy*s - p + i][ox*s - p + j].
  * The tolerance is relative to the sum of |terms| of each output element (float rounding of a
  * sum of that many products), so it does not depend on the value's own size.
+ * Every result — convolutions (transposed ones are backward-data), GEMM, batch norm, pooling,
+ * activations, element-wise operations, loss, SGD — must be bitwise identical on backends with
+ * 1, 2, 3 and 5 threads (results must not depend on the thread count: cpu/conv.h).
  */
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 #include "engine/backend.h"
 #include "cpu/conv.h"
 #include "test.h"
 
-static mc_backend *be;
+/* the backends: [Winograd off/on][thread count]; the machine's core count too when it has more
+ * than 5 */
+#define MAXTHR 5
+static int NTHR = 4;
+static int nthreads[MAXTHR] = {1, 2, 3, 5, 0};
+static mc_backend *bes[2][MAXTHR];
+static mc_backend *be; /* bes[1][0] */
 
 static void fill_random(float *p, size_t n, mc_rng *r) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(2.0 * mc_rng_uniform(r) - 1.0);
+}
+
+/* bitwise the same as with one thread */
+static void same_bits(const char *what, int threads, const float *got, const float *want, size_t n) {
+    size_t i = 0, ndiff = 0, first = n;
+    for (; i < n; i++)
+        if (memcmp(got + i, want + i, sizeof(float)) != 0) {
+            if (!ndiff) first = i;
+            ndiff++;
+        }
+    CHECK(ndiff == 0, "%s: threads=%d differs from threads=1 in %zu of %zu values, first at %zu (%.9g vs %.9g)", what,
+          threads, ndiff, n, first, first < n ? (double)got[first] : 0.0, first < n ? (double)want[first] : 0.0);
 }
 
 typedef struct ref {
@@ -82,64 +106,110 @@ static double compare(const float *got, const ref *r, const float *before, float
     return worst;
 }
 
-static void conv_case(const char *name, int n, int c, int h, int w, int k, int ksz, int s, int p, int groups) {
+/* the three primitives on backend b, beta 0 (NaN-filled output) and beta 0.5 (output `init`):
+ * out[op][beta] */
+static void conv_run(mc_backend *b, const mc_conv_desc *d, const float *x, const float *wt, const float *dy,
+                     const float *init, float *out[3][2], const size_t len[3]) {
+    for (int bi = 0; bi < 2; bi++) {
+        float beta = bi ? 0.5f : 0.0f;
+        for (int op = 0; op < 3; op++) {
+            float *o = out[op][bi];
+            if (beta == 0.0f)
+                for (size_t i = 0; i < len[op]; i++) o[i] = NAN;
+            else
+                memcpy(o, init, len[op] * sizeof(float));
+            if (op == 0) REQUIRE_OK(b->conv_fwd(b, d, x, wt, beta, o, NULL));
+            if (op == 1) REQUIRE_OK(b->conv_bwd_data(b, d, dy, wt, beta, o, NULL));
+            if (op == 2) REQUIRE_OK(b->conv_bwd_filter(b, d, x, dy, beta, o, NULL));
+        }
+    }
+}
+
+/* check_ref: against the definition (else only across thread counts, and Winograd on against off
+ * within 1e-5 normwise: for shapes whose reference would take long) */
+static void conv_case_x(const char *name, int n, int c, int h, int w, int k, int ksz, int s, int p, int groups,
+                        int check_ref) {
     mc_conv_desc d = {.n = n, .c = c, .h = h, .w = w, .k = k, .kh = ksz, .kw = ksz, .sh = s, .sw = s,
                       .ph = p, .pw = p, .groups = groups};
     d.oh = (h + 2 * p - ksz) / s + 1;
     d.ow = (w + 2 * p - ksz) / s + 1;
     size_t nx = (size_t)n * c * h * w, ny = (size_t)n * k * d.oh * d.ow,
            nw = (size_t)k * (c / groups) * ksz * ksz;
+    size_t nmax = ny > nx ? (ny > nw ? ny : nw) : (nx > nw ? nx : nw);
+    const size_t len[3] = {ny, nx, nw};
     float *x = be->alloc(be, nx, "x"), *wt = be->alloc(be, nw, "w"), *dy = be->alloc(be, ny, "dy");
-    float *out = be->alloc(be, ny > nx ? (ny > nw ? ny : nw) : (nx > nw ? nx : nw), "out");
-    float *before = be->alloc(be, ny > nx ? (ny > nw ? ny : nw) : (nx > nw ? nx : nw), "before");
-    ref ry = {mc_malloc(ny * 8, "ref"), mc_malloc(ny * 8, "ref")};
-    ref rx = {mc_malloc(nx * 8, "ref"), mc_malloc(nx * 8, "ref")};
-    ref rw = {mc_malloc(nw * 8, "ref"), mc_malloc(nw * 8, "ref")};
-    REQUIRE(x && wt && dy && out && before && ry.v && ry.a && rx.v && rx.a && rw.v && rw.a, "alloc");
+    float *init = be->alloc(be, nmax, "init");
+    float *out[2][MAXTHR][3][2];
+    for (int wi = 0; wi < 2; wi++)
+        for (int ti = 0; ti < NTHR; ti++)
+            for (int op = 0; op < 3; op++)
+                for (int bi = 0; bi < 2; bi++) {
+                    out[wi][ti][op][bi] = be->alloc(be, len[op], "out");
+                    REQUIRE(out[wi][ti][op][bi], "alloc");
+                }
+    REQUIRE(x && wt && dy && init, "alloc");
     mc_rng r;
     mc_rng_seed(&r, (uint64_t)(n * 1000003 + c * 1009 + h * 101 + k * 7 + ksz * 3 + s + p));
     fill_random(x, nx, &r);
     fill_random(wt, nw, &r);
     fill_random(dy, ny, &r);
-    reference(&d, x, wt, dy, &ry, &rx, &rw);
-    const double tol = 1e-6;
-    for (int run = 0; run < 6; run++) {
-        /* threads 1..3, each with Winograd on (3x3 stride 1, >= 16 channels) and off */
-        const int threads = 1 + run / 2, wino = run % 2 == 0;
-        mc_set_threads(threads);
-        mc_cpu_conv_set_winograd(wino);
-        for (int bi = 0; bi < 2; bi++) {
-            float beta = bi ? 0.5f : 0.0f;
-            /* forward */
-            if (beta == 0.0f) for (size_t i = 0; i < ny; i++) out[i] = NAN;
-            else fill_random(out, ny, &r);
-            memcpy(before, out, ny * sizeof(float));
-            REQUIRE_OK(be->conv_fwd(be, &d, x, wt, beta, out, NULL));
-            double e = compare(out, &ry, before, beta, ny);
-            CHECK(e <= tol, "%s fwd threads=%d wino=%d beta=%g: error/|terms| %.2e", name, threads, wino, (double)beta, e);
-            /* backward-data */
-            if (beta == 0.0f) for (size_t i = 0; i < nx; i++) out[i] = NAN;
-            else fill_random(out, nx, &r);
-            memcpy(before, out, nx * sizeof(float));
-            REQUIRE_OK(be->conv_bwd_data(be, &d, dy, wt, beta, out, NULL));
-            e = compare(out, &rx, before, beta, nx);
-            CHECK(e <= tol, "%s bwd-data threads=%d wino=%d beta=%g: error/|terms| %.2e", name, threads, wino, (double)beta, e);
-            /* backward-filter */
-            if (beta == 0.0f) for (size_t i = 0; i < nw; i++) out[i] = NAN;
-            else fill_random(out, nw, &r);
-            memcpy(before, out, nw * sizeof(float));
-            REQUIRE_OK(be->conv_bwd_filter(be, &d, x, dy, beta, out, NULL));
-            e = compare(out, &rw, before, beta, nw);
-            CHECK(e <= tol, "%s bwd-filter threads=%d wino=%d beta=%g: error/|terms| %.2e", name, threads, wino, (double)beta, e);
+    fill_random(init, nmax, &r);
+    const int wino_ok = mc_cpu_wino_ok(&d);
+    static const char *const opname[3] = {"fwd", "bwd-data", "bwd-filter"};
+    for (int wi = 0; wi < 2; wi++)
+        for (int ti = 0; ti < NTHR; ti++) {
+            conv_run(bes[wi][ti], &d, x, wt, dy, init, out[wi][ti], len);
+            if (ti == 0) continue;
+            for (int op = 0; op < 3; op++)
+                for (int bi = 0; bi < 2; bi++) {
+                    char what[160];
+                    snprintf(what, sizeof what, "%s %s wino=%d beta=%g", name, opname[op], wi, bi ? 0.5 : 0.0);
+                    same_bits(what, nthreads[ti], out[wi][ti][op][bi], out[wi][0][op][bi], len[op]);
+                }
         }
+    if (check_ref) {
+        ref ry = {mc_malloc(ny * 8, "ref"), mc_malloc(ny * 8, "ref")};
+        ref rx = {mc_malloc(nx * 8, "ref"), mc_malloc(nx * 8, "ref")};
+        ref rw = {mc_malloc(nw * 8, "ref"), mc_malloc(nw * 8, "ref")};
+        REQUIRE(ry.v && ry.a && rx.v && rx.a && rw.v && rw.a, "alloc");
+        reference(&d, x, wt, dy, &ry, &rx, &rw);
+        const ref *rr[3] = {&ry, &rx, &rw};
+        const double tol = 1e-6;
+        for (int wi = 0; wi < 2; wi++)
+            for (int op = 0; op < 3; op++)
+                for (int bi = 0; bi < 2; bi++) {
+                    double e = compare(out[wi][0][op][bi], rr[op], init, bi ? 0.5f : 0.0f, len[op]);
+                    CHECK(e <= tol, "%s %s wino=%d beta=%g: error/|terms| %.2e", name, opname[op], wi, bi ? 0.5 : 0.0,
+                          e);
+                }
+        free(ry.v), free(ry.a), free(rx.v), free(rx.a), free(rw.v), free(rw.a);
+    } else {
+        CHECK(wino_ok, "%s: a case without the reference must be a Winograd one", name);
+        for (int op = 0; op < 3; op++)
+            for (int bi = 0; bi < 2; bi++) {
+                double num = 0, den = 1e-30;
+                for (size_t i = 0; i < len[op]; i++) {
+                    num += fabs((double)out[1][0][op][bi][i] - (double)out[0][0][op][bi][i]);
+                    den += fabs((double)out[0][0][op][bi][i]);
+                }
+                CHECK(num / den < 1e-5, "%s %s beta=%g: Winograd vs im2col %.2e normwise", name, opname[op],
+                      bi ? 0.5 : 0.0, num / den);
+            }
     }
-    printf("  conv %-28s n=%d c=%d %dx%d k=%d %dx%d s%d p%d g%d ok\n", name, n, c, h, w, k, ksz, ksz, s, p, groups);
+    printf("  conv %-34s n=%d c=%d %dx%d k=%d %dx%d s%d p%d g%d%s ok\n", name, n, c, h, w, k, ksz, ksz, s, p, groups,
+           wino_ok ? " (Winograd)" : "");
     be->free(be, x);
     be->free(be, wt);
     be->free(be, dy);
-    be->free(be, out);
-    be->free(be, before);
-    free(ry.v), free(ry.a), free(rx.v), free(rx.a), free(rw.v), free(rw.a);
+    be->free(be, init);
+    for (int wi = 0; wi < 2; wi++)
+        for (int ti = 0; ti < NTHR; ti++)
+            for (int op = 0; op < 3; op++)
+                for (int bi = 0; bi < 2; bi++) be->free(be, out[wi][ti][op][bi]);
+}
+
+static void conv_case(const char *name, int n, int c, int h, int w, int k, int ksz, int s, int p, int groups) {
+    conv_case_x(name, n, c, h, w, k, ksz, s, p, groups, 1);
 }
 
 
@@ -234,9 +304,13 @@ static void bn_case(const char *name, int n, int c, int hw, double offset, mc_ac
                 rdx[k] = (double)gm[ch] * is * (g - sg / m - xh * sgx / m);
             }
     }
+    /* the results with one thread: y, dx, dgamma, dbeta, running mean and var, saved mean, invstd */
+    float *first = mc_malloc((2 * N + 6 * (size_t)c) * 4, "first");
+    REQUIRE(first, "alloc");
     for (int fused = 0; fused < 2; fused++)
-        for (int threads = 1; threads <= 2; threads++) {
-            mc_set_threads(threads);
+        for (int ti = 0; ti < NTHR; ti++) {
+            mc_backend *b = bes[1][ti];
+            const int threads = nthreads[ti];
             float rm0[64], rv0[64];
             REQUIRE(c <= 64, "c <= 64");
             memcpy(rm0, rm, (size_t)c * 4);
@@ -244,21 +318,57 @@ static void bn_case(const char *name, int n, int c, int hw, double offset, mc_ac
             for (size_t i = 0; i < N; i++) y[i] = dx[i] = NAN;
             memcpy(dyc, dy, N * 4);
             if (fused) {
-                REQUIRE_OK(be->bn_act_fwd_train(be, &d, &act, x, gm, bt, rm0, rv0, 1, sm, si, y));
-                REQUIRE_OK(be->bn_act_bwd_train(be, &d, &act, x, y, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db));
+                REQUIRE_OK(b->bn_act_fwd_train(b, &d, &act, x, gm, bt, rm0, rv0, 1, sm, si, y));
+                REQUIRE_OK(b->bn_act_bwd_train(b, &d, &act, x, y, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db));
                 CHECK(memcmp(dyc, dy, N * 4) == 0, "%s: the fused backward changed dy", name);
             } else {
-                REQUIRE_OK(be->bn_fwd_train(be, &d, x, gm, bt, rm0, rv0, 1, sm, si, y));
-                REQUIRE_OK(be->act_fwd(be, &act, N, y, y));
-                REQUIRE_OK(be->act_bwd(be, &act, N, y, dyc, 0.0f, dyc));
-                REQUIRE_OK(be->bn_bwd_train(be, &d, x, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db));
+                REQUIRE_OK(b->bn_fwd_train(b, &d, x, gm, bt, rm0, rv0, 1, sm, si, y));
+                REQUIRE_OK(b->act_fwd(b, &act, N, y, y));
+                REQUIRE_OK(b->act_bwd(b, &act, N, y, dyc, 0.0f, dyc));
+                REQUIRE_OK(b->bn_bwd_train(b, &d, x, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db));
             }
             double ey = max_rel(y, ry, N), edx = max_rel(dx, rdx, N), edg = max_rel(dg, rdg, (size_t)c),
                    edb = max_rel(db, rdb, (size_t)c), erm = max_rel(rm0, rrm, (size_t)c), erv = max_rel(rv0, rrv, (size_t)c);
             CHECK(ey < 1e-5 && edx < 1e-5 && edg < 1e-5 && edb < 1e-5 && erm < 1e-6 && erv < 1e-6,
                   "%s %s threads=%d: y %.1e dx %.1e dgamma %.1e dbeta %.1e running mean %.1e var %.1e", name,
                   fused ? "fused" : "composed", threads, ey, edx, edg, edb, erm, erv);
+            const float *got[8] = {y, dx, dg, db, rm0, rv0, sm, si};
+            const size_t len[8] = {N, N, (size_t)c, (size_t)c, (size_t)c, (size_t)c, (size_t)c, (size_t)c};
+            static const char *const what[8] = {"y", "dx", "dgamma", "dbeta", "running mean", "running var",
+                                                "saved mean", "saved invstd"};
+            size_t off = 0;
+            for (int q = 0; q < 8; q++) {
+                if (ti == 0) {
+                    memcpy(first + off, got[q], len[q] * 4);
+                } else {
+                    char w[120];
+                    snprintf(w, sizeof w, "bn+act %s %s %s", name, fused ? "fused" : "composed", what[q]);
+                    same_bits(w, threads, got[q], first + off, len[q]);
+                }
+                off += len[q];
+            }
         }
+    free(first);
+    /* inference mode, both directions, with beta 0.5 blends */
+    float *yi[MAXTHR], *dxi[MAXTHR], *dgi[MAXTHR], *dbi[MAXTHR];
+    for (int ti = 0; ti < NTHR; ti++) {
+        mc_backend *b = bes[1][ti];
+        yi[ti] = mc_malloc(N * 4, "y"), dxi[ti] = mc_malloc(N * 4, "dx");
+        dgi[ti] = mc_malloc((size_t)c * 4, "dg"), dbi[ti] = mc_malloc((size_t)c * 4, "db");
+        REQUIRE(yi[ti] && dxi[ti] && dgi[ti] && dbi[ti], "alloc");
+        memcpy(dxi[ti], x, N * 4);
+        for (int ch = 0; ch < c; ch++) dgi[ti][ch] = dbi[ti][ch] = (float)ch;
+        REQUIRE_OK(b->bn_act_fwd_infer(b, &d, &act, x, gm, bt, rm, rv, yi[ti]));
+        REQUIRE_OK(b->bn_bwd_infer(b, &d, x, dy, gm, rm, rv, 0.5f, dxi[ti], 0.5f, dgi[ti], dbi[ti]));
+        if (ti == 0) continue;
+        char w[120];
+        snprintf(w, sizeof w, "bn %s infer: y, dx, dgamma, dbeta", name);
+        same_bits(w, nthreads[ti], yi[ti], yi[0], N);
+        same_bits(w, nthreads[ti], dxi[ti], dxi[0], N);
+        same_bits(w, nthreads[ti], dgi[ti], dgi[0], (size_t)c);
+        same_bits(w, nthreads[ti], dbi[ti], dbi[0], (size_t)c);
+    }
+    for (int ti = 0; ti < NTHR; ti++) free(yi[ti]), free(dxi[ti]), free(dgi[ti]), free(dbi[ti]);
     printf("  bn+act %-27s ok\n", name);
     free(x), free(dy), free(y), free(dx), free(dyc), free(gm), free(bt), free(rm), free(rv), free(sm), free(si);
     free(dg), free(db), free(ry), free(rdx), free(rdg), free(rdb), free(rrm), free(rrv);
@@ -317,23 +427,288 @@ static void maxpool_case(const char *name, int h, int w, int k, int s, int p) {
     free(x), free(y), free(dy), free(dx), free(rdx);
 }
 
+/* ---- every other operation: bitwise the same for every thread count -------------------- */
+/* outputs recorded per thread count, in the same order for each, compared at the end */
+#define MAXREC 96
+static struct {
+    char name[64];
+    size_t n;
+    float *v[MAXTHR];
+} recs[MAXREC];
+static int nrec, rec_i;
+
+/* the next output buffer (n floats) of thread count ti, filled with `fill` floats of init (the
+ * rest NaN) */
+static float *rec_out(int ti, const char *name, size_t n, const float *init, size_t fill) {
+    if (ti == 0) {
+        REQUIRE(nrec < MAXREC, "too many records");
+        snprintf(recs[nrec].name, sizeof recs[nrec].name, "%s", name);
+        recs[nrec].n = n;
+        nrec++;
+    }
+    REQUIRE(rec_i < nrec && recs[rec_i].n == n, "record %s out of order", name);
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    REQUIRE(v, "alloc");
+    for (size_t i = 0; i < n; i++) v[i] = i < fill ? init[i] : NAN;
+    recs[rec_i].v[ti] = v;
+    rec_i++;
+    return v;
+}
+
+static void gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                     int ldb, float beta, const float *c0, const float *c, int ldc, const char *what) {
+    double worst = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, sa = 0;
+            for (int q = 0; q < k; q++) {
+                double t = (double)(ta ? a[(size_t)q * lda + i] : a[(size_t)i * lda + q]) *
+                           (double)(tb ? b[(size_t)j * ldb + q] : b[(size_t)q * ldb + j]);
+                s += t;
+                sa += fabs(t);
+            }
+            double want = (double)alpha * s + (double)beta * (double)c0[(size_t)i * ldc + j];
+            double e = fabs((double)c[(size_t)i * ldc + j] - want) /
+                       (fabs((double)alpha) * sa + fabs((double)beta * (double)c0[(size_t)i * ldc + j]) + 1e-30);
+            if (!(e <= worst)) worst = isnan(e) ? HUGE_VAL : e;
+        }
+    CHECK(worst < 1e-6, "gemm %s: error/|terms| %.2e", what, worst);
+}
+
+static void other_ops(void) {
+    const int n = 3, c = 17, h = 33, w = 29, hw = h * w;
+    const size_t N = (size_t)n * c * hw;
+    mc_rng r;
+    mc_rng_seed(&r, 99);
+    float *x = malloc(N * 4), *x2 = malloc(N * 4), *g = malloc(N * 4), *init = malloc(N * 4), *t01 = malloc(N * 4),
+          *mask = malloc(N * 4), *bias = malloc((size_t)c * 4);
+    REQUIRE(x && x2 && g && init && t01 && mask && bias, "alloc");
+    fill_random(x, N, &r);
+    fill_random(x2, N, &r);
+    fill_random(g, N, &r);
+    fill_random(init, N, &r);
+    fill_random(bias, (size_t)c, &r);
+    for (size_t i = 0; i < N; i++) {
+        t01[i] = mc_rng_uniform(&r) < 0.3 ? 1.0f : 0.0f;
+        mask[i] = mc_rng_uniform(&r) < 0.8 ? 1.0f : 0.0f;
+        x[i] *= 4.0f;
+    }
+    mc_pool_desc pm = {.mode = MC_POOL_MAX, .n = n, .c = c, .h = h, .w = w, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                       .pt = 1, .pl = 1};
+    pm.oh = (h + 2 - 3) / 2 + 1;
+    pm.ow = (w + 2 - 3) / 2 + 1;
+    mc_pool_desc pa = {.mode = MC_POOL_AVG, .n = n, .c = c, .h = h, .w = w, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+    pa.oh = h / 2;
+    pa.ow = w / 2;
+    const mc_act acts[5] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
+                            {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -0.5f, 0.7f}};
+    /* GEMMs: small (one piece), split along columns, along rows; every transpose; alpha, beta */
+    static const int gshape[][3] = {{16, 5, 512}, {64, 700, 100}, {300, 40, 200}, {16, 1024, 512}};
+    const size_t gmax = 1024 * 512;
+    float *ga = malloc(gmax * 4), *gb = malloc(gmax * 4), *gc = malloc(gmax * 4);
+    REQUIRE(ga && gb && gc, "alloc");
+    fill_random(ga, gmax, &r);
+    fill_random(gb, gmax, &r);
+    fill_random(gc, gmax, &r);
+    char nm[64];
+    for (int ti = 0; ti < NTHR; ti++) {
+        mc_backend *b = bes[1][ti];
+        rec_i = 0;
+        float *o;
+        for (int a = 0; a < 5; a++) {
+            snprintf(nm, sizeof nm, "act_fwd %d", a);
+            o = rec_out(ti, nm, N, NULL, 0);
+            REQUIRE_OK(b->act_fwd(b, &acts[a], N, x, o));
+            float *y = o;
+            snprintf(nm, sizeof nm, "act_bwd %d beta 0", a);
+            o = rec_out(ti, nm, N, NULL, 0);
+            REQUIRE_OK(b->act_bwd(b, &acts[a], N, y, g, 0.0f, o));
+            snprintf(nm, sizeof nm, "act_bwd %d beta 0.5", a);
+            o = rec_out(ti, nm, N, init, N);
+            REQUIRE_OK(b->act_bwd(b, &acts[a], N, y, g, 0.5f, o));
+            snprintf(nm, sizeof nm, "add_act %d", a);
+            o = rec_out(ti, nm, N, NULL, 0);
+            REQUIRE_OK(b->add_act(b, &acts[a], N, x, x2, o));
+        }
+        o = rec_out(ti, "bias_fwd", N, x, N);
+        REQUIRE_OK(b->bias_fwd(b, n, c, hw, bias, o));
+        o = rec_out(ti, "bias_bwd beta 0", (size_t)c, NULL, 0);
+        REQUIRE_OK(b->bias_bwd(b, n, c, hw, g, 0.0f, o));
+        o = rec_out(ti, "bias_bwd beta 1", (size_t)c, init, (size_t)c);
+        REQUIRE_OK(b->bias_bwd(b, n, c, hw, g, 1.0f, o));
+        const mc_pool_desc *pds[2] = {&pm, &pa};
+        for (int q = 0; q < 2; q++) {
+            const mc_pool_desc *pd = pds[q];
+            size_t ny = (size_t)n * c * pd->oh * pd->ow;
+            snprintf(nm, sizeof nm, "pool_fwd %s", q ? "avg" : "max");
+            float *y = rec_out(ti, nm, ny, NULL, 0);
+            REQUIRE_OK(b->pool_fwd(b, pd, x, y));
+            snprintf(nm, sizeof nm, "pool_bwd %s beta 0.5", q ? "avg" : "max");
+            o = rec_out(ti, nm, N, init, N);
+            REQUIRE_OK(b->pool_bwd(b, pd, x, y, g, 0.5f, o));
+        }
+        o = rec_out(ti, "axpy", N, init, N);
+        REQUIRE_OK(b->axpy(b, N, 0.3f, x, o));
+        o = rec_out(ti, "scale", N, init, N);
+        REQUIRE_OK(b->scale(b, N, 0.7f, o));
+        o = rec_out(ti, "copy2d beta 0.5", N, init, N);
+        REQUIRE_OK(b->copy2d(b, (size_t)n * c, (size_t)hw - 5, x, (size_t)hw, 0.5f, o, (size_t)hw));
+        /* pixel shuffle r = 2 over (n, 4*4, 16, 14) <-> (n, 4, 32, 28); replication pad */
+        const size_t ns = (size_t)n * 16 * 16 * 14;
+        o = rec_out(ti, "shuffle_fwd", ns, NULL, 0);
+        REQUIRE_OK(b->shuffle_fwd(b, n, 4, 16, 14, 2, x, o));
+        o = rec_out(ti, "shuffle_bwd beta 0.5", ns, init, ns);
+        REQUIRE_OK(b->shuffle_bwd(b, n, 4, 16, 14, 2, g, 0.5f, o));
+        const size_t np_ = (size_t)n * 7 * (13 + 5) * (11 + 3);
+        o = rec_out(ti, "pad_fwd", np_, NULL, 0);
+        REQUIRE_OK(b->pad_fwd(b, n, 7, 13, 11, 2, 1, 3, 2, x, o));
+        o = rec_out(ti, "pad_bwd beta 0.5", (size_t)n * 7 * 13 * 11, init, (size_t)n * 7 * 13 * 11);
+        REQUIRE_OK(b->pad_bwd(b, n, 7, 13, 11, 2, 1, 3, 2, g, 0.5f, o));
+        /* loss: its two doubles kept bit for bit in four floats */
+        float *prob = rec_out(ti, "bce_fwd prob", N, NULL, 0);
+        double lc[2];
+        REQUIRE_OK(b->bce_fwd(b, N, x, t01, mask, prob, &lc[0], &lc[1]));
+        o = rec_out(ti, "bce_fwd loss, count", 4, NULL, 0);
+        memcpy(o, lc, sizeof lc);
+        o = rec_out(ti, "bce_bwd beta 0.5", N, init, N);
+        REQUIRE_OK(b->bce_bwd(b, N, prob, t01, mask, 0.25f, 0.5f, o));
+        for (int dec = 0; dec < 2; dec++) {
+            snprintf(nm, sizeof nm, "sgd decoupled=%d weights", dec);
+            float *wv = rec_out(ti, nm, N, x, N);
+            snprintf(nm, sizeof nm, "sgd decoupled=%d momentum", dec);
+            float *v = rec_out(ti, nm, N, init, N);
+            REQUIRE_OK(b->sgd(b, N, wv, g, v, 0.01f, 0.9f, 1e-2f, dec));
+        }
+        int fin[2];
+        REQUIRE_OK(b->all_finite(b, N, x, &fin[0]));
+        const float keep = x2[N / 2];
+        x2[N / 2] = NAN;
+        REQUIRE_OK(b->all_finite(b, N, x2, &fin[1]));
+        x2[N / 2] = keep;
+        CHECK(fin[0] == 1 && fin[1] == 0, "all_finite threads=%d: %d %d", nthreads[ti], fin[0], fin[1]);
+        for (unsigned q = 0; q < sizeof gshape / sizeof gshape[0]; q++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    const int m = gshape[q][0], nn = gshape[q][1], k = gshape[q][2];
+                    const int lda = ta ? m : k, ldb = tb ? k : nn, ldc = nn + 3;
+                    const float beta = (ta + tb) % 2 ? 1.0f : 0.0f, alpha = tb ? 0.5f : 1.0f;
+                    snprintf(nm, sizeof nm, "gemm %dx%dx%d ta=%d tb=%d", m, nn, k, ta, tb);
+                    o = rec_out(ti, nm, (size_t)m * ldc, gc, (size_t)m * ldc);
+                    REQUIRE_OK(b->gemm(b, ta, tb, m, nn, k, alpha, ga, lda, gb, ldb, beta, o, ldc));
+                    if (ti == 0 && q < 3) gemm_ref(ta, tb, m, nn, k, alpha, ga, lda, gb, ldb, beta, gc, o, ldc, nm);
+                }
+    }
+    int bad = 0;
+    for (int i = 0; i < nrec; i++) {
+        for (int ti = 1; ti < NTHR; ti++) {
+            int before = mc_test_failures;
+            same_bits(recs[i].name, nthreads[ti], recs[i].v[ti], recs[i].v[0], recs[i].n);
+            bad += mc_test_failures > before;
+        }
+        for (int ti = 0; ti < NTHR; ti++) free(recs[i].v[ti]);
+    }
+    printf("  %d other operations (GEMM, activations, bias, pooling, element-wise, loss, SGD) bitwise the same "
+           "with 1, 2, 3, 5%s threads%s\n",
+           nrec, NTHR > 4 ? " and the machine's" : "", bad ? ": NOT" : "");
+    nrec = 0;
+    free(x), free(x2), free(g), free(init), free(t01), free(mask), free(bias), free(ga), free(gb), free(gc);
+}
+
+/* ---- the table of backends, and backends without process-wide side effects --------------- */
+static void backends_table(void) {
+    int n = mc_backend_count(), cpu_seen = 0;
+    CHECK(n >= 2, "at least the cpu and cuda entries: %d", n);
+    for (int i = 0; i < n; i++) {
+        const mc_backend_entry *e = mc_backend_at(i);
+        REQUIRE(e && e->name, "entry %d", i);
+        CHECK(mc_backend_find(e->id) == e && mc_backend_find_name(e->name) == e, "%s: found by id and name", e->name);
+        mc_backend *b = NULL;
+        int rc = mc_backend_create(&b, e->id, NULL);
+        if (!e->create) {
+            CHECK(rc == MC_EUNSUP && e->missing && strstr(mc_errmsg(), e->missing), "%s: not in this build: %d %s",
+                  e->name, rc, mc_errmsg());
+            printf("  backend %-6s not in this build: %s\n", e->name, mc_errmsg());
+            continue;
+        }
+        if (rc != MC_OK) { /* e.g. cuda without a GPU */
+            printf("  backend %-6s registered, cannot be created here: %s\n",
+                   e->name, mc_errmsg());
+            continue;
+        }
+        CHECK(strcmp(b->name, e->name) == 0, "%s: the backend calls itself %s", e->name, b->name);
+        CHECK(mc_backend_fused_of(b) == e->fused, "%s: registered fused flags 0x%x, its table fills 0x%x", e->name,
+              e->fused, mc_backend_fused_of(b));
+        printf("  backend %-6s fused operations 0x%x as registered\n", e->name, e->fused);
+        cpu_seen += e->id == MC_BACKEND_CPU;
+        b->destroy(b);
+    }
+    CHECK(cpu_seen == 1, "the cpu backend is registered and created");
+    mc_backend *b = NULL;
+    CHECK(mc_backend_create(&b, 77, NULL) == MC_EARG && strstr(mc_errmsg(), "cpu"), "unknown id: %s", mc_errmsg());
+#ifndef MC_GPU
+    mc_net *net = NULL;
+    mc_net_opts o = {.backend = MC_BACKEND_CUDA};
+    int rc = mc_net_from_string(&net, "[net]\nwidth=4\nheight=4\nchannels=1\n[activation]\n", "t.cfg", &o);
+    CHECK(rc == MC_EUNSUP && strstr(mc_errmsg(), "rebuild with make GPU=1 CUDNN=1"), "a CUDA net in a CPU build: %d %s",
+          rc, mc_errmsg());
+#endif
+    /* the CPU backend's settings are its own: threads and Winograd as given, the environment's
+     * MC_CPU_WINOGRAD only for MC_WINOGRAD_AUTO, and nothing process-wide changes */
+    const int omp_before = omp_get_max_threads();
+    mc_backend *b3, *bd, *bon;
+    REQUIRE_OK(mc_backend_cpu_create(&b3, &(mc_net_opts){.threads = 3, .winograd = MC_WINOGRAD_OFF}));
+    setenv("MC_CPU_WINOGRAD", "0", 1);
+    REQUIRE_OK(mc_backend_cpu_create(&bd, NULL));
+    REQUIRE_OK(mc_backend_cpu_create(&bon, &(mc_net_opts){.winograd = MC_WINOGRAD_ON}));
+    unsetenv("MC_CPU_WINOGRAD");
+    const mc_cpu *c3 = b3->ctx, *cd = bd->ctx, *con = bon->ctx;
+    CHECK(b3->threads == 3 && c3->threads == 3 && c3->winograd == 0, "threads=3, Winograd off: %d %d", c3->threads,
+          c3->winograd);
+    CHECK(cd->threads == omp_before && cd->winograd == 0, "defaults: OpenMP's %d threads (%d), MC_CPU_WINOGRAD=0 off (%d)",
+          omp_before, cd->threads, cd->winograd);
+    CHECK(con->winograd == 1, "MC_WINOGRAD_ON whatever the environment");
+    CHECK(omp_get_max_threads() == omp_before, "creating backends leaves OpenMP's thread count alone (%d, was %d)",
+          omp_get_max_threads(), omp_before);
+    mc_backend *bad = NULL;
+    CHECK(mc_backend_cpu_create(&bad, &(mc_net_opts){.threads = -1}) == MC_EARG, "threads -1 refused");
+    CHECK(mc_backend_cpu_create(&bad, &(mc_net_opts){.winograd = 7}) == MC_EARG, "winograd 7 refused");
+    b3->destroy(b3), bd->destroy(bd), bon->destroy(bon);
+}
+
 int main(void) {
-    REQUIRE_OK(mc_backend_cpu_create(&be));
+    backends_table();
+    if (omp_get_num_procs() > 5) nthreads[NTHR++] = omp_get_num_procs();
+    printf("  thread counts:");
+    for (int ti = 0; ti < NTHR; ti++) printf(" %d", nthreads[ti]);
+    printf("\n");
+    for (int wi = 0; wi < 2; wi++)
+        for (int ti = 0; ti < NTHR; ti++)
+            REQUIRE_OK(mc_backend_cpu_create(&bes[wi][ti], &(mc_net_opts){.threads = nthreads[ti],
+                                                                          .winograd = wi ? MC_WINOGRAD_ON : MC_WINOGRAD_OFF}));
+    be = bes[1][0];
     /* row tiles of large images (several tiles per image, a partial last tile) */
     conv_case("3x3 row tiles", 3, 5, 37, 29, 6, 3, 1, 1, 1);
     conv_case("7x7 s2 stem-like", 2, 3, 45, 40, 8, 7, 2, 3, 1);
     conv_case("4x4 s2 p1", 4, 4, 34, 34, 5, 4, 2, 1, 1);
+    /* 32 tiles: backward-filter in 16 chunks of 2 tiles */
+    conv_case("3x3 32 tiles (16 chunks)", 8, 3, 40, 40, 4, 3, 1, 1, 1);
     /* batch-folded tiles of small images (and a batch that does not divide evenly) */
     conv_case("3x3 folded", 7, 6, 9, 8, 5, 3, 1, 1, 1);
     conv_case("3x3 s2 folded", 6, 4, 11, 11, 7, 3, 2, 1, 1);
     conv_case("1x1 folded", 9, 12, 7, 6, 10, 1, 1, 0, 1);
     conv_case("1x1 s2 folded", 5, 8, 10, 10, 6, 1, 2, 0, 1);
+    conv_case("3x3 folded, batch 16", 16, 8, 10, 10, 16, 3, 2, 1, 1);
     /* direct 1x1 on large images */
     conv_case("1x1 direct", 3, 9, 30, 25, 4, 1, 1, 0, 1);
-    /* fewer images than threads: channel split of backward-data, row tiles for the rest */
+    /* fewer images than MC_CPU_WAYS: channel split of backward-data, row tiles for the rest */
     conv_case("3x3 one image", 1, 7, 26, 23, 5, 3, 1, 1, 1);
     conv_case("1x1 one image", 1, 11, 24, 24, 6, 1, 1, 0, 1);
     conv_case("3x3 one small image", 1, 3, 5, 6, 4, 3, 1, 1, 1);
+    conv_case("3x3 two images", 2, 5, 19, 17, 6, 3, 1, 1, 1);
+    /* transposed convolutions are backward-data: the shapes of the cfgs' deconvolutions (4x4 s2
+     * p1, 2x2 s2), one image (by channels) and a batch */
+    conv_case("transposed 4x4 s2 p1, 1 image", 1, 8, 20, 22, 12, 4, 2, 1, 1);
+    conv_case("transposed 2x2 s2, batch", 5, 6, 16, 16, 8, 2, 2, 0, 1);
     /* groups, depthwise, kernel larger than the padded window in places */
     conv_case("groups 2", 4, 6, 12, 12, 4, 3, 1, 1, 2);
     conv_case("depthwise 8x8 s4 p2", 2, 3, 21, 21, 3, 8, 4, 2, 3);
@@ -349,9 +724,13 @@ int main(void) {
     conv_case("wino one image", 1, 24, 21, 19, 16, 3, 1, 1, 1);
     conv_case("wino many tiles", 5, 32, 30, 28, 40, 3, 1, 1, 1);
     conv_case("wino small images", 9, 64, 4, 5, 48, 3, 1, 1, 1);
+    /* 20 blocks of tiles in 16 chunks (some of two blocks): across thread counts and against
+     * im2col only (the double reference would take seconds) */
+    conv_case_x("wino 20 blocks (16 chunks)", 9, 16, 128, 128, 16, 3, 1, 1, 1, 0);
     mc_act relu = {MC_ACT_RELU, 0, 0}, leaky = {MC_ACT_LEAKY, 0.01f, 0}, lin = {MC_ACT_LINEAR, 0, 0},
            ht = {MC_ACT_HARDTANH, -0.5f, 0.7f}, lg = {MC_ACT_LOGISTIC, 0, 0};
     bn_case("relu", 3, 5, 70, 0.0, relu);
+    bn_case("relu, 40 channels", 4, 40, 150, 0.0, relu);
     bn_case("leaky, offset mean", 4, 6, 33, 50.0, leaky);
     bn_case("linear, offset mean", 2, 4, 100, 100.0, lin);
     bn_case("hardtanh", 3, 3, 41, 0.0, ht);
@@ -359,6 +738,8 @@ int main(void) {
     maxpool_case("3x3 s2 p1", 17, 14, 3, 2, 1);
     maxpool_case("2x2 s2", 12, 9, 2, 2, 0);
     maxpool_case("3x3 s1 p1", 7, 8, 3, 1, 1);
-    be->destroy(be);
+    other_ops();
+    for (int wi = 0; wi < 2; wi++)
+        for (int ti = 0; ti < NTHR; ti++) bes[wi][ti]->destroy(bes[wi][ti]);
     return mc_test_done("test_cpu_backend");
 }

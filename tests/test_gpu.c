@@ -709,7 +709,7 @@ int main(void) {
     unsetenv("MEDCOLOR_TF32"); /* FP32 everywhere: the tolerances assume it */
     unsetenv("MEDCOLOR_CUDNN");
     mc_rng_seed(&rng, 3);
-    REQUIRE_OK(mc_backend_cpu_create(&cpu));
+    REQUIRE_OK(mc_backend_cpu_create(&cpu, NULL));
     int rc = mc_backend_cuda_create(&gpu, 0);
     if (rc == MC_EUNSUP) {
         /* what can be checked without a GPU: the refusal is clear and the nets refuse too */

@@ -586,7 +586,7 @@ static void test_sgd(void) {
 }
 
 int main(void) {
-    REQUIRE_OK(mc_backend_cpu_create(&cpu));
+    REQUIRE_OK(mc_backend_cpu_create(&cpu, NULL));
     mc_rng_seed(&rng, 7);
     test_launch();
     test_gemm_mapping();

@@ -129,7 +129,7 @@ static void run_case(const char *dir, const char *name) {
                *frozen = mc_st_metadata(st, "frozen"), *cost = mc_st_metadata(st, "cost");
     REQUIRE(cfg && train && frozen && cost, "%s: metadata", name);
     ctx c = {0};
-    mc_net_opts opts = {.no_init = 1};
+    mc_net_opts opts = {.no_init = 1, .threads = 1};
     REQUIRE_OK(mc_net_from_string(&c.net, cfg, name, &opts));
     int nt = mc_net_num_tensors(c.net);
     char tn[256];
@@ -199,7 +199,6 @@ static void run_case(const char *dir, const char *name) {
 }
 
 int main(void) {
-    mc_set_threads(1);
     int n = mc_test_each_fixture("index.txt", run_case);
     CHECK(n >= 40, "only %d cases", n);
     return mc_test_done("test_gradcheck");

@@ -31,7 +31,7 @@ static void one(const char *name) {
     char cfg[256];
     snprintf(cfg, sizeof cfg, "cfg/%s.cfg", name);
     const char *set[] = {"net.width=64", "net.height=64", NULL};
-    mc_net_opts oa = {.batch = 2, .seed = 11, .set = set};
+    mc_net_opts oa = {.batch = 2, .seed = 11, .set = set, .threads = 2};
     mc_net_opts ob = oa;
     ob.inference_only = 1;
     ob.no_init = 1;
@@ -105,7 +105,6 @@ static void one(const char *name) {
 int main(void) {
     REQUIRE(access("cfg/resnet18.cfg", R_OK) == 0, "run from the repository root (cfg/ not found)");
     setenv("MC_POISON_OUTPUTS", "1", 1);
-    mc_set_threads(2);
     for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) one(nets[k]);
     return mc_test_done("test_inference");
 }

@@ -318,7 +318,7 @@ static void import_weights(mc_net *net, const char *name, const char *cfg, const
         REQUIRE_OK(mc_net_load_weights(net, tmp));
         /* what the file lacks comes from seed 0: equal to a fresh network's initialisation */
         mc_net *fresh;
-        mc_net_opts o = {.batch = 1, .seed = 0};
+        mc_net_opts o = {.batch = 1, .seed = 0, .threads = 2};
         REQUIRE_OK(mc_net_from_cfg(&fresh, cfg, &o));
         const char *names[] = {"color.stem.conv.weight", "color.conv.weight", "head.weight", "head.bias"};
         for (int k = 0; k < 4; k++) {
@@ -395,7 +395,7 @@ static void run_network(const char *name, int how) {
     const char *cfg = mc_st_metadata(ref, "cfg"), *backbone = mc_st_metadata(ref, "backbone");
     REQUIRE(cfg && backbone, "%s: metadata incomplete", path);
     mc_net *net;
-    mc_net_opts o = {.batch = 2, .seed = 0};
+    mc_net_opts o = {.batch = 2, .seed = 0, .threads = 2};
     REQUIRE_OK(mc_net_from_cfg(&net, cfg, &o));
     import_weights(net, name, cfg, backbone, how);
     row *r = &rows[nrows++];
@@ -619,7 +619,7 @@ static void small_file(int variant) {
 static void check_import_rules(void) {
     snprintf(small_path, sizeof small_path, "%s/small.safetensors", mc_test_tmp());
     mc_net *net;
-    mc_net_opts o = {.batch = 1, .seed = 3};
+    mc_net_opts o = {.batch = 1, .seed = 3, .threads = 2};
     REQUIRE_OK(mc_net_from_string(&net, SMALL_CFG, "small.cfg", &o));
     int nt = mc_net_num_tensors(net);
     CHECK(nt == 7, "small network: %d tensors", nt);
@@ -721,7 +721,7 @@ static void check_missing_error(void) {
     char e_path[1200], cap[1200], out[1200];
     snprintf(e_path, sizeof e_path, "%s/e_resnet18.safetensors", dir);
     mc_net *net;
-    mc_net_opts o = {.batch = 1, .seed = 5};
+    mc_net_opts o = {.batch = 1, .seed = 5, .threads = 2};
     REQUIRE_OK(mc_net_from_cfg(&net, "cfg/resnet18-pixelshuffle.cfg", &o));
     int i = mc_net_find_tensor(net, "backbone.conv1.weight");
     REQUIRE(i >= 0, "no backbone.conv1.weight");
@@ -750,7 +750,6 @@ static void check_missing_error(void) {
 }
 
 int main(void) {
-    mc_set_threads(2);
     snprintf(dir, sizeof dir, "%s/networks", mc_test_fixtures());
     char path[1200];
     snprintf(path, sizeof path, "%s/index.txt", dir);

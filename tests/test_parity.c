@@ -82,7 +82,7 @@ static void run_case(const char *dir, const char *name) {
                *frozen = mc_st_metadata(st, "frozen"), *cost = mc_st_metadata(st, "cost");
     REQUIRE(cfg && train && frozen && cost, "%s: fixture metadata incomplete", name);
     mc_net *net;
-    mc_net_opts opts = {.no_init = 1};
+    mc_net_opts opts = {.no_init = 1, .threads = 2};
     rc = mc_net_from_string(&net, cfg, name, &opts);
     CHECK(rc == 0, "%s: %s", name, mc_errmsg());
     if (rc < 0) {
@@ -216,7 +216,6 @@ static void run_case(const char *dir, const char *name) {
 }
 
 int main(void) {
-    mc_set_threads(2);
     int n = mc_test_each_fixture("index.txt", run_case);
     CHECK(n >= 40, "only %d fixture cases", n);
     printf("\n  %-16s %6s %12s %12s\n", "layer type", "cases", "max out err", "max grad err");

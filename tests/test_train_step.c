@@ -39,7 +39,7 @@ static void run(const char *dir, const char *name) {
     parse_list(mc_st_metadata(st, "lr"), lr, steps);
     parse_list(mc_st_metadata(st, "momentum"), mom, steps);
     mc_net *net;
-    mc_net_opts o = {.no_init = 1};
+    mc_net_opts o = {.no_init = 1, .threads = 2};
     REQUIRE_OK(mc_net_from_string(&net, cfg, name, &o));
     int nt = mc_net_num_tensors(net);
     char tn[256];
@@ -114,7 +114,6 @@ static void run(const char *dir, const char *name) {
 }
 
 int main(void) {
-    mc_set_threads(2);
     int n = mc_test_each_fixture("sgd_index.txt", run);
     CHECK(n == 4, "%d SGD cases", n);
     return mc_test_done("test_train_step");

@@ -143,7 +143,6 @@ static void experiment(mc_experiment *e, const char *out, int stages, double lr,
 }
 
 int main(void) {
-    mc_set_threads(2);
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     snprintf(cfg, sizeof cfg, "%s/tiny.cfg", tmp);
     snprintf(data, sizeof data, "%s/demo.data", tmp);
@@ -168,7 +167,7 @@ int main(void) {
     /* 1. the Color Module stage: frozen E, T and C train, E's BN statistics move */
     {
         mc_net *net;
-        mc_net_opts o = {.seed = 3};
+        mc_net_opts o = {.seed = 3, .threads = 2};
         REQUIRE_OK(mc_net_from_cfg(&net, cfg, &o));
         size_t n1, n2, n3, n4, n5;
         float *e_before = tensor(net, "e2.weight", &n1), *t_before = tensor(net, "t1.weight", &n2);
@@ -473,7 +472,7 @@ int main(void) {
     /* 5. divergence: a clear message, the last good checkpoint kept */
     {
         mc_net *net;
-        mc_net_opts o = {.seed = 3};
+        mc_net_opts o = {.seed = 3, .threads = 2};
         REQUIRE_OK(mc_net_from_cfg(&net, cfg, &o));
         mc_train_opts to;
         mc_train_opts_default(&to);

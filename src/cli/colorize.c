@@ -104,7 +104,6 @@ int mc_cli_colorize(int argc, char **argv) {
         mc_cli_usage(stderr, syn, about, opts);
         return 2;
     }
-    mc_set_threads((int)threads);
     char **paths = NULL;
     int n = 0;
     const char *sets[20];
@@ -112,7 +111,7 @@ int mc_cli_colorize(int argc, char **argv) {
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
     mc_net *net = NULL;
-    mc_net_opts o = {.batch = 1, .no_init = 1, .set = sets, .inference_only = 1};
+    mc_net_opts o = {.batch = 1, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
     int rc = mc_cli_collect_paths(npos - 2, pos + 2, &paths, &n);
     if (rc == MC_OK) rc = mc_net_from_cfg(&net, pos[0], &o);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);

@@ -31,7 +31,6 @@ int mc_cli_eval(int argc, char **argv) {
         mc_cli_usage(stderr, syn, about, opts);
         return 2;
     }
-    mc_set_threads((int)threads);
     mc_datafile *df = NULL;
     mc_dataset *ds = NULL;
     mc_net *net = NULL;
@@ -46,7 +45,7 @@ int mc_cli_eval(int argc, char **argv) {
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
-    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1};
+    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
     if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
     if (rc == MC_OK) {

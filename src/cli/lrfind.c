@@ -50,7 +50,6 @@ int mc_cli_lrfind(int argc, char **argv) {
         fprintf(stderr, "medcolor lrfind: %s\n", mc_errmsg());
         return 2;
     }
-    mc_set_threads((int)threads);
     mc_datafile *df = NULL;
     mc_dataset *ds = NULL;
     mc_net *net = NULL;
@@ -61,7 +60,7 @@ int mc_cli_lrfind(int argc, char **argv) {
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
-    mc_net_opts o = {.batch = (int)batch, .seed = (uint64_t)seed, .set = sets};
+    mc_net_opts o = {.batch = (int)batch, .seed = (uint64_t)seed, .set = sets, .threads = (int)threads};
     if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK && weights) rc = mc_net_load_weights(net, weights);
     mc_lrfind_opts lo;

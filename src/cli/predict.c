@@ -184,10 +184,9 @@ int mc_cli_predict(int argc, char **argv) {
     }
 
     /* 2. the network */
-    mc_set_threads(threads);
     /* built at batch 1 (cheap), then sized to min(batch, images): a network allocated for a
      * larger batch than it will run costs seconds of page faults */
-    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1};
+    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1, .threads = threads};
     if (gpu >= 0) {
         o.backend = MC_BACKEND_CUDA;
         o.gpu = gpu;

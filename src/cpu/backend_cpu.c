@@ -1,9 +1,15 @@
 /* cpu/backend_cpu.c — the CPU backend: OpenBLAS for GEMM, OpenMP loops for the rest.
  *
- * Convolutions are im2col + GEMM per image and group (a 1x1 stride-1 unpadded convolution uses
- * the input directly as the column matrix). Reductions (bias gradient, batch-norm statistics,
- * the loss) accumulate in double so that the result does not depend on the thread count and
- * stays within float rounding of PyTorch's.
+ * Convolutions are tiled im2col + GEMM or Winograd (cpu/conv.c, cpu/winograd.c). The backend's
+ * settings are its own state (mc_cpu, cpu/conv.h), given at creation: its thread count (every
+ * parallel region here says num_threads(cpu_nt(be))) and the Winograd switch.
+ *
+ * Results do not depend on the thread count: every parallel loop gives each output element (or
+ * channel, or plane) to one thread, which computes it in a fixed order; the reductions (bias
+ * gradient, batch-norm statistics and gradients) are per channel, summed in one thread in a
+ * fixed order (in double, which also keeps them within float rounding of PyTorch's); the loss is
+ * summed serially; all_finite is a logical and. The convolutions' own reductions are cut by
+ * shape (cpu/conv.h).
  */
 /* the reductions below accumulate float data in double on purpose */
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
@@ -80,6 +86,9 @@ static int cpu_fill(mc_backend *be, float *p, float v, size_t n) {
 }
 static int cpu_sync(mc_backend *be) { return MC_OK; }
 
+/* the backend's thread count, for num_threads() */
+static inline int cpu_nt(const mc_backend *be) { return ((const mc_cpu *)be->ctx)->threads; }
+
 /* y = beta*y (beta 0 clears, so that NaN garbage never leaks in) */
 static void scale_out(float *y, size_t n, float beta) {
     if (beta == 1.0f) return;
@@ -91,13 +100,11 @@ static void scale_out(float *y, size_t n, float beta) {
 }
 
 /* ---- GEMM and convolution (cpu/conv.c) ---------------------------------------------------- */
-typedef struct cpu_ctx {
-    mc_cpu_arena arena; /* per-thread convolution scratch, grown on first use */
-} cpu_ctx;
+static mc_cpu *cpu_of(mc_backend *be) { return (mc_cpu *)be->ctx; }
 
 static int cpu_gemm(mc_backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    mc_cpu_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    mc_cpu_gemm(cpu_of(be), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return MC_OK;
 }
 
@@ -106,21 +113,21 @@ static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) { return
 
 static int cpu_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
                         float beta, float *y, float *ws) {
-    return mc_cpu_conv_fwd(&((cpu_ctx *)be->ctx)->arena, d, x, w, beta, y);
+    return mc_cpu_conv_fwd(cpu_of(be), d, x, w, beta, y);
 }
 
 static int cpu_conv_bwd_data(mc_backend *be, const mc_conv_desc *d, const float *dy, const float *w,
                              float beta, float *dx, float *ws) {
-    return mc_cpu_conv_bwd_data(&((cpu_ctx *)be->ctx)->arena, d, dy, w, beta, dx);
+    return mc_cpu_conv_bwd_data(cpu_of(be), d, dy, w, beta, dx);
 }
 
 static int cpu_conv_bwd_filter(mc_backend *be, const mc_conv_desc *d, const float *x,
                                const float *dy, float beta, float *dw, float *ws) {
-    return mc_cpu_conv_bwd_filter(&((cpu_ctx *)be->ctx)->arena, d, x, dy, beta, dw);
+    return mc_cpu_conv_bwd_filter(cpu_of(be), d, x, dy, beta, dw);
 }
 
 static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, float *y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         float v = b[nc % c];
         float *p = y + (size_t)nc * hw;
@@ -130,7 +137,7 @@ static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, fl
 }
 
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         double s = 0;
         for (int i = 0; i < n; i++) {
@@ -213,7 +220,7 @@ static int cpu_bn_act_fwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const int n = d->n, c = d->c, hw = d->hw;
     const double m = (double)n * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         double s, ss;
         bn_moments(d, x, ch, &s, &ss);
@@ -251,7 +258,7 @@ static int cpu_bn_act_fwd_infer(mc_backend *be, const mc_bn_desc *d, const mc_ac
     if (!act) act = &act_linear;
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const int n = d->n, c = d->c, hw = d->hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         int ch = nc % c;
         double invstd = 1.0 / sqrt((double)rvar[ch] + d->eps);
@@ -320,7 +327,7 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
     if (act->type != MC_ACT_LINEAR && !y) return mc_err(MC_EARG, "cpu backend: bn_act_bwd_train needs y");
     const int n = d->n, c = d->c, hw = d->hw;
     const double m = (double)n * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         const double mean = smean[ch], invstd = sinvstd[ch];
         double sdy, sdyx;
@@ -357,7 +364,7 @@ static int cpu_bn_bwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x,
                             const float *gamma, const float *rmean, const float *rvar,
                             float beta_dx, float *dx, float beta_p, float *dgamma, float *dbeta) {
     const int n = d->n, c = d->c, hw = d->hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         const double invstd = 1.0 / sqrt((double)rvar[ch] + d->eps), mean = rmean[ch];
         const float k = (float)(gamma[ch] * invstd);
@@ -433,7 +440,7 @@ static void pool_plane_fwd(const mc_pool_desc *d, const float *xp, float *yp) {
 }
 
 static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, float *y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < d->n * d->c; nc++)
         pool_plane_fwd(d, x + (size_t)nc * d->h * d->w, y + (size_t)nc * d->oh * d->ow);
     return MC_OK;
@@ -499,7 +506,7 @@ static void avgpool_plane_bwd(const mc_pool_desc *d, const float *gp, float *dp)
 static int cpu_pool_bwd(mc_backend *be, const mc_pool_desc *d, const float *x, const float *y,
                         const float *dy, float beta, float *dx) {
     const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < d->n * d->c; nc++) {
         float *dp = dx + (size_t)nc * hw;
         scale_out(dp, hw, beta);
@@ -520,7 +527,7 @@ static int cpu_act_fwd(mc_backend *be, const mc_act *a, size_t n, const float *x
     }
     const float s = a->a, hi = a->b; /* copies: no aliasing with y */
 #define K_(T)                                                                                      \
-    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) y[i] = act_f(T, s, hi, x[i])
+    _Pragma("omp parallel for schedule(static) num_threads(cpu_nt(be))") for (size_t i = 0; i < n; i++) y[i] = act_f(T, s, hi, x[i])
     ACT_DISPATCH(a, K_)
 #undef K_
     return MC_OK;
@@ -532,13 +539,13 @@ static int cpu_act_bwd(mc_backend *be, const mc_act *a, size_t n, const float *y
     const float s = a->a, hi = a->b;
     if (beta == 0.0f) {
 #define K_(T)                                                                                      \
-    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) dx[i] =            \
+    _Pragma("omp parallel for schedule(static) num_threads(cpu_nt(be))") for (size_t i = 0; i < n; i++) dx[i] =            \
         act_d(T, s, hi, T == MC_ACT_LINEAR ? 0.0f : y[i], dy[i])
         ACT_DISPATCH(a, K_)
 #undef K_
     } else {
 #define K_(T)                                                                                      \
-    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) dx[i] =            \
+    _Pragma("omp parallel for schedule(static) num_threads(cpu_nt(be))") for (size_t i = 0; i < n; i++) dx[i] =            \
         act_d(T, s, hi, T == MC_ACT_LINEAR ? 0.0f : y[i], dy[i]) + beta * dx[i]
         ACT_DISPATCH(a, K_)
 #undef K_
@@ -553,7 +560,7 @@ static int cpu_add_act(mc_backend *be, const mc_act *act, size_t n, const float 
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const float s = act->a, hi = act->b;
 #define K_(T)                                                                                      \
-    _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < n; i++) y[i] =             \
+    _Pragma("omp parallel for schedule(static) num_threads(cpu_nt(be))") for (size_t i = 0; i < n; i++) y[i] =             \
         act_f(T, s, hi, a[i] + b[i])
     ACT_DISPATCH(act, K_)
 #undef K_
@@ -562,20 +569,20 @@ static int cpu_add_act(mc_backend *be, const mc_act *act, size_t n, const float 
 
 /* ---- element-wise ---------------------------------------------------------------------- */
 static int cpu_axpy(mc_backend *be, size_t n, float alpha, const float *x, float *y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
     return MC_OK;
 }
 
 static int cpu_scale(mc_backend *be, size_t n, float alpha, float *x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (size_t i = 0; i < n; i++) x[i] *= alpha;
     return MC_OK;
 }
 
 static int cpu_copy2d(mc_backend *be, size_t rows, size_t cols, const float *src, size_t sst,
                       float beta, float *dst, size_t dstst) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (size_t r = 0; r < rows; r++) {
         const float *s = src + r * sst;
         float *d = dst + r * dstst;
@@ -591,7 +598,7 @@ static int cpu_copy2d(mc_backend *be, size_t rows, size_t cols, const float *src
 static int cpu_shuffle_fwd(mc_backend *be, int n, int c, int h, int w, int r, const float *x,
                            float *y) {
     const int oh = h * r, ow = w * r;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         float *yp = y + (size_t)nc * oh * ow;
         const float *xp = x + (size_t)nc * r * r * h * w;
@@ -610,7 +617,7 @@ static int cpu_shuffle_fwd(mc_backend *be, int n, int c, int h, int w, int r, co
 static int cpu_shuffle_bwd(mc_backend *be, int n, int c, int h, int w, int r, const float *dy,
                            float beta, float *dx) {
     const int oh = h * r, ow = w * r;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         const float *gp = dy + (size_t)nc * oh * ow;
         float *dp = dx + (size_t)nc * r * r * h * w;
@@ -635,7 +642,7 @@ static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v
 static int cpu_pad_fwd(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
                        const float *x, float *y) {
     const int oh = h + t + b, ow = w + l + r;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         const float *xp = x + (size_t)nc * h * w;
         float *yp = y + (size_t)nc * oh * ow;
@@ -654,7 +661,7 @@ static int cpu_pad_fwd(mc_backend *be, int n, int c, int h, int w, int l, int r,
 static int cpu_pad_bwd(mc_backend *be, int n, int c, int h, int w, int l, int r, int t, int b,
                        const float *dy, float beta, float *dx) {
     const int oh = h + t + b, ow = w + l + r;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < n * c; nc++) {
         const float *gp = dy + (size_t)nc * oh * ow;
         float *dp = dx + (size_t)nc * h * w;
@@ -700,7 +707,7 @@ static int cpu_bce_bwd(mc_backend *be, size_t n, const float *prob, const float 
 static int cpu_sgd(mc_backend *be, size_t n, float *w, const float *g, float *v, float lr,
                    float momentum, float wd, int decoupled) {
     const float l2 = decoupled ? 0.0f : wd, shrink = decoupled ? 1.0f - lr * wd : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + l2 * w[i];
         float vi = momentum * v[i] + gi;
@@ -712,33 +719,55 @@ static int cpu_sgd(mc_backend *be, size_t n, float *w, const float *g, float *v,
 
 static int cpu_all_finite(mc_backend *be, size_t n, const float *x, int *result) {
     int ok = 1;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be)) reduction(&& : ok)
     for (size_t i = 0; i < n; i++) ok = ok && isfinite(x[i]);
     *result = ok;
     return MC_OK;
 }
 
 static void cpu_destroy(mc_backend *be) {
-    cpu_ctx *c = be->ctx;
+    mc_cpu *c = be->ctx;
     if (c) mc_cpu_arena_free(&c->arena);
     free(c);
     free(be);
 }
 
-int mc_backend_cpu_create(mc_backend **out) {
+int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
+    const mc_net_opts defaults = {0};
+    if (!opts) opts = &defaults;
+    if (opts->threads < 0)
+        return mc_err(MC_EARG, "threads: %d (0 = all cores, or a count >= 1)", opts->threads);
+    if (opts->winograd < MC_WINOGRAD_AUTO || opts->winograd > MC_WINOGRAD_OFF)
+        return mc_err(MC_EARG, "winograd: %d is not MC_WINOGRAD_AUTO, _ON or _OFF", opts->winograd);
     mc_backend *be = mc_calloc(1, sizeof *be, "cpu backend");
     if (!be) return MC_ENOMEM;
-    cpu_ctx *ctx = mc_calloc(1, sizeof *ctx, "cpu backend");
-    if (!ctx) {
+    mc_cpu *cpu = mc_calloc(1, sizeof *cpu, "cpu backend");
+    if (!cpu) {
         free(be);
         return MC_ENOMEM;
     }
-    /* OpenBLAS runs single-threaded inside our OpenMP regions (cpu/conv.h) */
+    /* 0: OpenMP's default (OMP_NUM_THREADS, else the cores), read, never set */
+    cpu->threads = opts->threads > 0 ? opts->threads : omp_get_max_threads();
+    if (cpu->threads < 1) cpu->threads = 1;
+    if (opts->winograd == MC_WINOGRAD_AUTO) {
+        const char *e = getenv("MC_CPU_WINOGRAD"); /* for comparisons: MC_CPU_WINOGRAD=0 */
+        cpu->winograd = !(e && e[0] == '0');
+    } else {
+        cpu->winograd = opts->winograd == MC_WINOGRAD_ON;
+    }
+    /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
+     * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).
+     * Every GEMM of this backend runs inside our own OpenMP regions, already split by shape
+     * (cpu/conv.h), and must run single-threaded there: OpenBLAS's own pthread pool on the same
+     * cores costs more than half of a step (docs/performance.md), and its split of a product would
+     * not be ours to fix. So every CPU backend sets it to 1 — the same value each time, so two
+     * networks never disagree about it. */
     openblas_set_num_threads(1);
     *be = (mc_backend){
         .name = "cpu",
-        .ctx = ctx,
+        .ctx = cpu,
         .is_host = 1,
+        .threads = cpu->threads,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .free = cpu_free,
@@ -781,8 +810,7 @@ int mc_backend_cpu_create(mc_backend **out) {
     return MC_OK;
 }
 
-void mc_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads(n);
-    openblas_set_num_threads(1); /* called single-threaded from our own threads */
-}
+/* the registration (engine/backends.c): every fused operation */
+const mc_backend_entry mc_backend_cpu_entry = {
+    "cpu", MC_BACKEND_CPU, mc_backend_cpu_create,
+    MC_FUSED_BN_ACT_FWD_TRAIN | MC_FUSED_BN_ACT_FWD_INFER | MC_FUSED_BN_ACT_BWD_TRAIN | MC_FUSED_ADD_ACT, NULL};

@@ -8,6 +8,9 @@
  * with kdim = (c/groups) kh kw and cols the columns of one tile: output rows [oy0, oy1) of one
  * image (col = im2col of those rows), or all the positions of `fold` whole images side by side
  * (col (kdim x fold*ohw); dy and y then go through a packed (kg x fold*ohw) copy).
+ * The plan, and so every GEMM's shape and every sum's order, depends on the shape only: the
+ * threads take tiles (or images, or chunks of tiles), and the result is bitwise the same for
+ * any thread count (cpu/conv.h).
  */
 #include <cblas.h>
 #include <omp.h>
@@ -20,9 +23,8 @@
 #ifndef MC_CONV_TILE
 #define MC_CONV_TILE 512
 #endif
-#define MAX_THREADS 256
 
-/* ---- arena, threads, GEMM -------------------------------------------------------------- */
+/* ---- arena, chunks, GEMM ---------------------------------------------------------------- */
 int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n) {
     if (n <= a->n) return MC_OK;
     mc_free_aligned(a->p);
@@ -39,9 +41,14 @@ void mc_cpu_arena_free(mc_cpu_arena *a) {
     a->n = 0;
 }
 
-int mc_cpu_threads(void) {
-    int t = omp_get_max_threads();
-    return t < 1 ? 1 : (t > MAX_THREADS ? MAX_THREADS : t);
+int mc_cpu_chunks(size_t items, size_t nw) {
+    size_t cap = MC_CPU_REDUCE_FLOATS / (nw ? nw : 1);
+    if (cap < 2) cap = 2;
+    if (cap > MC_CPU_MAX_CHUNKS) cap = MC_CPU_MAX_CHUNKS;
+    if (cap > items) cap = items;
+    size_t c = 1;
+    while (c * 2 <= cap) c *= 2;
+    return (int)c;
 }
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -71,28 +78,26 @@ static void sgemm1(int ta, int tb, int m, int n, int k, float alpha, const float
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void mc_cpu_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                 const float *b, int ldb, float beta, float *c, int ldc) {
-    int T = mc_cpu_threads();
-    if (T <= 1 || 2.0 * m * n * (k > 0 ? k : 1) < 4e6 || (m < 16 && n < 32)) {
+/* Pieces of about 1/MC_CPU_WAYS of the product, cut along the longer side of C at multiples of
+ * 16 columns or 8 rows (never along k); small products in one piece. */
+void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    if (2.0 * m * n * (k > 0 ? k : 1) < 4e6 || (m < 16 && n < 32)) {
         sgemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    const int split_n = n >= m;
-#pragma omp parallel num_threads(T)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        if (split_n) {
-            int q = (n + nt * 16 - 1) / (nt * 16) * 16, j0 = t * q, j1 = j0 + q < n ? j0 + q : n;
-            if (j0 < j1)
-                sgemm1(ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0),
-                       ldb, beta, c + j0, ldc);
-        } else {
-            int q = (m + nt * 8 - 1) / (nt * 8) * 8, i0 = t * q, i1 = i0 + q < m ? i0 + q : m;
-            if (i0 < i1)
-                sgemm1(ta, tb, i1 - i0, n, k, alpha, a + (ta ? (size_t)i0 : (size_t)i0 * lda), lda, b,
-                       ldb, beta, c + (size_t)i0 * ldc, ldc);
-        }
+    const int split_n = n >= m, len = split_n ? n : m, unit = split_n ? 16 : 8;
+    const int q = (len + MC_CPU_WAYS * unit - 1) / (MC_CPU_WAYS * unit) * unit, np = (len + q - 1) / q;
+    const int T = cpu->threads < np ? cpu->threads : np;
+#pragma omp parallel for schedule(static) num_threads(T)
+    for (int i = 0; i < np; i++) {
+        const int j0 = i * q, j1 = j0 + q < len ? j0 + q : len;
+        if (split_n)
+            sgemm1(ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
+                   c + j0, ldc);
+        else
+            sgemm1(ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
+                   c + (size_t)j0 * ldc, ldc);
     }
 }
 
@@ -167,23 +172,11 @@ static void col2im_rows(const mc_conv_desc *d, int cg, const float *col, size_t 
     }
 }
 
-/* Winograd for the 3x3 stride-1 convolutions that qualify: on unless MC_CPU_WINOGRAD=0 in the
- * environment (read at the first convolution) or mc_cpu_conv_set_winograd(0) */
-static int winograd_on = -1;
 
-void mc_cpu_conv_set_winograd(int on) { winograd_on = on ? 1 : 0; }
-
-static int use_winograd(const mc_conv_desc *d) {
-    if (winograd_on < 0) {
-        const char *e = getenv("MC_CPU_WINOGRAD");
-        winograd_on = !(e && e[0] == '0');
-    }
-    return winograd_on && mc_cpu_wino_ok(d);
-}
+static int use_winograd(const mc_cpu *cpu, const mc_conv_desc *d) { return cpu->winograd && mc_cpu_wino_ok(d); }
 
 /* ---- the plan ------------------------------------------------------------------------- */
 typedef struct conv_plan {
-    int T;         /* threads */
     int direct;    /* 1x1 stride 1 unpadded: the input is the column matrix */
     int fold;      /* images per tile; > 1: batch-folded tiles of whole images */
     int rows;      /* output rows per tile (fold == 1) */
@@ -195,21 +188,21 @@ typedef struct conv_plan {
     size_t per_thread; /* scratch floats per thread: col (kdim x cols) [+ pack (kg x cols)] */
 } conv_plan;
 
+/* From the shape only, cut for P = MC_CPU_WAYS threads whatever the backend's count. */
 static void make_plan(const mc_conv_desc *d, conv_plan *p) {
     memset(p, 0, sizeof *p);
-    const int N = d->n, T = mc_cpu_threads();
-    p->T = T;
+    const int N = d->n, P = MC_CPU_WAYS;
     p->direct = conv_is_direct(d);
     p->cg = d->c / d->groups;
     p->kg = d->k / d->groups;
     p->kdim = p->cg * d->kh * d->kw;
     p->hw = (size_t)d->h * d->w;
     p->ohw = (size_t)d->oh * d->ow;
-    if (p->ohw >= MC_CONV_TILE || N < T || N <= 1) {
+    if (p->ohw >= MC_CONV_TILE || N < P || N <= 1) {
         p->fold = 1;
         int rows = p->direct ? d->oh : (MC_CONV_TILE / d->ow > 1 ? MC_CONV_TILE / d->ow : 1);
-        if (N < T) { /* fewer images than threads: cut images so that every thread has a tile */
-            int per = (T + N - 1) / (N > 0 ? N : 1), r = (d->oh + per - 1) / per;
+        if (N < P) { /* fewer images than P: cut images so that there are about P tiles */
+            int per = (P + N - 1) / (N > 0 ? N : 1), r = (d->oh + per - 1) / per;
             if (r < rows) rows = r;
         }
         if (rows > d->oh) rows = d->oh;
@@ -220,8 +213,8 @@ static void make_plan(const mc_conv_desc *d, conv_plan *p) {
         p->cols = (size_t)rows * d->ow;
         p->per_thread = p->direct ? 0 : round16((size_t)p->kdim * p->cols);
     } else {
-        /* whole images, `fold` per tile, the same number of tiles for every thread */
-        int per = (N + T - 1) / T, want = (int)((MC_CONV_TILE + p->ohw - 1) / p->ohw);
+        /* whole images, `fold` per tile, the same number of tiles for each of P threads */
+        int per = (N + P - 1) / P, want = (int)((MC_CONV_TILE + p->ohw - 1) / p->ohw);
         int tpt = (per + want - 1) / want;
         p->fold = (per + tpt - 1) / tpt;
         p->rows = d->oh;
@@ -248,27 +241,36 @@ static void tile_at(const conv_plan *p, const mc_conv_desc *d, int t, int *n0, i
     }
 }
 
-static void thread_range(int count, int t, int nt, int *a, int *b) {
+/* part t of nt of [0, count) (for threads taking pieces, and chunk c of a reduction) */
+static void part(int count, int t, int nt, int *a, int *b) {
     *a = (int)((long)count * t / nt);
     *b = (int)((long)count * (t + 1) / nt);
 }
 
+/* threads for `pieces` pieces of work */
+static int threads_for(const mc_cpu *cpu, int pieces) {
+    int t = cpu->threads < pieces ? cpu->threads : pieces;
+    return t < 1 ? 1 : t;
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
-int mc_cpu_conv_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w,
-                    float beta, float *y) {
-    if (use_winograd(d)) return mc_cpu_wino_fwd(ar, d, x, w, beta, y);
+int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
+                    float *y) {
+    if (use_winograd(cpu, d)) return mc_cpu_wino_fwd(cpu, d, x, w, beta, y);
     conv_plan p;
     make_plan(d, &p);
-    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)p.T));
+    const int T = threads_for(cpu, p.ntiles);
+    mc_cpu_arena *ar = &cpu->arena;
+    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
-#pragma omp parallel num_threads(p.T)
+#pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *out = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
         int ta, tb;
-        thread_range(p.ntiles, t, nt, &ta, &tb);
+        part(p.ntiles, t, nt, &ta, &tb);
         for (int ti = ta; ti < tb; ti++) {
             int n0, n1, oy0, oy1;
             tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
@@ -318,26 +320,35 @@ static void pack_dy(const conv_plan *p, const mc_conv_desc *d, const float *dy, 
                    dy + ((size_t)(n0 + j) * d->k + (size_t)g * p->kg + k) * ohw, ohw * sizeof(float));
 }
 
-int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy,
-                         const float *w, float beta, float *dx) {
-    if (use_winograd(d)) return mc_cpu_wino_bwd_data(ar, d, dy, w, beta, dx);
+int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, const float *w, float beta,
+                         float *dx) {
+    if (use_winograd(cpu, d)) return mc_cpu_wino_bwd_data(cpu, d, dy, w, beta, dx);
     conv_plan p;
     make_plan(d, &p);
-    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)p.T));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow, N = d->n;
     const int kk = d->kh * d->kw;
     const size_t hw = p.hw, ohw = p.ohw;
-    /* fewer images than threads: split input channels instead (disjoint parts of dx) */
-    const int by_channel = p.fold == 1 && N < p.T;
-#pragma omp parallel num_threads(p.T)
+    /* the pieces: batch-folded tiles; whole images; or, with fewer images than MC_CPU_WAYS,
+     * (image, range of input channels) — disjoint parts of dx each */
+    const int by_channel = p.fold == 1 && N < MC_CPU_WAYS;
+    int cparts = 1;
+    if (by_channel) {
+        cparts = (MC_CPU_WAYS + N - 1) / N;
+        if (cparts > cg) cparts = cg;
+    }
+    const int pieces = p.fold > 1 ? p.ntiles : N * cparts;
+    const int T = threads_for(cpu, pieces);
+    mc_cpu_arena *ar = &cpu->arena;
+    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T));
+#pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
+        int pa, pb;
+        part(pieces, t, nt, &pa, &pb);
         if (p.fold > 1) {
-            int ta, tb;
-            thread_range(p.ntiles, t, nt, &ta, &tb);
-            for (int ti = ta; ti < tb; ti++) {
+            for (int ti = pa; ti < pb; ti++) {
                 int n0, n1, oy0, oy1;
                 tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
                 const int nb = n1 - n0, cols = nb * (int)ohw;
@@ -353,17 +364,12 @@ int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *d
                 }
             }
         } else {
-            /* whole images per thread, or every image with a range of channels per thread */
-            int na, nb_, c0 = 0, c1 = cg;
-            if (by_channel) {
-                na = 0;
-                nb_ = N;
-                thread_range(cg, t, nt, &c0, &c1);
-            } else {
-                thread_range(N, t, nt, &na, &nb_);
-            }
-            const int nc = c1 - c0;
-            for (int n = na; n < nb_ && nc > 0; n++)
+            for (int pi = pa; pi < pb; pi++) {
+                const int n = pi / cparts, cj = pi % cparts;
+                int c0, c1;
+                part(cg, cj, cparts, &c0, &c1);
+                const int nc = c1 - c0;
+                if (nc <= 0) continue;
                 for (int g = 0; g < G; g++) {
                     const float *wg = w + (size_t)g * kg * kdim + (size_t)c0 * kk; /* rows c0*kk.. of w^T */
                     const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
@@ -380,73 +386,77 @@ int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *d
                         col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
                     }
                 }
+            }
         }
     }
     return MC_OK;
 }
 
 /* ---- backward-filter -------------------------------------------------------------------- */
-int mc_cpu_conv_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x,
-                           const float *dy, float beta, float *dw) {
-    if (use_winograd(d)) return mc_cpu_wino_bwd_filter(ar, d, x, dy, beta, dw);
+/* The sum over tiles, in mc_cpu_chunks chunks of consecutive tiles: chunk 0 sums into dw
+ * (blended with beta), chunk c > 0 into its own copy; then dw += ((copy 1 + copy 2) + ...). */
+int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy, float beta,
+                           float *dw) {
+    if (use_winograd(cpu, d)) return mc_cpu_wino_bwd_filter(cpu, d, x, dy, beta, dw);
     conv_plan p;
     make_plan(d, &p);
     const size_t nw = (size_t)d->k * p.kdim, nw16 = round16(nw);
-    const int T = p.ntiles < p.T ? (p.ntiles > 0 ? p.ntiles : 1) : p.T;
-    /* per thread: its scratch; threads 1.. also a private dW */
-    MC_TRY(mc_cpu_arena_reserve(ar, (p.per_thread + nw16) * (size_t)T));
+    const int CH = mc_cpu_chunks((size_t)p.ntiles, nw);
+    const int T = threads_for(cpu, CH);
+    mc_cpu_arena *ar = &cpu->arena;
+    /* per thread its scratch, then the chunks' copies of dW */
+    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T + nw16 * (size_t)(CH - 1)));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
-    int used[MAX_THREADS];
-    memset(used, 0, sizeof used);
+    float *copies = slot(ar, p.per_thread * (size_t)T);
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
-        float *acc = t == 0 ? dw : slot(ar, p.per_thread * (size_t)T + nw16 * (size_t)(t - 1));
-        int ta, tb;
-        thread_range(p.ntiles, t, nt, &ta, &tb);
-        for (int ti = ta; ti < tb; ti++) {
-            int n0, n1, oy0, oy1;
-            tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
-            /* the first product overwrites the private copy; thread 0 blends with beta */
-            const float b = ti > ta ? 1.0f : (t == 0 ? beta : 0.0f);
-            for (int g = 0; g < G; g++) {
-                float *accg = acc + (size_t)g * kg * kdim;
-                if (p.fold == 1) {
-                    const float *xg = x + ((size_t)n0 * d->c + (size_t)g * cg) * hw;
-                    const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
-                    int cols = (oy1 - oy0) * ow;
-                    if (p.direct) {
-                        sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
-                               accg, kdim);
+        int ca, cb;
+        part(CH, t, nt, &ca, &cb);
+        for (int c = ca; c < cb; c++) {
+            float *acc = c == 0 ? dw : copies + nw16 * (size_t)(c - 1);
+            int ta, tb;
+            part(p.ntiles, c, CH, &ta, &tb);
+            if (ta == tb) scale_out(acc, nw, c == 0 ? beta : 0.0f);
+            for (int ti = ta; ti < tb; ti++) {
+                int n0, n1, oy0, oy1;
+                tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
+                /* the first product overwrites a copy; chunk 0 blends with beta */
+                const float b = ti > ta ? 1.0f : (c == 0 ? beta : 0.0f);
+                for (int g = 0; g < G; g++) {
+                    float *accg = acc + (size_t)g * kg * kdim;
+                    if (p.fold == 1) {
+                        const float *xg = x + ((size_t)n0 * d->c + (size_t)g * cg) * hw;
+                        const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
+                        int cols = (oy1 - oy0) * ow;
+                        if (p.direct) {
+                            sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
+                                   accg, kdim);
+                        } else {
+                            im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
+                            sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
+                        }
                     } else {
-                        im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
-                        sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
+                        const int nb = n1 - n0, cols = nb * (int)ohw;
+                        for (int j = 0; j < nb; j++)
+                            im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
+                                        col + (size_t)j * ohw, (size_t)cols);
+                        pack_dy(&p, d, dy, n0, n1, g, pk);
+                        sgemm1(0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
                     }
-                } else {
-                    const int nb = n1 - n0, cols = nb * (int)ohw;
-                    for (int j = 0; j < nb; j++)
-                        im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
-                                    col + (size_t)j * ohw, (size_t)cols);
-                    pack_dy(&p, d, dy, n0, n1, g, pk);
-                    sgemm1(0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
                 }
             }
         }
-        used[t] = tb > ta;
     }
-    if (!used[0]) scale_out(dw, nw, beta);
-    int extra = 0;
-    for (int t = 1; t < T; t++) extra += used[t];
-    if (extra) {
-        const float *priv = ar->p + p.per_thread * (size_t)T;
-#pragma omp parallel for schedule(static) num_threads(p.T)
+    if (CH > 1) {
+        const int TS = threads_for(cpu, (int)(nw / 4096 + 1));
+#pragma omp parallel for schedule(static) num_threads(TS)
         for (size_t i = 0; i < nw; i++) {
-            float s = 0.0f;
-            for (int t = 1; t < T; t++)
-                if (used[t]) s += priv[nw16 * (size_t)(t - 1) + i];
+            float s = copies[i];
+            for (int c = 2; c < CH; c++) s += copies[nw16 * (size_t)(c - 1) + i];
             dw[i] += s;
         }
     }

@@ -1,10 +1,24 @@
-/* cpu/conv.h — the CPU backend's convolution engine and thread pool helpers (internal to
- * cpu/backend_cpu.c and cpu/conv.c).
+/* cpu/conv.h — the CPU backend's state, convolution engine and GEMM (internal to
+ * cpu/backend_cpu.c, cpu/conv.c and cpu/winograd.c).
  *
- * One thread pool: OpenMP. OpenBLAS is always called single-threaded from inside our own
- * parallel regions (its pthread pool and OpenMP's spinning workers on the same cores cost
+ * Threads. The backend's thread count is its own (mc_cpu.threads, from mc_net_opts.threads):
+ * every parallel region says num_threads(cpu->threads); nothing sets OpenMP's process-wide
+ * default. One thread pool: OpenMP. OpenBLAS is always called single-threaded from inside our
+ * own parallel regions (its pthread pool and OpenMP's spinning workers on the same cores cost
  * more than half of a step on a 2-core machine), so every parallel GEMM here splits the work
  * itself.
+ *
+ * Results do not depend on the thread count. OpenBLAS's sgemm is not bitwise the same when a
+ * product is cut differently (even cutting C's columns at multiples of 16 changes the last bits
+ * of some elements: the kernels for the edges and for small sizes sum differently), so:
+ * - every split of work is a function of the problem's shape only: the plans below are cut for
+ *   MC_CPU_WAYS-way parallelism whatever the actual thread count, and threads just take pieces;
+ * - every reduction over pieces (backward-filter's sum over tiles) is cut into chunks whose
+ *   count depends on the shape only (mc_cpu_chunks), each summed in order into its own partial
+ *   result, the partial results then added in chunk order. Memory: a bounded number of
+ *   partial results, whatever the thread count.
+ * Everything else in the backend (batch norm, bias gradient, loss, pooling) gives each output
+ * element to one thread, which sums in a fixed order.
  *
  * Convolutions are tiled GEMMs (docs/performance.md):
  * - the output columns (image, output row) are cut into tiles of about MC_CONV_TILE columns:
@@ -12,11 +26,11 @@
  *   small (batch folding: one GEMM over a few images instead of one per image);
  * - each thread im2cols its tile into its own small buffer (it stays in the L2/L3 cache) and
  *   runs one single-threaded GEMM on it; a 1x1 stride-1 convolution reads its input directly;
- * - backward-filter: each thread accumulates into its own copy of dW, summed at the end;
- * - backward-data: each thread owns whole images (col2im of neighbouring tiles overlaps), or,
- *   with fewer images than threads, a range of input channels.
- * Scratch memory is the backend's per-thread arena (mc_cpu_arena), grown on first use and then
- * kept: no allocation per step.
+ * - backward-filter: the tiles in mc_cpu_chunks chunks, each summed into its own copy of dW;
+ * - backward-data: whole images per piece (col2im of neighbouring tiles overlaps), or, with
+ *   fewer images than MC_CPU_WAYS, ranges of input channels.
+ * Scratch memory is the backend's arena (mc_cpu_arena), grown on first use and then kept: no
+ * allocation per step.
  */
 #ifndef MC_CPU_CONV_H
 #define MC_CPU_CONV_H
@@ -28,38 +42,53 @@ typedef struct mc_cpu_arena {
     size_t n;
 } mc_cpu_arena;
 
+/* The CPU backend's state (be->ctx). */
+typedef struct mc_cpu {
+    int threads;        /* OpenMP threads of every parallel region (>= 1) */
+    int winograd;       /* 1: Winograd for the 3x3 stride-1 convolutions that qualify */
+    mc_cpu_arena arena; /* convolution scratch */
+} mc_cpu;
+
+/* The parallelism the plans are cut for (a constant: results must not depend on the thread
+ * count). A small layer is cut into at least about this many pieces; large layers have many
+ * more tiles anyway. */
+#define MC_CPU_WAYS 4
+/* Reductions: at most this many chunks, and partial results of at most about
+ * MC_CPU_REDUCE_FLOATS floats in all (but always at least 2 chunks when there are 2 items). */
+#define MC_CPU_MAX_CHUNKS 16
+#define MC_CPU_REDUCE_FLOATS ((size_t)8 << 20)
+
 /* Makes the arena at least n floats (contents not kept); MC_ENOMEM with a message on failure. */
 int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n);
 void mc_cpu_arena_free(mc_cpu_arena *a);
 
-/* Threads for the next parallel region (omp_get_max_threads()). */
-int mc_cpu_threads(void);
+/* Chunks of a reduction over `items` ordered items with partial results of `nw` floats: a
+ * power of two <= MC_CPU_MAX_CHUNKS and <= items, from the shape only. Chunk c holds items
+ * [c*items/chunks, (c+1)*items/chunks). */
+int mc_cpu_chunks(size_t items, size_t nw);
 
-/* Row-major C = alpha op(A) op(B) + beta C split over the threads (single-threaded OpenBLAS
- * in each). */
-void mc_cpu_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                 const float *b, int ldb, float beta, float *c, int ldc);
+/* Row-major C = alpha op(A) op(B) + beta C, cut into pieces by shape (single-threaded OpenBLAS
+ * on each), the pieces spread over the backend's threads. */
+void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
-int mc_cpu_conv_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w,
-                    float beta, float *y);
-int mc_cpu_conv_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy,
-                         const float *w, float beta, float *dx);
-int mc_cpu_conv_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x,
-                           const float *dy, float beta, float *dw);
-
-/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (cpu/winograd.c): whether d qualifies
- * (3x3, stride 1, padding <= 2, no groups, >= 16 channels in and out), and the three primitives
- * with the semantics above. */
-int mc_cpu_wino_ok(const mc_conv_desc *d);
-/* Winograd on (default; MC_CPU_WINOGRAD=0 in the environment turns it off) or off (im2col + GEMM
- * for every convolution): for comparisons and tests. */
-void mc_cpu_conv_set_winograd(int on);
-int mc_cpu_wino_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w, float beta,
+int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y);
-int mc_cpu_wino_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy, const float *w,
+int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, const float *w,
                          float beta, float *dx);
-int mc_cpu_wino_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *dy,
+int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
+                           float beta, float *dw);
+
+/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (cpu/winograd.c), used when cpu->winograd:
+ * whether d qualifies (3x3, stride 1, padding <= 2, no groups, >= 16 channels in and out), and
+ * the three primitives with the semantics above. */
+int mc_cpu_wino_ok(const mc_conv_desc *d);
+int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
+                    float *y);
+int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, const float *w,
+                         float beta, float *dx);
+int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw);
 
 #endif

@@ -18,9 +18,10 @@
  * Tiles (2x2 outputs) are numbered over the whole batch, n * tiles_per_image + ty * tw + tx, and
  * processed in blocks of nt tiles (a few MB of transformed data per thread, so that it stays in
  * cache): each thread transforms a block of inputs into V (16 x c x nt), runs the 16 GEMMs into
- * M (16 x k x nt) and transforms M back into the output. Blocks go to threads statically
- * (backward-filter: each thread sums into its own dU, added in a fixed order: the result does
- * not depend on timing).
+ * M (16 x k x nt) and transforms M back into the output. The blocks depend on the shape only
+ * (their count a multiple of MC_CPU_WAYS) and go to threads statically. Backward-filter sums
+ * over blocks in mc_cpu_chunks chunks of consecutive blocks, each into its own dU, added in
+ * chunk order: the result is bitwise the same for any thread count (cpu/conv.h).
  */
 #include <cblas.h>
 #include <omp.h>
@@ -31,7 +32,6 @@
 #ifndef MC_WINO_BLOCK
 #define MC_WINO_BLOCK (1 << 20)
 #endif
-#define MAX_THREADS 256
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -41,32 +41,42 @@ int mc_cpu_wino_ok(const mc_conv_desc *d) {
 }
 
 typedef struct wplan {
-    int T, th, tw;      /* threads; tiles per column and row of an image */
+    int th, tw;         /* tiles per column and row of an image */
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
 } wplan;
 
+/* from the shape only (cpu/conv.h) */
 static void make_plan(const mc_conv_desc *d, wplan *p) {
-    p->T = mc_cpu_threads();
     p->th = (d->oh + 1) / 2;
     p->tw = (d->ow + 1) / 2;
     p->tpi = (size_t)p->th * p->tw;
     p->ntiles = p->tpi * (size_t)d->n;
     size_t nt = MC_WINO_BLOCK / (16 * (size_t)(d->c + d->k));
     nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
-    size_t per = (p->ntiles + (size_t)p->T - 1) / (size_t)p->T; /* keep every thread busy */
-    if (nt > per) nt = per > 16 ? (per + 15) & ~(size_t)15 : per;
+    /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
+     * threads), no larger than nt */
+    size_t nb = (p->ntiles + nt - 1) / nt;
+    nb = (nb + MC_CPU_WAYS - 1) / MC_CPU_WAYS * MC_CPU_WAYS;
+    nt = (p->ntiles + nb - 1) / nb;
+    if (nt > 16) nt = (nt + 3) & ~(size_t)3;
     if (nt < 1) nt = 1;
     p->nt = (int)nt;
     p->nblocks = (p->ntiles + nt - 1) / nt;
 }
 
+/* threads for `pieces` pieces of work */
+static int threads_for(const mc_cpu *cpu, size_t pieces) {
+    size_t t = (size_t)cpu->threads < pieces ? (size_t)cpu->threads : pieces;
+    return t < 1 ? 1 : (int)t;
+}
+
 /* ---- transforms ------------------------------------------------------------------------- */
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
-static void filter_transform(int K, int C, const float *w, float *U) {
+static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
     const size_t kc = (size_t)K * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         const float *g = w + q * 9;
         float t[4][3]; /* G g */
@@ -282,11 +292,11 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 
 /* ---- forward ---------------------------------------------------------------------------- */
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
-static void wino_forward(const mc_conv_desc *d, const wplan *p, const float *x, const float *U, float beta,
-                         float *y, float *scratch, size_t per_thread) {
+static void wino_forward(const mc_conv_desc *d, const wplan *p, int threads, const float *x, const float *U,
+                         float beta, float *y, float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt;
     const size_t kc = (size_t)K * C, ldv = (size_t)C * nt, ldm = (size_t)K * nt;
-#pragma omp parallel num_threads(p->T)
+#pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *V = scratch + per_thread * (size_t)t, *M = V + round16(16 * ldv), *tmp = M + round16(16 * ldm);
@@ -309,19 +319,21 @@ static size_t fwd_per_thread(const mc_conv_desc *d, const wplan *p) {
     return round16(16 * (size_t)d->c * p->nt) + round16(16 * (size_t)d->k * p->nt) + tmp_floats(p);
 }
 
-int mc_cpu_wino_fwd(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *w, float beta,
+int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y) {
     wplan p;
     make_plan(d, &p);
+    const int T = threads_for(cpu, p.nblocks);
     const size_t nu = round16(16 * (size_t)d->k * d->c), per = fwd_per_thread(d, &p);
-    MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)p.T));
-    filter_transform(d->k, d->c, w, ar->p);
-    wino_forward(d, &p, x, ar->p, beta, y, ar->p + nu, per);
+    mc_cpu_arena *ar = &cpu->arena;
+    MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)T));
+    filter_transform(cpu, d->k, d->c, w, ar->p);
+    wino_forward(d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
     return MC_OK;
 }
 
 /* ---- backward-data ---------------------------------------------------------------------- */
-int mc_cpu_wino_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *dy, const float *w,
+int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, const float *w,
                          float beta, float *dx) {
     /* the convolution from dy (k channels, oh x ow) to dx (c channels, h x w) */
     mc_conv_desc e = *d;
@@ -334,63 +346,66 @@ int mc_cpu_wino_bwd_data(mc_cpu_arena *ar, const mc_conv_desc *d, const float *d
     e.ph = e.pw = 2 - d->ph;
     wplan p;
     make_plan(&e, &p);
+    const int T = threads_for(cpu, p.nblocks);
     const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16(16 * (size_t)d->k * d->c),
                  per = fwd_per_thread(&e, &p);
-    MC_TRY(mc_cpu_arena_reserve(ar, nw + nu + per * (size_t)p.T));
+    mc_cpu_arena *ar = &cpu->arena;
+    MC_TRY(mc_cpu_arena_reserve(ar, nw + nu + per * (size_t)T));
     float *wt = ar->p, *U = ar->p + nw;
     const int K = d->k, C = d->c;
     /* wt[c][k][i][j] = w[k][c][2-i][2-j] */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, (size_t)C))
     for (int c = 0; c < C; c++)
         for (int k = 0; k < K; k++) {
             const float *s = w + ((size_t)k * C + c) * 9;
             float *t = wt + ((size_t)c * K + k) * 9;
             for (int q = 0; q < 9; q++) t[q] = s[8 - q];
         }
-    filter_transform(C, K, wt, U);
-    wino_forward(&e, &p, dy, U, beta, dx, ar->p + nw + nu, per);
+    filter_transform(cpu, C, K, wt, U);
+    wino_forward(&e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
     return MC_OK;
 }
 
 /* ---- backward-filter -------------------------------------------------------------------- */
-int mc_cpu_wino_bwd_filter(mc_cpu_arena *ar, const mc_conv_desc *d, const float *x, const float *dy,
+int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw) {
     wplan p;
     make_plan(d, &p);
     const int C = d->c, K = d->k, nt = p.nt;
     const size_t kc = (size_t)K * C, ndu = round16(16 * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
-    const size_t per = fwd_per_thread(d, &p) + ndu; /* V, E and the thread's dU */
-    int T = p.T;
-    if ((size_t)T > p.nblocks) T = (int)(p.nblocks > 0 ? p.nblocks : 1);
-    MC_TRY(mc_cpu_arena_reserve(ar, per * (size_t)T));
-    int used[MAX_THREADS];
-    memset(used, 0, sizeof used);
+    const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */
+    /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
+    const int CH = mc_cpu_chunks(p.nblocks, 16 * kc), T = threads_for(cpu, (size_t)CH);
+    mc_cpu_arena *ar = &cpu->arena;
+    MC_TRY(mc_cpu_arena_reserve(ar, per * (size_t)T + ndu * (size_t)CH));
+    float *dUs = ar->p + per * (size_t)T;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nth = omp_get_num_threads();
         float *V = ar->p + per * (size_t)t, *E = V + round16(16 * ldv), *tmp = E + round16(16 * ldm);
-        float *dU = tmp + tmp_floats(&p);
-        size_t b0 = p.nblocks * (size_t)t / (size_t)nth, b1 = p.nblocks * (size_t)(t + 1) / (size_t)nth;
-        for (size_t b = b0; b < b1; b++) {
-            size_t t0 = b * (size_t)nt;
-            int nb = (int)(p.ntiles - t0 < (size_t)nt ? p.ntiles - t0 : (size_t)nt);
-            input_transform(d, &p, x, t0, nb, V, ldv, nt, tmp);
-            grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
-            for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt,
-                            V + (size_t)xi * ldv, nt, b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
+        const int ca = (int)((long)CH * t / nth), cb = (int)((long)CH * (t + 1) / nth);
+        for (int c = ca; c < cb; c++) {
+            float *dU = dUs + ndu * (size_t)c;
+            size_t b0 = p.nblocks * (size_t)c / (size_t)CH, b1 = p.nblocks * (size_t)(c + 1) / (size_t)CH;
+            if (b0 == b1) memset(dU, 0, 16 * kc * sizeof(float));
+            for (size_t b = b0; b < b1; b++) {
+                size_t t0 = b * (size_t)nt;
+                int nb = (int)(p.ntiles - t0 < (size_t)nt ? p.ntiles - t0 : (size_t)nt);
+                input_transform(d, &p, x, t0, nb, V, ldv, nt, tmp);
+                grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
+                for (int xi = 0; xi < 16; xi++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt,
+                                V + (size_t)xi * ldv, nt, b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
+            }
         }
-        used[t] = b1 > b0;
     }
-    /* dW = G^T (sum of the threads' dU) G, blended with beta */
-#pragma omp parallel for schedule(static)
+    /* dW = G^T (((dU_0 + dU_1) + dU_2) + ...) G, blended with beta */
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         float u[16];
         for (int xi = 0; xi < 16; xi++) {
-            float s = 0.0f;
-            for (int t = 0; t < T; t++)
-                if (used[t])
-                    s += ar->p[per * (size_t)t + round16(16 * ldv) + round16(16 * ldm) + tmp_floats(&p) + (size_t)xi * kc + q];
+            float s = dUs[(size_t)xi * kc + q];
+            for (int c = 1; c < CH; c++) s += dUs[ndu * (size_t)c + (size_t)xi * kc + q];
             u[xi] = s;
         }
         /* G^T u: rows u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3 (per column) */

@@ -558,3 +558,7 @@ extern "C" int mc_backend_cuda_create(mc_backend **out, int gpu) {
     *out = be;
     return MC_OK;
 }
+
+/* the registration (engine/backends.c): no fused operations (the layers compose primitives) */
+static int cuda_create(mc_backend **out, const mc_net_opts *opts) { return mc_backend_cuda_create(out, opts->gpu); }
+extern "C" const mc_backend_entry mc_backend_cuda_entry = {"cuda", MC_BACKEND_CUDA, cuda_create, 0, NULL};

@@ -53,8 +53,9 @@ typedef struct mc_act {
 typedef struct mc_backend mc_backend;
 struct mc_backend {
     const char *name;
-    void *ctx;    /* backend-private state (handles, streams) */
+    void *ctx;    /* backend-private state (handles, streams; the CPU backend's threads) */
     int is_host;  /* 1: buffers are host memory (CPU backend) */
+    int threads;  /* host threads its operations run on (CPU backend); 0: not applicable */
     void (*destroy)(mc_backend *be);
 
     /* memory (counts are floats) */
@@ -163,11 +164,47 @@ struct mc_backend {
                    float *y);
 };
 
-/* The CPU backend (OpenBLAS + OpenMP). */
-int mc_backend_cpu_create(mc_backend **out);
+/* ---- the backends ----------------------------------------------------------------------
+ * Every backend registers itself in one table (src/engine/backends.c): its entry says its name,
+ * its MC_BACKEND_* id, how to create it (NULL when this build lacks it: `missing` says why and
+ * how to get it) and which optional fused operations its table fills (tests/test_cpu_backend.c
+ * checks the flags against the pointers). The network builder looks backends up there.
+ * A backend keeps all its settings (threads, algorithm switches) in its own state, given at
+ * creation from mc_net_opts: creating one changes nothing else in the process (the CPU backend's
+ * one exception, OpenBLAS's thread count, is explained in src/cpu/backend_cpu.c). */
+enum {
+    MC_FUSED_BN_ACT_FWD_TRAIN = 1 << 0,
+    MC_FUSED_BN_ACT_FWD_INFER = 1 << 1,
+    MC_FUSED_BN_ACT_BWD_TRAIN = 1 << 2,
+    MC_FUSED_ADD_ACT = 1 << 3
+};
+typedef struct mc_backend_entry {
+    const char *name;     /* also the created backend's be->name */
+    int id;               /* MC_BACKEND_* */
+    /* opts: the network's options (threads, winograd, gpu); never NULL here */
+    int (*create)(mc_backend **out, const mc_net_opts *opts);
+    unsigned fused;       /* MC_FUSED_*: the optional operations the backend implements */
+    const char *missing;  /* create == NULL: the message (why, and how to get it) */
+} mc_backend_entry;
+
+int mc_backend_count(void);
+const mc_backend_entry *mc_backend_at(int i);          /* i < mc_backend_count() */
+const mc_backend_entry *mc_backend_find(int id);       /* NULL: no such id */
+const mc_backend_entry *mc_backend_find_name(const char *name);
+/* Creates backend `id` (opts NULL: defaults): MC_EARG for an unknown id, MC_EUNSUP with the
+ * entry's message for one this build lacks. */
+int mc_backend_create(mc_backend **out, int id, const mc_net_opts *opts);
+/* The MC_FUSED_* flags of the fused operations a created backend's table fills. */
+unsigned mc_backend_fused_of(const mc_backend *be);
+
+/* The CPU backend (OpenBLAS + OpenMP, src/cpu/): threads and winograd from opts (NULL: all
+ * cores, Winograd as MC_WINOGRAD_AUTO). */
+int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts);
+extern const mc_backend_entry mc_backend_cpu_entry;
 #ifdef MC_GPU
 /* The CUDA backend on device `gpu` (src/cuda/). */
 int mc_backend_cuda_create(mc_backend **out, int gpu);
+extern const mc_backend_entry mc_backend_cuda_entry;
 #endif
 
 #endif

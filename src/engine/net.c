@@ -290,16 +290,8 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
         net->n++;
         if ((rc = parse_layer(net, l, s)) < 0) goto fail;
     }
-    if (opts->backend == MC_BACKEND_CUDA) {
-#ifdef MC_GPU
-        rc = mc_backend_cuda_create(&net->be, opts->gpu);
-#else
-        rc = mc_err(MC_EUNSUP, "this medcolor was built without GPU support (rebuild with make GPU=1 CUDNN=1)");
-#endif
-    } else {
-        rc = mc_backend_cpu_create(&net->be);
-    }
-    if (rc < 0) goto fail;
+    /* the backend, from the table of backends (engine/backends.c) */
+    if ((rc = mc_backend_create(&net->be, opts->backend, opts)) < 0) goto fail;
     if ((rc = mc_net_alloc_params(net)) < 0) goto fail;
     net->infer_only = opts->inference_only ? 1 : 0;
     if ((rc = mc_net_alloc_activations(net)) < 0) goto fail;
@@ -413,6 +405,8 @@ const char *mc_net_layer_name(const mc_net *net, int i) {
     return l ? l->name : NULL;
 }
 int mc_net_num_outputs(const mc_net *net) { return (int)net->layers[net->n - 1].out_n; }
+const char *mc_net_backend_name(const mc_net *net) { return net->be->name; }
+int mc_net_threads(const mc_net *net) { return net->be->threads; }
 int mc_net_num_groups(const mc_net *net) { return net->ngroups; }
 const char *mc_net_group_name(const mc_net *net, int g) {
     return g >= 0 && g < net->ngroups ? net->groups[g] : NULL;

@@ -326,7 +326,8 @@ static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
     for (int i = 0; i < e->nset && n < MAX_SET; i++) set[n++] = e->set[i];
     set[n] = NULL;
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
-                     .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
+                     .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0,
+                     .threads = e->threads};
     MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
     if (e->frozen_bn >= 0) mc_net_set_frozen_bn(*out, e->frozen_bn); /* else the cfg's */
     return MC_OK;
@@ -470,7 +471,6 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
     char path[4096];
     snprintf(path, sizeof path, "%s/experiment.exp", e->out);
     MC_TRY(mc_write_atomic(path, write_settings, (void *)e));
-    mc_set_threads(e->threads);
     char lpath[4096];
     snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
     FILE *log;

@@ -76,10 +76,12 @@ int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_pre
     const char *last = mc_net_layer_type(net, mc_net_num_layers(net) - 1);
     int has_cost = last && strcmp(last, "cost") == 0;
     mc_net_set_train(net, 0);
-    int nthr = 1;
+    /* decoding threads: the network's own thread count (a CUDA net reports 0: all cores) */
+    int nthr = mc_net_threads(net);
 #ifdef _OPENMP
-    nthr = omp_get_max_threads();
+    if (nthr < 1) nthr = omp_get_max_threads();
 #endif
+    if (nthr < 1) nthr = 1;
     if (nthr > batch) nthr = batch;
     size_t per = (size_t)c * h * w;
     mc_image *img = mc_calloc((size_t)nthr, sizeof *img, "images");

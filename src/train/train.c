@@ -105,6 +105,10 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
     META("max_lr", "%.17g", m->max_lr);
     META("stage", "%s", mc_stage_name(m->stage));
     META("seen", "%llu", (unsigned long long)mc_net_seen(net));
+    /* for the record only: a resume on another backend or thread count is allowed (and on the
+     * CPU backend gives the same bytes: results do not depend on the thread count) */
+    META("backend", "%s", mc_net_backend_name(net));
+    if (mc_net_threads(net) > 0) META("threads", "%d", mc_net_threads(net));
 #undef META
     if (rc == MC_OK && m->nlabels > 0) {
         char list[MC_MAX_LABELS * 24];

@@ -105,6 +105,12 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 /* Eval-mode predictions probs[ds->n][nlabels] (sigmoid) and the mean BCE loss over unmasked
  * entries (loss may be NULL). */
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
+/* Progress of a pass over images (evaluation, predict): called after every batch with the images
+ * done so far and the total, on the calling thread. */
+typedef void (*mc_pass_progress_fn)(long done, long total, void *ctx);
+/* mc_evaluate, reporting its progress to fn (may be NULL). */
+int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss,
+                         mc_pass_progress_fn fn, void *ctx);
 /* Per-label AUC (auc[nlabels]) and their mean (*mean; labels whose AUC is NaN — a class absent —
  * left out; NaN when all are). MC_ENOMEM when memory runs out (never reported as a NaN AUC). */
 int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean);
@@ -122,6 +128,9 @@ typedef struct mc_predict_stats {
     double seconds, net_seconds, decode_seconds;
 } mc_predict_stats;
 int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats);
+/* mc_predict, reporting its progress to fn (may be NULL). */
+int mc_predict_progress(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats,
+                        mc_pass_progress_fn fn, void *ctx);
 /* The predictions as CSV: a header "path,<label>...", then per image its path and one probability
  * per label (%.7g; RFC 4180 quoting). To an open stream (name for messages), or to a file
  * (atomically). */
@@ -182,6 +191,18 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
 int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m);
 
 int mc_mkdirs(const char *path);
+
+/* The weights a run folder stands for (`medcolor eval RUN`, predict, colorize;
+ * src/train/runweights.c): the best.weights of the highest-numbered K-STAGE folder that has one.
+ * MC_ENOTFOUND when none has (or the folder is not a run folder), naming the folder. */
+typedef struct mc_run_weights {
+    char path[4096];  /* RUN/K-STAGE/best.weights */
+    int stage_index;  /* K */
+    int stage;        /* MC_STAGE_* */
+    int finished;     /* 1: the stage's DONE exists */
+    int later;        /* 1: a later stage folder exists but has no best.weights yet */
+} mc_run_weights;
+int mc_run_best_weights(const char *run, mc_run_weights *w);
 
 /* Builds the network of cfg for a dataset with nlabels labels: when the cfg's last layer has
  * another number of outputs, it is rebuilt with head.output = nlabels (nlabels <= 0: as is). */

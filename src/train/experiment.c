@@ -510,6 +510,13 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
             }
             net = nn;
         }
+        {
+            /* what the stage's .weights carry: how to use them without the cfg (docs/weights.md) */
+            mc_netmeta nm = {.cfg_file = e->net, .set = (char **)e->set, .nset = e->nset, .labels = train->labels,
+                             .nlabels = train->nlabels, .stage = (char *)mc_stage_name(s->stage),
+                             .stage_index = k + 1, .data = (char *)dpath, .root = e->root};
+            if ((rc = mc_net_set_meta(net, &nm)) < 0) goto stage_done;
+        }
         char dir[4096], label[64];
         snprintf(dir, sizeof dir, "%s/%d-%s", e->out, k + 1, mc_stage_name(s->stage));
         snprintf(label, sizeof label, "[%s]", mc_stage_name(s->stage));

@@ -32,13 +32,17 @@ int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
 /* An option: name ("--max-lr"; aliases separated by ", " as in "-o, --output"; the name of its
  * value after a space, as in "--frac F", else N / X / VALUE from the kind), kind ('s' string ->
  * const char*, 'i' -> long, 'd' -> double, 'f' flag -> int set to 1, 'l' repeatable ->
- * mc_strlist), destination, help, default text. */
+ * mc_strlist), destination, help, default text, and the values allowed (NULL: any the kind
+ * reads), which the parser checks and --help shows: for numbers "A..B" or comparisons ">=A",
+ * ">A", "<=B", "<B" joined by ',' (">0,<=1"); for strings the choices joined by '|'
+ * ("valid|test"). A value outside is a usage error naming the option: "--iters 0: must be >= 16". */
 typedef struct mc_opt {
     const char *name;
     char kind;
     void *dst;
     const char *help;
     const char *def;
+    const char *range;
 } mc_opt;
 typedef struct mc_strlist {
     const char *v[16];
@@ -49,6 +53,9 @@ typedef struct mc_strlist {
 int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
                  int *npos, const char *synopsis, const char *about);
 void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts);
+/* The one-line error of a command given the wrong arguments: "medcolor CMD: expected WHAT, got N
+ * arguments (see medcolor CMD --help)"; returns 2 (the exit status of a usage error). */
+int mc_cli_args_error(const char *cmd, const char *what, int npos);
 const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,778,517" */
 /* Catches SIGINT and SIGTERM (Ctrl-C; SLURM at a job's time limit or pre-emption) for the
  * training commands: the first one sets the returned flag (training writes a checkpoint after

@@ -88,7 +88,7 @@ int mc_cli_colorize(int argc, char **argv) {
     mc_strlist set = {0};
     const mc_opt opts[] = {{"-o", 's', &out, "output folder", "colorized"},
                            {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
-                           {"--threads", 'i', &threads, "compute threads", "all cores"},
+                           {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
                            {NULL, 0, NULL, NULL, NULL}};
     const char *pos[64];
     int npos;
@@ -104,11 +104,8 @@ int mc_cli_colorize(int argc, char **argv) {
     int r = mc_cli_parse("colorize", argc, argv, opts, pos, 64, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
     int img0 = npos >= 1 && mc_cli_is_cfg(pos[0]) ? 1 : 0; /* the weights' argument */
-    if (npos < img0 + 2) {
-        if (npos == img0 + 1) fprintf(stderr, "medcolor colorize: no images given\n");
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos < img0 + 2)
+        return mc_cli_args_error("colorize", "[net.cfg] <run folder | weights> <image...|list.txt>", npos);
     const char *cfg = img0 ? pos[0] : NULL;
     mc_set_threads((int)threads);
     char **paths = NULL;

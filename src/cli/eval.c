@@ -20,13 +20,13 @@ int mc_cli_eval(int argc, char **argv) {
     int quiet = 0;
     mc_strlist set = {0};
     const mc_opt opts[] = {
-        {"--split", 's', &split, "split to evaluate: valid or test", "valid"},
+        {"--split", 's', &split, "split to evaluate", "valid", "valid|test|train"},
         {"-o", 's', &out, "folder for predictions.csv, auc.csv, roc.csv, roc.png", "no files, print only"},
         {"--root", 's', &root, "folder holding the datasets", "$MEDCOLOR_DATA, else the root the weights were trained with, else root= of the .data"},
-        {"--batch", 'i', &batch, "batch size", "the cfg's"},
+        {"--batch", 'i', &batch, "batch size", "the cfg's", "1..65536"},
         {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
-        {"--workers", 'i', &workers, "image loading threads", "1"},
-        {"--threads", 'i', &threads, "compute threads", "all cores"},
+        {"--workers", 'i', &workers, "image loading threads", "1", "0..64"},
+        {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[3];
@@ -54,9 +54,10 @@ int mc_cli_eval(int argc, char **argv) {
     } else if (npos == 1) {
         warg = pos[0];
     }
-    if (!warg || (data && !ends_with(data, ".data") && npos == 2)) {
-        if (warg) fprintf(stderr, "medcolor eval: %s: expected a .data file\n", data);
-        mc_cli_usage(stderr, syn, about, opts);
+    if (!warg) return mc_cli_args_error("eval", "[net.cfg] <run folder | weights> [data.data]", npos);
+    if (data && !ends_with(data, ".data") && npos == 2) {
+        fprintf(stderr, "medcolor eval: %s: expected a .data file (medcolor eval [net.cfg] <run folder | weights> "
+                        "[data.data])\n", data);
         return 2;
     }
     mc_cli_net t;

@@ -98,10 +98,10 @@ int mc_cli_predict(int argc, char **argv) {
         {"-o FILE", 's', &out, "output CSV ('-' or none: stdout)", NULL},
         {"--labels A,B", 's', &labels_opt, "column names",
          "the label names the weights were trained with, else the cfg's [net] labels=, else out0, out1, ..."},
-        {"--batch N", 'i', &batch_opt, "images per forward pass", "the cfg's batch"},
+        {"--batch N", 'i', &batch_opt, "images per forward pass", "the cfg's batch", "1..1048576"},
         {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
-        {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores"},
-        {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL},
+        {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores", "0..1024"},
+        {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL, "0..1024"},
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor predict <run folder | weights> <image...|list.txt> [options]\n"
@@ -126,12 +126,6 @@ int mc_cli_predict(int argc, char **argv) {
         free(pos);
         return r == 1 ? 0 : 2;
     }
-    if (batch_opt == 0 || batch_opt > 1 << 20 || threads_opt > 1 << 20 || gpu_opt > 1 << 20) {
-        const char *what = batch_opt == 0 || batch_opt > 1 << 20 ? "--batch" : threads_opt > 1 << 20 ? "--threads" : "--gpu";
-        fprintf(stderr, "medcolor predict: %s must be an integer in %d..%d\n", what, !strcmp(what, "--batch"), 1 << 20);
-        free(pos);
-        return 2;
-    }
     batch = batch_opt > 0 ? (int)batch_opt : 0;
     threads = (int)threads_opt;
     gpu = (int)gpu_opt;
@@ -150,10 +144,8 @@ int mc_cli_predict(int argc, char **argv) {
         }
     free(pos);
     if (!weights || inputs.n == 0) {
-        if (weights) fprintf(stderr, "medcolor predict: no images given\n");
-        mc_cli_usage(stderr, syn, about, opts);
         strlist_free(&inputs);
-        return 2;
+        return mc_cli_args_error("predict", "[net.cfg] <run folder | weights> <image...|list.txt>", npos);
     }
     mc_net *net = NULL;
     float *prob = NULL;

@@ -146,7 +146,7 @@ int mc_predict_save_csv(const char *path, const char *const *paths, int n, const
 typedef struct mc_lrfind_opts {
     int stage;              /* MC_STAGE_*: which groups train (color) */
     double start, end;      /* 1e-7, 10 */
-    int iters;              /* learning rates (100) */
+    int iters;              /* learning rates (100; at least 16: the suggestion skips 10 + 5) */
     double momentum, weight_decay; /* 0.9, 1e-2 (decoupled) */
     uint64_t seed;          /* shuffling and augmentation */
     int workers;            /* loader threads (1) */
@@ -333,7 +333,10 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);
 void mc_stage_defaults(int stage, double *max_lr, int *epochs);
 /* How mc_experiment_run runs (zero = a fresh run, silent, to the end). */
 typedef struct mc_run_opts {
-    int resume;             /* skip finished stages, continue the started one from its checkpoint */
+    int resume;             /* skip finished stages, continue the started one from its checkpoint
+                             * (MC_ENOTFOUND when the folder holds no run) */
+    int overwrite;          /* a fresh start (resume 0) into a folder that holds a run replaces its
+                             * files; without it that is refused (MC_EARG) */
     long stop_after;        /* > 0: see mc_train_opts.stop_after */
     /* non-NULL: see mc_train_opts.interrupt; an interrupted run returns MC_OK with the stage's
      * checkpoint written, and *interrupt still set for the caller to see */
@@ -342,8 +345,13 @@ typedef struct mc_run_opts {
     void *event_ctx;
 } mc_run_opts;
 /* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
- * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. */
+ * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. A
+ * fresh start that fails before any checkpoint removes what it wrote (and the folder if it made
+ * it), so that it can simply be started again. */
 int mc_experiment_run(const mc_experiment *e, const mc_run_opts *o);
+/* Whether e->out holds a run (log.csv, results.csv or a K-STAGE folder: *started) and whether
+ * every stage of e is DONE there (*finished). */
+int mc_run_folder_state(const mc_experiment *e, int *started, int *finished);
 
 #ifdef __cplusplus
 }

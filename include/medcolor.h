@@ -236,6 +236,8 @@ enum { MC_STAGE_BASELINE = 0, MC_STAGE_BASELINE_ALL, MC_STAGE_COLOR, MC_STAGE_AL
 int mc_stage_from_name(const char *name); /* stage or MC_EARG */
 const char *mc_stage_name(int stage);
 int mc_stage_apply(mc_net *net, int stage);
+/* MC_EARG when the stage cannot train this network as it says (color without a group color). */
+int mc_stage_check(const mc_net *net, int stage);
 
 /* ---- schedules and metrics ------------------------------------------------------------------ */
 typedef struct mc_onecycle {

@@ -326,6 +326,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
     if (valid && valid->nlabels != L)
         return mc_err(MC_ESHAPE, "the validation set has %d labels, the network %d outputs", valid->nlabels, L);
     if (c != 1) return mc_err(MC_ESHAPE, "the network takes %d input channels; images are grey (1)", c);
+    MC_TRY(mc_stage_check(net, o->stage));
     if (train->n < B)
         return mc_err(MC_EARG, "the training set has %d images, fewer than one batch (%d)", train->n, B);
     MC_TRY(mc_mkdirs(o->dir));

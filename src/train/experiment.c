@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/cfg.h"
@@ -503,17 +504,37 @@ int mc_run_folder_state(const mc_experiment *e, int *started, int *finished) {
 /* the files a stage writes (and the temporary files of its atomic writes) */
 static int run_file(const char *name) {
     static const char *const known[] = {"checkpoint.safetensors", "best.weights", "last.weights", "DONE",
-                                        "valid.csv", "training.png", "valid.png", NULL};
+                                        "valid.csv", "training.png", "valid.png", "results.csv",
+                                        "experiment.exp", NULL};
     for (int i = 0; known[i]; i++)
         if (!strcmp(name, known[i]) || (!strncmp(name, known[i], strlen(known[i])) && strstr(name, ".tmp.")))
             return 1;
     return 0;
 }
 
+/* The temporary files of atomic writes (NAME.tmp.PID) that a killed process left in dir, when
+ * that process is gone: removed (a resume's housekeeping; the files they were for are intact). */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char p[4400];
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t || !run_file(de->d_name) || !isdigit((unsigned char)t[5])) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer lives */
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
+
 /* Removes a run's files from dir: its stage folders (only the files a stage writes: another file
  * stops it, named), log.csv, results.csv, experiment.exp; dir itself when remove_dir and empty. */
 static int remove_run(const char *dir, int remove_dir) {
     int rc = MC_OK;
+    remove_stale_tmp(dir);
     char p[4096], q[4400];
     /* first every stage folder checked (a file that is not the run's stops it all), then removed */
     for (int pass = 0; pass < 2 && rc == MC_OK; pass++) {
@@ -583,6 +604,14 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
     struct stat st;
     int existed = stat(e->out, &st) == 0;
     if (!ro->resume && started) MC_TRY(remove_run(e->out, 0)); /* --overwrite */
+    if (ro->resume) {
+        remove_stale_tmp(e->out);
+        for (int k = 0; k < e->nstages; k++) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s/%d-%s", e->out, k + 1, mc_stage_name(e->st[k].stage));
+            remove_stale_tmp(dir);
+        }
+    }
     int rc = run_stages(e, ro);
     if (rc < 0 && !ro->resume && !any_checkpoint(e)) {
         /* a start that fails leaves nothing behind: nothing was trained that a resume could use */

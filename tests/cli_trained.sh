@@ -70,6 +70,10 @@ out=$("$BIN" eval "$T/plain.weights" data/demo.data --root "$T/demo" 2>&1); rc=$
 ck '[ $rc -eq 1 ] && [[ "$out" == *"plain.weights carries no network"*"give the cfg it was trained with"* ]]' "plain weights without a cfg: rc $rc: $out"
 out=$("$BIN" eval cfg/resnet18-pixelshuffle.cfg "$T/plain.weights" data/demo.data --root "$T/demo" --set net.width=64 --set net.height=64 --threads 2 2>&1); rc=$?
 ck '[ $rc -eq 0 ] && [[ "$out" == *"mean AUC"* ]]' "plain weights with their cfg: rc $rc: $out"
+# the data the weights name, from another folder: not found, said so (data/demo.data is relative)
+absbin=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+out=$(cd "$T" && "$absbin" eval "$T/run" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"was trained on data/demo.data, which is not found from here"*"give the .data"* ]]' "eval from another folder: rc $rc: $out"
 # a folder that is not a run
 mkdir -p "$T/empty"
 out=$("$BIN" eval "$T/empty" 2>&1); rc=$?

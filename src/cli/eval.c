@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "core/core.h"
 #include "medcolor.h"
@@ -67,7 +68,17 @@ int mc_cli_eval(int argc, char **argv) {
         mc_cli_net_free(&t);
         return 2;
     }
-    if (!data) data = t.meta.data;
+    if (!data) {
+        data = t.meta.data;
+        if (access(data, R_OK) != 0) {
+            fprintf(stderr,
+                    "medcolor eval: %s was trained on %s, which is not found from here (a path relative to where "
+                    "train ran?): give the .data\n",
+                    t.weights, data);
+            mc_cli_net_free(&t);
+            return 1;
+        }
+    }
     if (!root && !getenv("MEDCOLOR_DATA") && t.has_meta && t.meta.root && !strcmp(data, t.meta.data ? t.meta.data : ""))
         root = t.meta.root;
     mc_set_threads((int)threads);

@@ -56,8 +56,8 @@ int mc_cli_eval(int argc, char **argv) {
         warg = pos[0];
     }
     if (!warg) return mc_cli_args_error("eval", "[net.cfg] <run folder | weights> [data.data]", npos);
-    if (data && !ends_with(data, ".data") && npos == 2) {
-        fprintf(stderr, "medcolor eval: %s: expected a .data file (medcolor eval [net.cfg] <run folder | weights> "
+    if (data && ends_with(data, ".cfg") && npos == 2) {
+        fprintf(stderr, "medcolor eval: %s: a cfg goes first (medcolor eval [net.cfg] <run folder | weights> "
                         "[data.data])\n", data);
         return 2;
     }

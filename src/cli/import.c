@@ -48,9 +48,9 @@ int mc_cli_import(int argc, char **argv) {
         }
         seed = s;
     }
-    if (npos < 2 || !out) {
-        if (npos == 2) fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
-        mc_cli_usage(stderr, syn, about, opts);
+    if (npos < 2) return mc_cli_args_error("import", "<net.cfg> <in.safetensors|in.weights>", npos);
+    if (!out) {
+        fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
         return 2;
     }
     const char *cfg = pos[0], *in = pos[1];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
+#include "engine/netmeta.h"
 
 /* darknet's training keys: medcolor's trainer has its own (one-cycle SGD, max_lr, epochs,
  * weight_decay), so a darknet cfg's values would be ignored; refused, saying what to use */
@@ -362,6 +363,7 @@ void mc_net_free(mc_net *net) {
     free(net->tensor_layer);
     free(net->tensor_slot);
     mc_cfg_free(net->cfg);
+    mc_netmeta_drop(net);
     free(net);
 }
 

@@ -129,6 +129,7 @@ struct mc_net {
     char **tensor_names;  /* flat index -> (layer, tensor) */
     int ntensors;
     int *tensor_layer, *tensor_slot;
+    mc_netmeta *meta;     /* what its .weights carry (netmeta.c), NULL: none */
 };
 
 /* for layer implementations ----------------------------------------------------------------- */

@@ -7,11 +7,13 @@
  * (convolutional / deconvolutional: biases, [BN scales, rolling mean, rolling variance], weights;
  * connected: biases, weights; batchnorm: scales, rolling mean, rolling variance). medcolor's
  * additions are documented in docs/weights.md. Loading is strict: a short file names the
- * layer and tensor that are short; bytes left over are an error (weights of another cfg). */
+ * layer and tensor that are short; bytes left over are an error (weights of another cfg), except
+ * one metadata trailer (src/engine/netmeta.c) that train and finetune append. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
+#include "engine/netmeta.h"
 
 typedef struct save_ctx { const mc_net *net; } save_ctx;
 
@@ -36,6 +38,7 @@ static int write_body(FILE *f, const char *path, void *arg) {
         }
     }
     free(buf);
+    if (rc == MC_OK) rc = mc_netmeta_write_trailer(net, f, path); /* netmeta.c; none without metadata */
     return rc;
 }
 
@@ -105,7 +108,7 @@ int mc_net_load_weights(mc_net *net, const char *path) {
         long here = ftell(f);
         if (fseek(f, 0, SEEK_END) == 0) {
             long end = ftell(f);
-            if (end > here)
+            if (end > here && !mc_netmeta_is_trailer(f, path, here, end)) /* the metadata trailer: netmeta.c */
                 rc = mc_err(MC_EPARSE, "%s: %ld bytes left over after the last layer — weights of a different cfg?",
                             path, end - here);
         }

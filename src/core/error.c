@@ -9,16 +9,21 @@ const char *mc_errmsg(void) { return errbuf[0] ? errbuf : "no error"; }
 
 void mc_clear_error(void) { errbuf[0] = 0; }
 
+/* The format and any argument may point into errbuf itself (e.g. mc_err(c, "%s: %s", where,
+ * mc_errmsg()) adds context to the current message): formatting straight into errbuf would read
+ * what it is overwriting. Format into a temporary, then copy. */
 int mc_err(int code, const char *fmt, ...) {
+    char tmp[sizeof errbuf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(errbuf, tmp, strlen(tmp) + 1);
     return code;
 }
 
 int mc_err_context(int code, const char *fmt, ...) {
-    char prefix[512], old[sizeof errbuf];
+    char prefix[512], old[sizeof errbuf]; /* fmt's arguments may point into errbuf: prefix first */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);

@@ -1,0 +1,90 @@
+/* test_regressions.c — issue 13 ("Trust under bad input"): each finding of the adversarial
+ * trial and each input a fuzzer (tests/fuzz/) crashed on, as a check that fails when the bug
+ * comes back. Inputs are inline byte strings, files written here, or the files in
+ * tests/regress/ (the fuzzers' crash inputs, replayed through the same entry points as the
+ * harnesses; docs/robustness.md). Every bad input must give an error whose message names the
+ * file and the offending value, and nothing may crash (make asan runs this too). */
+#include "test.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/core.h"
+
+static char tmp[512];
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f, "cannot write %s", path);
+    REQUIRE(fwrite(data, 1, n, f) == n, "short write to %s", path);
+    fclose(f);
+}
+static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
+
+/* the call failed and its message holds every one of the NULL-terminated strings */
+static int fails_with_all(int rc, const char *const *expect) {
+    int ok = rc < 0;
+    for (int i = 0; ok && expect[i]; i++) ok = strstr(mc_errmsg(), expect[i]) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  expected an error with");
+        for (int i = 0; expect[i]; i++) fprintf(stderr, " '%s'", expect[i]);
+        fprintf(stderr, ", got rc %d: %s\n", rc, mc_errmsg());
+    }
+    return ok;
+}
+#define FAILS_WITH(rc, ...) fails_with_all((rc), (const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- mc_err with an argument that points into the message buffer ------------------------ */
+static void test_err_self_reference(void) {
+    mc_err(MC_EPARSE, "unknown stage 'colour'");
+    mc_err(MC_EPARSE, "%s: %s", "x.exp:7", mc_errmsg());
+    CHECK(strcmp(mc_errmsg(), "x.exp:7: unknown stage 'colour'") == 0, "context prepended via mc_err: '%s'",
+          mc_errmsg());
+    /* the message as the only argument, and a message near the buffer's size */
+    char long_msg[1100];
+    memset(long_msg, 'a', sizeof long_msg - 1);
+    long_msg[sizeof long_msg - 1] = 0;
+    mc_err(MC_EIO, "%s", long_msg);
+    mc_err(MC_EIO, "%s", mc_errmsg());
+    CHECK(strlen(mc_errmsg()) == 1023 && mc_errmsg()[0] == 'a' && mc_errmsg()[1022] == 'a',
+          "a 1023-byte message copied onto itself: %zu bytes", strlen(mc_errmsg()));
+    mc_err(MC_EIO, "one");
+    mc_err(MC_EIO, "%s %s %s", mc_errmsg(), mc_errmsg(), mc_errmsg());
+    CHECK(strcmp(mc_errmsg(), "one one one") == 0, "three copies of the message: '%s'", mc_errmsg());
+    mc_err(MC_EIO, "two");
+    mc_err_context(MC_EIO, "%s", mc_errmsg());
+    CHECK(strcmp(mc_errmsg(), "two: two") == 0, "mc_err_context with the message as prefix: '%s'", mc_errmsg());
+
+    /* where the trial saw it: an unknown stage in an .exp file */
+    char exp[600];
+    snprintf(exp, sizeof exp, "%s/bad-stage.exp", tmp);
+    write_text(exp, "[experiment]\nnet = x.cfg\ndata = x.data\noutput = out\n\n[stage]\nstage = colour\n"
+                    "max_lr = 1e-2\nepochs = 1\n");
+    for (int run = 0; run < 3; run++) {
+        mc_experiment e;
+        mc_experiment_init(&e);
+        int rc = mc_experiment_load(&e, exp);
+        char want[700];
+        snprintf(want, sizeof want, "%s:7: unknown stage 'colour' (expected baseline", exp);
+        CHECK(rc < 0 && strncmp(mc_errmsg(), want, strlen(want)) == 0, "unknown stage in an .exp: rc %d, '%s'", rc,
+              mc_errmsg());
+        mc_experiment_clear(&e);
+    }
+    /* and a bad stage in a results.csv */
+    char dir[600], res[700];
+    snprintf(dir, sizeof dir, "%s/run-bad-stage", tmp);
+    mkdir(dir, 0777);
+    snprintf(res, sizeof res, "%s/results.csv", dir);
+    write_text(res, "stage_index,stage,data,label,auc,best_iter,iters,seconds\n1,colour,x.data,mean,0.5,1,1,1\n");
+    mc_stage_result *r = NULL;
+    int nr = 0;
+    CHECK(FAILS_WITH(mc_results_load(dir, &r, &nr), "results.csv:2", "'colour'"), "bad stage in results.csv");
+    mc_results_free(r, nr);
+}
+
+int main(void) {
+    snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
+    test_err_self_reference();
+    return mc_test_done("test_regressions");
+}

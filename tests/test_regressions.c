@@ -83,8 +83,27 @@ static void test_err_self_reference(void) {
     mc_results_free(r, nr);
 }
 
+/* ---- [cost] that is not the last layer ----------------------------------------------------- */
+static void test_cost_not_last(void) {
+    static const char cfg[] = "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=1\n"
+                              "[convolutional]\nfilters=2\nsize=1\n"
+                              "[cost]\ntype=bce\n"               /* line 9: before the last layer */
+                              "[convolutional]\nfilters=8\nsize=1\n";
+    mc_net *net = NULL;
+    int rc = mc_net_from_string(&net, cfg, "midcost.cfg", NULL);
+    CHECK(FAILS_WITH(rc, "midcost.cfg:9:", "[cost]", "last layer"), "[cost] before the last layer is refused");
+    mc_net_free(rc < 0 ? NULL : net);
+    /* still fine where it belongs */
+    static const char ok[] = "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=1\n"
+                             "[convolutional]\nfilters=2\nsize=1\n[cost]\ntype=bce\n";
+    rc = mc_net_from_string(&net, ok, "lastcost.cfg", NULL);
+    CHECK(rc == MC_OK, "[cost] as the last layer: %s", mc_errmsg());
+    if (rc == MC_OK) mc_net_free(net);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
+    test_cost_not_last();
     return mc_test_done("test_regressions");
 }

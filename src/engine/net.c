@@ -216,6 +216,13 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
         l->index = net->n;
         net->n++;
         if ((rc = parse_layer(net, l, s)) < 0) goto fail;
+        /* the loss compares the last layer's outputs with the labels (truth and mask are sized
+         * for them): a [cost] anywhere else would read past those buffers */
+        if (strcmp(l->ops->section, "cost") == 0 && l->index != nl - 1) {
+            rc = mc_err(MC_EPARSE, "%s: [cost] is layer %d of %d: it must be the last layer",
+                        mc_cfg_where(s, NULL, where, sizeof where), l->index, nl);
+            goto fail;
+        }
     }
     if (opts->backend == MC_BACKEND_CUDA) {
 #ifdef MC_GPU

@@ -101,9 +101,42 @@ static void test_cost_not_last(void) {
     if (rc == MC_OK) mc_net_free(net);
 }
 
+/* ---- ChestX-ray14 with the flat images/ layout (no images_NNN folders) --------------------
+ * qsort(NULL, 0, ...) was called on the empty list of images_NNN folders: undefined behaviour
+ * that make asan (UBSan, nonnull-attribute) stops at; here also: the paths are right. */
+static void test_nih_flat_layout(void) {
+    char dir[600], p[800];
+    snprintf(dir, sizeof dir, "%s/nihflat", tmp);
+    mkdir(dir, 0777);
+    snprintf(p, sizeof p, "%s/images", dir);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/images/00000001_000.png", dir);
+    write_text(p, "");
+    snprintf(p, sizeof p, "%s/Data_Entry_2017.csv", dir);
+    write_text(p, "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+                  "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]\n"
+                  "00000001_000.png,Cardiomegaly,0,1,58,M,PA,2682,2749,0.143,0.143\n");
+    char data[1200];
+    snprintf(data, sizeof data, "format = nih\nroot = %s\nentries = Data_Entry_2017.csv\nlabels = Cardiomegaly\n", dir);
+    snprintf(p, sizeof p, "%s/nih.data", dir);
+    mc_datafile *df = NULL;
+    mc_dataset *ds = NULL;
+    REQUIRE_OK(mc_datafile_parse(&df, data, p, NULL));
+    int rc = mc_dataset_load(&ds, df, "train");
+    CHECK(rc == MC_OK, "flat images/ layout: %s", mc_errmsg());
+    char want[800];
+    snprintf(want, sizeof want, "%s/images/00000001_000.png", dir);
+    if (rc == MC_OK)
+        CHECK(ds->n == 1 && strcmp(ds->paths[0], want) == 0 && ds->y[0] == 1.0f, "flat layout: %d rows, path %s",
+              ds->n, ds->n ? ds->paths[0] : "-");
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
     test_cost_not_last();
+    test_nih_flat_layout();
     return mc_test_done("test_regressions");
 }

@@ -8,9 +8,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "core/core.h"
+#include "data/data_internal.h"
 
 static char tmp[512];
 
@@ -133,10 +137,354 @@ static void test_nih_flat_layout(void) {
     mc_datafile_free(df);
 }
 
+/* ---- inputs that never end or block: a device, a FIFO, a directory; sizes over the limits ----
+ * Each case runs in a child process under alarm(): before the fix, /dev/zero was read until
+ * memory ran out and opening a FIFO waited for a writer forever. */
+typedef int (*reader_fn)(const char *path);
+static int read_cfg(const char *path) {
+    mc_net *net = NULL;
+    int rc = mc_net_from_cfg(&net, path, NULL);
+    if (rc == MC_OK) mc_net_free(net);
+    return rc;
+}
+static int read_datafile(const char *path) {
+    mc_datafile *df = NULL;
+    int rc = mc_datafile_load(&df, path, NULL);
+    mc_datafile_free(df);
+    return rc;
+}
+static int read_exp(const char *path) {
+    mc_experiment e;
+    mc_experiment_init(&e);
+    int rc = mc_experiment_load(&e, path);
+    mc_experiment_clear(&e);
+    return rc;
+}
+static int read_safetensors(const char *path) {
+    mc_st *st = NULL;
+    int rc = mc_st_open(&st, path);
+    mc_st_close(st);
+    return rc;
+}
+static int read_image(const char *path) {
+    mc_image img = {0};
+    int rc = mc_image_load_grey(path, &img);
+    mc_image_free(&img);
+    return rc;
+}
+static int read_weights(const char *path) {
+    mc_net *net = NULL;
+    int rc = mc_net_from_string(&net, "[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nfilters=1\n", "w.cfg",
+                                NULL);
+    if (rc == MC_OK) rc = mc_net_load_weights(net, path);
+    mc_net_free(net);
+    return rc;
+}
+static int read_import(const char *path) {
+    mc_net *net = NULL;
+    int rc = mc_net_from_string(&net, "[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nfilters=1\n", "w.cfg",
+                                NULL);
+    if (rc == MC_OK) rc = mc_net_import(net, path, 0, NULL);
+    mc_net_free(net);
+    return rc;
+}
+/* a cfg that includes path */
+static int read_cfg_include(const char *path) {
+    char cfg[700], text[1200];
+    snprintf(cfg, sizeof cfg, "%s/includer.cfg", tmp);
+    snprintf(text, sizeof text, "[net]\nwidth=2\nheight=2\nchannels=1\n[include]\nfile=%s\n", path);
+    write_text(cfg, text);
+    return read_cfg(cfg);
+}
+/* a CSV dataset whose train= is path */
+static int read_csv_dataset(const char *path) {
+    char text[1200];
+    snprintf(text, sizeof text, "format = csv\ntrain = %s\nlabels = A\n", path);
+    mc_datafile *df = NULL;
+    mc_dataset *ds = NULL;
+    int rc = mc_datafile_parse(&df, text, "csv.data", NULL);
+    if (rc == MC_OK) rc = mc_dataset_load(&ds, df, "train");
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+    return rc;
+}
+
+/* Runs fn(path) in a child under a 20 s alarm; 1 when it returned an error holding every one of
+ * the expected strings. */
+static int child_fails_with(reader_fn fn, const char *path, const char *const *expect) {
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0, "pipe");
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        close(pfd[0]);
+        alarm(20);
+        int rc = fn(path);
+        char msg[1100];
+        int n = snprintf(msg, sizeof msg, "%d %s", rc, rc < 0 ? mc_errmsg() : "");
+        if (write(pfd[1], msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1)) < 0) _exit(3);
+        _exit(0);
+    }
+    close(pfd[1]);
+    char msg[1100] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(pfd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "  %s: the reader %s\n", path,
+                WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? "did not return within 20 s" : "crashed");
+        return 0;
+    }
+    int rc = atoi(msg);
+    int ok = rc < 0;
+    for (int i = 0; ok && expect[i]; i++) ok = strstr(msg, expect[i]) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  %s: expected an error with", path);
+        for (int i = 0; expect[i]; i++) fprintf(stderr, " '%s'", expect[i]);
+        fprintf(stderr, ", got %s\n", msg);
+    }
+    return ok;
+}
+#define CHILD_FAILS_WITH(fn, path, ...) child_fails_with((fn), (path), (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_not_regular_files(void) {
+    char fifo[600], dir[600];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmp);
+    snprintf(dir, sizeof dir, "%s/adir", tmp);
+    unlink(fifo);
+    REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
+    mkdir(dir, 0777);
+    struct { const char *name; reader_fn fn; } readers[] = {
+        {"cfg", read_cfg}, {"[include]", read_cfg_include}, {".data", read_datafile}, {".exp", read_exp},
+        {"CSV", read_csv_dataset}, {"safetensors", read_safetensors}, {"image", read_image},
+        {".weights", read_weights}, {"import", read_import},
+    };
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        CHECK(CHILD_FAILS_WITH(readers[i].fn, "/dev/zero", "/dev/zero: is a character device, not a regular file"),
+              "%s from /dev/zero", readers[i].name);
+        CHECK(CHILD_FAILS_WITH(readers[i].fn, fifo, fifo, "is a FIFO"), "%s from a FIFO", readers[i].name);
+        CHECK(CHILD_FAILS_WITH(readers[i].fn, dir, dir, "is a directory"), "%s from a directory", readers[i].name);
+    }
+    unlink(fifo);
+}
+
+static void test_size_limits(void) {
+    /* sparse files one byte over the limits: refused from their size, without reading */
+    char big[600];
+    snprintf(big, sizeof big, "%s/big.cfg", tmp);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0 && ftruncate(fd, (off_t)MC_TEXT_MAX + 1) == 0, "sparse file %s", big);
+    close(fd);
+    CHECK(FAILS_WITH(read_cfg(big), big, "over the 256 MiB limit"), "cfg over the text limit");
+    CHECK(FAILS_WITH(read_cfg_include(big), "includer.cfg:5: [include]", big, "over the 256 MiB limit"),
+          "included cfg over the text limit");
+    CHECK(FAILS_WITH(read_datafile(big), big, "over the 256 MiB limit"), ".data over the text limit");
+    char *text = NULL;
+    size_t len;
+    CHECK(FAILS_WITH(mc_fread_all_max(big, 1000, &text, &len), big, "over the 1000 bytes limit"), "explicit limit");
+    free(text);
+    snprintf(big, sizeof big, "%s/big.csv", tmp);
+    fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0 && ftruncate(fd, (off_t)MC_CSV_MAX + 1) == 0, "sparse file %s", big);
+    close(fd);
+    CHECK(FAILS_WITH(read_csv_dataset(big), big, "over the 1 GiB limit"), "CSV over its limit");
+    unlink(big);
+    /* exactly at a limit is fine */
+    snprintf(big, sizeof big, "%s/exact.txt", tmp);
+    write_text(big, "0123456789");
+    CHECK(mc_fread_all_max(big, 10, &text, &len) == MC_OK && len == 10 && strcmp(text, "0123456789") == 0,
+          "a file of exactly the limit: %s", mc_errmsg());
+    free(text);
+    text = NULL;
+    CHECK(FAILS_WITH(mc_fread_all_max(big, 9, &text, &len), "exact.txt: 10 bytes, over the 9 bytes limit"),
+          "one byte over");
+    free(text);
+}
+
+/* ---- NUL bytes in text ------------------------------------------------------------------- */
+static void test_nul_bytes(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/nul.cfg", tmp);
+    static const char cfg[] = "[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nfilters=1\0size=3\n";
+    write_bytes(p, cfg, sizeof cfg - 1);
+    CHECK(FAILS_WITH(read_cfg(p), "nul.cfg:6: holds a NUL byte"), "NUL in a cfg");
+    snprintf(p, sizeof p, "%s/nul.data", tmp);
+    static const char data[] = "format = csv\ntrain = a.csv\0\nlabels = A\n";
+    write_bytes(p, data, sizeof data - 1);
+    CHECK(FAILS_WITH(read_datafile(p), "nul.data:2: holds a NUL byte"), "NUL in a .data");
+    /* a NUL inside a CSV path silently shortened it */
+    snprintf(p, sizeof p, "%s/nulpath.csv", tmp);
+    static const char csv[] = "Path,A\nimg/a.png,1\nimg/b.png\0.txt,0\n";
+    write_bytes(p, csv, sizeof csv - 1);
+    CHECK(FAILS_WITH(read_csv_dataset(p), "nulpath.csv:3: holds a NUL byte"), "NUL in a CSV path");
+    /* and in a buffer handed to the tokenizer directly */
+    char *buf = malloc(sizeof csv);
+    REQUIRE(buf, "malloc");
+    memcpy(buf, csv, sizeof csv);
+    mc_csv c;
+    mc_csv_init_buffer(&c, "buf.csv", buf, sizeof csv - 1);
+    int rc;
+    while ((rc = mc_csv_next(&c)) > 0) {}
+    CHECK(FAILS_WITH(rc, "buf.csv:3: field 1 holds a NUL byte"), "NUL in a tokenized field");
+    mc_csv_close(&c);
+}
+
+/* ---- label values: only the documented spellings ------------------------------------------ */
+static void test_label_values(void) {
+    static const char *const bad[] = {"0x1", "+1", "1e0", " 1", "1 ", "1.00", "-1.", "nan", "inf", "01", "-0", "2",
+                                      "yes", "1.0.0", " "};
+    char p[600], text[256];
+    snprintf(p, sizeof p, "%s/labels.csv", tmp);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "Path,A\nimg/a.png,1.0\nimg/b.png,%s\n", bad[i]);
+        write_text(p, text);
+        char want[64];
+        snprintf(want, sizeof want, "bad value '%s'", bad[i]);
+        CHECK(FAILS_WITH(read_csv_dataset(p), "labels.csv:3:", "column 'A'", want), "label value '%s'", bad[i]);
+    }
+    static const char *const good[] = {"1", "1.0", "0", "0.0", "-1", "-1.0", ""};
+    static const float want_y[] = {1, 1, 0, 0, 0, 0, 0}; /* policy zeros: uncertain and blank -> 0 */
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(text, sizeof text, "Path,A\nimg/b.png,%s\n", good[i]);
+        write_text(p, text);
+        char dtext[700];
+        snprintf(dtext, sizeof dtext, "format = csv\ntrain = %s\nlabels = A\n", p);
+        mc_datafile *df = NULL;
+        mc_dataset *ds = NULL;
+        REQUIRE_OK(mc_datafile_parse(&df, dtext, "csv.data", NULL));
+        int rc = mc_dataset_load(&ds, df, "train");
+        CHECK(rc == MC_OK && ds->n == 1 && ds->y[0] == want_y[i], "label value '%s': %s", good[i],
+              rc < 0 ? mc_errmsg() : "wrong value");
+        mc_dataset_free(ds);
+        mc_datafile_free(df);
+    }
+}
+
+/* ---- gzip: a stream must end with its CRC/length trailer ---------------------------------- */
+/* gzip of text; *flush_at: the compressed size after a full flush in the middle (a point where
+ * a truncated file still decodes cleanly up to there). */
+static unsigned char *gz(const char *text, size_t *n, size_t *flush_at) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK, "deflateInit2");
+    size_t len = strlen(text), half = len / 2, cap = len + 1024;
+    unsigned char *out = malloc(cap);
+    REQUIRE(out, "malloc");
+    z.next_in = (unsigned char *)(uintptr_t)text;
+    z.avail_in = (uInt)half;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    REQUIRE(deflate(&z, Z_FULL_FLUSH) == Z_OK, "deflate");
+    if (flush_at) *flush_at = cap - z.avail_out;
+    z.avail_in = (uInt)(len - half);
+    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END, "deflate finish");
+    *n = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static int csv_rows(const char *path, int *rows) {
+    char dtext[700];
+    snprintf(dtext, sizeof dtext, "format = csv\ntrain = %s\nlabels = A\n", path);
+    mc_datafile *df = NULL;
+    mc_dataset *ds = NULL;
+    int rc = mc_datafile_parse(&df, dtext, "csv.data", NULL);
+    if (rc == MC_OK) rc = mc_dataset_load(&ds, df, "train");
+    *rows = rc == MC_OK ? ds->n : -1;
+    mc_dataset_free(ds);
+    mc_datafile_free(df);
+    return rc;
+}
+
+static void test_gzip(void) {
+    char text[4096];
+    size_t o = (size_t)snprintf(text, sizeof text, "Path,A\n");
+    for (int i = 0; i < 100; i++) o += (size_t)snprintf(text + o, sizeof text - o, "img/%03d.png,%d\n", i, i % 2);
+    char p[600];
+    snprintf(p, sizeof p, "%s/labels.csv.gz", tmp);
+    size_t n, flush_at;
+    unsigned char *g = gz(text, &n, &flush_at);
+    int rows;
+    write_bytes(p, g, n);
+    CHECK(csv_rows(p, &rows) == MC_OK && rows == 100, "whole gzip: %d rows (%s)", rows, mc_errmsg());
+    /* cut at the flush point: half the rows decode, and the file must still be refused */
+    write_bytes(p, g, flush_at);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: truncated gzip file"), "gzip cut at a flush point");
+    write_bytes(p, g, n - 4); /* without the length of the trailer */
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: truncated gzip file"), "gzip without its trailer");
+    write_bytes(p, g, 11);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: truncated gzip file"), "gzip header only");
+    /* a wrong CRC and a wrong length */
+    unsigned char *bad = malloc(n + 16);
+    REQUIRE(bad, "malloc");
+    memcpy(bad, g, n);
+    bad[n - 8] ^= 1;
+    write_bytes(p, bad, n);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: corrupt gzip data", "incorrect data check"), "bad CRC");
+    memcpy(bad, g, n);
+    bad[n - 4] ^= 1;
+    write_bytes(p, bad, n);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: corrupt gzip data", "incorrect length check"), "bad length");
+    /* trailing bytes that are not another member */
+    memcpy(bad, g, n);
+    memcpy(bad + n, "garbage", 7);
+    write_bytes(p, bad, n + 7);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: 7 bytes of trailing data after gzip member 1"),
+          "trailing garbage");
+    write_bytes(p, bad, n + 1); /* one byte of a member that never came */
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: 1 bytes of trailing data"), "one trailing byte");
+    free(bad);
+    /* concatenated members (gzip -c a b > ab) still read as one text */
+    size_t half = strlen(text) / 2;
+    while (text[half - 1] != '\n') half++;
+    char second[4096];
+    snprintf(second, sizeof second, "%s", text + half);
+    text[half] = 0;
+    size_t n1, n2;
+    unsigned char *g1 = gz(text, &n1, NULL), *g2 = gz(second, &n2, NULL);
+    unsigned char *both = malloc(n1 + n2);
+    REQUIRE(both, "malloc");
+    memcpy(both, g1, n1);
+    memcpy(both + n1, g2, n2);
+    write_bytes(p, both, n1 + n2);
+    CHECK(csv_rows(p, &rows) == MC_OK && rows == 100, "two gzip members: %d rows (%s)", rows, mc_errmsg());
+    write_bytes(p, both, n1 + n2 / 2);
+    CHECK(FAILS_WITH(csv_rows(p, &rows), "labels.csv.gz: truncated gzip file", "member 2"), "second member cut");
+    free(both);
+    free(g1);
+    free(g2);
+    free(g);
+    /* a gzip bomb: over the limit after gunzip (mc_gunzip with a small limit) */
+    char *zeros = calloc(1, 100001);
+    REQUIRE(zeros, "calloc");
+    memset(zeros, 'a', 100000);
+    unsigned char *gb = gz(zeros, &n, NULL);
+    char *out = NULL;
+    size_t outlen;
+    CHECK(FAILS_WITH(mc_gunzip("bomb.gz", gb, n, 99999, &out, &outlen), "bomb.gz: decompresses to more than"),
+          "gunzip over the limit");
+    free(out);
+    out = NULL;
+    CHECK(mc_gunzip("ok.gz", gb, n, 100000, &out, &outlen) == MC_OK && outlen == 100000, "gunzip at the limit: %s",
+          mc_errmsg());
+    free(out);
+    free(gb);
+    free(zeros);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
     test_cost_not_last();
     test_nih_flat_layout();
+    test_not_regular_files();
+    test_size_limits();
+    test_nul_bytes();
+    test_label_values();
+    test_gzip();
     return mc_test_done("test_regressions");
 }

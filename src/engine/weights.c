@@ -45,7 +45,7 @@ int mc_net_save_weights(const mc_net *net, const char *path) {
 }
 
 int mc_net_load_weights(mc_net *net, const char *path) {
-    FILE *f = mc_fopen(path, "rb");
+    FILE *f = mc_fopen_regular(path); /* not /dev/zero, not a FIFO */
     if (!f) return MC_EIO;
     int rc = MC_OK;
     float *buf = NULL;

@@ -476,6 +476,91 @@ static void test_gzip(void) {
     free(zeros);
 }
 
+/* ---- weights: NaN / Inf refused, absurd magnitudes reported ------------------------------- */
+static const char WCFG[] = "[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nname=c\nfilters=2\nsize=1\n";
+
+/* a .weights file for WCFG (header 20 bytes, then 4 floats: bias [2], weight [2,1,1,1]) with
+ * float number `at` of the body set to v */
+static void write_weights(const char *path, int at, float v) {
+    mc_net *net;
+    mc_net_opts o = {.seed = 1};
+    REQUIRE_OK(mc_net_from_string(&net, WCFG, "w.cfg", &o));
+    REQUIRE_OK(mc_net_save_weights(net, path));
+    mc_net_free(net);
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f && fseek(f, 20 + 4 * at, SEEK_SET) == 0 && fwrite(&v, 4, 1, f) == 1, "patch %s", path);
+    fclose(f);
+}
+
+static void test_weight_values(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/bad.weights", tmp);
+    mc_net *net;
+    REQUIRE_OK(mc_net_from_string(&net, WCFG, "w.cfg", NULL));
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    const char *what[] = {"NaN", "+Inf", "-Inf"};
+    for (int i = 0; i < 3; i++) {
+        write_weights(p, 1, bad[i]);
+        CHECK(FAILS_WITH(mc_net_load_weights(net, p), "bad.weights: tensor c.", what[i], "at element"),
+              ".weights with %s", what[i]);
+        CHECK(FAILS_WITH(mc_net_import(net, p, 0, NULL), "bad.weights: tensor c.", what[i]),
+              ".weights with %s through import", what[i]);
+    }
+    write_weights(p, 2, 3e38f);
+    const char *first = NULL;
+    CHECK(mc_net_load_weights(net, p) == MC_OK, ".weights with 3e38 loads: %s", mc_errmsg());
+    int nw = mc_net_weight_warnings(net, &first);
+    CHECK(nw == 1 && first && strstr(first, "bad.weights: tensor c.") && strstr(first, "3e+38"),
+          ".weights with 3e38: %d warnings, '%s'", nw, first ? first : "(none)");
+    write_weights(p, 2, 0.5f);
+    CHECK(mc_net_load_weights(net, p) == MC_OK && mc_net_weight_warnings(net, &first) == 0 && !first,
+          "a clean load clears the warnings");
+
+    /* safetensors: the same through import */
+    mc_tensor_info ti[2];
+    REQUIRE(mc_net_num_tensors(net) == 2, "two tensors");
+    REQUIRE_OK(mc_net_tensor_info(net, 0, &ti[0]));
+    REQUIRE_OK(mc_net_tensor_info(net, 1, &ti[1]));
+    snprintf(p, sizeof p, "%s/bad.safetensors", tmp);
+    const float vals[] = {3e38f, NAN};
+    for (int k = 0; k < 2; k++) {
+        mc_st_writer *w = mc_st_writer_new();
+        REQUIRE(w, "writer");
+        for (int i = 0; i < 2; i++) {
+            int64_t shape[4];
+            float data[4] = {0.25f, -0.5f, 0.125f, 1.0f};
+            for (int d = 0; d < ti[i].ndim; d++) shape[d] = ti[i].dims[d];
+            if (i == 1) data[1] = vals[k];
+            REQUIRE_OK(mc_st_writer_add(w, ti[i].name, ti[i].ndim, shape, data));
+        }
+        REQUIRE_OK(mc_st_writer_save(w, p));
+        mc_st_writer_free(w);
+        int rc = mc_net_import(net, p, 0, NULL);
+        if (k == 0) {
+            nw = mc_net_weight_warnings(net, &first);
+            CHECK(rc == MC_OK && nw == 1 && first && strstr(first, "bad.safetensors: tensor") &&
+                      strstr(first, ti[1].name) && strstr(first, "at element 1"),
+                  "safetensors with 3e38: rc %d, %d warnings, '%s'", rc, nw, first ? first : "(none)");
+        } else {
+            CHECK(FAILS_WITH(rc, "bad.safetensors: tensor", ti[1].name, "NaN at element 1"), "safetensors with NaN");
+        }
+    }
+
+    /* a safetensors file whose header length exceeds the file: that, not "not a darknet file" */
+    FILE *f = fopen(p, "rb");
+    REQUIRE(f, "open %s", p);
+    unsigned char head[64];
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    REQUIRE(got == sizeof head, "read %s", p);
+    head[0] = 0x10, head[1] = 0x27, memset(head + 2, 0, 6); /* 10000 */
+    snprintf(p, sizeof p, "%s/cut.safetensors", tmp);
+    write_bytes(p, head, sizeof head);
+    CHECK(FAILS_WITH(mc_net_import(net, p, 0, NULL), "cut.safetensors: header length 10000 exceeds the file's 56 bytes"),
+          "safetensors header longer than the file");
+    mc_net_free(net);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
@@ -486,5 +571,6 @@ int main(void) {
     test_nul_bytes();
     test_label_values();
     test_gzip();
+    test_weight_values();
     return mc_test_done("test_regressions");
 }

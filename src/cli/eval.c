@@ -49,6 +49,9 @@ int mc_cli_eval(int argc, char **argv) {
     mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1};
     if (rc == MC_OK) rc = mc_net_for_labels(&net, pos[0], &o, ds->nlabels);
     if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
+    const char *wmsg;
+    int nw = rc == MC_OK ? mc_net_weight_warnings(net, &wmsg) : 0;
+    if (nw) fprintf(stderr, "medcolor eval: warning: %s (%d tensor%s)\n", wmsg, nw, nw > 1 ? "s in all" : "");
     if (rc == MC_OK) {
         probs = calloc((size_t)ds->n * ds->nlabels, sizeof(float));
         rc = probs ? mc_evaluate(net, ds, (int)workers, probs, &loss) : MC_ENOMEM;

@@ -206,6 +206,9 @@ int mc_cli_predict(int argc, char **argv) {
         fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
         goto done;
     }
+    const char *wmsg;
+    int nw = mc_net_weight_warnings(net, &wmsg);
+    if (nw) fprintf(stderr, "medcolor predict: warning: %s (%d tensor%s)\n", wmsg, nw, nw > 1 ? "s in all" : "");
     mc_net_set_train(net, 0);
     int c, h, w, nout = mc_net_num_outputs(net);
     mc_net_input_shape(net, &c, &h, &w);

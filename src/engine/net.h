@@ -124,6 +124,8 @@ struct mc_net {
     int fwd_last;         /* the layer the last forward pass ended at (-1: none since allocation) */
     double loss;
     uint64_t seen;
+    int nwarn;            /* tensors with |value| > MC_WEIGHT_WARN_ABS in the last load/import */
+    char warn[512];       /* the message about the first of them */
     uint64_t seed;
     mc_cfg_section *netsec; /* the [net] section */
     char **tensor_names;  /* flat index -> (layer, tensor) */
@@ -153,6 +155,10 @@ int mc_bn_use_batch(const mc_net *net, const mc_layer *l);
 int mc_layer_frozen(const mc_net *net, const mc_layer *l);
 /* File:line of a layer for messages. */
 const char *mc_layer_where(const mc_layer *l, char *buf, size_t n);
+/* Checks loaded values v[n] of tensor name from file path (weights.c): a NaN or infinity is an
+ * error (MC_ENUM) naming both and the element; a magnitude above MC_WEIGHT_WARN_ABS counts
+ * the tensor in net->nwarn (the first one's message in net->warn). */
+int mc_check_loaded(mc_net *net, const char *path, const char *name, const float *v, size_t n);
 /* Allocate / free backend memory owned by a layer (re-allocates when n changes). */
 int mc_layer_buf(mc_net *net, float **p, size_t n, const char *what);
 

@@ -7,8 +7,11 @@
  * (convolutional / deconvolutional: biases, [BN scales, rolling mean, rolling variance], weights;
  * connected: biases, weights; batchnorm: scales, rolling mean, rolling variance). medcolor's
  * additions are documented in docs/weights.md. Loading is strict: a short file names the
- * layer and tensor that are short; bytes left over are an error (weights of another cfg). */
+ * layer and tensor that are short; bytes left over are an error (weights of another cfg); a
+ * NaN or infinity is an error naming the tensor, a magnitude above MC_WEIGHT_WARN_ABS a warning
+ * (mc_net_weight_warnings). The file must be a regular file (not /dev/zero, not a FIFO). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
@@ -44,8 +47,29 @@ int mc_net_save_weights(const mc_net *net, const char *path) {
     return mc_write_atomic(path, write_body, &c);
 }
 
+int mc_check_loaded(mc_net *net, const char *path, const char *name, const float *v, size_t n) {
+    size_t big = n;
+    for (size_t k = 0; k < n; k++) {
+        if (!isfinite(v[k]))
+            return mc_err(MC_ENUM, "%s: tensor %s holds %s at element %zu", path, name,
+                          isnan(v[k]) ? "NaN" : v[k] > 0 ? "+Inf" : "-Inf", k);
+        if (big == n && fabsf(v[k]) > (float)MC_WEIGHT_WARN_ABS) big = k;
+    }
+    if (big < n && net->nwarn++ == 0)
+        snprintf(net->warn, sizeof net->warn, "%s: tensor %s holds %g at element %zu (|value| > %g: weights of a "
+                 "diverged training, or not weights?)", path, name, (double)v[big], big, MC_WEIGHT_WARN_ABS);
+    return MC_OK;
+}
+
+int mc_net_weight_warnings(const mc_net *net, const char **first) {
+    if (first) *first = net->nwarn ? net->warn : NULL;
+    return net->nwarn;
+}
+
 int mc_net_load_weights(mc_net *net, const char *path) {
-    FILE *f = mc_fopen_regular(path); /* not /dev/zero, not a FIFO */
+    net->nwarn = 0;
+    net->warn[0] = 0;
+    FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     int rc = MC_OK;
     float *buf = NULL;
@@ -98,6 +122,7 @@ int mc_net_load_weights(mc_net *net, const char *path) {
                                 path, i, l->ops->section, l->file, l->line, t->name, t->numel, got);
                 break;
             }
+            if ((rc = mc_check_loaded(net, path, t->full ? t->full : t->name, buf, t->numel)) < 0) break;
             rc = net->be->upload(net->be, t->data, buf, t->numel);
         }
     }

@@ -561,6 +561,46 @@ static void test_weight_values(void) {
     mc_net_free(net);
 }
 
+/* ---- shapes beyond what the engine supports ---------------------------------------------
+ * oh * ow in [convolutional] was computed in int and overflowed once an output passed 2^31
+ * values; so did h + 2 * padding, (h - 1) * stride, a route's channel sum and tensor sizes.
+ * Each is now computed in 64 bits and refused past MC_MAX_ELEMS (2^31 - 1) values per image or
+ * per tensor, before anything is allocated. */
+static void shape_error(const char *name, const char *layers, int c, int h, int w, const char *expect) {
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "[net]\nwidth=%d\nheight=%d\nchannels=%d\n%s", w, h, c, layers);
+    mc_net *net = NULL;
+    mc_net_opts o = {.inference_only = 1, .no_init = 1};
+    int rc = mc_net_from_string(&net, cfg, name, &o);
+    CHECK(FAILS_WITH(rc, name, expect), "%s", name);
+    if (rc == MC_OK) mc_net_free(net);
+}
+
+static void test_shape_limits(void) {
+    shape_error("net-input.cfg", "[activation]\n", 1, 65536, 65536,
+                "net-input.cfg:1: [net] input 1x65536x65536 has more than 2147483647 values per image");
+    shape_error("conv-ohow.cfg", "[convolutional]\nfilters=1\nsize=1\npadding=1024\n", 1, 46000, 46000,
+                "conv-ohow.cfg:5: [convolutional] output shape 1x48048x48048 (input 1x46000x46000) has more than "
+                "2147483647 values per image");
+    shape_error("conv-pad.cfg", "[convolutional]\nfilters=1\nsize=1\npadding=1024\n", 1, 1, 2147483647,
+                "conv-pad.cfg:5: [convolutional] output shape 1x2049x2147485695");
+    shape_error("conv-filters.cfg", "[convolutional]\nfilters=2147483647\nsize=3\n", 1, 4, 4,
+                "conv-filters.cfg:5: [convolutional] output shape 2147483647x2x2");
+    shape_error("conv-fanin2.cfg", "[convolutional]\nfilters=1\nsize=1024\npadding=512\n", 4096, 512, 1,
+                "conv-fanin2.cfg:7: a filter of 4096 x 1024 x 1024 has more than 2147483647 values");
+    shape_error("deconv.cfg", "[deconvolutional]\nfilters=1\nsize=1024\nstride=1024\n", 1, 1, 2097152,
+                "deconv.cfg:5: [deconvolutional] output shape 1x1024x2147483648");
+    shape_error("maxpool.cfg", "[maxpool]\ndarknet=1\nsize=1\nstride=1\npadding=1024\n", 1, 2147483647, 1,
+                "maxpool.cfg:5: [maxpool] output shape 1x2147484671x1025");
+    shape_error("avgpool.cfg", "[avgpool]\nsize=2048\nstride=1\npadding=1024\n", 1, 2147483647, 1,
+                "avgpool.cfg:5: [avgpool] output shape 1x2147483648x2");
+    shape_error("pad.cfg", "[pad]\ntop=65536\n", 1, 2147483647, 1, "pad.cfg:5: [pad] output shape 1x2147549183x1");
+    shape_error("route.cfg", "[route]\nlayers=input,input,input\n", 1, 1073741824, 1,
+                "route.cfg:5: [route] output shape 3x1073741824x1");
+    shape_error("connected.cfg", "[connected]\noutput=2147483647\n", 2, 1, 1,
+                "connected.cfg:5: tensor weight [2147483647, 2] has more than 2147483647 values");
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
@@ -572,5 +612,6 @@ int main(void) {
     test_label_values();
     test_gzip();
     test_weight_values();
+    test_shape_limits();
     return mc_test_done("test_regressions");
 }

@@ -18,6 +18,7 @@
 #ifndef MC_NET_H
 #define MC_NET_H
 
+#include <limits.h>
 #include "engine/backend.h"
 #include "engine/cfg.h"
 
@@ -134,6 +135,13 @@ struct mc_net {
 };
 
 /* for layer implementations ----------------------------------------------------------------- */
+/* The largest tensor the engine supports, in values: a layer's output for one image (c*h*w),
+ * the network's input image, and each parameter tensor (the backends index inside an image and
+ * a tensor with int). Layers compute shapes in 64 bits and set them with mc_layer_out. */
+#define MC_MAX_ELEMS ((int64_t)INT_MAX)
+/* Sets l->out_c, out_h, out_w; an error naming the section (s) when one is below 1 or the
+ * output has more than MC_MAX_ELEMS values per image. */
+int mc_layer_out(mc_layer *l, const mc_cfg_section *s, int64_t c, int64_t h, int64_t w);
 /* Declares a tensor; returns its slot index or a negative error. dims: ndim values. */
 int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, float init_arg, int ndim,
                     const int *dims);

@@ -36,6 +36,10 @@ char *mc_strdup(const char *s) {
 
 float *mc_alloc_floats(size_t n, const char *what) {
     void *p = NULL;
+    if (n > (SIZE_MAX - 63) / sizeof(float)) {
+        mc_err(MC_ENOMEM, "out of memory (%zu floats) for %s", n, what);
+        return NULL;
+    }
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) & ~(size_t)63;
     if (posix_memalign(&p, 64, bytes) != 0) {

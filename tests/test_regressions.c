@@ -546,6 +546,9 @@ static void test_weight_values(void) {
         }
     }
 
+    /* the same file where darknet .weights are expected: its header and JSON were read as floats */
+    CHECK(FAILS_WITH(mc_net_load_weights(net, p), "bad.safetensors: a safetensors file, not darknet .weights"),
+          "safetensors given to mc_net_load_weights");
     /* a safetensors file whose header length exceeds the file: that, not "not a darknet file" */
     FILE *f = fopen(p, "rb");
     REQUIRE(f, "open %s", p);

@@ -78,6 +78,13 @@ int mc_net_load_weights(mc_net *net, const char *path) {
         rc = mc_err(MC_EPARSE, "%s: too short for a .weights header (12 bytes)", path);
         goto done;
     }
+    /* a safetensors file (8-byte header length, then '{') would otherwise be read as floats */
+    unsigned char *hb = (unsigned char *)hdr;
+    if (hb[8] == '{' && hdr[1] == 0 && hdr[0] >= 2) {
+        rc = mc_err(MC_EPARSE, "%s: a safetensors file, not darknet .weights (medcolor import converts it; predict "
+                    "reads it as it is)", path);
+        goto done;
+    }
     if (hdr[0] < 0 || hdr[1] < 0 || hdr[0] >= 1000 || hdr[1] >= 1000) {
         rc = mc_err(MC_EPARSE, "%s: header version %d.%d.%d is not a darknet .weights file medcolor reads",
                     path, hdr[0], hdr[1], hdr[2]);

@@ -298,9 +298,18 @@ static int put(FILE *f, gzFile g, const char *p, size_t n, const char *path) {
     return mc_fwrite(p, 1, n, f, path);
 }
 
+static int is_bom(const char *p, size_t n) {
+    return n >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF;
+}
+
 static int write_rows_to(FILE *f, gzFile g, const char *path, rows_job *j) {
     const char *b = j->c->buf, *eol = j->c->eol;
     size_t el = strlen(eol);
+    /* the source's byte-order mark is kept; and a first record that itself starts with those
+     * bytes gets one in front, or reading the file back would take its first bytes for a BOM */
+    size_t s0 = j->has_header ? j->hdr_start : j->k > 0 ? j->start[j->rows[0]] : 0;
+    size_t e0 = j->has_header ? j->hdr_end : j->k > 0 ? j->end[j->rows[0]] : 0;
+    if (is_bom(b, j->c->len) || is_bom(b + s0, e0 - s0)) MC_TRY(put(f, g, "\xEF\xBB\xBF", 3, path));
     if (j->has_header) {
         MC_TRY(put(f, g, b + j->hdr_start, j->hdr_end - j->hdr_start, path));
         MC_TRY(put(f, g, eol, el, path));

@@ -309,7 +309,12 @@ static int write_rows_to(FILE *f, gzFile g, const char *path, rows_job *j) {
      * bytes gets one in front, or reading the file back would take its first bytes for a BOM */
     size_t s0 = j->has_header ? j->hdr_start : j->k > 0 ? j->start[j->rows[0]] : 0;
     size_t e0 = j->has_header ? j->hdr_end : j->k > 0 ? j->end[j->rows[0]] : 0;
-    if (is_bom(b, j->c->len) || is_bom(b + s0, e0 - s0)) MC_TRY(put(f, g, "\xEF\xBB\xBF", 3, path));
+    int bom = is_bom(b, j->c->len) || is_bom(b + s0, e0 - s0);
+    /* text is told from gzip by its first two bytes: a plain file must not start with gzip's */
+    if (!g && !bom && e0 - s0 >= 2 && (unsigned char)b[s0] == 0x1f && (unsigned char)b[s0 + 1] == 0x8b)
+        return mc_err(MC_EPARSE, "%s: the first record starts with the gzip signature (bytes 1f 8b): the file "
+                      "would not read back as text (name it .gz)", path);
+    if (bom) MC_TRY(put(f, g, "\xEF\xBB\xBF", 3, path));
     if (j->has_header) {
         MC_TRY(put(f, g, b + j->hdr_start, j->hdr_end - j->hdr_start, path));
         MC_TRY(put(f, g, eol, el, path));

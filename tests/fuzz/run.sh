@@ -30,7 +30,7 @@ for t in "$@"; do
   if [ $rc -ne 0 ]; then crashes=1; fail=1; fi
   printf '%-12s %12s %8d %8d %8d  %s\n' "$t" "${execs:-?}" $((end - start)) "$size" $crashes "$log"
   if [ $rc -ne 0 ]; then
-    grep -m3 -E 'ERROR|runtime error|fuzz:|Test unit written' "$log" | sed 's/^/    /'
+    grep -a -m3 -E 'ERROR|runtime error|fuzz:|Test unit written' "$log" | sed 's/^/    /'
   fi
 done
 exit $fail

@@ -41,7 +41,8 @@ char *mc_strdup(const char *s);
 float *mc_alloc_floats(size_t n, const char *what);
 void mc_free_aligned(void *p);
 
-/* Files: fopen/fread/fwrite wrappers that report the path. */
+/* Files: fopen/fread/fwrite wrappers that report the path; mc_fopen for reading ("r", "rb") is
+ * mc_fopen_regular (below). */
 FILE *mc_fopen(const char *path, const char *mode);
 int mc_fread(void *dst, size_t size, size_t count, FILE *f, const char *path);
 int mc_fwrite(const void *src, size_t size, size_t count, FILE *f, const char *path);

@@ -52,6 +52,8 @@ float *mc_alloc_floats(size_t n, const char *what) {
 void mc_free_aligned(void *p) { free(p); }
 
 FILE *mc_fopen(const char *path, const char *mode) {
+    /* reading: a regular file (a FIFO would block, /dev/zero never end) */
+    if (!strcmp(mode, "r") || !strcmp(mode, "rb")) return mc_fopen_regular(path);
     FILE *f = fopen(path, mode);
     if (!f) mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
     return f;

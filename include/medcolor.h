@@ -196,9 +196,17 @@ int mc_net_set_momentum(mc_net *net, const float *host);
 
 /* ---- weights -------------------------------------------------------------------------------
  * darknet's .weights format: int32 major, minor, revision; uint64 seen; then per layer in
- * order its tensors in darknet order (see docs/weights.md). Saving is atomic. */
+ * order its tensors in darknet order (see docs/weights.md). Saving is atomic.
+ * Loaded values are checked (here and in mc_net_import): a NaN or an infinity is an error
+ * naming the file, the tensor and the element; a magnitude above MC_WEIGHT_WARN_ABS is loaded
+ * but reported: mc_net_weight_warnings returns how many tensors held such values in the last
+ * load or import into net (0: none) and sets *first (may be NULL) to a one-line message about
+ * the first of them, valid until the next load or import. The library prints nothing: a
+ * program shows it (the CLI prints "warning: ..."). */
+#define MC_WEIGHT_WARN_ABS 1e6
 int mc_net_save_weights(const mc_net *net, const char *path);
 int mc_net_load_weights(mc_net *net, const char *path);
+int mc_net_weight_warnings(const mc_net *net, const char **first);
 uint64_t mc_net_seen(const mc_net *net);
 void mc_net_set_seen(mc_net *net, uint64_t seen);
 

@@ -59,6 +59,13 @@ int mc_cli_net_resolve(const char *cmd, const char *arg, mc_cli_net *t) {
     return 0;
 }
 
+/* Values the loader accepted but found suspicious (|w| > 1e6) are said on stderr, once. */
+static void mc_cli_weight_warnings(const char *cmd, const mc_net *net) {
+    const char *wmsg;
+    int nw = mc_net_weight_warnings(net, &wmsg);
+    if (nw) fprintf(stderr, "medcolor %s: warning: %s (%d tensor%s)\n", cmd, wmsg, nw, nw > 1 ? "s in all" : "");
+}
+
 int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const mc_net_opts *o, int nlabels, int import,
                      mc_net **net) {
     *net = NULL;
@@ -76,6 +83,7 @@ int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const mc_n
             fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
             return 1;
         }
+        mc_cli_weight_warnings(cmd, *net);
         return 0;
     }
     mc_net_opts o2 = *o;
@@ -97,6 +105,7 @@ int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const mc_n
         *net = NULL;
         return 1;
     }
+    mc_cli_weight_warnings(cmd, *net);
     return 0;
 }
 

@@ -357,10 +357,11 @@ int mc_dataset_load(mc_dataset **out, const mc_datafile *df, const char *split) 
         }
     }
     if (rc == MC_OK && want == 0 && df->subset > 0) rc = mc_dataset_subset(ds, df->subset, df->subset_seed);
-    if (rc == MC_OK) rc = mc_dataset_apply_policy(ds, df->policy);
+    /* before the policy: a source of skipped rows only has no labels to apply it to */
     if (rc == MC_OK && ds->n == 0)
-        rc = mc_err(MC_ENOTFOUND, "%s: the %s split is empty (no rows, or none left after the view / body-part filter)",
-                    ds->source, split);
+        rc = mc_err(MC_ENOTFOUND, "%s: the %s split is empty (after skipped rows, the view / body-part filter, "
+                    "drawn splits and subset)", ds->source, split);
+    if (rc == MC_OK) rc = mc_dataset_apply_policy(ds, df->policy);
     if (rc < 0) {
         mc_dataset_free(ds);
         return rc;

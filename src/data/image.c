@@ -288,7 +288,7 @@ static int load_jpeg(const char *path, FILE *f, mc_image *img) {
 int mc_image_load_grey(const char *path, mc_image *img) {
     if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
     img->w = img->h = 0;
-    FILE *f = mc_fopen(path, "rb");
+    FILE *f = mc_fopen_regular(path); /* a FIFO or device would block or never end */
     if (!f) return MC_EIO;
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, f);

@@ -8,6 +8,7 @@
 #include "engine/cfg.h"
 
 #define MAX_INCLUDE_DEPTH 16
+#define MAX_INCLUDES 1024 /* in all: bounds the work of a cfg that includes files many times */
 
 static const char *cfg_keep(mc_cfg *c, const char *s) {
     if (c->nstrings == c->capstrings) {
@@ -92,19 +93,29 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
     if (depth >= MAX_INCLUDE_DEPTH)
         return mc_err(MC_EPARSE, "%s: includes nested deeper than %d (a cycle?)",
                       mc_cfg_where(inc, NULL, where, sizeof where), MAX_INCLUDE_DEPTH);
+    if (++c->nincludes > MAX_INCLUDES)
+        return mc_err(MC_EPARSE, "%s: more than %d [include]s in all", mc_cfg_where(inc, NULL, where, sizeof where),
+                      MAX_INCLUDES);
     /* resolve relative to the including file's folder */
     char path[4096];
+    int pl;
     if (file[0] == '/') {
-        snprintf(path, sizeof path, "%s", file);
+        pl = snprintf(path, sizeof path, "%s", file);
     } else {
         const char *slash = strrchr(inc->file, '/');
         int dirlen = slash ? (int)(slash - inc->file) + 1 : 0;
-        snprintf(path, sizeof path, "%.*s%s", dirlen, inc->file, file);
+        pl = snprintf(path, sizeof path, "%.*s%s", dirlen, inc->file, file);
     }
+    if (pl < 0 || (size_t)pl >= sizeof path)
+        return mc_err(MC_EPARSE, "%s: file=%.80s...: the path is longer than %zu bytes",
+                      mc_cfg_where(inc, "file", where, sizeof where), file, sizeof path - 1);
     /* the group/prefix of an include inside an include: inner group wins, prefixes concatenate */
     const char *g = group ? group : outer_group;
     char pbuf[512];
-    snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", prefix ? prefix : "");
+    pl = snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", prefix ? prefix : "");
+    if (pl < 0 || (size_t)pl >= sizeof pbuf)
+        return mc_err(MC_EPARSE, "%s: the name prefix (with the enclosing includes' prefixes) is longer than %zu bytes",
+                      mc_cfg_where(inc, "prefix", where, sizeof where), sizeof pbuf - 1);
     const char *gk = g ? cfg_keep(c, g) : NULL, *pk = pbuf[0] ? cfg_keep(c, pbuf) : NULL;
     const char *fk = cfg_keep(c, path);
     if ((g && !gk) || (pbuf[0] && !pk) || !fk) return MC_ENOMEM;
@@ -119,8 +130,20 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
     free(inc->type);
     c->n--;
     char *text = NULL;
-    int rc = mc_fread_all(fk, &text, NULL);
+    size_t len;
+    int rc = mc_fread_all(fk, &text, &len);
+    if (rc == MC_OK && (rc = mc_text_no_nul(fk, text, len)) < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (rc == MC_OK && c->bytes + len > MC_TEXT_MAX) {
+        free(text);
+        char lim[32];
+        rc = mc_err(MC_EPARSE, "%s: with its includes the cfg is over the %s limit for a text file", fk,
+                    mc_size_str(MC_TEXT_MAX, lim, sizeof lim));
+    }
     if (rc < 0) return mc_err_context(rc, "%s:%d: [include]", inc_file, inc_line);
+    c->bytes += len;
     rc = parse_text(c, text, fk, depth + 1, gk, pk);
     free(text);
     return rc;
@@ -227,6 +250,7 @@ static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const 
 static int parse_common(mc_cfg **out, char *text, const char *name) {
     mc_cfg *c = mc_calloc(1, sizeof *c, "cfg");
     if (!c) return MC_ENOMEM;
+    c->bytes = strlen(text);
     const char *fk = cfg_keep(c, name);
     int rc = fk ? parse_text(c, text, fk, 0, NULL, NULL) : MC_ENOMEM;
     if (rc == MC_OK && c->n == 0) rc = mc_err(MC_EPARSE, "%s: no sections (expected [net] and layers)", name);
@@ -240,8 +264,10 @@ static int parse_common(mc_cfg **out, char *text, const char *name) {
 
 int mc_cfg_parse_file(mc_cfg **out, const char *path) {
     char *text;
-    MC_TRY(mc_fread_all(path, &text, NULL));
-    int rc = parse_common(out, text, path);
+    size_t len;
+    MC_TRY(mc_fread_all(path, &text, &len));
+    int rc = mc_text_no_nul(path, text, len);
+    if (rc == MC_OK) rc = parse_common(out, text, path);
     free(text);
     return rc;
 }

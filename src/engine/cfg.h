@@ -15,6 +15,9 @@
  *     group=color        prefix= as an [include]'s sections would (a [scope] without keys: none
  *     prefix=color.      again), so that a cfg with its includes expanded reads back the same
  *
+ * Limits: includes nest at most 16 deep, 1024 in all, and the cfg with its includes is at
+ * most MC_TEXT_MAX bytes; a NUL byte is an error (docs/robustness.md).
+ *
  * Strict: a line outside a section, a line without '=', an empty key or value, or a key given
  * twice is an error naming file:line. Accessors mark keys as used; after a section has been
  * read, mc_cfg_check_unused() refuses any key nobody asked for, listing the keys that exist.
@@ -50,6 +53,8 @@ typedef struct mc_cfg {
     int n, cap;
     char **strings; /* file names, groups, prefixes: owned here */
     int nstrings, capstrings;
+    int nincludes;  /* [include]s expanded so far (at most 1024) */
+    size_t bytes;   /* text read so far, the cfg and its includes (at most MC_TEXT_MAX) */
 } mc_cfg;
 
 int mc_cfg_parse_file(mc_cfg **out, const char *path);

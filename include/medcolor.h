@@ -285,7 +285,7 @@ int mc_roc(const float *score, const float *label, const float *mask, int n, int
 /* ---- weight import (docs/import.md) --------------------------------------------------------
  * Sets a built network's tensors from a safetensors file by name, or from a darknet .weights
  * file (format detected from the content). Safetensors names: the canonical names
- * (spec/param-names.txt: color.*, backbone.*, head.*); backbone names may lack "backbone."
+ * (docs/modules.md and docs/import.md: color.*, backbone.*, head.*); backbone names may lack "backbone."
  * (a torchvision/timm ImageNet state dict loads as E); fc.* / classifier.* load as head.*
  * when the shape fits and are skipped otherwise (ImageNet's 1000 classes); num_batches_tracked
  * is ignored; "module." prefixes and legacy DenseNet names ("norm.1") are understood. Any

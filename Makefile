@@ -128,11 +128,13 @@ $(NET_FIXTURES): tests/torch/make_network_fixtures.py
 fixtures: $(NET_FIXTURES)
 
 # TESTS="test_cfg test_weights" runs only those test programs, CLI_TESTS="tests/cli_info.sh" only
-# those shell tests (CLI_TESTS=none: none); by default all of both
+# those shell tests (none: none of them); by default all of both
 TESTS     ?=
 CLI_TESTS ?=
-TEST_RUN  := $(if $(strip $(TESTS)),$(TESTS:%=$(BUILD)/tests/%),$(TEST_BIN))
-test: $(BIN) $(TEST_RUN) $(FIXTURES) $(NET_FIXTURES)
+TEST_RUN  := $(if $(filter none,$(TESTS)),,$(if $(strip $(TESTS)),$(TESTS:%=$(BUILD)/tests/%),$(TEST_BIN)))
+# the network fixtures (minutes to make) only when a test that reads them runs
+NET_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_networks,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_predict.sh,$(CLI_TESTS)),yes)
+test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES))
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) MC_CLI_TESTS="$(CLI_TESTS)" \
 	        ./tests/run_all.sh $(TEST_RUN)
 
@@ -177,8 +179,8 @@ demo: $(BIN)
 # Benchmarks are scripts, never timed tests: medcolor vs PyTorch in the same run
 # (scripts/bench.sh, docs/performance.md). QUICK=1: one timed step per configuration.
 BENCH_BIN := $(BUILD)/bench_step
-$(BENCH_BIN): bench/bench_step.c $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(BENCH_BIN): bench/bench_step.c $(CLILIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(CLILIB) $(LIB) $(LDLIBS)
 LOADER_BENCH := $(BUILD)/bench_loader
 $(LOADER_BENCH): bench/bench_loader.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)

@@ -196,17 +196,11 @@ static int read_cfg_include(const char *path) {
     write_text(cfg, text);
     return read_cfg(cfg);
 }
-/* a CSV dataset whose train= is path */
+/* a CSV dataset whose train= is path (csv_rows, below) */
+static int csv_rows(const char *path, int *rows);
 static int read_csv_dataset(const char *path) {
-    char text[1200];
-    snprintf(text, sizeof text, "format = csv\ntrain = %s\nlabels = A\n", path);
-    mc_datafile *df = NULL;
-    mc_dataset *ds = NULL;
-    int rc = mc_datafile_parse(&df, text, "csv.data", NULL);
-    if (rc == MC_OK) rc = mc_dataset_load(&ds, df, "train");
-    mc_dataset_free(ds);
-    mc_datafile_free(df);
-    return rc;
+    int rows;
+    return csv_rows(path, &rows);
 }
 
 /* Runs fn(path) in a child under a 20 s alarm; 1 when it returned an error holding every one of

@@ -220,6 +220,7 @@ static inline MC_HOST_DEVICE float mc_act_fwd1(int type, float a, float b, float
     case MC_ACT_LEAKY: return x > 0.0f ? x : x * a;
     case MC_ACT_LOGISTIC: return 1.0f / (1.0f + expf(-x));
     case MC_ACT_HARDTANH: return x < a ? a : (x > b ? b : x);
+    case MC_ACT_TANH: return tanhf(x);
     default: return x; /* MC_ACT_LINEAR */
     }
 }
@@ -230,13 +231,14 @@ static inline MC_HOST_DEVICE float mc_act_bwd1(int type, float a, float b, float
     case MC_ACT_LEAKY: return y > 0.0f ? dy : dy * a;
     case MC_ACT_LOGISTIC: return dy * (1.0f - y) * y;
     case MC_ACT_HARDTANH: return (y > a && y < b) ? dy : 0.0f;
+    case MC_ACT_TANH: return dy * (1.0f - y * y);
     default: return dy;
     }
 }
 
 static inline MC_HOST_DEVICE int mc_act_known(int type) {
     return type == MC_ACT_LINEAR || type == MC_ACT_RELU || type == MC_ACT_LEAKY ||
-           type == MC_ACT_LOGISTIC || type == MC_ACT_HARDTANH;
+           type == MC_ACT_LOGISTIC || type == MC_ACT_HARDTANH || type == MC_ACT_TANH;
 }
 
 /* out = v + beta*out, beta 0 overwriting (so NaN garbage never leaks in) */

@@ -65,6 +65,13 @@ typedef struct mc_train_opts {
                              * iteration, as if interrupted — for tests of --resume */
     double weight_decay;    /* 1e-2 */
     int decoupled;          /* 1: p -= lr*wd*p (fastai, default); 0: classic L2 */
+    /* the optimiser (default SGD): its type and settings; lr comes from the one-cycle schedule,
+     * weight decay from the two fields above (AdamW is decoupled whatever decoupled says) */
+    mc_optimizer opt;
+    /* 1 (default): the schedule's momentum 0.95 -> 0.85 -> 0.95 is SGD's momentum and Adam's /
+     * AdamW's beta1 (fastai's one-cycle); 0: opt.momentum / opt.beta1 as given. RMSprop's
+     * settings are never cycled. */
+    int cycle_momentum;
     int workers;            /* loader threads */
     uint64_t seed;          /* shuffling, augmentation and re-initialisation */
     int reinit_head;        /* 1: C starts fresh (every stage of the paper) */
@@ -286,6 +293,11 @@ typedef struct mc_experiment {
     int gpu;                /* -1: CPU; >= 0: the CUDA device (a GPU build) */
     double weight_decay;    /* < 0: unset (finally 1e-2) */
     int decoupled;          /* < 0: unset (finally 1) */
+    /* the optimiser (docs/training.md): MC_OPTIM_*, < 0 unset (finally sgd); its settings, < 0
+     * unset (finally torch.optim's defaults); each applies to some optimisers only */
+    int optimizer;
+    double beta1, beta2, eps, alpha, momentum;
+    int centered, cycle_momentum; /* < 0: unset (finally 0 and 1) */
     int frozen_bn;          /* MC_FROZEN_BN_*; < 0: unset (finally batch) */
     double max_lr;          /* every stage's, below [stage]: <= 0 unset */
     int epochs;             /* <= 0: unset */

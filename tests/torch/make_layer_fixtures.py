@@ -719,6 +719,113 @@ SGD_CASES = [
 ]
 
 
+class OptNet(nn.Module):
+    """A colorization network in miniature: conv-BN-ReLU, a stride-2 conv-BN-ReLU, nearest x2,
+    conv 3x3 with bias and tanh, MSE against a dense target (no conv bias before a BN: its
+    gradient is rounding noise, which Adam's normalisation would blow up to full steps)."""
+    def __init__(self):
+        super().__init__()
+        self.c0 = nn.Conv2d(1, 4, 3, 1, 1, bias=False)
+        self.b0 = nn.BatchNorm2d(4)
+        self.c1 = nn.Conv2d(4, 4, 3, 2, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(4)
+        self.c3 = nn.Conv2d(4, 2, 3, 1, 1)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(F.relu(self.b0(self.c0(x))))))
+        return torch.tanh(self.c3(F.interpolate(y, scale_factor=2, mode="nearest")))
+
+
+OPT_CFG = (net_header(1, 8, 8, batch=4) +
+           "[convolutional]\nfilters=4\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[convolutional]\nfilters=4\nsize=3\nstride=2\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[upsample]\nstride=2\n"
+           "[convolutional]\nfilters=2\nsize=3\npadding=1\nactivation=tanh\n"
+           "[cost]\ntype=mse\n")
+
+
+def opt_case(name, kind, lrs, wd=0.0, decoupled=False, betas1=None, beta2=0.999, eps=1e-8, alpha=0.99,
+             momentum=0.0, centered=False, net="opt", frozen="", seed=300):
+    """A trajectory of torch.optim steps (lr, and Adam's beta1, changing every step as one-cycle
+    does). kind: adam, adamw, rmsprop; decoupled: fastai's true_wd, p *= 1 - lr*wd before the
+    step with the optimiser's own weight_decay 0 (for adam that is AdamW's update)."""
+    torch.manual_seed(seed)
+    if net == "opt":
+        m = OptNet()
+        named = {"0.weight": m.c0.weight, "1.weight": m.c1.weight, "3.weight": m.c3.weight, "3.bias": m.c3.bias}
+        named.update(bn_named("0.bn.", m.b0))
+        named.update(bn_named("1.bn.", m.b1))
+        cfg, nout = OPT_CFG, (2, 8, 8)
+    else:
+        m = SgdNet()
+        named = {"0.weight": m.t.weight, "0.bias": m.t.bias, "1.weight": m.e.weight, "3.weight": m.fc.weight,
+                 "3.bias": m.fc.bias}
+        named.update(bn_named("1.bn.", m.bn))
+        cfg, nout = SGD_CFG, (3,)
+    randomize(named)
+    out = {"param." + k: v.detach().clone() for k, v in named.items()}
+    frozen_names = {"backbone": ("1.weight", "1.bn.weight", "1.bn.bias")}.get(frozen, ())
+    params = [v for k, v in named.items() if isinstance(v, nn.Parameter) and k not in frozen_names]
+    for k, v in named.items():
+        if isinstance(v, nn.Parameter):
+            v.requires_grad_(k not in frozen_names)
+    betas1 = betas1 or [0.9] * len(lrs)
+    l2 = 0.0 if decoupled else wd
+    if kind == "adam":
+        opt = torch.optim.Adam(params, lr=lrs[0], betas=(betas1[0], beta2), eps=eps, weight_decay=l2)
+    elif kind == "adamw":
+        opt = torch.optim.AdamW(params, lr=lrs[0], betas=(betas1[0], beta2), eps=eps, weight_decay=wd)
+    else:
+        opt = torch.optim.RMSprop(params, lr=lrs[0], alpha=alpha, eps=eps, weight_decay=l2, momentum=momentum,
+                                  centered=centered)
+    m.train()
+    for step, lr in enumerate(lrs):
+        for g in opt.param_groups:
+            g["lr"] = lr
+            if kind != "rmsprop":
+                g["betas"] = (betas1[step], beta2)
+        x = torch.randn(4, 1, 8, 8)
+        if net == "opt":
+            t = torch.randn(4, *nout) * 0.5
+            mask = (torch.rand(4, *nout) > 0.2).float()
+            loss = ((m(x) - t) ** 2 * mask).sum() / mask.sum()
+        else:
+            t = (torch.rand(4, 3) > 0.5).float()
+            mask = (torch.rand(4, 3) > 0.2).float()
+            loss = F.binary_cross_entropy_with_logits(m(x), t, weight=mask, reduction="sum") / mask.sum()
+        opt.zero_grad()
+        loss.backward()
+        if decoupled and kind != "adamw":
+            with torch.no_grad():
+                for p in params:
+                    p.mul_(1 - lr * wd)
+        opt.step()
+        out[f"x{step}"], out[f"t{step}"], out[f"mask{step}"] = x, t, mask
+        out[f"loss{step}"] = loss.detach().reshape(1)
+    for k, v in named.items():
+        out["final." + k] = v.detach().clone()
+    meta = {"cfg": cfg, "steps": str(len(lrs)), "lr": ",".join(map(repr, lrs)),
+            "momentum": ",".join(["0"] * len(lrs)), "wd": repr(wd), "decoupled": str(int(decoupled)),
+            "frozen": frozen, "frozen_bn": "batch", "optimizer": kind, "beta1": ",".join(map(repr, betas1)),
+            "beta2": repr(beta2), "eps": repr(eps), "alpha": repr(alpha), "rms_momentum": repr(momentum),
+            "centered": str(int(centered))}
+    return name, out, meta
+
+
+LRS = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2, 5e-3]
+CYCLE = [0.95, 0.93, 0.9, 0.87, 0.85, 0.9]
+OPT_CASES = [
+    lambda: opt_case("adam_l2_beta1_cycled", "adam", LRS, wd=1e-2, betas1=CYCLE, seed=300),
+    lambda: opt_case("adam_decoupled_is_adamw", "adam", LRS, wd=1e-2, decoupled=True, seed=301),
+    lambda: opt_case("adamw", "adamw", LRS, wd=5e-2, betas1=CYCLE, beta2=0.99, eps=1e-6, seed=302),
+    lambda: opt_case("adamw_frozen_backbone", "adamw", LRS, wd=1e-2, net="sgd", frozen="backbone", seed=303),
+    lambda: opt_case("rmsprop_l2", "rmsprop", [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 1e-3], wd=1e-2, seed=304),
+    lambda: opt_case("rmsprop_keras_rho09_eps1e7", "rmsprop", [1e-3] * 6, alpha=0.9, eps=1e-7, seed=305),
+    lambda: opt_case("rmsprop_centered_momentum_decoupled", "rmsprop", [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 1e-3],
+                     wd=1e-2, decoupled=True, momentum=0.9, centered=True, seed=306),
+]
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -737,7 +844,15 @@ def main():
         sgd.append(name)
     with open(os.path.join(out, "sgd_index.txt"), "w") as f:
         f.write("\n".join(sgd) + "\n")
-    print(f"wrote {len(names)} PyTorch layer fixtures and {len(sgd)} SGD trajectories to {out}")
+    opts = []
+    for fn in OPT_CASES:
+        name, tensors, meta = fn()
+        write_safetensors(os.path.join(out, name + ".safetensors"), tensors, meta)
+        opts.append(name)
+    with open(os.path.join(out, "opt_index.txt"), "w") as f:
+        f.write("\n".join(opts) + "\n")
+    print(f"wrote {len(names)} PyTorch layer fixtures, {len(sgd)} SGD and {len(opts)} Adam/AdamW/RMSprop "
+          f"trajectories to {out}")
 
 
 if __name__ == "__main__":

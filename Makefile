@@ -80,6 +80,10 @@ $(CLILIB): $(CLI_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 
+# the subcommands' option tables (src/cli/, mc_opt) leave the trailing fields of an option out
+# when it has no range of values
+$(BUILD)/src/cli/%.o: CFLAGS += -Wno-missing-field-initializers
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -141,14 +145,14 @@ tsan:
 
 # The demo: generate the synthetic dataset, train Color Module -> All (experiments/demo.exp),
 # evaluate the best weights (ROC curves), colorize a few validation images.
+# The weights carry their network (64x64), labels and data: eval and colorize take the run folder.
 DEMO_RUN := build/demo-run
-DEMO_NET := cfg/resnet18-pixelshuffle.cfg --set net.width=64 --set net.height=64
 demo: $(BIN)
 	@test -f build/demo/CheXpert-v1.0-small/valid.csv || ./$(BIN) demo-data build/demo
 	@rm -rf $(DEMO_RUN)
 	./$(BIN) train experiments/demo.exp
-	./$(BIN) eval $(DEMO_NET) $(DEMO_RUN)/2-all/best.weights data/demo.data -o $(DEMO_RUN)/eval
-	./$(BIN) colorize $(DEMO_NET) -o $(DEMO_RUN)/colorized $(DEMO_RUN)/2-all/best.weights \
+	./$(BIN) eval $(DEMO_RUN) -o $(DEMO_RUN)/eval
+	./$(BIN) colorize $(DEMO_RUN) -o $(DEMO_RUN)/colorized \
 	    build/demo/CheXpert-v1.0-small/valid/patient9000[0-3]/study1/view1_frontal.jpg
 	@echo "demo: results in $(DEMO_RUN)/ (results.csv, eval/roc.png, colorized/)"
 
@@ -165,7 +169,48 @@ bench: $(BENCH_BIN) $(LOADER_BENCH)
 	@echo "== loader throughput (320x320, augmentation on) =="
 	$(LOADER_BENCH)
 
+# ---- fuzzing (tests/fuzz/, docs/robustness.md) ------------------------------------------------
+# make fuzz FUZZ_SECONDS=N: builds every harness with clang's libFuzzer, ASan and UBSan in
+# build-fuzz/ and runs each for N seconds on its corpus (build-fuzz/corpus/NAME, grown from the
+# committed seeds tests/fuzz/seeds/NAME); a crash is kept as build-fuzz/crashes/NAME-* and fails
+# the run. FUZZ_RUNS=N stops a target after N executions if that comes first; FUZZ_TARGETS=
+# picks targets. make fuzz-smoke: a few seconds per target (CI). The harnesses run in make test
+# too, on their seeds and on the crash inputs in tests/regress/ (tests/test_fuzz_replay.c).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 0
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
+
+fuzz-build:
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	        $(FUZZ_BUILD)/libmedcolor.a
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard $(FUZZ_BUILD)/libmedcolor.a)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+	        $(FUZZ_BUILD)/libmedcolor.a -lopenblas -lpng -ljpeg -lz -lm -lpthread -fopenmp
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_RUNS=$(FUZZ_RUNS) ./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
+
+# the seed corpora and dictionaries (committed; regenerate after a format changes)
+fuzz-seeds:
+	$(PYTHON) tests/fuzz/make_seeds.py tests/fuzz/seeds
+
+# the harnesses replayed in make test: one binary with all of them (gcc, -DMC_FUZZ_REPLAY)
+$(BUILD)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(FUZZ_SRC) tests/fuzz/fuzz.h tests/test.h $(CLILIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests -DMC_FUZZ_REPLAY -o $@ $< $(FUZZ_SRC) $(CLILIB) $(LIB) $(LDLIBS)
+
 clean: clean-gpu
-	rm -rf build build-asan build-tsan medcolor
+	rm -rf build build-asan build-tsan build-fuzz medcolor
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -101,6 +101,19 @@ void mc_dataset_free(mc_dataset *ds);
  * message giving the count and the first max_show (<= 0: 5) missing paths. *nmissing
  * (may be NULL) receives the count. */
 int mc_dataset_check_files(const mc_dataset *ds, int max_show, int *nmissing);
+/* Opens every image file of ds and reads its header (mc_image_probe: a PNG or JPEG the decoder
+ * reads, of a size within its limit), or with decode = 1 decodes it whole (a file damaged after
+ * its header, truncated data). *bad[*nbad] lists each bad file, in dataset order, with the reason
+ * (free with mc_bad_images_free); MC_OK also when some are bad. progress (may be NULL) is called
+ * with the files checked so far. Runs on the OpenMP threads. */
+typedef struct mc_bad_image {
+    int index;          /* in ds */
+    const char *path;   /* ds->paths[index] (owned by ds) */
+    char *why;          /* the error, naming the file */
+} mc_bad_image;
+int mc_dataset_check_images(const mc_dataset *ds, int decode, mc_bad_image **bad, int *nbad,
+                            void (*progress)(long done, long total, void *ctx), void *ctx);
+void mc_bad_images_free(mc_bad_image *bad, int n);
 /* Keeps rows idx[0..k) in that order (indices must be distinct and < n). */
 int mc_dataset_select(mc_dataset *ds, const int *idx, int k);
 /* Keeps pandas' DataFrame.sample(frac, random_state=seed) of the rows, in its order. */

@@ -40,6 +40,19 @@ typedef struct mc_image {
  * errors, is an error. On error *img keeps its buffer (w = h = 0). */
 int mc_image_load_grey(const char *path, mc_image *img);
 void mc_image_free(mc_image *img);
+/* What the header of the image at path says, without decoding the pixels: MC_OK when
+ * mc_image_load_grey would start decoding it (a PNG or JPEG signature, a well-formed header, a
+ * size within the limit, a layout it reads: not CMYK/YCCK or 12-bit JPEG); otherwise the error
+ * it would meet, naming the file (an empty or text file, a folder, a damaged header, 20000x20000
+ * pixels, ...). A file damaged after its header passes: only decoding finds that. */
+enum { MC_IMAGE_PNG = 1, MC_IMAGE_JPEG = 2 };
+typedef struct mc_image_info {
+    int format;       /* MC_IMAGE_* */
+    int w, h;
+    int channels;     /* in the file (before conversion to grey) */
+    int depth;        /* bits per sample */
+} mc_image_info;
+int mc_image_probe(const char *path, mc_image_info *info);
 
 /* ---- normalisation ----------------------------------------------------------------------- */
 typedef struct mc_norm {

@@ -70,7 +70,8 @@ void mc_json_linecol(const char *text, size_t len, size_t offset, int *line, int
  *   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  *    "__metadata__": {"key": "value", ...}}
  * padded with spaces; then the data buffer, little-endian, offsets relative to its start.
- * The reader maps the file (mmap; read() as fallback) and validates everything at open:
+ * The reader maps the file (a regular file only: a FIFO or device is refused; read() when mmap
+ * is refused) and validates everything at open:
  * header length, JSON, dtypes, offsets inside the buffer, sizes equal dtype x shape, no two
  * tensors overlapping, no duplicate names. Tensors are listed sorted by name. */
 #define MC_ST_MAX_DIMS 8

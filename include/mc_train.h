@@ -112,6 +112,12 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
 /* Eval-mode predictions probs[ds->n][nlabels] (sigmoid) and the mean BCE loss over unmasked
  * entries (loss may be NULL). */
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss);
+/* Progress of a pass over images (evaluation, predict): called after every batch with the images
+ * done so far and the total, on the calling thread. */
+typedef void (*mc_pass_progress_fn)(long done, long total, void *ctx);
+/* mc_evaluate, reporting its progress to fn (may be NULL). */
+int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss,
+                         mc_pass_progress_fn fn, void *ctx);
 /* Per-label AUC (auc[nlabels]) and their mean (*mean; labels whose AUC is NaN — a class absent —
  * left out; NaN when all are). MC_ENOMEM when memory runs out (never reported as a NaN AUC). */
 int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean);
@@ -129,6 +135,9 @@ typedef struct mc_predict_stats {
     double seconds, net_seconds, decode_seconds;
 } mc_predict_stats;
 int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats);
+/* mc_predict, reporting its progress to fn (may be NULL). */
+int mc_predict_progress(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *stats,
+                        mc_pass_progress_fn fn, void *ctx);
 /* The predictions as CSV: a header "path,<label>...", then per image its path and one probability
  * per label (%.7g; RFC 4180 quoting). To an open stream (name for messages), or to a file
  * (atomically). */
@@ -144,7 +153,7 @@ int mc_predict_save_csv(const char *path, const char *const *paths, int n, const
 typedef struct mc_lrfind_opts {
     int stage;              /* MC_STAGE_*: which groups train (color) */
     double start, end;      /* 1e-7, 10 */
-    int iters;              /* learning rates (100) */
+    int iters;              /* learning rates (100; at least 16: the suggestion skips 10 + 5) */
     double momentum, weight_decay; /* 0.9, 1e-2 (decoupled) */
     uint64_t seed;          /* shuffling and augmentation */
     int workers;            /* loader threads (1) */
@@ -189,6 +198,18 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
 int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m);
 
 int mc_mkdirs(const char *path);
+
+/* The weights a run folder stands for (`medcolor eval RUN`, predict, colorize;
+ * src/train/runweights.c): the best.weights of the highest-numbered K-STAGE folder that has one.
+ * MC_ENOTFOUND when none has (or the folder is not a run folder), naming the folder. */
+typedef struct mc_run_weights {
+    char path[4096];  /* RUN/K-STAGE/best.weights */
+    int stage_index;  /* K */
+    int stage;        /* MC_STAGE_* */
+    int finished;     /* 1: the stage's DONE exists */
+    int later;        /* 1: a later stage folder exists but has no best.weights yet */
+} mc_run_weights;
+int mc_run_best_weights(const char *run, mc_run_weights *w);
 
 /* Builds the network of cfg for a dataset with nlabels labels: when the cfg's last layer has
  * another number of outputs, it is rebuilt with head.output = nlabels (nlabels <= 0: as is). */
@@ -324,7 +345,10 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve);
 void mc_stage_defaults(int stage, double *max_lr, int *epochs);
 /* How mc_experiment_run runs (zero = a fresh run, silent, to the end). */
 typedef struct mc_run_opts {
-    int resume;             /* skip finished stages, continue the started one from its checkpoint */
+    int resume;             /* skip finished stages, continue the started one from its checkpoint
+                             * (MC_ENOTFOUND when the folder holds no run) */
+    int overwrite;          /* a fresh start (resume 0) into a folder that holds a run replaces its
+                             * files; without it that is refused (MC_EARG) */
     long stop_after;        /* > 0: see mc_train_opts.stop_after */
     /* non-NULL: see mc_train_opts.interrupt; an interrupted run returns MC_OK with the stage's
      * checkpoint written, and *interrupt still set for the caller to see */
@@ -333,8 +357,13 @@ typedef struct mc_run_opts {
     void *event_ctx;
 } mc_run_opts;
 /* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
- * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. */
+ * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. A
+ * fresh start that fails before any checkpoint removes what it wrote (and the folder if it made
+ * it), so that it can simply be started again. */
 int mc_experiment_run(const mc_experiment *e, const mc_run_opts *o);
+/* Whether e->out holds a run (log.csv, results.csv or a K-STAGE folder: *started) and whether
+ * every stage of e is DONE there (*finished). */
+int mc_run_folder_state(const mc_experiment *e, int *started, int *finished);
 
 #ifdef __cplusplus
 }

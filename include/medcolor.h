@@ -237,11 +237,59 @@ int mc_net_set_momentum(mc_net *net, const float *host);
 
 /* ---- weights -------------------------------------------------------------------------------
  * darknet's .weights format: int32 major, minor, revision; uint64 seen; then per layer in
- * order its tensors in darknet order (see docs/weights.md). Saving is atomic. */
+ * order its tensors in darknet order (see docs/weights.md). Saving is atomic.
+ * Loaded values are checked (here and in mc_net_import): a NaN or an infinity is an error
+ * naming the file, the tensor and the element; a magnitude above MC_WEIGHT_WARN_ABS is loaded
+ * but reported: mc_net_weight_warnings returns how many tensors held such values in the last
+ * load or import into net (0: none) and sets *first (may be NULL) to a one-line message about
+ * the first of them, valid until the next load or import. The library prints nothing: a
+ * program shows it (the CLI prints "warning: ..."). */
+#define MC_WEIGHT_WARN_ABS 1e6
 int mc_net_save_weights(const mc_net *net, const char *path);
 int mc_net_load_weights(mc_net *net, const char *path);
+int mc_net_weight_warnings(const mc_net *net, const char **first);
 uint64_t mc_net_seen(const mc_net *net);
 void mc_net_set_seen(mc_net *net, uint64_t seen);
+
+/* ---- what trained weights carry (docs/weights.md "The metadata trailer") -------------------
+ * A .weights file written by `medcolor train` / `finetune` ends, after the last layer's floats
+ * (where darknet stops reading), in a trailer holding the network as trained and how to use it,
+ * so that eval, predict and colorize rebuild that network without its cfg or --set. */
+typedef struct mc_netmeta {
+    char *cfg;          /* the network as trained: its cfg with includes expanded and overrides
+                         * applied (parses with mc_net_from_string) */
+    char *cfg_file;     /* the cfg file it was built from, as given (for people) */
+    char **set;         /* the overrides as given, "layer.key=value" [nset] */
+    int nset;
+    int c, h, w;        /* the input shape */
+    char **labels;      /* the name of each output [nlabels] (0: none recorded) */
+    int nlabels;
+    char *stage;        /* the training stage that wrote it ("color", ...), NULL: none */
+    int stage_index;    /* 1-based within its run; 0: none */
+    char *data;         /* the .data it was trained (and validated) on, NULL: none */
+    char *root;         /* the dataset root given with it (--root), NULL: the .data's own */
+    char *version;      /* the medcolor that wrote it (filled when read) */
+} mc_netmeta;
+/* Attaches metadata to net (copied; NULL detaches): every later mc_net_save_weights appends it,
+ * with the net's own cfg text and input shape (m's cfg, c, h, w and version are not used). */
+int mc_net_set_meta(mc_net *net, const mc_netmeta *m);
+const mc_netmeta *mc_net_meta(const mc_net *net); /* NULL when none */
+/* Reads the trailer of a .weights file into *m (free with mc_netmeta_free). MC_ENOTFOUND when
+ * the file has none (a plain darknet .weights), MC_EPARSE when it is malformed. */
+int mc_weights_meta(const char *path, mc_netmeta *m);
+void mc_netmeta_free(mc_netmeta *m);
+/* Builds the network the weights carry (opts as for mc_net_from_cfg: batch, backend, set, ...;
+ * no_init is implied), loads the weights, and returns the metadata in *m (may be NULL). A plain
+ * darknet file is MC_ENOTFOUND: it needs its cfg. */
+int mc_net_from_weights(mc_net **out, const char *path, const mc_net_opts *opts, mc_netmeta *m);
+/* MC_OK when net (built from a cfg) is the network m was trained as, else MC_EARG naming the
+ * first difference, e.g. "net.width: the weights were trained at 64, the cfg says 320 (2
+ * differences in all)". Settings that do not change what the network computes ([net] batch,
+ * the trainer's keys, freeze, labels; init) are not compared. */
+int mc_net_check_meta(const mc_net *net, const mc_netmeta *m);
+/* MC_OK when labels[n] are the labels m was trained for (or m records none), else MC_EARG
+ * naming both lists; what names the labels' source in the message (e.g. the .data). */
+int mc_netmeta_check_labels(const mc_netmeta *m, const char *const *labels, int n, const char *what);
 
 /* ---- the paper's stages ---------------------------------------------------------------------
  * Freezing of the groups color (T), backbone (E), head (C) per stage (docs/training.md). */
@@ -250,6 +298,8 @@ enum { MC_STAGE_BASELINE = 0, MC_STAGE_BASELINE_ALL, MC_STAGE_COLOR, MC_STAGE_AL
 int mc_stage_from_name(const char *name); /* stage or MC_EARG */
 const char *mc_stage_name(int stage);
 int mc_stage_apply(mc_net *net, int stage);
+/* MC_EARG when the stage cannot train this network as it says (color without a group color). */
+int mc_stage_check(const mc_net *net, int stage);
 
 /* ---- schedules and metrics ------------------------------------------------------------------ */
 typedef struct mc_onecycle {

@@ -101,14 +101,19 @@ ck '[ $rc -eq 0 ] && [[ "$out" == *"last mean AUC"* ]] && [ -s "$T/ft/1-last/bes
 # T and E arrive unchanged: with BN frozen on its running statistics, nothing of T and E moves
 # in `last`, so every float of them in the result is the input's. In .weights order (20-byte
 # header, then the layers in cfg order) T and E come first, the head last: 5 + 5x8 floats in the
-# input (5 labels), 1 + 1x8 in the result (1 label).
+# input (5 labels), 1 + 1x8 in the result (1 label); the metadata trailer after them is left out.
 out=$("$BIN" finetune "$T/tiny.cfg" "$T/run/2-all/best.weights" "$T/one.data" --epochs 1 --frozen-bn-running -o "$T/ft2" --quiet 2>&1); rc=$?
 ck '[ $rc -eq 0 ] && [ -s "$T/ft2/1-last/best.weights" ]' "finetune --frozen-bn-running: $out"
 same_te() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-a = open(sys.argv[1], "rb").read()[20:]
-b = open(sys.argv[2], "rb").read()[20:]
+import struct, sys
+def floats(path):  # the layers' floats: after the 20-byte header, before the metadata trailer
+    d = open(path, "rb").read()
+    if d[-8:] == b"MCMETEND":
+        d = d[:-struct.unpack("<Q", d[-16:-8])[0]]
+    return d[20:]
+a = floats(sys.argv[1])
+b = floats(sys.argv[2])
 na, nb = len(a) // 4 - 45, len(b) // 4 - 9
 ok = na == nb and na > 0 and a[:4 * na] == b[:4 * nb] and a[4 * na:] != b[4 * nb:]
 print("T+E floats: %d and %d, %s" % (na, nb, "identical" if a[:4 * na] == b[:4 * nb] else "DIFFERENT"))

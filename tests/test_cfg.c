@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include "test.h"
+#include "engine/net.h" /* net->cfg, mc_cfg_write */
 
 static char dir[512];
 
@@ -47,6 +48,57 @@ static void expect_error(const char *name, const char *text, int code, ...) {
 }
 
 #define NET "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
+
+/* The cfg of net written out (mc_cfg_write) builds the same network: layers (type, name, group,
+ * shape), tensors (name, shape), and writing it again gives the same text. */
+static void check_flat(const char *what, const char *path, const char *const *set) {
+    mc_net *a, *b;
+    mc_net_opts o = {.batch = 1, .no_init = 1, .set = set};
+    REQUIRE_OK(mc_net_from_cfg(&a, path, &o));
+    char *text, *again;
+    size_t len;
+    REQUIRE_OK(mc_cfg_write(a->cfg, &text, &len));
+    CHECK(strlen(text) == len, "%s: length %zu vs %zu", what, strlen(text), len);
+    CHECK(!strstr(text, "[include]"), "%s: the includes are expanded", what);
+    mc_net_opts o2 = {.batch = 1, .no_init = 1};
+    int rc = mc_net_from_string(&b, text, "flat", &o2);
+    CHECK(rc == MC_OK, "%s: the written cfg does not build: %s", what, mc_errmsg());
+    if (rc != MC_OK) {
+        free(text);
+        mc_net_free(a);
+        return;
+    }
+    int same = mc_net_num_layers(a) == mc_net_num_layers(b) && mc_net_num_tensors(a) == mc_net_num_tensors(b);
+    CHECK(same, "%s: %d/%d layers, %d/%d tensors", what, mc_net_num_layers(a), mc_net_num_layers(b),
+          mc_net_num_tensors(a), mc_net_num_tensors(b));
+    for (int i = 0; same && i < mc_net_num_layers(a); i++) {
+        int c1, h1, w1, c2, h2, w2;
+        mc_net_layer_shape(a, i, &c1, &h1, &w1);
+        mc_net_layer_shape(b, i, &c2, &h2, &w2);
+        int ok = !strcmp(mc_net_layer_type(a, i), mc_net_layer_type(b, i)) &&
+                 !strcmp(mc_net_layer_name(a, i), mc_net_layer_name(b, i)) &&
+                 !strcmp(mc_net_layer_group(a, i), mc_net_layer_group(b, i)) && c1 == c2 && h1 == h2 && w1 == w2;
+        CHECK(ok, "%s: layer %d: %s %s %s %dx%dx%d vs %s %s %s %dx%dx%d", what, i, mc_net_layer_type(a, i),
+              mc_net_layer_name(a, i), mc_net_layer_group(a, i), c1, h1, w1, mc_net_layer_type(b, i),
+              mc_net_layer_name(b, i), mc_net_layer_group(b, i), c2, h2, w2);
+        if (!ok) same = 0;
+    }
+    for (int i = 0; same && i < mc_net_num_tensors(a); i++) {
+        mc_tensor_info x, y;
+        mc_net_tensor_info(a, i, &x);
+        mc_net_tensor_info(b, i, &y);
+        int ok = !strcmp(x.name, y.name) && x.numel == y.numel && x.ndim == y.ndim;
+        CHECK(ok, "%s: tensor %d: %s vs %s", what, i, x.name, y.name);
+        if (!ok) same = 0;
+    }
+    REQUIRE_OK(mc_cfg_write(b->cfg, &again, NULL));
+    CHECK(!strcmp(text, again), "%s: written twice, the texts differ", what);
+    printf("  %-34s %d layers, %d tensors, %zu bytes of cfg\n", what, mc_net_num_layers(b), mc_net_num_tensors(b), len);
+    free(text);
+    free(again);
+    mc_net_free(a);
+    mc_net_free(b);
+}
 
 int main(void) {
     snprintf(dir, sizeof dir, "%s", mc_test_tmp());
@@ -140,5 +192,32 @@ int main(void) {
     CHECK(mc_net_num_trainable(net) == 65, "trainable with color frozen: %zu", mc_net_num_trainable(net));
     CHECK(mc_net_freeze(net, "nosuch", 1) == MC_ENOTFOUND, "freezing an unknown group");
     mc_net_free(net);
+
+    /* the cfg written out with its includes expanded ([scope] for their group and prefix) and
+     * the overrides applied builds the same network */
+    const char *set1[] = {"color.body.filters=6", "net.width=10", NULL};
+    check_flat("composed.cfg + overrides", path, set1);
+    const char *set2[] = {"net.width=64", "net.height=64", "head.output=1", NULL};
+    check_flat("resnet18-pixelshuffle + overrides", "cfg/resnet18-pixelshuffle.cfg", set2);
+    check_flat("densenet121-coloru", "cfg/densenet121-coloru.cfg", NULL);
+    check_flat("resnet18-deconv", "cfg/resnet18-deconv.cfg", NULL);
+    {
+        /* an override's value holding a newline cannot be written (it would read back as two lines) */
+        const char *bad[] = {"head.group=he\n[maxpool]", NULL};
+        mc_net_opts o = {.batch = 1, .no_init = 1, .set = bad};
+        write_file("named_head.cfg", NET "[connected]\nname=head\noutput=2\n");
+        char p2[1024];
+        snprintf(p2, sizeof p2, "%s/named_head.cfg", dir);
+        REQUIRE_OK(mc_net_from_cfg(&net, p2, &o));
+        char *text = NULL;
+        int rc = mc_cfg_write(net->cfg, &text, NULL);
+        CHECK(rc == MC_EARG && strstr(mc_errmsg(), "cannot be written"), "a newline in a value: %d %s", rc,
+              rc ? mc_errmsg() : text);
+        free(text);
+        mc_net_free(net);
+        /* a [scope] with an unknown key is an error naming file:line, like any section */
+        expect_error("scope_key.cfg", NET "[scope]\ngroup=g\nfile=x\n[connected]\noutput=2\n", MC_EPARSE, "@:8:",
+                     "unknown key 'file' in [scope]", NULL);
+    }
     return mc_test_done("test_cfg");
 }

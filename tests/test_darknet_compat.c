@@ -117,6 +117,33 @@ int main(void) {
     CHECK(na == nb && memcmp(a, b, na) == 0, "darknet's re-saved file differs from medcolor's");
     free(a);
     free(b);
+    /* weights with medcolor's metadata trailer after the last layer (docs/weights.md): darknet
+     * reads the layers, ignores the trailer, predicts the same, and saves the plain file */
+    char w3[600], w4[600];
+    snprintf(w3, sizeof w3, "%s/with-metadata.weights", mc_test_tmp());
+    snprintf(w4, sizeof w4, "%s/darknet-from-metadata.weights", mc_test_tmp());
+    char *lab[] = {"a", "b", "c", "d", "e"};
+    mc_netmeta meta = {.labels = lab, .nlabels = 5, .stage = "all", .stage_index = 2, .data = "x.data"};
+    REQUIRE_OK(mc_net_set_meta(net, &meta));
+    REQUIRE_OK(mc_net_save_weights(net, w3));
+    mc_netmeta back;
+    REQUIRE_OK(mc_weights_meta(w3, &back));
+    CHECK(back.nlabels == 5 && back.w == 16, "the trailer is there");
+    mc_netmeta_free(&back);
+    dn = parse(cfgpath);
+    REQUIRE(dn, "darknet could not parse the cfg");
+    load(dn, w3);
+    memcpy(xin, x, sizeof x);
+    theirs = predict(dn, xin);
+    err = 0;
+    for (int i = 0; i < 5; i++) err = fmax(err, fabs((double)theirs[i] - (double)ours[i]));
+    CHECK(err / scale <= 1e-4, "darknet with the trailer disagrees: rel %.3g", err / scale);
+    save(dn, w4);
+    freenet(dn);
+    REQUIRE(mc_fread_all_test(w1, &a, &na) == 0 && mc_fread_all_test(w4, &b, &nb) == 0, "read back");
+    CHECK(na == nb && memcmp(a, b, na) == 0, "darknet's re-save of the file with a trailer is not the plain file");
+    free(a);
+    free(b);
     mc_net *again;
     mc_net_opts o2 = {.seed = 9};
     REQUIRE_OK(mc_net_from_cfg(&again, cfgpath, &o2));

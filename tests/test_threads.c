@@ -95,7 +95,8 @@ static void experiment(mc_experiment *e, const char *name, int threads) {
 static void run(const char *name, int threads, int resume, long stop_after) {
     mc_experiment e;
     experiment(&e, name, threads);
-    REQUIRE_OK(mc_experiment_run(&e, resume, 2, stop_after, NULL));
+    mc_run_opts ro = {.resume = resume, .stop_after = stop_after};
+    REQUIRE_OK(mc_experiment_run(&e, &ro));
     mc_experiment_clear(&e);
 }
 

@@ -46,6 +46,61 @@ static const mc_opt *find(const mc_opt *opts, const char *name, size_t len) {
     return NULL;
 }
 
+/* The values a range allows, in words: "> 0 and <= 1", "in 1..65536", "one of valid, test". */
+static void range_words(const mc_opt *o, char *buf, size_t n) {
+    size_t k = 0;
+    buf[0] = 0;
+    if (o->kind == 's') {
+        k += (size_t)snprintf(buf, n, "one of ");
+        for (const char *p = o->range; *p && k < n; p++) k += (size_t)snprintf(buf + k, n - k, *p == '|' ? ", " : "%c", *p);
+        return;
+    }
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s", o->range);
+    int first = 1;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && k < n; t = strtok_r(NULL, ",", &save), first = 0) {
+        char *dots = strstr(t, "..");
+        if (dots) {
+            *dots = 0;
+            k += (size_t)snprintf(buf + k, n - k, "%sin %s..%s", first ? "" : " and ", t, dots + 2);
+        } else {
+            size_t op = strspn(t, "<>=");
+            k += (size_t)snprintf(buf + k, n - k, "%s%.*s %s", first ? "" : " and ", (int)op, t, t + op);
+        }
+    }
+}
+
+/* 1 when x is in o's range (or o has none) */
+static int in_range(const mc_opt *o, double x) {
+    if (!o->range) return 1;
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s", o->range);
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *dots = strstr(t, "..");
+        if (dots) {
+            *dots = 0;
+            if (x < strtod(t, NULL) || x > strtod(dots + 2, NULL)) return 0;
+            continue;
+        }
+        size_t op = strspn(t, "<>=");
+        double v = strtod(t + op, NULL);
+        int ok = !strncmp(t, ">=", 2) ? x >= v : !strncmp(t, "<=", 2) ? x <= v : t[0] == '>' ? x > v : t[0] == '<' ? x < v : 1;
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static int in_choices(const mc_opt *o, const char *v) {
+    if (!o->range) return 1;
+    size_t len = strlen(v);
+    for (const char *p = o->range; *p;) {
+        size_t n = strcspn(p, "|");
+        if (n == len && !strncmp(p, v, n)) return 1;
+        p += n + (p[n] == '|');
+    }
+    return 0;
+}
+
 void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts) {
     fprintf(f, "usage: %s\n\n%s\n\noptions:\n", synopsis, about);
     for (const mc_opt *o = opts; o->name; o++) {
@@ -58,8 +113,10 @@ void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt
                                                        : " VALUE";
         snprintf(left, sizeof left, "%s%s%s", o->name, arg, o->kind == 'l' ? " ..." : "");
         char text[1024]; /* the help and the default, wrapped at 100 columns under the first line */
-        snprintf(text, sizeof text, "%s%s%s%s", o->help, o->def ? " (default: " : "", o->def ? o->def : "",
-                 o->def ? ")" : "");
+        char rw[160] = "";
+        if (o->range) range_words(o, rw, sizeof rw);
+        snprintf(text, sizeof text, "%s%s%s%s%s%s%s", o->help, o->def || rw[0] ? " (" : "", o->def ? "default: " : "",
+                 o->def ? o->def : "", o->def && rw[0] ? "; " : "", rw, o->def || rw[0] ? ")" : "");
         fprintf(f, "  %-24s ", left);
         if (strlen(left) > 24) fprintf(f, "\n  %-24s ", "");
         const int width = 100 - 27;
@@ -78,6 +135,12 @@ void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt
         }
     }
     fprintf(f, "  %-24s %s\n", "-h, --help", "this help");
+}
+
+int mc_cli_args_error(const char *cmd, const char *what, int npos) {
+    fprintf(stderr, "medcolor %s: expected %s, got %d argument%s (see medcolor %s --help)\n", cmd, what, npos,
+            npos == 1 ? "" : "s", cmd);
+    return 2;
 }
 
 int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
@@ -144,6 +207,12 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
         char *end;
         errno = 0;
         if (o->kind == 's') {
+            if (!in_choices(o, v)) {
+                char why[200];
+                range_words(o, why, sizeof why);
+                fprintf(stderr, "medcolor %s: %s %s: must be %s\n", cmd, given, v, why);
+                return 2;
+            }
             *(const char **)o->dst = v;
         } else if (o->kind == 'l') {
             mc_strlist *l = (mc_strlist *)o->dst;
@@ -158,11 +227,23 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
                 fprintf(stderr, "medcolor %s: %s %s: expected a non-negative integer\n", cmd, given, v);
                 return 2;
             }
+            if (!in_range(o, (double)x)) {
+                char why[200];
+                range_words(o, why, sizeof why);
+                fprintf(stderr, "medcolor %s: %s %s: must be %s\n", cmd, given, v, why);
+                return 2;
+            }
             *(long *)o->dst = x;
         } else if (o->kind == 'd') {
             double x = strtod(v, &end);
             if (errno || end == v || *end || !isfinite(x)) {
                 fprintf(stderr, "medcolor %s: %s %s: expected a number\n", cmd, given, v);
+                return 2;
+            }
+            if (!in_range(o, x)) {
+                char why[200];
+                range_words(o, why, sizeof why);
+                fprintf(stderr, "medcolor %s: %s %s: must be %s\n", cmd, given, v, why);
                 return 2;
             }
             *(double *)o->dst = x;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "medcolor.h"
 
 int mc_cli_subset(int argc, char **argv);
 int mc_cli_stats(int argc, char **argv);
@@ -33,13 +34,17 @@ int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
 /* An option: name ("--max-lr"; aliases separated by ", " as in "-o, --output"; the name of its
  * value after a space, as in "--frac F", else N / X / VALUE from the kind), kind ('s' string ->
  * const char*, 'i' -> long, 'd' -> double, 'f' flag -> int set to 1, 'l' repeatable ->
- * mc_strlist), destination, help, default text. */
+ * mc_strlist), destination, help, default text, and the values allowed (NULL: any the kind
+ * reads), which the parser checks and --help shows: for numbers "A..B" or comparisons ">=A",
+ * ">A", "<=B", "<B" joined by ',' (">0,<=1"); for strings the choices joined by '|'
+ * ("valid|test"). A value outside is a usage error naming the option: "--iters 0: must be >= 16". */
 typedef struct mc_opt {
     const char *name;
     char kind;
     void *dst;
     const char *help;
     const char *def;
+    const char *range;
 } mc_opt;
 typedef struct mc_strlist {
     const char *v[16];
@@ -50,6 +55,9 @@ typedef struct mc_strlist {
 int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
                  int *npos, const char *synopsis, const char *about);
 void mc_cli_usage(FILE *f, const char *synopsis, const char *about, const mc_opt *opts);
+/* The one-line error of a command given the wrong arguments: "medcolor CMD: expected WHAT, got N
+ * arguments (see medcolor CMD --help)"; returns 2 (the exit status of a usage error). */
+int mc_cli_args_error(const char *cmd, const char *what, int npos);
 const char *mc_cli_thousands(size_t v, char *buf, size_t n); /* 11778517 -> "11,778,517" */
 /* Catches SIGINT and SIGTERM (Ctrl-C; SLURM at a job's time limit or pre-emption) for the
  * training commands: the first one sets the returned flag (training writes a checkpoint after
@@ -73,5 +81,35 @@ typedef struct mc_cli_progress {
 } mc_cli_progress;
 void mc_cli_progress_init(mc_cli_progress *p, int quiet, int plain);
 void mc_cli_progress_event(const struct mc_train_event *ev, void *ctx);
+
+/* Progress of a pass over images (eval, predict; src/cli/progress.c), an mc_pass_progress_fn with
+ * a mc_cli_pass as its context: a line rewritten in place on a terminal, else a plain line every
+ * 30 s (MEDCOLOR_PROGRESS_SECONDS sets another interval) and one at the end when any was shown. */
+typedef struct mc_cli_pass {
+    const char *cmd, *what; /* "eval", "images" */
+    int bar, quiet, shown;
+    double t0, last;
+} mc_cli_pass;
+void mc_cli_pass_init(mc_cli_pass *p, const char *cmd, const char *what, int quiet);
+void mc_cli_pass_progress(long done, long total, void *ctx);
+
+/* The network of eval, predict and colorize (src/cli/trained.c). */
+struct mc_net_opts;
+typedef struct mc_cli_net {
+    char weights[4096]; /* the weights file (a run folder resolved to its last stage's best.weights) */
+    mc_netmeta meta;    /* what the weights carry (has_meta 0: a plain darknet file: no network) */
+    int has_meta;
+} mc_cli_net;
+/* 1 when a command's first argument is a cfg (ends in .cfg, or a text file), not weights or a run */
+int mc_cli_is_cfg(const char *path);
+/* arg: a weights file or a run folder (saying on stderr which weights it means); reads what the
+ * weights carry. Prints its errors; 0 ok, 1 error. */
+int mc_cli_net_resolve(const char *cmd, const char *arg, mc_cli_net *t);
+/* The network: from cfg (NULL: the one the weights carry) with o (nlabels > 0: the head rebuilt
+ * for that many labels), checked against what the weights carry, then the weights loaded
+ * (import: through mc_net_import, so safetensors too). Prints its errors; 0 ok, 1 error. */
+int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const struct mc_net_opts *o, int nlabels,
+                     int import, mc_net **net);
+void mc_cli_net_free(mc_cli_net *t);
 
 #endif

@@ -88,22 +88,25 @@ int mc_cli_colorize(int argc, char **argv) {
     mc_strlist set = {0};
     const mc_opt opts[] = {{"-o", 's', &out, "output folder", "colorized"},
                            {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
-                           {"--threads", 'i', &threads, "compute threads", "all cores"},
+                           {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
                            {NULL, 0, NULL, NULL, NULL}};
     const char *pos[64];
     int npos;
-    const char *syn = "medcolor colorize <net.cfg> <weights> <image... | list.txt> [-o DIR]";
+    const char *syn = "medcolor colorize <run folder | weights> <image... | list.txt> [-o DIR]\n"
+                      "       medcolor colorize <net.cfg> <weights> <image... | list.txt> [-o DIR]";
     const char *about =
         "Runs the colorization module T (the layers of group `color`) on grey images (PNG 8/16-bit or\n"
         "JPEG; centre square crop, resized to the network's input, normalised) and writes, per image,\n"
         "<name>_color.png (T's three channels, each min-max scaled, as the paper's Fig. 4) and\n"
-        "<name>_overlay.png (the colour image over the grey one, half and half).";
+        "<name>_overlay.png (the colour image over the grey one, half and half). A run folder means the\n"
+        "best.weights of its last stage; weights written by train/finetune carry their network (no cfg\n"
+        "needed; a cfg given must be that network).";
     int r = mc_cli_parse("colorize", argc, argv, opts, pos, 64, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (npos < 3) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    int img0 = npos >= 1 && mc_cli_is_cfg(pos[0]) ? 1 : 0; /* the weights' argument */
+    if (npos < img0 + 2)
+        return mc_cli_args_error("colorize", "[net.cfg] <run folder | weights> <image...|list.txt>", npos);
+    const char *cfg = img0 ? pos[0] : NULL;
     char **paths = NULL;
     int n = 0;
     const char *sets[20];
@@ -112,25 +115,33 @@ int mc_cli_colorize(int argc, char **argv) {
     sets[ns] = NULL;
     mc_net *net = NULL;
     mc_net_opts o = {.batch = 1, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
-    int rc = mc_cli_collect_paths(npos - 2, pos + 2, &paths, &n);
-    if (rc == MC_OK) rc = mc_net_from_cfg(&net, pos[0], &o);
-    if (rc == MC_OK) rc = mc_net_load_weights(net, pos[1]);
+    mc_cli_net t;
+    if (mc_cli_net_resolve("colorize", pos[img0], &t)) return 1;
+    int rc = mc_cli_collect_paths(npos - img0 - 1, pos + img0 + 1, &paths, &n);
+    if (rc < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+    if (rc == MC_OK && mc_cli_net_build("colorize", cfg, &t, &o, 0, 0, &net)) rc = MC_EARG;
     mc_colorizer *cz = NULL;
-    if (rc == MC_OK && (rc = mc_colorizer_new(&cz, net)) < 0) mc_err_context(rc, "%s", pos[0]);
-    if (rc == MC_OK) rc = mc_mkdirs(out);
+    if (rc == MC_OK && (rc = mc_colorizer_new(&cz, net)) < 0) {
+        mc_err_context(rc, "%s", cfg ? cfg : t.weights);
+        fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+    }
+    if (rc == MC_OK && (rc = mc_mkdirs(out)) < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     int parts = n > 1 && names_collide(paths, n) ? 3 : 1;
     for (int i = 0; rc == MC_OK && i < n; i++) {
         char name[512], cpath[4096], opath[4096];
         out_name(paths[i], parts, name, sizeof name);
         snprintf(cpath, sizeof cpath, "%s/%s_color.png", out, name);
         snprintf(opath, sizeof opath, "%s/%s_overlay.png", out, name);
-        if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) break;
+        if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) {
+            fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+            break;
+        }
         printf("%s -> %s/%s_{color,overlay}.png\n", paths[i], out, name);
     }
-    if (rc < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     mc_colorizer_free(cz);
     for (int i = 0; i < n; i++) free(paths[i]);
     free(paths);
     mc_net_free(net);
+    mc_cli_net_free(&t);
     return rc < 0 ? 1 : 0;
 }

@@ -5,10 +5,10 @@
 
 int mc_cli_demo_data(int argc, char **argv) {
     long ntrain = 1200, nvalid = 300, w = 128, h = 160, seed = 1;
-    const mc_opt opts[] = {{"--train", 'i', &ntrain, "training images", "1200"},
-                           {"--valid", 'i', &nvalid, "validation images", "300"},
-                           {"--width", 'i', &w, "image width", "128"},
-                           {"--height", 'i', &h, "image height", "160"},
+    const mc_opt opts[] = {{"--train", 'i', &ntrain, "training images", "1200", "1..1000000"},
+                           {"--valid", 'i', &nvalid, "validation images", "300", "1..1000000"},
+                           {"--width", 'i', &w, "image width", "128", "16..4096"},
+                           {"--height", 'i', &h, "image height", "160", "16..4096"},
                            {"--seed", 'i', &seed, "seed", "1"},
                            {NULL, 0, NULL, NULL, NULL}};
     const char *pos[1];
@@ -22,10 +22,7 @@ int mc_cli_demo_data(int argc, char **argv) {
         "data/demo.data (root = the folder you give here).";
     int r = mc_cli_parse("demo-data", argc, argv, opts, pos, 1, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (npos != 1 || ntrain < 1 || nvalid < 1 || w < 16 || h < 16 || w > 4096 || h > 4096) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos != 1) return mc_cli_args_error("demo-data", "<dir>", npos);
     if (mc_demo_make(pos[0], (int)ntrain, (int)nvalid, (int)w, (int)h, (uint64_t)seed) < 0) {
         fprintf(stderr, "medcolor demo-data: %s\n", mc_errmsg());
         return 1;

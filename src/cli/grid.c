@@ -30,10 +30,7 @@ int mc_cli_grid(int argc, char **argv) {
         "changed). Then: medcolor run-grid DIR, or scripts/slurm_grid.sh DIR on a cluster.";
     int r = mc_cli_parse("grid", argc, argv, opts, pos, 1, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (npos != 1) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos != 1) return mc_cli_args_error("grid", "<file.grid>", npos);
     char def[512];
     if (!out) {
         const char *b = strrchr(pos[0], '/');
@@ -99,13 +96,13 @@ int mc_cli_run_grid(int argc, char **argv) {
     const mc_opt opts[] = {
         {"--only", 'l', &only, "only runs whose name matches (a glob with * ? [], else a substring); repeatable",
          "all"},
-        {"--index", 'i', &index, "only run N of runs.tsv (1-based; the SLURM array task id)", NULL},
+        {"--index", 'i', &index, "only run N of runs.tsv (1-based; the SLURM array task id)", NULL, ">=1"},
         {"--dry-run", 'f', &dry, "print what would be run, resumed or skipped; train nothing", NULL},
-        {"--gpu", 'i', &gpu, "train on CUDA device N (a GPU build)", "the experiment's (CPU)"},
-        {"--threads", 'i', &threads, "compute threads", "the experiment's"},
-        {"--workers", 'i', &workers, "image loading threads", "the experiment's"},
+        {"--gpu", 'i', &gpu, "train on CUDA device N (a GPU build)", "the experiment's (CPU)", "0..1024"},
+        {"--threads", 'i', &threads, "compute threads", "the experiment's", "0..1024"},
+        {"--workers", 'i', &workers, "image loading threads", "the experiment's", "0..64"},
         {"--stop-after", 'i', &stop_after, "stop each run (resumably) at the first checkpoint after N iterations",
-         NULL},
+         NULL, "1..2147483647"},
         {"--plain", 'f', &plain, "plain progress lines instead of a progress bar", "bar on a terminal"},
         {"--quiet", 'f', &quiet, "no progress output", NULL},
         {NULL, 0, NULL, NULL, NULL}};
@@ -120,10 +117,7 @@ int mc_cli_run_grid(int argc, char **argv) {
         "run failed. Summarise with: medcolor report <grid dir>.";
     int r = mc_cli_parse("run-grid", argc, argv, opts, pos, 1, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (npos != 1) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos != 1) return mc_cli_args_error("run-grid", "<grid dir>", npos);
     const char *dir = pos[0];
     mc_grid_entry *ent;
     int n;
@@ -186,7 +180,7 @@ int mc_cli_run_grid(int argc, char **argv) {
                 if (gpu >= 0) e.gpu = (int)gpu;
                 if (threads >= 0) e.threads = (int)threads;
                 if (workers >= 0) e.workers = (int)workers;
-                mc_run_opts ro = {.resume = 1, .stop_after = stop_after, .interrupt = stop,
+                mc_run_opts ro = {.resume = st.state == MC_RUN_STARTED, .stop_after = stop_after, .interrupt = stop,
                                   .on_event = mc_cli_progress_event, .event_ctx = &prog};
                 if (!e.out || mc_experiment_run(&e, &ro) < 0)
                     snprintf(msg, sizeof msg, "%s", e.out ? mc_errmsg() : "out of memory");

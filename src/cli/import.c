@@ -48,9 +48,9 @@ int mc_cli_import(int argc, char **argv) {
         }
         seed = s;
     }
-    if (npos < 2 || !out) {
-        if (npos == 2) fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
-        mc_cli_usage(stderr, syn, about, opts);
+    if (npos < 2) return mc_cli_args_error("import", "<net.cfg> <in.safetensors|in.weights>", npos);
+    if (!out) {
+        fprintf(stderr, "medcolor import: -o <out.weights> is required\n");
         return 2;
     }
     const char *cfg = pos[0], *in = pos[1];
@@ -77,6 +77,9 @@ int mc_cli_import(int argc, char **argv) {
         mc_net_free(net);
         return 1;
     }
+    const char *wmsg;
+    int nw = mc_net_weight_warnings(net, &wmsg);
+    if (nw) fprintf(stderr, "medcolor import: warning: %s (%d tensor%s)\n", wmsg, nw, nw > 1 ? "s in all" : "");
     char b1[32], b2[32], from[64];
     if (base)
         snprintf(from, sizeof from, "kept from %s", base);

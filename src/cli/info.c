@@ -30,10 +30,7 @@ int mc_cli_info(int argc, char **argv) {
     int npos;
     int r = mc_cli_parse("info", argc, argv, opts, pos, 1, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (!npos) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (!npos) return mc_cli_args_error("info", "<net.cfg>", npos);
     const char *cfg = pos[0];
     mc_net *net;
     mc_net_opts o = {.batch = 1, .no_init = 1};

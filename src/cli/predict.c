@@ -89,22 +89,30 @@ static int split_labels(strlist *l, const char *s, int strip_policy) {
 
 int mc_cli_predict(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *out = NULL, *labels_opt = NULL;
-    int batch = 0, threads = 0, gpu = -1, status = 1;
+    int batch = 0, threads = 0, gpu = -1, status = 1, quiet = 0;
     long batch_opt = -1, threads_opt = 0, gpu_opt = -1;
     strlist inputs = {0}, paths = {0}, labels = {0};
+    mc_strlist set = {0};
+    mc_cli_net t = {0};
     const mc_opt opts[] = {
         {"-o FILE", 's', &out, "output CSV ('-' or none: stdout)", NULL},
-        {"--labels A,B", 's', &labels_opt, "column names", "the cfg's [net] labels=, else out0, out1, ..."},
-        {"--batch N", 'i', &batch_opt, "images per forward pass", "the cfg's batch"},
-        {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores"},
-        {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL},
+        {"--labels A,B", 's', &labels_opt, "column names",
+         "the label names the weights were trained with, else the cfg's [net] labels=, else out0, out1, ..."},
+        {"--batch N", 'i', &batch_opt, "images per forward pass", "the cfg's batch", "1..1048576"},
+        {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
+        {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores", "0..1024"},
+        {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL, "0..1024"},
+        {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
         {NULL, 0, NULL, NULL, NULL}};
-    const char *syn = "medcolor predict <net.cfg> <weights> <image...|list.txt> [options]";
+    const char *syn = "medcolor predict <run folder | weights> <image...|list.txt> [options]\n"
+                      "       medcolor predict <net.cfg> <weights> <image...|list.txt> [options]";
     const char *about =
         "Runs the network in eval mode on each image (PNG 8/16-bit or JPEG, read as grey; centre square\n"
         "crop, bilinear resize to the input size, normalised (x - 0.5028) / 0.2902) and writes a CSV:\n"
         "a header 'path,<label>,...', then per image its path and one sigmoid probability per label.\n"
-        "<weights>: medcolor .weights, or safetensors with every tensor (see 'medcolor import').\n"
+        "A run folder means the best.weights of its last stage. Weights written by train/finetune carry\n"
+        "their network and label names: no cfg is needed, and a cfg given must be that network.\n"
+        "<weights> with a cfg: medcolor .weights, or safetensors with every tensor (see 'medcolor import').\n"
         "An argument ending in .txt is a list of image paths, one per line ('#' lines and blank\n"
         "lines skipped; relative paths are relative to the current directory).";
     const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos); /* every image may be an argument */
@@ -118,18 +126,16 @@ int mc_cli_predict(int argc, char **argv) {
         free(pos);
         return r == 1 ? 0 : 2;
     }
-    if (batch_opt == 0 || batch_opt > 1 << 20 || threads_opt > 1 << 20 || gpu_opt > 1 << 20) {
-        const char *what = batch_opt == 0 || batch_opt > 1 << 20 ? "--batch" : threads_opt > 1 << 20 ? "--threads" : "--gpu";
-        fprintf(stderr, "medcolor predict: %s must be an integer in %d..%d\n", what, !strcmp(what, "--batch"), 1 << 20);
-        free(pos);
-        return 2;
-    }
     batch = batch_opt > 0 ? (int)batch_opt : 0;
     threads = (int)threads_opt;
     gpu = (int)gpu_opt;
-    if (npos >= 1) cfg = pos[0];
-    if (npos >= 2) weights = pos[1];
-    for (int i = 2; i < npos; i++)
+    int img0 = 0; /* the first image argument */
+    if (npos >= 1 && mc_cli_is_cfg(pos[0])) {
+        cfg = pos[0];
+        img0 = 1;
+    }
+    if (npos > img0) weights = pos[img0++];
+    for (int i = img0; i < npos; i++)
         if (push(&inputs, pos[i], strlen(pos[i])) < 0) {
             fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
             strlist_free(&inputs);
@@ -137,11 +143,9 @@ int mc_cli_predict(int argc, char **argv) {
             return 1;
         }
     free(pos);
-    if (!cfg || !weights || inputs.n == 0) {
-        if (cfg && weights) fprintf(stderr, "medcolor predict: no images given\n");
-        mc_cli_usage(stderr, syn, about, opts);
+    if (!weights || inputs.n == 0) {
         strlist_free(&inputs);
-        return 2;
+        return mc_cli_args_error("predict", "[net.cfg] <run folder | weights> <image...|list.txt>", npos);
     }
     mc_net *net = NULL;
     float *prob = NULL;
@@ -186,22 +190,23 @@ int mc_cli_predict(int argc, char **argv) {
     /* 2. the network */
     /* built at batch 1 (cheap), then sized to min(batch, images): a network allocated for a
      * larger batch than it will run costs seconds of page faults */
-    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1, .threads = threads};
+    const char *sets[20];
+    int ns = 0;
+    for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
+    sets[ns] = NULL;
+    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1, .set = sets, .threads = threads};
     if (gpu >= 0) {
         o.backend = MC_BACKEND_CUDA;
         o.gpu = gpu;
     }
-    if (mc_net_from_cfg(&net, cfg, &o) < 0) {
-        fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
-        goto done;
-    }
+    if (mc_cli_net_resolve("predict", weights, &t) || mc_cli_net_build("predict", cfg, &t, &o, 0, 1, &net)) goto done;
     if (!batch) {
         const char *b = mc_net_cfg_value(net, "batch");
         batch = b ? atoi(b) : 1;
         if (batch < 1) batch = 1;
     }
     if (batch > paths.n) batch = paths.n;
-    if ((batch != 1 && mc_net_set_batch(net, batch) < 0) || mc_net_import(net, weights, 0, NULL) < 0) {
+    if (batch != 1 && mc_net_set_batch(net, batch) < 0) {
         fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
         goto done;
     }
@@ -209,13 +214,16 @@ int mc_cli_predict(int argc, char **argv) {
     int c, h, w, nout = mc_net_num_outputs(net);
     mc_net_input_shape(net, &c, &h, &w);
     if (c != 1 && c != 3) {
-        fprintf(stderr, "medcolor predict: %s: the input has %d channels; predict feeds grey images (1 or 3)\n", cfg,
-                c);
+        fprintf(stderr, "medcolor predict: %s: the input has %d channels; predict feeds grey images (1 or 3)\n",
+                cfg ? cfg : t.weights, c);
         goto done;
     }
     const char *cfg_labels = mc_net_cfg_value(net, "labels");
     int lrc = MC_OK;
     if (labels_opt) lrc = split_labels(&labels, labels_opt, 0);
+    else if (t.has_meta && t.meta.nlabels > 0)
+        for (int j = 0; j < t.meta.nlabels && lrc == MC_OK; j++)
+            lrc = push(&labels, t.meta.labels[j], strlen(t.meta.labels[j]));
     else if (cfg_labels) lrc = split_labels(&labels, cfg_labels, 1);
     else
         for (int j = 0; j < nout && lrc == MC_OK; j++) {
@@ -229,14 +237,17 @@ int mc_cli_predict(int argc, char **argv) {
     }
     if (labels.n != nout) {
         fprintf(stderr, "medcolor predict: %d label names (%s) for a network with %d outputs\n", labels.n,
-                labels_opt ? "--labels" : "the cfg's labels=", nout);
+                labels_opt ? "--labels" : t.has_meta && t.meta.nlabels ? "of the weights" : "the cfg's labels=", nout);
         goto done;
     }
 
     /* 3. the network on the images (src/train/predict.c), then the CSV, only when all went through */
     prob = mc_malloc((size_t)paths.n * nout * sizeof *prob, "probabilities");
     mc_predict_stats ps;
-    int rc = prob ? mc_predict(net, (const char *const *)paths.v, paths.n, prob, &ps) : MC_ENOMEM;
+    mc_cli_pass prog;
+    mc_cli_pass_init(&prog, "predict", "images", quiet);
+    int rc = prob ? mc_predict_progress(net, (const char *const *)paths.v, paths.n, prob, &ps, mc_cli_pass_progress, &prog)
+                  : MC_ENOMEM;
     if (rc == MC_OK)
         rc = !out || !strcmp(out, "-")
                  ? mc_predict_write_csv(stdout, "stdout", (const char *const *)paths.v, paths.n,
@@ -255,6 +266,7 @@ int mc_cli_predict(int argc, char **argv) {
 done:
     free(prob);
     mc_net_free(net);
+    mc_cli_net_free(&t);
     strlist_free(&inputs);
     strlist_free(&paths);
     strlist_free(&labels);

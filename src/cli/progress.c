@@ -3,6 +3,7 @@
  * the end of each epoch; validations, resumes, skipped and stopped stages on stderr as lines;
  * each finished stage's mean AUC on stdout (also with --quiet). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include "cli/cli.h"
@@ -99,5 +100,41 @@ void mc_cli_progress_event(const mc_train_event *ev, void *ctx) {
         break;
     default:
         break;
+    }
+}
+
+/* ---- a pass over images (eval, predict) ---------------------------------------------------- */
+void mc_cli_pass_init(mc_cli_pass *p, const char *cmd, const char *what, int quiet) {
+    p->cmd = cmd;
+    p->what = what;
+    p->quiet = quiet;
+    p->bar = isatty(2);
+    p->shown = 0;
+    p->t0 = p->last = now();
+}
+
+void mc_cli_pass_progress(long done, long total, void *ctx) {
+    mc_cli_pass *p = ctx;
+    if (p->quiet) return;
+    double t = now(), el = t - p->t0, rate = el > 0 ? (double)done / el : 0;
+    char eta[32];
+    fmt_time(rate > 0 ? (double)(total - done) / rate : -1, eta, sizeof eta);
+    if (p->bar) {
+        fprintf(stderr, "\rmedcolor %s: %ld/%ld %s (%.0f%%)  %.1f/s  ETA %s   ", p->cmd, done, total, p->what,
+                total ? 100.0 * (double)done / (double)total : 100.0, rate, eta);
+        if (done >= total) fputc('\n', stderr);
+        fflush(stderr);
+        return;
+    }
+    static double every = -1;
+    if (every < 0) {
+        const char *e = getenv("MEDCOLOR_PROGRESS_SECONDS");
+        every = e && atof(e) >= 0 ? atof(e) : 30.0;
+    }
+    if (t - p->last >= every || (done >= total && p->shown)) {
+        fprintf(stderr, "medcolor %s: %ld/%ld %s (%.0f%%), %.1f/s, ETA %s\n", p->cmd, done, total, p->what,
+                total ? 100.0 * (double)done / (double)total : 100.0, rate, eta);
+        p->last = t;
+        p->shown = 1;
     }
 }

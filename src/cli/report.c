@@ -19,7 +19,7 @@ int mc_cli_report(int argc, char **argv) {
          "pixelshuffle/color+all:none/baseline-all); repeatable",
          NULL},
         {"--per-label", 'f', &per_label, "also compare each label (its own Benjamini-Hochberg family)", NULL},
-        {"--alpha", 'd', &alpha, "significance level of the adjusted p-values", "0.05"},
+        {"--alpha", 'd', &alpha, "significance level of the adjusted p-values", "0.05", ">0,<1"},
         {"--diff-to", 's', &diff_to, "also plot each strategy's mean AUC minus this one's (MODULE/STAGES; Fig. 6b)",
          NULL},
         {"--percent", 'f', &percent, "AUC in percent with one decimal (the paper's style)", "0.xxx (the thesis's)"},
@@ -38,10 +38,7 @@ int mc_cli_report(int argc, char **argv) {
         "STAGE@DATA for stages on another dataset than the evaluated one (pixelshuffle/color@chexpert+last).";
     int rc = mc_cli_parse("report", argc, argv, opts, pos, 256, &npos, syn, about);
     if (rc) return rc == 1 ? 0 : 2;
-    if (npos < 1 || !(alpha > 0 && alpha < 1)) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos < 1) return mc_cli_args_error("report", "<grid dir | run folder>...", npos);
     if (diff_to && mc_report_check_strategy(diff_to, 0) < 0) {
         fprintf(stderr, "medcolor report: --diff-to %s: %s\n", diff_to, mc_errmsg());
         return 2;

@@ -33,14 +33,19 @@ static void print_split(const mc_dataset *ds, const mc_dataset_stats *st) {
 
 int mc_cli_stats(int argc, char **argv) {
     const char *root = NULL, *splits = NULL;
-    int skip_bad = 0, check = 0;
+    int skip_bad = 0, check = 0, decode = 0, quiet = 0;
     const mc_opt opts[] = {
         {"--root DIR", 's', &root, "folder holding the datasets",
          "$MEDCOLOR_DATA, else root= in the file, else the current directory"},
         {"--split LIST", 's', &splits, "comma-separated splits to show", "every split the file has"},
         {"--skip-bad", 'f', &skip_bad, "skip malformed rows and count them",
          "a malformed row is an error naming file:line, unless the file says bad_rows = skip"},
-        {"--check-files", 'f', &check, "also check that every image file exists", "off"},
+        {"--check-files", 'f', &check,
+         "also open every image file and read its header (a PNG or JPEG medcolor decodes, of a size it takes), "
+         "listing every bad file", "off"},
+        {"--decode", 'f', &decode, "with --check-files: decode every image whole (slower; also finds files damaged "
+         "after their header)", "headers only"},
+        {"--quiet", 'f', &quiet, "no progress on stderr while checking files", NULL},
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor stats <file.data> [options]";
     const char *about =
@@ -91,31 +96,47 @@ int mc_cli_stats(int argc, char **argv) {
            df->root_from);
     if (df->subset > 0) printf("subset   train: frac %g, seed %u\n", df->subset, (unsigned)df->subset_seed);
     int status = 0;
+    if (decode) check = 1;
+    /* every split is shown: one that cannot be read (missing, empty) is reported and the others go on */
     for (int k = 0; k < 3; k++) {
         if (!want[k]) continue;
         mc_dataset *ds;
         mc_dataset_stats st;
         if (mc_dataset_load(&ds, df, all[k]) < 0) {
-            fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+            fflush(stdout);
+            fprintf(stderr, "medcolor stats: %s: %s\n", all[k], mc_errmsg());
             status = 1;
-            break;
+            continue;
         }
         if (mc_dataset_stats_compute(ds, &st) < 0) {
-            fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
+            fflush(stdout);
+            fprintf(stderr, "medcolor stats: %s: %s\n", all[k], mc_errmsg());
             mc_dataset_free(ds);
             status = 1;
-            break;
+            continue;
         }
         print_split(ds, &st);
         mc_dataset_stats_free(&st);
         if (check) {
-            int nmiss = 0;
-            if (mc_dataset_check_files(ds, 5, &nmiss) < 0) {
+            mc_bad_image *bad;
+            int nbad;
+            char what[64];
+            snprintf(what, sizeof what, "%s images", all[k]);
+            mc_cli_pass prog;
+            mc_cli_pass_init(&prog, "stats", what, quiet);
+            fflush(stdout);
+            if (mc_dataset_check_images(ds, decode, &bad, &nbad, mc_cli_pass_progress, &prog) < 0) {
                 fprintf(stderr, "medcolor stats: %s\n", mc_errmsg());
                 status = 1;
+            } else if (nbad == 0) {
+                printf("  all %d image files readable (%s)\n", ds->n, decode ? "decoded whole" : "headers checked");
             } else {
-                printf("  all %d image files present\n", ds->n);
+                printf("  %d of %d image files are bad (%s):\n", nbad, ds->n,
+                       decode ? "decoded whole" : "headers checked; --decode also decodes them");
+                for (int i = 0; i < nbad; i++) printf("    %s\n", bad[i].why);
+                status = 1;
             }
+            mc_bad_images_free(bad, nbad);
         }
         mc_dataset_free(ds);
     }

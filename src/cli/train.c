@@ -9,7 +9,7 @@ typedef struct common {
     const char *out, *weights, *root, *stages, *stage, *optimizer;
     double max_lr, subset, wd;
     long epochs, batch, seed, ckpt, max_iters, workers, threads, subset_seed, stop_after, gpu;
-    int resume, quiet, plain, l2, frozen_running;
+    int resume, overwrite, quiet, plain, l2, frozen_running;
     mc_strlist set;
 } common;
 
@@ -32,24 +32,25 @@ static void init_common(common *c) {
 #define COMMON_OPTS(c)                                                                             \
     {"-o", 's', &(c).out, "run folder: settings, logs, checkpoints, weights, results", "runs/<net>-<data>-s<seed>"}, \
     {"--resume", 'f', &(c).resume, "continue a stopped run from its checkpoints (finished stages are skipped)", NULL}, \
-    {"--seed", 'i', &(c).seed, "seed of initialisation, shuffling and augmentation", "0"},                       \
-    {"--batch", 'i', &(c).batch, "batch size", "the cfg's batch= (16 in cfg/)"},                                 \
-    {"--max-lr", 'd', &(c).max_lr, "one-cycle peak learning rate, every stage", "color/baseline 2e-3, all 2e-2, last 1e-3"}, \
-    {"--epochs", 'i', &(c).epochs, "epochs, every stage", "color/baseline 12, all 6, last 48"},                  \
-    {"--checkpoint-every", 'i', &(c).ckpt, "iterations between checkpoints and validations", "once per epoch"},  \
-    {"--max-iters", 'i', &(c).max_iters, "cut each stage's schedule to this many iterations (smoke runs)", "no cut"}, \
+    {"--overwrite", 'f', &(c).overwrite, "start afresh in a run folder that holds a run, replacing its files", "refused"}, \
+    {"--seed", 'i', &(c).seed, "seed of initialisation, shuffling and augmentation", "0", "0..2147483647"},       \
+    {"--batch", 'i', &(c).batch, "batch size", "the cfg's batch= (16 in cfg/)", "1..65536"},                     \
+    {"--max-lr", 'd', &(c).max_lr, "one-cycle peak learning rate, every stage", "color/baseline 2e-3, all 2e-2, last 1e-3", ">0"}, \
+    {"--epochs", 'i', &(c).epochs, "epochs, every stage", "color/baseline 12, all 6, last 48", "1..100000"},     \
+    {"--checkpoint-every", 'i', &(c).ckpt, "iterations between checkpoints and validations", "once per epoch", "1..2147483647"}, \
+    {"--max-iters", 'i', &(c).max_iters, "cut each stage's schedule to this many iterations (smoke runs)", "no cut", "1..2147483647"}, \
     {"--optimizer NAME", 's', &(c).optimizer, "sgd, adam, adamw or rmsprop (settings in an .exp: docs/training.md)", "sgd"}, \
-    {"--wd", 'd', &(c).wd, "weight decay", "1e-2"},                                                              \
+    {"--wd", 'd', &(c).wd, "weight decay", "1e-2", ">=0"},                                                     \
     {"--l2", 'f', &(c).l2, "classic L2 weight decay (added to the gradient) instead of decoupled", NULL},        \
     {"--frozen-bn-running", 'f', &(c).frozen_running, "BatchNorm in frozen groups uses running statistics", "batch statistics, as the paper"}, \
-    {"--subset", 'd', &(c).subset, "train on this fraction of the training split (the thesis' subsets)", "all"}, \
-    {"--subset-seed", 'i', &(c).subset_seed, "random_state of the subset (8, 8829, 2901 in the thesis)", "0"},   \
+    {"--subset", 'd', &(c).subset, "train on this fraction of the training split (the thesis' subsets)", "all", ">0,<=1"}, \
+    {"--subset-seed", 'i', &(c).subset_seed, "random_state of the subset (8, 8829, 2901 in the thesis)", "0", "0..2147483647"}, \
     {"--root", 's', &(c).root, "folder holding the datasets", "$MEDCOLOR_DATA, else root= of the .data"},       \
     {"--set", 'l', &(c).set, "override a cfg key, layer.key=value (e.g. net.width=128, head.output=1)", NULL},   \
-    {"--workers", 'i', &(c).workers, "image loading threads", "1"},                                              \
-    {"--threads", 'i', &(c).threads, "compute threads (OpenMP/OpenBLAS)", "all cores"},                          \
-    {"--gpu", 'i', &(c).gpu, "train on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU"},             \
-    {"--stop-after", 'i', &(c).stop_after, "stop (resumably) at the first checkpoint after this iteration", NULL}, \
+    {"--workers", 'i', &(c).workers, "image loading threads", "1", "0..64"},                                    \
+    {"--threads", 'i', &(c).threads, "compute threads (OpenMP/OpenBLAS)", "all cores", "0..1024"},              \
+    {"--gpu", 'i', &(c).gpu, "train on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},   \
+    {"--stop-after", 'i', &(c).stop_after, "stop (resumably) at the first checkpoint after this iteration", NULL, "1..2147483647"}, \
     {"--plain", 'f', &(c).plain, "plain progress lines instead of a progress bar", "bar on a terminal"},         \
     {"--quiet", 'f', &(c).quiet, "no progress output", NULL}
 
@@ -64,6 +65,10 @@ static const char *base_noext(const char *path, char *buf, size_t n) {
 
 /* applies the command-line settings over e (which may come from an .exp file) */
 static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
+    if (c->resume && c->overwrite) {
+        fprintf(stderr, "medcolor %s: --resume and --overwrite: continue the run, or start it again, not both\n", cmd);
+        return 2;
+    }
     if (c->seed >= 0) e->seed = (uint64_t)c->seed;
     if (c->batch > 0) e->batch = (int)c->batch;
     if (c->workers >= 0) e->workers = (int)c->workers;
@@ -77,6 +82,10 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
     if (c->l2) e->decoupled = 0;
     if (c->frozen_running) e->frozen_bn = MC_FROZEN_BN_RUNNING;
     if (c->subset > 0) e->subset = c->subset;
+    if (c->subset_seed >= 0 && !(e->subset > 0)) {
+        fprintf(stderr, "medcolor %s: --subset-seed %ld: there is no --subset (or subset=) to draw\n", cmd, c->subset_seed);
+        return 2;
+    }
     if (c->subset_seed >= 0) e->subset_seed = (uint32_t)c->subset_seed;
     if (c->root) {
         free(e->root);
@@ -125,7 +134,7 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
     volatile sig_atomic_t *stop = mc_cli_catch_stop();
     mc_cli_progress prog;
     mc_cli_progress_init(&prog, c->quiet, c->plain);
-    mc_run_opts ro = {.resume = c->resume, .stop_after = c->stop_after > 0 ? c->stop_after : 0, .interrupt = stop,
+    mc_run_opts ro = {.resume = c->resume, .overwrite = c->overwrite, .stop_after = c->stop_after > 0 ? c->stop_after : 0, .interrupt = stop,
                       .on_event = mc_cli_progress_event, .event_ctx = &prog};
     int rc = mc_experiment_run(e, &ro);
     if (rc < 0) {
@@ -140,13 +149,24 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
     return 0;
 }
 
-static int parse_stages(const char *cmd, const char *list, mc_experiment *e) {
+/* option: "--stages" or "--stage", for messages */
+static int parse_stages(const char *cmd, const char *option, const char *list, mc_experiment *e) {
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf) {
+        fprintf(stderr, "medcolor %s: %s: too long a list\n", cmd, option);
+        return 2;
+    }
+    for (char *tok = buf, *comma;; tok = comma + 1) {
+        comma = strchr(tok, ',');
+        if (comma) *comma = 0;
+        if (!*tok) {
+            fprintf(stderr, "medcolor %s: %s '%s': %s (the stages: baseline, baseline-all, color, all, last)\n", cmd,
+                    option, list, list[0] ? "an empty stage name in the list" : "no stage given");
+            return 2;
+        }
         int s = mc_stage_from_name(tok);
         if (s < 0) {
-            fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+            fprintf(stderr, "medcolor %s: %s '%s': %s\n", cmd, option, list, mc_errmsg());
             return 2;
         }
         if (e->nstages >= MC_MAX_STAGES) {
@@ -154,6 +174,7 @@ static int parse_stages(const char *cmd, const char *list, mc_experiment *e) {
             return 2;
         }
         e->st[e->nstages++].stage = s;
+        if (!comma) break;
     }
     return 0;
 }
@@ -201,13 +222,12 @@ int mc_cli_train(int argc, char **argv) {
         e.net = strdup(pos[0]);
         e.data = strdup(pos[1]);
         e.path = strdup("command line");
-        if (parse_stages("train", c.stages ? c.stages : "color,all", &e)) {
+        if (parse_stages("train", "--stages", c.stages ? c.stages : "color,all", &e)) {
             mc_experiment_clear(&e);
             return 2;
         }
     } else {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
+        return mc_cli_args_error("train", "<experiment.exp>, or <net.cfg> <data.data>", npos);
     }
     int rc = apply_common("train", &c, &e);
     if (!rc) rc = run("train", &e, &c);
@@ -231,10 +251,7 @@ int mc_cli_finetune(int argc, char **argv) {
         "the dataset has another number of labels the head is rebuilt for it.";
     int r = mc_cli_parse("finetune", argc, argv, opts, pos, 3, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
-    if (npos != 3) {
-        mc_cli_usage(stderr, syn, about, opts);
-        return 2;
-    }
+    if (npos != 3) return mc_cli_args_error("finetune", "<net.cfg> <weights> <data.data>", npos);
     mc_experiment e;
     mc_experiment_init(&e);
     e.net = strdup(pos[0]);
@@ -242,7 +259,7 @@ int mc_cli_finetune(int argc, char **argv) {
     e.data = strdup(pos[2]);
     e.path = strdup("command line");
     e.keep_color = 1;
-    int rc = parse_stages("finetune", c.stage ? c.stage : "last", &e);
+    int rc = parse_stages("finetune", "--stage", c.stage ? c.stage : "last", &e);
     if (!rc && e.nstages != 1) {
         fprintf(stderr, "medcolor finetune: one stage (use train with an .exp for a schedule)\n");
         rc = 2;

@@ -41,11 +41,31 @@ char *mc_strdup(const char *s);
 float *mc_alloc_floats(size_t n, const char *what);
 void mc_free_aligned(void *p);
 
-/* Files: fopen/fread/fwrite wrappers that report the path. mc_fread_all reads a whole file. */
+/* Files: fopen/fread/fwrite wrappers that report the path; mc_fopen for reading ("r", "rb") is
+ * mc_fopen_regular (below). */
 FILE *mc_fopen(const char *path, const char *mode);
 int mc_fread(void *dst, size_t size, size_t count, FILE *f, const char *path);
 int mc_fwrite(const void *src, size_t size, size_t count, FILE *f, const char *path);
+
+/* Reading input files (docs/robustness.md). Where a file is read, it must be a regular file:
+ * a FIFO, a directory or a device (/dev/zero, /dev/stdin) is refused with a message naming the
+ * path and what it is, without blocking on it. Whole-file reads are bounded: text files (cfg,
+ * .data, .exp, .grid, list and run files) by MC_TEXT_MAX bytes, label CSVs by MC_CSV_MAX bytes
+ * (compressed and after gunzip); more is an error naming the file and the limit. */
+#define MC_TEXT_MAX ((size_t)256 << 20)
+#define MC_CSV_MAX ((size_t)1 << 30)
+/* Opens a regular file for reading ("rb"); NULL with the message set otherwise. */
+FILE *mc_fopen_regular(const char *path);
+/* Opens a regular file read-only (O_CLOEXEC); the descriptor, or a negative code. *size: its size. */
+int mc_open_regular(const char *path, size_t *size);
+/* Reads a whole regular file of at most max bytes into *out (NUL-terminated; free() it).
+ * mc_fread_all: max = MC_TEXT_MAX. */
+int mc_fread_all_max(const char *path, size_t max, char **out, size_t *len);
 int mc_fread_all(const char *path, char **out, size_t *len);
+/* MC_OK when text[0..len) holds no NUL byte, else an error "path:LINE: ... NUL byte". */
+int mc_text_no_nul(const char *path, const char *text, size_t len);
+/* "256 MiB", "1 GiB", "4096 bytes": a limit for messages, into buf. */
+const char *mc_size_str(size_t bytes, char *buf, size_t n);
 /* Atomic write: write to "path.tmp.PID", fsync, rename over path. The writer callback gets
  * the open FILE and the target path (for its messages) and returns a status. On any failure
  * the old file is untouched and the temporary removed. */

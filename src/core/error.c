@@ -1,4 +1,4 @@
-/* error.c — thread-local last-error message (see core.h). */
+/* error.c — thread-local last-error message (see core.h): always one line. */
 #include <stdarg.h>
 #include <string.h>
 #include "core/core.h"
@@ -9,22 +9,48 @@ const char *mc_errmsg(void) { return errbuf[0] ? errbuf : "no error"; }
 
 void mc_clear_error(void) { errbuf[0] = 0; }
 
+/* Copies src into errbuf as one line: control characters that came in with the input (a tensor
+ * name, a CSV field, a JSON key holding a line break) are written as \n, \r, \t or \xNN. */
+static void set_line(const char *src) {
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p && o + 1 < sizeof errbuf; p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            errbuf[o++] = (char)*p;
+            continue;
+        }
+        char esc[5];
+        int n = *p == '\n' ? snprintf(esc, sizeof esc, "\\n") : *p == '\r' ? snprintf(esc, sizeof esc, "\\r")
+              : *p == '\t' ? snprintf(esc, sizeof esc, "\\t") : snprintf(esc, sizeof esc, "\\x%02x", *p);
+        if (o + (size_t)n + 1 > sizeof errbuf) break;
+        memcpy(errbuf + o, esc, (size_t)n);
+        o += (size_t)n;
+    }
+    errbuf[o] = 0;
+}
+
+/* The format and any argument may point into errbuf itself (e.g. mc_err(c, "%s: %s", where,
+ * mc_errmsg()) adds context to the current message): formatting straight into errbuf would read
+ * what it is overwriting. Format into a temporary, then copy. */
 int mc_err(int code, const char *fmt, ...) {
+    char tmp[sizeof errbuf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    set_line(tmp);
     return code;
 }
 
 int mc_err_context(int code, const char *fmt, ...) {
-    char prefix[512], old[sizeof errbuf];
+    char prefix[512], old[sizeof errbuf]; /* fmt's arguments may point into errbuf: prefix first */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, errbuf, sizeof old);
-    snprintf(errbuf, sizeof errbuf, "%.400s: %.600s", prefix, old);
+    char tmp[sizeof errbuf];
+    snprintf(tmp, sizeof tmp, "%.400s: %.600s", prefix, old);
+    set_line(tmp);
     return code;
 }
 

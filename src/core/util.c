@@ -1,9 +1,11 @@
 /* util.c — checked allocation, checked file i/o, atomic writes, the init PRNG. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/core.h"
 
@@ -34,6 +36,10 @@ char *mc_strdup(const char *s) {
 
 float *mc_alloc_floats(size_t n, const char *what) {
     void *p = NULL;
+    if (n > (SIZE_MAX - 63) / sizeof(float)) {
+        mc_err(MC_ENOMEM, "out of memory (%zu floats) for %s", n, what);
+        return NULL;
+    }
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) & ~(size_t)63;
     if (posix_memalign(&p, 64, bytes) != 0) {
@@ -46,6 +52,8 @@ float *mc_alloc_floats(size_t n, const char *what) {
 void mc_free_aligned(void *p) { free(p); }
 
 FILE *mc_fopen(const char *path, const char *mode) {
+    /* reading: a regular file (a FIFO would block, /dev/zero never end) */
+    if (!strcmp(mode, "r") || !strcmp(mode, "rb")) return mc_fopen_regular(path);
     FILE *f = fopen(path, mode);
     if (!f) mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
     return f;
@@ -67,34 +75,141 @@ int mc_fwrite(const void *src, size_t size, size_t count, FILE *f, const char *p
     return MC_OK;
 }
 
-int mc_fread_all(const char *path, char **out, size_t *len) {
-    FILE *f = mc_fopen(path, "rb");
-    if (!f) return MC_EIO;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = mc_malloc(cap + 1, path);
-    if (!buf) { fclose(f); return MC_ENOMEM; }
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-        if (n == cap) {
-            char *nb = mc_realloc(buf, cap * 2 + 1, path);
-            if (!nb) { free(buf); fclose(f); return MC_ENOMEM; }
-            buf = nb;
-            cap *= 2;
-        }
+const char *mc_size_str(size_t bytes, char *buf, size_t n) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    int u = -1;
+    size_t v = bytes;
+    while (u < 3 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
     }
-    if (ferror(f)) {
+    if (u < 0) snprintf(buf, n, "%zu bytes", bytes);
+    else snprintf(buf, n, "%zu %s", v, units[u]);
+    return buf;
+}
+
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+/* O_NONBLOCK: opening a FIFO must not wait for a writer; cleared again for a regular file. */
+int mc_open_regular(const char *path, size_t *size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
         int e = errno;
-        free(buf);
-        fclose(f);
-        return mc_err(MC_EIO, "%s: read error (%s)", path, strerror(e));
+        close(fd);
+        return mc_err(MC_EIO, "%s: cannot stat (%s)", path, strerror(e));
     }
-    fclose(f);
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return mc_err(MC_EIO, "%s: is %s, not a regular file", path, file_kind(sb.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(e));
+    }
+    if (size) *size = sb.st_size > 0 ? (size_t)sb.st_size : 0;
+    return fd;
+}
+
+FILE *mc_fopen_regular(const char *path) {
+    int fd = mc_open_regular(path, NULL);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(e));
+    }
+    return f;
+}
+
+static int too_large(const char *path, size_t size, size_t max) {
+    char lim[32];
+    if (size > max)
+        return mc_err(MC_EIO, "%s: %zu bytes, over the %s limit for this kind of file (docs/robustness.md)", path,
+                      size, mc_size_str(max, lim, sizeof lim));
+    return mc_err(MC_EIO, "%s: over the %s limit for this kind of file (docs/robustness.md)", path,
+                  mc_size_str(max, lim, sizeof lim));
+}
+
+int mc_fread_all_max(const char *path, size_t max, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    size_t size;
+    int fd = mc_open_regular(path, &size);
+    if (fd < 0) return fd;
+    if (size > max) {
+        close(fd);
+        return too_large(path, size, max);
+    }
+    /* room for the size fstat gave and one byte more, to notice a file that grows; never more
+     * than max + 1 bytes are read */
+    size_t cap = size + 1, n = 0;
+    if (cap < 4096) cap = 4096;
+    if (cap > max + 1) cap = max + 1;
+    char *buf = mc_malloc(cap + 1, path);
+    if (!buf) {
+        close(fd);
+        return MC_ENOMEM;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (n > max) { /* grew past the limit while being read */
+                free(buf);
+                close(fd);
+                return too_large(path, 0, max);
+            }
+            size_t nc = cap > max / 2 ? max + 1 : cap * 2;
+            char *nb = mc_realloc(buf, nc + 1, path);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return MC_ENOMEM;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return mc_err(MC_EIO, "%s: read error (%s)", path, strerror(e));
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n > max) {
+        free(buf);
+        return too_large(path, 0, max);
+    }
     buf[n] = 0;
     *out = buf;
     if (len) *len = n;
     return MC_OK;
+}
+
+int mc_fread_all(const char *path, char **out, size_t *len) { return mc_fread_all_max(path, MC_TEXT_MAX, out, len); }
+
+int mc_text_no_nul(const char *path, const char *text, size_t len) {
+    const char *z = memchr(text, 0, len);
+    if (!z) return MC_OK;
+    int line = 1;
+    for (const char *p = text; p < z; p++) line += *p == '\n';
+    return mc_err(MC_EPARSE, "%s:%d: holds a NUL byte (at byte %zu): not a text file", path, line,
+                  (size_t)(z - text));
 }
 
 int mc_write_atomic(const char *path, int (*writer)(FILE *f, const char *path, void *arg), void *arg) {

@@ -53,6 +53,27 @@ int mc_cpu_chunks(size_t items, size_t nw) {
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* threads for `pieces` pieces of work */
+static int threads_for(const mc_cpu *cpu, size_t pieces) {
+    size_t t = (size_t)cpu->threads < pieces ? (size_t)cpu->threads : pieces;
+    return t < 1 ? 1 : (int)t;
+}
+
+#define SUM_BLOCK 4096
+void mc_cpu_sum_into(const mc_cpu *cpu, float *a, const float *parts, size_t stride, int np, size_t n) {
+    if (np <= 0 || n == 0) return;
+    const size_t nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, nb))
+    for (size_t b = 0; b < nb; b++) {
+        const size_t i0 = b * SUM_BLOCK, len = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
+        float *restrict ab = a + i0;
+        for (int c = 0; c < np; c++) {
+            const float *restrict pb = parts + stride * (size_t)c + i0;
+            for (size_t i = 0; i < len; i++) ab[i] += pb[i];
+        }
+    }
+}
+
 /* the arena from float off on (NULL while the arena is empty: then nothing is used) */
 static float *slot(const mc_cpu_arena *a, size_t off) { return a->p ? a->p + off : NULL; }
 
@@ -247,12 +268,6 @@ static void part(int count, int t, int nt, int *a, int *b) {
     *b = (int)((long)count * (t + 1) / nt);
 }
 
-/* threads for `pieces` pieces of work */
-static int threads_for(const mc_cpu *cpu, int pieces) {
-    int t = cpu->threads < pieces ? cpu->threads : pieces;
-    return t < 1 ? 1 : t;
-}
-
 /* ---- forward ---------------------------------------------------------------------------- */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y) {
@@ -394,7 +409,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 
 /* ---- backward-filter -------------------------------------------------------------------- */
 /* The sum over tiles, in mc_cpu_chunks chunks of consecutive tiles: chunk 0 sums into dw
- * (blended with beta), chunk c > 0 into its own copy; then dw += ((copy 1 + copy 2) + ...). */
+ * (blended with beta), chunk c > 0 into its own copy; then dw = ((dw + copy 1) + copy 2) + ... */
 int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy, float beta,
                            float *dw) {
     if (use_winograd(cpu, d)) return mc_cpu_wino_bwd_filter(cpu, d, x, dy, beta, dw);
@@ -451,14 +466,6 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
             }
         }
     }
-    if (CH > 1) {
-        const int TS = threads_for(cpu, (int)(nw / 4096 + 1));
-#pragma omp parallel for schedule(static) num_threads(TS)
-        for (size_t i = 0; i < nw; i++) {
-            float s = copies[i];
-            for (int c = 2; c < CH; c++) s += copies[nw16 * (size_t)(c - 1) + i];
-            dw[i] += s;
-        }
-    }
+    mc_cpu_sum_into(cpu, dw, copies, nw16, CH - 1, nw);
     return MC_OK;
 }

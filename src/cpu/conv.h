@@ -66,6 +66,10 @@ void mc_cpu_arena_free(mc_cpu_arena *a);
  * power of two <= MC_CPU_MAX_CHUNKS and <= items, from the shape only. Chunk c holds items
  * [c*items/chunks, (c+1)*items/chunks). */
 int mc_cpu_chunks(size_t items, size_t nw);
+/* The end of a chunked reduction: a[i] = ((a[i] + p_0[i]) + p_1[i]) + ... for the np partial
+ * results p_c = parts + c * stride (n floats each), block by block (streams that stay in cache),
+ * the blocks spread over the threads. */
+void mc_cpu_sum_into(const mc_cpu *cpu, float *a, const float *parts, size_t stride, int np, size_t n);
 
 /* Row-major C = alpha op(A) op(B) + beta C, cut into pieces by shape (single-threaded OpenBLAS
  * on each), the pieces spread over the backend's threads. */

@@ -400,14 +400,11 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
         }
     }
     /* dW = G^T (((dU_0 + dU_1) + dU_2) + ...) G, blended with beta */
+    mc_cpu_sum_into(cpu, dUs, dUs + ndu, ndu, CH - 1, 16 * kc);
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         float u[16];
-        for (int xi = 0; xi < 16; xi++) {
-            float s = dUs[(size_t)xi * kc + q];
-            for (int c = 1; c < CH; c++) s += dUs[ndu * (size_t)c + (size_t)xi * kc + q];
-            u[xi] = s;
-        }
+        for (int xi = 0; xi < 16; xi++) u[xi] = dUs[(size_t)xi * kc + q];
         /* G^T u: rows u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3 (per column) */
         float r[3][4];
         for (int j = 0; j < 4; j++) {

@@ -1,4 +1,6 @@
-/* csv.c — whole-file text reading (gzip read transparently through zlib) and a small strict
+/* csv.c — whole-file text reading (gzip read transparently through zlib: every member must end
+ * with its CRC-32 and length trailer, nothing but another member may follow; at most
+ * MC_CSV_MAX bytes before and after gunzip; no NUL bytes) and a small strict
  * CSV tokenizer: comma-separated, RFC 4180 quoting ("a,b", "" for a quote, newlines inside
  * quotes), LF or CRLF line ends, a UTF-8 byte-order mark skipped, blank lines skipped.
  * Every error names file:line. The raw byte range of each record is kept so that subsets can
@@ -10,45 +12,107 @@
 #include <zlib.h>
 #include "data/data_internal.h"
 
+int mc_gunzip(const char *path, const unsigned char *in, size_t n, size_t max, char **out, size_t *outlen) {
+    *out = NULL;
+    *outlen = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK) /* 16: gzip wrapper only, its CRC-32 and length checked */
+        return mc_err(MC_ENOMEM, "%s: cannot start gunzip (out of memory in zlib)", path);
+    size_t cap = n < ((size_t)1 << 30) / 4 ? 4 * n + 4096 : (size_t)1 << 30, used = 0;
+    if (cap > max + 1) cap = max + 1;
+    char *buf = mc_malloc(cap + 1, path);
+    int rc = MC_OK, members = 0;
+    if (!buf) rc = MC_ENOMEM;
+    size_t pos = 0; /* input consumed */
+    while (rc == MC_OK) {
+        if (used == cap) {
+            if (used > max) {
+                char lim[32];
+                rc = mc_err(MC_EIO, "%s: decompresses to more than the %s limit for a label CSV (docs/robustness.md)",
+                            path, mc_size_str(max, lim, sizeof lim));
+                break;
+            }
+            size_t nc = cap > max / 2 ? max + 1 : cap * 2;
+            char *nb = mc_realloc(buf, nc + 1, path);
+            if (!nb) { rc = MC_ENOMEM; break; }
+            buf = nb;
+            cap = nc;
+        }
+        /* zlib counts in uInt: hand it at most 1 GiB of input and output at a time */
+        size_t in_chunk = n - pos < ((size_t)1 << 30) ? n - pos : (size_t)1 << 30;
+        size_t out_chunk = cap - used < ((size_t)1 << 30) ? cap - used : (size_t)1 << 30;
+        z.next_in = (unsigned char *)(uintptr_t)(in + pos);
+        z.avail_in = (uInt)in_chunk;
+        z.next_out = (unsigned char *)buf + used;
+        z.avail_out = (uInt)out_chunk;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        pos += in_chunk - z.avail_in;
+        used += out_chunk - z.avail_out;
+        if (zr == Z_STREAM_END) {
+            members++;
+            if (pos == n) break;
+            /* another member (concatenated gzip files, as gzip -c a b > ab writes): go on */
+            if (n - pos >= 2 && in[pos] == 0x1f && in[pos + 1] == 0x8b) {
+                if (inflateReset(&z) != Z_OK) rc = mc_err(MC_ENOMEM, "%s: gunzip failed (zlib)", path);
+                continue;
+            }
+            rc = mc_err(MC_EPARSE, "%s: %zu bytes of trailing data after gzip member %d (at byte %zu): not gzip",
+                        path, n - pos, members, pos);
+        } else if (zr == Z_OK) {
+            continue;
+        } else if (zr == Z_BUF_ERROR && pos == n) {
+            rc = mc_err(MC_EPARSE,
+                        "%s: truncated gzip file: it ends at byte %zu inside member %d, before the stream's end "
+                        "and its CRC/length trailer (an interrupted download or copy?)",
+                        path, n, members + 1);
+        } else if (zr == Z_BUF_ERROR && (in_chunk != z.avail_in || out_chunk != z.avail_out)) {
+            continue;
+        } else if (zr == Z_BUF_ERROR) {
+            rc = mc_err(MC_EPARSE, "%s: gunzip made no progress at byte %zu (zlib)", path, pos);
+        } else if (zr == Z_MEM_ERROR) {
+            rc = mc_err(MC_ENOMEM, "%s: out of memory in zlib", path);
+        } else {
+            rc = mc_err(MC_EPARSE, "%s: corrupt gzip data in member %d near byte %zu (%s)", path, members + 1, pos,
+                        z.msg ? z.msg : "zlib error");
+        }
+    }
+    inflateEnd(&z);
+    if (rc == MC_OK && used > max) {
+        char lim[32];
+        rc = mc_err(MC_EIO, "%s: decompresses to more than the %s limit for a label CSV (docs/robustness.md)", path,
+                    mc_size_str(max, lim, sizeof lim));
+    }
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    buf[used] = 0;
+    *out = buf;
+    *outlen = used;
+    return MC_OK;
+}
+
 int mc_text_read(const char *path, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
-    errno = 0;
-    gzFile g = gzopen(path, "rb");
-    if (!g) {
-        if (errno) return mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
-        return mc_err(MC_ENOMEM, "%s: cannot open (out of memory in zlib)", path);
+    char *raw;
+    size_t n;
+    MC_TRY(mc_fread_all_max(path, MC_CSV_MAX, &raw, &n));
+    char *text = raw;
+    size_t tn = n;
+    if (n >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b) { /* gzip, by content */
+        int rc = mc_gunzip(path, (const unsigned char *)raw, n, MC_CSV_MAX, &text, &tn);
+        free(raw);
+        MC_TRY(rc);
     }
-    gzbuffer(g, 1 << 17);
-    size_t cap = 1 << 20, n = 0; /* bytes */
-    char *buf = mc_malloc(cap + 1, path);
-    if (!buf) { gzclose(g); return MC_ENOMEM; }
-    for (;;) {
-        if (cap - n < (1 << 16)) {
-            char *nb = mc_realloc(buf, cap * 2 + 1, path);
-            if (!nb) { free(buf); gzclose(g); return MC_ENOMEM; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t want = cap - n;
-        if (want > (1u << 30)) want = 1u << 30;
-        int got = gzread(g, buf + n, (unsigned)want);
-        if (got < 0) {
-            int zerr = 0;
-            const char *msg = gzerror(g, &zerr);
-            int rc = mc_err(MC_EIO, "%s: read error (%s)", path,
-                            zerr == Z_ERRNO ? strerror(errno) : msg);
-            free(buf);
-            gzclose(g);
-            return rc;
-        }
-        if (got == 0) break;
-        n += (size_t)got;
+    int rc = mc_text_no_nul(path, text, tn);
+    if (rc < 0) {
+        free(text);
+        return rc;
     }
-    gzclose(g);
-    buf[n] = 0;
-    *out = buf;
-    if (len) *len = n;
+    *out = text;
+    if (len) *len = tn;
     return MC_OK;
 }
 
@@ -95,7 +159,14 @@ static int grow_scratch(mc_csv *c, size_t need) {
     return MC_OK;
 }
 
+/* a NUL byte would cut the field short where it is used as a C string (a path, a label) */
+static int nul_in_field(const mc_csv *c) {
+    return mc_err(MC_EPARSE, "%s:%d: field %d holds a NUL byte", c->path, c->lineno, c->nf);
+}
+
 static int add_field(mc_csv *c, size_t off) {
+    if (c->nf >= MC_CSV_MAX_FIELDS)
+        return mc_err(MC_EPARSE, "%s:%d: more than %d fields in one record", c->path, c->line, MC_CSV_MAX_FIELDS);
     if (c->nf == c->capf) {
         int cap = c->capf ? c->capf * 2 : 32;
         size_t *fo = mc_realloc(c->foff, (size_t)cap * sizeof *fo, "CSV fields");
@@ -150,6 +221,7 @@ int mc_csv_next(mc_csv *c) {
                     break;
                 }
                 if (ch == '\n') c->lineno++;
+                if (ch == 0) return nul_in_field(c);
                 MC_TRY(grow_scratch(c, sn + 2));
                 c->scratch[sn++] = ch;
                 i++;
@@ -160,6 +232,7 @@ int mc_csv_next(mc_csv *c) {
         } else {
             size_t j = i;
             while (j < len && b[j] != ',' && b[j] != '\n' && b[j] != '\r') j++;
+            if (memchr(b + i, 0, j - i)) return nul_in_field(c);
             MC_TRY(grow_scratch(c, sn + (j - i) + 2));
             memcpy(c->scratch + sn, b + i, j - i);
             sn += j - i;
@@ -225,9 +298,23 @@ static int put(FILE *f, gzFile g, const char *p, size_t n, const char *path) {
     return mc_fwrite(p, 1, n, f, path);
 }
 
+static int is_bom(const char *p, size_t n) {
+    return n >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF;
+}
+
 static int write_rows_to(FILE *f, gzFile g, const char *path, rows_job *j) {
     const char *b = j->c->buf, *eol = j->c->eol;
     size_t el = strlen(eol);
+    /* the source's byte-order mark is kept; and a first record that itself starts with those
+     * bytes gets one in front, or reading the file back would take its first bytes for a BOM */
+    size_t s0 = j->has_header ? j->hdr_start : j->k > 0 ? j->start[j->rows[0]] : 0;
+    size_t e0 = j->has_header ? j->hdr_end : j->k > 0 ? j->end[j->rows[0]] : 0;
+    int bom = is_bom(b, j->c->len) || is_bom(b + s0, e0 - s0);
+    /* text is told from gzip by its first two bytes: a plain file must not start with gzip's */
+    if (!g && !bom && e0 - s0 >= 2 && (unsigned char)b[s0] == 0x1f && (unsigned char)b[s0 + 1] == 0x8b)
+        return mc_err(MC_EPARSE, "%s: the first record starts with the gzip signature (bytes 1f 8b): the file "
+                      "would not read back as text (name it .gz)", path);
+    if (bom) MC_TRY(put(f, g, "\xEF\xBB\xBF", 3, path));
     if (j->has_header) {
         MC_TRY(put(f, g, b + j->hdr_start, j->hdr_end - j->hdr_start, path));
         MC_TRY(put(f, g, eol, el, path));

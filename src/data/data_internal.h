@@ -8,11 +8,17 @@
 #include "mc_data.h"
 
 /* ---- text and CSV (csv.c) -------------------------------------------------------------- */
-/* Reads a whole file, gunzipping it when it is gzip (by content, not by name). *out is
- * NUL-terminated; free() it. */
+/* Reads a whole regular file, gunzipping it when it is gzip (by content, not by name). *out is
+ * NUL-terminated; free() it. At most MC_CSV_MAX bytes, compressed and decompressed; a NUL byte
+ * is an error (path:line). */
 int mc_text_read(const char *path, char **out, size_t *len);
+/* Decompresses the gzip file in[0..n) (one or more members, each checked against its CRC-32
+ * and length trailer; a truncated member or trailing non-gzip bytes are errors naming path) into
+ * a NUL-terminated *out of *outlen <= max bytes. */
+int mc_gunzip(const char *path, const unsigned char *in, size_t n, size_t max, char **out, size_t *outlen);
 
-/* A CSV being read record by record. Fields are unquoted copies (NUL-terminated) valid until
+/* A CSV being read record by record (at most MC_CSV_MAX_FIELDS fields a record; a NUL byte in
+ * a field is an error). Fields are unquoted copies (NUL-terminated) valid until
  * the next call. Blank lines are not records (pandas' skip_blank_lines). */
 typedef struct mc_csv {
     const char *path;   /* for messages (not owned) */
@@ -29,6 +35,7 @@ typedef struct mc_csv {
     size_t scap;
     char eol[3];        /* terminator of the first record ("\n" or "\r\n"); "\n" if none */
 } mc_csv;
+#define MC_CSV_MAX_FIELDS 65536
 int mc_csv_open(mc_csv *c, const char *path);
 /* Takes ownership of buf (malloc'd, NUL-terminated at buf[len]). */
 void mc_csv_init_buffer(mc_csv *c, const char *path, char *buf, size_t len);
@@ -59,7 +66,8 @@ char *mc_path_dirname(const char *path); /* "." when there is no slash */
  * CheXpert aliases (Effusion = Pleural Effusion). */
 int mc_label_eq(const char *a, const char *b);
 int mc_strieq(const char *a, const char *b);
-/* Parses a label value: "1", "1.0", "0", "0.0", "-1", "-1.0", "" -> MC_RAW_*; -100 if bad. */
+/* Parses a label value: exactly "1", "1.0", "0", "0.0", "-1", "-1.0" or "" -> MC_RAW_*;
+ * anything else (" 1", "1.00", "+1", "0x1", "1e0", "nan") -> -100. */
 int mc_parse_raw_label(const char *s);
 /* *out = a copy of the path component that starts with "patient", or NULL when none. */
 int mc_patient_from_path(const char *path, char **out);

@@ -403,8 +403,10 @@ int mc_datafile_parse(mc_datafile **out, const char *text, const char *name, con
 int mc_datafile_load(mc_datafile **out, const char *path, const char *root_override) {
     char *text;
     *out = NULL;
-    MC_TRY(mc_fread_all(path, &text, NULL));
-    int rc = mc_datafile_parse(out, text, path, root_override);
+    size_t len;
+    MC_TRY(mc_fread_all(path, &text, &len));
+    int rc = mc_text_no_nul(path, text, len);
+    if (rc == MC_OK) rc = mc_datafile_parse(out, text, path, root_override);
     free(text);
     return rc;
 }

@@ -165,7 +165,8 @@ int mc_dataset_subset(mc_dataset *ds, double frac, uint32_t seed) {
 
 int mc_dataset_apply_policy(mc_dataset *ds, const int *policy) {
     size_t L = (size_t)ds->nlabels, N = (size_t)ds->n;
-    if (!ds->raw) return mc_err(MC_EARG, "dataset has no raw labels to apply a policy to");
+    if (!ds->raw && N > 0) return mc_err(MC_EARG, "dataset has no raw labels to apply a policy to");
+    if (N == 0) return MC_OK; /* an empty split: nothing to apply (mc_dataset_load names it) */
     if (!ds->y && !(ds->y = mc_malloc((N ? N : 1) * (L ? L : 1) * sizeof(float), "dataset targets")))
         return MC_ENOMEM;
     if (!ds->mask && !(ds->mask = mc_malloc((N ? N : 1) * (L ? L : 1) * sizeof(float), "dataset masks")))
@@ -325,8 +326,17 @@ int mc_dataset_load(mc_dataset **out, const mc_datafile *df, const char *split) 
         return mc_err(MC_ENOTFOUND, "%s: no %s split (set %s= or %s_frac=)", df->path, split, split, split);
     int own = want == 0 || (want == 1 && df->valid) || (want == 2 && df->test);
     mc_dataset *ds;
-    MC_TRY(load_source(&ds, df, own ? split : "train"));
-    int rc = filter_view(ds, df->view);
+    int rc = load_source(&ds, df, own ? split : "train");
+    if (rc == MC_EIO && df->root_from && !strcmp(df->root_from, "default")) {
+        /* relative paths with no root given: most likely the datasets are elsewhere */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", mc_errmsg());
+        return mc_err(rc, "%s (no dataset root was given, so paths are relative to the current folder: set --root "
+                          "DIR or MEDCOLOR_DATA to the folder holding the datasets, or root= in %s)",
+                      msg, df->path);
+    }
+    if (rc < 0) return rc;
+    rc = filter_view(ds, df->view);
     if (rc == MC_OK && (want == 0 || !own)) {
         /* Train keeps what the drawn splits leave; a drawn split keeps its own part. */
         unsigned char *part = mc_malloc((size_t)(ds->n ? ds->n : 1), "split parts");
@@ -347,10 +357,11 @@ int mc_dataset_load(mc_dataset **out, const mc_datafile *df, const char *split) 
         }
     }
     if (rc == MC_OK && want == 0 && df->subset > 0) rc = mc_dataset_subset(ds, df->subset, df->subset_seed);
-    if (rc == MC_OK) rc = mc_dataset_apply_policy(ds, df->policy);
+    /* before the policy: a source of skipped rows only has no labels to apply it to */
     if (rc == MC_OK && ds->n == 0)
-        rc = mc_err(MC_ENOTFOUND, "%s: the %s split is empty (after the view / body-part filter)",
-                    ds->source, split);
+        rc = mc_err(MC_ENOTFOUND, "%s: the %s split is empty (after skipped rows, the view / body-part filter, "
+                    "drawn splits and subset)", ds->source, split);
+    if (rc == MC_OK) rc = mc_dataset_apply_policy(ds, df->policy);
     if (rc < 0) {
         mc_dataset_free(ds);
         return rc;

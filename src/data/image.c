@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "core/core.h"
 #include "mc_image.h"
 #include <png.h>
@@ -287,7 +288,7 @@ static int load_jpeg(const char *path, FILE *f, mc_image *img) {
 int mc_image_load_grey(const char *path, mc_image *img) {
     if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
     img->w = img->h = 0;
-    FILE *f = mc_fopen(path, "rb");
+    FILE *f = mc_fopen_regular(path); /* a FIFO or device would block or never end */
     if (!f) return MC_EIO;
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, f);
@@ -532,5 +533,105 @@ int mc_image_load_rgb8(const char *path, mc_image8 *img) {
         rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
     }
     fclose(f);
+    return rc;
+}
+
+
+/* ---- header probe ------------------------------------------------------------------------- */
+/* What mc_image_load_grey would meet, from the header alone: the signature, the header itself,
+ * a size within the limits and a layout the decoders read (stats --check-files). */
+
+static int probe_png(const char *path, FILE *f, mc_image_info *info) {
+    png_errctx ctx;
+    ctx.msg[0] = 0;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
+    if (!png) return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    png_infop pinfo = png_create_info_struct(png);
+    if (!pinfo) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return mc_err(MC_ENOMEM, "%s: cannot create the PNG reader", path);
+    }
+    if (setjmp(ctx.jb)) {
+        png_destroy_read_struct(&png, &pinfo, NULL);
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated PNG header (%s)", path, ctx.msg);
+    }
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, pinfo);
+    png_uint_32 w = 0, h = 0;
+    int depth = 0, ctype = 0;
+    png_get_IHDR(png, pinfo, &w, &h, &depth, &ctype, NULL, NULL, NULL);
+    png_destroy_read_struct(&png, &pinfo, NULL);
+    info->format = MC_IMAGE_PNG;
+    info->w = (int)w;
+    info->h = (int)h;
+    info->channels = ctype == PNG_COLOR_TYPE_GRAY ? 1 : ctype == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+                     : ctype == PNG_COLOR_TYPE_RGB_ALPHA                              ? 4
+                                                                                      : 3;
+    info->depth = depth;
+    return MC_OK;
+}
+
+static int probe_jpeg(const char *path, FILE *f, mc_image_info *info) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_errctx jerr;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = jpeg_error_exit_cb;
+    jerr.pub.emit_message = jpeg_emit_message_cb;
+    jerr.pub.output_message = jpeg_output_message_cb;
+    jerr.msg[0] = 0;
+    if (setjmp(jerr.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        return mc_err(MC_EPARSE, "%s: corrupt or truncated JPEG header (%s)", path, jerr.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    J_COLOR_SPACE cs = cinfo.jpeg_color_space;
+    info->format = MC_IMAGE_JPEG;
+    info->w = (int)cinfo.image_width;
+    info->h = (int)cinfo.image_height;
+    info->channels = cinfo.num_components;
+    info->depth = cinfo.data_precision;
+    jpeg_destroy_decompress(&cinfo);
+    /* libjpeg converts grey, YCbCr and RGB to grey; not CMYK / YCCK (Adobe print files) */
+    if (cs != JCS_GRAYSCALE && cs != JCS_YCbCr && cs != JCS_RGB)
+        return mc_err(MC_EUNSUP, "%s: unsupported JPEG colour space (%s, %d components): grey, YCbCr or RGB only",
+                      path, cs == JCS_CMYK ? "CMYK" : cs == JCS_YCCK ? "YCCK" : "unknown", info->channels);
+    if (info->depth != 8)
+        return mc_err(MC_EUNSUP, "%s: unsupported JPEG precision (%d bits; 8 only)", path, info->depth);
+    return MC_OK;
+}
+
+int mc_image_probe(const char *path, mc_image_info *info) {
+    memset(info, 0, sizeof *info);
+    if (!path) return mc_err(MC_EARG, "mc_image_probe: NULL path");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return mc_err(MC_EIO, "%s: a folder, not an image file", path);
+    FILE *f = mc_fopen(path, "rb");
+    if (!f) return MC_EIO;
+    unsigned char sig[8];
+    size_t got = fread(sig, 1, sizeof sig, f);
+    int rc;
+    if (ferror(f)) {
+        rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
+    } else if (got == 0) {
+        rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
+    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
+        rc = probe_png(path, f, info);
+    } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
+        rc = fseek(f, 0, SEEK_SET) != 0 ? mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno))
+                                        : probe_jpeg(path, f, info);
+    } else {
+        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
+    }
+    fclose(f);
+    if (rc == MC_OK && (info->w <= 0 || info->h <= 0))
+        rc = mc_err(MC_EPARSE, "%s: image has zero size (%dx%d)", path, info->w, info->h);
+    if (rc == MC_OK && (size_t)info->w > MAX_PIXELS / (size_t)info->h)
+        rc = mc_err(MC_EUNSUP, "%s: image too large (%dx%d pixels; at most %zu)", path, info->w, info->h, MAX_PIXELS);
     return rc;
 }

@@ -183,7 +183,7 @@ static int locate_images(mc_dataset *ds, const mc_datafile *df) {
             else ns++;
         }
         closedir(d);
-        if (rc == MC_OK) qsort(subs, (size_t)ns, sizeof *subs, cmp_str);
+        if (rc == MC_OK && ns > 1) qsort(subs, (size_t)ns, sizeof *subs, cmp_str); /* subs is NULL when ns == 0 */
         for (int i = 0; i < ns && rc == MC_OK; i++) {
             if (nd + 2 > capd) {
                 capd *= 2;

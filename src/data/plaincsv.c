@@ -1,6 +1,7 @@
 /* plaincsv.c — label CSVs: a header line, a path column and one column per label holding
- * 1 / 0 / -1 / blank (1.0 / 0.0 / -1.0 too). Used for format = csv (any data set) and, with
- * CheXpert's rules (chexpert.c), for CheXpert's train.csv / valid.csv.
+ * exactly 1 / 0 / -1 / empty (1.0 / 0.0 / -1.0 too; anything else is a bad row). Used for
+ * format = csv (any data set) and, with CheXpert's rules (chexpert.c), for CheXpert's
+ * train.csv / valid.csv.
  * Every row must have as many fields as the header; a bad row is an error naming file:line,
  * or skipped and counted with bad_rows = skip. */
 #include <stdlib.h>
@@ -89,7 +90,7 @@ int mc_read_labelcsv(mc_dataset *ds, const mc_datafile *df, const char *csv, con
             for (int j = 0; j < L && !bad; j++) {
                 int v = mc_parse_raw_label(c.f[lcol[j]]);
                 if (v == -100)
-                    bad = mc_err(MC_EPARSE, "%s:%d: column '%s': bad value '%s' (expected 1, 0, -1 or blank)",
+                    bad = mc_err(MC_EPARSE, "%s:%d: column '%s': bad value '%s' (expected 1, 1.0, 0, 0.0, -1, -1.0 or empty)",
                                  csv, c.line, hname[j], c.f[lcol[j]]);
                 raw[j] = (int8_t)v;
             }

@@ -8,6 +8,7 @@
 #include "engine/cfg.h"
 
 #define MAX_INCLUDE_DEPTH 16
+#define MAX_INCLUDES 1024 /* in all: bounds the work of a cfg that includes files many times */
 
 static const char *cfg_keep(mc_cfg *c, const char *s) {
     if (c->nstrings == c->capstrings) {
@@ -92,19 +93,29 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
     if (depth >= MAX_INCLUDE_DEPTH)
         return mc_err(MC_EPARSE, "%s: includes nested deeper than %d (a cycle?)",
                       mc_cfg_where(inc, NULL, where, sizeof where), MAX_INCLUDE_DEPTH);
+    if (++c->nincludes > MAX_INCLUDES)
+        return mc_err(MC_EPARSE, "%s: more than %d [include]s in all", mc_cfg_where(inc, NULL, where, sizeof where),
+                      MAX_INCLUDES);
     /* resolve relative to the including file's folder */
     char path[4096];
+    int pl;
     if (file[0] == '/') {
-        snprintf(path, sizeof path, "%s", file);
+        pl = snprintf(path, sizeof path, "%s", file);
     } else {
         const char *slash = strrchr(inc->file, '/');
         int dirlen = slash ? (int)(slash - inc->file) + 1 : 0;
-        snprintf(path, sizeof path, "%.*s%s", dirlen, inc->file, file);
+        pl = snprintf(path, sizeof path, "%.*s%s", dirlen, inc->file, file);
     }
+    if (pl < 0 || (size_t)pl >= sizeof path)
+        return mc_err(MC_EPARSE, "%s: file=%.80s...: the path is longer than %zu bytes",
+                      mc_cfg_where(inc, "file", where, sizeof where), file, sizeof path - 1);
     /* the group/prefix of an include inside an include: inner group wins, prefixes concatenate */
     const char *g = group ? group : outer_group;
     char pbuf[512];
-    snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", prefix ? prefix : "");
+    pl = snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", prefix ? prefix : "");
+    if (pl < 0 || (size_t)pl >= sizeof pbuf)
+        return mc_err(MC_EPARSE, "%s: the name prefix (with the enclosing includes' prefixes) is longer than %zu bytes",
+                      mc_cfg_where(inc, "prefix", where, sizeof where), sizeof pbuf - 1);
     const char *gk = g ? cfg_keep(c, g) : NULL, *pk = pbuf[0] ? cfg_keep(c, pbuf) : NULL;
     const char *fk = cfg_keep(c, path);
     if ((g && !gk) || (pbuf[0] && !pk) || !fk) return MC_ENOMEM;
@@ -119,23 +130,73 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
     free(inc->type);
     c->n--;
     char *text = NULL;
-    int rc = mc_fread_all(fk, &text, NULL);
+    size_t len;
+    int rc = mc_fread_all(fk, &text, &len);
+    if (rc == MC_OK && (rc = mc_text_no_nul(fk, text, len)) < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (rc == MC_OK && c->bytes + len > MC_TEXT_MAX) {
+        free(text);
+        char lim[32];
+        rc = mc_err(MC_EPARSE, "%s: with its includes the cfg is over the %s limit for a text file", fk,
+                    mc_size_str(MC_TEXT_MAX, lim, sizeof lim));
+    }
     if (rc < 0) return mc_err_context(rc, "%s:%d: [include]", inc_file, inc_line);
+    c->bytes += len;
     rc = parse_text(c, text, fk, depth + 1, gk, pk);
     free(text);
     return rc;
 }
 
-static int finish_section(mc_cfg *c, int depth, const char *group, const char *prefix) {
+/* Drops the last section of c (an [include] or [scope] once read). */
+static void drop_last_section(mc_cfg *c) {
+    mc_cfg_section *s = &c->s[c->n - 1];
+    for (int i = 0; i < s->nkv; i++) {
+        free(s->kv[i].key);
+        free(s->kv[i].val);
+    }
+    free(s->kv);
+    free(s->type);
+    c->n--;
+}
+
+/* The [scope] section that was just completed (written by mc_cfg_write): the sections after it
+ * in this text take its group= and prefix= as an [include]'s sections do (prefix appended to
+ * the enclosing include's, group instead of it); a [scope] without keys goes back to the
+ * enclosing include's (or none). */
+static int apply_scope(mc_cfg *c, const char *outer_group, const char *outer_prefix, const char **group,
+                       const char **prefix) {
+    mc_cfg_section *sc = &c->s[c->n - 1];
+    const char *g = NULL, *p = NULL;
+    MC_TRY(mc_cfg_str(sc, "group", NULL, &g));
+    MC_TRY(mc_cfg_str(sc, "prefix", NULL, &p));
+    MC_TRY(mc_cfg_check_unused(sc));
+    char pbuf[512];
+    snprintf(pbuf, sizeof pbuf, "%s%s", outer_prefix ? outer_prefix : "", p ? p : "");
+    const char *gk = g ? cfg_keep(c, g) : outer_group, *pk = pbuf[0] ? cfg_keep(c, pbuf) : NULL;
+    if ((g && !gk) || (pbuf[0] && !pk)) return MC_ENOMEM;
+    drop_last_section(c);
+    *group = gk;
+    *prefix = pk;
+    return MC_OK;
+}
+
+/* group/prefix: those of the text (its [include]'s), cur_group/cur_prefix: those in effect
+ * after the last [scope] */
+static int finish_section(mc_cfg *c, int depth, const char *group, const char *prefix, const char **cur_group,
+                          const char **cur_prefix) {
     if (c->n == 0) return MC_OK;
     mc_cfg_section *s = &c->s[c->n - 1];
-    if (strcmp(s->type, "include") == 0) return expand_include(c, depth, group, prefix);
+    if (strcmp(s->type, "include") == 0) return expand_include(c, depth, *cur_group, *cur_prefix);
+    if (strcmp(s->type, "scope") == 0) return apply_scope(c, group, prefix, cur_group, cur_prefix);
     return MC_OK;
 }
 
 static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const char *group,
                       const char *prefix) {
     int lineno = 0, in_section = 0;
+    const char *cur_group = group, *cur_prefix = prefix; /* changed by [scope] */
     char *p = text;
     while (*p) {
         char *line = p, *nl = strchr(p, '\n');
@@ -163,11 +224,11 @@ static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const 
             *e = 0;
             char *name = trim(t + 1);
             if (!*name) return mc_err(MC_EPARSE, "%s:%d: empty section name", file, lineno);
-            MC_TRY(finish_section(c, depth, group, prefix));
+            MC_TRY(finish_section(c, depth, group, prefix, &cur_group, &cur_prefix));
             mc_cfg_section *s = new_section(c, name, file, lineno);
             if (!s) return MC_ENOMEM;
-            s->group = group;
-            s->prefix = prefix;
+            s->group = cur_group;
+            s->prefix = cur_prefix;
             s->included = depth > 0;
             in_section = 1;
             continue;
@@ -183,12 +244,13 @@ static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const 
         for (char *k = key; *k; k++) *k = (char)tolower((unsigned char)*k);
         MC_TRY(add_kv(&c->s[c->n - 1], key, val, file, lineno));
     }
-    return finish_section(c, depth, group, prefix);
+    return finish_section(c, depth, group, prefix, &cur_group, &cur_prefix);
 }
 
 static int parse_common(mc_cfg **out, char *text, const char *name) {
     mc_cfg *c = mc_calloc(1, sizeof *c, "cfg");
     if (!c) return MC_ENOMEM;
+    c->bytes = strlen(text);
     const char *fk = cfg_keep(c, name);
     int rc = fk ? parse_text(c, text, fk, 0, NULL, NULL) : MC_ENOMEM;
     if (rc == MC_OK && c->n == 0) rc = mc_err(MC_EPARSE, "%s: no sections (expected [net] and layers)", name);
@@ -202,8 +264,10 @@ static int parse_common(mc_cfg **out, char *text, const char *name) {
 
 int mc_cfg_parse_file(mc_cfg **out, const char *path) {
     char *text;
-    MC_TRY(mc_fread_all(path, &text, NULL));
-    int rc = parse_common(out, text, path);
+    size_t len;
+    MC_TRY(mc_fread_all(path, &text, &len));
+    int rc = mc_text_no_nul(path, text, len);
+    if (rc == MC_OK) rc = parse_common(out, text, path);
     free(text);
     return rc;
 }
@@ -420,5 +484,68 @@ int mc_cfg_check_unused(mc_cfg_section *s) {
         return mc_err(MC_EPARSE, "%s:%d: unknown key '%s' in [%s] (known keys: %s)", s->kv[i].file,
                       s->kv[i].line, s->kv[i].key, s->type, buf[0] ? buf : "none");
     }
+    return MC_OK;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+/* A key or value that reads back as written: no control characters, no leading or trailing
+ * blank, no ' #' (a comment), and a key that cannot pass for a section header or a comment. */
+static int writable(const char *s, int is_key) {
+    size_t n = strlen(s);
+    if (!n || isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1])) return 0;
+    if (is_key && (s[0] == '[' || s[0] == '#' || s[0] == ';' || strchr(s, '='))) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f) return 0;
+        if (ch == '#' && i > 0 && isspace((unsigned char)s[i - 1])) return 0;
+    }
+    return 1;
+}
+
+static int same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+int mc_cfg_write(const mc_cfg *cfg, char **text, size_t *len) {
+    *text = NULL;
+    size_t n = 0;
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) return mc_err(MC_ENOMEM, "out of memory writing a cfg");
+    int rc = MC_OK;
+    const char *group = NULL, *prefix = NULL; /* the [scope] in effect */
+    for (int i = 0; i < cfg->n && rc == MC_OK; i++) {
+        const mc_cfg_section *s = &cfg->s[i];
+        int is_net = !strcmp(s->type, "net") || !strcmp(s->type, "network");
+        if (i > 0 && is_net && s->included) continue; /* ignored by the network as well */
+        if (!is_net && (!same_str(group, s->group) || !same_str(prefix, s->prefix))) {
+            if ((s->group && !writable(s->group, 0)) || (s->prefix && !writable(s->prefix, 0))) {
+                rc = mc_err(MC_EARG, "%s:%d: [%s]: its include's group or prefix cannot be written into a cfg",
+                            s->file, s->line, s->type);
+                break;
+            }
+            fprintf(f, "[scope]\n");
+            if (s->group) fprintf(f, "group=%s\n", s->group);
+            if (s->prefix) fprintf(f, "prefix=%s\n", s->prefix);
+            group = s->group;
+            prefix = s->prefix;
+        }
+        fprintf(f, "[%s]\n", s->type);
+        for (int k = 0; k < s->nkv; k++) {
+            if (!writable(s->kv[k].key, 1) || !writable(s->kv[k].val, 0)) {
+                rc = mc_err(MC_EARG,
+                            "%s:%d: [%s] %s=%s cannot be written into a cfg (a control character, a leading or "
+                            "trailing blank, or ' #')",
+                            s->kv[k].file, s->kv[k].line, s->type, s->kv[k].key, s->kv[k].val);
+                break;
+            }
+            fprintf(f, "%s=%s\n", s->kv[k].key, s->kv[k].val);
+        }
+    }
+    if (fclose(f) != 0 && rc == MC_OK) rc = mc_err(MC_ENOMEM, "out of memory writing a cfg");
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    if (len) *len = n;
     return MC_OK;
 }

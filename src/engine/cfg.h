@@ -11,6 +11,13 @@
  *     group=backbone       optional: the group of the included layers that set none
  *     prefix=backbone.     optional: prepended to the included layers' names
  *
+ *     [scope]            written by mc_cfg_write: the sections after it take this group= and
+ *     group=color        prefix= as an [include]'s sections would (a [scope] without keys: none
+ *     prefix=color.      again), so that a cfg with its includes expanded reads back the same
+ *
+ * Limits: includes nest at most 16 deep, 1024 in all, and the cfg with its includes is at
+ * most MC_TEXT_MAX bytes; a NUL byte is an error (docs/robustness.md).
+ *
  * Strict: a line outside a section, a line without '=', an empty key or value, or a key given
  * twice is an error naming file:line. Accessors mark keys as used; after a section has been
  * read, mc_cfg_check_unused() refuses any key nobody asked for, listing the keys that exist.
@@ -46,9 +53,16 @@ typedef struct mc_cfg {
     int n, cap;
     char **strings; /* file names, groups, prefixes: owned here */
     int nstrings, capstrings;
+    int nincludes;  /* [include]s expanded so far (at most 1024) */
+    size_t bytes;   /* text read so far, the cfg and its includes (at most MC_TEXT_MAX) */
 } mc_cfg;
 
 int mc_cfg_parse_file(mc_cfg **out, const char *path);
+/* The cfg as text that parses back to the same sections, keys and values: includes expanded
+ * (their group and prefix as [scope] sections), overrides as they were applied, an included
+ * [net] left out; comments and blank lines are not kept. *text is malloc'd (NUL-terminated),
+ * *len its length (len may be NULL). MC_EARG when a value cannot be written (a newline in it). */
+int mc_cfg_write(const mc_cfg *cfg, char **text, size_t *len);
 int mc_cfg_parse_string(mc_cfg **out, const char *text, const char *name);
 void mc_cfg_free(mc_cfg *cfg);
 

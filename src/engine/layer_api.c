@@ -13,6 +13,24 @@ const char *mc_layer_where(const mc_layer *l, char *buf, size_t n) {
     return buf;
 }
 
+int mc_layer_out(mc_layer *l, const mc_cfg_section *s, int64_t c, int64_t h, int64_t w) {
+    char where[512];
+    if (c < 1 || h < 1 || w < 1)
+        return mc_err(MC_ESHAPE, "%s: [%s] output shape %lldx%lldx%lld is empty (input %dx%dx%d)",
+                      mc_cfg_where(s, NULL, where, sizeof where), s->type, (long long)c, (long long)h, (long long)w,
+                      l->c, l->h, l->w);
+    if (h > MC_MAX_ELEMS / c || w > MC_MAX_ELEMS / (c * h))
+        return mc_err(MC_ESHAPE,
+                      "%s: [%s] output shape %lldx%lldx%lld (input %dx%dx%d) has more than %lld values per image, "
+                      "the most the engine supports",
+                      mc_cfg_where(s, NULL, where, sizeof where), s->type, (long long)c, (long long)h, (long long)w,
+                      l->c, l->h, l->w, (long long)MC_MAX_ELEMS);
+    l->out_c = (int)c;
+    l->out_h = (int)h;
+    l->out_w = (int)w;
+    return MC_OK;
+}
+
 int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, float init_arg, int ndim,
                     const int *dims) {
     if (l->nt >= MC_MAX_TENSORS) return mc_err(MC_EARG, "layer %d: too many tensors", l->index);
@@ -23,6 +41,15 @@ int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, floa
     t->numel = 1;
     for (int i = 0; i < ndim; i++) {
         t->dims[i] = dims[i];
+        if (dims[i] < 1 || (size_t)dims[i] > (size_t)MC_MAX_ELEMS / t->numel) {
+            char where[512], shape[96];
+            size_t o = 0;
+            for (int k = 0; k < ndim && o < sizeof shape; k++)
+                o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%d", k ? ", " : "", dims[k]);
+            return mc_err(MC_ESHAPE, "%s: tensor %s [%s] %s", mc_layer_where(l, where, sizeof where), name, shape,
+                          dims[i] < 1 ? "has an empty dimension"
+                                      : "has more than 2147483647 values, the most the engine supports");
+        }
         t->numel *= (size_t)dims[i];
     }
     t->trainable = trainable;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
+#include "engine/netmeta.h"
 
 /* darknet's training keys: medcolor's trainer has its own (one-cycle SGD, max_lr, epochs,
  * weight_decay), so a darknet cfg's values would be ignored; refused, saying what to use */
@@ -156,6 +157,11 @@ static int parse_layer(mc_net *net, mc_layer *l, mc_cfg_section *s) {
                           mc_cfg_where(s, "input", where, sizeof where));
         MC_TRY(mc_resolve_layer(net, l, input, s, "input", &l->in[0]));
     }
+    if (l->index == 0 && (int64_t)net->in_c * net->in_h > MC_MAX_ELEMS / net->in_w) {
+        mc_cfg_where(net->netsec, NULL, where, sizeof where);
+        return mc_err(MC_ESHAPE, "%s: [net] input %dx%dx%d has more than %lld values per image, the most the engine "
+                      "supports", where, net->in_c, net->in_h, net->in_w, (long long)MC_MAX_ELEMS);
+    }
     mc_in_shape(net, l, 0, &l->c, &l->h, &l->w);
     int rc = l->ops->parse(l, net, s);
     if (rc < 0) return rc;
@@ -165,6 +171,10 @@ static int parse_layer(mc_net *net, mc_layer *l, mc_cfg_section *s) {
                       mc_cfg_where(s, NULL, where, sizeof where), s->type, l->out_c, l->out_h,
                       l->out_w, l->c, l->h, l->w);
     l->out_n = (size_t)l->out_c * l->out_h * l->out_w;
+    if (l->out_n > (size_t)MC_MAX_ELEMS) /* the layers check this with mc_layer_out; kept for any that does not */
+        return mc_err(MC_ESHAPE, "%s: [%s] output shape %dx%dx%d has more than %lld values per image",
+                      mc_cfg_where(s, NULL, where, sizeof where), s->type, l->out_c, l->out_h, l->out_w,
+                      (long long)MC_MAX_ELEMS);
     return MC_OK;
 }
 
@@ -290,6 +300,13 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
         l->index = net->n;
         net->n++;
         if ((rc = parse_layer(net, l, s)) < 0) goto fail;
+        /* the loss compares the last layer's outputs with the labels (truth and mask are sized
+         * for them): a [cost] anywhere else would read past those buffers */
+        if (strcmp(l->ops->section, "cost") == 0 && l->index != nl - 1) {
+            rc = mc_err(MC_EPARSE, "%s: [cost] is layer %d of %d: it must be the last layer",
+                        mc_cfg_where(s, NULL, where, sizeof where), l->index, nl);
+            goto fail;
+        }
     }
     /* the backend, from the table of backends (engine/backends.c) */
     if ((rc = mc_backend_create(&net->be, opts->backend, opts)) < 0) goto fail;
@@ -364,6 +381,7 @@ void mc_net_free(mc_net *net) {
     free(net->tensor_slot);
     free(net->pinned);
     mc_cfg_free(net->cfg);
+    mc_netmeta_drop(net);
     free(net);
 }
 

@@ -18,6 +18,7 @@
 #ifndef MC_NET_H
 #define MC_NET_H
 
+#include <limits.h>
 #include "engine/backend.h"
 #include "engine/cfg.h"
 
@@ -132,14 +133,24 @@ struct mc_net {
     int fwd_last;         /* the layer the last forward pass ended at (-1: none since allocation) */
     double loss;
     uint64_t seen;
+    int nwarn;            /* tensors with |value| > MC_WEIGHT_WARN_ABS in the last load/import */
+    char warn[512];       /* the message about the first of them */
     uint64_t seed;
     mc_cfg_section *netsec; /* the [net] section */
     char **tensor_names;  /* flat index -> (layer, tensor) */
     int ntensors;
     int *tensor_layer, *tensor_slot;
+    mc_netmeta *meta;     /* what its .weights carry (netmeta.c), NULL: none */
 };
 
 /* for layer implementations ----------------------------------------------------------------- */
+/* The largest tensor the engine supports, in values: a layer's output for one image (c*h*w),
+ * the network's input image, and each parameter tensor (the backends index inside an image and
+ * a tensor with int). Layers compute shapes in 64 bits and set them with mc_layer_out. */
+#define MC_MAX_ELEMS ((int64_t)INT_MAX)
+/* Sets l->out_c, out_h, out_w; an error naming the section (s) when one is below 1 or the
+ * output has more than MC_MAX_ELEMS values per image. */
+int mc_layer_out(mc_layer *l, const mc_cfg_section *s, int64_t c, int64_t h, int64_t w);
 /* Declares a tensor; returns its slot index or a negative error. dims: ndim values. */
 int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, float init_arg, int ndim,
                     const int *dims);
@@ -161,6 +172,10 @@ int mc_bn_use_batch(const mc_net *net, const mc_layer *l);
 int mc_layer_frozen(const mc_net *net, const mc_layer *l);
 /* File:line of a layer for messages. */
 const char *mc_layer_where(const mc_layer *l, char *buf, size_t n);
+/* Checks loaded values v[n] of tensor name from file path (weights.c): a NaN or infinity is an
+ * error (MC_ENUM) naming both and the element; a magnitude above MC_WEIGHT_WARN_ABS counts
+ * the tensor in net->nwarn (the first one's message in net->warn). */
+int mc_check_loaded(mc_net *net, const char *path, const char *name, const float *v, size_t n);
 /* Allocate / free backend memory owned by a layer (re-allocates when n changes). */
 int mc_layer_buf(mc_net *net, float **p, size_t n, const char *what);
 

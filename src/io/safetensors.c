@@ -4,8 +4,8 @@
  * Layout: uint64 little-endian N; N bytes of UTF-8 JSON (an object: tensor name ->
  * {"dtype", "shape", "data_offsets": [begin, end]}, plus an optional "__metadata__" object of
  * string -> string); then the data buffer. Offsets are relative to the buffer start; data is
- * little-endian, C order. The reader maps the file (read() when mmap is not possible, e.g.
- * a pipe) and validates the whole header at open, so later reads cannot go out of bounds.
+ * little-endian, C order. The reader maps the file (a regular file only; read() when mmap is
+ * refused) and validates the whole header at open, so later reads cannot go out of bounds.
  * A mapped file must not be truncated by another process while it is open (that would raise
  * SIGBUS on access); files are replaced atomically by rename, which is safe.
  * The writer reproduces the reference implementation's output byte for byte for float32
@@ -176,55 +176,27 @@ void mc_st_close(mc_st *st) {
     free(st);
 }
 
-/* Maps (or reads) the whole file into st->base / st->size. */
+/* Maps (or reads) the whole file into st->base / st->size. Only a regular file: a FIFO or a
+ * device (/dev/zero) would block or never end. */
 static int load_file(mc_st *st, const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return mc_err(MC_EIO, "%s: cannot stat (%s)", path, strerror(e));
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        close(fd);
-        return mc_err(MC_EIO, "%s: is a directory, not a safetensors file", path);
-    }
-    if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size_t size;
+    int fd = mc_open_regular(path, &size);
+    if (fd < 0) return fd;
+    if (size > 0) {
+        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m != MAP_FAILED) {
             close(fd);
             st->base = m;
-            st->size = (size_t)sb.st_size;
+            st->size = size;
             st->mapped = 1;
             return MC_OK;
         }
     }
-    /* Fallback: read everything (pipes, special files, or mmap refused). */
-    size_t cap = S_ISREG(sb.st_mode) && sb.st_size > 0 ? (size_t)sb.st_size : 1 << 20, n = 0;
-    uint8_t *buf = mc_malloc(cap, path);
-    if (!buf) { close(fd); return MC_ENOMEM; }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = mc_realloc(buf, cap * 2, path);
-            if (!nb) { free(buf); close(fd); return MC_ENOMEM; }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return mc_err(MC_EIO, "%s: read error (%s)", path, strerror(e));
-        }
-        if (got == 0) break;
-        n += (size_t)got;
-    }
     close(fd);
-    st->base = buf;
-    st->size = n;
+    /* mmap refused (or an empty file): read it, no more than its size said */
+    char *buf;
+    MC_TRY(mc_fread_all_max(path, size, &buf, &st->size));
+    st->base = (uint8_t *)buf;
     st->mapped = 0;
     return MC_OK;
 }
@@ -363,8 +335,10 @@ static int parse_header(mc_st *st) {
         return mc_err(MC_EPARSE, "%s: header length %llu is over the %u-byte limit (not a safetensors file?)",
                       path, (unsigned long long)hlen, MC_ST_MAX_HEADER);
     if (hlen > st->size - 8)
-        return mc_err(MC_EPARSE, "%s: header length %llu runs past the end of the %zu-byte file (truncated?)",
-                      path, (unsigned long long)hlen, st->size);
+        return mc_err(MC_EPARSE,
+                      "%s: header length %llu exceeds the file's %zu bytes after the 8-byte length field "
+                      "(truncated?)",
+                      path, (unsigned long long)hlen, st->size - 8);
     if (hlen < 2 || st->base[8] != '{')
         return mc_err(MC_EPARSE, "%s: header does not start with '{' (not a safetensors file?)", path);
     const char *htext = (const char *)st->base + 8;

@@ -25,12 +25,11 @@ static int avgpool_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
                           mc_cfg_where(s, "padding", where, sizeof where), padding, size);
     }
     int kh = size < 0 ? l->h : size, kw = size < 0 ? l->w : size;
-    if (l->h + 2 * padding < kh || l->w + 2 * padding < kw)
-        return mc_err(MC_ESHAPE, "%s: window %d is larger than the padded input %dx%d",
-                      mc_cfg_where(s, "size", where, sizeof where), size, l->h + 2 * padding, l->w + 2 * padding);
-    l->out_c = l->c;
-    l->out_h = (l->h + 2 * padding - kh) / stride + 1;
-    l->out_w = (l->w + 2 * padding - kw) / stride + 1;
+    int64_t ph = (int64_t)l->h + 2 * padding, pw = (int64_t)l->w + 2 * padding; /* 64 bits: h near INT_MAX */
+    if (ph < kh || pw < kw)
+        return mc_err(MC_ESHAPE, "%s: window %d is larger than the padded input %lldx%lld",
+                      mc_cfg_where(s, "size", where, sizeof where), size, (long long)ph, (long long)pw);
+    MC_TRY(mc_layer_out(l, s, l->c, (ph - kh) / stride + 1, (pw - kw) / stride + 1));
     *d = (mc_pool_desc){.mode = MC_POOL_AVG, .c = l->c, .h = l->h, .w = l->w, .oh = l->out_h,
                         .ow = l->out_w, .kh = kh, .kw = kw, .sh = stride, .sw = stride, .pt = padding,
                         .pl = padding};

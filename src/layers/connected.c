@@ -26,9 +26,8 @@ static int fc_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     float arg;
     MC_TRY(mc_parse_init(s, &rule, &arg));
     if (rule == MC_INIT_ICNR) return mc_err(MC_EPARSE, "%s: init=icnr is for convolutions", mc_cfg_where(s, "init", where, sizeof where));
-    p->in = l->c * l->h * l->w;
-    l->out_c = p->out;
-    l->out_h = l->out_w = 1;
+    p->in = (int)((int64_t)l->c * l->h * l->w); /* <= MC_MAX_ELEMS: the input is a checked layer output */
+    MC_TRY(mc_layer_out(l, s, p->out, 1, 1));
     int db[1] = {p->out}, dw[2] = {p->out, p->in};
     p->t_b = -1;
     if (p->bias) MC_TRY(p->t_b = mc_layer_tensor(l, "bias", 1, MC_INIT_BIAS_UNIFORM, (float)p->in, 1, db));

@@ -51,14 +51,17 @@ static int conv_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     if (l->c % groups || filters % groups)
         return mc_err(MC_ESHAPE, "%s: groups=%d must divide the input channels (%d) and filters (%d)",
                       mc_cfg_where(s, "groups", where, sizeof where), groups, l->c, filters);
-    int oh = (l->h + 2 * padding - size) / stride + 1, ow = (l->w + 2 * padding - size) / stride + 1;
-    if (l->h + 2 * padding < size || l->w + 2 * padding < size)
-        return mc_err(MC_ESHAPE, "%s: kernel %d is larger than the padded input %dx%d (padding %d)",
-                      mc_cfg_where(s, "size", where, sizeof where), size, l->h + 2 * padding,
-                      l->w + 2 * padding, padding);
-    l->out_c = filters;
-    l->out_h = oh;
-    l->out_w = ow;
+    /* shapes in 64 bits: h + 2 * padding, and oh * ow, pass INT_MAX for large inputs */
+    int64_t ph = (int64_t)l->h + 2 * padding, pw = (int64_t)l->w + 2 * padding;
+    if (ph < size || pw < size)
+        return mc_err(MC_ESHAPE, "%s: kernel %d is larger than the padded input %lldx%lld (padding %d)",
+                      mc_cfg_where(s, "size", where, sizeof where), size, (long long)ph, (long long)pw, padding);
+    MC_TRY(mc_layer_out(l, s, filters, (ph - size) / stride + 1, (pw - size) / stride + 1));
+    int oh = l->out_h, ow = l->out_w;
+    int64_t fan_in = (int64_t)(l->c / groups) * size * size;
+    if (fan_in > MC_MAX_ELEMS)
+        return mc_err(MC_ESHAPE, "%s: a filter of %d x %d x %d has more than %lld values, the most the engine supports",
+                      mc_cfg_where(s, "size", where, sizeof where), l->c / groups, size, size, (long long)MC_MAX_ELEMS);
     p->d = (mc_conv_desc){.c = l->c, .h = l->h, .w = l->w, .k = filters, .oh = oh, .ow = ow,
                           .kh = size, .kw = size, .sh = stride, .sw = stride, .ph = padding, .pw = padding,
                           .groups = groups};
@@ -68,12 +71,11 @@ static int conv_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     if (rule == MC_INIT_ICNR && filters % (int)(arg * arg))
         return mc_err(MC_ESHAPE, "%s: init=icnr with icnr_scale=%d needs filters divisible by %d",
                       mc_cfg_where(s, "init", where, sizeof where), (int)arg, (int)(arg * arg));
-    MC_TRY(mc_postop_parse(&p->po, l, s, filters, oh * ow, 1));
-    int fan_in = l->c / groups * size * size;
-    MC_TRY(mc_postop_declare_pre(&p->po, l, fan_in));
+    MC_TRY(mc_postop_parse(&p->po, l, s, filters, oh * ow, 1)); /* oh * ow <= MC_MAX_ELEMS: mc_layer_out */
+    MC_TRY(mc_postop_declare_pre(&p->po, l, (int)fan_in));
     int dims[4] = {filters, l->c / groups, size, size};
     MC_TRY(p->t_w = mc_layer_tensor(l, "weight", 1, rule, arg, 4, dims));
-    MC_TRY(mc_postop_declare_post(&p->po, l, fan_in));
+    MC_TRY(mc_postop_declare_post(&p->po, l, (int)fan_in));
     return MC_OK;
 }
 

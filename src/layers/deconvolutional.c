@@ -40,26 +40,29 @@ static int deconv_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     if (l->c % groups || filters % groups)
         return mc_err(MC_ESHAPE, "%s: groups=%d must divide the input channels (%d) and filters (%d)",
                       mc_cfg_where(s, "groups", where, sizeof where), groups, l->c, filters);
-    int oh = (l->h - 1) * stride - 2 * padding + size + opad;
-    int ow = (l->w - 1) * stride - 2 * padding + size + opad;
-    if (oh < 1 || ow < 1)
-        return mc_err(MC_ESHAPE, "%s: output %dx%d is empty (padding %d too large)",
-                      mc_cfg_where(s, "padding", where, sizeof where), oh, ow, padding);
-    l->out_c = filters;
-    l->out_h = oh;
-    l->out_w = ow;
+    int64_t oh64 = ((int64_t)l->h - 1) * stride - 2 * padding + size + opad; /* 64 bits: h * stride */
+    int64_t ow64 = ((int64_t)l->w - 1) * stride - 2 * padding + size + opad;
+    if (oh64 < 1 || ow64 < 1)
+        return mc_err(MC_ESHAPE, "%s: output %lldx%lld is empty (padding %d too large)",
+                      mc_cfg_where(s, "padding", where, sizeof where), (long long)oh64, (long long)ow64, padding);
+    MC_TRY(mc_layer_out(l, s, filters, oh64, ow64));
+    int oh = l->out_h, ow = l->out_w;
+    int64_t fan_in = (int64_t)(filters / groups) * size * size; /* PyTorch: weight.size(1) * k * k */
+    if (fan_in > MC_MAX_ELEMS)
+        return mc_err(MC_ESHAPE, "%s: a filter of %d x %d x %d has more than %lld values, the most the engine supports",
+                      mc_cfg_where(s, "size", where, sizeof where), filters / groups, size, size,
+                      (long long)MC_MAX_ELEMS);
     p->d = (mc_conv_desc){.c = filters, .h = oh, .w = ow, .k = l->c, .oh = l->h, .ow = l->w,
                           .kh = size, .kw = size, .sh = stride, .sw = stride, .ph = padding, .pw = padding,
                           .groups = groups};
     int rule;
     float arg;
     MC_TRY(mc_parse_init(s, &rule, &arg));
-    MC_TRY(mc_postop_parse(&p->po, l, s, filters, oh * ow, 1));
-    int fan_in = filters / groups * size * size; /* PyTorch: weight.size(1) * k * k */
-    MC_TRY(mc_postop_declare_pre(&p->po, l, fan_in));
+    MC_TRY(mc_postop_parse(&p->po, l, s, filters, oh * ow, 1)); /* oh * ow <= MC_MAX_ELEMS: mc_layer_out */
+    MC_TRY(mc_postop_declare_pre(&p->po, l, (int)fan_in));
     int dims[4] = {l->c, filters / groups, size, size};
     MC_TRY(p->t_w = mc_layer_tensor(l, "weight", 1, rule, arg, 4, dims));
-    MC_TRY(mc_postop_declare_post(&p->po, l, fan_in));
+    MC_TRY(mc_postop_declare_post(&p->po, l, (int)fan_in));
     return MC_OK;
 }
 

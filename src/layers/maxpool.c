@@ -15,26 +15,26 @@ static int maxpool_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     MC_TRY(mc_cfg_int_range(s, "size", 2, 1, 1024, &size));
     MC_TRY(mc_cfg_int_range(s, "stride", size, 1, 1024, &stride));
     MC_TRY(mc_cfg_int_range(s, "padding", dk ? size - 1 : 0, 0, 1024, &padding));
-    int oh, ow, pt;
+    int64_t oh, ow; /* 64 bits: h + padding passes INT_MAX for large inputs */
+    int pt;
     if (dk) {
-        oh = (l->h + padding - size) / stride + 1;
-        ow = (l->w + padding - size) / stride + 1;
+        oh = ((int64_t)l->h + padding - size) / stride + 1; /* darknet's int arithmetic, in 64 bits */
+        ow = ((int64_t)l->w + padding - size) / stride + 1;
         pt = padding / 2;
     } else {
         if (2 * padding > size)
             return mc_err(MC_EPARSE, "%s: padding (%d) must be at most half the size (%d), as in PyTorch",
                           mc_cfg_where(s, "padding", where, sizeof where), padding, size);
-        if (l->h + 2 * padding < size || l->w + 2 * padding < size)
-            return mc_err(MC_ESHAPE, "%s: window %d is larger than the padded input %dx%d",
-                          mc_cfg_where(s, "size", where, sizeof where), size, l->h + 2 * padding, l->w + 2 * padding);
-        oh = (l->h + 2 * padding - size) / stride + 1;
-        ow = (l->w + 2 * padding - size) / stride + 1;
+        int64_t ph = (int64_t)l->h + 2 * padding, pw = (int64_t)l->w + 2 * padding;
+        if (ph < size || pw < size)
+            return mc_err(MC_ESHAPE, "%s: window %d is larger than the padded input %lldx%lld",
+                          mc_cfg_where(s, "size", where, sizeof where), size, (long long)ph, (long long)pw);
+        oh = (ph - size) / stride + 1;
+        ow = (pw - size) / stride + 1;
         pt = padding;
     }
-    l->out_c = l->c;
-    l->out_h = oh;
-    l->out_w = ow;
-    *d = (mc_pool_desc){.mode = MC_POOL_MAX, .c = l->c, .h = l->h, .w = l->w, .oh = oh, .ow = ow,
+    MC_TRY(mc_layer_out(l, s, l->c, oh, ow));
+    *d = (mc_pool_desc){.mode = MC_POOL_MAX, .c = l->c, .h = l->h, .w = l->w, .oh = l->out_h, .ow = l->out_w,
                         .kh = size, .kw = size, .sh = stride, .sw = stride, .pt = pt, .pl = pt};
     return MC_OK;
 }

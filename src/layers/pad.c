@@ -15,10 +15,7 @@ static int pad_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     MC_TRY(mc_cfg_int_range(s, "right", 0, 0, 1 << 16, &p->r));
     MC_TRY(mc_cfg_int_range(s, "top", 0, 0, 1 << 16, &p->t));
     MC_TRY(mc_cfg_int_range(s, "bottom", 0, 0, 1 << 16, &p->b));
-    l->out_c = l->c;
-    l->out_h = l->h + p->t + p->b;
-    l->out_w = l->w + p->l + p->r;
-    return MC_OK;
+    return mc_layer_out(l, s, l->c, (int64_t)l->h + p->t + p->b, (int64_t)l->w + p->l + p->r);
 }
 
 static int pad_forward(mc_layer *l, mc_net *net) {

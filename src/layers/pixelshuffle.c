@@ -13,10 +13,7 @@ static int ps_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     if (l->c % (*r * *r))
         return mc_err(MC_ESHAPE, "%s: input channels (%d) must be divisible by factor^2 (%d)",
                       mc_cfg_where(s, "factor", where, sizeof where), l->c, *r * *r);
-    l->out_c = l->c / (*r * *r);
-    l->out_h = l->h * *r;
-    l->out_w = l->w * *r;
-    return MC_OK;
+    return mc_layer_out(l, s, l->c / (*r * *r), (int64_t)l->h * *r, (int64_t)l->w * *r);
 }
 
 static int ps_forward(mc_layer *l, mc_net *net) {

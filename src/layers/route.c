@@ -25,18 +25,16 @@ static int route_parse(mc_layer *l, mc_net *net, mc_cfg_section *s) {
     free(items);
     if (rc < 0) return rc;
     mc_in_shape(net, l, 0, &l->c, &l->h, &l->w);
-    l->out_c = 0;
+    int64_t out_c = 0; /* 64 bits: many wide inputs */
     for (int i = 0; i < n; i++) {
         int c, h, w;
         mc_in_shape(net, l, i, &c, &h, &w);
         if (h != l->h || w != l->w)
             return mc_err(MC_ESHAPE, "%s: route input %d is %dx%d but input 0 is %dx%d (heights and widths must match)",
                           mc_cfg_where(s, "layers", where, sizeof where), i, h, w, l->h, l->w);
-        l->out_c += c;
+        out_c += c;
     }
-    l->out_h = l->h;
-    l->out_w = l->w;
-    return MC_OK;
+    return mc_layer_out(l, s, out_c, l->h, l->w);
 }
 
 static int route_forward(mc_layer *l, mc_net *net) {

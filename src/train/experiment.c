@@ -19,10 +19,14 @@
  * stage's dataset has another number of labels the network is rebuilt with head.output = that
  * number and T and E carried over by name. The user never chains weight files by hand.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "engine/cfg.h"
 #include "engine/net.h"
@@ -181,6 +185,11 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             if (rc == MC_OK) rc = optimizer_keys(s, e);
             if (rc == MC_OK) rc = stage_keys(s, &e->max_lr, &e->epochs, &e->checkpoint_every);
             if (rc == MC_OK) rc = get_double(s, "subset", &e->subset);
+            if (rc == MC_OK && mc_cfg_has(s, "subset") && !(e->subset > 0 && e->subset <= 1)) {
+                mc_cfg_kv *kv = mc_cfg_find(s, "subset");
+                rc = mc_err(MC_EPARSE, "%s:%d: [experiment] subset=%s: expected a fraction of the training split in (0, 1]",
+                            kv->file, kv->line, kv->val);
+            }
             if (rc == MC_OK && (rc = mc_cfg_int_range(s, "subset_seed", 0, 0, 2147483647, &iv)) == MC_OK)
                 e->subset_seed = (uint32_t)iv;
             char **items;
@@ -540,14 +549,164 @@ static void plot_stage(const char *logcsv, const char *validcsv, int stage, cons
     mc_clear_error();
 }
 
+/* ---- the run folder: started, finished, started again ---------------------------------------- */
+/* "K-STAGE" with K >= 1 and a stage name */
+static int is_stage_folder(const char *name) {
+    if (!isdigit((unsigned char)name[0])) return 0;
+    char *end;
+    long k = strtol(name, &end, 10);
+    return *end == '-' && k >= 1 && mc_stage_from_name(end + 1) >= 0;
+}
+
+static int exists(const char *dir, const char *name) {
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, name) >= sizeof p) return 0;
+    return access(p, F_OK) == 0;
+}
+
+int mc_run_folder_state(const mc_experiment *e, int *started, int *finished) {
+    *started = *finished = 0;
+    if (!e->out) return MC_OK;
+    DIR *d = opendir(e->out);
+    if (!d) return errno == ENOENT ? MC_OK : mc_err(MC_EIO, "%s: cannot list the folder (%s)", e->out, strerror(errno));
+    for (struct dirent *de; (de = readdir(d));)
+        if (is_stage_folder(de->d_name)) *started = 1;
+    closedir(d);
+    if (exists(e->out, "log.csv") || exists(e->out, "results.csv")) *started = 1;
+    int done = e->nstages > 0;
+    for (int k = 0; k < e->nstages && done; k++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%d-%s/DONE", k + 1, mc_stage_name(e->st[k].stage));
+        done = exists(e->out, sub);
+    }
+    *finished = *started && done;
+    return MC_OK;
+}
+
+/* the files a stage writes (and the temporary files of its atomic writes) */
+static int run_file(const char *name) {
+    static const char *const known[] = {"checkpoint.safetensors", "best.weights", "last.weights", "DONE",
+                                        "valid.csv", "training.png", "valid.png", "results.csv",
+                                        "experiment.exp", NULL};
+    for (int i = 0; known[i]; i++)
+        if (!strcmp(name, known[i]) || (!strncmp(name, known[i], strlen(known[i])) && strstr(name, ".tmp.")))
+            return 1;
+    return 0;
+}
+
+/* The temporary files of atomic writes (NAME.tmp.PID) that a killed process left in dir, when
+ * that process is gone: removed (a resume's housekeeping; the files they were for are intact). */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char p[4400];
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t || !run_file(de->d_name) || !isdigit((unsigned char)t[5])) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer lives */
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
+
+/* Removes a run's files from dir: its stage folders (only the files a stage writes: another file
+ * stops it, named), log.csv, results.csv, experiment.exp; dir itself when remove_dir and empty. */
+static int remove_run(const char *dir, int remove_dir) {
+    int rc = MC_OK;
+    remove_stale_tmp(dir);
+    char p[4096], q[4400];
+    /* first every stage folder checked (a file that is not the run's stops it all), then removed */
+    for (int pass = 0; pass < 2 && rc == MC_OK; pass++) {
+        DIR *d = opendir(dir);
+        if (!d) return errno == ENOENT ? MC_OK : mc_err(MC_EIO, "%s: cannot list the folder (%s)", dir, strerror(errno));
+        for (struct dirent *de; rc == MC_OK && (de = readdir(d));) {
+            if (!is_stage_folder(de->d_name)) continue;
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            DIR *s = opendir(p);
+            if (!s) continue;
+            for (struct dirent *f; rc == MC_OK && (f = readdir(s));) {
+                if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, "..")) continue;
+                snprintf(q, sizeof q, "%s/%s", p, f->d_name);
+                if (!run_file(f->d_name))
+                    rc = mc_err(MC_EARG, "%s is not a file of a run: move it away first (nothing was removed)", q);
+                else if (pass == 1 && unlink(q) != 0)
+                    rc = mc_err(MC_EIO, "%s: cannot remove (%s)", q, strerror(errno));
+            }
+            closedir(s);
+            if (rc == MC_OK && pass == 1 && rmdir(p) != 0)
+                rc = mc_err(MC_EIO, "%s: cannot remove the folder (%s)", p, strerror(errno));
+        }
+        closedir(d);
+    }
+    static const char *const top[] = {"log.csv", "results.csv", "experiment.exp", NULL};
+    for (int i = 0; rc == MC_OK && top[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, top[i]);
+        if (unlink(p) != 0 && errno != ENOENT) rc = mc_err(MC_EIO, "%s: cannot remove (%s)", p, strerror(errno));
+    }
+    if (rc == MC_OK && remove_dir) rmdir(dir); /* only when empty */
+    return rc;
+}
+
+/* a stage of e has a checkpoint in the run folder: something to resume */
+static int any_checkpoint(const mc_experiment *e) {
+    for (int k = 0; k < e->nstages; k++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%d-%s/checkpoint.safetensors", k + 1, mc_stage_name(e->st[k].stage));
+        if (exists(e->out, sub)) return 1;
+    }
+    return 0;
+}
+
+static int run_stages(const mc_experiment *e, const mc_run_opts *ro);
+
 int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
     const mc_run_opts none = {0};
     if (!ro) ro = &none;
-    int resume = ro->resume;
     mc_experiment resolved = *given; /* shallow: resolving changes numbers only, never the strings */
     MC_TRY(mc_experiment_resolve(&resolved));
     const mc_experiment *e = &resolved;
     if (!e->out) return mc_err(MC_EARG, "%s: no output folder (output= or -o)", e->path ? e->path : "experiment");
+    int started, finished;
+    MC_TRY(mc_run_folder_state(e, &started, &finished));
+    if (ro->resume && !started)
+        return mc_err(MC_ENOTFOUND, "%s: no run to resume there (no log.csv, results.csv or stage folder): start it "
+                                    "without --resume",
+                      e->out);
+    if (!ro->resume && started && !ro->overwrite && finished)
+        return mc_err(MC_EARG, "%s holds a finished run: --overwrite trains it again from scratch (its files are "
+                               "replaced), or choose another output folder",
+                      e->out);
+    if (!ro->resume && started && !ro->overwrite)
+        return mc_err(MC_EARG, "%s holds a started run: --resume continues it, --overwrite starts it again from "
+                               "scratch (its files are replaced)",
+                      e->out);
+    struct stat st;
+    int existed = stat(e->out, &st) == 0;
+    if (!ro->resume && started) MC_TRY(remove_run(e->out, 0)); /* --overwrite */
+    if (ro->resume) {
+        remove_stale_tmp(e->out);
+        for (int k = 0; k < e->nstages; k++) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s/%d-%s", e->out, k + 1, mc_stage_name(e->st[k].stage));
+            remove_stale_tmp(dir);
+        }
+    }
+    int rc = run_stages(e, ro);
+    if (rc < 0 && !ro->resume && !any_checkpoint(e)) {
+        /* a start that fails leaves nothing behind: nothing was trained that a resume could use */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", mc_errmsg());
+        remove_run(e->out, !existed);
+        mc_err(rc, "%s", msg);
+    }
+    return rc;
+}
+
+static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
+    int resume = ro->resume;
     MC_TRY(mc_mkdirs(e->out));
     char path[4096];
     snprintf(path, sizeof path, "%s/experiment.exp", e->out);
@@ -590,6 +749,13 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
                 if (rc < 0) goto stage_done;
             }
             net = nn;
+        }
+        {
+            /* what the stage's .weights carry: how to use them without the cfg (docs/weights.md) */
+            mc_netmeta nm = {.cfg_file = e->net, .set = (char **)e->set, .nset = e->nset, .labels = train->labels,
+                             .nlabels = train->nlabels, .stage = (char *)mc_stage_name(s->stage),
+                             .stage_index = k + 1, .data = (char *)dpath, .root = e->root};
+            if ((rc = mc_net_set_meta(net, &nm)) < 0) goto stage_done;
         }
         char dir[4096], label[64];
         snprintf(dir, sizeof dir, "%s/%d-%s", e->out, k + 1, mc_stage_name(s->stage));
@@ -638,6 +804,14 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
                     res[k].best_iter = m.best_iter;
                     res[k].iters = m.next_iter;
                     for (int j = 0; j < m.nlabels; j++) res[k].auc[j] = m.best_aucs[j];
+                    /* its training time as results.csv has it (the checkpoint does not keep it) */
+                    mc_stage_result *prev = NULL;
+                    int nprev = 0;
+                    if (mc_results_load(e->out, &prev, &nprev) == MC_OK)
+                        for (int i = 0; i < nprev; i++)
+                            if (prev[i].stage_index == k + 1 && prev[i].stage == s->stage) res[k].seconds = prev[i].seconds;
+                    mc_results_free(prev, nprev);
+                    mc_clear_error();
                     mc_train_event ev = {.type = MC_EV_SKIPPED, .label = label, .stage = s->stage,
                                          .stage_index = k + 1, .nstages = e->nstages, .mean_auc = m.best_auc};
                     if (ro->on_event) ro->on_event(&ev, ro->event_ctx);

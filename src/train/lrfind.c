@@ -29,9 +29,11 @@ void mc_lrfind_result_free(mc_lrfind_result *r) {
 
 int mc_lrfind(mc_net *net, const mc_dataset *ds, const char *dir, const mc_lrfind_opts *o, mc_lrfind_result *r) {
     memset(r, 0, sizeof *r);
-    if (o->iters < 2 || !(o->start > 0) || !(o->end > o->start))
-        return mc_err(MC_EARG, "lrfind: %d learning rates from %g to %g (at least 2, 0 < start < end)", o->iters,
+    /* the suggestion skips the first 10 and the last 5 points: fewer than 16 leave none */
+    if (o->iters < 16 || !(o->start > 0) || !(o->end > o->start))
+        return mc_err(MC_EARG, "lrfind: %d learning rates from %g to %g (at least 16, 0 < start < end)", o->iters,
                       o->start, o->end);
+    MC_TRY(mc_stage_check(net, o->stage));
     MC_TRY(mc_stage_apply(net, o->stage));
     int c, h, w;
     mc_net_input_shape(net, &c, &h, &w);

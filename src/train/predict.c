@@ -67,6 +67,11 @@ static int load_batch(const char *const *paths, int nb, float *x, int c, int h, 
 }
 
 int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *st) {
+    return mc_predict_progress(net, paths, n, prob, st, NULL, NULL);
+}
+
+int mc_predict_progress(mc_net *net, const char *const *paths, int n, float *prob, mc_predict_stats *st,
+                        mc_pass_progress_fn progress, void *progress_ctx) {
     if (st) memset(st, 0, sizeof *st);
     if (n < 1) return mc_err(MC_EARG, "no images to predict");
     int c, h, w, nout = mc_net_num_outputs(net), batch = mc_net_batch(net);
@@ -109,6 +114,7 @@ int mc_predict(mc_net *net, const char *const *paths, int n, float *prob, mc_pre
             }
             prob[(size_t)b0 * nout + k] = v;
         }
+        if (rc == MC_OK && progress) progress(b0 + nb, n, progress_ctx);
     }
     if (st) {
         st->seconds = now_s() - t_start;

@@ -36,3 +36,12 @@ int mc_stage_apply(mc_net *net, int stage) {
     mc_clear_error();
     return MC_OK;
 }
+
+int mc_stage_check(const mc_net *net, int stage) {
+    if (stage < 0 || stage >= MC_NUM_STAGES) return mc_err(MC_EARG, "unknown stage %d", stage);
+    if (stage == MC_STAGE_COLOR && mc_net_group_params(net, "color") == 0)
+        return mc_err(MC_EARG, "stage color trains the colorization module T (group color), but the network has no "
+                               "trainable layer in group color: a backbone alone trains with baseline (C) or "
+                               "baseline-all (E and C)");
+    return MC_OK;
+}

@@ -224,6 +224,11 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss_out) {
+    return mc_evaluate_progress(net, ds, workers, probs, loss_out, NULL, NULL);
+}
+
+int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss_out,
+                         mc_pass_progress_fn progress, void *progress_ctx) {
     int B = mc_net_batch(net), L = mc_net_num_outputs(net), c, h, w;
     mc_net_input_shape(net, &c, &h, &w);
     if (L != ds->nlabels)
@@ -248,6 +253,7 @@ int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, do
     int was_train = mc_net_is_train(net);
     mc_net_set_train(net, 0);
     double lsum = 0, lcnt = 0;
+    long done = 0;
     int is_cost = !strcmp(mc_net_layer_type(net, -1), "cost");
     while (rc == MC_OK) {
         mc_batch *b;
@@ -275,6 +281,8 @@ int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, do
                     lcnt += 1;
                 }
             }
+        done += b->n;
+        if (progress) progress(done, ds->n, progress_ctx);
     }
     mc_net_set_train(net, was_train);
     mc_loader_free(ld);
@@ -354,6 +362,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
     if (valid && valid->nlabels != L)
         return mc_err(MC_ESHAPE, "the validation set has %d labels, the network %d outputs", valid->nlabels, L);
     if (c != 1) return mc_err(MC_ESHAPE, "the network takes %d input channels; images are grey (1)", c);
+    MC_TRY(mc_stage_check(net, o->stage));
     if (train->n < B)
         return mc_err(MC_EARG, "the training set has %d images, fewer than one batch (%d)", train->n, B);
     MC_TRY(mc_mkdirs(o->dir));

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# cli_trained.sh — a trained network carries its configuration (docs/weights.md, the metadata
+# trailer): the demo's run (experiments/demo.exp: 64x64 through set = net.width=64, ..., cut
+# short with --max-iters) is used by eval, predict and colorize through its run folder alone,
+# without the cfg or any --set: eval reproduces the run's own validation AUCs (each label's and
+# the mean, results.csv), predict's CSV columns are the label names, colorize writes its
+# pictures; a cfg that disagrees is refused naming the difference; a one-label finetuned
+# network predicts with its one label's column; plain darknet weights still need their cfg.
+set -u
+BIN=${MC_BIN:-./medcolor}
+T=$MC_TMP
+fail=0
+ck() { if ! eval "$1"; then echo "FAIL cli_trained: $2"; fail=1; fi; }
+
+"$BIN" demo-data "$T/demo" --train 48 --valid 32 --width 64 --height 72 --seed 5 >/dev/null
+out=$("$BIN" train experiments/demo.exp --root "$T/demo" -o "$T/run" --max-iters 2 --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ -s "$T/run/2-all/best.weights" ]' "the demo's run: rc $rc: $out"
+
+# eval with the run folder alone: the last stage's best weights, the 64x64 network, the demo data
+out=$("$BIN" eval "$T/run" -o "$T/ev" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "eval RUN: rc $rc: $out"
+ck '[[ "$out" == *"using $T/run/2-all/best.weights (the best of stage 2, all)"* ]]' "eval says which weights it uses: $out"
+# every label's AUC and the mean, as the run's own validation found them (results.csv, stage 2)
+want=$(grep '^2,all,' "$T/run/results.csv" | cut -d, -f4,5 | tr -d '"')
+got=$(tail -n +2 "$T/ev/auc.csv" | tr -d '"')
+ck '[ -n "$want" ] && [ "$want" = "$got" ]' "eval RUN reproduces the run's validation AUCs: got [$got] want [$want]"
+# the same through the weights file, and through the cfg with the run's overrides
+out=$("$BIN" eval "$T/run/1-color/best.weights" -o "$T/ev1" --threads 2 2>&1); rc=$?
+want=$(grep '^1,color,.*,mean,' "$T/run/results.csv" | cut -d, -f5); got=$(grep '^mean,' "$T/ev1/auc.csv" | cut -d, -f2)
+ck '[ $rc -eq 0 ] && [ "$want" = "$got" ]' "eval WEIGHTS: $got vs the run's $want: $out"
+out=$("$BIN" eval cfg/resnet18-pixelshuffle.cfg "$T/run" --set net.width=64 --set net.height=64 -o "$T/ev2" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && cmp -s "$T/ev/auc.csv" "$T/ev2/auc.csv"' "eval CFG RUN --set ... agrees: rc $rc: $out"
+# without the overrides the cfg is another network: refused, naming the difference
+out=$("$BIN" eval cfg/resnet18-pixelshuffle.cfg "$T/run" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"net.width: the weights were trained at 64, the cfg says 320 (2 differences in all)"* ]]' "a disagreeing cfg: rc $rc: $out"
+ck '[ $(echo "$out" | grep -c "^medcolor eval: cfg/") -eq 1 ] && [ ! -e "$T/ev3" ]' "one line naming the cfg: $out"
+out=$("$BIN" eval cfg/resnet18-deconv.cfg "$T/run/2-all/best.weights" --set net.width=64 --set net.height=64 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"is not the network"*"the weights were trained with"* ]]' "another module: rc $rc: $out"
+# labels of another dataset are refused (the same number, another order)
+sed 's/^labels *= .*/labels = Cardiomegaly:zeros, Atelectasis:ones, Consolidation:zeros, Edema:ones, Pleural Effusion:ones/' data/demo.data > "$T/swapped.data"
+out=$("$BIN" eval "$T/run" "$T/swapped.data" --root "$T/demo" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"trained for the labels Atelectasis, Cardiomegaly, "*"swapped.data has Cardiomegaly, Atelectasis"* ]]' "labels in another order: rc $rc: $out"
+
+# predict: the label names as columns; the same probabilities as eval's predictions.csv
+imgs=$(ls "$T"/demo/CheXpert-v1.0-small/valid/patient9000[0-2]/study1/view1_frontal.jpg)
+out=$("$BIN" predict "$T/run" $imgs -o "$T/pred.csv" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ "$(head -1 "$T/pred.csv")" = "path,Atelectasis,Cardiomegaly,Consolidation,Edema,Pleural Effusion" ] && [ $(wc -l < "$T/pred.csv") -eq 4 ]' "predict RUN: rc $rc: $out; $(head -1 "$T/pred.csv" 2>&1)"
+out=$("$BIN" predict cfg/resnet18-pixelshuffle.cfg "$T/run" $imgs 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"net.width: the weights were trained at 64, the cfg says 320"* ]]' "predict with a disagreeing cfg: rc $rc: $out"
+
+# colorize: T's pictures from the run folder alone
+out=$("$BIN" colorize "$T/run" $imgs -o "$T/col" --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ $(ls "$T/col" | grep -c png) -eq 6 ]' "colorize RUN: rc $rc: $out"
+out=$("$BIN" colorize cfg/resnet18-pixelshuffle.cfg "$T/run" $imgs -o "$T/col2" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"net.width: the weights were trained at 64"* ]] && [ ! -e "$T/col2" ]' "colorize with a disagreeing cfg: rc $rc: $out"
+
+# a one-label finetuned network: predict needs neither a cfg nor --set, its one column is the label
+sed 's/^labels *= .*/labels = Edema:ones/' data/demo.data > "$T/edema.data"
+out=$("$BIN" finetune cfg/resnet18-pixelshuffle.cfg "$T/run/2-all/best.weights" "$T/edema.data" --root "$T/demo" --set net.width=64 --set net.height=64 -o "$T/ft" --max-iters 2 --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "finetune onto one label: rc $rc: $out"
+out=$("$BIN" predict "$T/ft" $imgs -o "$T/ft.csv" 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ "$(head -1 "$T/ft.csv")" = "path,Edema" ] && [ $(head -2 "$T/ft.csv" | tail -1 | tr -cd , | wc -c) -eq 1 ]' "predict on a one-label network: rc $rc: $out; $(head -2 "$T/ft.csv" 2>&1)"
+out=$("$BIN" eval "$T/ft" --threads 2 2>&1); rc=$?
+want=$(grep '^1,last,.*,mean,' "$T/ft/results.csv" | cut -d, -f5)
+ck '[ $rc -eq 0 ] && [[ "$out" == *"mean AUC ${want:0:6}"* ]]' "eval of the one-label network: rc $rc: $out (want $want)"
+
+# plain darknet weights (no trailer) need their cfg, and still work with it
+head -c $(( $(stat -c %s "$T/run/2-all/last.weights") - $(/usr/bin/python3 -c "import struct,sys; d=open(sys.argv[1],'rb').read(); print(struct.unpack('<Q', d[-16:-8])[0])" "$T/run/2-all/last.weights") )) "$T/run/2-all/last.weights" > "$T/plain.weights"
+out=$("$BIN" eval "$T/plain.weights" data/demo.data --root "$T/demo" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"plain.weights carries no network"*"give the cfg it was trained with"* ]]' "plain weights without a cfg: rc $rc: $out"
+out=$("$BIN" eval cfg/resnet18-pixelshuffle.cfg "$T/plain.weights" data/demo.data --root "$T/demo" --set net.width=64 --set net.height=64 --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"mean AUC"* ]]' "plain weights with their cfg: rc $rc: $out"
+# the data the weights name, from another folder: not found, said so (data/demo.data is relative)
+absbin=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+out=$(cd "$T" && "$absbin" eval "$T/run" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"was trained on data/demo.data, which is not found from here"*"give the .data"* ]]' "eval from another folder: rc $rc: $out"
+# a folder that is not a run
+mkdir -p "$T/empty"
+out=$("$BIN" eval "$T/empty" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"empty is a folder but not a run folder"* ]]' "not a run folder: rc $rc: $out"
+
+# progress of a pass: lines when stderr is not a terminal (every MEDCOLOR_PROGRESS_SECONDS), no '\r'
+out=$(MEDCOLOR_PROGRESS_SECONDS=0 "$BIN" eval "$T/run" --batch 8 --threads 2 2>&1 >/dev/null); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"medcolor eval: 8/32 images (25%)"* && "$out" == *"medcolor eval: 32/32 images (100%)"* ]] && ! printf %s "$out" | grep -q $'"'"'\r'"'"'' "eval progress lines: $out"
+out=$(MEDCOLOR_PROGRESS_SECONDS=0 "$BIN" predict "$T/run" $imgs --batch 2 -o "$T/p2.csv" 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"medcolor predict: 2/3 images"* && "$out" == *"3/3 images (100%)"* ]]' "predict progress lines: $out"
+out=$("$BIN" eval "$T/run" --quiet --threads 2 2>&1 >/dev/null); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" != *"images ("* ]]' "eval --quiet: $out"
+
+[ $fail -eq 0 ] && echo "cli_trained                    eval/predict/colorize from a run folder, without cfg or --set, ok"
+exit $fail

@@ -1,12 +1,15 @@
-/* test_networks.c — the paper's 8 networks, whole, against PyTorch; and weight import.
+/* test_networks.c — the paper's 8 networks and the ResNet34 baseline, whole, against PyTorch;
+ * the three colorization networks of cfg/colorize/ (see run_colorize); `medcolor features`; and
+ * weight import.
  *
  * The fixtures (tests/torch/make_network_fixtures.py, made once per `make test` into
  * $MC_FIXTURES/networks) hold, per network, PyTorch's own build of it (torchvision 0.14's
- * ResNet18 / DenseNet121 as E, the modules T written from spec/modules.md, the head C) with
+ * ResNet18 / DenseNet121 / ResNet34 as E, the modules T written from spec/modules.md, the head C) with
  * random weights and non-trivial BatchNorm running statistics, as safetensors: E as a
  * torchvision/timm ImageNet state dict (no "backbone." prefix, 1000-class fc / classifier,
  * num_batches_tracked; ResNet18's in F16), T and C under the canonical names. medcolor imports
- * them (mc_net_import, E then T+C with partial imports; resnet18-pixelshuffle through
+ * them (mc_net_import, E then T+C with partial imports; the parameter count must be PyTorch's
+ * model's; resnet18-pixelshuffle through
  * `medcolor import --partial` from the ImageNet-style file, densenet121-coloru through
  * `medcolor import` of one complete canonical file), then at 320x320, batch 2:
  *   eval mode: the probabilities against float32 PyTorch within TOL_PROB = 1e-4 absolute (the

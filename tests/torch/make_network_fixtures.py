@@ -2,7 +2,8 @@
 """Makes the whole-network PyTorch fixtures of tests/test_networks.c and tests/cli_predict.sh.
 
 For each of the paper's 8 networks (module T in {none, deconv, pixelshuffle, coloru} x backbone
-E in {resnet18, densenet121}, head C = Linear(features -> 5)), PyTorch builds the network:
+E in {resnet18, densenet121}, head C = Linear(features -> 5)), and the ResNet34 baseline
+(cfg/resnet34.cfg: no module, E = torchvision's resnet34), PyTorch builds the network:
 T from torch.nn exactly as ../shared/spec/modules.md describes it (state_dict names exactly
 those of param-names.txt), E = Debian's torchvision 0.14 resnet18 / densenet121 with the
 ImageNet classifier replaced by C. Weights are random; BatchNorm running statistics are made
@@ -12,7 +13,7 @@ are O(1) (probabilities not saturated).
 
 Files written to OUTDIR (about 95 MB in all; 1 minute on 2 cores):
 
-  e_resnet18.safetensors      E of the 4 ResNet18 networks as a torchvision/timm ImageNet
+  e_resnet18.safetensors      E of the 4 ResNet18 networks (e_resnet34: of the ResNet34 one) as a torchvision/timm ImageNet
                               state dict: names WITHOUT "backbone.", the 1000-class fc.*,
                               num_batches_tracked (I64), all floats as F16 (the values used
                               by PyTorch are exactly the F16 ones)
@@ -39,11 +40,14 @@ Files written to OUTDIR (about 95 MB in all; 1 minute on 2 cores):
                                 those float64 values: max |d| / max |g| and ||d|| / ||g||,
                                 measured as the test measures medcolor's (through the sketch
                                 for the larger tensors); not for conv biases before BN
+      metadata params           PyTorch's parameter count of the network
       metadata torch32_*        the same summarised: the loss (relative), the worst gradient over
                                 the tensors (max rel and nrel), the median tensor's nrel, dL/dx;
                                 the test holds medcolor's distance to them (README's claim)
-  index.txt                   the 8 network names
+  index.txt                   the 9 network names
   predict/                    images and expected outputs for tests/cli_predict.sh (below)
+  the colorization networks   cfg/colorize/*: see make_colorize_fixtures (colorize.txt, their
+                              <name>.full / <name>.ref safetensors, two images)
 
 Usage: make_network_fixtures.py OUTDIR
 """

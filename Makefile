@@ -119,7 +119,8 @@ $(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py,$(wildcard tests/
 	@touch $@
 fixtures: $(FIXTURES)
 
-# the 8 whole networks (tests/test_networks.c, tests/cli_predict.sh): ~95 MB, 1-3 min
+# the 9 whole classifiers, the 3 colorization networks (tests/test_networks.c, tests/cli_predict.sh):
+# ~330 MB, 3-6 min
 NET_FIXTURES := $(BUILD)/fixtures/networks/.stamp
 $(NET_FIXTURES): tests/torch/make_network_fixtures.py
 	@mkdir -p $(dir $@)

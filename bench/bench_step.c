@@ -11,8 +11,11 @@
  *   --infer  eval mode, forward only: prints images/s instead of s/step
  *   --layers also print the forward and backward time per layer type (one more pass, layer by layer)
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
- * Input: random grey images (the cfg's channels, normally 1, through T or the grey copy), random
- * 0/1 labels; SGD lr 0.01, momentum 0.9, weight decay 1e-4 as the PyTorch script.
+ *   --adam   Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8: the colorization networks' defaults)
+ *            instead of SGD
+ * Input: random normal images (the cfg's channels: 1 through T or the grey copy; 3 for the
+ * colorization U-Nets), random 0/1 labels (a dense [cost] type=mse takes them as its target of
+ * the output's shape); SGD lr 0.01, momentum 0.9, weight decay 1e-4 as the PyTorch script.
  * Output: one line `medcolor cfg=... stage=... mode=train step_median=1.234 step_min=1.200
  * cpu_median=2.3 maxrss_mb=812.3` (mode=infer: img_per_s=...): wall-clock seconds, the process's
  * CPU seconds per step (all threads: the work, less sensitive to a busy machine than the wall
@@ -122,7 +125,7 @@ static int layer_profile(mc_net *net, int infer) {
 int main(int argc, char **argv) {
     mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     const char *cfg = NULL, *stage = "all";
-    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1;
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
@@ -132,10 +135,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) gpu = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--infer")) infer = 1;
         else if (!strcmp(argv[i], "--layers")) layers = 1;
+        else if (!strcmp(argv[i], "--adam")) adam = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
-                            "[--batch B] [--infer] [--layers] [--gpu N]\n");
+                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam]\n");
             return 2;
         }
     }
@@ -164,7 +168,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nin; i++) x[i] = (float)mc_rng_normal(&r);
     for (size_t i = 0; i < nout; i++) y[i] = mc_rng_uniform(&r) < 0.5 ? 1.0f : 0.0f;
     if (mc_net_set_input(net, x) < 0 || mc_net_set_truth(net, y, NULL) < 0) return die("input");
-    mc_sgd sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f, .decoupled = 0};
+    mc_optimizer opt;
+    mc_optimizer_defaults(&opt, adam ? MC_OPTIM_ADAM : MC_OPTIM_SGD);
+    if (adam) {
+        opt.lr = 1e-4;
+    } else {
+        opt.lr = 0.01, opt.momentum = 0.9, opt.weight_decay = 1e-4;
+    }
 
     double *ts = mc_malloc((size_t)steps * sizeof(double), "times"),
            *cs = mc_malloc((size_t)steps * sizeof(double), "times");
@@ -175,7 +185,7 @@ int main(int argc, char **argv) {
             if (mc_net_forward(net) < 0) return die("forward");
         } else {
             if (mc_net_zero_grad(net) < 0 || mc_net_forward(net) < 0 || mc_net_backward(net) < 0 ||
-                mc_net_sgd_step(net, &sgd) < 0)
+                mc_net_step(net, &opt) < 0)
                 return die("step");
         }
         if (net->be->sync && net->be->sync(net->be) < 0) return die("sync");

@@ -65,6 +65,13 @@ typedef struct mc_train_opts {
                              * iteration, as if interrupted — for tests of --resume */
     double weight_decay;    /* 1e-2 */
     int decoupled;          /* 1: p -= lr*wd*p (fastai, default); 0: classic L2 */
+    /* the optimiser (default SGD): its type and settings; lr comes from the one-cycle schedule,
+     * weight decay from the two fields above (AdamW is decoupled whatever decoupled says) */
+    mc_optimizer opt;
+    /* 1 (default): the schedule's momentum 0.95 -> 0.85 -> 0.95 is SGD's momentum and Adam's /
+     * AdamW's beta1 (fastai's one-cycle); 0: opt.momentum / opt.beta1 as given. RMSprop's
+     * settings are never cycled. */
+    int cycle_momentum;
     int workers;            /* loader threads */
     uint64_t seed;          /* shuffling, augmentation and re-initialisation */
     int reinit_head;        /* 1: C starts fresh (every stage of the paper) */
@@ -138,6 +145,35 @@ int mc_predict_write_csv(FILE *f, const char *name, const char *const *paths, in
                          int nlabels, const float *prob);
 int mc_predict_save_csv(const char *path, const char *const *paths, int n, const char *const *labels, int nlabels,
                         const float *prob);
+/* The network inputs of n images exactly as mc_predict makes them: x[n][c][h][w]. */
+int mc_predict_inputs(mc_net *net, const char *const *paths, int n, float *x);
+
+/* ---- features (`medcolor features`; src/train/features.c, docs/features.md) --------------------
+ * The raw float32 outputs of chosen layers for image files, after the network's own
+ * preprocessing, in eval mode: a classifier's is mc_predict's (grey, centre square crop,
+ * bilinear resize, normalised); an image-to-image network's (its output 2 x H x W at the input's
+ * H x W: the colorization networks) is the CIELAB lightness at the input size — the image as RGB
+ * (grey files at their full precision), each channel resized bilinearly (align_corners=False),
+ * L of the spec's sRGB -> Lab — times l_scale plus l_shift in every input channel (l_scale NaN:
+ * by the channels, 1 -> L as it is, 3 -> L/50 - 1). mc_features_layer resolves a layer reference
+ * (a name, or an index; negative: from the end) to its index; the default layer (ref NULL) is
+ * the last one, or the one before a final [cost] (the raw output, not the cost's). */
+int mc_features_layer(const mc_net *net, const char *ref, int *layer);
+/* 1 when the net's preprocessing is the colorization one (its output 2 x H x W at the input's
+ * H x W), 0 otherwise. */
+int mc_features_is_color(const mc_net *net);
+typedef struct mc_features_opts {
+    double l_scale, l_shift; /* image-to-image networks (NaN: by the input's channels) */
+    mc_pass_progress_fn progress; /* after each batch (may be NULL) */
+    void *progress_ctx;
+} mc_features_opts;
+/* Writes out (safetensors, atomically): per image i and layer k the tensor
+ * "<file name of paths[i]>/<name of layer k>" (the layer's name=, else its index) of the
+ * layer's output shape [c, h, w], float32; metadata "preprocessing" (grey | lab-L), "layers".
+ * Two images with the same file name, or the same layer twice, are an error naming them.
+ * Runs in batches of at most the net's batch (changing it for the last). o may be NULL. */
+int mc_features(mc_net *net, const char *const *paths, int n, const int *layers, int nlayers, const char *out,
+                const mc_features_opts *o);
 
 /* fastai v1's learning-rate finder (`medcolor lrfind`; src/train/lrfind.c): one SGD step per
  * learning rate start (end/start)^(i/iters) on shuffled training batches, the loss smoothed
@@ -307,6 +343,11 @@ typedef struct mc_experiment {
     int gpu;                /* -1: CPU; >= 0: the CUDA device (a GPU build) */
     double weight_decay;    /* < 0: unset (finally 1e-2) */
     int decoupled;          /* < 0: unset (finally 1) */
+    /* the optimiser (docs/training.md): MC_OPTIM_*, < 0 unset (finally sgd); its settings, < 0
+     * unset (finally torch.optim's defaults); each applies to some optimisers only */
+    int optimizer;
+    double beta1, beta2, eps, alpha, momentum;
+    int centered, cycle_momentum; /* < 0: unset (finally 0 and 1) */
     int frozen_bn;          /* MC_FROZEN_BN_*; < 0: unset (finally batch) */
     double max_lr;          /* every stage's, below [stage]: <= 0 unset */
     int epochs;             /* <= 0: unset */

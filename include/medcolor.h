@@ -188,17 +188,58 @@ int mc_net_get_output(const mc_net *net, int i, float *host);
 /* dL/d(input), after backward with mc_net_want_input_grad(net, 1). */
 int mc_net_get_input_grad(const mc_net *net, float *host);
 
-/* ---- optimiser ----------------------------------------------------------------------------- */
+/* ---- optimisers (docs/training.md) ----------------------------------------------------------
+ * Each is torch.optim's update, element by element in its order of operations, on every
+ * trainable tensor outside frozen groups (the backend's sgd / adam / rmsprop operations). */
+enum { MC_OPTIM_SGD = 0, MC_OPTIM_ADAM, MC_OPTIM_ADAMW, MC_OPTIM_RMSPROP, MC_NUM_OPTIMS };
+typedef struct mc_optimizer {
+    int type;            /* MC_OPTIM_* */
+    double lr;
+    double momentum;     /* SGD: v = momentum*v + g, p -= lr*v; RMSprop: buf = momentum*buf + g/avg,
+                          * p -= lr*buf (0: no buffer, p -= lr*g/avg) */
+    double beta1, beta2; /* Adam/AdamW: m = b1*m + (1-b1)g, v = b2*v + (1-b2)g^2, bias-corrected */
+    double alpha;        /* RMSprop: square_avg = alpha*square_avg + (1-alpha)g^2 (Keras' rho) */
+    double eps;          /* Adam/AdamW/RMSprop: added to the square root (outside it) */
+    double weight_decay;
+    /* 1: decoupled, p *= 1 - lr*wd before the update (AdamW's; fastai's true_wd for SGD, Adam and
+     * RMSprop; AdamW is always decoupled); 0: wd*p added to the gradient (torch's weight_decay=) */
+    int decoupled;
+    int centered;        /* RMSprop: divide by the centred second moment */
+} mc_optimizer;
+/* torch.optim's defaults for the type: lr 1e-3 (SGD 1e-2); SGD momentum 0; Adam(W) betas (0.9,
+ * 0.999), eps 1e-8; RMSprop alpha 0.99, eps 1e-8, momentum 0, not centred; weight decay 0
+ * (AdamW 1e-2, decoupled). */
+void mc_optimizer_defaults(mc_optimizer *o, int type);
+const char *mc_optimizer_name(int type);   /* "sgd", "adam", "adamw", "rmsprop" */
+int mc_optimizer_from_name(const char *name); /* MC_OPTIM_*, or MC_EARG naming the choices */
+/* One step. The state (moments, step count) lives in the net; it belongs to one optimiser type:
+ * a step of another type after steps of the first is MC_EARG until mc_net_reset_optimizer. */
+int mc_net_step(mc_net *net, const mc_optimizer *opt);
+/* Zeroes the optimiser state and its step count (a fresh optimiser). */
+int mc_net_reset_optimizer(mc_net *net);
+
+/* SGD with momentum, the classic interface (= mc_net_step with MC_OPTIM_SGD). */
 typedef struct mc_sgd {
     float lr;
     float momentum;      /* PyTorch SGD: v = momentum*v + g; p -= lr*v */
     float weight_decay;
     int decoupled;       /* 1: p -= lr*wd*p (fastai/AdamW style); 0: g += wd*p (classic L2) */
 } mc_sgd;
-/* Updates every trainable tensor outside frozen groups; clears momentum with mc_net_reset_optimizer. */
 int mc_net_sgd_step(mc_net *net, const mc_sgd *opt);
-int mc_net_reset_optimizer(mc_net *net);
-/* The SGD momentum buffer, mc_net_num_params() floats in tensor order (for checkpoints). */
+
+/* The optimiser state, for checkpoints: its type (-1: none yet), the steps taken, and its
+ * tensors ("slots", each mc_net_num_params() floats in tensor order): SGD 0 momentum; Adam/AdamW
+ * 0 exp_avg, 1 exp_avg_sq; RMSprop 0 square_avg, 1 grad_avg (centered), 2 momentum buffer. A slot
+ * is allocated when first used (or set). */
+int mc_net_opt_type(const mc_net *net);
+long long mc_net_opt_steps(const mc_net *net);
+/* Sets type and step count (a restored state); type -1 clears both. */
+int mc_net_set_opt_progress(mc_net *net, int type, long long steps);
+#define MC_OPT_MAX_SLOTS 3
+int mc_net_opt_has_slot(const mc_net *net, int slot); /* 1 when slot holds state */
+int mc_net_get_opt_state(const mc_net *net, int slot, float *host); /* zeros when absent */
+int mc_net_set_opt_state(mc_net *net, int slot, const float *host);
+/* SGD's momentum buffer = slot 0 (the state of every optimiser's first moment). */
 int mc_net_get_momentum(const mc_net *net, float *host);
 int mc_net_set_momentum(mc_net *net, const float *host);
 

@@ -2,8 +2,9 @@
 # bench.sh — `make bench`: medcolor against PyTorch on this machine, in the same run.
 #
 # For each configuration of issue 6 (batch 16, 320x320, one grey input channel through T or the
-# grey copy, a training step = forward + backward + SGD update) and for ResNet18 inference
-# (eval, batch 16), runs medcolor (BENCH_BIN, built from bench/bench_step.c) and PyTorch
+# grey copy, a training step = forward + backward + SGD update), for ResNet18 inference
+# (eval, batch 16) and for the colorization U-Net ResNet-18 (issue 14: batch 16, 256x256, 3 input
+# channels, MSE against a 2x256x256 target, an Adam step), runs medcolor (BENCH_BIN, built from bench/bench_step.c) and PyTorch
 # (scripts/bench_torch.py), each in its own process one after the other, and prints a table with
 # the median step times, the medcolor/PyTorch time ratio (wall clock; also of the CPU time of
 # all threads, which a busy machine disturbs less) and each process's peak RSS, then one line per
@@ -22,20 +23,21 @@ if [ "${QUICK:-0}" = 1 ]; then STEPS=1; WARM=1; else STEPS=${STEPS:-3}; WARM=${W
 ONLY=${ONLY:-}
 [ -x "$BIN" ] || { echo "bench.sh: $BIN missing (make bench builds it)"; exit 1; }
 
-# name  cfg-name  stage  mode
+# name  cfg-name  stage  mode (train-adam: Adam instead of SGD)
 CONFIGS="resnet18 all train
 resnet18-pixelshuffle color train
 resnet18-pixelshuffle all train
 resnet18-coloru color train
 densenet121 all train
 densenet121-pixelshuffle color train
-resnet18 all infer"
+resnet18 all infer
+colorize/unet-resnet18 all train-adam"
 
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
 
-echo "medcolor vs PyTorch: batch 16, 320x320, $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
+echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 rows=""
@@ -43,7 +45,7 @@ ratios=""
 fail=0
 while read -r net stage mode; do
   [ -n "$ONLY" ] && [[ "$net $stage $mode" != *"$ONLY"* ]] && continue
-  extra=""; [ "$mode" = infer ] && extra="--infer"
+  extra=""; [ "$mode" = infer ] && extra="--infer"; [ "$mode" = train-adam ] && extra="--adam"
   mc=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^medcolor ')
   th=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
   if [ -z "$mc" ] || [ -z "$th" ]; then

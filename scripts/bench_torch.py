@@ -5,7 +5,10 @@ bench/bench_step.c, timed in the same way, in its own process.
   bench_torch.py NET [--stage all|color] [--steps N] [--warmup W] [--threads T] [--batch B] [--infer]
 
 NET is a cfg name without .cfg: resnet18, resnet18-pixelshuffle, resnet18-coloru, resnet18-deconv,
-densenet121, densenet121-pixelshuffle, ... The networks come from
+densenet121, densenet121-pixelshuffle, ..., or colorize/unet-resnet18 (colorize/unet-resnet34,
+colorize/autoencoder): Saini et al.'s colorization networks, the same torch.nn models as their
+parity fixtures, input (B, C, 256, 256) normal noise, target (B, 2, 256, 256) 0/1, MSELoss, Adam
+lr 1e-4 (--adam; betas 0.9/0.999, eps 1e-8). The classifiers come from
 tests/torch/make_network_fixtures.py (T from torch.nn as docs/modules.md describes it,
 E = torchvision's resnet18 / densenet121, C = Linear(features -> 5)). Stage color: the backbone's parameters do not
 require gradients (E frozen; its BatchNorm still uses batch statistics in train mode, as
@@ -39,18 +42,25 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--infer", action="store_true")
+    ap.add_argument("--adam", action="store_true", help="Adam lr 1e-4 instead of SGD")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (each timed step ends with a synchronize)")
     ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (PyTorch's cuDNN default); off: true FP32 as medcolor's default")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    parts = a.net.split("-")
-    backbone, module = parts[0], parts[1] if len(parts) > 1 else "none"
     # the same torch.nn networks the parity tests use (one definition of the paper's modules)
-    from make_network_fixtures import Net, NOUT  # noqa: E402
+    from make_network_fixtures import Net, NOUT, colorize_model  # noqa: E402
     assert NOUT == 5
     source = "tests/torch/make_network_fixtures.py"
-    m = Net(module, backbone)
+    colorize = a.net.startswith("colorize/")
+    if colorize:
+        m = colorize_model(a.net.split("/", 1)[1])
+        cin, size, nout = (1 if a.net.endswith("autoencoder") else 3), 256, (2, 256, 256)
+    else:
+        parts = a.net.split("-")
+        backbone, module = parts[0], parts[1] if len(parts) > 1 else "none"
+        m = Net(module, backbone)
+        cin, size, nout = 1, 320, (5,)
     dev = torch.device(a.device)
     if dev.type == "cuda":
         torch.backends.cudnn.allow_tf32 = a.tf32
@@ -60,8 +70,8 @@ def main():
     if a.stage == "color":
         for p in m.backbone.parameters():
             p.requires_grad_(False)
-    x = torch.randn(a.batch, 1, 320, 320).to(dev)
-    y = (torch.rand(a.batch, 5) > 0.5).float().to(dev)
+    x = torch.randn(a.batch, cin, size, size).to(dev)
+    y = (torch.rand(a.batch, *nout) > 0.5).float().to(dev)
     ts, cs = [], []
     if a.infer:
         m.eval()
@@ -75,8 +85,11 @@ def main():
                     cs.append(time.process_time() - c)
     else:
         params = [p for p in m.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
-        lossf = nn.BCEWithLogitsLoss()
+        if a.adam:
+            opt = torch.optim.Adam(params, lr=1e-4)
+        else:
+            opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
+        lossf = nn.MSELoss() if colorize else nn.BCEWithLogitsLoss()
         m.train()
         for i in range(a.warmup + a.steps):
             t, c = time.perf_counter(), time.process_time()

@@ -81,6 +81,9 @@ usage "medcolor finetune: --stop-after 0: must be in 1..2147483647" finetune "$C
 usage "medcolor eval: --split tset: must be one of valid, test, train" eval run --split tset
 usage "medcolor predict: --batch 0: must be in 1..1048576" predict run a.png --batch 0
 usage "medcolor colorize: --threads 5000: must be in 0..1024" colorize run a.png --threads 5000
+usage "medcolor features: -o OUT.safetensors is required (see medcolor features --help)" features run a.png
+usage "medcolor features: give --l-scale and --l-shift together" features run a.png -o x.safetensors --l-scale 2
+usage "medcolor features: expected [net.cfg] <weights | run folder> <image...|list.txt>, got 1 argument (see medcolor features --help)" features run -o x.safetensors
 usage "medcolor run-grid: --index 0: must be >= 1" run-grid "$T" --index 0
 usage "medcolor train: --subset-seed 8: there is no --subset (or subset=) to draw" train "$C" "$D" --subset-seed 8
 usage "medcolor train: --stages '': no stage given (the stages: baseline, baseline-all, color, all, last)" train "$C" "$D" --stages ''

@@ -220,6 +220,7 @@ static double ref_act(const mc_act *a, double v) {
     case MC_ACT_LEAKY: return v > 0 ? v : v * (double)a->a;
     case MC_ACT_LOGISTIC: return 1.0 / (1.0 + exp(-v));
     case MC_ACT_HARDTANH: return v < (double)a->a ? (double)a->a : (v > (double)a->b ? (double)a->b : v);
+    case MC_ACT_TANH: return tanh(v);
     default: return v;
     }
 }
@@ -230,6 +231,7 @@ static double ref_dact(const mc_act *a, double v) {
     case MC_ACT_LEAKY: return v > 0 ? 1 : (double)a->a;
     case MC_ACT_LOGISTIC: { double s = 1.0 / (1.0 + exp(-v)); return s * (1 - s); }
     case MC_ACT_HARDTANH: return v > (double)a->a && v < (double)a->b ? 1 : 0;
+    case MC_ACT_TANH: return 1 - tanh(v) * tanh(v);
     default: return 1;
     }
 }
@@ -429,7 +431,7 @@ static void maxpool_case(const char *name, int h, int w, int k, int s, int p) {
 
 /* ---- every other operation: bitwise the same for every thread count -------------------- */
 /* outputs recorded per thread count, in the same order for each, compared at the end */
-#define MAXREC 96
+#define MAXREC 160
 static struct {
     char name[64];
     size_t n;
@@ -500,8 +502,8 @@ static void other_ops(void) {
     mc_pool_desc pa = {.mode = MC_POOL_AVG, .n = n, .c = c, .h = h, .w = w, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
     pa.oh = h / 2;
     pa.ow = w / 2;
-    const mc_act acts[5] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
-                            {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -0.5f, 0.7f}};
+    const mc_act acts[6] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
+                            {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -0.5f, 0.7f}, {MC_ACT_TANH, 0, 0}};
     /* GEMMs: small (one piece), split along columns, along rows; every transpose; alpha, beta */
     static const int gshape[][3] = {{16, 5, 512}, {64, 700, 100}, {300, 40, 200}, {16, 1024, 512}};
     const size_t gmax = 1024 * 512;
@@ -515,7 +517,7 @@ static void other_ops(void) {
         mc_backend *b = bes[1][ti];
         rec_i = 0;
         float *o;
-        for (int a = 0; a < 5; a++) {
+        for (int a = 0; a < 6; a++) {
             snprintf(nm, sizeof nm, "act_fwd %d", a);
             o = rec_out(ti, nm, N, NULL, 0);
             REQUIRE_OK(b->act_fwd(b, &acts[a], N, x, o));
@@ -579,6 +581,62 @@ static void other_ops(void) {
             float *v = rec_out(ti, nm, N, init, N);
             REQUIRE_OK(b->sgd(b, N, wv, g, v, 0.01f, 0.9f, 1e-2f, dec));
         }
+        /* the optimisers: two steps each (the second on a non-zero state) */
+        mc_adam_coef ac = {.b1 = 0.9f, .omb1 = 0.1f, .b2 = 0.999f, .omb2 = 0.001f, .l2 = 1e-2f, .shrink = 1.0f,
+                           .step_size = 0.01f, .bc2_sqrt = 0.0447f, .eps = 1e-8f};
+        for (int dec = 0; dec < 2; dec++) {
+            if (dec) {
+                ac.l2 = 0.0f;
+                ac.shrink = 0.9999f;
+            }
+            snprintf(nm, sizeof nm, "adam decoupled=%d weights", dec);
+            float *wv = rec_out(ti, nm, N, x, N);
+            snprintf(nm, sizeof nm, "adam decoupled=%d m", dec);
+            float *m1 = rec_out(ti, nm, N, init, N);
+            snprintf(nm, sizeof nm, "adam decoupled=%d v", dec);
+            float *v2 = rec_out(ti, nm, N, NULL, 0);
+            for (size_t i = 0; i < N; i++) v2[i] = init[i] * init[i];
+            REQUIRE_OK(b->adam(b, N, wv, g, m1, v2, &ac));
+            REQUIRE_OK(b->adam(b, N, wv, x2, m1, v2, &ac));
+        }
+        for (int var = 0; var < 3; var++) {
+            mc_rmsprop_coef rc = {.alpha = 0.9f, .oma = 0.1f, .eps = 1e-7f, .lr = 1e-3f, .momentum = var == 2 ? 0.9f : 0.0f,
+                                  .l2 = var == 0 ? 1e-2f : 0.0f, .shrink = var == 0 ? 1.0f : 0.999f, .centered = var >= 1};
+            snprintf(nm, sizeof nm, "rmsprop %d weights", var);
+            float *wv = rec_out(ti, nm, N, x, N);
+            snprintf(nm, sizeof nm, "rmsprop %d square_avg", var);
+            float *sq = rec_out(ti, nm, N, NULL, 0);
+            for (size_t i = 0; i < N; i++) sq[i] = 1.0f + init[i] * init[i];
+            snprintf(nm, sizeof nm, "rmsprop %d grad_avg", var);
+            float *gav = rec_out(ti, nm, N, init, N);
+            snprintf(nm, sizeof nm, "rmsprop %d buffer", var);
+            float *bf = rec_out(ti, nm, N, x2, N);
+            REQUIRE_OK(b->rmsprop(b, N, wv, g, sq, var ? gav : NULL, var == 2 ? bf : NULL, &rc));
+            REQUIRE_OK(b->rmsprop(b, N, wv, x2, sq, var ? gav : NULL, var == 2 ? bf : NULL, &rc));
+        }
+        /* dense losses (the two doubles bit for bit), with and without mask */
+        for (int lt = 0; lt < 2; lt++)
+            for (int mk = 0; mk < 2; mk++) {
+                double lc2[2];
+                REQUIRE_OK(b->reg_loss_fwd(b, lt, N, x, x2, mk ? mask : NULL, &lc2[0], &lc2[1]));
+                snprintf(nm, sizeof nm, "reg_loss_fwd %d mask %d", lt, mk);
+                o = rec_out(ti, nm, 4, NULL, 0);
+                memcpy(o, lc2, sizeof lc2);
+                snprintf(nm, sizeof nm, "reg_loss_bwd %d mask %d", lt, mk);
+                o = rec_out(ti, nm, N, init, N);
+                REQUIRE_OK(b->reg_loss_bwd(b, lt, N, x, x2, mk ? mask : NULL, 0.125f, 0.5f, o));
+            }
+        /* upsampling: nearest and bilinear, factors 2 and 3, over (n, 5, 13, 11) */
+        for (int mode = 0; mode < 2; mode++)
+            for (int f = 2; f <= 3; f++) {
+                const size_t nx = (size_t)n * 5 * 13 * 11, ny = nx * (size_t)(f * f);
+                snprintf(nm, sizeof nm, "upsample_fwd mode %d f %d", mode, f);
+                o = rec_out(ti, nm, ny, NULL, 0);
+                REQUIRE_OK(b->upsample_fwd(b, mode, n, 5, 13, 11, f, x, o));
+                snprintf(nm, sizeof nm, "upsample_bwd mode %d f %d beta 0.5", mode, f);
+                o = rec_out(ti, nm, nx, init, nx);
+                REQUIRE_OK(b->upsample_bwd(b, mode, n, 5, 13, 11, f, g, 0.5f, o));
+            }
         int fin[2];
         REQUIRE_OK(b->all_finite(b, N, x, &fin[0]));
         const float keep = x2[N / 2];
@@ -607,7 +665,8 @@ static void other_ops(void) {
         }
         for (int ti = 0; ti < NTHR; ti++) free(recs[i].v[ti]);
     }
-    printf("  %d other operations (GEMM, activations, bias, pooling, element-wise, loss, SGD) bitwise the same "
+    printf("  %d other operations (GEMM, activations, bias, pooling, element-wise, losses, upsampling, SGD, Adam, "
+           "RMSprop) bitwise the same "
            "with 1, 2, 3, 5%s threads%s\n",
            nrec, NTHR > 4 ? " and the machine's" : "", bad ? ": NOT" : "");
     nrec = 0;
@@ -735,6 +794,7 @@ int main(void) {
     bn_case("linear, offset mean", 2, 4, 100, 100.0, lin);
     bn_case("hardtanh", 3, 3, 41, 0.0, ht);
     bn_case("logistic", 2, 3, 20, 0.0, lg);
+    bn_case("tanh", 3, 4, 37, 0.0, (mc_act){MC_ACT_TANH, 0, 0});
     maxpool_case("3x3 s2 p1", 17, 14, 3, 2, 1);
     maxpool_case("2x2 s2", 12, 9, 2, 2, 0);
     maxpool_case("3x3 s1 p1", 7, 8, 3, 1, 1);

@@ -1,12 +1,15 @@
-/* test_networks.c — the paper's 8 networks, whole, against PyTorch; and weight import.
+/* test_networks.c — the paper's 8 networks and the ResNet34 baseline, whole, against PyTorch;
+ * the three colorization networks of cfg/colorize/ (see run_colorize); `medcolor features`; and
+ * weight import.
  *
  * The fixtures (tests/torch/make_network_fixtures.py, made once per `make test` into
  * $MC_FIXTURES/networks) hold, per network, PyTorch's own build of it (torchvision 0.14's
- * ResNet18 / DenseNet121 as E, the modules T written from docs/modules.md (from the papers), the head C) with
+ * ResNet18 / DenseNet121 / ResNet34 as E, the modules T written from docs/modules.md (from the papers), the head C) with
  * random weights and non-trivial BatchNorm running statistics, as safetensors: E as a
  * torchvision/timm ImageNet state dict (no "backbone." prefix, 1000-class fc / classifier,
  * num_batches_tracked; ResNet18's in F16), T and C under the canonical names. medcolor imports
- * them (mc_net_import, E then T+C with partial imports; resnet18-pixelshuffle through
+ * them (mc_net_import, E then T+C with partial imports; the parameter count must be PyTorch's
+ * model's; resnet18-pixelshuffle through
  * `medcolor import --partial` from the ImageNet-style file, densenet121-coloru through
  * `medcolor import` of one complete canonical file), then at 320x320, batch 2:
  *   eval mode: the probabilities against float32 PyTorch within TOL_PROB = 1e-4 absolute (the
@@ -188,7 +191,7 @@ typedef struct row {
     int nzero;
     char worst[160]; /* tensor with the largest max rel */
 } row;
-static row rows[8];
+static row rows[16];
 static int nrows;
 
 /* How far a gradient is from the reference: max |d| / max |g| (the table's "max rel") and the
@@ -398,6 +401,9 @@ static void run_network(const char *name, int how) {
     mc_net_opts o = {.batch = 2, .seed = 0, .threads = 2};
     REQUIRE_OK(mc_net_from_cfg(&net, cfg, &o));
     import_weights(net, name, cfg, backbone, how);
+    const char *np = mc_st_metadata(ref, "params");
+    CHECK(np && mc_net_num_params(net) == (size_t)strtoull(np, NULL, 10),
+          "%s: %zu parameters, PyTorch's model has %s", name, mc_net_num_params(net), np ? np : "(not in the fixture)");
     row *r = &rows[nrows++];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
@@ -557,6 +563,319 @@ static void run_network(const char *name, int how) {
     free(dx);
     mc_net_free(net);
     mc_st_close(ref);
+}
+
+/* ---- the colorization networks (cfg/colorize/) -------------------------------------------
+ * Built at the fixture's size (net.width/height overridden: the cfgs say 256, the networks are
+ * fully convolutional), batch 2; weights: the autoencoder from one canonical file, the U-Nets'
+ * encoders first from the ImageNet-style e_resnetN file (the torchvision names, its fc skipped:
+ * how ImageNet weights reach the encoder), then everything from the canonical file. Compared with
+ * PyTorch in float64 (the exact values): eval output and `features` (relative to the tensor's
+ * scale), and in train mode the masked MSE loss, the output, every running statistic, dL/dx and
+ * every gradient (max |d| / max |g| and ||d|| / ||g|| per tensor).
+ *
+ * Tolerances. The issue asks 1e-5 for the outputs and 1e-4 for the gradients; the autoencoder
+ * meets both with room (~4e-6 and ~4e-7, as PyTorch's own float32 run: ~3e-6). The ResNet U-Nets
+ * cannot, in any float32 implementation: PyTorch's own float32 run of the same fixture lands
+ * 1.5e-5 / 2.4e-5 (eval output) and 7e-3 (worst gradient) from the float64 values. Random weights
+ * through 25-40 train-mode BatchNorms at 4x4..128x128 with batch 2 turn float32 rounding into
+ * relative errors that grow layer by layer towards the input, and a pre-activation within
+ * rounding of a ReLU's kink flips now and then (see the classifiers above). So each criterion is
+ * max(the issue's, K x what PyTorch float32 shows on that network, from the fixture's metadata):
+ * K = 2 for the outputs, K = 3 for dL/dx and the worst and median tensors' ||d|| / ||g|| (the
+ * classifiers' "3x the worst seen"); the head's gradients, which the backward pass reaches
+ * before any ReLU or BatchNorm, 1e-4 max rel everywhere. The table prints both sides. */
+#define TOL_COUT 1e-5
+#define TOL_CGRAD 1e-4
+
+/* max(floor, k x the metadata value key of ref); floor when absent */
+static double tol_vs_torch(mc_st *ref, const char *key, double floor_, double k) {
+    const char *v = mc_st_metadata(ref, key);
+    double t = v ? atof(v) : 0;
+    return fmax(floor_, k * t);
+}
+
+
+/* `medcolor features` of the colorization network on the fixture's two image files (a 16-bit
+ * grey PNG and an 8-bit RGB PNG, both resized: the lightness pipeline) against PyTorch on the
+ * same preprocessing: the default layer (the head, before [cost]) and, for the U-Nets, the
+ * encoder's last block by name. Returns the largest error relative to each tensor's scale. */
+static double features_cli(const char *name, const char *cfg, const char *weights, const char *size,
+                           mc_st *ref) {
+    const double tol = tol_vs_torch(ref, "torch32_eval", TOL_COUT, 2);
+    char img[2][1200], out[1200], cap[1200], sw[64], sh[64];
+    snprintf(img[0], sizeof img[0], "%s/col_grey16.png", dir);
+    snprintf(img[1], sizeof img[1], "%s/col_rgb.png", dir);
+    snprintf(out, sizeof out, "%s/%s-features.safetensors", mc_test_tmp(), name);
+    snprintf(cap, sizeof cap, "%s/%s-features.txt", mc_test_tmp(), name);
+    snprintf(sw, sizeof sw, "net.width=%s", size);
+    snprintf(sh, sizeof sh, "net.height=%s", size);
+    const int unet = !strncmp(name, "unet-", 5);
+    const char *bottom = !strcmp(name, "unet-resnet34") ? "backbone.layer4.2" : "backbone.layer4.1";
+    char *argv[20] = {"features", (char *)cfg, (char *)weights, img[0], img[1], "--set", sw, "--set", sh,
+                      "-o", out, "--threads", "2"};
+    int argc = 13;
+    if (unet) {
+        argv[argc++] = "--layer";
+        argv[argc++] = "-2"; /* the head, by index from the end (the last layer is [cost]) */
+        argv[argc++] = "--layer";
+        argv[argc++] = (char *)bottom;
+    }
+    argv[argc] = NULL;
+    int rc = run_cli(mc_cli_features, argv, cap);
+    CHECK(rc == 0, "%s: medcolor features exited %d", name, rc);
+    if (rc) {
+        print_file(cap);
+        return 1e9;
+    }
+    mc_st *st;
+    REQUIRE_OK(mc_st_open(&st, out));
+    const char *pre = mc_st_metadata(st, "preprocessing");
+    CHECK(pre && !strcmp(pre, "lab-L"), "%s: features' preprocessing %s", name, pre ? pre : "(none)");
+    CHECK(mc_st_num_tensors(st) == (unet ? 4 : 2), "%s: features wrote %d tensors", name, mc_st_num_tensors(st));
+    double worst = 0;
+    const char *base[2] = {"col_grey16.png", "col_rgb.png"};
+    for (int which = 0; which < (unet ? 2 : 1); which++) {
+        size_t nr = 0;
+        float *r = read_st(ref, which ? "feat_bottom" : "feat_img", &nr);
+        REQUIRE(r && nr % 2 == 0, "%s: fixture lacks %s", name, which ? "feat_bottom" : "feat_img");
+        for (int i = 0; i < 2; i++) {
+            char tn[300];
+            snprintf(tn, sizeof tn, "%s/%s", base[i], which ? bottom : "head.0");
+            if (!unet && !which) snprintf(tn, sizeof tn, "%s/decoder.8", base[i]);
+            size_t n = 0;
+            float *mine = read_st(st, tn, &n);
+            CHECK(mine && n == nr / 2, "%s: features lacks %s (or its size %zu is not %zu)", name, tn, n, nr / 2);
+            if (mine && n == nr / 2) {
+                double e = rel_err(mine, r + (size_t)i * n, n);
+                CHECK(e <= tol, "%s: features %s: error %.3g of its scale > %.3g", name, tn, e, tol);
+                worst = fmax(worst, e);
+            }
+            free(mine);
+        }
+        free(r);
+    }
+    mc_st_close(st);
+    unlink(out);
+    return worst;
+}
+
+static void run_colorize(const char *name) {
+    char path[1200], full[1200], sz[2][32];
+    double t0 = now_s();
+    snprintf(path, sizeof path, "%s/%s.ref.safetensors", dir, name);
+    snprintf(full, sizeof full, "%s/%s.full.safetensors", dir, name);
+    mc_st *ref;
+    REQUIRE_OK(mc_st_open(&ref, path));
+    const char *cfg = mc_st_metadata(ref, "cfg"), *size = mc_st_metadata(ref, "size"),
+               *np = mc_st_metadata(ref, "params");
+    REQUIRE(cfg && size && np, "%s: metadata incomplete", path);
+    snprintf(sz[0], sizeof sz[0], "net.width=%s", size);
+    snprintf(sz[1], sizeof sz[1], "net.height=%s", size);
+    const char *set[] = {sz[0], sz[1], NULL};
+    mc_net *net;
+    mc_net_opts o = {.batch = 2, .seed = 0, .threads = 2, .set = set};
+    REQUIRE_OK(mc_net_from_cfg(&net, cfg, &o));
+    int nt = mc_net_num_tensors(net);
+    CHECK(mc_net_num_params(net) == (size_t)strtoull(np, NULL, 10), "%s: %zu parameters, PyTorch's model has %s",
+          name, mc_net_num_params(net), np);
+    mc_import_report r1, r2;
+    if (strncmp(name, "unet-", 5) == 0) {
+        char e_path[1200];
+        snprintf(e_path, sizeof e_path, "%s/e_%s.safetensors", dir, name + 5);
+        REQUIRE_OK(mc_net_import(net, e_path, MC_IMPORT_PARTIAL, &r1));
+        int nbb = 0;
+        for (int i = 0; i < nt; i++) {
+            mc_tensor_info ti;
+            mc_net_tensor_info(net, i, &ti);
+            nbb += !strncmp(ti.name, "backbone.", 9);
+        }
+        CHECK(r1.loaded == nbb && r1.nskipped == 2 && r1.nunused == 0 && r1.nmissing == nt - nbb,
+              "%s: the ImageNet-style encoder file: loaded %d of the %d encoder tensors, skipped %d (fc), unused %d",
+              name, r1.loaded, nbb, r1.nskipped, r1.nunused);
+        mc_import_report_free(&r1);
+    }
+    REQUIRE_OK(mc_net_import(net, full, 0, &r2));
+    CHECK(r2.loaded == nt && r2.nunused == 0 && r2.nmissing == 0, "%s: canonical file: loaded %d of %d, unused %d",
+          name, r2.loaded, nt, r2.nunused);
+    mc_import_report_free(&r2);
+    int c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    const int nout = mc_net_num_outputs(net);
+    size_t nin = (size_t)2 * c * h * w, no = (size_t)2 * nout, n = 0;
+    float *x_ev = read_st(ref, "x_eval", &n), *x_tr = read_st(ref, "x_train", NULL);
+    REQUIRE(x_ev && x_tr && n == nin && nout == 2 * h * w, "%s: input %dx%dx%d vs the fixture's %zu values", name, c,
+            h, w, n);
+    float *out_eval = read_st(ref, "out_eval", &n), *out = malloc(no * sizeof(float));
+    REQUIRE(out_eval && n == no && out, "%s: fixture lacks out_eval", name);
+
+    /* eval mode */
+    mc_net_set_train(net, 0);
+    REQUIRE_OK(mc_net_set_input(net, x_ev));
+    REQUIRE_OK(mc_net_forward(net));
+    REQUIRE_OK(mc_net_get_output(net, -1, out));
+    double e_eval = rel_err(out, out_eval, no), tol_eval = tol_vs_torch(ref, "torch32_eval", TOL_COUT, 2);
+    CHECK(e_eval <= tol_eval, "%s: eval output: error %.3g of its scale > %.3g", name, e_eval, tol_eval);
+    double e_feat = features_cli(name, cfg, full, size, ref);
+
+    /* train mode */
+    float *t = read_st(ref, "t", NULL), *mask = read_st(ref, "mask", NULL), *loss = read_st(ref, "loss", NULL),
+          *out_train = read_st(ref, "out_train", NULL), *dx_ref = read_st(ref, "dx", &n);
+    REQUIRE(t && mask && loss && out_train && dx_ref && n == nin, "%s: fixture lacks the train-mode tensors", name);
+    mc_net_set_train(net, 1);
+    mc_net_want_input_grad(net, 1);
+    REQUIRE_OK(mc_net_set_input(net, x_tr));
+    REQUIRE_OK(mc_net_set_truth(net, t, mask));
+    REQUIRE_OK(mc_net_zero_grad(net));
+    REQUIRE_OK(mc_net_forward(net));
+    double ours = mc_net_loss(net), e_loss = fabs(ours - (double)loss[0]) / fabs((double)loss[0]);
+    CHECK(e_loss <= TOL_LOSS, "%s: train loss %.9g vs torch %.9g (rel %.3g)", name, ours, (double)loss[0], e_loss);
+    REQUIRE_OK(mc_net_get_output(net, -1, out));
+    double e_out = rel_err(out, out_train, no), tol_out = tol_vs_torch(ref, "torch32_out", TOL_COUT, 2);
+    CHECK(e_out <= tol_out, "%s: train-mode output: error %.3g of its scale > %.3g", name, e_out, tol_out);
+    REQUIRE_OK(mc_net_backward(net));
+    float *dx = malloc(nin * sizeof(float));
+    REQUIRE(dx, "out of memory");
+    REQUIRE_OK(mc_net_get_input_grad(net, dx));
+    gerr edx = compare(dx, dx_ref, NULL, nin);
+    const double tol_dx = tol_vs_torch(ref, "torch32_dx", TOL_CGRAD, 3),
+                 tol_worst = tol_vs_torch(ref, "torch32_grad_nrel", TOL_CGRAD, 3),
+                 tol_med = tol_vs_torch(ref, "torch32_grad_nrel_median", TOL_CGRAD, 3);
+    CHECK(edx.max <= tol_dx, "%s: input gradient: max rel %.3g > %.3g", name, edx.max, tol_dx);
+    double gmax = 0, gnrel = 0, stats = 0, t32max = 0, nrels[1024];
+    int nn = 0;
+    char worst[200] = "-";
+    int ngrad = 0, nstats = 0;
+    for (int i = 0; i < nt; i++) {
+        mc_tensor_info ti;
+        mc_net_tensor_info(net, i, &ti);
+        float *mine = malloc(ti.numel * sizeof(float));
+        REQUIRE(mine, "out of memory");
+        char tn[600];
+        if (ti.trainable) {
+            REQUIRE_OK(mc_net_tensor_grad(net, i, mine));
+            gerr e = grad_error(ref, &ti, mine);
+            CHECK(e.nrel <= tol_worst, "%s: gradient of %s: ||d|| / ||g|| %.3g > %.3g (max rel %.3g)", name, ti.name,
+                  e.nrel, tol_worst, e.max);
+            if (!strncmp(ti.name, "head.", 5))
+                CHECK(e.max <= TOL_CGRAD, "%s: gradient of %s: max rel %.3g > %.0e", name, ti.name, e.max, TOL_CGRAD);
+            if (nn < (int)(sizeof nrels / sizeof nrels[0])) nrels[nn++] = e.nrel;
+            if (!(e.max <= gmax)) {
+                gmax = e.max;
+                snprintf(worst, sizeof worst, "%s", ti.name);
+            }
+            gnrel = fmax(gnrel, e.nrel);
+            snprintf(tn, sizeof tn, "t32err.%s", ti.name);
+            float *t32 = read_st(ref, tn, NULL);
+            if (t32) t32max = fmax(t32max, (double)t32[0]);
+            free(t32);
+            if (getenv("MC_NET_VERBOSE"))
+                printf("    %-70s %9zu values: nrel %.2e max rel %.2e\n", ti.name, ti.numel, e.nrel, e.max);
+            ngrad++;
+        } else {
+            snprintf(tn, sizeof tn, "after.%s", ti.name);
+            float *a = read_st(ref, tn, &n);
+            CHECK(a && n == ti.numel, "%s: fixture lacks %s", name, tn);
+            REQUIRE_OK(mc_net_tensor_get(net, i, mine));
+            if (a && n == ti.numel) {
+                double e = rel_err(mine, a, n);
+                CHECK(e <= TOL_FEAT, "%s: %s after the train forward: error %.3g", name, ti.name, e);
+                stats = fmax(stats, e);
+            }
+            free(a);
+            nstats++;
+        }
+        free(mine);
+    }
+    CHECK(ngrad > 0 && nn == ngrad, "%s: %d gradients checked", name, ngrad);
+    qsort(nrels, (size_t)nn, sizeof nrels[0], cmp_double);
+    double gmed = nn ? nrels[nn / 2] : (double)NAN;
+    CHECK(gmed <= tol_med, "%s: the median tensor's ||d|| / ||g|| %.3g > %.3g", name, gmed, tol_med);
+    const char *m_eval = mc_st_metadata(ref, "torch32_eval"), *m_nrel = mc_st_metadata(ref, "torch32_grad_nrel"),
+               *m_med = mc_st_metadata(ref, "torch32_grad_nrel_median"), *m_dx = mc_st_metadata(ref, "torch32_dx");
+    printf("  %-26s %s params | eval: out %.1e, features %.1e (PyTorch float32 %s) | train: loss %.1e, out %.1e, "
+           "stats %.1e, %d gradients: worst max rel %.1e (%s), worst nrel %.1e (PyTorch float32 %s), median %.1e "
+           "(%s), dx %.1e (%s) | %.0f s\n",
+           name, np, e_eval, e_feat, m_eval ? m_eval : "-", e_loss, e_out, stats, ngrad, gmax, worst, gnrel,
+           m_nrel ? m_nrel : "-", gmed, m_med ? m_med : "-", edx.max, m_dx ? m_dx : "-", now_s() - t0);
+    (void)t32max;
+    fflush(stdout);
+    free(x_ev), free(x_tr), free(out_eval), free(out), free(t), free(mask), free(loss), free(out_train);
+    free(dx_ref), free(dx);
+    mc_net_free(net);
+    mc_st_close(ref);
+}
+
+/* `medcolor features` of a classifier (the predict fixture's small network, its five images of
+ * every kind predict reads): the default layer is the head (the raw logits before [cost]), whose
+ * sigmoid must be PyTorch's probabilities (expected.txt, %.9g) within 1e-6; --layer by name
+ * gives that layer's [c, h, w]; the errors are one line naming the culprit. */
+static void check_features_classifier(void) {
+    char pd[1100], cfg[1200], wts[1200], out[1200], cap[1200], exp_path[1200];
+    snprintf(pd, sizeof pd, "%s/predict", dir);
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", pd);
+    snprintf(wts, sizeof wts, "%s/tiny.safetensors", pd);
+    snprintf(exp_path, sizeof exp_path, "%s/expected.txt", pd);
+    snprintf(out, sizeof out, "%s/tiny-features.safetensors", mc_test_tmp());
+    snprintf(cap, sizeof cap, "%s/tiny-features.txt", mc_test_tmp());
+    const char *names[5] = {"a_exact.png", "b_16bit.png", "c_rgb.png", "d_grey.jpg", "e_colour.jpg"};
+    char img[5][1200];
+    for (int i = 0; i < 5; i++) snprintf(img[i], sizeof img[i], "%s/%s", pd, names[i]);
+    char *argv[] = {"features", cfg, wts, img[0], img[1], img[2], img[3], img[4], "--layer", "head", "--layer", "c1",
+                    "--batch", "2", "-o", out, NULL};
+    int rc = run_cli(mc_cli_features, argv, cap);
+    CHECK(rc == 0 && file_contains(cap, "5 images x 2 layers (head, c1), grey preprocessing"),
+          "features of the small classifier: exit %d", rc);
+    if (rc) print_file(cap);
+    mc_st *st;
+    REQUIRE_OK(mc_st_open(&st, out));
+    const char *pre = mc_st_metadata(st, "preprocessing"), *lay = mc_st_metadata(st, "layers");
+    CHECK(pre && !strcmp(pre, "grey") && lay && !strcmp(lay, "head,c1") && mc_st_num_tensors(st) == 10,
+          "features metadata: preprocessing %s, layers %s, %d tensors", pre ? pre : "-", lay ? lay : "-",
+          mc_st_num_tensors(st));
+    FILE *f = fopen(exp_path, "r");
+    REQUIRE(f, "%s missing", exp_path);
+    char line[512];
+    double worst = 0;
+    int rows_seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        char fn[256];
+        double p[3];
+        if (sscanf(line, "%255s %lf %lf %lf", fn, &p[0], &p[1], &p[2]) != 4) continue;
+        char tn[300];
+        snprintf(tn, sizeof tn, "%s/head", fn);
+        size_t n = 0;
+        float *z = read_st(st, tn, &n);
+        CHECK(z && n == 3, "features lacks %s", tn);
+        for (size_t k = 0; z && k < 3; k++) worst = fmax(worst, fabs(1.0 / (1.0 + exp(-(double)z[k])) - p[k]));
+        free(z);
+        int idx = mc_st_find(st, (snprintf(tn, sizeof tn, "%s/c1", fn), tn));
+        mc_st_info si;
+        if (idx >= 0) mc_st_get_info(st, idx, &si);
+        CHECK(idx >= 0 && si.ndim == 3 && si.shape[0] == 8 && si.shape[1] == 20 && si.shape[2] == 24,
+              "features %s: [8, 20, 24] expected", tn);
+        rows_seen++;
+    }
+    fclose(f);
+    mc_st_close(st);
+    CHECK(rows_seen == 5 && worst <= 1e-6, "features of the classifier: sigmoid(head) vs PyTorch: %.3g (5 images)",
+          worst);
+    printf("  features (small classifier, 5 images of every kind): sigmoid(head) vs PyTorch %.1e\n", worst);
+    /* errors */
+    char *dup[] = {"features", cfg, wts, img[0], img[0], "-o", out, NULL};
+    rc = run_cli(mc_cli_features, dup, cap);
+    CHECK(rc == 1 && file_contains(cap, "a_exact.png have the same file name"), "features of one file twice: exit %d",
+          rc);
+    char *bad[] = {"features", cfg, wts, img[0], "--layer", "nosuch", "-o", out, NULL};
+    rc = run_cli(mc_cli_features, bad, cap);
+    CHECK(rc == 1 && file_contains(cap, "no layer is named 'nosuch'"), "features of an unknown layer: exit %d", rc);
+    char *range[] = {"features", cfg, wts, img[0], "--layer", "9", "-o", out, NULL};
+    rc = run_cli(mc_cli_features, range, cap);
+    CHECK(rc == 1 && file_contains(cap, "layer 9: the network has layers 0..4"), "features of layer 9: exit %d", rc);
+    char *noout[] = {"features", cfg, wts, img[0], NULL};
+    rc = run_cli(mc_cli_features, noout, cap);
+    CHECK(rc == 2 && file_contains(cap, "-o OUT.safetensors is required"), "features without -o: exit %d", rc);
+    unlink(out);
 }
 
 /* ---- weight import's rules on small files -------------------------------------------------- */
@@ -767,10 +1086,11 @@ int main(void) {
     REQUIRE(x_eval && x_train && n1 == 2 * 320 * 320 && n2 == n1, "%s: x_eval / x_train missing", path);
     mc_st_close(in);
     check_missing_error();
+    check_features_classifier();
 
     char line[64];
     int n = 0;
-    while (fgets(line, sizeof line, f) && n < 8) {
+    while (fgets(line, sizeof line, f) && n < 9) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0]) continue;
         int how = !strcmp(line, "resnet18-pixelshuffle") ? 1 : !strcmp(line, "densenet121-coloru") ? 2 : 0;
@@ -778,13 +1098,13 @@ int main(void) {
         n++;
     }
     fclose(f);
-    CHECK(n == 8, "%d networks in the fixtures, expected 8", n);
+    CHECK(n == 9, "%d networks in the fixtures, expected 9 (the paper's 8 and the ResNet34 baseline)", n);
     printf("\n  %-26s %11s | %9s %9s %9s %9s | %9s %9s %9s %9s | %7s\n", "", "eval", "train:", "medcolor", "",
            "", "train:", "PyTorch", "float32", "", "");
     printf("  %-26s %11s | %9s %9s %9s %9s | %9s %9s %9s %9s | %7s\n", "network", "max|dprob|", "max rel", "nrel",
            "median", "loss", "max rel", "nrel", "median", "loss", "seconds");
     /* README's claim: the deeper gradients are no further from float64 than PyTorch's own float32
-     * run is, over the same 8 networks: every network's worst and median tensor (||d|| / ||g||,
+     * run is, over the same 9 networks: every network's worst and median tensor (||d|| / ||g||,
      * measured alike) within the largest PyTorch float32 shows. Not per network: whether a
      * pre-activation within rounding of a kink flips is chance, for each framework in each network
      * (in ResNet18 medcolor meets one at layer4.0's output ReLU — every tensor below it ~5e-3 —
@@ -805,15 +1125,30 @@ int main(void) {
         CHECK(rows[i].gmed <= t32_med, "%s: median tensor's ||d|| / ||g|| %.3g is beyond PyTorch float32's largest %.3g",
               rows[i].name, rows[i].gmed, t32_med);
     }
-    CHECK(nrows == 8 && t32_worst > 0 && t32_med > 0, "PyTorch float32's errors missing from the fixtures");
+    CHECK(nrows == 9 && t32_worst > 0 && t32_med > 0, "PyTorch float32's errors missing from the fixtures");
     printf("  train: gradients against PyTorch float64 (max rel = max|d| / max|g| and nrel = ||d|| / ||g||\n"
            "  of the worst tensor; median = the median tensor's nrel), for medcolor and for PyTorch's own\n"
-           "  float32 run, measured alike. Over the 8 networks medcolor's worst tensor %.3f (PyTorch float32's\n"
+           "  float32 run, measured alike. Over the 9 networks medcolor's worst tensor %.3f (PyTorch float32's\n"
            "  up to %.3f), median tensor %.4f (PyTorch's up to %.4f): the limits. Other tolerances: prob %.0e\n"
            "  absolute; nrel %.2g per tensor and %.2g for the median tensor; head gradients %.0e max rel;\n"
            "  loss %.0e relative.\n",
            our_worst, t32_worst, our_med, t32_med, TOL_PROB, TOL_NREL, TOL_NREL_MEDIAN, TOL_HEAD, TOL_LOSS);
     free(x_eval);
     free(x_train);
+
+    /* the colorization networks */
+    snprintf(path, sizeof path, "%s/colorize.txt", dir);
+    f = fopen(path, "r");
+    REQUIRE(f, "%s missing: run `make fixtures` again (the fixtures predate the colorization networks)", path);
+    printf("\n");
+    n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        run_colorize(line);
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 3, "%d colorization networks in the fixtures, expected 3", n);
     return mc_test_done("test_networks");
 }

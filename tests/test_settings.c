@@ -232,7 +232,13 @@ static void experiment_values_validated(void) {
         {"[stage]\nstage = color\ncheckpoint_every = 0\n",
          "p.exp:6: [stage] checkpoint_every=0: expected an integer >= 1 (iterations) or epoch"},
         {"weight_decay = -1\n[stage]\nstage = color\n", "p.exp:4: [experiment] weight_decay=-1: expected a number >= 0"},
-        {"max_lr = -2e-3\n[stage]\nstage = color\n", "p.exp:4: [experiment] max_lr=-2e-3: expected a number > 0"}};
+        {"max_lr = -2e-3\n[stage]\nstage = color\n", "p.exp:4: [experiment] max_lr=-2e-3: expected a number > 0"},
+        {"optimizer = adm\n[stage]\nstage = color\n",
+         "p.exp:4: [experiment] optimizer=adm: unknown optimizer 'adm' (expected sgd, adam, adamw or rmsprop)"},
+        {"beta2 = 1\n[stage]\nstage = color\n", "p.exp:4: [experiment] beta2=1: expected a number in [0, 1)"},
+        {"alpha = 1.5\n[stage]\nstage = color\n", "p.exp:4: [experiment] alpha=1.5: expected a number in [0, 1]"},
+        {"eps = -1e-8\n[stage]\nstage = color\n", "p.exp:4: [experiment] eps=-1e-8: expected a number >= 0"},
+        {"centered = 2\n[stage]\nstage = color\n", "p.exp:4: [experiment] centered=2: expected an integer in [0, 1]"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[512];
         snprintf(text, sizeof text, "[experiment]\nnet = x.cfg\ndata = y.data\n%s", bad[i][0]);
@@ -247,8 +253,55 @@ static void experiment_values_validated(void) {
     }
 }
 
+/* optimizer = ... and its settings: resolved (sgd and cycling by default), written and read
+ * back; a setting the optimiser would not use is refused at resolve, naming it */
+static void optimizer_settings(void) {
+    write_file("o.cfg", NET LAYERS);
+    mc_experiment e;
+    load_exp(&e, "o.cfg", "", "", NULL);
+    REQUIRE_OK(mc_experiment_resolve(&e));
+    CHECK(e.optimizer == MC_OPTIM_SGD && e.cycle_momentum == 1, "defaults: optimizer %d, cycle %d", e.optimizer,
+          e.cycle_momentum);
+    mc_experiment_clear(&e);
+    load_exp(&e, "o.cfg", "optimizer = rmsprop\nalpha = 0.9\neps = 1e-7\nmomentum = 0.5\ncentered = 1\n", "", NULL);
+    REQUIRE_OK(mc_experiment_resolve(&e));
+    CHECK(e.optimizer == MC_OPTIM_RMSPROP && e.alpha == 0.9 && e.eps == 1e-7 && e.momentum == 0.5 && e.centered == 1,
+          "rmsprop settings: %d %g %g %g %d", e.optimizer, e.alpha, e.eps, e.momentum, e.centered);
+    FILE *f = fopen(path_of("o2.exp"), "w");
+    REQUIRE(f, "o2.exp");
+    REQUIRE_OK(mc_experiment_write(f, &e, 1));
+    fclose(f);
+    mc_experiment back;
+    REQUIRE_OK(mc_experiment_load(&back, path_of("o2.exp")));
+    REQUIRE_OK(mc_experiment_resolve(&back));
+    CHECK(back.optimizer == e.optimizer && back.alpha == e.alpha && back.eps == e.eps && back.momentum == e.momentum &&
+              back.centered == e.centered && back.cycle_momentum == e.cycle_momentum,
+          "the written optimizer settings read back");
+    mc_experiment_clear(&back);
+    mc_experiment_clear(&e);
+    static const char *const unused[][2] = {
+        {"beta2 = 0.99\n", "beta2 is a setting of adam and adamw; the optimizer is sgd"},
+        {"optimizer = adam\nbeta1 = 0.8\n", "beta1 is a setting of adam and adamw with cycle_momentum = 0"},
+        {"optimizer = adam\nalpha = 0.9\n", "alpha is a setting of rmsprop; the optimizer is adam"},
+        {"momentum = 0.9\n", "momentum is a setting of rmsprop, and sgd with cycle_momentum = 0"},
+        {"optimizer = sgd\neps = 1e-7\n", "eps is a setting of adam, adamw and rmsprop"}};
+    for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
+        load_exp(&e, "o.cfg", unused[i][0], "", NULL);
+        int rc = mc_experiment_resolve(&e);
+        CHECK(rc == MC_EARG && strstr(mc_errmsg(), unused[i][1]), "unused setting: rc %d: %s (want %s)", rc, mc_errmsg(),
+              unused[i][1]);
+        mc_experiment_clear(&e);
+    }
+    load_exp(&e, "o.cfg", "optimizer = adam\nbeta1 = 0.8\ncycle_momentum = 0\nbeta2 = 0.99\n", "", NULL);
+    CHECK(mc_experiment_resolve(&e) == MC_OK && e.beta1 == 0.8 && e.cycle_momentum == 0, "adam beta1 without cycling: %s",
+          mc_errmsg());
+    mc_experiment_clear(&e);
+    printf("  optimizer settings: defaults, rmsprop's read back, unused ones refused\n");
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
+    optimizer_settings();
     darknet_keys();
     trainer_keys_validated();
     precedence();

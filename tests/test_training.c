@@ -61,6 +61,16 @@ static double rel_change(const float *a, const float *b, size_t n) {
     return sqrt(d / s);
 }
 
+static int file_contains(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, needle) != NULL;
+}
+
 static int files_equal(const char *a, const char *b) {
     FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
     int eq = x && y;
@@ -322,6 +332,45 @@ int main(void) {
         CHECK(files_equal(pa, pb), "resume: %s differs from the uninterrupted run", files[i]);
     }
     printf("  resume: a run stopped at iteration 40 and resumed ends byte-identical to the uninterrupted one\n");
+
+    /* 5. the same with Adam (one-cycle lr and beta1; decoupled weight decay): the checkpoint holds
+     * both moments and the step count, so a resumed run ends byte-identical too; experiment.exp
+     * records the optimiser, and resuming with another optimiser is refused */
+    {
+        char out_c[700], out_d[700];
+        snprintf(out_c, sizeof out_c, "%s/run-adam-a", tmp);
+        snprintf(out_d, sizeof out_d, "%s/run-adam-b", tmp);
+        for (int pass = 0; pass < 2; pass++) {
+            experiment(&e, pass ? out_d : out_c, 1, 3e-3, 2);
+            e.optimizer = MC_OPTIM_ADAM;
+            memset(&ev, 0, sizeof ev);
+            ro = (mc_run_opts){.stop_after = pass ? 40 : 0, .on_event = on_event, .event_ctx = &ev};
+            REQUIRE_OK(mc_experiment_run(&e, &ro));
+            if (pass) {
+                CHECK(ev.stopped == 1 && ev.stopped_iter == 40, "Adam: STOPPED at %ld", ev.stopped_iter);
+                e.optimizer = MC_OPTIM_RMSPROP;
+                ro = (mc_run_opts){.resume = 1};
+                int rc = mc_experiment_run(&e, &ro);
+                CHECK(rc == MC_EARG && strstr(mc_errmsg(), "optimizer adam") && strstr(mc_errmsg(), "rmsprop"),
+                      "resuming an Adam run with RMSprop: %d %s", rc, mc_errmsg());
+                e.optimizer = MC_OPTIM_ADAM;
+                memset(&ev, 0, sizeof ev);
+                ro = (mc_run_opts){.resume = 1, .on_event = on_event, .event_ctx = &ev};
+                REQUIRE_OK(mc_experiment_run(&e, &ro));
+                CHECK(ev.resumed == 1 && ev.resume_iter == 40 && ev.iter[0] == 80, "Adam: RESUME at %ld, %d iterations",
+                      ev.resume_iter, ev.iter[0]);
+            }
+            mc_experiment_clear(&e);
+        }
+        for (int i = 0; i < 2; i++) {
+            snprintf(pa, sizeof pa, "%s/%s", out_c, files[i]);
+            snprintf(pb, sizeof pb, "%s/%s", out_d, files[i]);
+            CHECK(files_equal(pa, pb), "Adam resume: %s differs from the uninterrupted run", files[i]);
+        }
+        snprintf(pa, sizeof pa, "%s/experiment.exp", out_c);
+        CHECK(file_contains(pa, "optimizer = adam"), "experiment.exp lacks the optimizer");
+        printf("  resume with Adam: stopped at 40 and resumed, byte-identical; another optimiser refused\n");
+    }
 
     /* 6. a last partial batch in evaluation: 234 images at batch 16 (14 full batches and one of
      * 10, padded) against the same images as the first 234 of 240 (15 full batches: the same

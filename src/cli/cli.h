@@ -15,6 +15,7 @@ int mc_cli_stats(int argc, char **argv);
 int mc_cli_info(int argc, char **argv);
 int mc_cli_import(int argc, char **argv);
 int mc_cli_predict(int argc, char **argv);
+int mc_cli_features(int argc, char **argv);
 
 int mc_cli_train(int argc, char **argv);
 int mc_cli_finetune(int argc, char **argv);

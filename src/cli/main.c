@@ -24,6 +24,7 @@ static const struct {
     {"subset", mc_cli_subset, "draw a training subset exactly as the thesis did (pandas sample)"},
     {"import", mc_cli_import, "weights from safetensors (torchvision/timm ImageNet, PyTorch) or darknet"},
     {"predict", mc_cli_predict, "sigmoid probabilities per image and label as CSV (eval mode)"},
+    {"features", mc_cli_features, "raw outputs of chosen layers per image as safetensors (embeddings, comparisons)"},
     {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},
     {"run-grid", mc_cli_run_grid, "run a grid's runs one after another (skips finished, resumes started)"},
     {"report", mc_cli_report, "mean AUC ± std over seeds, paired t-tests (BH), CSV and plots of runs"},

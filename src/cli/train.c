@@ -6,7 +6,7 @@
 #include "medcolor.h"
 
 typedef struct common {
-    const char *out, *weights, *root, *stages, *stage;
+    const char *out, *weights, *root, *stages, *stage, *optimizer;
     double max_lr, subset, wd;
     long epochs, batch, seed, ckpt, max_iters, workers, threads, subset_seed, stop_after, gpu;
     int resume, overwrite, quiet, plain, l2, frozen_running;
@@ -39,6 +39,7 @@ static void init_common(common *c) {
     {"--epochs", 'i', &(c).epochs, "epochs, every stage", "color/baseline 12, all 6, last 48", "1..100000"},     \
     {"--checkpoint-every", 'i', &(c).ckpt, "iterations between checkpoints and validations", "once per epoch", "1..2147483647"}, \
     {"--max-iters", 'i', &(c).max_iters, "cut each stage's schedule to this many iterations (smoke runs)", "no cut", "1..2147483647"}, \
+    {"--optimizer NAME", 's', &(c).optimizer, "sgd, adam, adamw or rmsprop (settings in an .exp: docs/training.md)", "sgd"}, \
     {"--wd", 'd', &(c).wd, "weight decay", "1e-2", ">=0"},                                                     \
     {"--l2", 'f', &(c).l2, "classic L2 weight decay (added to the gradient) instead of decoupled", NULL},        \
     {"--frozen-bn-running", 'f', &(c).frozen_running, "BatchNorm in frozen groups uses running statistics", "batch statistics, as the paper"}, \
@@ -73,6 +74,10 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
     if (c->workers >= 0) e->workers = (int)c->workers;
     if (c->threads >= 0) e->threads = (int)c->threads;
     if (c->gpu >= 0) e->gpu = (int)c->gpu;
+    if (c->optimizer && (e->optimizer = mc_optimizer_from_name(c->optimizer)) < 0) {
+        fprintf(stderr, "medcolor %s: --optimizer: %s\n", cmd, mc_errmsg());
+        return 2;
+    }
     if (c->wd >= 0) e->weight_decay = c->wd;
     if (c->l2) e->decoupled = 0;
     if (c->frozen_running) e->frozen_bn = MC_FROZEN_BN_RUNNING;
@@ -194,10 +199,10 @@ int mc_cli_train(int argc, char **argv) {
                       "       medcolor train <net.cfg> <data.data> [--stages color,all] [options]";
     const char *about =
         "Trains the network through the paper's stages (baseline, baseline-all, color, all, last) with\n"
-        "one-cycle SGD, validating at every checkpoint (per-label and mean AUC) and keeping the best\n"
-        "weights. Each stage starts from the best weights of the stage before; T and C start fresh at\n"
-        "a first color stage, C is re-initialised at every stage. An .exp file describes a whole\n"
-        "schedule, e.g. color -> all -> last on another dataset (docs/training.md).\n"
+        "one-cycle SGD (or --optimizer), validating at every checkpoint (per-label and mean AUC) and\n"
+        "keeping the best weights. Each stage starts from the best weights of the stage before; T and C\n"
+        "start fresh at a first color stage, C is re-initialised at every stage. An .exp file describes\n"
+        "a whole schedule, e.g. color -> all -> last on another dataset (docs/training.md).\n"
         "Output: <run>/experiment.exp, log.csv, results.csv, <k>-<stage>/{best,last}.weights, valid.csv,\n"
         "checkpoint.safetensors. Ctrl-C or a crash loses at most one checkpoint interval: --resume.";
     int r = mc_cli_parse("train", argc, argv, opts, pos, 2, &npos, syn, about);

@@ -160,6 +160,7 @@ ALWAYS_INLINE float act_f(int t, float s, float hi, float v) {
     case MC_ACT_LEAKY: return v > 0.0f ? v : v * s;
     case MC_ACT_LOGISTIC: return 1.0f / (1.0f + expf(-v));
     case MC_ACT_HARDTANH: return v < s ? s : (v > hi ? hi : v);
+    case MC_ACT_TANH: return tanhf(v);
     default: return v;
     }
 }
@@ -169,6 +170,7 @@ ALWAYS_INLINE float act_d(int t, float s, float hi, float y, float g) {
     case MC_ACT_LEAKY: return y > 0.0f ? g : g * s;
     case MC_ACT_LOGISTIC: return g * (1.0f - y) * y;
     case MC_ACT_HARDTANH: return ((y > s) & (y < hi)) ? g : 0.0f;
+    case MC_ACT_TANH: return g * (1.0f - y * y);
     default: return g;
     }
 }
@@ -181,10 +183,11 @@ static const mc_act act_linear = {MC_ACT_LINEAR, 0.0f, 0.0f};
     case MC_ACT_LEAKY: KERNEL(MC_ACT_LEAKY); break;                                                \
     case MC_ACT_LOGISTIC: KERNEL(MC_ACT_LOGISTIC); break;                                          \
     case MC_ACT_HARDTANH: KERNEL(MC_ACT_HARDTANH); break;                                          \
+    case MC_ACT_TANH: KERNEL(MC_ACT_TANH); break;                                                  \
     default: KERNEL(MC_ACT_LINEAR); break;                                                         \
     }
 
-static int act_known(const mc_act *a) { return a->type >= MC_ACT_LINEAR && a->type <= MC_ACT_HARDTANH; }
+static int act_known(const mc_act *a) { return a->type >= MC_ACT_LINEAR && a->type <= MC_ACT_TANH; }
 
 /* ---- batch norm ------------------------------------------------------------------------ */
 /* Per channel, in one thread each: statistics in one pass (sum and sum of squares in double:
@@ -717,6 +720,249 @@ static int cpu_sgd(mc_backend *be, size_t n, float *w, const float *g, float *v,
     return MC_OK;
 }
 
+/* Adam / AdamW (backend.h): one pass, element by element in torch's order of operations */
+static int cpu_adam(mc_backend *be, size_t n, float *w, const float *g, float *m, float *v, const mc_adam_coef *c) {
+    const mc_adam_coef k = *c;
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i] + k.l2 * w[i];
+        const float wi = w[i] * k.shrink;
+        const float mi = m[i] * k.b1 + k.omb1 * gi;
+        const float vi = v[i] * k.b2 + k.omb2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = wi + -k.step_size * (mi / (sqrtf(vi) / k.bc2_sqrt + k.eps));
+    }
+    return MC_OK;
+}
+
+/* RMSprop (backend.h) */
+static int cpu_rmsprop(mc_backend *be, size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                       const mc_rmsprop_coef *c) {
+    const mc_rmsprop_coef k = *c;
+    if ((k.centered && !ga) || (k.momentum > 0.0f && !buf))
+        return mc_err(MC_EARG, "cpu backend: rmsprop without its %s buffer", !buf ? "momentum" : "average");
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i] + k.l2 * w[i];
+        const float wi = w[i] * k.shrink;
+        const float si = sq[i] * k.alpha + k.oma * gi * gi;
+        sq[i] = si;
+        float avg;
+        if (k.centered) {
+            const float ai = ga[i] * k.alpha + k.oma * gi;
+            ga[i] = ai;
+            avg = sqrtf(si + -1.0f * ai * ai) + k.eps;
+        } else {
+            avg = sqrtf(si) + k.eps;
+        }
+        if (k.momentum > 0.0f) {
+            const float bi = buf[i] * k.momentum + gi / avg;
+            buf[i] = bi;
+            w[i] = wi + -k.lr * bi;
+        } else {
+            w[i] = wi + -k.lr * (gi / avg);
+        }
+    }
+    return MC_OK;
+}
+
+/* ---- dense regression losses ------------------------------------------------------------
+ * The sums are cut into chunks of REG_CHUNK entries (fixed by n), each summed in double by one
+ * thread, the chunks added in order: the same bits for every thread count. */
+#define REG_CHUNK 8192
+static int cpu_reg_loss_fwd(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                            double *loss, double *count) {
+    if (type != MC_LOSS_MSE && type != MC_LOSS_L1) return mc_err(MC_EUNSUP, "cpu backend: unknown loss %d", type);
+    const size_t nch = (n + REG_CHUNK - 1) / REG_CHUNK;
+    double *part = mc_malloc((nch ? nch : 1) * 2 * sizeof(double), "loss partial sums");
+    if (!part) return MC_ENOMEM;
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+    for (size_t q = 0; q < nch; q++) {
+        const size_t a = q * REG_CHUNK, b = a + REG_CHUNK < n ? a + REG_CHUNK : n;
+        double s = 0, cnt = 0;
+        for (size_t i = a; i < b; i++) {
+            const double m = mask ? (double)mask[i] : 1.0, d = (double)z[i] - (double)t[i];
+            s += m * (type == MC_LOSS_MSE ? d * d : fabs(d));
+            cnt += m;
+        }
+        part[2 * q] = s;
+        part[2 * q + 1] = cnt;
+    }
+    double s = 0, cnt = 0;
+    for (size_t q = 0; q < nch; q++) {
+        s += part[2 * q];
+        cnt += part[2 * q + 1];
+    }
+    free(part);
+    *loss = cnt > 0 ? s / cnt : 0.0;
+    *count = cnt;
+    return MC_OK;
+}
+
+static int cpu_reg_loss_bwd(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                            float scale, float beta, float *dz) {
+    if (type != MC_LOSS_MSE && type != MC_LOSS_L1) return mc_err(MC_EUNSUP, "cpu backend: unknown loss %d", type);
+    const float s2 = type == MC_LOSS_MSE ? 2.0f * scale : scale;
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+    for (size_t i = 0; i < n; i++) {
+        const float d = z[i] - t[i], m = mask ? mask[i] : 1.0f;
+        const float sg = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
+        const float v = m * ((type == MC_LOSS_MSE ? d : sg) * s2);
+        dz[i] = beta == 0.0f ? v : v + beta * dz[i];
+    }
+    return MC_OK;
+}
+
+/* ---- upsampling ---------------------------------------------------------------------------
+ * Per axis the bilinear taps of every output position (backend.h: PyTorch's source index in
+ * float, align_corners=False); the CUDA backend computes the same per element (cuda_math.h). */
+typedef struct up_tap {
+    int i0, i1;
+    float l0, l1;
+} up_tap;
+
+static void up_taps(int in, int f, int out, up_tap *t) {
+    const float scale = 1.0f / (float)f;
+    for (int o = 0; o < out; o++) {
+        float s = scale * ((float)o + 0.5f) - 0.5f;
+        if (s < 0.0f) s = 0.0f;
+        int i0 = (int)s;
+        if (i0 > in - 1) i0 = in - 1;
+        float l1 = s - (float)i0;
+        l1 = l1 < 0.0f ? 0.0f : (l1 > 1.0f ? 1.0f : l1);
+        t[o].i0 = i0;
+        t[o].i1 = i0 < in - 1 ? i0 + 1 : i0;
+        t[o].l1 = l1;
+        t[o].l0 = 1.0f - l1;
+    }
+}
+
+/* the weight with which output o's taps reach input i (0: none) */
+static inline float up_weight(const up_tap *t, int i) {
+    return (t->i0 == i ? t->l0 : 0.0f) + (t->i1 == i ? t->l1 : 0.0f);
+}
+
+/* the outputs along an axis whose taps can reach input i: [*lo, *hi] */
+static inline void up_range(int i, int f, int out, int *lo, int *hi) {
+    *lo = f * (i - 1) < 0 ? 0 : f * (i - 1);
+    *hi = f * (i + 2) - 1 > out - 1 ? out - 1 : f * (i + 2) - 1;
+}
+
+static int cpu_upsample_fwd(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *x, float *y) {
+    if (f < 1) return mc_err(MC_EARG, "cpu backend: upsampling factor %d", f);
+    const int oh = h * f, ow = w * f;
+    if (mode == MC_UP_NEAREST) {
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+        for (int nc = 0; nc < n * c; nc++) {
+            const float *xp = x + (size_t)nc * h * w;
+            float *yp = y + (size_t)nc * oh * ow;
+            for (int iy = 0; iy < h; iy++) {
+                const float *xr = xp + (size_t)iy * w;
+                float *yr = yp + (size_t)iy * f * ow;
+                if (f == 2)
+                    for (int ix = 0; ix < w; ix++) yr[2 * ix] = yr[2 * ix + 1] = xr[ix];
+                else
+                    for (int ix = 0; ix < w; ix++)
+                        for (int b = 0; b < f; b++) yr[ix * f + b] = xr[ix];
+                for (int a = 1; a < f; a++) memcpy(yr + (size_t)a * ow, yr, (size_t)ow * sizeof(float));
+            }
+        }
+        return MC_OK;
+    }
+    if (mode != MC_UP_BILINEAR) return mc_err(MC_EUNSUP, "cpu backend: unknown upsampling mode %d", mode);
+    up_tap *ty = mc_malloc((size_t)(oh + ow) * sizeof *ty, "upsampling taps");
+    if (!ty) return MC_ENOMEM;
+    up_tap *tx = ty + oh;
+    up_taps(h, f, oh, ty);
+    up_taps(w, f, ow, tx);
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+    for (int nc = 0; nc < n * c; nc++) {
+        const float *xp = x + (size_t)nc * h * w;
+        float *yp = y + (size_t)nc * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *r0 = xp + (size_t)ty[oy].i0 * w, *r1 = xp + (size_t)ty[oy].i1 * w;
+            const float h0 = ty[oy].l0, h1 = ty[oy].l1;
+            float *yr = yp + (size_t)oy * ow;
+            for (int ox = 0; ox < ow; ox++) {
+                const up_tap t = tx[ox];
+                yr[ox] = (r0[t.i0] * t.l0 + r0[t.i1] * t.l1) * h0 + (r1[t.i0] * t.l0 + r1[t.i1] * t.l1) * h1;
+            }
+        }
+    }
+    free(ty);
+    return MC_OK;
+}
+
+static int cpu_upsample_bwd(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *dy, float beta,
+                            float *dx) {
+    if (f < 1) return mc_err(MC_EARG, "cpu backend: upsampling factor %d", f);
+    const int oh = h * f, ow = w * f;
+    if (mode == MC_UP_NEAREST) {
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+        for (int nc = 0; nc < n * c; nc++) {
+            const float *gp = dy + (size_t)nc * oh * ow;
+            float *dp = dx + (size_t)nc * h * w;
+            for (int iy = 0; iy < h; iy++)
+                for (int ix = 0; ix < w; ix++) {
+                    float v = beta == 0.0f ? 0.0f : beta * dp[(size_t)iy * w + ix];
+                    for (int a = 0; a < f; a++) {
+                        const float *g = gp + ((size_t)iy * f + a) * ow + (size_t)ix * f;
+                        for (int b = 0; b < f; b++) v += g[b];
+                    }
+                    dp[(size_t)iy * w + ix] = v;
+                }
+        }
+        return MC_OK;
+    }
+    if (mode != MC_UP_BILINEAR) return mc_err(MC_EUNSUP, "cpu backend: unknown upsampling mode %d", mode);
+    up_tap *ty = mc_malloc((size_t)(oh + ow) * sizeof *ty, "upsampling taps");
+    float *rows = mc_malloc((size_t)2 * w * (size_t)cpu_nt(be) * sizeof(float), "upsampling rows");
+    if (!ty || !rows) {
+        free(ty);
+        free(rows);
+        return MC_ENOMEM;
+    }
+    up_tap *tx = ty + oh;
+    up_taps(h, f, oh, ty);
+    up_taps(w, f, ow, tx);
+#pragma omp parallel num_threads(cpu_nt(be))
+    {
+        float *acc = rows + (size_t)2 * w * (size_t)omp_get_thread_num(), *trow = acc + w;
+#pragma omp for schedule(static)
+        for (int nc = 0; nc < n * c; nc++) {
+            const float *gp = dy + (size_t)nc * oh * ow;
+            float *dp = dx + (size_t)nc * h * w;
+            for (int iy = 0; iy < h; iy++) {
+                float *dr = dp + (size_t)iy * w;
+                for (int ix = 0; ix < w; ix++) acc[ix] = beta == 0.0f ? 0.0f : beta * dr[ix];
+                int y0, y1;
+                up_range(iy, f, oh, &y0, &y1);
+                for (int oy = y0; oy <= y1; oy++) {
+                    const float wy = up_weight(&ty[oy], iy);
+                    if (wy == 0.0f) continue;
+                    const float *g = gp + (size_t)oy * ow;
+                    for (int ix = 0; ix < w; ix++) {
+                        int x0, x1;
+                        up_range(ix, f, ow, &x0, &x1);
+                        float t = 0.0f;
+                        for (int ox = x0; ox <= x1; ox++) {
+                            const float wx = up_weight(&tx[ox], ix);
+                            if (wx != 0.0f) t += wx * g[ox];
+                        }
+                        trow[ix] = t;
+                    }
+                    for (int ix = 0; ix < w; ix++) acc[ix] += wy * trow[ix];
+                }
+                memcpy(dr, acc, (size_t)w * sizeof(float));
+            }
+        }
+    }
+    free(ty);
+    free(rows);
+    return MC_OK;
+}
+
 static int cpu_all_finite(mc_backend *be, size_t n, const float *x, int *result) {
     int ok = 1;
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be)) reduction(&& : ok)
@@ -800,6 +1046,12 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         .bce_fwd = cpu_bce_fwd,
         .bce_bwd = cpu_bce_bwd,
         .sgd = cpu_sgd,
+        .adam = cpu_adam,
+        .rmsprop = cpu_rmsprop,
+        .reg_loss_fwd = cpu_reg_loss_fwd,
+        .reg_loss_bwd = cpu_reg_loss_bwd,
+        .upsample_fwd = cpu_upsample_fwd,
+        .upsample_bwd = cpu_upsample_bwd,
         .all_finite = cpu_all_finite,
         .bn_act_fwd_train = cpu_bn_act_fwd_train,
         .bn_act_fwd_infer = cpu_bn_act_fwd_infer,

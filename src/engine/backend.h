@@ -44,11 +44,31 @@ typedef struct mc_pool_desc {
     int pt, pl;   /* padding top and left (rows/cols before the image; -inf for max, 0 for avg) */
 } mc_pool_desc;
 
-enum { MC_ACT_LINEAR = 0, MC_ACT_RELU, MC_ACT_LEAKY, MC_ACT_LOGISTIC, MC_ACT_HARDTANH };
+enum { MC_ACT_LINEAR = 0, MC_ACT_RELU, MC_ACT_LEAKY, MC_ACT_LOGISTIC, MC_ACT_HARDTANH, MC_ACT_TANH };
 typedef struct mc_act {
     int type;
     float a, b;   /* leaky: a = negative slope; hardtanh: a = min, b = max */
 } mc_act;
+
+/* upsampling modes (upsample_fwd / upsample_bwd) */
+enum { MC_UP_NEAREST = 0, MC_UP_BILINEAR = 1 };
+/* dense regression losses (reg_loss_fwd / reg_loss_bwd) */
+enum { MC_LOSS_MSE = 0, MC_LOSS_L1 = 1 };
+
+/* One Adam / AdamW step's coefficients, computed on the host in double from the optimiser's
+ * settings and the step count t (torch.optim.Adam / AdamW, amsgrad off) and rounded to float
+ * as PyTorch's scalar arguments are: b1, b2; omb1 = 1-b1, omb2 = 1-b2; l2 = wd for Adam's L2
+ * (else 0); shrink = 1 - lr*wd for decoupled decay (AdamW; else 1); step_size = lr/(1-b1^t);
+ * bc2_sqrt = sqrt(1-b2^t); eps. */
+typedef struct mc_adam_coef {
+    float b1, omb1, b2, omb2, l2, shrink, step_size, bc2_sqrt, eps;
+} mc_adam_coef;
+/* One RMSprop step's coefficients (torch.optim.RMSprop): alpha, oma = 1-alpha, eps, lr,
+ * momentum (0: no buffer), centered, l2 / shrink as for Adam. */
+typedef struct mc_rmsprop_coef {
+    float alpha, oma, eps, lr, momentum, l2, shrink;
+    int centered;
+} mc_rmsprop_coef;
 
 typedef struct mc_backend mc_backend;
 struct mc_backend {
@@ -100,7 +120,8 @@ struct mc_backend {
     int (*pool_bwd)(mc_backend *be, const mc_pool_desc *d, const float *x, const float *y,
                     const float *dy, float beta, float *dx);
 
-    /* activations; y may alias x; the derivative is taken from y (valid for every type here) */
+    /* activations; y may alias x; the derivative is taken from y (valid for every type here:
+     * logistic y(1-y), tanh 1-y*y as PyTorch's tanh_backward) */
     int (*act_fwd)(mc_backend *be, const mc_act *a, size_t n, const float *x, float *y);
     int (*act_bwd)(mc_backend *be, const mc_act *a, size_t n, const float *y, const float *dy,
                    float beta, float *dx);
@@ -136,6 +157,39 @@ struct mc_backend {
      * w = w*(1 - (decoupled ? lr*wd : 0)) - lr*v */
     int (*sgd)(mc_backend *be, size_t n, float *w, const float *g, float *v, float lr,
                float momentum, float wd, int decoupled);
+    /* Adam / AdamW, per element (c: mc_adam_coef; torch's order of operations):
+     *   g' = g + l2*w;  w = w*shrink;  m = b1*m + omb1*g';  v = b2*v + omb2*g'*g';
+     *   w = w - step_size * (m / (sqrt(v)/bc2_sqrt + eps)) */
+    int (*adam)(mc_backend *be, size_t n, float *w, const float *g, float *m, float *v, const mc_adam_coef *c);
+    /* RMSprop, per element (c: mc_rmsprop_coef):
+     *   g' = g + l2*w;  w = w*shrink;  sq = alpha*sq + oma*g'*g';
+     *   centered: ga = alpha*ga + oma*g';  avg = sqrt(sq - ga*ga) + eps;  else avg = sqrt(sq) + eps;
+     *   momentum > 0: buf = momentum*buf + g'/avg;  w = w - lr*buf;   else w = w - lr*(g'/avg).
+     * ga may be NULL unless centered, buf unless momentum > 0. */
+    int (*rmsprop)(mc_backend *be, size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                   const mc_rmsprop_coef *c);
+    /* Dense regression losses over n entries with mask (NULL = all 1), d = z - t:
+     * fwd: *loss (host) = sum(mask * l(d)) / sum(mask) (0 when nothing counts), *count (host) =
+     *   sum(mask), l(d) = d*d (MC_LOSS_MSE) or |d| (MC_LOSS_L1); the sums in double, reduced in an
+     *   order fixed by n (not by threads or blocks).
+     * bwd: dz = beta*dz + mask * (d * 2*scale) (MSE) or mask * (sign(d) * scale) (L1, sign(0) = 0:
+     *   PyTorch's MSELoss / L1Loss gradients with scale = 1/count). */
+    int (*reg_loss_fwd)(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                        double *loss, double *count);
+    int (*reg_loss_bwd)(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                        float scale, float beta, float *dz);
+    /* Upsampling by an integer factor f >= 1, x (n, c, h, w) -> y (n, c, h*f, w*f), as PyTorch's
+     * F.interpolate(scale_factor=f):
+     *   MC_UP_NEAREST  y[oy][ox] = x[oy/f][ox/f];
+     *   MC_UP_BILINEAR (align_corners=False) along each axis, in float: s = (o + 0.5)*(1/f) - 0.5,
+     *     clamped at 0; i0 = floor(s), i1 = min(i0 + 1, in - 1), l1 = s - i0, l0 = 1 - l1;
+     *     y = (x[i0][j0]*w0 + x[i0][j1]*w1)*h0 + (x[i1][j0]*w0 + x[i1][j1]*w1)*h1.
+     * bwd: dx = beta*dx + the adjoint, gathered per dx element in a fixed order (nearest: the
+     * f x f block row by row; bilinear: over the output rows oy that reach it, ascending, the
+     * row's weighted sum over the output columns that reach it, ascending). */
+    int (*upsample_fwd)(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *x, float *y);
+    int (*upsample_bwd)(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *dy, float beta,
+                        float *dx);
     /* 1 when all n values are finite, 0 otherwise (result on host) */
     int (*all_finite)(mc_backend *be, size_t n, const float *x, int *result);
 

@@ -121,8 +121,8 @@ int mc_resolve_layer(mc_net *net, const mc_layer *l, const char *ref, const mc_c
     return mc_err(MC_EPARSE, "%s: %s=%s: no earlier layer has that name (or index)", where, key, ref);
 }
 
-static const char *const act_names[] = {"linear", "relu", "leaky", "logistic", "hardtanh", NULL};
-const char *mc_act_name(int type) { return type >= 0 && type <= MC_ACT_HARDTANH ? act_names[type] : "?"; }
+static const char *const act_names[] = {"linear", "relu", "leaky", "logistic", "hardtanh", "tanh", NULL};
+const char *mc_act_name(int type) { return type >= 0 && type <= MC_ACT_TANH ? act_names[type] : "?"; }
 
 int mc_parse_activation(mc_cfg_section *s, const char *def, mc_act *act) {
     int defi = 0;

@@ -259,6 +259,7 @@ static int net_build(mc_net **out, mc_cfg *cfg, const mc_net_opts *opts) {
         return MC_ENOMEM;
     }
     net->cfg = cfg;
+    net->opt_type = -1;
     net->train = opts->inference_only ? 0 : 1;
     net->seed = opts->seed;
     int rc = MC_OK;
@@ -357,7 +358,7 @@ void mc_net_free(mc_net *net) {
         mc_net_free_activations(net);
         net->be->free(net->be, net->params);
         net->be->free(net->be, net->grads);
-        net->be->free(net->be, net->momentum);
+        for (int k = 0; k < MC_OPT_SLOTS; k++) net->be->free(net->be, net->opt_state[k]);
         net->be->free(net->be, net->buffers);
         net->be->destroy(net->be);
     } else {
@@ -378,6 +379,7 @@ void mc_net_free(mc_net *net) {
     free(net->group_frozen);
     free(net->tensor_layer);
     free(net->tensor_slot);
+    free(net->pinned);
     mc_cfg_free(net->cfg);
     mc_netmeta_drop(net);
     free(net);

@@ -7,8 +7,8 @@
  * ("delta", the true gradient dL/dy, accumulated by every consumer with beta = 1).
  *
  * Parameters live in one allocation (llm.c style): all trainable tensors of all layers in
- * layer order in net->params, their gradients at the same offsets in net->grads and the SGD
- * momentum in net->momentum. Non-trainable tensors (BatchNorm running statistics) live in
+ * layer order in net->params, their gradients at the same offsets in net->grads and the
+ * optimiser's state (SGD momentum, Adam's moments, ...) in net->opt_state[]. Non-trainable tensors (BatchNorm running statistics) live in
  * net->buffers. A layer's trainable tensors are contiguous, so the optimiser skips a frozen
  * layer as one range.
  *
@@ -23,6 +23,7 @@
 #include "engine/cfg.h"
 
 #define MC_MAX_TENSORS 8
+#define MC_OPT_SLOTS MC_OPT_MAX_SLOTS /* optimiser state tensors at most (RMSprop centered with momentum) */
 #define MC_INPUT (-1) /* layer index of the network input */
 
 typedef struct mc_net mc_net;
@@ -111,7 +112,14 @@ struct mc_net {
     float *input_delta;   /* same, allocated when wanted */
     float *truth, *mask;  /* (batch, outputs) for the cost layer */
     int has_mask;
-    float *params, *grads, *momentum; /* trainable blob (backend memory) */
+    float *params, *grads; /* trainable blob (backend memory) */
+    /* the optimiser's state (optim.c), each nparams floats at the parameters' offsets, allocated
+     * when first needed: SGD [0] momentum; Adam/AdamW [0] exp_avg, [1] exp_avg_sq; RMSprop
+     * [0] square_avg, [1] grad_avg (centered), [2] momentum buffer */
+    float *opt_state[MC_OPT_SLOTS];
+    int opt_type;         /* MC_OPTIM_* the state belongs to; -1: none yet */
+    long long opt_steps;  /* steps taken (Adam's bias correction) */
+    int *pinned;          /* [n] or NULL: outputs kept by an inference-only network (mc_net_keep_output) */
     size_t nparams;
     float *buffers;       /* non-trainable blob */
     size_t nbuffers;

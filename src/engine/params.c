@@ -1,5 +1,5 @@
 /* params.c — the network's parameters: initialisation (PyTorch's rules, a stream per layer),
- * tensors by index and name (get, set, gradient), the SGD momentum. */
+ * tensors by index and name (get, set, gradient). The optimisers and their state: optim.c. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -81,7 +81,7 @@ int mc_net_init_params(mc_net *net, const char *group, uint64_t seed) {
         if (g >= 0 && l->group != g) continue;
         for (int k = 0; k < l->nt; k++) MC_TRY(init_tensor(net, &l->t[k], &rng));
     }
-    if (net->momentum && g < 0) MC_TRY(net->be->fill(net->be, net->momentum, 0.0f, net->nparams));
+    if (g < 0) MC_TRY(mc_net_reset_optimizer(net));
     return MC_OK;
 }
 
@@ -128,27 +128,6 @@ int mc_net_group_last_layer(const mc_net *net, const char *group) {
     for (int i = net->n - 1; i >= 0; i--)
         if (!strcmp(net->groups[net->layers[i].group], group)) return i;
     return -1;
-}
-
-int mc_net_get_momentum(const mc_net *net, float *host) {
-    if (!net->momentum) {
-        memset(host, 0, net->nparams * sizeof(float));
-        return MC_OK;
-    }
-    return net->be->download(net->be, host, net->momentum, net->nparams);
-}
-
-int mc_net_set_momentum(mc_net *net, const float *host) {
-    if (!net->momentum) {
-        net->momentum = net->be->alloc(net->be, net->nparams, "momentum");
-        if (!net->momentum) return MC_ENOMEM;
-    }
-    return net->be->upload(net->be, net->momentum, host, net->nparams);
-}
-
-int mc_net_reset_optimizer(mc_net *net) {
-    if (!net->momentum) return MC_OK;
-    return net->be->fill(net->be, net->momentum, 0.0f, net->nparams);
 }
 
 uint64_t mc_net_seen(const mc_net *net) { return net->seen; }

@@ -1,6 +1,6 @@
 /* run.c — passes over the network: input and labels in, forward (to any layer), backward
  * (from the [cost] layer or a given output gradient; which layers run and where their deltas
- * live), the loss, outputs and the input gradient out, and the SGD update. */
+ * live), the loss, outputs and the input gradient out. (The optimisers: optim.c.) */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -126,30 +126,3 @@ int mc_net_get_input_grad(const mc_net *net, float *host) {
     return net->be->download(net->be, host, net->input_delta,
                              (size_t)net->batch * net->in_c * net->in_h * net->in_w);
 }
-
-/* ---- optimiser ------------------------------------------------------------------------- */
-int mc_net_sgd_step(mc_net *net, const mc_sgd *o) {
-    mc_backend *be = net->be;
-    if (!(isfinite(o->lr) && isfinite(o->momentum) && isfinite(o->weight_decay)))
-        return mc_err(MC_EARG, "sgd: lr, momentum and weight decay must be finite");
-    if (!net->momentum) {
-        net->momentum = be->alloc(be, net->nparams, "momentum");
-        if (!net->momentum) return MC_ENOMEM;
-    }
-    /* one call per run of consecutive unfrozen layers */
-    int i = 0;
-    while (i < net->n) {
-        if (mc_layer_frozen(net, &net->layers[i]) || net->layers[i].nparams == 0) {
-            i++;
-            continue;
-        }
-        size_t off = net->layers[i].param_offset, len = 0;
-        while (i < net->n && !mc_layer_frozen(net, &net->layers[i])) len += net->layers[i++].nparams;
-        if (len)
-            MC_TRY(be->sgd(be, len, net->params + off, net->grads + off, net->momentum + off, o->lr,
-                           o->momentum, o->weight_decay, o->decoupled));
-    }
-    net->seen += (uint64_t)net->batch;
-    return MC_OK;
-}
-

@@ -5,7 +5,7 @@
 
 extern const mc_layer_ops mc_layer_convolutional, mc_layer_deconvolutional, mc_layer_batchnorm,
     mc_layer_activation, mc_layer_maxpool, mc_layer_avgpool, mc_layer_connected, mc_layer_route,
-    mc_layer_shortcut, mc_layer_pixelshuffle, mc_layer_pad, mc_layer_cost;
+    mc_layer_shortcut, mc_layer_pixelshuffle, mc_layer_pad, mc_layer_upsample, mc_layer_cost;
 
 static const struct {
     const char *name;
@@ -24,6 +24,7 @@ static const struct {
     {"shortcut", &mc_layer_shortcut},
     {"pixelshuffle", &mc_layer_pixelshuffle},
     {"pad", &mc_layer_pad},
+    {"upsample", &mc_layer_upsample},
     {"cost", &mc_layer_cost},
 };
 
@@ -35,5 +36,5 @@ const mc_layer_ops *mc_layer_ops_find(const char *section) {
 
 const char *mc_layer_sections(void) {
     return "convolutional (conv), deconvolutional (deconv), batchnorm, activation, maxpool, avgpool, "
-           "connected, route, shortcut, pixelshuffle, pad, cost";
+           "connected, route, shortcut, pixelshuffle, pad, upsample, cost";
 }

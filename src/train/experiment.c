@@ -44,6 +44,9 @@ void mc_experiment_init(mc_experiment *e) {
     e->weight_decay = -1;
     e->decoupled = -1;
     e->frozen_bn = -1;
+    e->optimizer = -1;
+    e->beta1 = e->beta2 = e->eps = e->alpha = e->momentum = -1;
+    e->centered = e->cycle_momentum = -1;
 }
 
 void mc_experiment_clear(mc_experiment *e) {
@@ -99,6 +102,54 @@ static int stage_keys(mc_cfg_section *s, double *max_lr, int *epochs, long *ever
     return mc_cfg_checkpoint_every(s, every);
 }
 
+/* optimizer = sgd|adam|adamw|rmsprop and its settings (unset when absent; which optimiser each
+ * applies to is checked by mc_experiment_resolve, where the command line has had its say) */
+static int optimizer_keys(mc_cfg_section *s, mc_experiment *e) {
+    const char *name = NULL;
+    char where[512];
+    MC_TRY(mc_cfg_str(s, "optimizer", NULL, &name));
+    if (name && (e->optimizer = mc_optimizer_from_name(name)) < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", mc_errmsg());
+        return mc_err(MC_EPARSE, "%s: [%s] optimizer=%s: %s", mc_cfg_where(s, "optimizer", where, sizeof where), s->type,
+                      name, msg);
+    }
+    /* ranges: betas in [0, 1), alpha in [0, 1], eps and momentum >= 0 */
+    static const struct {
+        const char *key;
+        double hi;
+        int hi_open;
+        const char *range;
+    } keys[] = {{"beta1", 1, 1, "in [0, 1)"}, {"beta2", 1, 1, "in [0, 1)"}, {"eps", INFINITY, 0, ">= 0"},
+                {"alpha", 1, 0, "in [0, 1]"}, {"momentum", INFINITY, 0, ">= 0"}};
+    double *dst[] = {&e->beta1, &e->beta2, &e->eps, &e->alpha, &e->momentum};
+    for (int k = 0; k < 5; k++) {
+        if (!mc_cfg_has(s, keys[k].key)) continue;
+        double v;
+        MC_TRY(mc_cfg_double(s, keys[k].key, 0, &v));
+        if (!(v >= 0 && (keys[k].hi_open ? v < keys[k].hi : v <= keys[k].hi)) || !isfinite(v)) {
+            const mc_cfg_kv *kv = mc_cfg_find(s, keys[k].key);
+            return mc_err(MC_EPARSE, "%s:%d: [%s] %s=%s: expected a number %s", kv->file, kv->line, s->type, kv->key,
+                          kv->val, keys[k].range);
+        }
+        *dst[k] = v;
+    }
+    if (mc_cfg_has(s, "centered")) MC_TRY(mc_cfg_int_range(s, "centered", 0, 0, 1, &e->centered));
+    if (mc_cfg_has(s, "cycle_momentum")) MC_TRY(mc_cfg_int_range(s, "cycle_momentum", 1, 0, 1, &e->cycle_momentum));
+    return MC_OK;
+}
+
+/* The optimiser of the experiment's stages (e resolved). */
+static void experiment_optimizer(const mc_experiment *e, mc_optimizer *o) {
+    mc_optimizer_defaults(o, e->optimizer >= 0 ? e->optimizer : MC_OPTIM_SGD);
+    if (e->beta1 >= 0) o->beta1 = e->beta1;
+    if (e->beta2 >= 0) o->beta2 = e->beta2;
+    if (e->eps >= 0) o->eps = e->eps;
+    if (e->alpha >= 0) o->alpha = e->alpha;
+    if (e->momentum >= 0) o->momentum = e->momentum;
+    if (e->centered >= 0) o->centered = e->centered;
+}
+
 int mc_experiment_load(mc_experiment *e, const char *path) {
     mc_experiment_init(e);
     mc_cfg *cfg;
@@ -131,6 +182,7 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             static const char *const fbn[] = {"batch", "running", NULL};
             if (rc == MC_OK && mc_cfg_has(s, "frozen_bn"))
                 rc = mc_cfg_enum(s, "frozen_bn", fbn, MC_FROZEN_BN_BATCH, &e->frozen_bn);
+            if (rc == MC_OK) rc = optimizer_keys(s, e);
             if (rc == MC_OK) rc = stage_keys(s, &e->max_lr, &e->epochs, &e->checkpoint_every);
             if (rc == MC_OK) rc = get_double(s, "subset", &e->subset);
             if (rc == MC_OK && mc_cfg_has(s, "subset") && !(e->subset > 0 && e->subset <= 1)) {
@@ -209,6 +261,28 @@ int mc_experiment_resolve(mc_experiment *e) {
     if (e->weight_decay < 0) e->weight_decay = k.weight_decay >= 0 ? k.weight_decay : 1e-2;
     if (e->decoupled < 0) e->decoupled = k.decoupled >= 0 ? k.decoupled : 1;
     if (e->frozen_bn < 0) e->frozen_bn = k.frozen_bn >= 0 ? k.frozen_bn : MC_FROZEN_BN_BATCH;
+    /* the optimiser: sgd unless said; a setting the chosen optimiser would not use is an error */
+    if (e->optimizer < 0) e->optimizer = MC_OPTIM_SGD;
+    if (e->cycle_momentum < 0) e->cycle_momentum = 1;
+    const int opt = e->optimizer, adam = opt == MC_OPTIM_ADAM || opt == MC_OPTIM_ADAMW;
+    const char *where = e->path ? e->path : "experiment";
+    const struct {
+        const char *key;
+        int given, applies;
+        const char *to;
+    } use[] = {
+        {"beta1", e->beta1 >= 0, adam && !e->cycle_momentum, "adam and adamw with cycle_momentum = 0 (one-cycle sets it)"},
+        {"beta2", e->beta2 >= 0, adam, "adam and adamw"},
+        {"eps", e->eps >= 0, opt != MC_OPTIM_SGD, "adam, adamw and rmsprop"},
+        {"alpha", e->alpha >= 0, opt == MC_OPTIM_RMSPROP, "rmsprop"},
+        {"centered", e->centered >= 0, opt == MC_OPTIM_RMSPROP, "rmsprop"},
+        {"momentum", e->momentum >= 0, opt == MC_OPTIM_RMSPROP || (opt == MC_OPTIM_SGD && !e->cycle_momentum),
+         "rmsprop, and sgd with cycle_momentum = 0 (one-cycle sets it)"},
+    };
+    for (size_t i = 0; i < sizeof use / sizeof use[0]; i++)
+        if (use[i].given && !use[i].applies)
+            return mc_err(MC_EARG, "%s: %s is a setting of %s; the optimizer is %s%s", where, use[i].key, use[i].to,
+                          mc_optimizer_name(opt), e->cycle_momentum && opt != MC_OPTIM_RMSPROP ? " with cycle_momentum = 1" : "");
     for (int i = 0; i < e->nstages; i++) {
         mc_exp_stage *st = &e->st[i];
         double lr;
@@ -380,6 +454,13 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
     if (e->weight_decay >= 0) fprintf(f, "weight_decay = %s\n", fmt_double(e->weight_decay, b, sizeof b));
     if (e->decoupled >= 0) fprintf(f, "decoupled_wd = %d\n", e->decoupled);
     if (e->frozen_bn >= 0) fprintf(f, "frozen_bn = %s\n", e->frozen_bn == MC_FROZEN_BN_RUNNING ? "running" : "batch");
+    if (e->optimizer >= 0) fprintf(f, "optimizer = %s\n", mc_optimizer_name(e->optimizer));
+    const char *okeys[] = {"beta1", "beta2", "eps", "alpha", "momentum"};
+    const double ovals[] = {e->beta1, e->beta2, e->eps, e->alpha, e->momentum};
+    for (int k = 0; k < 5; k++)
+        if (ovals[k] >= 0) fprintf(f, "%s = %s\n", okeys[k], fmt_double(ovals[k], b, sizeof b));
+    if (e->centered >= 0) fprintf(f, "centered = %d\n", e->centered);
+    if (e->cycle_momentum >= 0) fprintf(f, "cycle_momentum = %d\n", e->cycle_momentum);
     if (!resolve && e->max_lr > 0) fprintf(f, "max_lr = %s\n", fmt_double(e->max_lr, b, sizeof b));
     if (!resolve && e->epochs > 0) fprintf(f, "epochs = %d\n", e->epochs);
     if (!resolve && e->checkpoint_every > 0) fprintf(f, "checkpoint_every = %ld\n", e->checkpoint_every);
@@ -714,6 +795,8 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
             o2.max_iters = s->max_iters;
             o2.weight_decay = e->weight_decay;
             o2.decoupled = e->decoupled;
+            experiment_optimizer(e, &o2.opt);
+            o2.cycle_momentum = e->cycle_momentum;
             o2.workers = e->workers;
             o2.seed = e->seed * 1000003u + (uint64_t)k;
             o2.reinit_head = 1;

@@ -132,6 +132,34 @@ int mc_predict_progress(mc_net *net, const char *const *paths, int n, float *pro
     return rc;
 }
 
+/* The network inputs of images as mc_predict preprocesses them (x[n][c][h][w]), decoded in
+ * parallel on the network's threads. */
+int mc_predict_inputs(mc_net *net, const char *const *paths, int n, float *x) {
+    int c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    if (c != 1 && c != 3)
+        return mc_err(MC_ESHAPE, "the input has %d channels; grey images feed 1 or 3", c);
+    int nthr = mc_net_threads(net);
+#ifdef _OPENMP
+    if (nthr < 1) nthr = omp_get_max_threads();
+#endif
+    if (nthr < 1) nthr = 1;
+    if (nthr > n) nthr = n > 0 ? n : 1;
+    mc_image *img = mc_calloc((size_t)nthr, sizeof *img, "images");
+    mc_xform **ws = mc_calloc((size_t)nthr, sizeof *ws, "workspaces");
+    int rc = img && ws ? MC_OK : MC_ENOMEM;
+    for (int t = 0; t < nthr && rc == MC_OK; t++) rc = mc_xform_new(&ws[t]);
+    double dt = 0;
+    if (rc == MC_OK && n > 0) rc = load_batch(paths, n, x, c, h, w, img, ws, nthr, &dt);
+    if (img)
+        for (int t = 0; t < nthr; t++) mc_image_free(&img[t]);
+    if (ws)
+        for (int t = 0; t < nthr; t++) mc_xform_free(ws[t]);
+    free(img);
+    free(ws);
+    return rc;
+}
+
 /* ---- the CSV ------------------------------------------------------------------------------------- */
 /* RFC 4180: quoted when it holds a comma, quote, CR or LF */
 static int csv_field(FILE *f, const char *s, const char *path) {

@@ -53,6 +53,8 @@ void mc_train_opts_default(mc_train_opts *o) {
     o->epochs = 1;
     o->weight_decay = 1e-2;
     o->decoupled = 1;
+    mc_optimizer_defaults(&o->opt, MC_OPTIM_SGD);
+    o->cycle_momentum = 1;
     o->workers = 1;
     o->reinit_head = 1;
     mc_aug_opts_default(&o->aug);
@@ -88,6 +90,16 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
         int64_t shape[1] = {(int64_t)np};
         rc = mc_st_writer_add(w, "momentum", 1, shape, mom);
     }
+    /* the optimiser's other state tensors (Adam's second moment, RMSprop's buffers) and its
+     * type and step count */
+    for (int k = 1; k < MC_OPT_MAX_SLOTS && rc == MC_OK; k++) {
+        if (!mc_net_opt_has_slot(net, k)) continue;
+        char nm[16];
+        snprintf(nm, sizeof nm, "opt.%d", k);
+        int64_t shape[1] = {(int64_t)np};
+        rc = mc_net_get_opt_state(net, k, mom);
+        if (rc == MC_OK) rc = mc_st_writer_add(w, nm, 1, shape, mom);
+    }
     free(mom);
     char v[64];
 #define META(key, fmt, val)                                                                        \
@@ -105,6 +117,10 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
     META("max_lr", "%.17g", m->max_lr);
     META("stage", "%s", mc_stage_name(m->stage));
     META("seen", "%llu", (unsigned long long)mc_net_seen(net));
+    if (mc_net_opt_type(net) >= 0) {
+        META("optimizer", "%s", mc_optimizer_name(mc_net_opt_type(net)));
+        META("opt_steps", "%lld", mc_net_opt_steps(net));
+    }
     /* for the record only: a resume on another backend or thread count is allowed (and on the
      * CPU backend gives the same bytes: results do not depend on the thread count) */
     META("backend", "%s", mc_net_backend_name(net));
@@ -173,6 +189,22 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
         rc = mom ? mc_st_read_expect(st, "momentum", 1, shape, mom) : MC_ENOMEM;
         if (rc == MC_OK) rc = ckpt_finite(path, "momentum", mom, np);
         if (rc == MC_OK) rc = mc_net_set_momentum(net, mom);
+        /* the other state tensors and the step count (absent in checkpoints of SGD runs) */
+        for (int k = 1; k < MC_OPT_MAX_SLOTS && rc == MC_OK; k++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, "opt.%d", k);
+            if (mc_st_find(st, nm) < 0) { /* none: a state tensor of an earlier run is cleared */
+                if (!mc_net_opt_has_slot(net, k)) continue;
+                memset(mom, 0, (np ? np : 1) * sizeof(float));
+            } else {
+                rc = mc_st_read_expect(st, nm, 1, shape, mom);
+            }
+            if (rc == MC_OK) rc = mc_net_set_opt_state(net, k, mom);
+        }
+        const char *on = mc_st_metadata(st, "optimizer"), *os = mc_st_metadata(st, "opt_steps");
+        int ot = on ? mc_optimizer_from_name(on) : -1;
+        if (rc == MC_OK && on && ot < 0) rc = mc_err(MC_EPARSE, "%s: checkpoint optimizer '%s' unknown", path, on);
+        if (rc == MC_OK) rc = mc_net_set_opt_progress(net, ot, os ? strtoll(os, NULL, 10) : 0);
         free(mom);
     }
     double d;
@@ -375,6 +407,9 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                           "seed %llu, max_lr %g); now: stage %s, %ld, %d, %llu, %g",
                           ckpt, mc_stage_name(m.stage), m.total_iters, m.batch, (unsigned long long)m.seed, m.max_lr,
                           mc_stage_name(o->stage), total, B, (unsigned long long)o->seed, o->max_lr);
+        if (mc_net_opt_type(net) >= 0 && mc_net_opt_type(net) != o->opt.type)
+            return mc_err(MC_EARG, "%s: the checkpoint was made with optimizer %s; now: %s", ckpt,
+                          mc_optimizer_name(mc_net_opt_type(net)), mc_optimizer_name(o->opt.type));
         start = m.next_iter;
         r->best_auc = m.best_auc;
         r->best_iter = m.best_iter;
@@ -444,9 +479,22 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
             break;
         }
         if (rc < 0 || (rc = mc_net_backward(net)) < 0) break;
-        mc_sgd sgd = {.lr = (float)lr, .momentum = (float)mom, .weight_decay = (float)o->weight_decay,
-                      .decoupled = o->decoupled};
-        if ((rc = mc_net_sgd_step(net, &sgd)) < 0) break;
+        /* the step: lr from the schedule; the schedule's momentum is SGD's momentum or Adam's
+         * beta1 (fastai's one-cycle) unless cycle_momentum is off. SGD's values are rounded to
+         * float first, as mc_sgd holds them (the same bits as before the other optimisers). */
+        mc_optimizer st = o->opt;
+        st.lr = (double)(float)lr;
+        st.weight_decay = (double)(float)o->weight_decay;
+        st.decoupled = o->decoupled;
+        int is_adam = st.type == MC_OPTIM_ADAM || st.type == MC_OPTIM_ADAMW;
+        if (st.type != MC_OPTIM_SGD) {
+            st.lr = lr;
+            st.weight_decay = o->weight_decay;
+        }
+        if (o->cycle_momentum && st.type == MC_OPTIM_SGD) st.momentum = (double)(float)mom;
+        if (o->cycle_momentum && is_adam) st.beta1 = mom;
+        mom = is_adam ? st.beta1 : st.momentum; /* what log.csv's momentum column says */
+        if ((rc = mc_net_step(net, &st)) < 0) break;
         it++;
         ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
         if (o->log) {

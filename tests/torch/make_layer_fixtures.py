@@ -88,7 +88,24 @@ def run(name, cfg, model, named, xshape, train=True, frozen="", frozen_names=(),
     x = (torch.randn(xshape) * xscale).requires_grad_(True)
     out = {"x": x.detach().clone()}
     y = model(x)
-    if cost:
+    if cost in ("mse", "l1", "mse_nomask", "l1_ties"):
+        # dense regression target of the output's shape; the mask drops about a quarter
+        t = torch.randn(y.shape)
+        mask = (torch.rand(y.shape) > 0.25).float()
+        if cost == "mse_nomask":  # exactly nn.MSELoss() (mean over every entry)
+            mask = torch.ones(y.shape)
+            loss = F.mse_loss(y, t)
+        elif cost == "l1_ties":  # some targets equal to the output: the gradient there is sign(0) = 0
+            ties = torch.rand(y.shape) < 0.15
+            t = torch.where(ties, y.detach(), t)
+            loss = ((y - t).abs() * mask).sum() / mask.sum()
+        elif cost == "l1":
+            loss = ((y - t).abs() * mask).sum() / mask.sum()
+        else:
+            loss = ((y - t) ** 2 * mask).sum() / mask.sum()
+        loss.backward()
+        out.update(t=t, mask=mask, loss=loss.detach().reshape(1), y=y.detach(), dy=torch.zeros_like(y))
+    elif cost:
         t = (torch.rand(y.shape) > 0.5).float()
         mask = (torch.rand(y.shape) > 0.25).float()
         loss = F.binary_cross_entropy_with_logits(y, t, weight=mask, reduction="sum") / mask.sum()
@@ -127,6 +144,8 @@ def act_module(kind):
         return nn.Sigmoid(), "activation=logistic\n"
     if kind == "hardtanh":
         return nn.Hardtanh(-0.5, 0.5), "activation=hardtanh\nmin=-0.5\nmax=0.5\n"
+    if kind == "tanh":
+        return nn.Tanh(), "activation=tanh\n"
     if kind == "hardtanh_wide":
         return nn.Hardtanh(-10000.0, 10000.0), "activation=hardtanh\nmin=-10000\nmax=10000\n"
     return nn.Identity(), "activation=linear\n"
@@ -214,6 +233,16 @@ def conv_hardtanh_wide():
 def conv_darknet_pad():
     return conv_case("conv_darknet_pad_leaky01", 2, 7, 7, 3, 5, 1, 2, act="leaky_darknet",
                      darknet_pad=True, seed=12)
+
+
+@case
+def conv_tanh():  # the colorization networks' output layer: conv 3x3 with bias, tanh
+    return conv_case("conv_3x3_tanh", 4, 7, 6, 2, 3, 1, 1, act="tanh", seed=13)
+
+
+@case
+def conv_bn_tanh():  # tanh through the fused batch norm + activation
+    return conv_case("conv_bn_tanh_train", 3, 6, 5, 4, 3, 1, 1, bias=False, bn=True, act="tanh", seed=14)
 
 
 def deconv_case(name, cin, h, w, filters, size, stride, pad, opad=0, groups=1, bias=True, bn=False,
@@ -321,7 +350,7 @@ def act_layer_case(kind, seed):
     return run("activation_" + kind, cfg, a, {}, (2, 3, 5, 6), seed=seed)
 
 
-for i, k in enumerate(["relu", "leaky", "leaky_darknet", "logistic", "hardtanh", "hardtanh_wide", "linear"]):
+for i, k in enumerate(["relu", "leaky", "leaky_darknet", "logistic", "hardtanh", "hardtanh_wide", "linear", "tanh"]):
     CASES.append(lambda k=k, i=i: act_layer_case(k, 40 + i))
 
 
@@ -478,6 +507,89 @@ def pad_all():
                      lambda x: F.pad(x, (2, 1, 0, 3), mode="replicate"), (2, 2, 3, 4), 93)
 
 
+def up_case(name, key, f, mode, shape, seed):
+    body = f"[upsample]\n{key}={f}\n" + (f"mode={mode}\n" if mode != "default" else "")
+    m = "nearest" if mode == "default" else mode
+    if m == "nearest":
+        fn = lambda x: F.interpolate(x, scale_factor=f, mode="nearest")
+    else:
+        fn = lambda x: F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)
+    return pool_case(name, body, fn, shape, seed)
+
+
+UP_CASES = [("upsample_nearest_2", "stride", 2, "default", (2, 3, 4, 5)),
+            ("upsample_nearest_3", "factor", 3, "nearest", (2, 2, 5, 3)),
+            ("upsample_nearest_1", "factor", 1, "nearest", (2, 2, 3, 4)),
+            ("upsample_bilinear_2", "factor", 2, "bilinear", (2, 3, 5, 4)),
+            ("upsample_bilinear_3", "stride", 3, "bilinear", (2, 2, 4, 5)),
+            ("upsample_bilinear_4_1px", "factor", 4, "bilinear", (2, 2, 1, 3)),
+            ("upsample_bilinear_1", "factor", 1, "bilinear", (2, 2, 3, 3))]
+for i, (nm, key, f, mode, shape) in enumerate(UP_CASES):
+    CASES.append(lambda nm=nm, key=key, f=f, mode=mode, shape=shape, i=i: up_case(nm, key, f, mode, shape, 120 + i))
+
+
+class UnetBlock(nn.Module):
+    """A U-Net decoder block in miniature (segmentation_models_pytorch's DecoderBlock): nearest x2,
+    concat [up, skip] (up first), two conv3x3 no bias + BN + ReLU; the skip from a stride-2 conv."""
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Conv2d(2, 3, 3, 2, 1)
+        self.c1 = nn.Conv2d(3 + 2, 4, 3, 1, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(4)
+        self.c2 = nn.Conv2d(4, 4, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        e = self.enc(x)
+        u = F.interpolate(e, scale_factor=2, mode="nearest")
+        y = F.relu(self.b1(self.c1(torch.cat([u, x], 1))))
+        return F.relu(self.b2(self.c2(y)))
+
+
+@case
+def unet_block():
+    m = UnetBlock()
+    cfg = (net_header(2, 6, 8) + "[convolutional]\nname=enc\nfilters=3\nsize=3\nstride=2\npadding=1\n"
+           "[upsample]\nstride=2\n[route]\nlayers=-1,input\n"
+           "[convolutional]\nname=c1.0\nbn_name=c1.1\nfilters=4\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[convolutional]\nname=c2.0\nbn_name=c2.1\nfilters=4\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n")
+    named = {"enc.weight": m.enc.weight, "enc.bias": m.enc.bias, "c1.0.weight": m.c1.weight,
+             "c2.0.weight": m.c2.weight}
+    named.update(bn_named("c1.1.", m.b1))
+    named.update(bn_named("c2.1.", m.b2))
+    return run("upsample_unet_block", cfg, m, named, (2, 2, 6, 8), seed=130)
+
+
+@case
+def cost_mse():
+    c = nn.Conv2d(3, 2, 3, 1, 1)
+    cfg = net_header(3, 5, 4, batch=3) + "[convolutional]\nfilters=2\nsize=3\npadding=1\nactivation=tanh\n[cost]\ntype=mse\n"
+    return run("cost_mse_masked", cfg, nn.Sequential(c, nn.Tanh()), {"0.weight": c.weight, "0.bias": c.bias},
+               (3, 3, 5, 4), cost="mse", seed=101)
+
+
+@case
+def cost_mse_nomask():
+    c = nn.Conv2d(2, 2, 3, 1, 1)
+    cfg = net_header(2, 4, 6, batch=2) + "[convolutional]\nfilters=2\nsize=3\npadding=1\n[cost]\ntype=mse\n"
+    return run("cost_mse_mean_nn_MSELoss", cfg, nn.Sequential(c), {"0.weight": c.weight, "0.bias": c.bias},
+               (2, 2, 4, 6), cost="mse_nomask", seed=102)
+
+
+@case
+def cost_l1():
+    c = nn.Conv2d(3, 2, 3, 1, 1)
+    cfg = net_header(3, 5, 4, batch=3) + "[convolutional]\nfilters=2\nsize=3\npadding=1\n[cost]\ntype=l1\n"
+    return run("cost_l1_masked", cfg, nn.Sequential(c), {"0.weight": c.weight, "0.bias": c.bias},
+               (3, 3, 5, 4), cost="l1", seed=103)
+
+
+@case
+def cost_l1_ties():  # the cost alone on the input: exact ties z == t give the gradient 0
+    cfg = net_header(2, 5, 6, batch=2) + "[cost]\ntype=l1\n"
+    return run("cost_l1_ties_sign0", cfg, nn.Identity(), {}, (2, 2, 5, 6), cost="l1_ties", seed=104)
+
+
 @case
 def cost_bce():
     fc = nn.Linear(12, 5)
@@ -607,6 +719,113 @@ SGD_CASES = [
 ]
 
 
+class OptNet(nn.Module):
+    """A colorization network in miniature: conv-BN-ReLU, a stride-2 conv-BN-ReLU, nearest x2,
+    conv 3x3 with bias and tanh, MSE against a dense target (no conv bias before a BN: its
+    gradient is rounding noise, which Adam's normalisation would blow up to full steps)."""
+    def __init__(self):
+        super().__init__()
+        self.c0 = nn.Conv2d(1, 4, 3, 1, 1, bias=False)
+        self.b0 = nn.BatchNorm2d(4)
+        self.c1 = nn.Conv2d(4, 4, 3, 2, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(4)
+        self.c3 = nn.Conv2d(4, 2, 3, 1, 1)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(F.relu(self.b0(self.c0(x))))))
+        return torch.tanh(self.c3(F.interpolate(y, scale_factor=2, mode="nearest")))
+
+
+OPT_CFG = (net_header(1, 8, 8, batch=4) +
+           "[convolutional]\nfilters=4\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[convolutional]\nfilters=4\nsize=3\nstride=2\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+           "[upsample]\nstride=2\n"
+           "[convolutional]\nfilters=2\nsize=3\npadding=1\nactivation=tanh\n"
+           "[cost]\ntype=mse\n")
+
+
+def opt_case(name, kind, lrs, wd=0.0, decoupled=False, betas1=None, beta2=0.999, eps=1e-8, alpha=0.99,
+             momentum=0.0, centered=False, net="opt", frozen="", seed=300):
+    """A trajectory of torch.optim steps (lr, and Adam's beta1, changing every step as one-cycle
+    does). kind: adam, adamw, rmsprop; decoupled: fastai's true_wd, p *= 1 - lr*wd before the
+    step with the optimiser's own weight_decay 0 (for adam that is AdamW's update)."""
+    torch.manual_seed(seed)
+    if net == "opt":
+        m = OptNet()
+        named = {"0.weight": m.c0.weight, "1.weight": m.c1.weight, "3.weight": m.c3.weight, "3.bias": m.c3.bias}
+        named.update(bn_named("0.bn.", m.b0))
+        named.update(bn_named("1.bn.", m.b1))
+        cfg, nout = OPT_CFG, (2, 8, 8)
+    else:
+        m = SgdNet()
+        named = {"0.weight": m.t.weight, "0.bias": m.t.bias, "1.weight": m.e.weight, "3.weight": m.fc.weight,
+                 "3.bias": m.fc.bias}
+        named.update(bn_named("1.bn.", m.bn))
+        cfg, nout = SGD_CFG, (3,)
+    randomize(named)
+    out = {"param." + k: v.detach().clone() for k, v in named.items()}
+    frozen_names = {"backbone": ("1.weight", "1.bn.weight", "1.bn.bias")}.get(frozen, ())
+    params = [v for k, v in named.items() if isinstance(v, nn.Parameter) and k not in frozen_names]
+    for k, v in named.items():
+        if isinstance(v, nn.Parameter):
+            v.requires_grad_(k not in frozen_names)
+    betas1 = betas1 or [0.9] * len(lrs)
+    l2 = 0.0 if decoupled else wd
+    if kind == "adam":
+        opt = torch.optim.Adam(params, lr=lrs[0], betas=(betas1[0], beta2), eps=eps, weight_decay=l2)
+    elif kind == "adamw":
+        opt = torch.optim.AdamW(params, lr=lrs[0], betas=(betas1[0], beta2), eps=eps, weight_decay=wd)
+    else:
+        opt = torch.optim.RMSprop(params, lr=lrs[0], alpha=alpha, eps=eps, weight_decay=l2, momentum=momentum,
+                                  centered=centered)
+    m.train()
+    for step, lr in enumerate(lrs):
+        for g in opt.param_groups:
+            g["lr"] = lr
+            if kind != "rmsprop":
+                g["betas"] = (betas1[step], beta2)
+        x = torch.randn(4, 1, 8, 8)
+        if net == "opt":
+            t = torch.randn(4, *nout) * 0.5
+            mask = (torch.rand(4, *nout) > 0.2).float()
+            loss = ((m(x) - t) ** 2 * mask).sum() / mask.sum()
+        else:
+            t = (torch.rand(4, 3) > 0.5).float()
+            mask = (torch.rand(4, 3) > 0.2).float()
+            loss = F.binary_cross_entropy_with_logits(m(x), t, weight=mask, reduction="sum") / mask.sum()
+        opt.zero_grad()
+        loss.backward()
+        if decoupled and kind != "adamw":
+            with torch.no_grad():
+                for p in params:
+                    p.mul_(1 - lr * wd)
+        opt.step()
+        out[f"x{step}"], out[f"t{step}"], out[f"mask{step}"] = x, t, mask
+        out[f"loss{step}"] = loss.detach().reshape(1)
+    for k, v in named.items():
+        out["final." + k] = v.detach().clone()
+    meta = {"cfg": cfg, "steps": str(len(lrs)), "lr": ",".join(map(repr, lrs)),
+            "momentum": ",".join(["0"] * len(lrs)), "wd": repr(wd), "decoupled": str(int(decoupled)),
+            "frozen": frozen, "frozen_bn": "batch", "optimizer": kind, "beta1": ",".join(map(repr, betas1)),
+            "beta2": repr(beta2), "eps": repr(eps), "alpha": repr(alpha), "rms_momentum": repr(momentum),
+            "centered": str(int(centered))}
+    return name, out, meta
+
+
+LRS = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2, 5e-3]
+CYCLE = [0.95, 0.93, 0.9, 0.87, 0.85, 0.9]
+OPT_CASES = [
+    lambda: opt_case("adam_l2_beta1_cycled", "adam", LRS, wd=1e-2, betas1=CYCLE, seed=300),
+    lambda: opt_case("adam_decoupled_is_adamw", "adam", LRS, wd=1e-2, decoupled=True, seed=301),
+    lambda: opt_case("adamw", "adamw", LRS, wd=5e-2, betas1=CYCLE, beta2=0.99, eps=1e-6, seed=302),
+    lambda: opt_case("adamw_frozen_backbone", "adamw", LRS, wd=1e-2, net="sgd", frozen="backbone", seed=303),
+    lambda: opt_case("rmsprop_l2", "rmsprop", [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 1e-3], wd=1e-2, seed=304),
+    lambda: opt_case("rmsprop_keras_rho09_eps1e7", "rmsprop", [1e-3] * 6, alpha=0.9, eps=1e-7, seed=305),
+    lambda: opt_case("rmsprop_centered_momentum_decoupled", "rmsprop", [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 1e-3],
+                     wd=1e-2, decoupled=True, momentum=0.9, centered=True, seed=306),
+]
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -625,7 +844,15 @@ def main():
         sgd.append(name)
     with open(os.path.join(out, "sgd_index.txt"), "w") as f:
         f.write("\n".join(sgd) + "\n")
-    print(f"wrote {len(names)} PyTorch layer fixtures and {len(sgd)} SGD trajectories to {out}")
+    opts = []
+    for fn in OPT_CASES:
+        name, tensors, meta = fn()
+        write_safetensors(os.path.join(out, name + ".safetensors"), tensors, meta)
+        opts.append(name)
+    with open(os.path.join(out, "opt_index.txt"), "w") as f:
+        f.write("\n".join(opts) + "\n")
+    print(f"wrote {len(names)} PyTorch layer fixtures, {len(sgd)} SGD and {len(opts)} Adam/AdamW/RMSprop "
+          f"trajectories to {out}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 """Makes the whole-network PyTorch fixtures of tests/test_networks.c and tests/cli_predict.sh.
 
 For each of the paper's 8 networks (module T in {none, deconv, pixelshuffle, coloru} x backbone
-E in {resnet18, densenet121}, head C = Linear(features -> 5)), PyTorch builds the network:
-T from torch.nn exactly as ../shared/spec/modules.md describes it (state_dict names exactly
+E in {resnet18, densenet121}, head C = Linear(features -> 5)), and the ResNet34 baseline
+(cfg/resnet34.cfg: no module, E = torchvision's resnet34), PyTorch builds the network:
+T from torch.nn exactly as docs/modules.md describes it (from the papers) (state_dict names exactly
 those of param-names.txt), E = Debian's torchvision 0.14 resnet18 / densenet121 with the
 ImageNet classifier replaced by C. Weights are random; BatchNorm running statistics are made
 non-trivial (measured on a calibration batch, then perturbed: mean shifted by ~0.2 std, var
@@ -12,7 +13,7 @@ are O(1) (probabilities not saturated).
 
 Files written to OUTDIR (about 95 MB in all; 1 minute on 2 cores):
 
-  e_resnet18.safetensors      E of the 4 ResNet18 networks as a torchvision/timm ImageNet
+  e_resnet18.safetensors      E of the 4 ResNet18 networks (e_resnet34: of the ResNet34 one) as a torchvision/timm ImageNet
                               state dict: names WITHOUT "backbone.", the 1000-class fc.*,
                               num_batches_tracked (I64), all floats as F16 (the values used
                               by PyTorch are exactly the F16 ones)
@@ -39,11 +40,14 @@ Files written to OUTDIR (about 95 MB in all; 1 minute on 2 cores):
                                 those float64 values: max |d| / max |g| and ||d|| / ||g||,
                                 measured as the test measures medcolor's (through the sketch
                                 for the larger tensors); not for conv biases before BN
+      metadata params           PyTorch's parameter count of the network
       metadata torch32_*        the same summarised: the loss (relative), the worst gradient over
                                 the tensors (max rel and nrel), the median tensor's nrel, dL/dx;
                                 the test holds medcolor's distance to them (README's claim)
-  index.txt                   the 8 network names
+  index.txt                   the 9 network names
   predict/                    images and expected outputs for tests/cli_predict.sh (below)
+  the colorization networks   cfg/colorize/*: see make_colorize_fixtures (colorize.txt, their
+                              <name>.full / <name>.ref safetensors, two images)
 
 Usage: make_network_fixtures.py OUTDIR
 """
@@ -68,7 +72,11 @@ FULL = 4096     # gradients up to this many values are stored whole
 SAMPLES = 4096  # sampled elements of larger gradients
 SALT = 0x5851F42D4C957F2D
 MODULES = ["none", "deconv", "pixelshuffle", "coloru"]
-BACKBONES = ["resnet18", "densenet121"]
+BACKBONES = ["resnet18", "densenet121", "resnet34"]
+# the networks: the paper's 8, then the ResNet34 baseline (no module)
+NETWORKS = [(bb, mod) for bb in BACKBONES[:2] for mod in MODULES] + [("resnet34", "none")]
+COLORIZE = ["autoencoder", "unet-resnet18", "unet-resnet34"]
+CSIZE = 128  # the colorization networks' test input (any multiple of 32; the cfgs say 256)
 NOUT = 5
 
 
@@ -192,8 +200,8 @@ class Net(nn.Module):
     def __init__(self, module, backbone):
         super().__init__()
         self.color = {"none": Grey3, "deconv": Deconv, "pixelshuffle": PixelShuffleT, "coloru": ColorU}[module]()
-        if backbone == "resnet18":
-            self.backbone = torchvision.models.resnet18()
+        if backbone in ("resnet18", "resnet34"):
+            self.backbone = getattr(torchvision.models, backbone)()
             self.nfeat = self.backbone.fc.in_features
             self.backbone.fc = nn.Identity()
         else:
@@ -391,100 +399,328 @@ def main():
     write_safetensors(os.path.join(out, "inputs.safetensors"), {"x_eval": x_eval, "x_train": x_train})
     names = []
     backbones = {}
-    for bi, bb in enumerate(BACKBONES):
-        for mi, mod in enumerate(MODULES):
-            name = f"{bb}-{mod}" if mod != "none" else bb
-            t0 = time.time()
-            torch.manual_seed(100 + 10 * bi + mi)
-            model = Net(mod, bb)
-            g = torch.Generator().manual_seed(1000 + 10 * bi + mi)
-            if bb not in backbones:
-                # E: random, BN statistics from the baseline input, shared by the 4 networks
-                randomize(model.backbone, g)
-                calibrate(model, model.backbone, x_cal, g)
-                if bb == "resnet18":
-                    round_f16(model.backbone)  # stored as F16: PyTorch uses the F16 values
-                backbones[bb] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
-                dtype, cls = (torch.float16, "fc") if bb == "resnet18" else (torch.float32, "classifier")
-                write_safetensors(os.path.join(out, f"e_{bb}.safetensors"), backbone_state(model, dtype, cls),
-                                  {"what": f"random {bb} E, torchvision ImageNet-style state dict"})
-            else:
-                model.backbone.load_state_dict(backbones[bb])
-            randomize(model.color, g)
-            calibrate(model, model.color, x_cal, g)
-            rescale_output(model, x_cal)
-            # head: logits O(1) on the eval images
-            model.eval()
-            with torch.no_grad():
-                f = model.features(x_eval)
-                w = torch.randn(NOUT, model.nfeat, generator=g)
-                z = f @ w.t()
-                w *= 1.5 / (z.std() + 1e-6)
-                model.head.weight.copy_(w)
-                model.head.bias.copy_(-(f @ w.t()).mean(0) + (torch.rand(NOUT, generator=g) - 0.5))
-            tc = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
-            write_safetensors(os.path.join(out, f"{name}.tc.safetensors"), tc)
+    only = os.environ.get("MC_FX_NETS")  # development: only these (comma-separated) networks
+    for bb, mod in NETWORKS:
+        bi, mi = BACKBONES.index(bb), MODULES.index(mod)
+        name = f"{bb}-{mod}" if mod != "none" else bb
+        if only and name not in only.split(","):
+            continue
+        t0 = time.time()
+        torch.manual_seed(100 + 10 * bi + mi)
+        model = Net(mod, bb)
+        g = torch.Generator().manual_seed(1000 + 10 * bi + mi)
+        if bb not in backbones:
+            # E: random, BN statistics from the baseline input, shared by the 4 networks
+            randomize(model.backbone, g)
+            calibrate(model, model.backbone, x_cal, g)
+            if bb.startswith("resnet"):
+                round_f16(model.backbone)  # stored as F16: PyTorch uses the F16 values
+            backbones[bb] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+            dtype, cls = (torch.float16, "fc") if bb.startswith("resnet") else (torch.float32, "classifier")
+            write_safetensors(os.path.join(out, f"e_{bb}.safetensors"), backbone_state(model, dtype, cls),
+                              {"what": f"random {bb} E, torchvision ImageNet-style state dict"})
+        else:
+            model.backbone.load_state_dict(backbones[bb])
+        randomize(model.color, g)
+        calibrate(model, model.color, x_cal, g)
+        rescale_output(model, x_cal)
+        # head: logits O(1) on the eval images
+        model.eval()
+        with torch.no_grad():
+            f = model.features(x_eval)
+            w = torch.randn(NOUT, model.nfeat, generator=g)
+            z = f @ w.t()
+            w *= 1.5 / (z.std() + 1e-6)
+            model.head.weight.copy_(w)
+            model.head.bias.copy_(-(f @ w.t()).mean(0) + (torch.rand(NOUT, generator=g) - 0.5))
+        tc = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
+        write_safetensors(os.path.join(out, f"{name}.tc.safetensors"), tc)
 
-            ref = {}
-            # eval mode
-            model.eval()
-            with torch.no_grad():
-                f = model.features(x_eval)
-                ref["feat_eval"] = f.clone()
-                ref["prob_eval"] = torch.sigmoid(model.head(f))
-            # train mode, batch 2: loss, probabilities, every gradient, running stats after. The
-            # reference is PyTorch in float64 (same weights): the exact values, to which float32
-            # PyTorch is compared too (metadata), to show how far float32 itself lands from them
-            tg = torch.Generator().manual_seed(5000 + 10 * bi + mi)
-            t = (torch.rand(2, NOUT, generator=tg) > 0.5).float()
-            mask = (torch.rand(2, NOUT, generator=tg) > 0.2).float()
-            mask[0, 0] = 1.0
-            runs = {}
-            for dt in (torch.float64, torch.float32):
-                mm = copy.deepcopy(model).to(dt).train()
-                x = x_train.to(dt).clone().requires_grad_(True)
-                y = mm(x)
-                loss = F.binary_cross_entropy_with_logits(y, t.to(dt), weight=mask.to(dt), reduction="sum") / mask.sum()
-                loss.backward()
-                runs[dt] = (mm, loss.detach(), torch.sigmoid(y).detach(), x.grad.detach())
-            m64, loss, prob, dx = runs[torch.float64]
-            ref.update(t=t, mask=mask, loss=loss.float().reshape(1), prob_train=prob.float(), dx=dx.float())
-            srng = np.random.RandomState(77 + 10 * bi + mi)
-            m32 = runs[torch.float32][0]
-            g32 = dict(m32.named_parameters())
-            worst = {"max": 0.0, "nrel": 0.0}
-            nrels = []
-            for k, p in m64.named_parameters():
-                if pre_bn_bias(k):
-                    sketch(k, p.grad, srng, ref)
-                    continue
-                sketch(k, p.grad, srng, ref, g32[k].grad)
-                emax, enrel = ref["t32err." + k].tolist()
-                worst["max"] = max(worst["max"], emax)
-                worst["nrel"] = max(worst["nrel"], enrel)
-                nrels.append(enrel)
-            for k, v in m64.state_dict().items():
-                if k.endswith("running_mean") or k.endswith("running_var"):
-                    ref["after." + k] = v.float()
-            l32, p32, dx32 = runs[torch.float32][1:]
-            meta = {"cfg": f"cfg/{name}.cfg", "module": mod, "backbone": bb,
-                    "torch32_loss": "%.3g" % abs(l32.double().item() / loss.item() - 1),
-                    "torch32_grad_max": "%.3g" % worst["max"], "torch32_grad_nrel": "%.3g" % worst["nrel"],
-                    "torch32_grad_nrel_median": "%.3g" % sorted(nrels)[len(nrels) // 2],
-                    "torch32_dx": "%.3g" % ((dx32.double() - dx).abs().max() / dx.abs().max()).item()}
-            write_safetensors(os.path.join(out, f"{name}.ref.safetensors"), ref, meta)
-            del runs, m64, m32
-            if name == "resnet18-pixelshuffle":
-                with open(os.path.join(out, "predict", "expected_resnet18-pixelshuffle.txt"), "w") as fo:
-                    for i, img in enumerate(["img0.png", "img1.png"]):
-                        fo.write(img + " " + " ".join("%.9g" % v for v in ref["prob_eval"][i].tolist()) + "\n")
-            names.append(name)
-            print(f"  {name:28s} loss {loss.item():.4f}  torch float32 vs float64: gradients max {meta['torch32_grad_max']}"
-                  f" nrel {meta['torch32_grad_nrel']}  {time.time() - t0:.1f} s", flush=True)
+        ref = {}
+        # eval mode
+        model.eval()
+        with torch.no_grad():
+            f = model.features(x_eval)
+            ref["feat_eval"] = f.clone()
+            ref["prob_eval"] = torch.sigmoid(model.head(f))
+        # train mode, batch 2: loss, probabilities, every gradient, running stats after. The
+        # reference is PyTorch in float64 (same weights): the exact values, to which float32
+        # PyTorch is compared too (metadata), to show how far float32 itself lands from them
+        tg = torch.Generator().manual_seed(5000 + 10 * bi + mi)
+        t = (torch.rand(2, NOUT, generator=tg) > 0.5).float()
+        mask = (torch.rand(2, NOUT, generator=tg) > 0.2).float()
+        mask[0, 0] = 1.0
+        runs = {}
+        for dt in (torch.float64, torch.float32):
+            mm = copy.deepcopy(model).to(dt).train()
+            x = x_train.to(dt).clone().requires_grad_(True)
+            y = mm(x)
+            loss = F.binary_cross_entropy_with_logits(y, t.to(dt), weight=mask.to(dt), reduction="sum") / mask.sum()
+            loss.backward()
+            runs[dt] = (mm, loss.detach(), torch.sigmoid(y).detach(), x.grad.detach())
+        m64, loss, prob, dx = runs[torch.float64]
+        ref.update(t=t, mask=mask, loss=loss.float().reshape(1), prob_train=prob.float(), dx=dx.float())
+        srng = np.random.RandomState(77 + 10 * bi + mi)
+        m32 = runs[torch.float32][0]
+        g32 = dict(m32.named_parameters())
+        worst = {"max": 0.0, "nrel": 0.0}
+        nrels = []
+        for k, p in m64.named_parameters():
+            if pre_bn_bias(k):
+                sketch(k, p.grad, srng, ref)
+                continue
+            sketch(k, p.grad, srng, ref, g32[k].grad)
+            emax, enrel = ref["t32err." + k].tolist()
+            worst["max"] = max(worst["max"], emax)
+            worst["nrel"] = max(worst["nrel"], enrel)
+            nrels.append(enrel)
+        for k, v in m64.state_dict().items():
+            if k.endswith("running_mean") or k.endswith("running_var"):
+                ref["after." + k] = v.float()
+        l32, p32, dx32 = runs[torch.float32][1:]
+        meta = {"cfg": f"cfg/{name}.cfg", "module": mod, "backbone": bb,
+                "params": str(sum(p.numel() for p in model.parameters())),
+                "torch32_loss": "%.3g" % abs(l32.double().item() / loss.item() - 1),
+                "torch32_grad_max": "%.3g" % worst["max"], "torch32_grad_nrel": "%.3g" % worst["nrel"],
+                "torch32_grad_nrel_median": "%.3g" % sorted(nrels)[len(nrels) // 2],
+                "torch32_dx": "%.3g" % ((dx32.double() - dx).abs().max() / dx.abs().max()).item()}
+        write_safetensors(os.path.join(out, f"{name}.ref.safetensors"), ref, meta)
+        del runs, m64, m32
+        if name == "resnet18-pixelshuffle":
+            with open(os.path.join(out, "predict", "expected_resnet18-pixelshuffle.txt"), "w") as fo:
+                for i, img in enumerate(["img0.png", "img1.png"]):
+                    fo.write(img + " " + " ".join("%.9g" % v for v in ref["prob_eval"][i].tolist()) + "\n")
+        names.append(name)
+        print(f"  {name:28s} loss {loss.item():.4f}  torch float32 vs float64: gradients max {meta['torch32_grad_max']}"
+              f" nrel {meta['torch32_grad_nrel']}  {time.time() - t0:.1f} s", flush=True)
     make_predict_fixtures(os.path.join(out, "predict"), rng)
     with open(os.path.join(out, "index.txt"), "w") as fo:
         fo.write("\n".join(names) + "\n")
+    make_colorize_fixtures(out, rng, backbones)
+    names += COLORIZE
     print(f"wrote {len(names)} whole-network PyTorch fixtures to {out} in {time.time() - t_start:.0f} s")
+
+
+# ---------------------------------------------------------------- the colorization networks
+def conv3(i, o, stride=1, bias=True):
+    return nn.Conv2d(i, o, 3, stride, 1, bias=bias)
+
+
+class Autoencoder(nn.Module):
+    """Saini et al.'s basic autoencoder as the spec writes it (section 1(A)); names as
+    cfg/colorize/autoencoder.cfg (three nn.Sequential)."""
+
+    def __init__(self):
+        super().__init__()
+        enc = []
+        for i, o, st in [(1, 64, 1), (64, 64, 2), (64, 128, 1), (128, 128, 2), (128, 256, 1), (256, 256, 2)]:
+            enc += [conv3(i, o, st), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc)
+        self.middle = nn.Sequential(conv3(256, 512), nn.ReLU(), conv3(512, 256), nn.ReLU(), conv3(256, 128), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Upsample(scale_factor=2), conv3(128, 64), nn.ReLU(), nn.Upsample(scale_factor=2),
+                                     conv3(64, 32), nn.ReLU(), conv3(32, 2), nn.Tanh(), nn.Upsample(scale_factor=2))
+
+    def last_conv(self):
+        return self.decoder[6]
+
+    def forward(self, x):
+        return self.decoder(self.middle(self.encoder(x)))
+
+
+def conv_bn_relu(i, o):
+    return nn.Sequential(conv3(i, o, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, i, skip, o):
+        super().__init__()
+        self.conv1 = conv_bn_relu(i + skip, o)
+        self.conv2 = conv_bn_relu(o, o)
+
+    def forward(self, x, skip):
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if skip is not None:
+            x = torch.cat([x, skip], 1)  # the upsampled first, then the skip
+        return self.conv2(self.conv1(x))
+
+
+class UNet(nn.Module):
+    """U-Net with a torchvision ResNet encoder (spec section 1(B/C), segmentation_models_pytorch's
+    Unet defaults) and a tanh head; names as cfg/colorize/unet-resnetN.cfg."""
+
+    def __init__(self, depth):
+        super().__init__()
+        self.backbone = getattr(torchvision.models, f"resnet{depth}")()
+        self.backbone.fc = nn.Identity()
+        self.decoder = nn.Module()
+        self.decoder.blocks = nn.ModuleList([DecoderBlock(512, 256, 256), DecoderBlock(256, 128, 128),
+                                             DecoderBlock(128, 64, 64), DecoderBlock(64, 64, 32),
+                                             DecoderBlock(32, 0, 16)])
+        self.head = nn.Sequential(conv3(16, 2))
+
+    def last_conv(self):
+        return self.head[0]
+
+    def forward(self, x):
+        b = self.backbone
+        s1 = b.relu(b.bn1(b.conv1(x)))
+        s2 = b.layer1(b.maxpool(s1))
+        s3 = b.layer2(s2)
+        s4 = b.layer3(s3)
+        y = b.layer4(s4)
+        for blk, skip in zip(self.decoder.blocks, [s4, s3, s2, s1, None]):
+            y = blk(y, skip)
+        return torch.tanh(self.head(y))
+
+
+def colorize_model(name):
+    return Autoencoder() if name == "autoencoder" else UNet(int(name[-2:]))
+
+
+def colorize_input(name, L):
+    """The network's input from L (0..100) [n][h][w]: the autoencoder takes L as it is, the
+    U-Nets L/50 - 1 in 3 channels (the spec's pipeline)."""
+    if name == "autoencoder":
+        return L[:, None].clone()
+    return (L / 50 - 1)[:, None].repeat(1, 3, 1, 1)
+
+
+def rough(rng, h, w):
+    """smooth() with 40 % white noise: a network of random weights on smooth fields alone has
+    convolution outputs whose per-channel mean dwarfs their spread, and train-mode BatchNorm then
+    turns float32 rounding into relative errors of ~1e-3 (PyTorch's own float32 run as much as
+    medcolor's); the noise keeps the comparison about the implementations."""
+    return 0.6 * smooth(rng, h, w) + 0.4 * rng.uniform(0, 1, size=(h, w))
+
+
+def lightness(rgb):
+    """CIELAB L (0..100) of sRGB in [0, 1] (float64 [..., 3]), the spec's formulas (D65, Y/1)."""
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    y = lin @ np.array([0.212671, 0.715160, 0.072169])
+    f = np.where(y > 0.008856, np.cbrt(y), 7.787 * y + 16 / 116)
+    return 116 * f - 16
+
+
+def lab_input(name, rgb01, size):
+    """medcolor features' preprocessing of an image-to-image network: each RGB channel (float32)
+    resized with F.interpolate (bilinear, align_corners=False) unless already size x size, L in
+    float64 from those float32 values, stored as float32, then L as it is (autoencoder) or
+    L/50 - 1 (computed in float64, stored as float32) in 3 channels."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb01.transpose(2, 0, 1), dtype=np.float32))
+    if x.shape[1:] != (size, size):
+        x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+    L = torch.from_numpy(lightness(x.numpy().astype(np.float64).transpose(1, 2, 0))).float()
+    if name == "autoencoder":
+        return L[None]
+    return (L.double() * (1 / 50) + (-1)).float()[None].repeat(3, 1, 1)
+
+
+def make_colorize_fixtures(out, rng, backbones):
+    """Per colorization network (cfg/colorize/<name>.cfg at CSIZE x CSIZE, batch 2):
+      <name>.full.safetensors  every tensor under its canonical name (F32; num_batches_tracked
+                               included, to be ignored); the U-Nets' encoders are the random
+                               ResNet18/34 of e_resnet18/34.safetensors (their F16 values)
+      <name>.ref.safetensors   x_eval, x_train [2,C,S,S]; out_eval [2,2,S,S] (eval mode, float64);
+                               feat_img (and feat_bottom: the encoder's last block) of the two
+                               images col_grey16.png, col_rgb.png as `features` reads them; t, mask
+                               (the (a, b)/128 target and a 0/1 mask); the train-mode loss
+                               (masked MSE), out_train and dx from PyTorch float64, after.*,
+                               the gradients (whole or sketched as for the classifiers) with
+                               t32err.*, metadata cfg, params, torch32_*.
+    Weights: random as the classifiers' (the U-Nets' encoder weights those of e_resnetN); every BN's
+    statistics calibrated on this input, then perturbed; the last conv
+    scaled so that its pre-tanh output has standard deviation 0.5 (tanh not saturated)."""
+    S = CSIZE
+    # two images for `medcolor features`: a 16-bit grey PNG (170 x 150) and an 8-bit RGB PNG
+    # (112 x 96), both resized to S x S
+    g16 = np.round(rough(rng, 150, 170) * 65535).astype(np.uint16)
+    Image.fromarray(g16.astype(np.int32), "I").convert("I;16").save(os.path.join(out, "col_grey16.png"))
+    rgb8 = np.stack([np.round(rough(rng, 96, 112) * 255) for _ in range(3)], -1).astype(np.uint8)
+    Image.fromarray(rgb8, "RGB").save(os.path.join(out, "col_rgb.png"))
+    imgs = [np.repeat((g16 / 65535.0)[..., None], 3, -1), rgb8 / 255.0]
+    L = lambda: torch.from_numpy(100 * rough(rng, S, S)).float()
+    L_eval, L_train, L_cal = [torch.stack([L(), L()]) for _ in range(3)]
+    for ci, name in enumerate(COLORIZE):
+        t0 = time.time()
+        torch.manual_seed(300 + ci)
+        model = colorize_model(name)
+        g = torch.Generator().manual_seed(3000 + ci)
+        randomize(model, g)
+        if name != "autoencoder":
+            bb = f"resnet{name[-2:]}"
+            model.backbone.load_state_dict({k: v for k, v in backbones[bb].items()})
+        x_eval, x_train, x_cal = (colorize_input(name, v) for v in (L_eval, L_train, L_cal))
+        calibrate(model, model, x_cal, g)  # the encoder's statistics too: for this input
+        # the pre-tanh output: standard deviation 0.5 on the calibration input, eval mode
+        model.eval()
+        last = model.last_conv()
+        pre = {}
+        hook = last.register_forward_hook(lambda m, i, o: pre.__setitem__("y", o))
+        with torch.no_grad():
+            model(x_cal)
+            sd = pre["y"].std((0, 2, 3))
+            last.weight.div_(2 * sd.view(-1, 1, 1, 1))
+            last.bias.div_(2 * sd)
+        hook.remove()
+        sd_full = dict(model.state_dict())
+        write_safetensors(os.path.join(out, f"{name}.full.safetensors"), sd_full)
+        ref = {"x_eval": x_eval, "x_train": x_train}
+        with torch.no_grad():
+            # eval mode: the float64 values (exact) as the reference; PyTorch float32's own
+            # distance to them in the metadata
+            o64 = copy.deepcopy(model).double().eval()(x_eval.double())
+            o32 = model(x_eval)
+            ref["out_eval"] = o64.float()
+            t32_eval = ((o32.double() - o64).abs().max() / o64.abs().max()).item()
+            # `medcolor features` on the two images: the head's output, and for the U-Nets the
+            # encoder's last block too
+            xi = torch.stack([lab_input(name, im, S) for im in imgs]).double()
+            m64 = copy.deepcopy(model).double().eval()
+            ref["feat_img"] = m64(xi).float()
+            if name != "autoencoder":
+                b = m64.backbone
+                ref["feat_bottom"] = b.layer4(b.layer3(b.layer2(b.layer1(b.maxpool(b.relu(b.bn1(b.conv1(xi)))))))).float()
+            del m64
+        tg = torch.Generator().manual_seed(6000 + ci)
+        t = torch.from_numpy(np.stack([np.stack([smooth(rng, S, S) - 0.5 for _ in range(2)]) * 0.6
+                                       for _ in range(2)])).float()
+        mask = (torch.rand(2, 2, S, S, generator=tg) > 0.2).float()
+        runs = {}
+        for dt in (torch.float64, torch.float32):
+            mm = copy.deepcopy(model).to(dt).train()
+            x = x_train.to(dt).clone().requires_grad_(True)
+            y = mm(x)
+            loss = (mask.to(dt) * (y - t.to(dt)) ** 2).sum() / mask.sum()
+            loss.backward()
+            runs[dt] = (mm, loss.detach(), y.detach(), x.grad.detach())
+        m64, loss, y64, dx = runs[torch.float64]
+        ref.update(t=t, mask=mask, loss=loss.float().reshape(1), out_train=y64.float(), dx=dx.float())
+        srng = np.random.RandomState(700 + ci)
+        g32 = dict(runs[torch.float32][0].named_parameters())
+        worst = {"max": 0.0, "nrel": 0.0}
+        nrels = []
+        for k, p in m64.named_parameters():
+            sketch(k, p.grad, srng, ref, g32[k].grad)
+            emax, enrel = ref["t32err." + k].tolist()
+            worst["max"], worst["nrel"] = max(worst["max"], emax), max(worst["nrel"], enrel)
+            nrels.append(enrel)
+        for k, v in m64.state_dict().items():
+            if k.endswith("running_mean") or k.endswith("running_var"):
+                ref["after." + k] = v.float()
+        l32, y32, dx32 = runs[torch.float32][1:]
+        meta = {"cfg": f"cfg/colorize/{name}.cfg", "size": str(S), "images": "col_grey16.png,col_rgb.png",
+                "torch32_eval": "%.3g" % t32_eval,
+                "torch32_out": "%.3g" % ((y32.double() - y64).abs().max() / y64.abs().max()).item(),
+                "params": str(sum(p.numel() for p in model.parameters())),
+                "torch32_loss": "%.3g" % abs(l32.double().item() / loss.item() - 1),
+                "torch32_grad_max": "%.3g" % worst["max"], "torch32_grad_nrel": "%.3g" % worst["nrel"],
+                "torch32_grad_nrel_median": "%.3g" % sorted(nrels)[len(nrels) // 2],
+                "torch32_dx": "%.3g" % ((dx32.double() - dx).abs().max() / dx.abs().max()).item()}
+        write_safetensors(os.path.join(out, f"{name}.ref.safetensors"), ref, meta)
+        print(f"  {name:28s} loss {loss.item():.5f}  torch float32 vs float64: eval {meta['torch32_eval']} gradients max "
+              f"{meta['torch32_grad_max']} nrel {meta['torch32_grad_nrel']}  {time.time() - t0:.1f} s", flush=True)
+    with open(os.path.join(out, "colorize.txt"), "w") as fo:
+        fo.write("\n".join(COLORIZE) + "\n")
 
 
 # ---------------------------------------------------------------- a small network for predict

@@ -1,0 +1,221 @@
+/* features.c — the raw outputs of chosen layers for image files (`medcolor features`,
+ * docs/features.md; the declarations and the preprocessing in include/mc_train.h).
+ *
+ * A classifier's images go through mc_predict_inputs (predict's preprocessing). An
+ * image-to-image network's (the colorization networks) through the CIELAB lightness at the
+ * input size: grey files decode at their full precision (mc_image_load_grey: 16-bit X-rays keep
+ * their 65536 levels), colour files as 8-bit RGB / 255 (mc_image_load_rgb8); an 8-bit RGB
+ * decode whose three channels agree everywhere is a grey image, and the grey decode is used. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "mc_imaging.h"
+
+int mc_features_layer(const mc_net *net, const char *ref, int *layer) {
+    const int n = mc_net_num_layers(net);
+    if (!ref) {
+        const char *t = mc_net_layer_type(net, n - 1);
+        *layer = n > 1 && t && !strcmp(t, "cost") ? n - 2 : n - 1;
+        return MC_OK;
+    }
+    for (int i = 0; i < n; i++)
+        if (!strcmp(mc_net_layer_name(net, i), ref)) {
+            *layer = i;
+            return MC_OK;
+        }
+    char *end;
+    long v = strtol(ref, &end, 10);
+    if (*ref && !*end) {
+        if (v < 0) v += n;
+        if (v >= 0 && v < n) {
+            *layer = (int)v;
+            return MC_OK;
+        }
+        return mc_err(MC_EARG, "layer %s: the network has layers 0..%d (or -1..-%d from the end)", ref, n - 1, n);
+    }
+    return mc_err(MC_ENOTFOUND, "no layer is named '%s' (medcolor info lists the names)", ref);
+}
+
+int mc_features_is_color(const mc_net *net) {
+    int c, h, w, oc, oh, ow;
+    mc_net_input_shape(net, &c, &h, &w);
+    mc_net_layer_shape(net, mc_net_num_layers(net) - 1, &oc, &oh, &ow);
+    return oc == 2 && oh == h && ow == w && h > 1;
+}
+
+/* The lightness L (0..100) of the image at path at w x h: dst[h*w]. ws: resize scratch. */
+static int lightness(const char *path, int w, int h, mc_image *grey, mc_image8 *rgb, mc_xform *ws, float *dst) {
+    MC_TRY(mc_image_load_rgb8(path, rgb));
+    const size_t np = (size_t)rgb->w * rgb->h;
+    int neutral = 1;
+    for (size_t i = 0; i < np && neutral; i++)
+        neutral = rgb->px[3 * i] == rgb->px[3 * i + 1] && rgb->px[3 * i] == rgb->px[3 * i + 2];
+    if (neutral) MC_TRY(mc_image_load_grey(path, grey));
+    const size_t nd = (size_t)w * h;
+    float *src = malloc(np * sizeof *src), *plane = malloc(3 * nd * sizeof *plane);
+    int rc = src && plane ? MC_OK : mc_err(MC_ENOMEM, "%s: out of memory", path);
+    for (int ch = 0; ch < 3 && rc == MC_OK; ch++) {
+        if (neutral) {
+            memcpy(src, grey->px, np * sizeof *src);
+        } else {
+            for (size_t i = 0; i < np; i++) src[i] = (float)rgb->px[3 * i + (size_t)ch] / 255.0f;
+        }
+        rc = mc_resize_bilinear(src, rgb->w, rgb->h, rgb->w, plane + (size_t)ch * nd, w, h, ws);
+        if (neutral && rc == MC_OK) { /* the same plane three times */
+            memcpy(plane + nd, plane, nd * sizeof *plane);
+            memcpy(plane + 2 * nd, plane, nd * sizeof *plane);
+            break;
+        }
+    }
+    if (rc == MC_OK) {
+        float *px = malloc(3 * nd * sizeof *px);
+        if (!px) {
+            rc = mc_err(MC_ENOMEM, "%s: out of memory", path);
+        } else {
+            for (size_t i = 0; i < nd; i++)
+                for (int ch = 0; ch < 3; ch++) px[3 * i + (size_t)ch] = plane[(size_t)ch * nd + i];
+            mc_srgb_to_lab_f(px, nd, px);
+            for (size_t i = 0; i < nd; i++) dst[i] = px[3 * i];
+            free(px);
+        }
+    }
+    free(src);
+    free(plane);
+    return rc < 0 ? mc_err_context(rc, "%s", path) : MC_OK;
+}
+
+static int color_inputs(mc_net *net, const char *const *paths, int nb, double scale, double shift, float *x) {
+    int c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    mc_image grey = {0};
+    mc_image8 rgb = {0};
+    mc_xform *ws = NULL;
+    int rc = mc_xform_new(&ws);
+    const size_t plane = (size_t)h * w;
+    for (int k = 0; k < nb && rc == MC_OK; k++) {
+        float *dst = x + (size_t)k * c * plane;
+        rc = lightness(paths[k], w, h, &grey, &rgb, ws, dst);
+        if (rc < 0) break;
+        for (size_t i = 0; i < plane; i++) dst[i] = (float)((double)dst[i] * scale + shift);
+        for (int ch = 1; ch < c; ch++) memcpy(dst + (size_t)ch * plane, dst, plane * sizeof *dst);
+    }
+    mc_image_free(&grey);
+    mc_image8_free(&rgb);
+    mc_xform_free(ws);
+    return rc;
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+int mc_features(mc_net *net, const char *const *paths, int n, const int *layers, int nlayers, const char *out,
+                const mc_features_opts *o) {
+    if (n < 1) return mc_err(MC_EARG, "no images");
+    if (nlayers < 1) return mc_err(MC_EARG, "no layers");
+    const int nl = mc_net_num_layers(net);
+    int last = 0;
+    char (*lname)[64] = calloc((size_t)nlayers, sizeof *lname);
+    if (!lname) return mc_err(MC_ENOMEM, "out of memory");
+    for (int k = 0; k < nlayers; k++) {
+        if (layers[k] < 0 || layers[k] >= nl) {
+            free(lname);
+            return mc_err(MC_EARG, "layer %d: the network has layers 0..%d", layers[k], nl - 1);
+        }
+        const char *nm = mc_net_layer_name(net, layers[k]);
+        if (nm[0]) snprintf(lname[k], sizeof lname[k], "%s", nm);
+        else snprintf(lname[k], sizeof lname[k], "%d", layers[k]);
+        for (int j = 0; j < k; j++)
+            if (layers[j] == layers[k]) {
+                free(lname);
+                return mc_err(MC_EARG, "layer %s is asked for twice", lname[k]);
+            }
+        if (layers[k] > last) last = layers[k];
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(base_name(paths[i]), base_name(paths[j]))) {
+                free(lname);
+                return mc_err(MC_EARG, "%s and %s have the same file name: their tensors would have the same name",
+                              paths[j], paths[i]);
+            }
+    const int color = mc_features_is_color(net);
+    int c, h, w;
+    mc_net_input_shape(net, &c, &h, &w);
+    double scale = o ? o->l_scale : (double)NAN, shift = o ? o->l_shift : (double)NAN;
+    if (color && (isnan(scale) || isnan(shift))) {
+        if (c == 1) scale = 1, shift = 0;
+        else if (c == 3) scale = 1.0 / 50, shift = -1;
+        else {
+            free(lname);
+            return mc_err(MC_ESHAPE, "the input has %d channels: give the lightness scaling (1 or 3 channels have one)", c);
+        }
+    }
+    int batch = mc_net_batch(net);
+    if (batch > n) batch = n;
+    const size_t per = (size_t)c * h * w;
+    size_t maxout = 0;
+    for (int k = 0; k < nlayers; k++) {
+        int lc, lh, lw;
+        mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
+        if ((size_t)lc * lh * lw > maxout) maxout = (size_t)lc * lh * lw;
+    }
+    float *x = mc_alloc_floats((size_t)batch * per, "input batch");
+    float *y = mc_alloc_floats((size_t)batch * maxout, "layer outputs");
+    mc_st_writer *wr = mc_st_writer_new();
+    int rc = x && y && wr ? MC_OK : MC_ENOMEM;
+    if (rc == MC_OK && batch != mc_net_batch(net)) rc = mc_net_set_batch(net, batch);
+    mc_net_set_train(net, 0);
+    for (int b0 = 0; b0 < n && rc == MC_OK; b0 += batch) {
+        int nb = n - b0 < batch ? n - b0 : batch;
+        if (nb != mc_net_batch(net) && (rc = mc_net_set_batch(net, nb)) < 0) break;
+        rc = color ? color_inputs(net, paths + b0, nb, scale, shift, x) : mc_predict_inputs(net, paths + b0, nb, x);
+        if (rc < 0 || (rc = mc_net_set_input(net, x)) < 0 || (rc = mc_net_forward_to(net, last)) < 0) break;
+        for (int k = 0; k < nlayers && rc == MC_OK; k++) {
+            int lc, lh, lw;
+            mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
+            const size_t lo = (size_t)lc * lh * lw;
+            if ((rc = mc_net_get_output(net, layers[k], y)) < 0) break;
+            const int64_t shape[3] = {lc, lh, lw};
+            for (int i = 0; i < nb && rc == MC_OK; i++) {
+                char tn[1200];
+                snprintf(tn, sizeof tn, "%s/%s", base_name(paths[b0 + i]), lname[k]);
+                rc = mc_st_writer_add(wr, tn, 3, shape, y + (size_t)i * lo);
+            }
+        }
+        if (rc == MC_OK && o && o->progress) o->progress(b0 + nb, n, o->progress_ctx);
+    }
+    if (rc == MC_OK) {
+        size_t len = 0;
+        for (int k = 0; k < nlayers; k++) len += strlen(lname[k]) + 1;
+        char *list = malloc(len + 1);
+        if (!list) {
+            rc = mc_err(MC_ENOMEM, "out of memory");
+        } else {
+            list[0] = 0;
+            for (int k = 0; k < nlayers; k++) {
+                if (k) strcat(list, ",");
+                strcat(list, lname[k]);
+            }
+            rc = mc_st_writer_meta(wr, "layers", list);
+            free(list);
+        }
+        if (rc == MC_OK) rc = mc_st_writer_meta(wr, "preprocessing", color ? "lab-L" : "grey");
+        if (rc == MC_OK && color) {
+            char v[64];
+            snprintf(v, sizeof v, "%.17g", scale);
+            rc = mc_st_writer_meta(wr, "l_scale", v);
+            snprintf(v, sizeof v, "%.17g", shift);
+            if (rc == MC_OK) rc = mc_st_writer_meta(wr, "l_shift", v);
+        }
+        if (rc == MC_OK) rc = mc_st_writer_save(wr, out);
+    }
+    mc_st_writer_free(wr);
+    mc_free_aligned(x);
+    mc_free_aligned(y);
+    free(lname);
+    return rc;
+}

@@ -54,7 +54,7 @@ LDLIBS  += -lcudnn
 endif
 
 # the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
-SUBSYS   := core engine layers cpu data io imaging optim train study
+SUBSYS   := core engine layers cpu data io imaging optim transfer train study
 LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
@@ -113,7 +113,7 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 
 # PyTorch fixtures (Debian's python3-torch; test dependency only)
 FIXTURES := $(BUILD)/fixtures/.stamp
-$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py,$(wildcard tests/torch/*.py))
+$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_transfer_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
 	@touch $@
@@ -127,7 +127,16 @@ $(NET_FIXTURES): tests/torch/make_network_fixtures.py
 	@touch $@
 fixtures: $(NET_FIXTURES)
 
-test: $(BIN) $(TEST_BIN) $(FIXTURES) $(NET_FIXTURES)
+# the colour transfer (tests/test_transfer.c, tests/cli_transfer.sh): torchvision's vgg19 to
+# conv5_4 (F16, 40 MB), its taps, the objective's terms and gradients, the end-to-end images
+TRANSFER_FIXTURES := $(BUILD)/fixtures/transfer/.stamp
+$(TRANSFER_FIXTURES): tests/torch/make_transfer_fixtures.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/torch/make_transfer_fixtures.py $(dir $@)
+	@touch $@
+fixtures: $(TRANSFER_FIXTURES)
+
+test: $(BIN) $(TEST_BIN) $(FIXTURES) $(NET_FIXTURES) $(TRANSFER_FIXTURES)
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) ./tests/run_all.sh $(TEST_BIN)
 
 asan:

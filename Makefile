@@ -173,8 +173,12 @@ $(BENCH_BIN): bench/bench_step.c $(LIB)
 LOADER_BENCH := $(BUILD)/bench_loader
 $(LOADER_BENCH): bench/bench_loader.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-bench: $(BENCH_BIN) $(LOADER_BENCH)
+TRANSFER_BENCH := $(BUILD)/bench_transfer
+$(TRANSFER_BENCH): bench/bench_transfer.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench: $(BENCH_BIN) $(LOADER_BENCH) $(TRANSFER_BENCH)
 	@BENCH_BIN=$(BENCH_BIN) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench.sh
+	@TRANSFER_BENCH=$(TRANSFER_BENCH) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench_transfer.sh
 	@echo "== loader throughput (320x320, augmentation on) =="
 	$(LOADER_BENCH)
 

@@ -377,6 +377,50 @@ static void test_objective(void) {
     mc_st_close(st);
 }
 
+/* 4. smoothing against numpy: bytes identical except where numpy's value (x255) lies within
+ * 1e-6 of an integer (truncation can go either way on rounding); for a grey guide (the
+ * transfer's case) and a colour one. */
+static void test_smooth(void) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/smooth.safetensors", dir);
+    mc_st *st;
+    REQUIRE_OK(mc_st_open(&st, path));
+    const char *names[2] = {"grey", "colour"};
+    for (int k = 0; k < 2; k++) {
+        char nm[64];
+        size_t n;
+        snprintf(nm, sizeof nm, "guide.%s", names[k]);
+        float *gf = read_t(st, nm, &n);
+        snprintf(nm, sizeof nm, "img.%s", names[k]);
+        float *imf = read_t(st, nm, NULL);
+        snprintf(nm, sizeof nm, "out.%s", names[k]);
+        float *of = read_t(st, nm, NULL);
+        snprintf(nm, sizeof nm, "val.%s", names[k]);
+        float *vf = read_t(st, nm, NULL);
+        REQUIRE(n == 40 * 36 * 3, "smooth fixture: %zu values", n);
+        uint8_t g[40 * 36 * 3], im[40 * 36 * 3], out[40 * 36 * 3];
+        to_bytes(gf, n, g);
+        to_bytes(imf, n, im);
+        REQUIRE_OK(mc_tr_smooth(g, im, 40, 36, out));
+        int diff = 0, edge = 0, changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            changed += out[i] != im[i];
+            if (out[i] == (uint8_t)of[i]) continue;
+            double v = vf[i];
+            if (fabs(v - floor(v + 0.5)) < 1e-6 && abs((int)out[i] - (int)of[i]) == 1) edge++;
+            else diff++;
+        }
+        CHECK(diff == 0, "smooth (%s guide): %d of %zu bytes differ from numpy", names[k], diff, n);
+        CHECK(changed > (int)n / 4, "smooth (%s guide): only %d of %zu bytes changed", names[k], changed, n);
+        printf("  smooth, %-6s guide: 40x36, identical to numpy (%d values on a truncation edge)\n", names[k], edge);
+        free(gf);
+        free(imf);
+        free(of);
+        free(vf);
+    }
+    mc_st_close(st);
+}
+
 int main(void) {
     test_backward_taps();
     snprintf(dir, sizeof dir, "%s/transfer", mc_test_fixtures());
@@ -385,6 +429,7 @@ int main(void) {
     FILE *f = fopen(path, "rb");
     REQUIRE(f, "%s missing: run `make fixtures` (needs /usr/bin/python3 with torch and torchvision)", path);
     fclose(f);
+    test_smooth();
     test_taps();
     test_objective();
     return mc_test_done("test_transfer");

@@ -273,6 +273,38 @@ class Objective:
         return out
 
 
+# ---------------------------------------------------------------- smoothing (§2 step 8)
+def smooth_ref(guide, img):
+    """guide, img [h,w,3] bytes -> (bytes, the float result x255 before clipping)"""
+    h, w, _ = guide.shape
+    g = guide.astype(np.float64) / 255
+    o = img.astype(np.float64) / 255
+    coef = np.zeros((h, w, 3, 4))
+    ridge = np.diag([1e-3, 1e-3, 1e-3, 0.0])
+    for y in range(h):
+        for x in range(w):
+            ys, xs = slice(max(y - 1, 0), min(y + 2, h)), slice(max(x - 1, 0), min(x + 2, w))
+            X = np.concatenate([g[ys, xs].reshape(-1, 3), np.ones((g[ys, xs].shape[0] * g[ys, xs].shape[1], 1))], 1)
+            O = o[ys, xs].reshape(-1, 3)
+            M = X.T @ X + ridge
+            B = O.T @ X
+            if abs(np.linalg.det(M)) < 1e-9:
+                continue
+            coef[y, x] = np.linalg.solve(M.T, B.T).T
+    out = np.zeros((h, w, 3))
+    yy, xx = np.mgrid[0:h, 0:w]
+    for y in range(h):
+        for x in range(w):
+            ys, xs = slice(max(y - 15, 0), min(y + 16, h)), slice(max(x - 15, 0), min(x + 16, w))
+            d2 = (yy[ys, xs] - y) ** 2 + (xx[ys, xs] - x) ** 2
+            dc = ((g[ys, xs] - g[y, x]) ** 2).sum(-1) / 3
+            wt = np.exp(-d2 / 50.0) * np.exp(-dc / 0.02)
+            a = (wt[..., None, None] * coef[ys, xs]).sum((0, 1)) / wt.sum()
+            out[y, x] = a[:, :3] @ g[y, x] + a[:, 3]
+    v = out * 255
+    return np.clip(v, 0, 255).astype(np.uint8), v
+
+
 def phantom(w, h, seed):
     """a grey CT-like phantom: an ellipse body, two lobes, a bright spine, smooth noise"""
     rng = np.random.default_rng(seed)
@@ -390,6 +422,18 @@ def main():
     res["caffe.total2"] = v.detach().reshape(1).float()
     res["caffe.grad.total2"] = x.grad.float()
     write_safetensors(os.path.join(out, "losses.safetensors"), res)
+
+    # smoothing: a grey guide (as in the transfer) and a colour one, 40x36
+    sm = {}
+    rng = np.random.default_rng(8)
+    grey = phantom(40, 36, 9)
+    guides = {"grey": np.repeat(grey[:, :, None], 3, 2), "colour": colourise(grey, 2.0)}
+    for name, gd in guides.items():
+        img = np.clip(colourise(grey, 0.3).astype(np.int64) + rng.integers(-30, 31, gd.shape), 0, 255).astype(np.uint8)
+        o8, v = smooth_ref(gd, img)
+        sm["guide." + name], sm["img." + name] = f32(gd), f32(img)
+        sm["out." + name], sm["val." + name] = f32(o8), f32(v)
+    write_safetensors(os.path.join(out, "smooth.safetensors"), sm)
     make_e2e(out)
 
 

@@ -90,9 +90,18 @@ typedef struct mc_transfer_progress {
     double f, best_f;   /* at the iterate; lowest over all evaluations of this pass */
     mc_tr_terms terms;  /* at the iterate */
 } mc_transfer_progress;
+/* The coordinates of the optimisation (the objective and its minima are the same; L-BFGS's path
+ * is not). RGB: the pixels themselves, as the authors' code. YCBCR [I]: per pixel (Y, Cb − 128,
+ * Cr − 128) of JFIF, RGB = (Y + 1.402 Cr', Y − 0.344136 Cb' − 0.714136 Cr', Y + 1.772 Cb'): the
+ * Y-loss's gradient then has no chroma component (the paper's eq. 8 spreads it equally on R, G,
+ * B), so its large weight does not drag the colour while the luminance is fitted. */
+enum { MC_TR_SPACE_RGB = 0, MC_TR_SPACE_YCBCR = 1 };
+
 typedef struct mc_transfer_opts {
     int size;                /* N; default 224 (the paper; the authors' code used 112) */
     long init_iters, iters;  /* L-BFGS iterations of pass 1 and pass 2; default 1000 each */
+    double pgtol, factr;     /* L-BFGS stopping rules (mc_lbfgs_opts); default scipy's 1e-5, 1e7 */
+    int space;               /* MC_TR_SPACE_*: the coordinates L-BFGS moves in; default RGB */
     mc_tr_weights w;         /* pass 2's weights (pass 1: content, color and tv of these) */
     mc_tr_setup setup;
     int smooth;              /* default 1 */

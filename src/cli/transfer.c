@@ -143,7 +143,9 @@ static int dump(const char *dir, const mc_transfer_result *r, const cli_ctx *c, 
 
 int mc_cli_transfer(int argc, char **argv) {
     const char *refs = NULL, *ref1 = NULL, *out = NULL, *index = NULL, *dumpdir = NULL, *vgg_input = "torchvision";
+    const char *space = "rgb";
     long size = 224, init_iters = 1000, iters = 1000, kmeans = 4, seed = 0, every = 10, threads = 0;
+    double pgtol = 1e-5, factr = 1e7;
     double alpha_y = 0, wc = 1, wcol = 100, wy = 1e5, wsw = 10, wtv = 1e-3, gain = 1;
     int no_smooth = 0, quiet = 0;
     const mc_opt opts[] = {
@@ -157,6 +159,14 @@ int mc_cli_transfer(int argc, char **argv) {
          ">=48,<=4096"},
         {"--init-iters N", 'i', &init_iters, "L-BFGS iterations of pass 1 (content + colour + TV)", "1000", ">=0"},
         {"--iters N", 'i', &iters, "L-BFGS iterations of pass 2 (every term)", "1000", ">=0"},
+        {"--pgtol G", 'd', &pgtol,
+         "stop a pass when the gradient's largest component is <= G (scipy's default; the gradient's scale depends "
+         "on --vgg-input and the weights)", "1e-5", ">=0"},
+        {"--factr F", 'd', &factr, "stop a pass when the relative loss reduction is <= F*2.2e-16 (scipy's default)",
+         "1e7", ">=0"},
+        {"--space S", 's', &space,
+         "coordinates L-BFGS moves in: rgb (the authors' code) or ycbcr (the Y-loss's gradient then leaves the "
+         "chroma alone; same objective)", "rgb", "rgb|ycbcr"},
         {"--content-weight W", 'd', &wc, "alpha: weight of the content loss (relu4_2)", "1", ">=0"},
         {"--color-weight W", 'd', &wcol, "Gamma: weight of the masked-Gram colour loss", "100", ">=0"},
         {"--y-weight W", 'd', &wy, "lambda: weight of the Y-luminance loss (pass 2)", "1e5", ">=0"},
@@ -257,6 +267,9 @@ int mc_cli_transfer(int argc, char **argv) {
     to.size = (int)size;
     to.init_iters = init_iters;
     to.iters = iters;
+    to.pgtol = pgtol;
+    to.space = !strcmp(space, "ycbcr") ? MC_TR_SPACE_YCBCR : MC_TR_SPACE_RGB;
+    to.factr = factr;
     to.w = (mc_tr_weights){.content = wc, .color = wcol, .y = wy, .swap = wsw, .tv = wtv, .alpha_y = alpha_y};
     to.setup.kmeans = (int)kmeans;
     to.setup.vgg_input = !strcmp(vgg_input, "caffe") ? MC_VGG_CAFFE : MC_VGG_TORCHVISION;

@@ -18,6 +18,9 @@ void mc_transfer_opts_default(mc_transfer_opts *o) {
     o->size = 224;
     o->init_iters = 1000;
     o->iters = 1000;
+    o->pgtol = 1e-5;
+    o->factr = 1e7;
+    o->space = MC_TR_SPACE_RGB;
     mc_tr_weights_default(&o->w);
     o->setup.kmeans = 4;
     o->setup.vgg_input = MC_VGG_TORCHVISION;
@@ -38,6 +41,8 @@ void mc_transfer_result_free(mc_transfer_result *r) {
 
 typedef struct pass_ctx {
     mc_tr_obj *obj;
+    int n, space;
+    double *o, *go; /* the image and its gradient when L-BFGS moves in other coordinates */
     mc_tr_weights w;
     const mc_transfer_opts *opts;
     int pass;
@@ -46,9 +51,41 @@ typedef struct pass_ctx {
     long nfev;
 } pass_ctx;
 
+/* the JFIF inverse T: RGB = T·(Y, Cb', Cr') per pixel, and T⁻¹ */
+static const double T[3][3] = {{1, 0, 1.402}, {1, -0.344136, -0.714136}, {1, 1.772, 0}};
+
+static void to_rgb(const double *z, size_t np, double *o) {
+    for (size_t i = 0; i < np; i++)
+        for (int r = 0; r < 3; r++) o[r * np + i] = T[r][0] * z[i] + T[r][1] * z[np + i] + T[r][2] * z[2 * np + i];
+}
+
+static void from_rgb(const double *o, size_t np, double *z) {
+    double inv[3][3]; /* T⁻¹ by cofactors */
+    double det = T[0][0] * (T[1][1] * T[2][2] - T[1][2] * T[2][1]) - T[0][1] * (T[1][0] * T[2][2] - T[1][2] * T[2][0]) +
+                 T[0][2] * (T[1][0] * T[2][1] - T[1][1] * T[2][0]);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            int a = (j + 1) % 3, b = (j + 2) % 3, c = (i + 1) % 3, d = (i + 2) % 3;
+            inv[i][j] = (T[a][c] * T[b][d] - T[a][d] * T[b][c]) / det;
+        }
+    for (size_t i = 0; i < np; i++)
+        for (int r = 0; r < 3; r++)
+            z[r * np + i] = inv[r][0] * o[i] + inv[r][1] * o[np + i] + inv[r][2] * o[2 * np + i];
+}
+
 static int fg(void *ctx, const double *x, double *g, double *f) {
     pass_ctx *p = ctx;
-    MC_TRY(mc_tr_obj_eval(p->obj, &p->w, x, f, g, &p->last));
+    if (p->space == MC_TR_SPACE_YCBCR) {
+        size_t np = (size_t)p->n * p->n;
+        to_rgb(x, np, p->o);
+        MC_TRY(mc_tr_obj_eval(p->obj, &p->w, p->o, f, g ? p->go : NULL, &p->last));
+        if (g) /* Tᵀ·∇_RGB */
+            for (size_t i = 0; i < np; i++)
+                for (int c = 0; c < 3; c++)
+                    g[c * np + i] = T[0][c] * p->go[i] + T[1][c] * p->go[np + i] + T[2][c] * p->go[2 * np + i];
+    } else {
+        MC_TRY(mc_tr_obj_eval(p->obj, &p->w, x, f, g, &p->last));
+    }
     if (p->nfev == 0) p->first_f = *f;
     if (p->nfev == 0 || *f < p->best_f) p->best_f = *f;
     p->nfev++;
@@ -79,22 +116,48 @@ static void to_planes(const uint8_t *rgb, int n, double *x) {
         for (size_t i = 0; i < np; i++) x[c * np + i] = rgb[i * 3 + c];
 }
 
+/* x: the image (RGB planes) in and, in best, the lowest-loss image out */
 static int run_pass(pass_ctx *p, double *x, long iters, double *best, int n) {
-    size_t nx = 3 * (size_t)n * n;
+    size_t nx = 3 * (size_t)n * n, np = (size_t)n * n;
+    p->n = n;
+    p->space = p->opts->space;
     if (iters <= 0) { /* no optimisation: the start is the result */
         double f;
-        MC_TRY(fg(p, x, NULL, &f));
+        p->space = MC_TR_SPACE_RGB;
+        MC_TRY(mc_tr_obj_eval(p->obj, &p->w, x, &f, NULL, &p->last));
+        p->first_f = p->best_f = f;
+        p->nfev = 1;
         memcpy(best, x, nx * sizeof(double));
         return MC_OK;
+    }
+    if (p->space == MC_TR_SPACE_YCBCR) {
+        p->o = malloc(nx * sizeof(double));
+        p->go = malloc(nx * sizeof(double));
+        if (!p->o || !p->go) {
+            free(p->o);
+            free(p->go);
+            return mc_err(MC_ENOMEM, "transfer: pass %d", p->pass);
+        }
+        memcpy(p->o, x, nx * sizeof(double));
+        from_rgb(p->o, np, x);
     }
     mc_lbfgs_opts lo;
     mc_lbfgs_opts_default(&lo);
     lo.maxiter = iters;
+    lo.pgtol = p->opts->pgtol;
+    lo.factr = p->opts->factr;
     lo.best_x = best;
     lo.progress = progress;
     lo.progress_ctx = p;
     mc_lbfgs_result res;
     int rc = mc_lbfgs((int)nx, x, fg, p, &lo, &res);
+    if (p->space == MC_TR_SPACE_YCBCR) {
+        memcpy(p->o, best, nx * sizeof(double));
+        to_rgb(p->o, np, best);
+        free(p->o);
+        free(p->go);
+        p->o = p->go = NULL;
+    }
     if (rc < 0) return mc_err_context(rc, "transfer, pass %d", p->pass);
     return MC_OK;
 }

@@ -156,7 +156,7 @@ int mc_cli_transfer(int argc, char **argv) {
          "none"},
         {"-o, --output PNG", 's', &out, "the coloured image, at the target's size (required)", NULL},
         {"--size N", 'i', &size, "the images are optimised at NxN (the paper: 224; the authors' code: 112)", "224",
-         ">=48,<=4096"},
+         ">=48,<=1024"},
         {"--init-iters N", 'i', &init_iters, "L-BFGS iterations of pass 1 (content + colour + TV)", "1000", ">=0"},
         {"--iters N", 'i', &iters, "L-BFGS iterations of pass 2 (every term)", "1000", ">=0"},
         {"--pgtol G", 'd', &pgtol,

@@ -421,6 +421,34 @@ static void test_smooth(void) {
     mc_st_close(st);
 }
 
+/* 5. bad networks and sizes: a clear error, no crash */
+static void test_errors(void) {
+    static uint8_t img[64 * 64 * 3];
+    for (int i = 0; i < 64 * 64 * 3; i++) img[i] = (uint8_t)(i * 7);
+    mc_tr_obj *o = NULL;
+    mc_net *net = vgg_at(64);
+    CHECK(mc_tr_obj_new(&o, net, img, img, 48, NULL) == MC_ESHAPE && strstr(mc_errmsg(), "3x48x48"),
+          "images of another size than the network: %s", mc_errmsg());
+    mc_tr_setup bad = {.kmeans = 0};
+    CHECK(mc_tr_obj_new(&o, net, img, img, 64, &bad) == MC_EARG, "0 clusters accepted");
+    mc_net_free(net);
+    mc_net *small;
+    mc_net_opts op = {.batch = 1, .seed = 1, .threads = 2};
+    REQUIRE_OK(mc_net_from_string(&small, "[net]\nwidth=64\nheight=64\nchannels=3\n[convolutional]\nname=features.0\n"
+                                          "filters=4\nsize=3\npadding=1\nactivation=relu\n", "nontaps.cfg", &op));
+    CHECK(mc_tr_obj_new(&o, small, img, img, 64, NULL) == MC_ENOTFOUND && strstr(mc_errmsg(), "features.5"),
+          "a network without the taps: %s", mc_errmsg());
+    mc_net_free(small);
+    /* 46x46: relu5_1 is 2x2, no 3x3 patch */
+    const char *set[] = {"net.width=46", "net.height=46", NULL};
+    mc_net_opts o46 = {.batch = 1, .seed = 1, .threads = 2, .set = set};
+    REQUIRE_OK(mc_net_from_cfg(&small, "cfg/vgg19.cfg", &o46));
+    CHECK(mc_tr_obj_new(&o, small, img, img, 46, NULL) == MC_ESHAPE && strstr(mc_errmsg(), "features.28"),
+          "46x46: %s", mc_errmsg());
+    mc_net_free(small);
+    CHECK(o == NULL, "a failed mc_tr_obj_new left an object");
+}
+
 int main(void) {
     test_backward_taps();
     snprintf(dir, sizeof dir, "%s/transfer", mc_test_fixtures());
@@ -430,6 +458,7 @@ int main(void) {
     REQUIRE(f, "%s missing: run `make fixtures` (needs /usr/bin/python3 with torch and torchvision)", path);
     fclose(f);
     test_smooth();
+    test_errors();
     test_taps();
     test_objective();
     return mc_test_done("test_transfer");

@@ -107,7 +107,8 @@ typedef struct mc_transfer_opts {
     int smooth;              /* default 1 */
     double chroma_gain;      /* of the YCbCr merge; default 1 */
     uint64_t seed;           /* of O₀'s noise; default 0 */
-    /* progress: called after every L-BFGS iteration (pass 1 or 2); return non-zero to stop */
+    /* progress: called at each pass's start (iter 0) and after every L-BFGS iteration; return
+     * non-zero to stop (at the start: an error) */
     int (*progress)(const mc_transfer_progress *p, void *ctx);
     void *progress_ctx;
 } mc_transfer_opts;

@@ -89,6 +89,10 @@ static int fg(void *ctx, const double *x, double *g, double *f) {
     if (p->nfev == 0) p->first_f = *f;
     if (p->nfev == 0 || *f < p->best_f) p->best_f = *f;
     p->nfev++;
+    if (p->nfev == 1 && p->opts->progress) { /* the start, as iteration 0 */
+        mc_transfer_progress pr = {.pass = p->pass, .iter = 0, .nfev = 1, .f = *f, .best_f = *f, .terms = p->last};
+        if (p->opts->progress(&pr, p->opts->progress_ctx)) return mc_err(MC_EARG, "transfer: stopped by the caller");
+    }
     return MC_OK;
 }
 
@@ -127,6 +131,10 @@ static int run_pass(pass_ctx *p, double *x, long iters, double *best, int n) {
         MC_TRY(mc_tr_obj_eval(p->obj, &p->w, x, &f, NULL, &p->last));
         p->first_f = p->best_f = f;
         p->nfev = 1;
+        if (p->opts->progress) {
+            mc_transfer_progress pr = {.pass = p->pass, .iter = 0, .nfev = 1, .f = f, .best_f = f, .terms = p->last};
+            p->opts->progress(&pr, p->opts->progress_ctx);
+        }
         memcpy(best, x, nx * sizeof(double));
         return MC_OK;
     }

@@ -5,7 +5,8 @@ TARGET the grey phantom, OUT the result (at TARGET's size), DUMPDIR its --dump f
   - OUT has TARGET's size;
   - PIL "L" of OUT within 1 of TARGET wherever no channel of OUT is 0 or 255 (the YCbCr merge keeps
     the target's Y; rounding and PIL's luma give at most 1);
-  - the best loss of each pass (log.csv) never increases; pass 2's last best < 1/2 its first loss;
+  - the best loss of each pass (log.csv) never increases; pass 2 starts at iteration 0 and its
+    lowest loss is below half of that start;
   - chroma: mean (Cb, Cr) (JFIF, double) of the NxN result (result_n.png) nearer the reference's
     (ref_n.png) than the start O0 = (123.68, 116.779, 103.939)'s; MODE "strong" asks for at most
     0.8 of O0's distance, "weak" only nearer.
@@ -48,6 +49,12 @@ def main():
             print("FAIL pass %s: the best loss increases" % p)
             ok = False
     loss2 = [float(r["loss"]) for r in rows if r["pass"] == "2"]
+    if not loss2 or rows[[r["pass"] for r in rows].index("2")]["iter"] != "0":
+        print("FAIL log.csv: pass 2 does not start with its iteration 0")
+        ok = False
+    elif not min(loss2) < loss2[0] / 2:
+        print("FAIL pass 2: best %.6g not below half its start %.6g" % (min(loss2), loss2[0]))
+        ok = False
     best2 = [float(r["best"]) for r in rows if r["pass"] == "2"]
     if not best2:
         print("FAIL no pass-2 iteration in log.csv")
@@ -62,7 +69,7 @@ def main():
     if not dr < limit:
         print("FAIL the result's mean chroma is not nearer the reference's (%.3f, limit %.3f)" % (dr, limit))
         ok = False
-    print("  pass 2: best loss %.6g after %d iterations" % (best2[-1], len(best2)))
+    print("  pass 2: best loss %.6g after %d iterations" % (best2[-1], len(best2) - 1))
     return 0 if ok else 1
 
 

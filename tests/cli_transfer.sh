@@ -12,7 +12,9 @@
 #      TV in 30 iterations: in the authors' rgb coordinates the Y-loss's gradient, along
 #      (0.299, 0.587, 0.114), drags the mean chroma away from the reference (docs/transfer.md), so
 #      this case runs with --space ycbcr, where the chroma moves only a little (towards it).
-#   3. Usage and input errors.
+#   3. Caffe weights as TF ports keep them (vgg19.npy: convA_B, HWIO) converted by
+#      scripts/vgg19_npy_to_safetensors.py: the same tensors as torchvision's; they import.
+#   4. Usage and input errors.
 set -u
 BIN=${MC_BIN:-./medcolor}
 T=${MC_TMP:-$(mktemp -d)}
@@ -47,6 +49,13 @@ done
 $PY tests/ref/transfer_check.py "$E/phantom.png" "$T/out.png" "$T/dump" weak || bad "checks of the run (above)"
 
 # 3
+$PY tests/ref/vgg19_npy_check.py make "$W" "$T/vgg19.npy" || bad "making vgg19.npy"
+$PY scripts/vgg19_npy_to_safetensors.py "$T/vgg19.npy" "$T/caffe.safetensors" > /dev/null || bad "conversion failed"
+$PY tests/ref/vgg19_npy_check.py compare "$W" "$T/caffe.safetensors" || bad "conversion differs"
+"$BIN" import cfg/vgg19.cfg "$T/caffe.safetensors" -o "$T/caffe.weights" > "$T/imp.txt" 2>&1 || bad "import of the converted file: $(cat "$T/imp.txt")"
+grep -q 'unused    6 tensors' "$T/imp.txt" || bad "import: features.30-34 not reported unused: $(cat "$T/imp.txt")"
+
+# 4
 msg=$("$BIN" transfer cfg/vgg19.cfg "$W" "$E/phantom.png" -o "$T/x.png" 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ "$msg" == *"exactly one of --refs DIR and --ref IMAGE"* ]] || bad "no reference: rc $rc: $msg"
 msg=$("$BIN" transfer cfg/vgg19.cfg "$W" "$E/phantom.png" --ref "$E/nothere.png" -o "$T/x.png" --size 64 2>&1); rc=$?

@@ -14,7 +14,7 @@
  *    the tap losses (double accumulation, float32 network: |a − fd| ≤ 2e-3 + 1e-2|fd|, the
  *    tolerance of test_gradcheck for the same reason), with every group frozen (no weight
  *    gradient is computed: the gradients stay zero) and a tap past which layers do nothing.
- * 3. Objective at 64²: labels identical, masks within 1e-6 (double both sides, stored F32),
+ * 3. Objective at 64²: the same f and gradient bit for bit with 1, 2 and 3 threads; labels identical, masks within 1e-6 (double both sides, stored F32),
  *    swap indices identical wherever the best correlation beats the second by more than 1e-5
  *    of the largest (float32 correlations; the fixture stores the gap), swap maps ≤ 1e-5 of
  *    their largest value; each term ≤ 1e-5 relative and its gradient ≤ 1e-4 of the gradient's
@@ -46,12 +46,14 @@ static double max_abs(const float *a, size_t n) {
     return m;
 }
 
-static mc_net *vgg_at(int size) {
+static mc_net *vgg_threads(int size, int threads);
+static mc_net *vgg_at(int size) { return vgg_threads(size, 2); }
+static mc_net *vgg_threads(int size, int threads) {
     char w[32], h[32];
     snprintf(w, sizeof w, "net.width=%d", size);
     snprintf(h, sizeof h, "net.height=%d", size);
     const char *set[] = {w, h, NULL};
-    mc_net_opts o = {.batch = 1, .no_init = 1, .threads = 2, .set = set};
+    mc_net_opts o = {.batch = 1, .no_init = 1, .threads = threads, .set = set};
     mc_net *net;
     REQUIRE_OK(mc_net_from_cfg(&net, "cfg/vgg19.cfg", &o));
     char path[1200];
@@ -365,6 +367,26 @@ static void test_objective(void) {
         w.tv = 1e-3;
         check_term(obj, st, "total1", "total1", w, x, 5);
         check_term(obj, st, "total2", "total2", wd, x, 5);
+        /* the thread count changes nothing: 1 and 3 threads against 2, bit for bit */
+        {
+            double f2, *g2 = malloc(3 * np * sizeof(double)), *g1 = malloc(3 * np * sizeof(double));
+            REQUIRE_OK(mc_tr_obj_eval(obj, &wd, x, &f2, g2, NULL));
+            for (int th = 1; th <= 3; th += 2) {
+                mc_net *n1 = vgg_threads(n, th);
+                mc_tr_obj *o1;
+                double f1;
+                REQUIRE_OK(mc_tr_obj_new(&o1, n1, target, ref, n, &s));
+                REQUIRE_OK(mc_tr_obj_eval(o1, &wd, x, &f1, g1, NULL));
+                CHECK(f1 == f2 && !memcmp(g1, g2, 3 * np * sizeof(double)),
+                      "%d threads: f %.17g vs %.17g with 2, gradients %s", th, f1, f2,
+                      memcmp(g1, g2, 3 * np * sizeof(double)) ? "differ" : "equal");
+                mc_tr_obj_free(o1);
+                mc_net_free(n1);
+            }
+            printf("  1, 2 and 3 threads: the same f and gradient, bit for bit\n");
+            free(g1);
+            free(g2);
+        }
         mc_tr_obj_free(obj);
         mc_net_free(net);
     }

@@ -65,7 +65,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libmedcolor.a
 CLILIB   := $(BUILD)/libmedcolor_cli.a
 
-.PHONY: all test asan tsan clean fixtures check-gpu-build bench demo
+.PHONY: all test asan asan-fast tsan clean fixtures check-gpu-build bench demo
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cli/main.o $(CLILIB) $(LIB)
@@ -136,13 +136,35 @@ $(TRANSFER_FIXTURES): tests/torch/make_transfer_fixtures.py
 	@touch $@
 fixtures: $(TRANSFER_FIXTURES)
 
-test: $(BIN) $(TEST_BIN) $(FIXTURES) $(NET_FIXTURES) $(TRANSFER_FIXTURES)
-	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) ./tests/run_all.sh $(TEST_BIN)
+# TESTS="test_cfg test_weights" runs only those test programs, CLI_TESTS="tests/cli_info.sh" only
+# those shell tests (none: none of them); by default all of both
+TESTS     ?=
+CLI_TESTS ?=
+TEST_RUN  := $(if $(filter none,$(TESTS)),,$(if $(strip $(TESTS)),$(TESTS:%=$(BUILD)/tests/%),$(TEST_BIN)))
+# the network fixtures (minutes to make) only when a test that reads them runs; the same for the
+# transfer's
+NET_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_networks,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_predict.sh,$(CLI_TESTS)),yes)
+TRANSFER_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_transfer,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_transfer.sh,$(CLI_TESTS)),yes)
+test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(TRANSFER_NEEDED),$(TRANSFER_FIXTURES))
+	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) MC_CLI_TESTS="$(CLI_TESTS)" \
+	        ./tests/run_all.sh $(TEST_RUN)
 
 asan:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# CI's sanitizer pass: the same build, on the fast tests of every reader (cfg, .data and label
+# files, images, weights and their trailer, safetensors, run files, the fuzz harnesses' seeds and
+# regression inputs) and the CLI's bad-input tests. `make asan` runs everything (slow).
+ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image_rgb test_netmeta \
+                   test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging
+ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh
+asan-fast:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
+	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	        TESTS="$(ASAN_FAST_TESTS)" CLI_TESTS="$(ASAN_FAST_CLI)" test
 
 # ThreadSanitizer on the threaded batch loader (its worker threads, prefetch queue, free mid-epoch)
 # and the bench loader run: build-tsan/, gcc's -fsanitize=thread. OpenMP is not used by the
@@ -168,8 +190,8 @@ demo: $(BIN)
 # Benchmarks are scripts, never timed tests: medcolor vs PyTorch in the same run
 # (scripts/bench.sh, docs/performance.md). QUICK=1: one timed step per configuration.
 BENCH_BIN := $(BUILD)/bench_step
-$(BENCH_BIN): bench/bench_step.c $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(BENCH_BIN): bench/bench_step.c $(CLILIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(CLILIB) $(LIB) $(LDLIBS)
 LOADER_BENCH := $(BUILD)/bench_loader
 $(LOADER_BENCH): bench/bench_loader.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)

@@ -25,6 +25,7 @@
 #include <time.h>
 #include "core/core.h"
 #include "engine/net.h"
+#include "cli/cli.h"
 
 static double now(void) {
     struct timespec t;
@@ -119,6 +120,7 @@ static int layer_profile(mc_net *net, int infer) {
 }
 
 int main(int argc, char **argv) {
+    mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     const char *cfg = NULL, *stage = "all";
     int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1;
     for (int i = 1; i < argc; i++) {

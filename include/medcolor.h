@@ -113,6 +113,14 @@ int mc_net_num_outputs(const mc_net *net);                 /* per-sample outputs
 /* The backend the network runs on ("cpu", "cuda") and its thread count (CPU; 0 otherwise). */
 const char *mc_net_backend_name(const mc_net *net);
 int mc_net_threads(const mc_net *net);
+/* OpenBLAS picks its GEMM kernels from the CPU's model number; a VM that masks it, or a CPU newer
+ * than the OpenBLAS release, gets an older core's kernels (2.6x slower seen: docs/performance.md).
+ * *chosen = OpenBLAS's core (openblas_get_corename); returns 1 and sets *better to the
+ * OPENBLAS_CORETYPE whose kernels use the CPU's AVX-512 or AVX2 when the chosen core's do not,
+ * else 0 (*better = NULL). OpenBLAS reads the variable once at load: it takes a new process. */
+int mc_blas_core_check(const char **chosen, const char **better);
+/* The widest x86 vector instructions this CPU has that matter for GEMM, as text. */
+const char *mc_cpu_vector_isa(void);
 
 /* The value of a [net] key as written in the cfg (training settings such as max_lr), or NULL. */
 const char *mc_net_cfg_value(const mc_net *net, const char *key);
@@ -294,7 +302,7 @@ int mc_roc(const float *score, const float *label, const float *mask, int n, int
 /* ---- weight import (docs/import.md) --------------------------------------------------------
  * Sets a built network's tensors from a safetensors file by name, or from a darknet .weights
  * file (format detected from the content). Safetensors names: the canonical names
- * (spec/param-names.txt: color.*, backbone.*, head.*); backbone names may lack "backbone."
+ * (docs/modules.md and docs/import.md: color.*, backbone.*, head.*); backbone names may lack "backbone."
  * (a torchvision/timm ImageNet state dict loads as E); fc.* / classifier.* load as head.*
  * when the shape fits and are skipped otherwise (ImageNet's 1000 classes); num_batches_tracked
  * is ignored; "module." prefixes and legacy DenseNet names ("norm.1") are understood. Any

@@ -203,7 +203,7 @@ ck '[ $rc -eq 0 ] && [[ "$out" == "medcolor stats: 32/32 train images (100%)"* ]
 head -1 "$T/demo/CheXpert-v1.0-small/valid.csv" > "$T/empty.csv"
 sed "s#^valid = .*#valid = $T/empty.csv#" "$D" > "$T/empty.data"
 out=$("$BIN" stats "$T/empty.data" 2>"$T/err"); rc=$?; err=$(cat "$T/err")
-ck '[ $rc -eq 1 ] && [[ "$out" == *"images 32"* ]] && [ "$err" = "medcolor stats: valid: $T/empty.csv: the valid split is empty (no rows, or none left after the view / body-part filter)" ]' "stats with an empty split: rc $rc: $out / $err"
+ck '[ $rc -eq 1 ] && [[ "$out" == *"images 32"* ]] && [ "$err" = "medcolor stats: valid: $T/empty.csv: the valid split is empty (after skipped rows, the view / body-part filter, drawn splits and subset)" ]' "stats with an empty split: rc $rc: $out / $err"
 sed "s#^train = .*#train = $T/empty.csv#" "$D" > "$T/empty2.data"
 out=$("$BIN" stats "$T/empty2.data" 2>/dev/null); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"valid  "*"images 16"* ]]' "stats with an empty train split shows valid: rc $rc: $out"

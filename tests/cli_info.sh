@@ -38,5 +38,20 @@ done
 printf '[net]\nwidth=8\nheight=8\nchannels=1\n[maxpool]\nsise=2\n' > "$MC_TMP/bad.cfg"
 msg=$("$BIN" info "$MC_TMP/bad.cfg" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"bad.cfg:6: unknown key 'sise'"* ]] || { echo "FAIL cli_info: bad cfg: rc $rc: $msg"; fail=1; }
-[ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules ok"
+# info --system; OpenBLAS's kernels below the CPU's (a VM masking the model): medcolor restarts
+# itself once with OPENBLAS_CORETYPE set, unless the environment pins it or MEDCOLOR_BLAS_CORE=keep
+sys=$(env -u OPENBLAS_CORETYPE MC_TEST_BLAS_CORE=Prescott "$BIN" info --system 2>&1); rc=$?
+case "$sys" in
+  *"vector instructions: AVX-512"*) want="OpenBLAS kernels: SkylakeX (medcolor set OPENBLAS_CORETYPE=SkylakeX: OpenBLAS chose Prescott" ;;
+  *"vector instructions: AVX2"*) want="OpenBLAS kernels: Haswell (medcolor set OPENBLAS_CORETYPE=Haswell: OpenBLAS chose Prescott" ;;
+  *) want="OpenBLAS kernels: Prescott (OpenBLAS's choice)" ;;
+esac
+[ $rc -eq 0 ] && [[ "$sys" == *"$want"* ]] || { echo "FAIL cli_info: --system with a weak core: rc $rc: $sys"; fail=1; }
+sys=$(env -u OPENBLAS_CORETYPE MC_TEST_BLAS_CORE=Prescott MEDCOLOR_BLAS_CORE=keep "$BIN" info --system 2>&1)
+[[ "$sys" == *"OpenBLAS kernels: Prescott (OpenBLAS's choice"* ]] || { echo "FAIL cli_info: MEDCOLOR_BLAS_CORE=keep: $sys"; fail=1; }
+sys=$(OPENBLAS_CORETYPE=Prescott "$BIN" info --system 2>&1)
+[[ "$sys" == *"OpenBLAS kernels: Prescott (OPENBLAS_CORETYPE=Prescott from the environment)"* ]] ||
+  { echo "FAIL cli_info: a pinned core is kept: $sys"; fail=1; }
+"$BIN" info --system cfg/resnet18.cfg >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL cli_info: --system with a cfg should exit 2"; fail=1; }
+[ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules ok; --system: $(echo "$want" | cut -c1-60)..."
 exit $fail

@@ -43,8 +43,11 @@ run() {
 for t in "$@"; do
   run "$(basename "$t")" "$t"
 done
-# Shell-level tests of the command-line tool
-for s in tests/cli_*.sh; do
+# Shell-level tests of the command-line tool: all of them, or those MC_CLI_TESTS names ("none":
+# none; make test CLI_TESTS=...)
+cli_tests=${MC_CLI_TESTS:-tests/cli_*.sh}
+[ "$cli_tests" = none ] && cli_tests=
+for s in $cli_tests; do
   [ -e "$s" ] || continue
   run "$(basename "$s" .sh)" bash "$s"
 done

@@ -2,7 +2,7 @@
  *
  * The fixtures (tests/torch/make_network_fixtures.py, made once per `make test` into
  * $MC_FIXTURES/networks) hold, per network, PyTorch's own build of it (torchvision 0.14's
- * ResNet18 / DenseNet121 as E, the modules T written from spec/modules.md, the head C) with
+ * ResNet18 / DenseNet121 as E, the modules T written from docs/modules.md (from the papers), the head C) with
  * random weights and non-trivial BatchNorm running statistics, as safetensors: E as a
  * torchvision/timm ImageNet state dict (no "backbone." prefix, 1000-class fc / classifier,
  * num_batches_tracked; ResNet18's in F16), T and C under the canonical names. medcolor imports

@@ -196,17 +196,11 @@ static int read_cfg_include(const char *path) {
     write_text(cfg, text);
     return read_cfg(cfg);
 }
-/* a CSV dataset whose train= is path */
+/* a CSV dataset whose train= is path (csv_rows, below) */
+static int csv_rows(const char *path, int *rows);
 static int read_csv_dataset(const char *path) {
-    char text[1200];
-    snprintf(text, sizeof text, "format = csv\ntrain = %s\nlabels = A\n", path);
-    mc_datafile *df = NULL;
-    mc_dataset *ds = NULL;
-    int rc = mc_datafile_parse(&df, text, "csv.data", NULL);
-    if (rc == MC_OK) rc = mc_dataset_load(&ds, df, "train");
-    mc_dataset_free(ds);
-    mc_datafile_free(df);
-    return rc;
+    int rows;
+    return csv_rows(path, &rows);
 }
 
 /* Runs fn(path) in a child under a 20 s alarm; 1 when it returned an error holding every one of
@@ -604,6 +598,77 @@ static void test_shape_limits(void) {
                 "connected.cfg:5: tensor weight [2147483647, 2] has more than 2147483647 values");
 }
 
+/* ---- what the first report left open (docs/robustness.md) -------------------------------- */
+static void test_open_findings(void) {
+    /* an experiment value starting with '#' reads back as a comment: the writer refuses it */
+    mc_experiment e;
+    mc_experiment_init(&e);
+    e.net = strdup("n.cfg");
+    e.data = strdup("#d.data");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    REQUIRE(f, "memstream");
+    CHECK(FAILS_WITH(mc_experiment_write(f, &e, 0), "data = '#d.data'", "reads back"),
+          "an experiment value starting with '#' is refused by the writer");
+    fclose(f);
+    free(buf);
+    free(e.data);
+    e.data = strdup("d #x.data");
+    f = open_memstream(&buf, &n);
+    CHECK(FAILS_WITH(mc_experiment_write(f, &e, 0), "data = 'd #x.data'"), "a value holding ' #' is refused");
+    fclose(f);
+    free(buf);
+    mc_experiment_clear(&e);
+
+    /* a grid whose run name is too long names the grid file and line */
+    char p[600], items[700];
+    snprintf(p, sizeof p, "%s/long.grid", tmp);
+    memset(items, 'x', 600);
+    items[600] = 0;
+    char text[1200];
+    snprintf(text, sizeof text,
+             "[grid]\ndata = data/demo.data\nbackbones = resnet18\n\n[chain]\nmodules = %s\nstages = color\n",
+             items);
+    write_text(p, text);
+    mc_grid_run *runs = NULL;
+    int nr = 0;
+    int rc = mc_grid_expand(p, tmp, &runs, &nr);
+    CHECK(rc < 0 && strstr(mc_errmsg(), "long.grid:") && !strstr(mc_errmsg(), "\n"),
+          "a grid with an over-long run name: rc %d, '%s'", rc, mc_errmsg());
+    mc_grid_runs_free(runs, nr);
+
+    /* a checkpoint holding NaN is refused, naming the tensor */
+    mc_net *net;
+    mc_net_opts o = {.seed = 1};
+    REQUIRE_OK(mc_net_from_string(&net, WCFG, "w.cfg", &o));
+    const float v[2] = {0.5f, NAN};
+    REQUIRE_OK(mc_net_tensor_set(net, 0, v));
+    mc_ckpt_meta m;
+    memset(&m, 0, sizeof m);
+    m.total_iters = 10;
+    m.batch = 1;
+    m.max_lr = 1e-3;
+    snprintf(p, sizeof p, "%s/nan.ckpt", tmp);
+    REQUIRE_OK(mc_checkpoint_save(net, p, &m));
+    CHECK(FAILS_WITH(mc_checkpoint_load(net, p, &m), "nan.ckpt: tensor t.c.", "NaN at element 1"),
+          "a checkpoint with NaN is refused");
+    mc_net_free(net);
+
+    /* a byte-order mark before the first line of a cfg or a .data is skipped (it used to become
+     * part of the first section header or key: "malformed section header", "unknown key") */
+    mc_net *bnet = NULL;
+    CHECK(mc_net_from_string(&bnet, "\xEF\xBB\xBF[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nfilters=1\n",
+                             "bom.cfg", NULL) == MC_OK,
+          "a cfg starting with a BOM builds: %s", mc_errmsg());
+    mc_net_free(bnet);
+    mc_datafile *df = NULL;
+    CHECK(mc_datafile_parse(&df, "\xEF\xBB\xBF" "format = csv\ntrain = t.csv\nlabels = A\n", "bom.data", NULL) == MC_OK &&
+              df && df->nlabels == 1,
+          "a .data starting with a BOM parses: %s", mc_errmsg());
+    mc_datafile_free(df);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s", mc_test_tmp());
     test_err_self_reference();
@@ -616,5 +681,6 @@ int main(void) {
     test_gzip();
     test_weight_values();
     test_shape_limits();
+    test_open_findings();
     return mc_test_done("test_regressions");
 }

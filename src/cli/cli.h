@@ -113,4 +113,9 @@ int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const stru
                      int import, mc_net **net);
 void mc_cli_net_free(mc_cli_net *t);
 
+/* Restarts the process once with OPENBLAS_CORETYPE set when OpenBLAS chose kernels below the
+ * CPU's (mc_blas_core_check) and neither OPENBLAS_CORETYPE nor MEDCOLOR_BLAS_CORE=keep is set;
+ * returns when nothing is to be done or the restart failed. Call first thing in main. */
+void mc_cli_blas_core(char **argv);
+
 #endif

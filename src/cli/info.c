@@ -1,5 +1,6 @@
 /* info.c — `medcolor info <cfg>`: the layer table (output shape and parameters per layer), the
  * parameters of each group, and the trainable parameter count of each stage. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,11 @@ const char *mc_cli_thousands(size_t v, char *buf, size_t n) {
 }
 
 int mc_cli_info(int argc, char **argv) {
-    int brief = 0;
+    int brief = 0, sys = 0;
     const mc_opt opts[] = {{"--brief", 'f', &brief, "only the group and stage summaries", NULL},
+                           {"--system", 'f', &sys, "this machine instead: CPU vector instructions, OpenBLAS's kernels, threads", NULL},
                            {NULL, 0, NULL, NULL, NULL}};
-    const char *syn = "medcolor info <net.cfg> [--brief]";
+    const char *syn = "medcolor info <net.cfg> [--brief] | medcolor info --system";
     const char *about = "Prints the network's layers (type, name, group, output shape, parameters), the\n"
                         "parameters of each group, and the trainable parameters of each training stage\n"
                         "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C).";
@@ -30,6 +32,23 @@ int mc_cli_info(int argc, char **argv) {
     int npos;
     int r = mc_cli_parse("info", argc, argv, opts, pos, 1, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
+    if (sys) {
+        if (npos) return mc_cli_args_error("info --system", "no cfg", npos);
+        const char *chosen, *better, *was = getenv("MEDCOLOR_BLAS_CORE_WAS"), *pin = getenv("OPENBLAS_CORETYPE");
+        int weak = mc_blas_core_check(&chosen, &better);
+        printf("medcolor %s\n", MC_VERSION);
+        printf("CPU vector instructions: %s\n", mc_cpu_vector_isa());
+        if (was)
+            printf("OpenBLAS kernels: %s (medcolor set OPENBLAS_CORETYPE=%s: OpenBLAS chose %s, below this CPU)\n",
+                   chosen, pin ? pin : "?", was);
+        else if (pin)
+            printf("OpenBLAS kernels: %s (OPENBLAS_CORETYPE=%s from the environment)%s%s%s\n", chosen, pin,
+                   weak ? "; this CPU can run " : "", weak ? better : "", weak ? "'s: unset it for speed" : "");
+        else
+            printf("OpenBLAS kernels: %s (OpenBLAS's choice%s)\n", chosen, weak ? "; MEDCOLOR_BLAS_CORE=keep kept it" : "");
+        printf("threads: %d (OpenMP's default; --threads or OMP_NUM_THREADS)\n", omp_get_max_threads());
+        return 0;
+    }
     if (!npos) return mc_cli_args_error("info", "<net.cfg>", npos);
     const char *cfg = pos[0];
     mc_net *net;

@@ -1,7 +1,9 @@
 /* main.c — the medcolor command line: dispatches to the subcommands in src/cli/. The only
  * place that exits. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "core/core.h"
 #include "medcolor.h"
@@ -39,6 +41,7 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    mc_cli_blas_core(argv);
     if (argc < 2) {
         help(stderr);
         return 2;

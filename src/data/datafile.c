@@ -126,6 +126,8 @@ typedef struct parsed {
 static int parse_lines(char *text, const char *name, parsed *p) {
     int line = 0;
     char *s = text;
+    /* a UTF-8 byte-order mark (editors on Windows write one) is not part of the first key */
+    if ((unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
     while (s) {
         line++;
         char *nl = strchr(s, '\n');

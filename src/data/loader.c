@@ -397,8 +397,9 @@ int mc_loader_next(mc_loader *ld, mc_batch **out) {
     if (s->err_code) {
         ld->failed = 1;
         ld->fail_code = s->err_code;
-        snprintf(ld->fail_msg, sizeof ld->fail_msg, "epoch %d batch %d sample %d: %s", s->b.epoch,
-                 s->b.index, s->err_pos, s->err_msg);
+        /* counted from 1, as the progress line counts epochs and iterations */
+        snprintf(ld->fail_msg, sizeof ld->fail_msg, "epoch %d, batch %d, image %d of the batch: %s", s->b.epoch + 1,
+                 s->b.index + 1, s->err_pos + 1, s->err_msg);
         ld->stop = 1; /* nothing more will be handed out: let the workers rest */
         pthread_cond_broadcast(&ld->work_cv);
         pthread_mutex_unlock(&ld->mu);

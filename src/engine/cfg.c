@@ -198,6 +198,8 @@ static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const 
     int lineno = 0, in_section = 0;
     const char *cur_group = group, *cur_prefix = prefix; /* changed by [scope] */
     char *p = text;
+    /* a UTF-8 byte-order mark (editors on Windows write one) is not part of the first line */
+    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
     while (*p) {
         char *line = p, *nl = strchr(p, '\n');
         if (nl) {
@@ -501,6 +503,8 @@ static int writable(const char *s, int is_key) {
     }
     return 1;
 }
+
+int mc_cfg_value_writable(const char *s) { return s[0] != '#' && writable(s, 0); }
 
 static int same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 

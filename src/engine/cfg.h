@@ -63,6 +63,9 @@ int mc_cfg_parse_file(mc_cfg **out, const char *path);
  * [net] left out; comments and blank lines are not kept. *text is malloc'd (NUL-terminated),
  * *len its length (len may be NULL). MC_EARG when a value cannot be written (a newline in it). */
 int mc_cfg_write(const mc_cfg *cfg, char **text, size_t *len);
+/* 1 when the value, written as "key = value", reads back as itself (not starting with '#', no " #",
+ * no control characters, no leading or trailing blank) */
+int mc_cfg_value_writable(const char *s);
 int mc_cfg_parse_string(mc_cfg **out, const char *text, const char *name);
 void mc_cfg_free(mc_cfg *cfg);
 

@@ -352,7 +352,9 @@ static int add_run(expand_ctx *x, const char *backbone, const char *module, doub
     if (r->subset > 0 && o < sizeof name)
         o += (size_t)snprintf(name + o, sizeof name - o, "_f%g-s%u", r->subset, r->subset_seed);
     if (o < sizeof name) o += (size_t)snprintf(name + o, sizeof name - o, "_seed%llu", (unsigned long long)seed);
-    if (o >= sizeof r->name) return mc_err(MC_EARG, "run name too long: %s", name);
+    if (o >= sizeof r->name)
+        return mc_err(MC_EARG, "%s:%d: the run name %.60s... is longer than %zu bytes (shorten the chain or list items)",
+                      (ch ? ch : g)->file, (ch ? ch : g)->line, name, sizeof r->name - 1);
     for (char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("._+@-", *p)) *p = '_';
     memcpy(r->name, name, o + 1);

@@ -349,8 +349,25 @@ static const char *fmt_double(double v, char *buf, size_t n) {
     return buf;
 }
 
+/* A value written as "key = value" reads back as itself: what mc_cfg_value_writable says, and not
+ * starting with '#' (after "= " that is a comment). */
+static int check_value(const char *key, const char *v, int stage) {
+    if (!v || mc_cfg_value_writable(v)) return MC_OK;
+    return mc_err(MC_EARG,
+                  "experiment: %s%s = '%s' cannot be written so that it reads back (a value may not start with '#', "
+                  "hold ' #', control characters, or begin or end with a blank)",
+                  stage ? "[stage] " : "", key, v);
+}
+
 int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
     char b[40];
+    MC_TRY(check_value("net", e->net, 0));
+    MC_TRY(check_value("data", e->data, 0));
+    MC_TRY(check_value("root", e->root, 0));
+    MC_TRY(check_value("weights", e->weights, 0));
+    MC_TRY(check_value("output", e->out, 0));
+    for (int i = 0; i < e->nset; i++) MC_TRY(check_value("set", e->set[i], 0));
+    for (int k = 0; k < e->nstages; k++) MC_TRY(check_value("data", e->st[k].data, 1));
     fprintf(f, "[experiment]\nnet = %s\ndata = %s\n", e->net, e->data);
     if (e->root) fprintf(f, "root = %s\n", e->root);
     if (e->weights) fprintf(f, "weights = %s\n", e->weights);
@@ -400,7 +417,7 @@ static int write_settings(FILE *f, const char *path, void *arg) {
     fprintf(f, "# the settings this run used (written by medcolor %s; rerun with: medcolor train %s --resume)\n",
             MC_VERSION, path);
     int rc = mc_experiment_write(f, e, 1);
-    return rc < 0 ? mc_err(MC_EIO, "%s: write error (disk full?)", path) : rc;
+    return rc == MC_EIO ? mc_err(MC_EIO, "%s: write error (disk full?)", path) : rc;
 }
 
 /* buf = a + "/" + b; an error when it does not fit */

@@ -1,5 +1,5 @@
 /* stages.c — the paper's training stages as freezing rules on the groups color (T),
- * backbone (E) and head (C) (spec/training.md, stage table):
+ * backbone (E) and head (C) (docs/training.md, "The stages"):
  *
  *   stage          trains    frozen        C at start
  *   baseline       C         E (and T)     fresh

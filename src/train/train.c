@@ -131,6 +131,16 @@ static int meta_num(mc_st *st, const char *key, double *out) {
     return MC_OK;
 }
 
+/* A checkpoint is written by medcolor, but a damaged one must not load NaN silently: every value
+ * finite, as mc_net_load_weights requires of weights. */
+static int ckpt_finite(const char *path, const char *name, const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return mc_err(MC_EPARSE, "%s: tensor %s holds %s at element %zu (a damaged checkpoint)", path, name,
+                          isnan(v[i]) ? "NaN" : "an infinity", i);
+    return MC_OK;
+}
+
 int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
     mc_st *st;
     MC_TRY(mc_st_open(&st, path));
@@ -152,6 +162,7 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
             break;
         }
         rc = mc_st_read_expect(st, name, ti.ndim, shape, buf);
+        if (rc == MC_OK) rc = ckpt_finite(path, name, buf, ti.numel);
         if (rc == MC_OK) rc = mc_net_tensor_set(net, i, buf);
         free(buf);
     }
@@ -160,6 +171,7 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
         float *mom = mc_malloc((np ? np : 1) * sizeof(float), "checkpoint momentum");
         int64_t shape[1] = {(int64_t)np};
         rc = mom ? mc_st_read_expect(st, "momentum", 1, shape, mom) : MC_ENOMEM;
+        if (rc == MC_OK) rc = ckpt_finite(path, "momentum", mom, np);
         if (rc == MC_OK) rc = mc_net_set_momentum(net, mom);
         free(mom);
     }

@@ -23,20 +23,6 @@ static char *slurp(const char *path, size_t *n) {
     return s;
 }
 
-/* Known and reported, not in this helper's files (docs/robustness.md, "Open"): the writer puts
- * a value that starts with '#' after "key = ", where the cfg syntax reads it as a comment.
- * Until src/train/experiment.c refuses or quotes such values, they skip the round trip. */
-static int has_hash(const mc_experiment *e) {
-    const char *v[] = {e->net, e->data, e->root, e->weights, e->out};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (v[i] && strchr(v[i], '#')) return 1;
-    for (int i = 0; i < e->nset; i++)
-        if (e->set[i] && strchr(e->set[i], '#')) return 1;
-    for (int i = 0; i < e->nstages; i++)
-        if (e->st[i].data && strchr(e->st[i].data, '#')) return 1;
-    return 0;
-}
-
 static int one(const uint8_t *data, size_t size) {
     mc_fuzz_part part[3];
     mc_fuzz_split(data, size, part, 3);
@@ -52,15 +38,17 @@ static int one(const uint8_t *data, size_t size) {
         mc_experiment_clear(&e);
         return bad;
     }
-    if (has_hash(&e)) {
-        mc_experiment_clear(&e);
-        return 0;
-    }
     mc_fuzz_path(w1, sizeof w1, "w1.exp");
     mc_fuzz_path(w2, sizeof w2, "w2.exp");
-    if (write_exp(&e, w1) < 0) {
-        fprintf(stderr, "fuzz: a loaded experiment does not write: %s\n", mc_errmsg());
-        bad = 1;
+    if ((rc = write_exp(&e, w1)) < 0) {
+        /* a value that would not read back (e.g. one starting with '#') is refused by the writer,
+         * naming it: fine; any other failure is not */
+        if (rc != MC_EARG || strncmp(mc_errmsg(), "experiment: ", 12) != 0) {
+            fprintf(stderr, "fuzz: a loaded experiment does not write: %s\n", mc_errmsg());
+            bad = 1;
+        }
+        mc_experiment_clear(&e);
+        return bad;
     }
     mc_experiment_clear(&e);
     if (!bad) {

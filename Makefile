@@ -54,7 +54,7 @@ LDLIBS  += -lcudnn
 endif
 
 # the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
-SUBSYS   := core engine layers cpu data io imaging optim train study
+SUBSYS   := core engine layers cpu data io imaging optim transfer train study
 LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
@@ -113,7 +113,7 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 
 # PyTorch fixtures (Debian's python3-torch; test dependency only)
 FIXTURES := $(BUILD)/fixtures/.stamp
-$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py,$(wildcard tests/torch/*.py))
+$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_transfer_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
 	@touch $@
@@ -128,14 +128,25 @@ $(NET_FIXTURES): tests/torch/make_network_fixtures.py
 	@touch $@
 fixtures: $(NET_FIXTURES)
 
+# the colour transfer (tests/test_transfer.c, tests/cli_transfer.sh): torchvision's vgg19 to
+# conv5_4 (F16, 40 MB), its taps, the objective's terms and gradients, the end-to-end images
+TRANSFER_FIXTURES := $(BUILD)/fixtures/transfer/.stamp
+$(TRANSFER_FIXTURES): tests/torch/make_transfer_fixtures.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/torch/make_transfer_fixtures.py $(dir $@)
+	@touch $@
+fixtures: $(TRANSFER_FIXTURES)
+
 # TESTS="test_cfg test_weights" runs only those test programs, CLI_TESTS="tests/cli_info.sh" only
 # those shell tests (none: none of them); by default all of both
 TESTS     ?=
 CLI_TESTS ?=
 TEST_RUN  := $(if $(filter none,$(TESTS)),,$(if $(strip $(TESTS)),$(TESTS:%=$(BUILD)/tests/%),$(TEST_BIN)))
-# the network fixtures (minutes to make) only when a test that reads them runs
+# the network fixtures (minutes to make) only when a test that reads them runs; the same for the
+# transfer's
 NET_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_networks,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_predict.sh,$(CLI_TESTS)),yes)
-test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES))
+TRANSFER_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_transfer,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_transfer.sh,$(CLI_TESTS)),yes)
+test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(TRANSFER_NEEDED),$(TRANSFER_FIXTURES))
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) MC_CLI_TESTS="$(CLI_TESTS)" \
 	        ./tests/run_all.sh $(TEST_RUN)
 
@@ -185,8 +196,12 @@ $(BENCH_BIN): bench/bench_step.c $(CLILIB) $(LIB)
 LOADER_BENCH := $(BUILD)/bench_loader
 $(LOADER_BENCH): bench/bench_loader.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-bench: $(BENCH_BIN) $(LOADER_BENCH)
+TRANSFER_BENCH := $(BUILD)/bench_transfer
+$(TRANSFER_BENCH): bench/bench_transfer.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench: $(BENCH_BIN) $(LOADER_BENCH) $(TRANSFER_BENCH)
 	@BENCH_BIN=$(BENCH_BIN) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench.sh
+	@TRANSFER_BENCH=$(TRANSFER_BENCH) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench_transfer.sh
 	@echo "== loader throughput (320x320, augmentation on) =="
 	$(LOADER_BENCH)
 

@@ -128,7 +128,8 @@ const char *mc_net_cfg_value(const mc_net *net, const char *key);
 /* ---- groups, freezing, modes -------------------------------------------------------------- */
 int mc_net_num_groups(const mc_net *net);
 const char *mc_net_group_name(const mc_net *net, int g);
-/* Frozen: no update and no weight gradient, but the gradient still flows to the input. */
+/* Frozen: no update and no weight gradient, but the gradient still flows to the input.
+ * group NULL: every group (a fixed feature extractor, e.g. the colour transfer's VGG19). */
 int mc_net_freeze(mc_net *net, const char *group, int frozen);
 int mc_net_group_frozen(const mc_net *net, const char *group);
 void mc_net_set_train(mc_net *net, int train); /* 1 train (batch statistics), 0 eval */
@@ -179,6 +180,14 @@ int mc_net_backward(mc_net *net);
 /* Backward from a given gradient dL/d(output of the last layer), host (batch, outputs):
  * for networks without a cost layer, or to back-propagate an outside loss. */
 int mc_net_backward_from(mc_net *net, const float *dy_host);
+/* Backward from gradients given at the outputs of several layers at once (losses on several
+ * "taps": the gradient of their sum). dy_host[k], host (batch, outputs of layer layers[k]), is
+ * dL/d(output of layers[k]) from the outside loss; the layers are distinct, any order. The pass
+ * runs from the highest of them down (layers past it do no work), so a forward pass to that
+ * layer (mc_net_forward_to) is enough. Weight gradients accumulate as in mc_net_backward (none
+ * for frozen groups); with mc_net_want_input_grad(net, 1) and every group frozen it computes
+ * only dL/d(input). */
+int mc_net_backward_taps(mc_net *net, int ntaps, const int *layers, const float *const *dy_host);
 int mc_net_zero_grad(mc_net *net);
 /* *ok = 1 when every parameter and buffer is finite. */
 int mc_net_params_finite(const mc_net *net, int *ok);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/backend.h"
+#include "mc_transfer.h"
 #include "test.h"
 
 /* The network of the whole-step comparison. A standalone [batchnorm] must not follow a
@@ -848,6 +849,78 @@ static void net_case(const char *cfg, int dense, int frozen, const mc_optimizer 
     mc_net_free(ng);
 }
 
+/* ---- the colour transfer's objective (issue 15): VGG19 at 64x64 with the same seeded weights on
+ * both backends, f and the image gradient with every term (masked Grams as GEMMs, the swap's
+ * correlation and paste as convolutions, backward from six taps) within 1e-4; the swap indices
+ * identical (float32 correlations on both sides: a near-tie would show here as a difference) */
+static void transfer_case(void) {
+    const char *set[] = {"net.width=64", "net.height=64", NULL};
+    mc_net_opts oc = {.batch = 1, .seed = 5, .set = set}, og = oc;
+    og.backend = MC_BACKEND_CUDA;
+    mc_net *nc, *ng;
+    REQUIRE_OK(mc_net_from_cfg(&nc, "cfg/vgg19.cfg", &oc));
+    REQUIRE_OK(mc_net_from_cfg(&ng, "cfg/vgg19.cfg", &og));
+    for (int i = 0; i < mc_net_num_tensors(nc); i++) {
+        mc_tensor_info ti;
+        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
+        float *p = malloc(ti.numel * sizeof(float));
+        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
+        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
+        free(p);
+    }
+    enum { N = 64, NP = N * N };
+    static uint8_t t[NP * 3], r[NP * 3];
+    static double x[3 * NP], gc[3 * NP], gg[3 * NP];
+    for (int i = 0; i < NP; i++) {
+        int y = i / N, xx = i % N;
+        uint8_t v = (uint8_t)(40 + 150 * (((y - 32) * (y - 32) + (xx - 28) * (xx - 28)) < 400) + (i * 37 % 17));
+        t[i * 3] = t[i * 3 + 1] = t[i * 3 + 2] = v;
+        r[i * 3] = (uint8_t)(v / 2 + 100);
+        r[i * 3 + 1] = (uint8_t)(v * 3 / 4);
+        r[i * 3 + 2] = (uint8_t)(255 - v);
+    }
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < NP; i++) x[c * NP + i] = t[i * 3 + c] + (i * 13 + c * 7) % 21 - 10;
+    mc_tr_obj *oc_, *og_;
+    mc_tr_setup st = {.kmeans = 4, .vgg_input = MC_VGG_CAFFE};
+    REQUIRE_OK(mc_tr_obj_new(&oc_, nc, t, r, N, &st));
+    REQUIRE_OK(mc_tr_obj_new(&og_, ng, t, r, N, &st));
+    mc_tr_weights w;
+    mc_tr_weights_default(&w);
+    double fc, fg;
+    mc_tr_terms tc, tg;
+    REQUIRE_OK(mc_tr_obj_eval(oc_, &w, x, &fc, gc, &tc));
+    REQUIRE_OK(mc_tr_obj_eval(og_, &w, x, &fg, gg, &tg));
+    CHECK(fabs(fg - fc) <= 1e-4 * fabs(fc), "transfer objective: GPU %.9g, CPU %.9g", fg, fc);
+    CHECK(fabs(tg.color - tc.color) <= 1e-4 * fabs(tc.color) && fabs(tg.swap - tc.swap) <= 1e-4 * fabs(tc.swap) &&
+              fabs(tg.content - tc.content) <= 1e-4 * fabs(tc.content),
+          "transfer terms: GPU content %g color %g swap %g, CPU %g %g %g", tg.content, tg.color, tg.swap, tc.content,
+          tc.color, tc.swap);
+    double gm = 0, ge = 0;
+    for (int i = 0; i < 3 * NP; i++) {
+        if (fabs(gc[i]) > gm) gm = fabs(gc[i]);
+        if (fabs(gg[i] - gc[i]) > ge) ge = fabs(gg[i] - gc[i]);
+    }
+    CHECK(gm > 0 && ge <= 1e-4 * gm, "transfer gradient: max error %.3g of %.3g", ge, gm);
+    for (int tp = MC_TAP_RELU3_1; tp < MC_NTAPS; tp++) {
+        if (tp == MC_TAP_RELU4_2) continue;
+        const float *s1, *s2;
+        const int *i1, *i2;
+        int c, h, ww;
+        REQUIRE_OK(mc_tr_obj_swap(oc_, tp, &s1, &i1));
+        REQUIRE_OK(mc_tr_obj_swap(og_, tp, &s2, &i2));
+        mc_tr_obj_tap_shape(oc_, tp, &c, &h, &ww);
+        int diff = 0;
+        for (int i = 0; i < h * ww; i++) diff += i1[i] != i2[i];
+        CHECK(diff == 0, "transfer swap indices at %s: %d of %d differ", mc_tr_tap_layer(tp), diff, h * ww);
+    }
+    printf("  transfer objective 64x64: f rel %.2e, gradient %.2e of max\n", fabs(fg - fc) / fabs(fc), ge / gm);
+    mc_tr_obj_free(oc_);
+    mc_tr_obj_free(og_);
+    mc_net_free(nc);
+    mc_net_free(ng);
+}
+
 static void run_all(const char *label) {
     printf("test_gpu: %s\n", label);
     test_memory();
@@ -879,6 +952,7 @@ static void run_all(const char *label) {
     rms.lr = 1e-3, rms.eps = 1e-3, rms.momentum = 0.9, rms.centered = 1, rms.weight_decay = 0.01, rms.decoupled = 1;
     net_case(dense_cfg, 1, 0, &adam, "dense net (Adam)");
     net_case(dense_cfg, 1, 1, &rms, "dense net (RMSprop centred, momentum)");
+    transfer_case();
 }
 
 int main(void) {

@@ -30,6 +30,7 @@ static const struct {
     {"report", mc_cli_report, "mean AUC ± std over seeds, paired t-tests (BH), CSV and plots of runs"},
     {"dhash", mc_cli_dhash, "D-hash of images (imagehash's), nearest reference of a folder (colour transfer)"},
     {"quality", mc_cli_quality, "PSNR, SSIM, FSIM(c), entropy of image pairs (colour transfer evaluation)"},
+    {"transfer", mc_cli_transfer, "colour a grey image after a colour reference through VGG19 (Zeng et al.)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -218,6 +218,11 @@ struct mc_backend {
                    float *y);
 };
 
+/* The backend a network computes on, for subsystems that compute beside a network on its
+ * memory (src/transfer: Gram matrices and correlations of its feature maps). */
+struct mc_net;
+mc_backend *mc_net_backend(struct mc_net *net);
+
 /* ---- the backends ----------------------------------------------------------------------
  * Every backend registers itself in one table (src/engine/backends.c): its entry says its name,
  * its MC_BACKEND_* id, how to create it (NULL when this build lacks it: `missing` says why and

@@ -412,6 +412,8 @@ int mc_net_layer_shape(const mc_net *net, int i, int *c, int *h, int *w) {
     *w = l->out_w;
     return MC_OK;
 }
+mc_backend *mc_net_backend(mc_net *net) { return net->be; }
+
 const char *mc_net_layer_type(const mc_net *net, int i) {
     const mc_layer *l = mc_net_layer_at(net, i);
     return l ? l->ops->section : NULL;
@@ -433,6 +435,10 @@ const char *mc_net_group_name(const mc_net *net, int g) {
 }
 
 int mc_net_freeze(mc_net *net, const char *group, int frozen) {
+    if (!group) { /* every group */
+        for (int i = 0; i < net->ngroups; i++) net->group_frozen[i] = frozen ? 1 : 0;
+        return MC_OK;
+    }
     int g = mc_net_find_group(net, group, 0);
     if (g < 0) return mc_err(MC_ENOTFOUND, "no group named '%s'", group);
     net->group_frozen[g] = frozen ? 1 : 0;

@@ -39,11 +39,16 @@ int mc_net_forward_to(mc_net *net, int last) {
     return MC_OK;
 }
 
-/* Which layers run backward: those with trainable (unfrozen) tensors and every layer that
- * reads, directly or not, from one of those or from the input when its gradient is wanted. */
-static void mark_active(mc_net *net) {
+/* Which layers run backward: among layers 0..top (the highest layer a gradient is given at),
+ * those with trainable (unfrozen) tensors and every layer that reads, directly or not, from one
+ * of those or from the input when its gradient is wanted. Layers past top do nothing. */
+static void mark_active(mc_net *net, int top) {
     for (int i = 0; i < net->n; i++) {
         mc_layer *l = &net->layers[i];
+        if (i > top) {
+            l->want_wgrad = l->active = 0;
+            continue;
+        }
         l->want_wgrad = l->nparams > 0 && !mc_layer_frozen(net, l);
         int a = l->want_wgrad;
         for (int k = 0; k < l->n_in && !a; k++) {
@@ -54,10 +59,14 @@ static void mark_active(mc_net *net) {
     }
 }
 
-static int run_backward(mc_net *net, const float *dy_host) {
+/* The backward pass from layer top down. Gradients are given (host memory) at the outputs of
+ * ntaps distinct layers: tap k's delta starts at dy[k] instead of zero when it becomes live
+ * (its consumers then add theirs), so the pass computes the gradient of the sum of the losses
+ * those gradients come from. */
+static int run_backward(mc_net *net, int top, int ntaps, const int *taps, const float *const *dy) {
     if (net->infer_only)
         return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): no backward");
-    mark_active(net);
+    mark_active(net, top);
     int *last = mc_malloc((size_t)net->n * sizeof(int), "gradient plan");
     if (!last) return MC_ENOMEM;
     int rc = mc_net_plan_deltas(net, last);
@@ -65,7 +74,6 @@ static int run_backward(mc_net *net, const float *dy_host) {
     size_t B = (size_t)net->batch;
     if (rc == MC_OK && net->want_input_grad)
         rc = be->fill(be, net->input_delta, 0.0f, B * net->in_c * net->in_h * net->in_w);
-    mc_layer *last_l = &net->layers[net->n - 1];
     for (int j = net->n - 1; j >= 0 && rc == MC_OK; j--) {
         mc_layer *l = &net->layers[j];
         /* the deltas that become live here start at zero (the given gradient for the last) */
@@ -73,8 +81,10 @@ static int run_backward(mc_net *net, const float *dy_host) {
             int i = k < 0 ? j : l->in[k];
             if (i < 0 || !net->layers[i].active || last[i] != j) continue;
             mc_layer *li = &net->layers[i];
-            if (li == last_l && dy_host)
-                rc = be->upload(be, li->delta, dy_host, B * li->out_n);
+            int t = 0;
+            while (t < ntaps && taps[t] != i) t++;
+            if (t < ntaps)
+                rc = be->upload(be, li->delta, dy[t], B * li->out_n);
             else
                 rc = be->fill(be, li->delta, 0.0f, B * li->out_n);
         }
@@ -91,12 +101,30 @@ int mc_net_backward(mc_net *net) {
         return mc_err(MC_EARG, "mc_net_backward: the last layer is [%s], not [cost]; use "
                                "mc_net_backward_from with an output gradient",
                       net->layers[net->n - 1].ops->section);
-    return run_backward(net, NULL);
+    return run_backward(net, net->n - 1, 0, NULL, NULL);
 }
 
 int mc_net_backward_from(mc_net *net, const float *dy_host) {
     if (!dy_host) return mc_err(MC_EARG, "mc_net_backward_from: no gradient given");
-    return run_backward(net, dy_host);
+    int last = net->n - 1;
+    return run_backward(net, last, 1, &last, &dy_host);
+}
+
+int mc_net_backward_taps(mc_net *net, int ntaps, const int *layers, const float *const *dy_host) {
+    if (ntaps < 1 || !layers || !dy_host) return mc_err(MC_EARG, "mc_net_backward_taps: no gradient given");
+    int top = -1;
+    for (int k = 0; k < ntaps; k++) {
+        int i = layers[k];
+        if (i < 0 || i >= net->n) return mc_err(MC_EARG, "mc_net_backward_taps: no layer %d (the net has %d)", i, net->n);
+        if (!dy_host[k]) return mc_err(MC_EARG, "mc_net_backward_taps: no gradient given for layer %d", i);
+        for (int q = 0; q < k; q++)
+            if (layers[q] == i) return mc_err(MC_EARG, "mc_net_backward_taps: layer %d given twice (add the gradients)", i);
+        if (i > top) top = i;
+    }
+    if (net->fwd_last < top)
+        return mc_err(MC_EARG, "mc_net_backward_taps: the last forward pass ended at layer %d, before layer %d",
+                      net->fwd_last, top);
+    return run_backward(net, top, ntaps, layers, dy_host);
 }
 
 int mc_net_params_finite(const mc_net *net, int *ok) {

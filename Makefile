@@ -197,8 +197,8 @@ LOADER_BENCH := $(BUILD)/bench_loader
 $(LOADER_BENCH): bench/bench_loader.c $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 TRANSFER_BENCH := $(BUILD)/bench_transfer
-$(TRANSFER_BENCH): bench/bench_transfer.c $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(TRANSFER_BENCH): bench/bench_transfer.c $(CLILIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(CLILIB) $(LIB) $(LDLIBS)
 bench: $(BENCH_BIN) $(LOADER_BENCH) $(TRANSFER_BENCH)
 	@BENCH_BIN=$(BENCH_BIN) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench.sh
 	@TRANSFER_BENCH=$(TRANSFER_BENCH) PYTHON=$(PYTHON) QUICK=$(QUICK) ./scripts/bench_transfer.sh

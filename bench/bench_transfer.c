@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include "cli/cli.h"
 #include "medcolor.h"
 #include "mc_transfer.h"
 
@@ -32,6 +33,7 @@ static int die(const char *what) {
 }
 
 int main(int argc, char **argv) {
+    mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     int size = 224, steps = 3, warm = 1, threads = 2, wino = MC_WINOGRAD_AUTO;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && !strcmp(argv[i], "--size")) size = atoi(argv[++i]);

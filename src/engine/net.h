@@ -133,6 +133,12 @@ struct mc_net {
     int ntensors;
     int *tensor_layer, *tensor_slot;
     mc_netmeta *meta;     /* what its .weights carry (netmeta.c), NULL: none */
+    /* data-parallel training (src/dist/, set by mc_dist_attach): non-NULL, the training loss is
+     * normalised over every process's batch (cost.c), and with sum_bn batch norm takes the
+     * statistics of every process's batch (mc_bn_desc.sum) */
+    mc_sum_fn sum;
+    void *sum_ctx;
+    int sum_bn;
 };
 
 /* for layer implementations ----------------------------------------------------------------- */

@@ -25,6 +25,13 @@ static int cost_forward(mc_layer *l, mc_net *net) {
     double loss;
     MC_TRY(net->be->bce_fwd(net->be, (size_t)net->batch * l->out_n, mc_in_output(net, l, 0), net->truth,
                             net->mask, l->output, &loss, &p->count));
+    if (net->sum && net->train) {
+        /* data-parallel: the loss (and the gradient's scale) of the global batch */
+        double v[2] = {loss * p->count, p->count};
+        MC_TRY(net->sum(net->sum_ctx, v, 2));
+        p->count = v[1];
+        loss = v[1] > 0 ? v[0] / v[1] : 0.0;
+    }
     net->loss = loss;
     if (!isfinite(loss)) return mc_err(MC_ENUM, "the loss is %g (not finite)", loss);
     return MC_OK;

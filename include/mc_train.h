@@ -323,6 +323,9 @@ typedef struct mc_experiment {
     int epochs;             /* <= 0: unset */
     long checkpoint_every;  /* 0: unset; else as in a stage */
     int keep_color;         /* 1: a first color stage keeps T from the weights (no fresh T) */
+    /* data-parallel runs (mc_run_opts.dist, docs/distributed.md) */
+    int bn_sync;            /* 1 (default): batch norm over the global batch; 0: each rank's own */
+    int batch_per_rank;     /* 0 (default): batch is the global batch, cut into N parts; 1: each rank's */
     double subset;          /* > 0: fraction of the training split */
     uint32_t subset_seed;
     int nstages;
@@ -354,6 +357,9 @@ typedef struct mc_run_opts {
     volatile sig_atomic_t *interrupt;
     mc_train_event_fn on_event; /* progress events of every stage (NULL: none) */
     void *event_ctx;
+    /* the processes of a data-parallel run (src/dist/dist.h; NULL: this one): every rank calls
+     * mc_experiment_run, rank 0 alone writes the run's files */
+    struct mc_dist *dist;
 } mc_run_opts;
 /* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
  * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. A

@@ -14,7 +14,7 @@
 #endif
 
 struct mc_dist {
-    int rank, size, local_rank;
+    int rank, size, local_rank, local_size;
     int world;          /* 1: made by mc_dist_init (MPI_Finalize when freed) */
     int mpi;            /* 1: MPI was initialised by us */
     int has_comm;       /* 1: comm is ours to free */
@@ -73,6 +73,7 @@ static mc_dist *one_process(void) {
     mc_dist *d = mc_calloc(1, sizeof *d, "process group");
     if (!d) return NULL;
     d->size = 1;
+    d->local_size = 1;
     d->world = 1;
     if (gethostname(d->host, sizeof d->host - 1) != 0) snprintf(d->host, sizeof d->host, "?");
     return d;
@@ -98,6 +99,7 @@ static int fill_ranks(mc_dist *d) {
     MPI_TRY(d, MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node),
             "MPI_Comm_split_type");
     MPI_TRY(d, MPI_Comm_rank(node, &d->local_rank), "MPI_Comm_rank");
+    MPI_TRY(d, MPI_Comm_size(node, &d->local_size), "MPI_Comm_size");
     MPI_Comm_free(&node);
     return MC_OK;
 }
@@ -190,6 +192,7 @@ int mc_dist_split(mc_dist *d, int colour, mc_dist **out) {
 int mc_dist_rank(const mc_dist *d) { return d ? d->rank : 0; }
 int mc_dist_size(const mc_dist *d) { return d ? d->size : 1; }
 int mc_dist_local_rank(const mc_dist *d) { return d ? d->local_rank : 0; }
+int mc_dist_local_size(const mc_dist *d) { return d ? d->local_size : 1; }
 int mc_dist_is_root(const mc_dist *d) { return !d || d->rank == 0; }
 const char *mc_dist_host(const mc_dist *d) { return d ? d->host : ""; }
 double mc_dist_comm_seconds(const mc_dist *d) { return d ? d->comm_s : 0; }

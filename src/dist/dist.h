@@ -45,6 +45,7 @@ int mc_dist_split(mc_dist *d, int colour, mc_dist **out);
 int mc_dist_rank(const mc_dist *d);       /* 0 for NULL */
 int mc_dist_size(const mc_dist *d);       /* 1 for NULL */
 int mc_dist_local_rank(const mc_dist *d); /* rank among the processes of this host (its GPU) */
+int mc_dist_local_size(const mc_dist *d); /* processes on this host */
 int mc_dist_is_root(const mc_dist *d);    /* rank 0 (and NULL) */
 const char *mc_dist_host(const mc_dist *d);
 
@@ -65,6 +66,12 @@ int mc_dist_barrier(mc_dist *d);
 double mc_dist_comm_seconds(const mc_dist *d);
 
 /* ---- the trainer's hooks (dist_train.c) ------------------------------------------------- */
+struct mc_net_opts;
+/* A rank's network options: batch = global/N (MC_EARG naming both when N does not divide it) or,
+ * per_rank, batch itself; the CUDA device gpu + local rank; on the CPU, when threads is 0 (all
+ * cores), this host's cores shared among its ranks. batch: the batch asked for (the cfg's when
+ * the experiment gives none). */
+int mc_dist_net_opts(mc_dist *d, struct mc_net_opts *o, int batch, int per_rank);
 typedef struct mc_dist_train_opts {
     int bn_local;    /* 1: batch norm uses each rank's own statistics (DDP's default); 0: the
                       * statistics of the whole global batch (synchronised, the default here) */

@@ -12,6 +12,28 @@
 #include <string.h>
 #include "dist/dist.h"
 #include "engine/net.h"
+#include "medcolor.h"
+#include <unistd.h>
+
+int mc_dist_net_opts(mc_dist *d, mc_net_opts *o, int batch, int per_rank) {
+    int n = mc_dist_size(d);
+    if (n == 1) return MC_OK;
+    if (!per_rank && batch % n)
+        return mc_err(MC_EARG,
+                      "the batch of %d does not divide among %d processes (each takes an equal part of the global "
+                      "batch): choose a batch that is a multiple of %d, or set batch_per_rank = 1 in the experiment "
+                      "(each process then takes %d, a global batch of %d)",
+                      batch, n, n, batch, batch * n);
+    o->batch = per_rank ? batch : batch / n;
+    if (o->backend == MC_BACKEND_CUDA) {
+        o->gpu += mc_dist_local_rank(d);
+    } else if (o->threads == 0 && !getenv("OMP_NUM_THREADS")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int share = (int)(cores / mc_dist_local_size(d));
+        o->threads = share > 0 ? share : 1;
+    }
+    return MC_OK;
+}
 
 typedef struct attach_state {
     mc_dist *d;

@@ -204,6 +204,7 @@ typedef struct mc_net_train_keys {
     int decoupled;          /* decoupled_wd 0/1; < 0: not given */
     long long seed;         /* < 0: not given */
     int frozen_bn;          /* MC_FROZEN_BN_*; < 0: not given */
+    int batch;              /* the network's batch= (mc_net_cfg_train_keys only; 1 when not given) */
 } mc_net_train_keys;
 /* checkpoint_every = N (iterations) or epoch (MC_EVERY_EPOCH); absent: *out unchanged */
 int mc_cfg_checkpoint_every(mc_cfg_section *s, long *out);

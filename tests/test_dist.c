@@ -5,7 +5,8 @@
  *   -np 2 and -np 3, "train": a stage of training (Color Module then All, with synchronised batch
  *     norm, validation sharded and gathered) on N ranks with the global batch 6 ends with the
  *     weights of the single-process run with batch 6 to float rounding (tolerance below); every
- *     rank holds the same weights bit for bit; per-rank BN statistics (bn_local) differ from it
+ *     rank holds the same weights bit for bit (and the periodic checksum catches one ulp of
+ *     difference, naming the rank); per-rank BN statistics (bn_local) differ from it
  *     (the synchronised case is not passing by accident); sharded evaluation gives the
  *     single-process probabilities;
  *   -np 3, also: a run of 2 ranks stopped at a checkpoint and resumed on 1 and on 3 ranks ends
@@ -202,6 +203,30 @@ static int child_train(void) {
         free(pN);
         mc_net_free(one);
         mc_net_free(part);
+    }
+
+    /* the weights' checksum: equal nets pass, one changed value on the last rank is an error
+     * naming that rank (on every rank) */
+    {
+        mc_net *net = make_net(GLOBAL_BATCH / N);
+        mc_dist_train_opts dto = {0};
+        REQUIRE_OK(mc_dist_attach(world, net, &dto)); /* everyone takes rank 0's weights */
+        CHECK(mc_dist_check(world, net, 1) == MC_OK, "checksum: identical weights reported different: %s", mc_errmsg());
+        if (rank == N - 1) {
+            int i = mc_net_find_tensor(net, "head.bias");
+            float b[5];
+            REQUIRE_OK(mc_net_tensor_get(net, i, b));
+            b[2] = nextafterf(b[2], 1.0f);
+            REQUIRE_OK(mc_net_tensor_set(net, i, b));
+        }
+        int rc = mc_dist_check(world, net, 7);
+        char want[64];
+        snprintf(want, sizeof want, "iteration 7: the weights of rank %d differ", N - 1);
+        CHECK(rc == MC_ENUM && strstr(mc_errmsg(), want), "checksum: one ulp on rank %d: rc %d, '%s'", N - 1, rc,
+              mc_errmsg());
+        mc_clear_error();
+        REQUIRE_OK(mc_dist_detach(world, net));
+        mc_net_free(net);
     }
 
     /* resume with another number of ranks (inside -np 3: 2 ranks stop, 1 and 3 resume) */

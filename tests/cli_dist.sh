@@ -6,7 +6,8 @@
 #   - medcolor info --system says whether the build has MPI;
 #   - with MPI and mpirun: 3 ranks and a global batch of 4 are refused with a message naming both
 #     numbers and the rank, within seconds; 2 ranks train a short run of the demo network whose
-#     files rank 0 alone writes (log.csv has each iteration once).
+#     files rank 0 alone writes (log.csv has each iteration once); eval on 3 ranks prints exactly
+#     what one process prints.
 # The mpirun parts skip (exit 77) without an MPI build or mpirun; the library's semantics are
 # tested in tests/test_dist.c.
 set -u
@@ -28,6 +29,11 @@ out=$($S cfg/resnet18.cfg 2>&1); rc=$?
 info=$($BIN info --system) || no "info --system failed"
 echo "$info" | grep -q "^data-parallel training: " || no "info --system does not say whether MPI is built in: $info"
 if ! echo "$info" | grep -q "^data-parallel training: MPI"; then
+  # started as one of 2 processes (as mpirun would), a build without MPI refuses, saying how to build
+  out=$(OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0 $BIN train experiments/demo.exp -o "$T/nompi" 2>&1); rc=$?
+  [ $rc -eq 1 ] && echo "$out" | grep -q "one of 2 processes (mpirun/srun), but this medcolor was built without MPI: build it with \`make MPI=1\`" ||
+    no "a build without MPI under a launcher: exit $rc: $out"
+  [ -e "$T/nompi" ] && no "a build without MPI under a launcher wrote $T/nompi"
   echo "SKIP cli_dist: medcolor built without MPI (make MPI=1): the mpirun checks did not run"
   [ $fail -eq 0 ] && exit 77 || exit 1
 fi
@@ -109,5 +115,14 @@ echo "$out" | grep -q "2 processes (data-parallel)" || no "2 ranks: no line sayi
 [ -f "$T/run/1-color/DONE" ] && [ -f "$T/run/1-color/best.weights" ] || no "2 ranks: the stage's files are missing"
 n=$(grep -c '^color,' "$T/run/log.csv" 2>/dev/null || echo 0)
 [ "$n" -eq 6 ] || no "2 ranks: log.csv has $n rows of the stage, not 6 (one per iteration, rank 0 alone)"
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run ok"
+# eval over 3 ranks (16 images: the last batch's parts are short or empty) prints (stdout) what one
+# process prints
+one=$($BIN eval "$T/run" --quiet --batch 2 2>"$T/eval1.err") || no "eval: $(cat "$T/eval1.err")"
+three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN eval "$T/run" --quiet --batch 2 2>"$T/eval3.err") ||
+  no "eval on 3 ranks: $(cat "$T/eval3.err")"
+[ "$one" = "$three" ] || no "eval on 3 ranks differs from one process:
+$one
+---
+$three"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval ok"
 exit $fail

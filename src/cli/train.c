@@ -129,7 +129,7 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
         fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         return 1;
     }
-    const int nranks = mc_dist_size(world);
+    const int nranks = mc_dist_size(world), is_root = mc_dist_is_root(world);
     common quiet = *c;
     if (!mc_dist_is_root(world)) quiet.quiet = 1;
     c = &quiet;
@@ -160,8 +160,9 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
     }
     mc_dist_free(world);
     if (*stop) {
-        fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s/experiment.exp --resume\n",
-                cmd, (int)*stop, "train", e->out);
+        if (is_root)
+            fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s/experiment.exp --resume\n",
+                    cmd, (int)*stop, "train", e->out);
         return mc_cli_stop_status();
     }
     return 0;

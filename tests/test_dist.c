@@ -13,6 +13,8 @@
  *     where the uninterrupted single-process run ends;
  *   -np 2, "kill": rank 1 is killed (SIGKILL) in the middle of training: mpirun ends the whole
  *     job within seconds, non-zero, naming rank 1, and the last checkpoint still loads.
+ * Without MPI too: the CPU backend's synchronised batch norm (mc_bn_desc.sum) given the sums of
+ * two processes holding the same batch computes the one-process result, bit for bit.
  * Skips (77) when built without MPI or when mpirun is missing.
  */
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "dist/dist.h"
+#include "engine/backend.h"
 #include "test.h"
 
 static const char *NET =
@@ -309,6 +312,87 @@ static int child_kill(void) {
     return 3;
 }
 
+/* ---- the synchronised batch norm hook, in one process (runs without MPI too) ----------------- */
+typedef struct twice_ctx {
+    int calls;
+    size_t n;
+    double count;
+} twice_ctx;
+
+/* two processes holding the same batch: every sum doubles */
+static int sum_twice(void *ctx, double *v, size_t n) {
+    twice_ctx *t = ctx;
+    t->calls++;
+    t->n = n;
+    t->count = v[n - 1];
+    for (size_t i = 0; i < n; i++) v[i] *= 2.0;
+    return MC_OK;
+}
+
+/* The CPU backend's batch norm with mc_bn_desc.sum: given the sums of two processes holding the
+ * same batch, it computes what it computes without the hook, bit for bit (doubling is exact:
+ * 2s/2m = s/m), for the fused activation too; dgamma/dbeta stay this process's own sums. The
+ * hook gets 2c+1 values, the count n*hw last. */
+static void bn_hook_cpu(void) {
+    mc_backend *be;
+    REQUIRE_OK(mc_backend_cpu_create(&be, NULL));
+    const int n = 3, c = 4, hw = 29;
+    size_t tot = (size_t)n * c * hw;
+    mc_rng r;
+    mc_rng_seed(&r, 5);
+    float *x = malloc(tot * sizeof(float)), *dy = malloc(tot * sizeof(float));
+    for (size_t i = 0; i < tot; i++) x[i] = (float)mc_rng_normal(&r) * 2.0f + 1.0f, dy[i] = (float)mc_rng_normal(&r);
+    float g[4] = {0.5f, 1.0f, 1.5f, -0.7f}, b[4] = {0.1f, -0.2f, 0.3f, 0.0f};
+    mc_act leaky = {.type = MC_ACT_LEAKY, .a = 0.01f};
+    for (int fused = 0; fused < 2; fused++) {
+        float *y[2], *dx[2], rm[2][4], rv[2][4], sm[2][4], si[2][4], dg[2][4], db[2][4];
+        twice_ctx t = {0};
+        for (int k = 0; k < 2; k++) {
+            mc_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
+            if (k) {
+                d.sum = sum_twice;
+                d.sum_ctx = &t;
+            }
+            y[k] = malloc(tot * sizeof(float));
+            dx[k] = calloc(tot, sizeof(float));
+            for (int j = 0; j < c; j++) rm[k][j] = 0.1f * (float)j, rv[k][j] = 1.0f + 0.1f * (float)j;
+            memset(dg[k], 0, sizeof dg[k]);
+            memset(db[k], 0, sizeof db[k]);
+            if (fused) {
+                REQUIRE_OK(be->bn_act_fwd_train(be, &d, &leaky, x, g, b, rm[k], rv[k], 1, sm[k], si[k], y[k]));
+                REQUIRE_OK(be->bn_act_bwd_train(be, &d, &leaky, x, y[k], dy, g, sm[k], si[k], 0.0f, dx[k], 1.0f,
+                                                dg[k], db[k]));
+            } else {
+                REQUIRE_OK(be->bn_fwd_train(be, &d, x, g, b, rm[k], rv[k], 1, sm[k], si[k], y[k]));
+                REQUIRE_OK(be->bn_bwd_train(be, &d, x, dy, g, sm[k], si[k], 0.0f, dx[k], 1.0f, dg[k], db[k]));
+            }
+        }
+        CHECK(t.calls == 2 && t.n == 2 * (size_t)c + 1 && t.count == (double)n * hw,
+              "bn hook (fused %d): %d calls, %zu values, count %g (want 2, %d, %d)", fused, t.calls, t.n, t.count,
+              2 * c + 1, n * hw);
+        CHECK(!memcmp(y[0], y[1], tot * sizeof(float)) && !memcmp(sm[0], sm[1], sizeof sm[0]) &&
+                  !memcmp(si[0], si[1], sizeof si[0]) && !memcmp(rm[0], rm[1], sizeof rm[0]),
+              "bn hook (fused %d): forward: two identical processes' statistics do not give the one-process result",
+              fused);
+        CHECK(!memcmp(dx[0], dx[1], tot * sizeof(float)) && !memcmp(dg[0], dg[1], sizeof dg[0]) &&
+                  !memcmp(db[0], db[1], sizeof db[0]),
+              "bn hook (fused %d): backward: two identical processes' sums do not give the one-process result", fused);
+        /* the running variance's unbiased correction counts both processes' values: m/(m-1) with
+         * m = 2*n*hw (float rounding of the update) */
+        for (int j = 0; j < c; j++) {
+            double m1 = (double)n * hw, m2 = 2 * m1, v0 = 1.0 + 0.1 * j;
+            double var1 = ((double)rv[0][j] - 0.9 * v0) / 0.1 * (m1 - 1) / m1; /* the biased variance */
+            double want = 0.9 * v0 + 0.1 * var1 * m2 / (m2 - 1);
+            CHECK(fabs((double)rv[1][j] - want) < 1e-5 * want, "bn hook (fused %d): running var %d: %.7g, want %.7g", fused, j,
+                  (double)rv[1][j], want);
+        }
+        free(y[0]), free(y[1]), free(dx[0]), free(dx[1]);
+    }
+    free(x);
+    free(dy);
+    be->destroy(be);
+}
+
 /* ---- the parent: starts the ranks -------------------------------------------------------- */
 static const char *mpirun(void) {
     const char *m = getenv("MPIRUN");
@@ -364,6 +448,7 @@ int main(int argc, char **argv) {
         mc_dist_free(world);
         return ret;
     }
+    bn_hook_cpu();
     if (!mc_dist_compiled()) {
         mc_test_skip("test_dist", "built without MPI (make MPI=1; OpenMPI: apt-get install openmpi-bin libopenmpi-dev)");
         return mc_test_done("test_dist");

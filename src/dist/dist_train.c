@@ -72,11 +72,6 @@ static int bcast_blob(mc_dist *d, mc_net *net, float *p, size_t n) {
 
 int mc_dist_attach(mc_dist *d, mc_net *net, const mc_dist_train_opts *o) {
     if (!d || mc_dist_size(d) == 1) return MC_OK;
-    if (!net->be->is_host && !(o && o->bn_local))
-        return mc_err(MC_EUNSUP, "rank %d (host %s): batch norm synchronised across processes is implemented on the "
-                                 "CPU backend only so far; on GPUs set bn_sync = 0 in the experiment (each process's "
-                                 "own statistics, as PyTorch DDP's default; docs/distributed.md)",
-                      mc_dist_rank(d), mc_dist_host(d));
     attach_state *s = mc_calloc(1, sizeof *s, "data-parallel state");
     if (!s) return MC_ENOMEM;
     s->d = d;

@@ -145,7 +145,7 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
     mc_cli_progress prog;
     mc_cli_progress_init(&prog, c->quiet, c->plain);
     mc_run_opts ro = {.resume = c->resume, .overwrite = c->overwrite, .stop_after = c->stop_after > 0 ? c->stop_after : 0, .interrupt = stop,
-                      .on_event = c->quiet ? NULL : mc_cli_progress_event, .event_ctx = &prog, .dist = world};
+                      .on_event = is_root ? mc_cli_progress_event : NULL, .event_ctx = &prog, .dist = world};
     int rc = mc_experiment_run(e, &ro);
     if (rc < 0) {
         if (nranks > 1) {

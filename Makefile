@@ -52,9 +52,21 @@ ifeq ($(CUDNN),1)
 CFLAGS  += -DMC_CUDNN
 LDLIBS  += -lcudnn
 endif
+# MPI=1: data-parallel training over several processes (src/dist/, docs/distributed.md) with
+# OpenMPI (mpicc's flags) and, in the GPU build, NCCL for the GPU buffers. Default: on when mpicc
+# is installed (Debian: openmpi-bin libopenmpi-dev); MPI=0 builds exactly as without it.
+MPICC  ?= mpicc
+MPI    ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DMC_MPI $(shell $(MPICC) --showme:compile 2>/dev/null || echo -I/usr/lib/x86_64-linux-gnu/openmpi/include)
+LDLIBS  += $(shell $(MPICC) --showme:link 2>/dev/null || echo -lmpi)
+ifeq ($(GPU),1)
+LDLIBS  += -lnccl
+endif
+endif
 
 # the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
-SUBSYS   := core engine layers cpu data io imaging optim transfer train study
+SUBSYS   := core engine layers cpu dist data io imaging optim transfer train study
 LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
@@ -152,7 +164,7 @@ test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(
 
 asan:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
+	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 # CI's sanitizer pass: the same build, on the fast tests of every reader (cfg, .data and label
@@ -163,7 +175,7 @@ ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image
 ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh
 asan-fast:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 \
+	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        TESTS="$(ASAN_FAST_TESTS)" CLI_TESTS="$(ASAN_FAST_CLI)" test
 
@@ -171,7 +183,7 @@ asan-fast:
 # and the bench loader run: build-tsan/, gcc's -fsanitize=thread. OpenMP is not used by the
 # loader's code paths (libgomp is not instrumented: OpenMP regions would report false races).
 tsan:
-	$(MAKE) BUILD=build-tsan BIN=build-tsan/medcolor DEBUG=1 SAN="-fsanitize=thread" \
+	$(MAKE) BUILD=build-tsan BIN=build-tsan/medcolor DEBUG=1 MPI=0 SAN="-fsanitize=thread" \
 	        build-tsan/tests/test_loader
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MC_TMP=$$(mktemp -d) build-tsan/tests/test_loader
 
@@ -223,7 +235,7 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 
 fuzz-build:
-	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) MPI=0 BUILD=$(FUZZ_BUILD) SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 	        $(FUZZ_BUILD)/libmedcolor.a
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 

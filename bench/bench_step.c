@@ -13,6 +13,10 @@
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
  *   --adam   Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8: the colorization networks' defaults)
  *            instead of SGD
+ *   --dist   data-parallel (src/dist/): under mpirun -np N, each rank takes batch/N of the global
+ *            batch, with synchronised batch norm and the gradients summed after backward; rank 0
+ *            prints the line, with comm_median= the seconds per step spent communicating (the
+ *            scaling row of `make bench`: 2 ranks x 1 thread against 1 rank x 2 threads)
  * Input: random normal images (the cfg's channels: 1 through T or the grey copy; 3 for the
  * colorization U-Nets), random 0/1 labels (a dense [cost] type=mse takes them as its target of
  * the output's shape); SGD lr 0.01, momentum 0.9, weight decay 1e-4 as the PyTorch script.
@@ -29,6 +33,7 @@
 #include "core/core.h"
 #include "engine/net.h"
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 static double now(void) {
     struct timespec t;
@@ -125,7 +130,7 @@ static int layer_profile(mc_net *net, int infer) {
 int main(int argc, char **argv) {
     mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     const char *cfg = NULL, *stage = "all";
-    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0;
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0, dist = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
@@ -134,6 +139,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) gpu = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--infer")) infer = 1;
+        else if (!strcmp(argv[i], "--dist")) dist = 1;
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--adam")) adam = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
@@ -147,6 +153,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_step: give a cfg, --steps >= 1, --warmup >= 0, --batch >= 1\n");
         return 2;
     }
+    mc_dist *world = NULL;
+    if (dist) {
+        if (mc_dist_init(&world) < 0) return die("MPI");
+        if (batch % mc_dist_size(world)) {
+            fprintf(stderr, "bench_step: batch %d does not divide among %d ranks\n", batch, mc_dist_size(world));
+            return 2;
+        }
+    }
+    const int global_batch = batch;
+    batch /= mc_dist_size(world);
     mc_net *net;
     mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer, .threads = threads};
     if (gpu >= 0) {
@@ -175,17 +191,21 @@ int main(int argc, char **argv) {
     } else {
         opt.lr = 0.01, opt.momentum = 0.9, opt.weight_decay = 1e-4;
     }
+    mc_dist_train_opts dto = {0};
+    if (world && mc_dist_attach(world, net, &dto) < 0) return die("dist");
+    double *comm = mc_calloc((size_t)steps, sizeof(double), "times");
+    if (!comm) return die("alloc");
 
     double *ts = mc_malloc((size_t)steps * sizeof(double), "times"),
            *cs = mc_malloc((size_t)steps * sizeof(double), "times");
     if (!ts || !cs) return die("alloc");
     for (int i = 0; i < warmup + steps; i++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = now(), c0 = cpu_now(), m0 = mc_dist_comm_seconds(world);
         if (infer) {
             if (mc_net_forward(net) < 0) return die("forward");
         } else {
             if (mc_net_zero_grad(net) < 0 || mc_net_forward(net) < 0 || mc_net_backward(net) < 0 ||
-                mc_net_step(net, &opt) < 0)
+                mc_dist_grads(world, net) < 0 || mc_net_step(net, &opt) < 0)
                 return die("step");
         }
         if (net->be->sync && net->be->sync(net->be) < 0) return die("sync");
@@ -193,29 +213,51 @@ int main(int argc, char **argv) {
         if (i >= warmup) {
             ts[i - warmup] = dt;
             cs[i - warmup] = dc;
+            comm[i - warmup] = mc_dist_comm_seconds(world) - m0;
         }
     }
     qsort(ts, (size_t)steps, sizeof(double), cmp_double);
     qsort(cs, (size_t)steps, sizeof(double), cmp_double);
     double med = steps % 2 ? ts[steps / 2] : 0.5 * (ts[steps / 2 - 1] + ts[steps / 2]);
     double cmed = steps % 2 ? cs[steps / 2] : 0.5 * (cs[steps / 2 - 1] + cs[steps / 2]);
+    qsort(comm, (size_t)steps, sizeof(double), cmp_double);
+    double mmed = steps % 2 ? comm[steps / 2] : 0.5 * (comm[steps / 2 - 1] + comm[steps / 2]);
+    if (world) {
+        /* the slowest rank's step is the step */
+        double v[2] = {med, mmed};
+        int n = mc_dist_size(world);
+        double *all = mc_calloc(2 * (size_t)n, sizeof(double), "times");
+        if (!all || mc_dist_gather(world, v, sizeof v, all, 0) < 0) return die("gather");
+        for (int k = 0; k < n; k++) {
+            med = med > all[2 * k] ? med : all[2 * k];
+            mmed = mmed > all[2 * k + 1] ? mmed : all[2 * k + 1];
+        }
+        free(all);
+        if (!mc_dist_is_root(world)) {
+            mc_dist_free(world);
+            return 0;
+        }
+    }
     if (infer)
         printf("medcolor cfg=%s stage=%s mode=infer batch=%d threads=%d gpu=%d img_per_s=%.2f pass_median=%.3f "
                "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
                cfg, stage, batch, threads, gpu, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
     else
-        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d gpu=%d step_median=%.3f step_min=%.3f "
-               "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
-               cfg, stage, batch, threads, gpu, med, ts[0], cmed, maxrss_mb(), (double)mc_net_loss(net));
+        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d gpu=%d ranks=%d step_median=%.3f "
+               "step_min=%.3f cpu_median=%.3f comm_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
+               cfg, stage, global_batch, threads, gpu, mc_dist_size(world), med, ts[0], cmed, mmed, maxrss_mb(),
+               (double)mc_net_loss(net));
     double gf = step_gflop(net, infer);
-    printf("  %.1f GFLOP per %s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,
-           infer ? "pass" : "step", gf / med);
+    printf("  %.1f GFLOP per %s%s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,
+           infer ? "pass" : "step", world ? " of rank 0" : "", gf / med);
     if (layers && layer_profile(net, infer)) return 1;
     fflush(stdout);
     free(ts);
     free(cs);
     free(x);
     free(y);
+    free(comm);
     mc_net_free(net);
+    mc_dist_free(world);
     return 0;
 }

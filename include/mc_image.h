@@ -159,6 +159,12 @@ typedef struct mc_loader_opts {
     int start_batch;
     mc_aug_opts aug;
     mc_norm norm;
+    /* parts > 1 (data-parallel training, src/dist/): every batch of B is cut into `parts` equal
+     * parts (B divisible by parts) and this loader hands out part `part` of each: the samples at
+     * positions part·B/parts … of the same order, with the same augmentation draws, as the whole
+     * batch would have them (a last partial batch's part may be short or empty: n = 0).
+     * Default 0: whole batches. */
+    int part, parts;
 } mc_loader_opts;
 void mc_loader_opts_default(mc_loader_opts *o);
 

@@ -55,6 +55,7 @@ typedef struct mc_train_event {
 } mc_train_event;
 typedef void (*mc_train_event_fn)(const mc_train_event *ev, void *ctx);
 
+struct mc_dist; /* src/dist/dist.h */
 typedef struct mc_train_opts {
     int stage;              /* MC_STAGE_*: which groups train (mc_stage_apply) */
     double max_lr;          /* one-cycle peak learning rate */
@@ -90,6 +91,11 @@ typedef struct mc_train_opts {
      * handler: Ctrl-C, SLURM's SIGTERM at the time limit) a checkpoint is written at once and
      * the stage stops, resumably, as with stop_after */
     volatile sig_atomic_t *interrupt;
+    /* data-parallel training (src/dist/dist.h, docs/distributed.md): NULL or one process: as
+     * always. N processes: the network's batch is each rank's part and the global batch (the
+     * checkpoint's, the schedule's) is N times it; only rank 0 writes files */
+    struct mc_dist *dist;
+    int bn_local;           /* with dist: 1 = each rank's own batch-norm statistics (default 0: synchronised) */
 } mc_train_opts;
 void mc_train_opts_default(mc_train_opts *o);
 
@@ -118,6 +124,11 @@ typedef void (*mc_pass_progress_fn)(long done, long total, void *ctx);
 /* mc_evaluate, reporting its progress to fn (may be NULL). */
 int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss,
                          mc_pass_progress_fn fn, void *ctx);
+/* mc_evaluate_progress over the processes of dist (NULL: this one): each rank evaluates its part
+ * of every batch (the network's batch per rank) and every rank ends with all of probs and the
+ * loss (src/dist/). A collective call. */
+int mc_evaluate_dist(mc_net *net, const mc_dataset *ds, int workers, struct mc_dist *dist, float *probs,
+                     double *loss, mc_pass_progress_fn fn, void *ctx);
 /* Per-label AUC (auc[nlabels]) and their mean (*mean; labels whose AUC is NaN — a class absent —
  * left out; NaN when all are). MC_ENOMEM when memory runs out (never reported as a NaN AUC). */
 int mc_mean_auc(const mc_dataset *ds, const float *probs, double *auc, double *mean);
@@ -353,6 +364,9 @@ typedef struct mc_experiment {
     int epochs;             /* <= 0: unset */
     long checkpoint_every;  /* 0: unset; else as in a stage */
     int keep_color;         /* 1: a first color stage keeps T from the weights (no fresh T) */
+    /* data-parallel runs (mc_run_opts.dist, docs/distributed.md) */
+    int bn_sync;            /* 1 (default): batch norm over the global batch; 0: each rank's own */
+    int batch_per_rank;     /* 0 (default): batch is the global batch, cut into N parts; 1: each rank's */
     double subset;          /* > 0: fraction of the training split */
     uint32_t subset_seed;
     int nstages;
@@ -384,6 +398,9 @@ typedef struct mc_run_opts {
     volatile sig_atomic_t *interrupt;
     mc_train_event_fn on_event; /* progress events of every stage (NULL: none) */
     void *event_ctx;
+    /* the processes of a data-parallel run (src/dist/dist.h; NULL: this one): every rank calls
+     * mc_experiment_run, rank 0 alone writes the run's files */
+    struct mc_dist *dist;
 } mc_run_opts;
 /* Runs every stage in order into e->out. Writes out/experiment.exp (the settings in effect),
  * out/log.csv, out/K-STAGE/valid.csv, out/results.csv (after every stage). o may be NULL. A

@@ -77,5 +77,33 @@ echo "|---|---|---|---|---|---|---|---|"
 printf "%s" "$rows"
 echo
 printf "%s" "$ratios"
+
+# ---- scaling: data-parallel ranks (src/dist/, docs/distributed.md) -------------------------------
+# the same network and global batch on the same cores: 2 ranks x 1 thread (mpirun, synchronised
+# batch norm, gradients summed after backward) against 1 rank x 2 threads; comm = seconds per step
+# in MPI calls, waiting for the slower rank included
+SCALE_NET=${SCALE_NET:-resnet18}
+if [ -z "$ONLY" ] || [[ "scaling $SCALE_NET" == *"$ONLY"* ]]; then
+  one=$("$BIN" "cfg/$SCALE_NET.cfg" --stage all --steps "$STEPS" --warmup "$WARM" --threads 2 2>&1 | grep '^medcolor ')
+  if ! command -v mpirun >/dev/null 2>&1; then
+    echo "scaling: skipped (mpirun not found: apt-get install openmpi-bin libopenmpi-dev, then make MPI=1)"
+  else
+    two=$(OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" "cfg/$SCALE_NET.cfg" --stage all \
+          --steps "$STEPS" --warmup "$WARM" --threads 1 --dist 2>&1 | grep '^medcolor ')
+    if [ -z "$one" ] || [ -z "$two" ] || ! echo "$two" | grep -q ' ranks=2 '; then
+      echo "scaling: FAILED or not built with MPI (1 rank: '${one:-no output}'; 2 ranks: '${two:-no output}')"
+      fail=1
+    else
+      t1=$(field step_median "$one"); t2=$(field step_median "$two"); cm=$(field comm_median "$two")
+      sr=$(awk -v a="$t2" -v b="$t1" 'BEGIN{printf "%.2f", a/b}')
+      echo
+      echo "| scaling ($SCALE_NET all, global batch 16) | step | communication per step |"
+      echo "|---|---|---|"
+      echo "| 1 rank x 2 threads | $t1 s | - |"
+      echo "| 2 ranks x 1 thread (MPI) | $t2 s | $cm s |"
+      echo "ratio scaling/$SCALE_NET = $sr  (2 ranks x 1 thread / 1 rank x 2 threads, step time; communication $cm s per step)"
+    fi
+  fi
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail

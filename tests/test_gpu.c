@@ -337,6 +337,51 @@ static void test_bias(void) {
     gpu->free(gpu, gb), gpu->free(gpu, gy);
 }
 
+/* mc_bn_desc.sum of two processes holding the same batch: every sum doubles */
+static int sum_twice(void *ctx, double *v, size_t n) {
+    for (size_t i = 0; i < n; i++) v[i] *= 2.0;
+    ++*(int *)ctx;
+    return MC_OK;
+}
+
+/* batch norm synchronised across processes (src/dist/): the CUDA backend's own kernels with the
+ * sums through the host against the CPU backend's, with the same hook */
+static void bn_sync_case(int n, int c, int hw) {
+    int calls_c = 0, calls_g = 0;
+    mc_bn_desc dc = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .sum = sum_twice, .sum_ctx = &calls_c};
+    mc_bn_desc dg_ = dc;
+    dg_.sum_ctx = &calls_g;
+    size_t tot = (size_t)n * c * hw, C = (size_t)c;
+    float *x = rnd(tot, -2, 3), *dy = rnd(tot, -1, 1), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -1, 1);
+    float *rm = rnd(C, -1, 1), *rv = rnd(C, 0.5f, 2), *sm = rnd(C, 0, 1), *si = rnd(C, 0, 1), *y = rnd(tot, 0, 1);
+    float *gx = dev(x, tot), *gdy = dev(dy, tot), *gg = dev(g, C), *gbb = dev(b, C);
+    float *grm = dev(rm, C), *grv = dev(rv, C), *gsm = dev(sm, C), *gsi = dev(si, C), *gy = dev(y, tot);
+    REQUIRE_OK(cpu->bn_fwd_train(cpu, &dc, x, g, b, rm, rv, 1, sm, si, y));
+    REQUIRE_OK(gpu->bn_fwd_train(gpu, &dg_, gx, gg, gbb, grm, grv, 1, gsm, gsi, gy));
+    char what[160];
+    snprintf(what, sizeof what, "synchronised bn n=%d c=%d hw=%d", n, c, hw);
+    float *r;
+    r = host(gy, tot, 0), same(what, r, y, tot, RED), free(r);
+    r = host(gsm, C, 0), same(what, r, sm, C, RED), free(r);
+    r = host(gsi, C, 0), same(what, r, si, C, RED), free(r);
+    r = host(grm, C, 0), same(what, r, rm, C, RED), free(r);
+    r = host(grv, C, 0), same(what, r, rv, C, RED), free(r);
+    float *dx = rnd(tot, -1, 1), *dgm = rnd(C, -1, 1), *db = rnd(C, -1, 1);
+    float *gdx = dev(dx, tot), *gdg = dev(dgm, C), *gdb = dev(db, C);
+    REQUIRE_OK(cpu->bn_bwd_train(cpu, &dc, x, dy, g, sm, si, 0.5f, dx, 1.0f, dgm, db));
+    REQUIRE_OK(gpu->bn_bwd_train(gpu, &dg_, gx, gdy, gg, gsm, gsi, 0.5f, gdx, 1.0f, gdg, gdb));
+    snprintf(what, sizeof what, "synchronised bn backward n=%d c=%d hw=%d", n, c, hw);
+    r = host(gdx, tot, 0), same(what, r, dx, tot, RED), free(r);
+    r = host(gdg, C, 0), same(what, r, dgm, C, RED), free(r);
+    r = host(gdb, C, 0), same(what, r, db, C, RED), free(r);
+    CHECK(calls_c == 2 && calls_g == 2, "%s: the sum hook was called %d (CPU) and %d (GPU) times, not 2", what, calls_c,
+          calls_g);
+    gpu->free(gpu, gx), gpu->free(gpu, gdy), gpu->free(gpu, gg), gpu->free(gpu, gbb), gpu->free(gpu, grm);
+    gpu->free(gpu, grv), gpu->free(gpu, gsm), gpu->free(gpu, gsi), gpu->free(gpu, gy), gpu->free(gpu, gdx);
+    gpu->free(gpu, gdg), gpu->free(gpu, gdb);
+    free(x), free(dy), free(g), free(b), free(rm), free(rv), free(sm), free(si), free(y), free(dx), free(dgm), free(db);
+}
+
 static void bn_case(int n, int c, int hw) {
     mc_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
     size_t tot = (size_t)n * c * hw, C = (size_t)c;
@@ -930,6 +975,8 @@ static void run_all(const char *label) {
     bn_case(2, 3, 3);  /* m = 6: the unbiased running variance differs visibly from the biased */
     bn_case(7, 5, 1);  /* after a connected layer */
     bn_case(1, 2, 1);  /* m = 1 */
+    bn_sync_case(4, 6, 50);
+    bn_sync_case(2, 3, 3);
     test_pool();
     test_act();
     test_blas();

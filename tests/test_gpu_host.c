@@ -429,6 +429,84 @@ static void test_bias(void) {
     free(b), free(y0), free(y1), free(dy);
 }
 
+/* ---- batch norm synchronised across processes (mc_bn_desc.sum): k_bn_sums, the host's
+ * round trip and k_bn_sync_apply / k_bn_sync_bwd_apply, against the CPU backend with the same
+ * hook (two processes holding the same batch: every sum doubles) ---------------------------- */
+static int sum_twice(void *ctx, double *v, size_t n) {
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) v[i] *= 2.0;
+    return MC_OK;
+}
+
+static void test_bn_sync(int n, int c, int hw) {
+    mc_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .sum = sum_twice};
+    size_t tot = (size_t)n * c * hw, m = (size_t)n * hw, C = (size_t)c;
+    float *x = rnd(tot, -2, 3), *dy = rnd(tot, -1, 1), *gamma = rnd(C, 0.5f, 1.5f), *bias = rnd(C, -1, 1);
+    float *rm0 = rnd(C, -1, 1), *rv0 = rnd(C, 0.5f, 2), *rm1 = dupf(rm0, C), *rv1 = dupf(rv0, C);
+    float *sm0 = rnd(C, 0, 1), *si0 = rnd(C, 0, 1), *sm1 = rnd(C, 0, 1), *si1 = rnd(C, 0, 1);
+    float *y0 = rnd(tot, 0, 1), *y1 = rnd(tot, 0, 1);
+    REQUIRE_OK(cpu->bn_fwd_train(cpu, &d, x, gamma, bias, rm0, rv0, 1, sm0, si0, y0));
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, q = 0, md, id;
+        for (size_t j = 0; j < m; j++) {
+            double v = (double)x[mc_bn_index(j, ch, c, hw)];
+            s += v;
+            q += v * v;
+        }
+        double S = 2 * s, Q = 2 * q, M = 2.0 * (double)m; /* the hook's totals */
+        mc_bn_finish(S, mc_bn_sync_ss(S, Q, M), M, d.eps, d.momentum, 1, &sm1[ch], &si1[ch], &rm1[ch], &rv1[ch], &md,
+                     &id);
+        float a, b;
+        mc_bn_affine(gamma[ch], bias[ch], md, id, &a, &b);
+        for (size_t j = 0; j < m; j++) {
+            size_t e = mc_bn_index(j, ch, c, hw);
+            y1[e] = x[e] * a + b;
+        }
+    }
+    close_arr("synchronised bn: y", y1, y0, tot, 1e-6, 1e-6);
+    close_arr("synchronised bn: saved mean", sm1, sm0, C, 1e-7, 1e-6);
+    close_arr("synchronised bn: saved 1/std", si1, si0, C, 0, 1e-6);
+    close_arr("synchronised bn: running mean", rm1, rm0, C, 1e-7, 1e-6);
+    close_arr("synchronised bn: running var (unbiased over both processes)", rv1, rv0, C, 0, 1e-6);
+    float *dx0 = rnd(tot, -1, 1), *dx1 = dupf(dx0, tot), *dg0 = rnd(C, -1, 1), *dg1 = dupf(dg0, C),
+          *db0 = rnd(C, -1, 1), *db1 = dupf(db0, C);
+    REQUIRE_OK(cpu->bn_bwd_train(cpu, &d, x, dy, gamma, sm0, si0, 0.5f, dx0, 1.0f, dg0, db0));
+    for (int ch = 0; ch < c; ch++) {
+        double mean = sm0[ch], invstd = si0[ch], sdy = 0, sdyx = 0;
+        for (size_t j = 0; j < m; j++) {
+            size_t e = mc_bn_index(j, ch, c, hw);
+            sdy += (double)dy[e];
+            sdyx += (double)dy[e] * ((double)x[e] - mean);
+        }
+        /* dgamma, dbeta: this process's sums; dx: the totals */
+        dg1[ch] = mc_blend((float)(sdyx * invstd), 1.0f, dg1[ch]);
+        db1[ch] = mc_blend((float)sdy, 1.0f, db1[ch]);
+        double M = 2.0 * (double)m, k = (double)gamma[ch] * invstd, mdy = 2 * sdy / M, mdg = 2 * sdyx * invstd / M;
+        for (size_t j = 0; j < m; j++) {
+            size_t e = mc_bn_index(j, ch, c, hw);
+            dx1[e] = mc_blend(mc_bn_bwd_dx(x[e], dy[e], mean, invstd, k, mdy, mdg), 0.5f, dx1[e]);
+        }
+    }
+    close_arr("synchronised bn backward: dx", dx1, dx0, tot, 1e-6, 1e-5);
+    close_arr("synchronised bn backward: dgamma (this process's)", dg1, dg0, C, 1e-6, 1e-6);
+    close_arr("synchronised bn backward: dbeta (this process's)", db1, db0, C, 1e-6, 1e-6);
+    /* the centred sum of squares from the two sums, against the two-pass one */
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, q = 0, ss = 0;
+        for (size_t j = 0; j < m; j++) s += (double)x[mc_bn_index(j, ch, c, hw)];
+        for (size_t j = 0; j < m; j++) {
+            double v = (double)x[mc_bn_index(j, ch, c, hw)];
+            q += v * v;
+            ss += (v - s / (double)m) * (v - s / (double)m);
+        }
+        CHECK(fabs(mc_bn_sync_ss(s, q, (double)m) - ss) <= 1e-9 * (q + 1), "mc_bn_sync_ss: %.17g vs two-pass %.17g",
+              mc_bn_sync_ss(s, q, (double)m), ss);
+    }
+    CHECK(mc_bn_sync_ss(3.0, 4.4999999, 2.0) == 0.0, "mc_bn_sync_ss: a rounding below 0 gives 0");
+    free(x), free(dy), free(gamma), free(bias), free(rm0), free(rv0), free(rm1), free(rv1), free(sm0), free(si0);
+    free(sm1), free(si1), free(y0), free(y1), free(dx0), free(dx1), free(dg0), free(dg1), free(db0), free(db1);
+}
+
 /* ---- batch norm (the own kernels' arithmetic, with sequential sums) ---------------------- */
 static void test_bn(int n, int c, int hw) {
     mc_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
@@ -751,6 +829,8 @@ int main(void) {
     test_bn(3, 4, 10);
     test_bn(2, 3, 1); /* small m: the unbiased correction matters */
     test_bn(1, 2, 1); /* m = 1: the running variance takes the biased one */
+    test_bn_sync(3, 4, 10);
+    test_bn_sync(2, 3, 3);
     test_loss();
     test_sgd();
     test_upsample();

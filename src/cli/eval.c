@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "dist/dist.h"
 #include "cli/cli.h"
 #include "core/core.h"
 #include "medcolor.h"
@@ -106,7 +107,21 @@ int mc_cli_eval(int argc, char **argv) {
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
     mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
+    /* under mpirun/srun: each process evaluates its part of every batch (of the batch asked for
+     * per process), rank 0 prints and writes (docs/distributed.md) */
+    mc_dist *world = NULL;
+    if (mc_dist_init(&world) < 0 || mc_dist_net_opts(world, &o, o.batch, 1) < 0) {
+        fprintf(stderr, "medcolor eval: %s\n", mc_errmsg());
+        mc_dist_free(world);
+        mc_dataset_free(ds);
+        mc_datafile_free(df);
+        mc_cli_net_free(&t);
+        return 1;
+    }
+    if (!mc_dist_is_root(world)) quiet = 1;
     if (mc_cli_net_build("eval", cfg, &t, &o, ds->nlabels, 0, &net)) {
+        mc_dist_abort(world, 1);
+        mc_dist_free(world);
         mc_dataset_free(ds);
         mc_datafile_free(df);
         mc_cli_net_free(&t);
@@ -115,10 +130,12 @@ int mc_cli_eval(int argc, char **argv) {
     mc_cli_pass prog;
     mc_cli_pass_init(&prog, "eval", "images", quiet);
     probs = calloc((size_t)ds->n * ds->nlabels, sizeof(float));
-    rc = probs ? mc_evaluate_progress(net, ds, (int)workers, probs, &loss, mc_cli_pass_progress, &prog) : MC_ENOMEM;
+    rc = probs ? mc_evaluate_dist(net, ds, (int)workers, world, probs, &loss, mc_cli_pass_progress, &prog) : MC_ENOMEM;
     double mean = NAN;
     if (rc == MC_OK) rc = mc_mean_auc(ds, probs, auc, &mean);
-    if (rc == MC_OK) {
+    if (rc == MC_OK && !mc_dist_is_root(world)) {
+        /* rank 0 prints and writes */
+    } else if (rc == MC_OK) {
         printf("%s on %s (%s, %d images): loss %.4f\n", t.weights, data, split, ds->n, loss);
         for (int j = 0; j < ds->nlabels; j++) printf("  %-22s AUC %.4f\n", ds->labels[j], auc[j]);
         printf("mean AUC %.4f\n", mean);
@@ -129,8 +146,14 @@ int mc_cli_eval(int argc, char **argv) {
             printf("wrote %s/{predictions.csv,auc.csv,roc.csv,roc.png}\n", out);
         }
     } else {
+        if (mc_dist_size(world) > 1) {
+            fprintf(stderr, "medcolor eval: rank %d of %d (host %s): %s\n", mc_dist_rank(world), mc_dist_size(world),
+                    mc_dist_host(world), mc_errmsg());
+            mc_dist_abort(world, 1);
+        }
         fprintf(stderr, "medcolor eval: %s\n", mc_errmsg());
     }
+    mc_dist_free(world);
     free(probs);
     mc_net_free(net);
     mc_dataset_free(ds);

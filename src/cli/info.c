@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dist/dist.h"
 #include "cli/cli.h"
 #include "medcolor.h"
 
@@ -48,6 +49,9 @@ int mc_cli_info(int argc, char **argv) {
         else
             printf("OpenBLAS kernels: %s (OpenBLAS's choice%s)\n", chosen, weak ? "; MEDCOLOR_BLAS_CORE=keep kept it" : "");
         printf("threads: %d (OpenMP's default; --threads or OMP_NUM_THREADS)\n", omp_get_max_threads());
+        static const char *const dist[] = {"no (make MPI=1 with OpenMPI installed)", "MPI (CPU ranks)",
+                                           "MPI, NCCL for GPU ranks"};
+        printf("data-parallel training: %s\n", dist[mc_dist_compiled()]);
         return 0;
     }
     if (!npos) return mc_cli_args_error("info", "<net.cfg>", npos);

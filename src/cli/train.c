@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "medcolor.h"
 
 typedef struct common {
@@ -126,6 +127,20 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
 }
 
 static int run(const char *cmd, mc_experiment *e, const common *c) {
+    /* started by mpirun/srun as one of N processes: data-parallel training (docs/distributed.md);
+     * rank 0 alone prints progress and writes the run's files */
+    mc_dist *world;
+    if (mc_dist_init(&world) < 0) {
+        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        return 1;
+    }
+    const int nranks = mc_dist_size(world), is_root = mc_dist_is_root(world);
+    common quiet = *c;
+    if (!mc_dist_is_root(world)) quiet.quiet = 1;
+    c = &quiet;
+    if (!c->quiet && nranks > 1)
+        fprintf(stderr, "medcolor %s: %d processes (data-parallel), %s on rank 0 (host %s)\n", cmd, nranks,
+                e->gpu >= 0 ? "one GPU each" : "the CPU cores shared", mc_dist_host(world));
     if (!c->quiet) {
         fprintf(stderr, "medcolor %s: %s on %s, stages", cmd, e->net, e->data);
         for (int k = 0; k < e->nstages; k++) fprintf(stderr, " %s", mc_stage_name(e->st[k].stage));
@@ -135,15 +150,24 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
     mc_cli_progress prog;
     mc_cli_progress_init(&prog, c->quiet, c->plain);
     mc_run_opts ro = {.resume = c->resume, .overwrite = c->overwrite, .stop_after = c->stop_after > 0 ? c->stop_after : 0, .interrupt = stop,
-                      .on_event = mc_cli_progress_event, .event_ctx = &prog};
+                      .on_event = is_root ? mc_cli_progress_event : NULL, .event_ctx = &prog, .dist = world};
     int rc = mc_experiment_run(e, &ro);
     if (rc < 0) {
+        if (nranks > 1) {
+            /* one rank's error ends every rank at once (the others may wait in a collective) */
+            fprintf(stderr, "medcolor %s: rank %d of %d (host %s): %s\n", cmd, mc_dist_rank(world), nranks,
+                    mc_dist_host(world), mc_errmsg());
+            mc_dist_abort(world, 1);
+        }
         fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        mc_dist_free(world);
         return 1;
     }
+    mc_dist_free(world);
     if (*stop) {
-        fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s/experiment.exp --resume\n",
-                cmd, (int)*stop, "train", e->out);
+        if (is_root)
+            fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s/experiment.exp --resume\n",
+                    cmd, (int)*stop, "train", e->out);
         return mc_cli_stop_status();
     }
     return 0;

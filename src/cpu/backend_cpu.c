@@ -222,11 +222,30 @@ static int cpu_bn_act_fwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
     if (!act) act = &act_linear;
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     const int n = d->n, c = d->c, hw = d->hw;
-    const double m = (double)n * hw;
+    double m = (double)n * hw;
+    /* synchronised batch norm: every process's sums (mc_bn_desc.sum) */
+    double *tot = NULL;
+    if (d->sum) {
+        if (!(tot = mc_malloc((2 * (size_t)c + 1) * sizeof *tot, "batch norm sums"))) return MC_ENOMEM;
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+        for (int ch = 0; ch < c; ch++) bn_moments(d, x, ch, &tot[2 * ch], &tot[2 * ch + 1]);
+        tot[2 * c] = m;
+        int rc = d->sum(d->sum_ctx, tot, 2 * (size_t)c + 1);
+        if (rc < 0) {
+            free(tot);
+            return rc;
+        }
+        m = tot[2 * c];
+    }
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         double s, ss;
-        bn_moments(d, x, ch, &s, &ss);
+        if (tot) {
+            s = tot[2 * ch];
+            ss = tot[2 * ch + 1];
+        } else {
+            bn_moments(d, x, ch, &s, &ss);
+        }
         double mean = s / m, var = ss / m - mean * mean;
         if (var < 0) var = 0;
         double invstd = 1.0 / sqrt(var + d->eps);
@@ -246,6 +265,7 @@ static int cpu_bn_act_fwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
             rvar[ch] = (float)((1.0 - d->momentum) * rvar[ch] + d->momentum * unbiased);
         }
     }
+    free(tot);
     return MC_OK;
 }
 
@@ -329,7 +349,29 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     if (act->type != MC_ACT_LINEAR && !y) return mc_err(MC_EARG, "cpu backend: bn_act_bwd_train needs y");
     const int n = d->n, c = d->c, hw = d->hw;
-    const double m = (double)n * hw;
+    double m = (double)n * hw;
+    /* synchronised batch norm: this process's sums give dgamma and dbeta, every process's sums
+     * (mc_bn_desc.sum) give dx */
+    double *tot = NULL;
+    if (d->sum) {
+        if (!(tot = mc_malloc((2 * (size_t)c + 1) * sizeof *tot, "batch norm sums"))) return MC_ENOMEM;
+#pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
+        for (int ch = 0; ch < c; ch++) {
+            double sdy, sdyx;
+#define K_(T) bn_grad_sums(T, act->a, act->b, d, x, y, dy, ch, smean[ch], &sdy, &sdyx)
+            ACT_DISPATCH(act, K_)
+#undef K_
+            tot[2 * ch] = sdy;
+            tot[2 * ch + 1] = sdyx;
+        }
+        tot[2 * c] = m;
+        int rc = d->sum(d->sum_ctx, tot, 2 * (size_t)c + 1);
+        if (rc < 0) {
+            free(tot);
+            return rc;
+        }
+        m = tot[2 * c];
+    }
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         const double mean = smean[ch], invstd = sinvstd[ch];
@@ -340,6 +382,10 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
         double dg = sdyx * invstd; /* = sum g * xhat */
         if (dgamma) dgamma[ch] = (float)dg + (beta_p == 0.0f ? 0.0f : beta_p * dgamma[ch]);
         if (dbeta) dbeta[ch] = (float)sdy + (beta_p == 0.0f ? 0.0f : beta_p * dbeta[ch]);
+        if (tot) {
+            sdy = tot[2 * ch];
+            dg = tot[2 * ch + 1] * invstd;
+        }
         if (dx) {
             /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
             const double k = gamma[ch] * invstd, mdy = sdy / m, mdg = dg / m;
@@ -353,6 +399,7 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
             }
         }
     }
+    free(tot);
     return MC_OK;
 }
 

@@ -256,6 +256,8 @@ static int cu_bn_fwd_train(mc_backend *be, const mc_bn_desc *d, const float *x, 
                            const float *bias, float *rmean, float *rvar, int update, float *save_mean,
                            float *save_invstd, float *y) {
     CU_ENTER(be, cx);
+    if (d->sum) /* synchronised across processes (src/dist/): own kernels, the sums through the host */
+        return mc_k_bn_sync_fwd(cx->stream, d, x, gamma, bias, rmean, rvar, update, save_mean, save_invstd, y);
 #ifdef MC_CUDNN
     if (bn_cudnn_ok(cx, d)) {
         MC_TRY(bn_describe(cx, d));
@@ -292,6 +294,9 @@ static int cu_bn_bwd_train(mc_backend *be, const mc_bn_desc *d, const float *x, 
                            const float *gamma, const float *save_mean, const float *save_invstd, float beta_dx,
                            float *dx, float beta_p, float *dgamma, float *dbeta) {
     CU_ENTER(be, cx);
+    if (d->sum) /* synchronised across processes (src/dist/) */
+        return mc_k_bn_sync_bwd(cx->stream, d, x, dy, gamma, save_mean, save_invstd, beta_dx, dx, beta_p, dgamma,
+                                dbeta);
 #ifdef MC_CUDNN
     /* cuDNN computes all three gradients; when one is not wanted, the own kernel runs */
     if (bn_cudnn_ok(cx, d) && dx && dgamma && dbeta) {

@@ -124,6 +124,15 @@ int mc_k_bn_fwd_infer(cudaStream_t s, const mc_bn_desc *d, const float *x, const
 int mc_k_bn_bwd(cudaStream_t s, const mc_bn_desc *d, int train, const float *x, const float *dy,
                 const float *gamma, const float *mean, const float *var_or_invstd, float beta_dx,
                 float *dx, float beta_p, float *dgamma, float *dbeta);
+/* batch norm synchronised across processes (d->sum set, src/dist/): the per-channel sums go to
+ * the host, through d->sum, and back; then the normalisation (forward) or dx (backward) with the
+ * totals, dgamma/dbeta from this process's own sums (bn_bwd_train's contract, backend.h) */
+int mc_k_bn_sync_fwd(cudaStream_t s, const mc_bn_desc *d, const float *x, const float *gamma,
+                     const float *bias, float *rmean, float *rvar, int update, float *save_mean,
+                     float *save_invstd, float *y);
+int mc_k_bn_sync_bwd(cudaStream_t s, const mc_bn_desc *d, const float *x, const float *dy,
+                     const float *gamma, const float *save_mean, const float *save_invstd, float beta_dx,
+                     float *dx, float beta_p, float *dgamma, float *dbeta);
 /* loss: prob = sigmoid(z); sums (masked loss, mask count) to dred[2*MC_CUDA_RED_BLOCKS..+1] */
 int mc_k_bce_fwd(cudaStream_t s, size_t n, const float *z, const float *t, const float *mask, float *prob,
                  double *dred);

@@ -330,6 +330,14 @@ static inline MC_HOST_DEVICE void mc_bn_finish(double s, double ss, double m, fl
     }
 }
 
+/* synchronised batch norm (mc_bn_desc.sum): the processes sum s = sum x and q = sum x^2; the
+ * centred sum of squares mc_bn_finish takes is q - s^2/m (never below 0: rounding), as the CPU
+ * backend's var = q/m - mean^2 */
+static inline MC_HOST_DEVICE double mc_bn_sync_ss(double s, double q, double m) {
+    double ss = q - s * s / m;
+    return ss > 0 ? ss : 0.0;
+}
+
 /* y = x*a + b with the channel's a = gamma*invstd, b = bias - mean*gamma*invstd */
 static inline MC_HOST_DEVICE void mc_bn_affine(float gamma, float bias, double mean, double invstd, float *a,
                                                float *b) {

@@ -366,6 +366,153 @@ int mc_k_bn_bwd(cudaStream_t s, const mc_bn_desc *d, int train, const float *x, 
     return MC_OK;
 }
 
+/* ---- batch norm synchronised across processes (mc_bn_desc.sum, src/dist/) ----------------- */
+/* per channel, in double: forward out = [sum x, sum x^2]; backward (bwd) out = [sum dy,
+ * sum dy*(x - mean)] with the saved mean */
+static __global__ void k_bn_sums(mc_bn_desc d, int bwd, const float *x, const float *dy, const float *mean_p,
+                                 double *out) {
+    __shared__ double sh[T];
+    const int ch = blockIdx.x;
+    const size_t m = (size_t)d.n * d.hw;
+    const double mean = bwd ? (double)mean_p[ch] : 0.0;
+    double a = 0, b = 0;
+    for (size_t j = threadIdx.x; j < m; j += T) {
+        size_t k = mc_bn_index(j, ch, d.c, d.hw);
+        double v = (double)x[k];
+        if (bwd) {
+            double g = (double)dy[k];
+            a += g;
+            b += g * (v - mean);
+        } else {
+            a += v;
+            b += v * v;
+        }
+    }
+    a = block_sum(a, sh);
+    b = block_sum(b, sh);
+    if (threadIdx.x == 0) {
+        out[2 * ch] = a;
+        out[2 * ch + 1] = b;
+    }
+}
+
+/* forward with the totals tot = [sum x, sum x^2] x c, count */
+static __global__ void k_bn_sync_apply(mc_bn_desc d, const double *tot, const float *x, const float *gamma,
+                                       const float *bias, float *rmean, float *rvar, int update, float *save_mean,
+                                       float *save_invstd, float *y) {
+    __shared__ float coef[2];
+    const int ch = blockIdx.x;
+    const size_t m = (size_t)d.n * d.hw;
+    if (threadIdx.x == 0) {
+        const double s = tot[2 * ch], M = tot[2 * d.c];
+        float rm = 0.0f, rv = 0.0f, a, b;
+        double md, id;
+        if (update) {
+            rm = rmean[ch];
+            rv = rvar[ch];
+        }
+        mc_bn_finish(s, mc_bn_sync_ss(s, tot[2 * ch + 1], M), M, d.eps, d.momentum, update, &save_mean[ch],
+                     &save_invstd[ch], &rm, &rv, &md, &id);
+        if (update) {
+            rmean[ch] = rm;
+            rvar[ch] = rv;
+        }
+        mc_bn_affine(gamma[ch], bias[ch], md, id, &a, &b);
+        coef[0] = a;
+        coef[1] = b;
+    }
+    __syncthreads();
+    const float a = coef[0], b = coef[1];
+    for (size_t j = threadIdx.x; j < m; j += T) {
+        size_t k = mc_bn_index(j, ch, d.c, d.hw);
+        y[k] = x[k] * a + b;
+    }
+}
+
+/* backward: own = this process's [sum dy, sum dy*(x-mean)] x c (dgamma, dbeta), tot = every
+ * process's, and the count (dx) */
+static __global__ void k_bn_sync_bwd_apply(mc_bn_desc d, const double *own, const double *tot, const float *x,
+                                           const float *dy, const float *gamma, const float *mean_p,
+                                           const float *invstd_p, float beta_dx, float *dx, float beta_p,
+                                           float *dgamma, float *dbeta) {
+    const int ch = blockIdx.x;
+    const size_t m = (size_t)d.n * d.hw;
+    const double mean = (double)mean_p[ch], invstd = (double)invstd_p[ch];
+    if (threadIdx.x == 0) {
+        if (dgamma) dgamma[ch] = mc_blend((float)(own[2 * ch + 1] * invstd), beta_p, dgamma[ch]);
+        if (dbeta) dbeta[ch] = mc_blend((float)own[2 * ch], beta_p, dbeta[ch]);
+    }
+    if (!dx) return;
+    const double M = tot[2 * d.c], k = (double)gamma[ch] * invstd, mdy = tot[2 * ch] / M,
+                 mdg = tot[2 * ch + 1] * invstd / M;
+    for (size_t j = threadIdx.x; j < m; j += T) {
+        size_t e = mc_bn_index(j, ch, d.c, d.hw);
+        dx[e] = mc_blend(mc_bn_bwd_dx(x[e], dy[e], mean, invstd, k, mdy, mdg), beta_dx, dx[e]);
+    }
+}
+
+/* the sums of k_bn_sums (bwd or not) of this process at dev[0..2c), every process's at
+ * dev[2c+1..4c+2) (count last), through d->sum on the host */
+static int bn_sync_sums(cudaStream_t s, const mc_bn_desc *d, int bwd, const float *x, const float *dy,
+                        const float *mean, double *dev) {
+    const size_t c = (size_t)d->c, nt = 2 * c + 1;
+    double *host = (double *)malloc(nt * sizeof(double));
+    if (!host) return mc_err(MC_ENOMEM, "out of memory (batch norm sums)");
+    k_bn_sums<<<(unsigned)d->c, T, 0, s>>>(*d, bwd, x, dy, mean, dev);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(host, dev, 2 * c * sizeof(double), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    if (e != cudaSuccess) {
+        free(host);
+        return mc_cuda_fail_rt(e, "batch norm sums", __FILE__, __LINE__);
+    }
+    host[2 * c] = (double)d->n * d->hw;
+    int rc = d->sum(d->sum_ctx, host, nt);
+    if (rc == MC_OK) {
+        e = cudaMemcpyAsync(dev + nt, host, nt * sizeof(double), cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s); /* host is freed next */
+        if (e != cudaSuccess) rc = mc_cuda_fail_rt(e, "batch norm totals", __FILE__, __LINE__);
+    }
+    free(host);
+    return rc;
+}
+
+int mc_k_bn_sync_fwd(cudaStream_t s, const mc_bn_desc *d, const float *x, const float *gamma,
+                     const float *bias, float *rmean, float *rvar, int update, float *save_mean,
+                     float *save_invstd, float *y) {
+    if (d->c <= 0) return MC_OK;
+    double *dev;
+    CU_CHECK(cudaMalloc((void **)&dev, (4 * (size_t)d->c + 2) * sizeof(double)));
+    int rc = bn_sync_sums(s, d, 0, x, NULL, NULL, dev);
+    if (rc == MC_OK) {
+        k_bn_sync_apply<<<(unsigned)d->c, T, 0, s>>>(*d, dev + 2 * d->c + 1, x, gamma, bias, rmean, rvar, update,
+                                                       save_mean, save_invstd, y);
+        cudaError_t e = cudaGetLastError();
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        if (e != cudaSuccess) rc = mc_cuda_fail_rt(e, "launch of k_bn_sync_apply", __FILE__, __LINE__);
+    }
+    cudaFree(dev);
+    return rc;
+}
+
+int mc_k_bn_sync_bwd(cudaStream_t s, const mc_bn_desc *d, const float *x, const float *dy,
+                     const float *gamma, const float *save_mean, const float *save_invstd, float beta_dx,
+                     float *dx, float beta_p, float *dgamma, float *dbeta) {
+    if (d->c <= 0) return MC_OK;
+    double *dev;
+    CU_CHECK(cudaMalloc((void **)&dev, (4 * (size_t)d->c + 2) * sizeof(double)));
+    int rc = bn_sync_sums(s, d, 1, x, dy, save_mean, dev);
+    if (rc == MC_OK) {
+        k_bn_sync_bwd_apply<<<(unsigned)d->c, T, 0, s>>>(*d, dev, dev + 2 * d->c + 1, x, dy, gamma, save_mean,
+                                                           save_invstd, beta_dx, dx, beta_p, dgamma, dbeta);
+        cudaError_t e = cudaGetLastError();
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        if (e != cudaSuccess) rc = mc_cuda_fail_rt(e, "launch of k_bn_sync_bwd_apply", __FILE__, __LINE__);
+    }
+    cudaFree(dev);
+    return rc;
+}
+
 /* ---- loss ------------------------------------------------------------------------------- */
 /* stage 1: prob, and per-block sums of mask*bce and mask into part[2*block], part[2*block+1] */
 static __global__ void k_bce_fwd(size_t n, const float *z, const float *t, const float *mask, float *prob,

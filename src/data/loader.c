@@ -38,6 +38,7 @@ typedef struct slot {
     int err_code; /* first error (lowest sample position), 0 = none */
     int err_pos;
     char err_msg[1024];
+    int off;      /* position of sample 0 in the whole batch (a part: mc_loader_opts.parts) */
     mc_batch b;
 } slot;
 
@@ -120,6 +121,13 @@ static void start_batch(mc_loader *ld, slot *s, int64_t g) {
     if (e != ld->perm_epoch) make_perm(ld, e);
     int first = k * B;
     int n = ds->n - first < B ? ds->n - first : B;
+    if (ld->o.parts > 1) { /* this loader's part of the batch */
+        int per = B / ld->o.parts, lo = ld->o.part * per;
+        n = n - lo < per ? n - lo : per;
+        if (n < 0) n = 0;
+        first += lo;
+    }
+    s->off = first - k * B;
     s->g = g;
     s->state = SLOT_FILLING;
     s->issued = s->done = 0;
@@ -142,13 +150,18 @@ static void start_batch(mc_loader *ld, slot *s, int64_t g) {
 /* Takes the next sample to prepare (mutex held). 1: *si, *pi set; 0: nothing now (wait);
  * −1: nothing ever again. */
 static int take_job(mc_loader *ld, int *si, int *pi) {
-    if (ld->fill < 0) {
+    while (ld->fill < 0) {
         if (ld->g_issue >= ld->g_end) return -1;
         int k = (int)(ld->g_issue % ld->nslots);
         slot *s = &ld->slots[k];
         if (s->state != SLOT_FREE) return 0;
         start_batch(ld, s, ld->g_issue);
         ld->g_issue++;
+        if (s->b.n == 0) { /* an empty part (parts > 1): ready as it is */
+            s->state = SLOT_READY;
+            pthread_cond_broadcast(&ld->done_cv);
+            continue;
+        }
         ld->fill = k;
     }
     slot *s = &ld->slots[ld->fill];
@@ -167,7 +180,7 @@ static int do_sample(worker *wk, slot *s, int i) {
     int rc = path ? mc_image_load_grey(path, &wk->img)
                   : mc_err(MC_EARG, "dataset row %d has no image path", s->b.indices[i]);
     if (rc == MC_OK) {
-        uint64_t pos = (uint64_t)s->b.index * (uint64_t)B + (uint64_t)i;
+        uint64_t pos = (uint64_t)s->b.index * (uint64_t)B + (uint64_t)s->off + (uint64_t)i;
         mc_aug_params p;
         mc_aug_draw(&ld->o.aug, mc_sample_key(ld->o.seed, (uint64_t)s->b.epoch, pos), wk->img.w,
                     wk->img.h, ld->o.train, &p);
@@ -261,6 +274,9 @@ static int check_opts(const mc_dataset *ds, const mc_loader_opts *o) {
         return mc_err(MC_EARG, "loader: threads must be 0…%d, got %d", MAX_THREADS, o->threads);
     if (o->prefetch < 0 || o->prefetch > 64)
         return mc_err(MC_EARG, "loader: prefetch must be 0…64, got %d", o->prefetch);
+    if (o->parts < 0 || o->parts > o->batch || (o->parts > 1 && (o->batch % o->parts || o->part < 0 || o->part >= o->parts)))
+        return mc_err(MC_EARG, "loader: part %d of %d of a batch of %d (the batch must divide into the parts)", o->part,
+                      o->parts, o->batch);
     if (o->epochs < 0 || o->start_epoch < 0 || o->start_batch < 0)
         return mc_err(MC_EARG, "loader: negative epochs or start position");
     if (o->train &&

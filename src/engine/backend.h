@@ -30,10 +30,21 @@ typedef struct mc_conv_desc {
     int groups;                  /* c and k divisible by groups */
 } mc_conv_desc;
 
+/* Sums v[0..n) in place over the processes of a data-parallel run (src/dist/), with the same
+ * result on each; returns MC_OK or an error. */
+typedef int (*mc_sum_fn)(void *ctx, double *v, size_t n);
+
 typedef struct mc_bn_desc {
     int n, c, hw;     /* x is (n, c, hw) */
     float eps;        /* 1e-5 */
     float momentum;   /* running = (1-momentum)*running + momentum*batch; 0.1 */
+    /* NULL: the statistics are this batch's. Set (synchronised batch norm): bn_*_fwd_train hand
+     * their per-channel sums [sum x, sum x^2] x c followed by the count n*hw (2c+1 doubles, host)
+     * to sum(), and normalise with the totals; bn_*_bwd_train likewise sum [sum g, sum g*xhat] x c
+     * and the count for dx, while dgamma/dbeta stay this process's own sums (the trainer sums the
+     * gradients afterwards). A backend without it returns MC_EUNSUP. */
+    mc_sum_fn sum;
+    void *sum_ctx;
 } mc_bn_desc;
 
 enum { MC_POOL_MAX = 0, MC_POOL_AVG = 1 /* count_include_pad, as PyTorch's default */ };

@@ -246,6 +246,7 @@ int mc_net_cfg_train_keys(const char *path, const char *const *set, mc_net_train
         rc = mc_err(MC_EPARSE, "%s: the first section must be [net], got [%s]",
                     mc_cfg_where(&cfg->s[0], NULL, where, sizeof where), cfg->s[0].type);
     if (rc == MC_OK) rc = mc_net_section_train_keys(&cfg->s[0], k);
+    if (rc == MC_OK) rc = mc_cfg_int_range(&cfg->s[0], "batch", 1, 1, 1 << 20, &k->batch);
     mc_cfg_free(cfg);
     return rc;
 }

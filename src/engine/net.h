@@ -141,6 +141,12 @@ struct mc_net {
     int ntensors;
     int *tensor_layer, *tensor_slot;
     mc_netmeta *meta;     /* what its .weights carry (netmeta.c), NULL: none */
+    /* data-parallel training (src/dist/, set by mc_dist_attach): non-NULL, the training loss is
+     * normalised over every process's batch (cost.c), and with sum_bn batch norm takes the
+     * statistics of every process's batch (mc_bn_desc.sum) */
+    mc_sum_fn sum;
+    void *sum_ctx;
+    int sum_bn;
 };
 
 /* for layer implementations ----------------------------------------------------------------- */
@@ -206,6 +212,7 @@ typedef struct mc_net_train_keys {
     int decoupled;          /* decoupled_wd 0/1; < 0: not given */
     long long seed;         /* < 0: not given */
     int frozen_bn;          /* MC_FROZEN_BN_*; < 0: not given */
+    int batch;              /* the network's batch= (mc_net_cfg_train_keys only; 1 when not given) */
 } mc_net_train_keys;
 /* checkpoint_every = N (iterations) or epoch (MC_EVERY_EPOCH); absent: *out unchanged */
 int mc_cfg_checkpoint_every(mc_cfg_section *s, long *out);

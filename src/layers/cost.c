@@ -45,6 +45,13 @@ static int cost_forward(mc_layer *l, mc_net *net) {
         MC_TRY(be->reg_loss_fwd(be, reg_type(p), n, z, net->truth, net->mask, &loss, &p->count));
         MC_TRY(be->copy2d(be, 1, n, z, n, 0.0f, l->output, n));
     }
+    if (net->sum && net->train) {
+        /* data-parallel: the loss (and the gradient's scale) of the global batch */
+        double v[2] = {loss * p->count, p->count};
+        MC_TRY(net->sum(net->sum_ctx, v, 2));
+        p->count = v[1];
+        loss = v[1] > 0 ? v[0] / v[1] : 0.0;
+    }
     net->loss = loss;
     if (!isfinite(loss)) return mc_err(MC_ENUM, "the loss is %g (not finite)", loss);
     return MC_OK;

@@ -77,7 +77,8 @@ int mc_postop_setup(mc_postop *po, mc_layer *l, mc_net *net, int own_pre) {
 float *mc_postop_target(mc_postop *po, mc_layer *l) { return po->bn ? po->pre : l->output; }
 
 static mc_bn_desc bn_desc(const mc_postop *po, const mc_net *net) {
-    return (mc_bn_desc){.n = net->batch, .c = po->c, .hw = po->hw, .eps = 1e-5f, .momentum = 0.1f};
+    return (mc_bn_desc){.n = net->batch, .c = po->c, .hw = po->hw, .eps = 1e-5f, .momentum = 0.1f,
+                        .sum = net->sum_bn ? net->sum : NULL, .sum_ctx = net->sum_ctx};
 }
 
 int mc_postop_forward(mc_postop *po, mc_layer *l, mc_net *net) {

@@ -31,6 +31,7 @@
 #include "engine/cfg.h"
 #include "engine/net.h"
 #include "core/core.h"
+#include "dist/dist.h"
 
 #define MAX_SET 16 /* mc_experiment.set */
 
@@ -38,6 +39,7 @@ void mc_experiment_init(mc_experiment *e) {
     memset(e, 0, sizeof *e);
     e->workers = 1;
     e->threads = 0;
+    e->bn_sync = 1;
     e->gpu = -1;
     /* unset: mc_experiment_resolve takes them from the cfg's [net] or the built-in defaults */
     e->seed = MC_SEED_UNSET;
@@ -177,6 +179,8 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "workers", 1, 0, 64, &e->workers);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "threads", 0, 0, 1024, &e->threads);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "gpu", -1, -1, 1024, &e->gpu);
+            if (rc == MC_OK) rc = mc_cfg_int_range(s, "bn_sync", 1, 0, 1, &e->bn_sync);
+            if (rc == MC_OK) rc = mc_cfg_int_range(s, "batch_per_rank", 0, 0, 1, &e->batch_per_rank);
             if (rc == MC_OK) rc = mc_cfg_double_min(s, "weight_decay", e->weight_decay, 0, 0, &e->weight_decay);
             if (rc == MC_OK) rc = opt_int(s, "decoupled_wd", 0, 1, &e->decoupled);
             static const char *const fbn[] = {"batch", "running", NULL};
@@ -403,7 +407,7 @@ int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, in
     return mc_net_from_cfg(out, cfg, &o);
 }
 
-static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
+static int build_net(const mc_experiment *e, int nlabels, mc_dist *dist, mc_net **out) {
     const char *set[MAX_SET + 1];
     int n = 0;
     for (int i = 0; i < e->nset && n < MAX_SET; i++) set[n++] = e->set[i];
@@ -411,6 +415,11 @@ static int build_net(const mc_experiment *e, int nlabels, mc_net **out) {
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
                      .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0,
                      .threads = e->threads};
+    if (mc_dist_size(dist) > 1) { /* each rank's batch, GPU and cores (src/dist/) */
+        mc_net_train_keys k;
+        if (!o.batch) MC_TRY(mc_net_cfg_train_keys(e->net, set, &k));
+        MC_TRY(mc_dist_net_opts(dist, &o, o.batch ? o.batch : k.batch, e->batch_per_rank));
+    }
     MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
     if (e->frozen_bn >= 0) mc_net_set_frozen_bn(*out, e->frozen_bn); /* else the cfg's */
     return MC_OK;
@@ -450,6 +459,8 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
     if (e->batch) fprintf(f, "batch = %d\n", e->batch);
     if (e->gpu >= 0) fprintf(f, "gpu = %d\n", e->gpu);
     fprintf(f, "workers = %d\nthreads = %d\n", e->workers, e->threads);
+    if (!e->bn_sync) fprintf(f, "bn_sync = 0\n");
+    if (e->batch_per_rank) fprintf(f, "batch_per_rank = 1\n");
     /* unset ones are left out: they come from the cfg's [net] or the built-in defaults */
     if (e->weight_decay >= 0) fprintf(f, "weight_decay = %s\n", fmt_double(e->weight_decay, b, sizeof b));
     if (e->decoupled >= 0) fprintf(f, "decoupled_wd = %d\n", e->decoupled);
@@ -702,8 +713,10 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
                       e->out);
     struct stat st;
     int existed = stat(e->out, &st) == 0;
-    if (!ro->resume && started) MC_TRY(remove_run(e->out, 0)); /* --overwrite */
-    if (ro->resume) {
+    const int root = mc_dist_is_root(ro->dist); /* only rank 0 writes (src/dist/) */
+    MC_TRY(mc_dist_barrier(ro->dist));           /* every rank has seen the folder as it was */
+    if (root && !ro->resume && started) MC_TRY(remove_run(e->out, 0)); /* --overwrite */
+    if (root && ro->resume) {
         remove_stale_tmp(e->out);
         for (int k = 0; k < e->nstages; k++) {
             char dir[4096];
@@ -712,7 +725,7 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
         }
     }
     int rc = run_stages(e, ro);
-    if (rc < 0 && !ro->resume && !any_checkpoint(e)) {
+    if (rc < 0 && root && !ro->resume && !any_checkpoint(e)) {
         /* a start that fails leaves nothing behind: nothing was trained that a resume could use */
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", mc_errmsg());
@@ -724,14 +737,15 @@ int mc_experiment_run(const mc_experiment *given, const mc_run_opts *ro) {
 
 static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
     int resume = ro->resume;
-    MC_TRY(mc_mkdirs(e->out));
+    const int root = mc_dist_is_root(ro->dist); /* only rank 0 writes (src/dist/) */
     char path[4096];
     snprintf(path, sizeof path, "%s/experiment.exp", e->out);
-    MC_TRY(mc_write_atomic(path, write_settings, (void *)e));
+    if (root) MC_TRY(mc_mkdirs(e->out));
+    if (root) MC_TRY(mc_write_atomic(path, write_settings, (void *)e));
     char lpath[4096];
     snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
-    FILE *log;
-    MC_TRY(mc_log_open(&log, lpath));
+    FILE *log = NULL;
+    if (root) MC_TRY(mc_log_open(&log, lpath));
     mc_net *net = NULL;
     mc_train_result res[MC_MAX_STAGES];
     mc_stage_result sres[MC_MAX_STAGES]; /* results.csv */
@@ -749,13 +763,13 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
         }
         /* the starting weights, in the network they were made for (the cfg as it is) */
         if (!net && e->weights) {
-            if ((rc = build_net(e, -1, &net)) < 0) goto stage_done;
+            if ((rc = build_net(e, -1, ro->dist, &net)) < 0) goto stage_done;
             if ((rc = mc_net_load_weights(net, e->weights)) < 0) goto stage_done;
         }
         /* the network for this stage's labels, carrying T and E over by name */
         if (!net || mc_net_num_outputs(net) != train->nlabels) {
             mc_net *nn;
-            if ((rc = build_net(e, train->nlabels, &nn)) < 0) goto stage_done;
+            if ((rc = build_net(e, train->nlabels, ro->dist, &nn)) < 0) goto stage_done;
             if (net) {
                 char what[256];
                 snprintf(what, sizeof what, "stage %d (%s): the network rebuilt for %d label%s", k + 1,
@@ -777,14 +791,14 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
         char dir[4096], label[64];
         snprintf(dir, sizeof dir, "%s/%d-%s", e->out, k + 1, mc_stage_name(s->stage));
         snprintf(label, sizeof label, "[%s]", mc_stage_name(s->stage));
-        if ((rc = mc_mkdirs(dir)) < 0) goto stage_done;
+        if (root && (rc = mc_mkdirs(dir)) < 0) goto stage_done;
         char done[4096], ck[4096];
         if ((rc = pjoin(done, sizeof done, dir, "DONE")) < 0 || (rc = pjoin(ck, sizeof ck, dir, "checkpoint.safetensors")) < 0 ||
             (rc = pjoin(path, sizeof path, dir, "valid.csv")) < 0)
             goto stage_done;
         {
-            FILE *vlog;
-            if ((rc = mc_valid_open(&vlog, path, (const char *const *)valid->labels, valid->nlabels)) < 0)
+            FILE *vlog = NULL;
+            if (root && (rc = mc_valid_open(&vlog, path, (const char *const *)valid->labels, valid->nlabels)) < 0)
                 goto stage_done;
             mc_train_opts o2;
             mc_train_opts_default(&o2);
@@ -812,6 +826,8 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
             o2.vlog_path = path;
             o2.stop_after = ro->stop_after;
             o2.interrupt = ro->interrupt;
+            o2.dist = ro->dist;
+            o2.bn_local = !e->bn_sync;
             if (resume && access(done, F_OK) == 0) {
                 /* finished before: take its result from the checkpoint and its best weights */
                 mc_ckpt_meta m = {0};
@@ -836,10 +852,11 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
             } else {
                 rc = mc_train(net, train, valid, &o2, &res[k]);
             }
-            if (fclose(vlog) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
-            if (rc == MC_OK && (fflush(log) != 0 || ferror(log)))
+            if (vlog && fclose(vlog) != 0 && rc == MC_OK)
+                rc = mc_err(MC_EIO, "%s: write error (%s)", path, strerror(errno));
+            if (rc == MC_OK && log && (fflush(log) != 0 || ferror(log)))
                 rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
-            if (rc == MC_OK) plot_stage(lpath, path, s->stage, dir);
+            if (rc == MC_OK && root) plot_stage(lpath, path, s->stage, dir);
             if (rc == MC_OK && res[k].stopped) {
                 mc_train_event ev = {.type = MC_EV_STOPPED, .label = label, .stage = s->stage, .stage_index = k + 1,
                                      .nstages = e->nstages, .iter = res[k].iters, .interrupted = res[k].interrupted};
@@ -867,7 +884,7 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
                     sr->nlabels = j + 1;
                     if (!sr->labels[j]) rc = MC_ENOMEM;
                 }
-                if (rc == MC_OK) rc = mc_results_write(e->out, sres, k + 1);
+                if (rc == MC_OK && root) rc = mc_results_write(e->out, sres, k + 1);
                 mc_train_event ev = {.type = MC_EV_STAGE_DONE, .label = label, .stage = s->stage, .stage_index = k + 1,
                                      .nstages = e->nstages, .iter = res[k].iters, .total = res[k].iters,
                                      .mean_auc = res[k].best_auc, .best_iter = res[k].best_iter,
@@ -882,7 +899,7 @@ static int run_stages(const mc_experiment *e, const mc_run_opts *ro) {
     }
     for (int k = 0; k < e->nstages; k++)
         for (int j = 0; j < sres[k].nlabels; j++) free(sres[k].labels[j]);
-    if (fclose(log) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
+    if (log && fclose(log) != 0 && rc == MC_OK) rc = mc_err(MC_EIO, "%s: write error (%s)", lpath, strerror(errno));
     mc_net_free(net);
     return rc;
 }

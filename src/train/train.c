@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/core.h"
+#include "dist/dist.h"
 
 static double now(void) {
     struct timespec t;
@@ -241,6 +242,11 @@ int mc_evaluate(mc_net *net, const mc_dataset *ds, int workers, float *probs, do
 
 int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *probs, double *loss_out,
                          mc_pass_progress_fn progress, void *progress_ctx) {
+    return mc_evaluate_dist(net, ds, workers, NULL, probs, loss_out, progress, progress_ctx);
+}
+
+int mc_evaluate_dist(mc_net *net, const mc_dataset *ds, int workers, mc_dist *dist, float *probs,
+                     double *loss_out, mc_pass_progress_fn progress, void *progress_ctx) {
     int B = mc_net_batch(net), L = mc_net_num_outputs(net), c, h, w;
     mc_net_input_shape(net, &c, &h, &w);
     if (L != ds->nlabels)
@@ -248,7 +254,9 @@ int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *
     if (c != 1) return mc_err(MC_ESHAPE, "the network takes %d channels; medcolor's images are grey (1)", c);
     mc_loader_opts lo;
     mc_loader_opts_default(&lo);
-    lo.batch = B;
+    lo.batch = B * mc_dist_size(dist); /* each rank its part (src/dist/) */
+    lo.part = mc_dist_rank(dist);
+    lo.parts = mc_dist_size(dist);
     lo.h = h;
     lo.w = w;
     lo.train = 0;
@@ -262,6 +270,7 @@ int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *
     float *m = mc_calloc((size_t)B * L, sizeof(float), "eval mask");
     float *out = mc_calloc((size_t)B * L, sizeof(float), "eval outputs");
     int rc = (x && t && m && out) ? MC_OK : MC_ENOMEM;
+    if (mc_dist_size(dist) > 1) memset(probs, 0, (size_t)ds->n * L * sizeof(float)); /* summed below */
     int was_train = mc_net_is_train(net);
     mc_net_set_train(net, 0);
     double lsum = 0, lcnt = 0;
@@ -302,6 +311,7 @@ int mc_evaluate_progress(mc_net *net, const mc_dataset *ds, int workers, float *
     free(t);
     free(m);
     free(out);
+    if (rc == MC_OK) rc = mc_dist_gather_eval(dist, probs, (size_t)ds->n * L, &lsum, &lcnt);
     if (loss_out) *loss_out = lcnt > 0 ? lsum / lcnt : (double)NAN;
     return rc;
 }
@@ -347,7 +357,7 @@ static int log_flush(FILE *f, const char *name) {
 
 static int validate(mc_net *net, const mc_dataset *valid, const mc_train_opts *o, long it, int epoch, float *probs,
                     double *auc, double *mean, double *vloss) {
-    MC_TRY(mc_evaluate(net, valid, o->workers, probs, vloss));
+    MC_TRY(mc_evaluate_dist(net, valid, o->workers, o->dist, probs, vloss, NULL, NULL));
     MC_TRY(mc_mean_auc(valid, probs, auc, mean));
     if (o->vlog) {
         mc_valid_row row = {.stage = o->stage, .iter = it, .epoch = epoch + 1, .loss = *vloss, .mean = *mean,
@@ -364,7 +374,9 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
     memset(r, 0, sizeof *r);
     r->best_auc = -1;
     r->best_iter = -1;
-    int B = mc_net_batch(net), L = mc_net_num_outputs(net), c, h, w;
+    /* B: the global batch; each of the N ranks of o->dist computes B/N of it (src/dist/) */
+    int B = mc_net_batch(net) * mc_dist_size(o->dist), L = mc_net_num_outputs(net), c, h, w;
+    const int root = mc_dist_is_root(o->dist); /* only rank 0 writes files */
     mc_net_input_shape(net, &c, &h, &w);
     if (strcmp(mc_net_layer_type(net, -1), "cost"))
         return mc_err(MC_EARG, "training needs a network that ends in [cost]");
@@ -430,10 +442,14 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
             MC_TRY(mc_net_init_params(net, "color", o->seed * 104729u + 3u));
         MC_TRY(mc_net_reset_optimizer(net));
     }
+    mc_dist_train_opts dto = {.bn_local = o->bn_local};
+    MC_TRY(mc_dist_attach(o->dist, net, &dto));
 
     mc_loader_opts lo;
     mc_loader_opts_default(&lo);
     lo.batch = B;
+    lo.part = mc_dist_rank(o->dist);
+    lo.parts = mc_dist_size(o->dist);
     lo.h = h;
     lo.w = w;
     lo.train = 1;
@@ -478,7 +494,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                         "", o->max_lr);
             break;
         }
-        if (rc < 0 || (rc = mc_net_backward(net)) < 0) break;
+        if (rc < 0 || (rc = mc_net_backward(net)) < 0 || (rc = mc_dist_grads(o->dist, net)) < 0) break;
         /* the step: lr from the schedule; the schedule's momentum is SGD's momentum or Adam's
          * beta1 (fastai's one-cycle) unless cycle_momentum is off. SGD's values are rounded to
          * float first, as mc_sgd holds them (the same bits as before the other optimisers). */
@@ -496,6 +512,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
         mom = is_adam ? st.beta1 : st.momentum; /* what log.csv's momentum column says */
         if ((rc = mc_net_step(net, &st)) < 0) break;
         it++;
+        if ((rc = mc_dist_step_done(o->dist, net, it)) < 0) break;
         ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
         if (o->log) {
             mc_log_row row = {o->stage, b->epoch + 1, it, loss, lr, mom, now() - t0};
@@ -527,23 +544,26 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                     r->best_auc = mean;
                     r->best_iter = it;
                     memcpy(r->auc, auc, sizeof(double) * (size_t)(L < MC_MAX_LABELS ? L : MC_MAX_LABELS));
-                    if ((rc = mc_net_save_weights(net, best)) < 0) break;
+                    if (root && (rc = mc_net_save_weights(net, best)) < 0) break;
                 }
             } else if (r->best_iter < 0 || it == total) {
                 r->best_iter = it;
-                if ((rc = mc_net_save_weights(net, best)) < 0) break;
+                if (root && (rc = mc_net_save_weights(net, best)) < 0) break;
             }
+            if ((rc = mc_dist_check(o->dist, net, it)) < 0) break;
             mc_ckpt_meta m = {.next_iter = it, .total_iters = total, .best_auc = r->best_auc,
                               .best_iter = r->best_iter, .seed = o->seed, .batch = B, .max_lr = o->max_lr,
                               .stage = o->stage, .nlabels = L < MC_MAX_LABELS ? L : MC_MAX_LABELS};
             memcpy(m.best_aucs, r->auc, sizeof(double) * (size_t)m.nlabels);
-            if ((rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
+            if (root && (rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
             if (o->stop_after > 0 && it >= o->stop_after && it < total) {
                 r->stopped = 1;
                 break;
             }
         }
-        if (o->interrupt && *o->interrupt && it < total) {
+        int stop = 0; /* every rank stops at the same iteration, whichever got the signal */
+        if ((rc = mc_dist_any(o->dist, o->interrupt && *o->interrupt, &stop)) < 0) break;
+        if (stop && it < total) {
             /* asked to stop (a signal): save the state as it is now; no validation (a time limit
              * leaves little time), the next checkpoints and the result are those of a run that
              * never stopped */
@@ -553,7 +573,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                                   .best_iter = r->best_iter, .seed = o->seed, .batch = B, .max_lr = o->max_lr,
                                   .stage = o->stage, .nlabels = L < MC_MAX_LABELS ? L : MC_MAX_LABELS};
                 memcpy(m.best_aucs, r->auc, sizeof(double) * (size_t)m.nlabels);
-                if ((rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
+                if (root && (rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
             }
             r->stopped = r->interrupted = 1;
             break;
@@ -563,8 +583,10 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
     r->iters = it;
     r->seconds = now() - t0;
     r->resumed = resumed;
-    if (rc == MC_OK && !r->stopped) rc = mc_net_save_weights(net, last);
-    if (rc == MC_OK && !r->stopped) rc = mc_write_atomic(done, write_done, r);
+    if (rc == MC_OK && root && !r->stopped) rc = mc_net_save_weights(net, last);
+    if (rc == MC_OK && root && !r->stopped) rc = mc_write_atomic(done, write_done, r);
+    if (rc == MC_OK) rc = mc_dist_detach(o->dist, net); /* rank 0's files are written */
+    else mc_dist_detach(NULL, net);
     free(probs);
     free(auc);
     return rc;

@@ -1,0 +1,185 @@
+/* dist_train.c — data-parallel training's hooks into the trainer (see dist.h, docs/training.md).
+ *
+ * What makes N processes train like one with the global batch:
+ * - the loader gives rank r the r-th part of every batch of the one seeded order (loader.c);
+ * - the loss is normalised by the global count (cost.c reads net->sum), so the sum of the ranks'
+ *   gradients is the gradient of the global batch's loss: mc_dist_grads sums them;
+ * - batch norm normalises with the global batch's statistics (net->sum_bn, mc_bn_desc.sum)
+ *   unless bn_local;
+ * - every rank applies the same update to the same weights; mc_dist_check compares a checksum of
+ *   parameters, buffers and momentum across ranks. */
+#include <stdlib.h>
+#include <string.h>
+#include "dist/dist.h"
+#include "engine/net.h"
+#include "medcolor.h"
+#include <unistd.h>
+
+int mc_dist_net_opts(mc_dist *d, mc_net_opts *o, int batch, int per_rank) {
+    int n = mc_dist_size(d);
+    if (n == 1) return MC_OK;
+    if (!per_rank && batch % n)
+        return mc_err(MC_EARG,
+                      "the batch of %d does not divide among %d processes (each takes an equal part of the global "
+                      "batch): choose a batch that is a multiple of %d, or set batch_per_rank = 1 in the experiment "
+                      "(each process then takes %d, a global batch of %d)",
+                      batch, n, n, batch, batch * n);
+    o->batch = per_rank ? batch : batch / n;
+    if (o->backend == MC_BACKEND_CUDA) {
+        o->gpu += mc_dist_local_rank(d);
+    } else if (o->threads == 0 && !getenv("OMP_NUM_THREADS")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int share = (int)(cores / mc_dist_local_size(d));
+        o->threads = share > 0 ? share : 1;
+    }
+    return MC_OK;
+}
+
+typedef struct attach_state {
+    mc_dist *d;
+    mc_dist_train_opts o;
+} attach_state;
+
+static int sum_hook(void *ctx, double *v, size_t n) { return mc_dist_sum_d(((attach_state *)ctx)->d, v, n); }
+
+/* a host copy of n floats of backend memory, or the memory itself on a host backend */
+static int host_view(mc_net *net, float *p, size_t n, float **out, int *owned) {
+    *owned = 0;
+    *out = p;
+    if (net->be->is_host) return MC_OK;
+    float *h = mc_malloc((n ? n : 1) * sizeof(float), "host copy");
+    if (!h) return MC_ENOMEM;
+    int rc = net->be->download(net->be, h, p, n);
+    if (rc < 0) {
+        free(h);
+        return rc;
+    }
+    *owned = 1;
+    *out = h;
+    return MC_OK;
+}
+
+static int bcast_blob(mc_dist *d, mc_net *net, float *p, size_t n) {
+    if (!p || !n) return MC_OK;
+    int owned;
+    float *h;
+    MC_TRY(host_view(net, p, n, &h, &owned));
+    int rc = mc_dist_bcast(d, h, n * sizeof(float), 0);
+    if (rc == MC_OK && owned) rc = net->be->upload(net->be, p, h, n);
+    if (owned) free(h);
+    return rc;
+}
+
+int mc_dist_attach(mc_dist *d, mc_net *net, const mc_dist_train_opts *o) {
+    if (!d || mc_dist_size(d) == 1) return MC_OK;
+    attach_state *s = mc_calloc(1, sizeof *s, "data-parallel state");
+    if (!s) return MC_ENOMEM;
+    s->d = d;
+    if (o) s->o = *o;
+    if (s->o.check_every <= 0) s->o.check_every = 100;
+    free(net->sum ? net->sum_ctx : NULL);
+    net->sum = sum_hook;
+    net->sum_ctx = s;
+    net->sum_bn = !s->o.bn_local;
+    /* every rank starts from rank 0's state (a fresh initialisation or a checkpoint) */
+    MC_TRY(net->be->sync(net->be));
+    MC_TRY(bcast_blob(d, net, net->params, net->nparams));
+    MC_TRY(bcast_blob(d, net, net->buffers, net->nbuffers));
+    /* the optimiser's state (SGD momentum, Adam's moments, ...): every rank has the same slots,
+     * allocated alike (a checkpoint loaded by all, or none yet) */
+    for (int k = 0; k < MC_OPT_SLOTS; k++)
+        if (net->opt_state[k]) MC_TRY(bcast_blob(d, net, net->opt_state[k], net->nparams));
+    return MC_OK;
+}
+
+int mc_dist_detach(mc_dist *d, mc_net *net) {
+    if (net->sum) {
+        free(net->sum_ctx);
+        net->sum = NULL;
+        net->sum_ctx = NULL;
+        net->sum_bn = 0;
+    }
+    /* rank 0 may still be writing the weights the others read next */
+    return mc_dist_barrier(d);
+}
+
+int mc_dist_grads(mc_dist *d, mc_net *net) {
+    if (!d || mc_dist_size(d) == 1 || !net->nparams) return MC_OK;
+    if (net->be->is_host) return mc_dist_sum_f(d, net->grads, net->nparams);
+    MC_TRY(net->be->sync(net->be));
+    return mc_dist_sum_device(d, net->grads, net->nparams);
+}
+
+/* FNV-1a over the bytes of n floats */
+static uint64_t fnv(uint64_t h, const float *v, size_t n) {
+    const unsigned char *p = (const unsigned char *)v;
+    for (size_t i = 0; i < n * sizeof(float); i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int mc_dist_check(mc_dist *d, mc_net *net, long it) {
+    if (!d || mc_dist_size(d) == 1) return MC_OK;
+    MC_TRY(net->be->sync(net->be));
+    uint64_t h = 1469598103934665603ull;
+    float *blobs[2 + MC_OPT_SLOTS] = {net->params, net->buffers};
+    size_t ns[2 + MC_OPT_SLOTS] = {net->nparams, net->nbuffers};
+    for (int k = 0; k < MC_OPT_SLOTS; k++) {
+        blobs[2 + k] = net->opt_state[k];
+        ns[2 + k] = net->opt_state[k] ? net->nparams : 0;
+    }
+    for (int k = 0; k < 2 + MC_OPT_SLOTS; k++) {
+        if (!blobs[k] || !ns[k]) continue;
+        int owned;
+        float *v;
+        MC_TRY(host_view(net, blobs[k], ns[k], &v, &owned));
+        h = fnv(h, v, ns[k]);
+        if (owned) free(v);
+    }
+    int n = mc_dist_size(d);
+    uint64_t *all = mc_calloc((size_t)n, sizeof *all, "checksums");
+    if (!all) return MC_ENOMEM;
+    int rc = mc_dist_gather(d, &h, sizeof h, all, 0);
+    /* rank 0 decides; every rank learns the first rank that differs */
+    int bad = -1;
+    if (rc == MC_OK && mc_dist_is_root(d))
+        for (int r = 1; r < n && bad < 0; r++)
+            if (all[r] != all[0]) bad = r;
+    free(all);
+    if (rc == MC_OK) rc = mc_dist_bcast(d, &bad, sizeof bad, 0);
+    if (rc == MC_OK && bad >= 0)
+        rc = mc_err(MC_ENUM, "iteration %ld: the weights of rank %d differ from rank 0's (checksum of parameters, "
+                             "batch-norm statistics and momentum): the ranks no longer train the same network",
+                    it, bad);
+    return rc;
+}
+
+int mc_dist_step_done(mc_dist *d, mc_net *net, long it) {
+    if (!d || mc_dist_size(d) == 1 || !net->sum) return MC_OK;
+    attach_state *s = net->sum_ctx;
+    /* per-rank statistics: rank 0's running estimates for everyone (as DDP's broadcast_buffers) */
+    if (s->o.bn_local) {
+        MC_TRY(net->be->sync(net->be));
+        MC_TRY(bcast_blob(d, net, net->buffers, net->nbuffers));
+    }
+    if (it % s->o.check_every == 0) MC_TRY(mc_dist_check(d, net, it));
+    return MC_OK;
+}
+
+int mc_dist_any(mc_dist *d, int flag, int *any) {
+    *any = flag != 0;
+    if (!d || mc_dist_size(d) == 1) return MC_OK;
+    return mc_dist_max_i(d, any);
+}
+
+int mc_dist_gather_eval(mc_dist *d, float *probs, size_t n, double *lsum, double *lcnt) {
+    if (!d || mc_dist_size(d) == 1) return MC_OK;
+    MC_TRY(mc_dist_sum_f(d, probs, n));
+    double v[2] = {*lsum, *lcnt};
+    MC_TRY(mc_dist_sum_d(d, v, 2));
+    *lsum = v[0];
+    *lcnt = v[1];
+    return MC_OK;
+}

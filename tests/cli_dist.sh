@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# cli_dist.sh — `medcolor train` under mpirun (docs/distributed.md) and scripts/slurm_train.sh:
+#   - the script's srun line (DRY_RUN): --mpi, --kill-on-bad-exit, the experiment and options,
+#     --threads from SLURM_CPUS_PER_TASK, --gpu 0 when the job has GPUs and not otherwise;
+#     refusals (no .exp);
+#   - medcolor info --system says whether the build has MPI;
+#   - with MPI and mpirun: 3 ranks and a global batch of 4 are refused with a message naming both
+#     numbers and the rank, within seconds; 2 ranks train a short run of the demo network whose
+#     files rank 0 alone writes (log.csv has each iteration once); eval on 3 ranks prints exactly
+#     what one process prints.
+# The mpirun parts skip (exit 77) without an MPI build or mpirun; the library's semantics are
+# tested in tests/test_dist.c.
+set -u
+BIN=${MC_BIN:-./medcolor}
+T=${MC_TMP:-$(mktemp -d)}
+fail=0
+no() { echo "FAIL cli_dist: $*" >&2; fail=1; }
+
+S=scripts/slurm_train.sh
+out=$(DRY_RUN=1 SLURM_JOB_GPUS=0,1,2,3 SLURM_CPUS_PER_TASK=8 SLURM_NTASKS=8 MEDCOLOR=$BIN $S experiments/demo.exp -o runs/x 2>&1)
+echo "$out" | grep -q -- "srun --mpi=pmix --kill-on-bad-exit=1 $BIN train experiments/demo.exp -o runs/x --plain --threads 8 --gpu 0" ||
+  no "slurm_train.sh with GPUs: unexpected command: $out"
+out=$(env -u CUDA_VISIBLE_DEVICES DRY_RUN=1 SRUN_MPI=none MEDCOLOR=$BIN $S experiments/demo.exp 2>&1)
+echo "$out" | grep -q -- "srun --kill-on-bad-exit=1 $BIN train experiments/demo.exp --plain$" ||
+  no "slurm_train.sh without GPUs: unexpected command: $out"
+out=$($S cfg/resnet18.cfg 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "the experiment (.exp)" || no "slurm_train.sh with a cfg: exit $rc: $out"
+
+info=$($BIN info --system) || no "info --system failed"
+echo "$info" | grep -q "^data-parallel training: " || no "info --system does not say whether MPI is built in: $info"
+if ! echo "$info" | grep -q "^data-parallel training: MPI"; then
+  # started as one of 2 processes (as mpirun would), a build without MPI refuses, saying how to build
+  out=$(OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0 $BIN train experiments/demo.exp -o "$T/nompi" 2>&1); rc=$?
+  [ $rc -eq 1 ] && echo "$out" | grep -q "one of 2 processes (mpirun/srun), but this medcolor was built without MPI: build it with \`make MPI=1\`" ||
+    no "a build without MPI under a launcher: exit $rc: $out"
+  [ -e "$T/nompi" ] && no "a build without MPI under a launcher wrote $T/nompi"
+  echo "SKIP cli_dist: medcolor built without MPI (make MPI=1): the mpirun checks did not run"
+  [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "SKIP cli_dist: mpirun not found (apt-get install openmpi-bin)"
+  [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+MPIRUN="mpirun --allow-run-as-root --oversubscribe"
+test -f "$T/demo/CheXpert-v1.0-small/valid.csv" ||
+  $BIN demo-data "$T/demo" --train 48 --valid 16 --width 40 --height 48 >/dev/null || no "demo-data"
+cat > "$T/demo.data" <<DATA
+format = chexpert
+root = $T/demo
+train = CheXpert-v1.0-small/train.csv
+valid = CheXpert-v1.0-small/valid.csv
+labels = Atelectasis:ones, Cardiomegaly:zeros, Consolidation:zeros, Edema:ones, Pleural Effusion:ones
+DATA
+cat > "$T/tiny.cfg" <<CFG
+[net]
+batch=4
+width=32
+height=32
+channels=1
+[convolutional]
+name=t1
+group=color
+filters=4
+size=3
+padding=1
+batch_normalize=1
+activation=leaky
+[convolutional]
+name=t2
+group=color
+filters=3
+size=1
+[convolutional]
+name=e1
+group=backbone
+filters=8
+size=3
+stride=2
+padding=1
+batch_normalize=1
+activation=relu
+[avgpool]
+group=backbone
+[connected]
+name=head
+group=head
+output=5
+[cost]
+group=head
+CFG
+cat > "$T/run.exp" <<EXP
+[experiment]
+net = $T/tiny.cfg
+data = $T/demo.data
+output = $T/run
+threads = 1
+[stage]
+stage = color
+max_lr = 1e-2
+epochs = 1
+max_iters = 6
+checkpoint_every = 3
+EXP
+start=$(date +%s)
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN train "$T/run.exp" --plain 2>&1); rc=$?
+secs=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] || no "3 ranks, batch 4: accepted"
+echo "$out" | grep -q "rank [0-2] of 3 (host .*): .*the batch of 4 does not divide among 3 processes" ||
+  no "3 ranks, batch 4: the message does not name the rank, the batch and the processes: $out"
+[ "$secs" -lt 60 ] || no "3 ranks, batch 4: the job took $secs s to end"
+rm -rf "$T/run"
+out=$(OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN train "$T/run.exp" --plain 2>&1); rc=$?
+[ $rc -eq 0 ] || no "2 ranks: exit $rc: $out"
+echo "$out" | grep -q "2 processes (data-parallel)" || no "2 ranks: no line saying so: $out"
+[ -f "$T/run/1-color/DONE" ] && [ -f "$T/run/1-color/best.weights" ] || no "2 ranks: the stage's files are missing"
+n=$(grep -c '^color,' "$T/run/log.csv" 2>/dev/null || echo 0)
+[ "$n" -eq 6 ] || no "2 ranks: log.csv has $n rows of the stage, not 6 (one per iteration, rank 0 alone)"
+# eval over 3 ranks (16 images: the last batch's parts are short or empty) prints (stdout) what one
+# process prints
+one=$($BIN eval "$T/run" --quiet --batch 2 2>"$T/eval1.err") || no "eval: $(cat "$T/eval1.err")"
+three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN eval "$T/run" --quiet --batch 2 2>"$T/eval3.err") ||
+  no "eval on 3 ranks: $(cat "$T/eval3.err")"
+[ "$one" = "$three" ] || no "eval on 3 ranks differs from one process:
+$one
+---
+$three"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval ok"
+exit $fail

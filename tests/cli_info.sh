@@ -33,10 +33,24 @@ for m in deconv:596611 pixelshuffle:599440 coloru:192659; do
   got=$("$BIN" info --brief "cfg/resnet18-${m%%:*}.cfg" | awk '$1 == "color" { gsub(",", "", $2); print $2; exit }')
   [ "$got" = "${m##*:}" ] || { echo "FAIL cli_info: module ${m%%:*}: $got != ${m##*:}"; fail=1; }
 done
+# ResNet-34 (torchvision's resnet34 without fc: 21,284,672) and the colorization networks of
+# Saini et al. (spec colorization-uses.md 1: 3,892,194 / 14,328,354 / 24,436,514; the U-Nets'
+# encoders 11,176,512 / 21,284,672)
+total() { "$BIN" info --brief "cfg/$1.cfg" | awk -v g="$2" '$1 == g { gsub(",", "", $2); print $2; exit }'; }
+for row in resnet34:backbone:21284672 resnet34:total:21287237 colorize/autoencoder:total:3892194 \
+           colorize/unet-resnet18:total:14328354 colorize/unet-resnet18:backbone:11176512 \
+           colorize/unet-resnet34:total:24436514 colorize/unet-resnet34:backbone:21284672; do
+  IFS=: read -r cf grp want <<<"$row"
+  got=$(total "$cf" "$grp")
+  if [ "$got" != "$want" ]; then echo "FAIL cli_info: $cf $grp: got '$got', expected $want"; fail=1
+  else printf '  %-28s %-12s %10s  ok\n' "$cf" "$grp" "$want"; fi
+done
+"$BIN" info --brief cfg/colorize/unet-resnet18.cfg | grep -q "per stage" &&
+  { echo "FAIL cli_info: an image-to-image network has no training stages"; fail=1; }
 # usage errors exit 2, a broken cfg exits 1 with a file:line message
 "$BIN" info >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL cli_info: no argument should exit 2"; fail=1; }
 printf '[net]\nwidth=8\nheight=8\nchannels=1\n[maxpool]\nsise=2\n' > "$MC_TMP/bad.cfg"
 msg=$("$BIN" info "$MC_TMP/bad.cfg" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"bad.cfg:6: unknown key 'sise'"* ]] || { echo "FAIL cli_info: bad cfg: rc $rc: $msg"; fail=1; }
-[ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules ok"
+[ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules, ResNet-34, 3 colorization networks ok"
 exit $fail

@@ -201,6 +201,25 @@ int main(void) {
     check_flat("resnet18-pixelshuffle + overrides", "cfg/resnet18-pixelshuffle.cfg", set2);
     check_flat("densenet121-coloru", "cfg/densenet121-coloru.cfg", NULL);
     check_flat("resnet18-deconv", "cfg/resnet18-deconv.cfg", NULL);
+    check_flat("colorize/unet-resnet34 (include until=)", "cfg/colorize/unet-resnet34.cfg", NULL);
+
+    /* [include] until=NAME keeps the included layers up to NAME (names as the included file
+     * writes them, through its own includes) and drops the rest */
+    write_file("outer_part.cfg", "[include]\nfile=module.cfg\nprefix=m.\n[avgpool]\nname=gap\n");
+    write_file("until.cfg", NET "[include]\nfile=outer_part.cfg\nprefix=p.\nuntil=m.body\n[maxpool]\nsize=2\n");
+    snprintf(path, sizeof path, "%s/until.cfg", dir);
+    REQUIRE_OK(mc_net_from_cfg(&net, path, NULL));
+    CHECK(mc_net_num_layers(net) == 3, "until=m.body: stem, body, then the outer maxpool (%d layers)",
+          mc_net_num_layers(net));
+    CHECK(!strcmp(mc_net_layer_name(net, 1), "p.m.body") && !strcmp(mc_net_layer_type(net, 2), "maxpool"),
+          "until=: layer 1 %s, layer 2 %s", mc_net_layer_name(net, 1), mc_net_layer_type(net, 2));
+    mc_net_free(net);
+    check_flat("include until=", path, NULL);
+    expect_error("until_missing.cfg", NET "[include]\nfile=module.cfg\nuntil=nosuch\n", MC_EPARSE, "@:6:",
+                 "until=nosuch", "module.cfg has no layer named 'nosuch'", NULL);
+    /* the prefix of the including file is not part of the name until= looks for */
+    expect_error("until_prefixed.cfg", NET "[include]\nfile=module.cfg\nprefix=color.\nuntil=color.stem\n",
+                 MC_EPARSE, "@:6:", "no layer named 'color.stem'", NULL);
     {
         /* an override's value holding a newline cannot be written (it would read back as two lines) */
         const char *bad[] = {"head.group=he\n[maxpool]", NULL};

@@ -2,11 +2,14 @@
  * (convolutions plain, strided, grouped, 1x1 and transposed, accumulating or not; bias; batch
  * norm training / inference / both backwards with the running statistics; pooling with ties;
  * every activation, in place too; GEMM in all four transpose combinations; vector ops, copy2d,
- * pixel shuffle, replication pad, the loss with and without mask, SGD, all_finite; memory:
- * zero-filled alloc, uploads larger than the pinned staging, fill), then whole training steps
- * of a network using every layer type (forward, loss, backward, SGD; a frozen group with
- * running-statistics BN and the input gradient), GPU against CPU, outputs of every layer,
- * every tensor and gradient compared.
+ * pixel shuffle, replication pad, the BCE loss with and without mask, SGD, all_finite; upsampling
+ * nearest and bilinear by 1, 2, 3, forward and backward; MSE and L1 with and without mask; Adam /
+ * AdamW; RMSprop plain, centred, with momentum; memory: zero-filled alloc, uploads larger than
+ * the pinned staging, fill), then whole training steps of two networks that use every layer type
+ * (forward, loss, backward, update; a frozen group with running-statistics BN and the input
+ * gradient): a classifier with BCE stepped by SGD, and a U-Net-like image-to-image net (skips
+ * through [route], [upsample], tanh, MSE) stepped by Adam and by RMSprop; GPU against CPU,
+ * outputs of every layer, every tensor and gradient compared.
  *
  * In a cuDNN build everything runs twice: with cuDNN, and with MEDCOLOR_CUDNN=0 (the own
  * kernels and the im2col + cuBLAS convolution). TF32 is off (MEDCOLOR_TF32 unset).
@@ -52,16 +55,39 @@ static const char *net_cfg =
     "[connected]\noutput=5\nactivation=linear\n"
     "[cost]\ntype=bce\n";
 
-/* Every trainable gradient of net_cfg after one step must move by less than 1e-4 of its scale
- * when the input moves by 1e-6 (relative, random): then the 1e-3 tolerance of the GPU-CPU step
- * comparison tests the backends and not the conditioning of the net. CPU only: runs in every
- * build, with or without a GPU. */
-static void conditioning(void) {
+/* The image-to-image network of the second whole-step comparison: U-Net-style skips through
+ * [route], bilinear and nearest [upsample] (factors 2 and 3), tanh, a dense masked MSE target;
+ * stepped by Adam (L2) and by RMSprop (centred, momentum, decoupled decay). */
+static const char *dense_cfg =
+    "[net]\nbatch=3\nwidth=12\nheight=12\nchannels=1\n"
+    "[convolutional]\nname=e0\ngroup=backbone\nfilters=6\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+    "[maxpool]\ngroup=backbone\nsize=2\nstride=2\n"
+    "[convolutional]\ngroup=backbone\nfilters=8\nsize=3\npadding=1\nbatch_normalize=1\nactivation=leaky\n"
+    "slope=0.1\n"
+    "[upsample]\nfactor=2\nmode=bilinear\n"
+    "[route]\nlayers=-1,e0\n"
+    "[convolutional]\nfilters=6\nsize=3\npadding=1\nbatch_normalize=1\nactivation=relu\n"
+    "[maxpool]\nsize=3\nstride=3\n"
+    "[upsample]\nstride=3\n"
+    "[convolutional]\nfilters=2\nsize=1\nactivation=tanh\n"
+    "[cost]\ntype=mse\n";
+
+/* targets of a net: {0,1} labels for BCE (dense = 0), values in [-0.9, 0.9] for MSE (dense = 1) */
+static void targets(mc_rng *r, int dense, size_t n, float *t) {
+    for (size_t i = 0; i < n; i++)
+        t[i] = dense ? (float)(1.8 * mc_rng_uniform(r) - 0.9) : (mc_rng_uniform(r) < 0.5 ? 0.0f : 1.0f);
+}
+
+/* Every trainable gradient of a compared net after one step must move by less than 1e-4 of its
+ * scale when the input moves by 1e-6 (relative, random): then the 1e-3 tolerance of the GPU-CPU
+ * step comparison tests the backends and not the conditioning of the net. CPU only: runs in
+ * every build, with or without a GPU. */
+static void conditioning_of(const char *cfg, int dense) {
     for (int frozen = 0; frozen < 2; frozen++) {
         mc_net *a, *b;
         mc_net_opts o = {.seed = 11};
-        REQUIRE_OK(mc_net_from_string(&a, net_cfg, "gpu.cfg", &o));
-        REQUIRE_OK(mc_net_from_string(&b, net_cfg, "gpu.cfg", &o));
+        REQUIRE_OK(mc_net_from_string(&a, cfg, "gpu.cfg", &o));
+        REQUIRE_OK(mc_net_from_string(&b, cfg, "gpu.cfg", &o));
         if (frozen) {
             REQUIRE_OK(mc_net_freeze(a, "backbone", 1));
             REQUIRE_OK(mc_net_freeze(b, "backbone", 1));
@@ -80,7 +106,7 @@ static void conditioning(void) {
             x[i] = (float)(2 * mc_rng_uniform(&r) - 1);
             x2[i] = x[i] * (float)(1 + 1e-6 * (2 * mc_rng_uniform(&r) - 1));
         }
-        for (int i = 0; i < B * nout; i++) t[i] = mc_rng_uniform(&r) < 0.5 ? 0.0f : 1.0f;
+        targets(&r, dense, (size_t)B * nout, t);
         mc_net *ns[2] = {a, b};
         for (int k = 0; k < 2; k++) {
             REQUIRE_OK(mc_net_set_input(ns[k], k ? x2 : x));
@@ -103,14 +129,19 @@ static void conditioning(void) {
                 d = fmax(d, fabs((double)ga[j] - (double)gb[j]));
             }
             CHECK(sc > 0 && d <= 1e-4 * sc,
-                  "net_cfg is well-conditioned (frozen %d): the gradient of %s moves by %.2g of its scale %.3g "
+                  "%s is well-conditioned (frozen %d): the gradient of %s moves by %.2g of its scale %.3g "
                   "under a 1e-6 input perturbation (at most 1e-4)",
-                  frozen, ti.name, sc > 0 ? d / sc : 0.0, sc);
+                  dense ? "dense_cfg" : "net_cfg", frozen, ti.name, sc > 0 ? d / sc : 0.0, sc);
             free(ga), free(gb);
         }
         free(x), free(x2), free(t);
         mc_net_free(a), mc_net_free(b);
     }
+}
+
+static void conditioning(void) {
+    conditioning_of(net_cfg, 0);
+    conditioning_of(dense_cfg, 1);
 }
 
 #ifndef MC_GPU
@@ -403,7 +434,7 @@ static void test_pool(void) {
 
 static void test_act(void) {
     const mc_act acts[] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
-                           {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -1, 1}};
+                           {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -1, 1}, {MC_ACT_TANH, 0, 0}};
     const size_t n = 100003;
     for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
         const mc_act *a = &acts[k];
@@ -579,12 +610,146 @@ static void test_loss_sgd_finite(void) {
     gpu->free(gpu, gf), free(f);
 }
 
+/* ---- upsampling, dense losses, Adam and RMSprop ---------------------------------------- */
+static void up_case(int mode, int n, int c, int h, int w, int f) {
+    const size_t nx = (size_t)n * c * h * w, ny = nx * (size_t)f * f;
+    float *x = rnd(nx, -1, 1), *y = rnd(ny, -1, 1), *dy = rnd(ny, -1, 1);
+    float *gx = dev(x, nx), *gy = dev(y, ny), *gdy = dev(dy, ny);
+    char what[128];
+    REQUIRE_OK(cpu->upsample_fwd(cpu, mode, n, c, h, w, f, x, y));
+    REQUIRE_OK(gpu->upsample_fwd(gpu, mode, n, c, h, w, f, gx, gy));
+    float *r = host(gy, ny, 1);
+    snprintf(what, sizeof what, "upsample %s x%d (%dx%dx%dx%d) forward", mode ? "bilinear" : "nearest", f, n, c, h, w);
+    same(what, r, y, ny, ELEM);
+    free(r);
+    for (int bi = 0; bi < 2; bi++) {
+        const float beta = bi ? 0.5f : 0.0f;
+        float *dx = rnd(nx, -1, 1), *gdx = dev(dx, nx);
+        REQUIRE_OK(cpu->upsample_bwd(cpu, mode, n, c, h, w, f, dy, beta, dx));
+        REQUIRE_OK(gpu->upsample_bwd(gpu, mode, n, c, h, w, f, gdy, beta, gdx));
+        r = host(gdx, nx, 1);
+        snprintf(what, sizeof what, "upsample %s x%d (%dx%dx%dx%d) backward, beta %g", mode ? "bilinear" : "nearest",
+                 f, n, c, h, w, (double)beta);
+        same(what, r, dx, nx, ELEM);
+        free(r), free(dx);
+    }
+    free(x), free(y), free(dy);
+    gpu->free(gpu, gx), gpu->free(gpu, gdy);
+}
+
+static void test_upsample(void) {
+    for (int mode = 0; mode < 2; mode++)
+        for (int f = 1; f <= 3; f++) {
+            up_case(mode, 2, 3, 17, 23, f);
+            up_case(mode, 1, 2, 1, 1, f);
+        }
+    up_case(MC_UP_BILINEAR, 4, 16, 64, 64, 2); /* more elements than one grid of blocks covers at once */
+    float *d = gpu->alloc(gpu, 16, "x");
+    CHECK(gpu->upsample_fwd(gpu, 7, 1, 1, 2, 2, 2, d, d) == MC_EUNSUP, "an unknown upsampling mode is refused");
+    CHECK(gpu->upsample_bwd(gpu, MC_UP_NEAREST, 1, 1, 2, 2, 0, d, 0.0f, d) == MC_EARG, "upsampling factor 0 is refused");
+    gpu->free(gpu, d);
+}
+
+static void test_reg_loss(void) {
+    const size_t n = 70001;
+    float *z = rnd(n, -2, 2), *t = rnd(n, -2, 2), *mask = rnd(n, 0, 1);
+    for (size_t i = 0; i < n; i++) mask[i] = mask[i] < 0.25f ? 0.0f : 1.0f;
+    t[7] = z[7]; /* d = 0 */
+    float *gz = dev(z, n), *gt = dev(t, n), *gm = dev(mask, n);
+    for (int type = 0; type < 2; type++)
+        for (int masked = 0; masked < 2; masked++) {
+            const char *nm = type ? "L1" : "MSE";
+            double l0, c0, l1, c1;
+            REQUIRE_OK(cpu->reg_loss_fwd(cpu, type, n, z, t, masked ? mask : NULL, &l0, &c0));
+            REQUIRE_OK(gpu->reg_loss_fwd(gpu, type, n, gz, gt, masked ? gm : NULL, &l1, &c1));
+            /* sums in double in another order: far below float resolution */
+            CHECK(fabs(l1 - l0) <= 1e-9 * fabs(l0), "%s loss (masked %d): GPU %.12g, CPU %.12g", nm, masked, l1, l0);
+            CHECK(c1 == c0, "%s count (masked %d): GPU %g, CPU %g", nm, masked, c1, c0);
+            for (int bi = 0; bi < 2; bi++) {
+                const float beta = bi ? 1.0f : 0.0f;
+                float *dz = rnd(n, -1, 1), *gdz = dev(dz, n);
+                REQUIRE_OK(cpu->reg_loss_bwd(cpu, type, n, z, t, masked ? mask : NULL, (float)(1.0 / c0), beta, dz));
+                REQUIRE_OK(gpu->reg_loss_bwd(gpu, type, n, gz, gt, masked ? gm : NULL, (float)(1.0 / c0), beta, gdz));
+                float *r = host(gdz, n, 1);
+                char what[96];
+                snprintf(what, sizeof what, "%s gradient (masked %d, beta %g)", nm, masked, (double)beta);
+                same(what, r, dz, n, ELEM);
+                free(r), free(dz);
+            }
+        }
+    double l, c;
+    REQUIRE_OK(gpu->reg_loss_fwd(gpu, MC_LOSS_MSE, 0, gz, gt, NULL, &l, &c));
+    CHECK(l == 0.0 && c == 0.0, "MSE over nothing: 0 with count 0 (%g, %g)", l, c);
+    CHECK(gpu->reg_loss_fwd(gpu, 9, n, gz, gt, NULL, &l, &c) == MC_EUNSUP, "an unknown loss is refused");
+    gpu->free(gpu, gz), gpu->free(gpu, gt), gpu->free(gpu, gm);
+    free(z), free(t), free(mask);
+}
+
+static void test_adam_rmsprop(void) {
+    const size_t np = 100000;
+    for (int dec = 0; dec < 2; dec++) {
+        float *w = rnd(np, -1, 1), *m = rnd(np, -0.1f, 0.1f), *v = rnd(np, 0, 0.01f);
+        float *gw = dev(w, np), *gm = dev(m, np), *gv = dev(v, np);
+        for (int s = 0; s < 3; s++) {
+            float *g = rnd(np, -1, 1), *gg = dev(g, np);
+            const double lr = 1e-3, b1 = 0.9, b2 = 0.999, wd = 0.01, t = s + 1;
+            const mc_adam_coef c = {(float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2),
+                                    dec ? 0.0f : (float)wd, dec ? (float)(1 - lr * wd) : 1.0f,
+                                    (float)(lr / (1 - pow(b1, t))), (float)sqrt(1 - pow(b2, t)), 1e-8f};
+            REQUIRE_OK(cpu->adam(cpu, np, w, g, m, v, &c));
+            REQUIRE_OK(gpu->adam(gpu, np, gw, gg, gm, gv, &c));
+            free(g), gpu->free(gpu, gg);
+        }
+        float *r = host(gw, np, 1);
+        same(dec ? "adamw: weights" : "adam (L2): weights", r, w, np, ELEM);
+        free(r);
+        r = host(gm, np, 1);
+        same(dec ? "adamw: first moment" : "adam (L2): first moment", r, m, np, ELEM);
+        free(r);
+        r = host(gv, np, 1);
+        same(dec ? "adamw: second moment" : "adam (L2): second moment", r, v, np, ELEM);
+        free(r), free(w), free(m), free(v);
+    }
+    for (int centered = 0; centered < 2; centered++)
+        for (int mom = 0; mom < 2; mom++) {
+            const int dec = centered; /* both decay forms, once each */
+            float *w = rnd(np, -1, 1), *sq = rnd(np, 0.5f, 1), *ga = rnd(np, -0.1f, 0.1f), *bf = rnd(np, -0.1f, 0.1f);
+            float *gw = dev(w, np), *gsq = dev(sq, np), *gga = dev(ga, np), *gbf = dev(bf, np);
+            for (int s = 0; s < 3; s++) {
+                float *g = rnd(np, -1, 1), *gg = dev(g, np);
+                const float lr = 0.01f, wd = 0.02f;
+                const mc_rmsprop_coef c = {0.99f, 1.0f - 0.99f, 1e-8f, lr, mom ? 0.9f : 0.0f, dec ? 0.0f : wd,
+                                           dec ? 1.0f - lr * wd : 1.0f, centered};
+                REQUIRE_OK(cpu->rmsprop(cpu, np, w, g, sq, centered ? ga : NULL, mom ? bf : NULL, &c));
+                REQUIRE_OK(gpu->rmsprop(gpu, np, gw, gg, gsq, centered ? gga : NULL, mom ? gbf : NULL, &c));
+                free(g), gpu->free(gpu, gg);
+            }
+            char what[128];
+            float *r;
+            snprintf(what, sizeof what, "rmsprop (centered %d, momentum %d): weights", centered, mom);
+            r = host(gw, np, 1), same(what, r, w, np, ELEM), free(r);
+            snprintf(what, sizeof what, "rmsprop (centered %d, momentum %d): square average", centered, mom);
+            r = host(gsq, np, 1), same(what, r, sq, np, ELEM), free(r);
+            snprintf(what, sizeof what, "rmsprop (centered %d, momentum %d): gradient average", centered, mom);
+            r = host(gga, np, 1), same(what, r, ga, np, ELEM), free(r);
+            snprintf(what, sizeof what, "rmsprop (centered %d, momentum %d): momentum buffer", centered, mom);
+            r = host(gbf, np, 1), same(what, r, bf, np, ELEM), free(r);
+            free(w), free(sq), free(ga), free(bf);
+        }
+    float *d = gpu->alloc(gpu, 4, "x");
+    const mc_rmsprop_coef c = {0.99f, 0.01f, 1e-8f, 0.01f, 0.9f, 0.0f, 1.0f, 0};
+    CHECK(gpu->rmsprop(gpu, 4, d, d, d, NULL, NULL, &c) == MC_EARG, "rmsprop with momentum but no buffer is refused");
+    gpu->free(gpu, d);
+}
+
 /* ---- whole training steps --------------------------------------------------------------- */
-static void net_case(int frozen) {
+/* three training steps of cfg (dense: an MSE net with real-valued targets) with optimiser opt, GPU
+ * against CPU; label names the case in the messages */
+static void net_case(const char *cfg, int dense, int frozen, const mc_optimizer *opt, const char *label) {
     mc_net *nc, *ng;
     mc_net_opts oc = {.seed = 11}, og = {.seed = 11, .backend = MC_BACKEND_CUDA, .gpu = 0};
-    REQUIRE_OK(mc_net_from_string(&nc, net_cfg, "gpu.cfg", &oc));
-    REQUIRE_OK(mc_net_from_string(&ng, net_cfg, "gpu.cfg", &og));
+    REQUIRE_OK(mc_net_from_string(&nc, cfg, "gpu.cfg", &oc));
+    REQUIRE_OK(mc_net_from_string(&ng, cfg, "gpu.cfg", &og));
     int nt = mc_net_num_tensors(nc), nl = mc_net_num_layers(nc), B = mc_net_batch(nc);
     REQUIRE(nt == mc_net_num_tensors(ng), "same tensors");
     for (int i = 0; i < nt; i++) { /* the same parameters, whatever the init does */
@@ -606,14 +771,11 @@ static void net_case(int frozen) {
     int ic, ih, iw, nout = mc_net_num_outputs(nc);
     mc_net_input_shape(nc, &ic, &ih, &iw);
     size_t nin = (size_t)B * ic * ih * iw;
-    char what[160];
-    const mc_sgd opt = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f, .decoupled = 1};
+    char what[200];
     for (int step = 0; step < 3; step++) {
         float *x = rnd(nin, -1, 1), *t = rnd((size_t)B * nout, 0, 1), *m = rnd((size_t)B * nout, 0, 1);
-        for (int i = 0; i < B * nout; i++) {
-            t[i] = t[i] < 0.5f ? 0.0f : 1.0f;
-            m[i] = m[i] < 0.2f ? 0.0f : 1.0f;
-        }
+        targets(&rng, dense, (size_t)B * nout, t);
+        for (int i = 0; i < B * nout; i++) m[i] = m[i] < 0.2f ? 0.0f : 1.0f;
         mc_net *nets[2] = {nc, ng};
         for (int k = 0; k < 2; k++) {
             REQUIRE_OK(mc_net_set_input(nets[k], x));
@@ -623,8 +785,8 @@ static void net_case(int frozen) {
             REQUIRE_OK(mc_net_backward(nets[k]));
         }
         double lc = mc_net_loss(nc), lg = mc_net_loss(ng);
-        CHECK(fabs(lg - lc) <= 1e-4 * fabs(lc), "net (frozen %d) step %d: loss GPU %.8g, CPU %.8g", frozen, step, lg,
-              lc);
+        CHECK(fabs(lg - lc) <= 1e-4 * fabs(lc), "%s (frozen %d) step %d: loss GPU %.8g, CPU %.8g", label, frozen, step,
+              lg, lc);
         for (int i = 0; i < nl; i++) {
             int c, h, w;
             REQUIRE_OK(mc_net_layer_shape(nc, i, &c, &h, &w));
@@ -632,7 +794,7 @@ static void net_case(int frozen) {
             float *a = malloc(no * sizeof(float)), *b = malloc(no * sizeof(float));
             REQUIRE_OK(mc_net_get_output(nc, i, a));
             REQUIRE_OK(mc_net_get_output(ng, i, b));
-            snprintf(what, sizeof what, "net (frozen %d) step %d: output of layer %d [%s]", frozen, step, i,
+            snprintf(what, sizeof what, "%s (frozen %d) step %d: output of layer %d [%s]", label, frozen, step, i,
                      mc_net_layer_type(nc, i));
             same(what, b, a, no, 1e-3);
             free(a), free(b);
@@ -641,7 +803,7 @@ static void net_case(int frozen) {
             float *a = malloc(nin * sizeof(float)), *b = malloc(nin * sizeof(float));
             REQUIRE_OK(mc_net_get_input_grad(nc, a));
             REQUIRE_OK(mc_net_get_input_grad(ng, b));
-            snprintf(what, sizeof what, "net (frozen) step %d: input gradient", step);
+            snprintf(what, sizeof what, "%s (frozen) step %d: input gradient", label, step);
             same(what, b, a, nin, 1e-3);
             free(a), free(b);
         }
@@ -652,12 +814,12 @@ static void net_case(int frozen) {
             float *a = malloc(ti.numel * sizeof(float)), *b = malloc(ti.numel * sizeof(float));
             REQUIRE_OK(mc_net_tensor_grad(nc, i, a));
             REQUIRE_OK(mc_net_tensor_grad(ng, i, b));
-            snprintf(what, sizeof what, "net (frozen %d) step %d: gradient of %s", frozen, step, ti.name);
+            snprintf(what, sizeof what, "%s (frozen %d) step %d: gradient of %s", label, frozen, step, ti.name);
             same(what, b, a, ti.numel, 1e-3);
             free(a), free(b);
         }
-        REQUIRE_OK(mc_net_sgd_step(nc, &opt));
-        REQUIRE_OK(mc_net_sgd_step(ng, &opt));
+        REQUIRE_OK(mc_net_step(nc, opt));
+        REQUIRE_OK(mc_net_step(ng, opt));
         free(x), free(t), free(m);
     }
     for (int i = 0; i < nt; i++) { /* parameters and running statistics after three updates */
@@ -666,7 +828,7 @@ static void net_case(int frozen) {
         float *a = malloc(ti.numel * sizeof(float)), *b = malloc(ti.numel * sizeof(float));
         REQUIRE_OK(mc_net_tensor_get(nc, i, a));
         REQUIRE_OK(mc_net_tensor_get(ng, i, b));
-        snprintf(what, sizeof what, "net (frozen %d) after 3 steps: %s", frozen, ti.name);
+        snprintf(what, sizeof what, "%s (frozen %d) after 3 steps: %s", label, frozen, ti.name);
         same(what, b, a, ti.numel, 1e-3);
         free(a), free(b);
     }
@@ -679,7 +841,7 @@ static void net_case(int frozen) {
     float *a = malloc(no * sizeof(float)), *b = malloc(no * sizeof(float));
     REQUIRE_OK(mc_net_get_output(nc, -1, a));
     REQUIRE_OK(mc_net_get_output(ng, -1, b));
-    snprintf(what, sizeof what, "net (frozen %d): evaluation-mode output", frozen);
+    snprintf(what, sizeof what, "%s (frozen %d): evaluation-mode output", label, frozen);
     same(what, b, a, no, 1e-3);
     free(a), free(b);
     mc_net_free(nc);
@@ -700,8 +862,23 @@ static void run_all(const char *label) {
     test_blas();
     test_copy_shuffle_pad();
     test_loss_sgd_finite();
-    net_case(0);
-    net_case(1);
+    test_upsample();
+    test_reg_loss();
+    test_adam_rmsprop();
+    mc_optimizer sgd, adam, rms;
+    mc_optimizer_defaults(&sgd, MC_OPTIM_SGD);
+    sgd.lr = 0.05, sgd.momentum = 0.9, sgd.weight_decay = 0.01, sgd.decoupled = 1;
+    net_case(net_cfg, 0, 0, &sgd, "net (SGD)");
+    net_case(net_cfg, 0, 1, &sgd, "net (SGD)");
+    /* Adam and RMSprop divide by the gradient's running magnitude, so an element whose gradient is
+     * float noise would move by a whole lr in a random direction: eps = 1e-3 keeps the update of
+     * such elements at ~lr*|g|/eps, and lr stays small beside the weights' scale */
+    mc_optimizer_defaults(&adam, MC_OPTIM_ADAM);
+    adam.lr = 1e-3, adam.eps = 1e-3, adam.weight_decay = 0.01;
+    mc_optimizer_defaults(&rms, MC_OPTIM_RMSPROP);
+    rms.lr = 1e-3, rms.eps = 1e-3, rms.momentum = 0.9, rms.centered = 1, rms.weight_decay = 0.01, rms.decoupled = 1;
+    net_case(dense_cfg, 1, 0, &adam, "dense net (Adam)");
+    net_case(dense_cfg, 1, 1, &rms, "dense net (RMSprop centred, momentum)");
 }
 
 int main(void) {

@@ -7,8 +7,9 @@
  * work, element by element) and are compared with the CPU backend (src/cpu/backend_cpu.c), which
  * the parity tests check against PyTorch: pixel shuffle, replication pad, pooling (max with the
  * first-maximum rule, ties, -inf, NaN; avg with count_include_pad), activations, bias, batch
- * norm (training, inference, both backwards, running statistics), the loss and its gradient,
- * SGD, im2col/col2im convolution through the row-major -> column-major GEMM mapping that
+ * norm (training, inference, both backwards, running statistics), the losses (BCE, MSE, L1 with
+ * and without mask) and their gradients, SGD, Adam/AdamW, RMSprop (centred, momentum), upsampling
+ * (nearest, bilinear, factors 1-4, forward and backward), im2col/col2im convolution through the row-major -> column-major GEMM mapping that
  * cuBLAS receives (checked against a textbook column-major GEMM), and the launch-size helper
  * with grid-stride coverage. A few facts are also checked directly (a pixel shuffle by hand,
  * BCE(0, 1) = log 2, the windows that contain an input position by brute force).
@@ -372,7 +373,7 @@ static void test_pool(void) {
 /* ---- activations, bias ------------------------------------------------------------------ */
 static void test_act(void) {
     const mc_act acts[] = {{MC_ACT_LINEAR, 0, 0}, {MC_ACT_RELU, 0, 0}, {MC_ACT_LEAKY, 0.1f, 0},
-                           {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -0.5f, 0.75f}};
+                           {MC_ACT_LOGISTIC, 0, 0}, {MC_ACT_HARDTANH, -0.5f, 0.75f}, {MC_ACT_TANH, 0, 0}};
     const size_t n = 1000;
     float *x = rnd(n, -3, 3);
     x[0] = 0.0f;
@@ -585,6 +586,157 @@ static void test_sgd(void) {
     CHECK(w == 1.5f && v == 1.0f, "one SGD step from rest: w = 2 - 0.5*1, v = g");
 }
 
+/* upsampling: the kernels' per-element functions over whole tensors against the CPU backend,
+ * bit for bit (same formulas, same order; MC_FMUL is a plain product on the host) */
+static void up_case(int mode, int n, int c, int h, int w, int f) {
+    const size_t nx = (size_t)n * c * h * w, ny = nx * (size_t)f * f;
+    float *x = rnd(nx, -1, 1), *y0 = rnd(ny, -1, 1), *y1 = rnd(ny, -1, 1), *dy = rnd(ny, -1, 1);
+    char what[96];
+    REQUIRE_OK(cpu->upsample_fwd(cpu, mode, n, c, h, w, f, x, y0));
+    for (size_t o = 0; o < ny; o++) y1[o] = mc_up_fwd_elem(mode, o, h, w, f, x);
+    snprintf(what, sizeof what, "upsample %s x%d (%dx%dx%dx%d) forward", mode ? "bilinear" : "nearest", f, n, c, h, w);
+    close_arr(what, y1, y0, ny, 0, 0);
+    for (int bi = 0; bi < 2; bi++) {
+        const float beta = bi ? 0.5f : 0.0f;
+        float *dx0 = rnd(nx, -1, 1), *dx1 = dupf(dx0, nx), *dxin = dupf(dx0, nx);
+        REQUIRE_OK(cpu->upsample_bwd(cpu, mode, n, c, h, w, f, dy, beta, dx0));
+        for (size_t e = 0; e < nx; e++) dx1[e] = mc_up_bwd_elem(mode, e, h, w, f, dy, beta, dxin);
+        snprintf(what, sizeof what, "upsample %s x%d (%dx%dx%dx%d) backward, beta %g", mode ? "bilinear" : "nearest",
+                 f, n, c, h, w, (double)beta);
+        close_arr(what, dx1, dx0, nx, 0, 0);
+        free(dx0), free(dx1), free(dxin);
+    }
+    free(x), free(y0), free(y1), free(dy);
+}
+
+static void test_upsample(void) {
+    for (int mode = 0; mode < 2; mode++)
+        for (int f = 1; f <= 4; f++) {
+            up_case(mode, 2, 3, 5, 7, f);
+            up_case(mode, 1, 2, 1, 1, f); /* a single input pixel */
+            up_case(mode, 1, 1, 2, 9, f);
+        }
+    /* facts, independent of the CPU backend: F.interpolate of [0, 1] by 2 gives
+     * nearest [0, 0, 1, 1], bilinear (align_corners=False) [0, 0.25, 0.75, 1] */
+    const float x[2] = {0.0f, 1.0f}, nearest[4] = {0, 0, 1, 1}, bilin[4] = {0.0f, 0.25f, 0.75f, 1.0f};
+    int okn = 1, okb = 1;
+    for (size_t o = 0; o < 4; o++) {
+        okn = okn && mc_up_fwd_elem(MC_UP_NEAREST, o, 1, 2, 2, x) == nearest[o];
+        okb = okb && mc_up_fwd_elem(MC_UP_BILINEAR, o, 1, 2, 2, x) == bilin[o];
+    }
+    CHECK(okn, "nearest x2 of [0, 1] is [0, 0, 1, 1]");
+    CHECK(okb, "bilinear x2 of [0, 1] is [0, 0.25, 0.75, 1]");
+    /* the taps' reach: mc_up_range holds every output whose weight on input i is non-zero */
+    int okr = 1;
+    for (int f = 1; f <= 5; f++)
+        for (int in = 1; in <= 6; in++)
+            for (int i = 0; i < in; i++) {
+                int lo, hi;
+                mc_up_range(i, f, in * f, &lo, &hi);
+                for (int o = 0; o < in * f; o++)
+                    if (mc_up_weight(o, i, in, f) != 0.0f && (o < lo || o > hi)) okr = 0;
+            }
+    CHECK(okr, "every output that reaches an input lies in its range (brute force, factors 1-5)");
+}
+
+/* dense regression losses: sums in double as k_reg_fwd (sequential here), the gradient bitwise */
+static void test_reg_loss(void) {
+    CHECK(mc_reg1(MC_LOSS_MSE, 3.0f, 1.0f) == 4.0 && mc_reg1(MC_LOSS_L1, 1.0f, 3.5f) == 2.5,
+          "MSE(3, 1) = 4, L1(1, 3.5) = 2.5");
+    const size_t n = 20011; /* more than one of the CPU backend's chunks, not a multiple of a block */
+    float *z = rnd(n, -2, 2), *t = rnd(n, -2, 2), *mask = rnd(n, 0, 1);
+    for (size_t i = 0; i < n; i++) mask[i] = mask[i] < 0.3f ? 0.0f : 1.0f;
+    t[5] = z[5]; /* d = 0: L1's gradient is 0 there */
+    for (int type = 0; type < 2; type++)
+        for (int masked = 0; masked < 2; masked++) {
+            const float *mk = masked ? mask : NULL;
+            double loss0, cnt0, loss1, cnt1, s = 0, c = 0;
+            REQUIRE_OK(cpu->reg_loss_fwd(cpu, type, n, z, t, mk, &loss0, &cnt0));
+            for (size_t i = 0; i < n; i++) {
+                double m = mk ? (double)mk[i] : 1.0;
+                s += m * mc_reg1(type, z[i], t[i]);
+                c += m;
+            }
+            mc_bce_finish(s, c, &loss1, &cnt1);
+            CHECK(fabs(loss1 - loss0) <= 1e-12 * fabs(loss0), "%s loss (masked=%d): %.15g vs CPU %.15g",
+                  type ? "L1" : "MSE", masked, loss1, loss0);
+            CHECK(cnt1 == cnt0, "%s count (masked=%d): %g vs CPU %g", type ? "L1" : "MSE", masked, cnt1, cnt0);
+            for (int bi = 0; bi < 2; bi++) {
+                const float beta = bi ? 1.0f : 0.0f, scale = (float)(1.0 / cnt0);
+                float *dz0 = rnd(n, -1, 1), *dz1 = dupf(dz0, n);
+                REQUIRE_OK(cpu->reg_loss_bwd(cpu, type, n, z, t, mk, scale, beta, dz0));
+                for (size_t i = 0; i < n; i++)
+                    dz1[i] = mc_reg_grad1(type, z[i], t[i], mk ? mk[i] : 1.0f, scale, beta, dz1[i]);
+                char what[80];
+                snprintf(what, sizeof what, "%s gradient (masked=%d, beta %g)", type ? "L1" : "MSE", masked,
+                         (double)beta);
+                close_arr(what, dz1, dz0, n, 0, 0);
+                if (!bi && type == MC_LOSS_L1) CHECK(dz1[5] == 0.0f, "L1's gradient at d = 0 is 0");
+                free(dz0), free(dz1);
+            }
+        }
+    free(z), free(t), free(mask);
+}
+
+/* Adam / AdamW and RMSprop: the per-element updates against the CPU backend, bit for bit, over
+ * several steps with changing coefficients */
+static mc_adam_coef adam_coef(int step, int decoupled) {
+    const double lr = 1e-3 * (1 + step), b1 = 0.9 - 0.02 * step, b2 = 0.999, wd = 0.01, t = step + 1;
+    mc_adam_coef c = {(float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2), decoupled ? 0.0f : (float)wd,
+                      decoupled ? (float)(1 - lr * wd) : 1.0f, (float)(lr / (1 - pow(b1, t))),
+                      (float)sqrt(1 - pow(b2, t)), 1e-8f};
+    return c;
+}
+
+static void test_adam_rmsprop(void) {
+    const size_t n = 300;
+    for (int dec = 0; dec < 2; dec++) {
+        float *w0 = rnd(n, -1, 1), *w1 = dupf(w0, n), *m0 = rnd(n, -0.1f, 0.1f), *m1 = dupf(m0, n);
+        float *v0 = rnd(n, 0, 0.01f), *v1 = dupf(v0, n);
+        for (int step = 0; step < 4; step++) {
+            float *g = rnd(n, -1, 1);
+            mc_adam_coef c = adam_coef(step, dec);
+            REQUIRE_OK(cpu->adam(cpu, n, w0, g, m0, v0, &c));
+            for (size_t i = 0; i < n; i++) mc_adam1(&w1[i], g[i], &m1[i], &v1[i], &c);
+            free(g);
+        }
+        close_arr(dec ? "adamw: weights" : "adam (L2): weights", w1, w0, n, 0, 0);
+        close_arr(dec ? "adamw: first moment" : "adam (L2): first moment", m1, m0, n, 0, 0);
+        close_arr(dec ? "adamw: second moment" : "adam (L2): second moment", v1, v0, n, 0, 0);
+        free(w0), free(w1), free(m0), free(m1), free(v0), free(v1);
+    }
+    { /* a fact: Adam's first step from zero moments moves each weight by about lr against the gradient */
+        mc_adam_coef c = {0.9f, 0.1f, 0.999f, 0.001f, 0.0f, 1.0f, (float)(0.01 / 0.1), (float)sqrt(0.001), 1e-8f};
+        float w = 1.0f, m = 0.0f, v = 0.0f;
+        mc_adam1(&w, -3.0f, &m, &v, &c);
+        CHECK(fabsf(w - 1.01f) < 1e-6f, "Adam's first step: w = 1 + lr*sign(-g) (got %.9g)", (double)w);
+    }
+    for (int centered = 0; centered < 2; centered++)
+        for (int mom = 0; mom < 2; mom++)
+            for (int dec = 0; dec < 2; dec++) {
+                float *w0 = rnd(n, -1, 1), *w1 = dupf(w0, n), *s0 = rnd(n, 0.5f, 1), *s1 = dupf(s0, n);
+                float *a0 = rnd(n, -0.1f, 0.1f), *a1 = dupf(a0, n), *b0 = rnd(n, -0.1f, 0.1f), *b1 = dupf(b0, n);
+                for (int step = 0; step < 4; step++) {
+                    float *g = rnd(n, -1, 1);
+                    const float lr = 0.01f / (float)(step + 1), wd = 0.02f;
+                    mc_rmsprop_coef c = {0.99f, 1.0f - 0.99f, 1e-8f, lr, mom ? 0.9f : 0.0f, dec ? 0.0f : wd,
+                                         dec ? 1.0f - lr * wd : 1.0f, centered};
+                    REQUIRE_OK(cpu->rmsprop(cpu, n, w0, g, s0, centered ? a0 : NULL, mom ? b0 : NULL, &c));
+                    for (size_t i = 0; i < n; i++)
+                        mc_rmsprop1(&w1[i], g[i], &s1[i], centered ? &a1[i] : NULL, mom ? &b1[i] : NULL, &c);
+                    free(g);
+                }
+                char what[96];
+                snprintf(what, sizeof what, "rmsprop (centered %d, momentum %d, decoupled %d): ", centered, mom, dec);
+                char wb[128];
+                snprintf(wb, sizeof wb, "%sweights", what), close_arr(wb, w1, w0, n, 0, 0);
+                snprintf(wb, sizeof wb, "%ssquare average", what), close_arr(wb, s1, s0, n, 0, 0);
+                snprintf(wb, sizeof wb, "%sgradient average", what), close_arr(wb, a1, a0, n, 0, 0);
+                snprintf(wb, sizeof wb, "%smomentum", what), close_arr(wb, b1, b0, n, 0, 0);
+                free(w0), free(w1), free(s0), free(s1), free(a0), free(a1), free(b0), free(b1);
+            }
+}
+
 int main(void) {
     REQUIRE_OK(mc_backend_cpu_create(&cpu, NULL));
     mc_rng_seed(&rng, 7);
@@ -601,6 +753,9 @@ int main(void) {
     test_bn(1, 2, 1); /* m = 1: the running variance takes the biased one */
     test_loss();
     test_sgd();
+    test_upsample();
+    test_reg_loss();
+    test_adam_rmsprop();
     cpu->destroy(cpu);
     return mc_test_done("test_gpu_host");
 }

@@ -25,7 +25,8 @@ int mc_cli_info(int argc, char **argv) {
     const char *syn = "medcolor info <net.cfg> [--brief]";
     const char *about = "Prints the network's layers (type, name, group, output shape, parameters), the\n"
                         "parameters of each group, and the trainable parameters of each training stage\n"
-                        "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C).";
+                        "(baseline: C; baseline-all: E+C; color: T+C; all: T+E+C; last: C) of a classifier\n"
+                        "(an image-to-image network, whose output is wider than 1x1, has no stages).";
     const char *pos[1];
     int npos;
     int r = mc_cli_parse("info", argc, argv, opts, pos, 1, &npos, syn, about);
@@ -71,6 +72,13 @@ int mc_cli_info(int argc, char **argv) {
         printf("  %-12s %12s\n", mc_net_group_name(net, g),
                mc_cli_thousands(mc_net_group_params(net, mc_net_group_name(net, g)), b1, sizeof b1));
     printf("  %-12s %12s\n", "total", mc_cli_thousands(mc_net_num_params(net), b1, sizeof b1));
+    /* the stages are the classification trainer's; an image-to-image network (an output wider
+     * than 1x1, e.g. cfg/colorize/) trains without them */
+    mc_net_layer_shape(net, n - 1, &c, &h, &w);
+    if (h > 1 || w > 1) {
+        mc_net_free(net);
+        return 0;
+    }
     printf("\ntrainable parameters per stage:\n");
     static const char *const what[] = {"C (E frozen)", "E + C", "T + C (E frozen)", "T + E + C",
                                        "C (T, E frozen)"};

@@ -10,7 +10,7 @@
  * current (cudaSetDevice) for the calling thread. A backend is used by one host thread at a
  * time (as a net is).
  *
- * Synchronisation: operations are asynchronous; download, the loss (bce_fwd), all_finite and
+ * Synchronisation: operations are asynchronous; download, the losses (bce_fwd, reg_loss_fwd), all_finite and
  * sync wait for the stream. Uploads go through two pinned staging buffers, so an upload returns
  * as soon as its data is copied to pinned memory and the transfer is queued behind the work
  * already on the stream (the host can prepare the next batch meanwhile).
@@ -396,6 +396,55 @@ static int cu_sgd(mc_backend *be, size_t n, float *w, const float *g, float *v, 
     return mc_k_sgd(cx->stream, n, w, g, v, lr, momentum, wd, decoupled);
 }
 
+static int cu_adam(mc_backend *be, size_t n, float *w, const float *g, float *m, float *v, const mc_adam_coef *c) {
+    CU_ENTER(be, cx);
+    return mc_k_adam(cx->stream, n, w, g, m, v, c);
+}
+
+static int cu_rmsprop(mc_backend *be, size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                      const mc_rmsprop_coef *c) {
+    CU_ENTER(be, cx);
+    if ((c->centered && !ga) || (c->momentum > 0.0f && !buf))
+        return mc_err(MC_EARG, "cuda backend: rmsprop without its %s buffer", !buf ? "momentum" : "average");
+    return mc_k_rmsprop(cx->stream, n, w, g, sq, c->centered ? ga : NULL, c->momentum > 0.0f ? buf : NULL, c);
+}
+
+static int cu_reg_loss_fwd(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                           double *loss, double *count) {
+    CU_ENTER(be, cx);
+    if (type != MC_LOSS_MSE && type != MC_LOSS_L1) return mc_err(MC_EUNSUP, "cuda backend: unknown loss %d", type);
+    MC_TRY(mc_k_reg_fwd(cx->stream, type, n, z, t, mask, cx->dred));
+    CU_CHECK(cudaMemcpyAsync(cx->hred, cx->dred + 2 * MC_CUDA_RED_BLOCKS, 2 * sizeof(double),
+                             cudaMemcpyDeviceToHost, cx->stream));
+    CU_CHECK(cudaStreamSynchronize(cx->stream));
+    mc_bce_finish(cx->hred[0], cx->hred[1], loss, count);
+    return MC_OK;
+}
+
+static int cu_reg_loss_bwd(mc_backend *be, int type, size_t n, const float *z, const float *t, const float *mask,
+                           float scale, float beta, float *dz) {
+    CU_ENTER(be, cx);
+    if (type != MC_LOSS_MSE && type != MC_LOSS_L1) return mc_err(MC_EUNSUP, "cuda backend: unknown loss %d", type);
+    return mc_k_reg_bwd(cx->stream, type, n, z, t, mask, scale, beta, dz);
+}
+
+static int cu_upsample_fwd(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *x, float *y) {
+    CU_ENTER(be, cx);
+    if (mode != MC_UP_NEAREST && mode != MC_UP_BILINEAR)
+        return mc_err(MC_EUNSUP, "cuda backend: unknown upsampling mode %d", mode);
+    if (f < 1) return mc_err(MC_EARG, "cuda backend: upsampling factor %d", f);
+    return mc_k_up_fwd(cx->stream, mode, n, c, h, w, f, x, y);
+}
+
+static int cu_upsample_bwd(mc_backend *be, int mode, int n, int c, int h, int w, int f, const float *dy, float beta,
+                           float *dx) {
+    CU_ENTER(be, cx);
+    if (mode != MC_UP_NEAREST && mode != MC_UP_BILINEAR)
+        return mc_err(MC_EUNSUP, "cuda backend: unknown upsampling mode %d", mode);
+    if (f < 1) return mc_err(MC_EARG, "cuda backend: upsampling factor %d", f);
+    return mc_k_up_bwd(cx->stream, mode, n, c, h, w, f, dy, beta, dx);
+}
+
 static int cu_all_finite(mc_backend *be, size_t n, const float *x, int *result) {
     CU_ENTER(be, cx);
     MC_TRY(mc_k_all_finite(cx->stream, n, x, cx->dflag));
@@ -554,6 +603,12 @@ extern "C" int mc_backend_cuda_create(mc_backend **out, int gpu) {
     be->bce_fwd = cu_bce_fwd;
     be->bce_bwd = cu_bce_bwd;
     be->sgd = cu_sgd;
+    be->adam = cu_adam;
+    be->rmsprop = cu_rmsprop;
+    be->reg_loss_fwd = cu_reg_loss_fwd;
+    be->reg_loss_bwd = cu_reg_loss_bwd;
+    be->upsample_fwd = cu_upsample_fwd;
+    be->upsample_bwd = cu_upsample_bwd;
     be->all_finite = cu_all_finite;
     *out = be;
     return MC_OK;

@@ -131,6 +131,17 @@ int mc_k_bce_bwd(cudaStream_t s, size_t n, const float *prob, const float *t, co
                  float scale, float beta, float *dz);
 int mc_k_sgd(cudaStream_t s, size_t n, float *w, const float *g, float *v, float lr, float momentum,
              float wd, int decoupled);
+int mc_k_adam(cudaStream_t s, size_t n, float *w, const float *g, float *m, float *v, const mc_adam_coef *c);
+int mc_k_rmsprop(cudaStream_t s, size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                 const mc_rmsprop_coef *c);
+/* dense regression losses: sums (masked loss, mask count) to dred[2*MC_CUDA_RED_BLOCKS..+1] */
+int mc_k_reg_fwd(cudaStream_t s, int type, size_t n, const float *z, const float *t, const float *mask,
+                 double *dred);
+int mc_k_reg_bwd(cudaStream_t s, int type, size_t n, const float *z, const float *t, const float *mask,
+                 float scale, float beta, float *dz);
+int mc_k_up_fwd(cudaStream_t s, int mode, int n, int c, int h, int w, int f, const float *x, float *y);
+int mc_k_up_bwd(cudaStream_t s, int mode, int n, int c, int h, int w, int f, const float *dy, float beta,
+                float *dx);
 /* *dflag = 1, then 0 when any of x is not finite */
 int mc_k_all_finite(cudaStream_t s, size_t n, const float *x, int *dflag);
 

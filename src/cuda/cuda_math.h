@@ -34,6 +34,15 @@ extern "C" {
 #define MC_HOST_DEVICE
 #endif
 
+/* A product that is rounded on its own, never fused with a following add into an FMA (nvcc
+ * contracts a*b + c by default; the CPU backend's build has no FMA): the formulas below that use it
+ * give the CPU backend's bits on the GPU too. */
+#ifdef __CUDA_ARCH__
+#define MC_FMUL(a, b) __fmul_rn((a), (b))
+#else
+#define MC_FMUL(a, b) ((a) * (b))
+#endif
+
 /* ---- launch sizes ----------------------------------------------------------------------- */
 #define MC_CUDA_THREADS 256u      /* threads per block of every element-wise kernel */
 #define MC_CUDA_MAX_BLOCKS 65535u /* grid cap; grid-stride loops cover the rest */
@@ -376,6 +385,135 @@ static inline MC_HOST_DEVICE void mc_sgd1(float *w, float g, float *v, float lr,
     float vi = momentum * *v + gi;
     *v = vi;
     *w = *w * shrink - lr * vi;
+}
+
+/* ---- upsampling by an integer factor f (backend.h) ---------------------------------------
+ * Bilinear taps of output position o along an axis of `in` inputs (align_corners=False, in
+ * float as PyTorch): s = (o + 0.5)*(1/f) - 0.5 clamped at 0, i0 = floor(s), i1 = min(i0+1, in-1),
+ * l1 = s - i0, l0 = 1 - l1. */
+static inline MC_HOST_DEVICE void mc_up_tap(int o, int in, int f, int *i0, int *i1, float *l0, float *l1) {
+    const float scale = 1.0f / (float)f;
+    float s = MC_FMUL(scale, (float)o + 0.5f) - 0.5f;
+    if (s < 0.0f) s = 0.0f;
+    int a = (int)s;
+    if (a > in - 1) a = in - 1;
+    float t = s - (float)a;
+    t = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+    *i0 = a;
+    *i1 = a < in - 1 ? a + 1 : a;
+    *l1 = t;
+    *l0 = 1.0f - t;
+}
+
+/* the weight with which output o's taps reach input i (0: none) */
+static inline MC_HOST_DEVICE float mc_up_weight(int o, int i, int in, int f) {
+    int i0, i1;
+    float l0, l1;
+    mc_up_tap(o, in, f, &i0, &i1, &l0, &l1);
+    return (i0 == i ? l0 : 0.0f) + (i1 == i ? l1 : 0.0f);
+}
+
+/* the outputs along an axis (out of them) whose taps can reach input i: [*lo, *hi] */
+static inline MC_HOST_DEVICE void mc_up_range(int i, int f, int out, int *lo, int *hi) {
+    *lo = f * (i - 1) < 0 ? 0 : f * (i - 1);
+    *hi = f * (i + 2) - 1 > out - 1 ? out - 1 : f * (i + 2) - 1;
+}
+
+/* y element o of (n, c, h*f, w*f) */
+static inline MC_HOST_DEVICE float mc_up_fwd_elem(int mode, size_t o, int h, int w, int f, const float *x) {
+    const size_t ow = (size_t)w * f, oh = (size_t)h * f;
+    const int ox = (int)(o % ow), oy = (int)(o / ow % oh);
+    const float *xp = x + o / ow / oh * (size_t)h * w;
+    if (mode == MC_UP_NEAREST) return xp[(size_t)(oy / f) * w + ox / f];
+    int y0, y1, x0, x1;
+    float h0, h1, w0, w1;
+    mc_up_tap(oy, h, f, &y0, &y1, &h0, &h1);
+    mc_up_tap(ox, w, f, &x0, &x1, &w0, &w1);
+    const float *r0 = xp + (size_t)y0 * w, *r1 = xp + (size_t)y1 * w;
+    return MC_FMUL(MC_FMUL(r0[x0], w0) + MC_FMUL(r0[x1], w1), h0) + MC_FMUL(MC_FMUL(r1[x0], w0) + MC_FMUL(r1[x1], w1), h1);
+}
+
+/* dx element e of (n, c, h, w): beta*dx + the adjoint, in the CPU backend's order (nearest: the
+ * f x f block row by row; bilinear: per output row oy ascending, the row's weighted sum over
+ * its output columns ascending, times that row's weight) */
+static inline MC_HOST_DEVICE float mc_up_bwd_elem(int mode, size_t e, int h, int w, int f, const float *dy, float beta,
+                                                  const float *dx) {
+    const int ix = (int)(e % (size_t)w), iy = (int)(e / (size_t)w % (size_t)h);
+    const size_t ow = (size_t)w * f, oh = (size_t)h * f;
+    const float *gp = dy + e / (size_t)w / (size_t)h * oh * ow;
+    float v = beta == 0.0f ? 0.0f : MC_FMUL(beta, dx[e]);
+    if (mode == MC_UP_NEAREST) {
+        for (int a = 0; a < f; a++) {
+            const float *g = gp + ((size_t)iy * f + a) * ow + (size_t)ix * f;
+            for (int b = 0; b < f; b++) v += g[b];
+        }
+        return v;
+    }
+    int y0, y1, x0, x1;
+    mc_up_range(iy, f, (int)oh, &y0, &y1);
+    mc_up_range(ix, f, (int)ow, &x0, &x1);
+    for (int oy = y0; oy <= y1; oy++) {
+        const float wy = mc_up_weight(oy, iy, h, f);
+        if (wy == 0.0f) continue;
+        const float *g = gp + (size_t)oy * ow;
+        float t = 0.0f;
+        for (int ox = x0; ox <= x1; ox++) {
+            const float wx = mc_up_weight(ox, ix, w, f);
+            if (wx != 0.0f) t += MC_FMUL(wx, g[ox]);
+        }
+        v += MC_FMUL(wy, t);
+    }
+    return v;
+}
+
+/* ---- dense regression losses (backend.h) -------------------------------------------------
+ * One entry's loss in double: d*d (MSE) or |d| (L1), d = z - t. */
+static inline MC_HOST_DEVICE double mc_reg1(int type, float z, float t) {
+    double d = (double)z - (double)t;
+    return type == MC_LOSS_MSE ? d * d : fabs(d);
+}
+
+/* dz = beta*dz + m * (d * s2) (MSE, s2 = 2*scale) or m * (sign(d) * scale) (L1, sign(0) = 0) */
+static inline MC_HOST_DEVICE float mc_reg_grad1(int type, float z, float t, float m, float scale, float beta, float dz) {
+    const float d = z - t, sg = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
+    const float s2 = type == MC_LOSS_MSE ? 2.0f * scale : scale;
+    const float v = MC_FMUL(m, MC_FMUL(type == MC_LOSS_MSE ? d : sg, s2));
+    return beta == 0.0f ? v : v + MC_FMUL(beta, dz);
+}
+
+/* ---- Adam / AdamW, RMSprop (backend.h: torch.optim's order of operations) ---------------- */
+static inline MC_HOST_DEVICE void mc_adam1(float *w, float g, float *m, float *v, const mc_adam_coef *c) {
+    const float gi = g + MC_FMUL(c->l2, *w);
+    const float wi = MC_FMUL(*w, c->shrink);
+    const float mi = MC_FMUL(*m, c->b1) + MC_FMUL(c->omb1, gi);
+    const float vi = MC_FMUL(*v, c->b2) + MC_FMUL(MC_FMUL(c->omb2, gi), gi);
+    *m = mi;
+    *v = vi;
+    *w = wi + MC_FMUL(-c->step_size, mi / (sqrtf(vi) / c->bc2_sqrt + c->eps));
+}
+
+/* ga may be NULL unless centered, buf unless momentum > 0 */
+static inline MC_HOST_DEVICE void mc_rmsprop1(float *w, float g, float *sq, float *ga, float *buf,
+                                              const mc_rmsprop_coef *c) {
+    const float gi = g + MC_FMUL(c->l2, *w);
+    const float wi = MC_FMUL(*w, c->shrink);
+    const float si = MC_FMUL(*sq, c->alpha) + MC_FMUL(MC_FMUL(c->oma, gi), gi);
+    *sq = si;
+    float avg;
+    if (c->centered) {
+        const float ai = MC_FMUL(*ga, c->alpha) + MC_FMUL(c->oma, gi);
+        *ga = ai;
+        avg = sqrtf(si + MC_FMUL(MC_FMUL(-1.0f, ai), ai)) + c->eps;
+    } else {
+        avg = sqrtf(si) + c->eps;
+    }
+    if (c->momentum > 0.0f) {
+        const float bi = MC_FMUL(*buf, c->momentum) + gi / avg;
+        *buf = bi;
+        *w = wi + MC_FMUL(-c->lr, bi);
+    } else {
+        *w = wi + MC_FMUL(-c->lr, gi / avg);
+    }
 }
 
 #endif

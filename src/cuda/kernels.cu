@@ -425,6 +425,77 @@ int mc_k_bce_bwd(cudaStream_t s, size_t n, const float *prob, const float *t, co
     return MC_OK;
 }
 
+/* dense regression losses: stage 1 as k_bce_fwd (per-block sums of mask*loss and mask), stage 2
+ * k_bce_total */
+static __global__ void k_reg_fwd(int type, size_t n, const float *z, const float *t, const float *mask,
+                                 double *part) {
+    __shared__ double sh[T];
+    double s = 0, c = 0;
+    GRID_LOOP(i, n) {
+        double m = mask ? (double)mask[i] : 1.0;
+        s += m * mc_reg1(type, z[i], t[i]);
+        c += m;
+    }
+    s = block_sum(s, sh);
+    c = block_sum(c, sh);
+    if (threadIdx.x == 0) {
+        part[2 * blockIdx.x] = s;
+        part[2 * blockIdx.x + 1] = c;
+    }
+}
+
+int mc_k_reg_fwd(cudaStream_t s, int type, size_t n, const float *z, const float *t, const float *mask,
+                 double *dred) {
+    unsigned nb = mc_cuda_blocks(n, T, MC_CUDA_RED_BLOCKS);
+    if (nb) {
+        k_reg_fwd<<<nb, T, 0, s>>>(type, n, z, t, mask, dred);
+        CU_CHECK_LAUNCH("k_reg_fwd");
+    }
+    k_bce_total<<<1, T, 0, s>>>(nb, dred);
+    CU_CHECK_LAUNCH("k_bce_total");
+    return MC_OK;
+}
+
+static __global__ void k_reg_bwd(int type, size_t n, const float *z, const float *t, const float *mask,
+                                 float scale, float beta, float *dz) {
+    GRID_LOOP(i, n) dz[i] = mc_reg_grad1(type, z[i], t[i], mask ? mask[i] : 1.0f, scale, beta, dz[i]);
+}
+
+int mc_k_reg_bwd(cudaStream_t s, int type, size_t n, const float *z, const float *t, const float *mask,
+                 float scale, float beta, float *dz) {
+    if (!n) return MC_OK;
+    k_reg_bwd<<<blocks_for(n), T, 0, s>>>(type, n, z, t, mask, scale, beta, dz);
+    CU_CHECK_LAUNCH("k_reg_bwd");
+    return MC_OK;
+}
+
+/* ---- upsampling ------------------------------------------------------------------------- */
+static __global__ void k_up_fwd(int mode, size_t total, int h, int w, int f, const float *x, float *y) {
+    GRID_LOOP(o, total) y[o] = mc_up_fwd_elem(mode, o, h, w, f, x);
+}
+
+int mc_k_up_fwd(cudaStream_t s, int mode, int n, int c, int h, int w, int f, const float *x, float *y) {
+    size_t total = (size_t)n * c * h * f * w * f;
+    if (!total) return MC_OK;
+    k_up_fwd<<<blocks_for(total), T, 0, s>>>(mode, total, h, w, f, x, y);
+    CU_CHECK_LAUNCH("k_up_fwd");
+    return MC_OK;
+}
+
+static __global__ void k_up_bwd(int mode, size_t total, int h, int w, int f, const float *dy, float beta,
+                                float *dx) {
+    GRID_LOOP(e, total) dx[e] = mc_up_bwd_elem(mode, e, h, w, f, dy, beta, dx);
+}
+
+int mc_k_up_bwd(cudaStream_t s, int mode, int n, int c, int h, int w, int f, const float *dy, float beta,
+                float *dx) {
+    size_t total = (size_t)n * c * h * w;
+    if (!total) return MC_OK;
+    k_up_bwd<<<blocks_for(total), T, 0, s>>>(mode, total, h, w, f, dy, beta, dx);
+    CU_CHECK_LAUNCH("k_up_bwd");
+    return MC_OK;
+}
+
 /* ---- optimiser, checks ------------------------------------------------------------------ */
 static __global__ void k_sgd(size_t n, float *w, const float *g, float *v, float lr, float momentum, float l2,
                              float shrink) {
@@ -438,6 +509,30 @@ int mc_k_sgd(cudaStream_t s, size_t n, float *w, const float *g, float *v, float
     mc_sgd_coef(lr, wd, decoupled, &l2, &shrink);
     k_sgd<<<blocks_for(n), T, 0, s>>>(n, w, g, v, lr, momentum, l2, shrink);
     CU_CHECK_LAUNCH("k_sgd");
+    return MC_OK;
+}
+
+static __global__ void k_adam(size_t n, float *w, const float *g, float *m, float *v, mc_adam_coef c) {
+    GRID_LOOP(i, n) mc_adam1(&w[i], g[i], &m[i], &v[i], &c);
+}
+
+int mc_k_adam(cudaStream_t s, size_t n, float *w, const float *g, float *m, float *v, const mc_adam_coef *c) {
+    if (!n) return MC_OK;
+    k_adam<<<blocks_for(n), T, 0, s>>>(n, w, g, m, v, *c);
+    CU_CHECK_LAUNCH("k_adam");
+    return MC_OK;
+}
+
+static __global__ void k_rmsprop(size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                                 mc_rmsprop_coef c) {
+    GRID_LOOP(i, n) mc_rmsprop1(&w[i], g[i], &sq[i], ga ? &ga[i] : NULL, buf ? &buf[i] : NULL, &c);
+}
+
+int mc_k_rmsprop(cudaStream_t s, size_t n, float *w, const float *g, float *sq, float *ga, float *buf,
+                 const mc_rmsprop_coef *c) {
+    if (!n) return MC_OK;
+    k_rmsprop<<<blocks_for(n), T, 0, s>>>(n, w, g, sq, ga, buf, *c);
+    CU_CHECK_LAUNCH("k_rmsprop");
     return MC_OK;
 }
 

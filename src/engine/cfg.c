@@ -80,15 +80,53 @@ static int add_kv(mc_cfg_section *s, const char *key, const char *val, const cha
 static int parse_text(mc_cfg *c, char *text, const char *file, int depth, const char *group,
                       const char *prefix);
 
+/* The key's value in section s, without marking it used (NULL when absent). */
+static const char *peek(const mc_cfg_section *s, const char *key) {
+    for (int i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0) return s->kv[i].val;
+    return NULL;
+}
+
+static void free_section(mc_cfg_section *s) {
+    for (int i = 0; i < s->nkv; i++) {
+        free(s->kv[i].key);
+        free(s->kv[i].val);
+    }
+    free(s->kv);
+    free(s->type);
+}
+
+/* [include] until=NAME: of the sections an include added (from index first on), keeps those up
+ * to the layer whose full name (its prefix, then name=) is prefix + NAME, and drops the rest. */
+static int cut_after(mc_cfg *c, int first, const char *prefix, const char *until, const char *inc_file,
+                     int inc_line, const char *path) {
+    const size_t pl = prefix ? strlen(prefix) : 0;
+    for (int i = first; i < c->n; i++) {
+        const mc_cfg_section *s = &c->s[i];
+        const char *nm = peek(s, "name"), *sp = s->prefix ? s->prefix : "";
+        if (!nm || strncmp(sp, prefix ? prefix : "", pl) != 0) continue;
+        /* the name as the included file sees it: its own sections' prefix is exactly `prefix` */
+        char full[1024];
+        snprintf(full, sizeof full, "%s%s", sp + pl, nm);
+        if (strcmp(full, until) != 0) continue;
+        for (int j = i + 1; j < c->n; j++) free_section(&c->s[j]);
+        c->n = i + 1;
+        return MC_OK;
+    }
+    return mc_err(MC_EPARSE, "%s:%d: [include] until=%s: %s has no layer named '%s'", inc_file, inc_line, until, path,
+                  until);
+}
+
 /* Expands the [include] section that was just completed (the last section of c). */
 static int expand_include(mc_cfg *c, int depth, const char *outer_group, const char *outer_prefix) {
     mc_cfg_section *inc = &c->s[c->n - 1];
     char where[512];
-    const char *file = NULL, *group = NULL, *prefix = NULL;
+    const char *file = NULL, *group = NULL, *prefix = NULL, *until = NULL;
     MC_TRY(mc_cfg_str(inc, "file", NULL, &file));
     if (!file) return mc_err(MC_EPARSE, "%s: [include] needs file=", mc_cfg_where(inc, NULL, where, sizeof where));
     MC_TRY(mc_cfg_str(inc, "group", NULL, &group));
     MC_TRY(mc_cfg_str(inc, "prefix", NULL, &prefix));
+    MC_TRY(mc_cfg_str(inc, "until", NULL, &until));
     MC_TRY(mc_cfg_check_unused(inc));
     if (depth >= MAX_INCLUDE_DEPTH)
         return mc_err(MC_EPARSE, "%s: includes nested deeper than %d (a cycle?)",
@@ -117,9 +155,9 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
         return mc_err(MC_EPARSE, "%s: the name prefix (with the enclosing includes' prefixes) is longer than %zu bytes",
                       mc_cfg_where(inc, "prefix", where, sizeof where), sizeof pbuf - 1);
     const char *gk = g ? cfg_keep(c, g) : NULL, *pk = pbuf[0] ? cfg_keep(c, pbuf) : NULL;
-    const char *fk = cfg_keep(c, path);
-    if ((g && !gk) || (pbuf[0] && !pk) || !fk) return MC_ENOMEM;
-    int inc_line = inc->line;
+    const char *fk = cfg_keep(c, path), *uk = until ? cfg_keep(c, until) : NULL;
+    if ((g && !gk) || (pbuf[0] && !pk) || !fk || (until && !uk)) return MC_ENOMEM;
+    int inc_line = inc->line, first = c->n - 1;
     const char *inc_file = inc->file;
     /* drop the [include] section itself */
     for (int i = 0; i < inc->nkv; i++) {
@@ -146,18 +184,13 @@ static int expand_include(mc_cfg *c, int depth, const char *outer_group, const c
     c->bytes += len;
     rc = parse_text(c, text, fk, depth + 1, gk, pk);
     free(text);
-    return rc;
+    if (rc < 0 || !uk) return rc;
+    return cut_after(c, first, pk, uk, inc_file, inc_line, fk);
 }
 
 /* Drops the last section of c (an [include] or [scope] once read). */
 static void drop_last_section(mc_cfg *c) {
-    mc_cfg_section *s = &c->s[c->n - 1];
-    for (int i = 0; i < s->nkv; i++) {
-        free(s->kv[i].key);
-        free(s->kv[i].val);
-    }
-    free(s->kv);
-    free(s->type);
+    free_section(&c->s[c->n - 1]);
     c->n--;
 }
 

@@ -137,9 +137,18 @@ static int run(mc_colorexp *e, const copts *c) {
     mc_net *net = NULL;
     int rc = mc_net_from_cfg(&net, e->net, &no);
     if (rc == MC_OK && e->weights && !c->resume) {
+        /* partial: ImageNet weights fill the encoder, the decoder keeps its initialisation */
         mc_import_report rep;
         memset(&rep, 0, sizeof rep);
-        rc = mc_net_import(net, e->weights, 0, &rep);
+        rc = mc_net_import(net, e->weights, MC_IMPORT_PARTIAL, &rep);
+        if (rc == MC_OK && !c->quiet)
+            fprintf(stderr, "medcolor %s: %s: %d tensors imported, %d of the network's keep their initialisation%s%s%s, "
+                            "%d of the file's unused\n",
+                    cmd, e->weights, rep.loaded, rep.nmissing, rep.nmissing ? " (first: " : "",
+                    rep.nmissing ? rep.missing[0].name : "", rep.nmissing ? ")" : "", rep.nunused + rep.nskipped);
+        if (rc == MC_OK && rep.loaded == 0)
+            rc = mc_err(MC_EARG, "%s: no tensor of the file matches the network %s", e->weights, e->net);
+        mc_import_report_free(&rep);
     }
     mc_netmeta nm = {.cfg_file = e->net, .set = (char **)e->set, .nset = e->nset, .data = e->train};
     if (rc == MC_OK) rc = mc_net_set_meta(net, &nm);

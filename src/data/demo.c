@@ -195,8 +195,8 @@ int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64
 }
 
 /* ---- the colorization demo sets (docs/colorize.md) ------------------------------------------
- * colour: a grey background (a gradient and faint noise, no chroma) and 3-6 shapes, discs in the
- * class "discs", squares in "squares", each of one lightness L in [25, 92]; a shape's chroma has
+ * colour: a dark grey background (L 6-22: a gradient and faint noise, no chroma) and 3-6 shapes,
+ * discs in the class "discs", squares in "squares", each of one lightness L in [30, 92]; a shape's chroma has
  * the magnitude 34 and a hue set by its lightness band (L < 50: 250 degrees, blue; < 70: 140,
  * green; else 40, orange) and turned by 90 degrees in squares: the colour is a function of grey
  * level and structure, so a network that sees L alone can learn it. Edges are smoothed over a
@@ -209,7 +209,7 @@ int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64
 static double smooth01(double t) { return t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3 - 2 * t); }
 
 static void draw_color(uint8_t *rgb, double *lab, int s, int squares, mc_rng *r) {
-    double l0 = U(r, 30, 60), l1 = U(r, 50, 85), ang = U(r, 0, 2 * M_PI);
+    double l0 = U(r, 6, 14), l1 = U(r, 14, 22), ang = U(r, 0, 2 * M_PI);
     size_t n = (size_t)s * s;
     for (int y = 0; y < s; y++)
         for (int x = 0; x < s; x++) {
@@ -220,7 +220,7 @@ static void draw_color(uint8_t *rgb, double *lab, int s, int squares, mc_rng *r)
         }
     int k = 3 + (int)(mc_rng_uniform(r) * 4);
     for (int q = 0; q < k; q++) {
-        double cx = U(r, 0.1, 0.9) * s, cy = U(r, 0.1, 0.9) * s, rad = U(r, 0.08, 0.18) * s, L = U(r, 25, 92);
+        double cx = U(r, 0.1, 0.9) * s, cy = U(r, 0.1, 0.9) * s, rad = U(r, 0.08, 0.18) * s, L = U(r, 30, 92);
         double hue = (L < 50 ? 250 : L < 70 ? 140 : 40) + (squares ? 90 : 0);
         double a = 34 * cos(hue * M_PI / 180), b = 34 * sin(hue * M_PI / 180);
         for (int y = 0; y < s; y++)

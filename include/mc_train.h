@@ -250,6 +250,14 @@ typedef struct mc_colortrain_result {
  * (grey input | prediction | target for `samples` fixed validation images) and DONE. */
 int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid, const mc_colortrain_opts *o,
                   mc_colortrain_result *r);
+/* A colorization run's log.csv, read back (a resumed run keeps its rows up to the checkpoint):
+ * strict, errors name file:line (rows numbered from epoch 0, iterations increasing). */
+typedef struct mc_colorlog_row {
+    int epoch;
+    long iter;
+    double train, val, psnr, ssim, lr, seconds;
+} mc_colorlog_row;
+int mc_colorlog_read(const char *path, mc_colorlog_row **rows, int *n);
 /* The input scaling in effect for net (l_scale, l_shift NaN: the defaults above); MC_EARG when
  * the input has neither 1 nor 3 channels and no scaling is given, MC_ESHAPE when the output is not
  * 2 x H x W at the input's size. */

@@ -196,9 +196,9 @@ int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64
 
 /* ---- the colorization demo sets (docs/colorize.md) ------------------------------------------
  * colour: a dark grey background (L 6-22: a gradient and faint noise, no chroma) and 3-6 shapes,
- * discs in the class "discs", squares in "squares", each of one lightness L in [30, 92]; a shape's chroma has
- * the magnitude 34 and a hue set by its lightness band (L < 50: 250 degrees, blue; < 70: 140,
- * green; else 40, orange) and turned by 90 degrees in squares: the colour is a function of grey
+ * discs in the class "discs", squares in "squares", each of one lightness L in one of three bands
+ * (30-42, 55-65, 78-92); a shape's chroma has the magnitude 34 and a hue set by its band (250
+ * degrees, blue; 140, green; 40, orange) and turned by 90 degrees in squares: the colour is a function of grey
  * level and structure, so a network that sees L alone can learn it. Edges are smoothed over a
  * pixel. Lab -> sRGB (mc_lab_to_srgb), 8-bit PNG.
  * xray: demo X-rays (draw above) as grey PNGs, NORMAL without findings, PNEUMONIA with a
@@ -220,8 +220,13 @@ static void draw_color(uint8_t *rgb, double *lab, int s, int squares, mc_rng *r)
         }
     int k = 3 + (int)(mc_rng_uniform(r) * 4);
     for (int q = 0; q < k; q++) {
-        double cx = U(r, 0.1, 0.9) * s, cy = U(r, 0.1, 0.9) * s, rad = U(r, 0.08, 0.18) * s, L = U(r, 30, 92);
-        double hue = (L < 50 ? 250 : L < 70 ? 140 : 40) + (squares ? 90 : 0);
+        /* the lightness from one of three bands with gaps between them, so that the band (and
+         * with it the hue) is clear from L */
+        static const double band[3][2] = {{30, 42}, {55, 65}, {78, 92}};
+        int k3 = (int)(mc_rng_uniform(r) * 3);
+        double cx = U(r, 0.1, 0.9) * s, cy = U(r, 0.1, 0.9) * s, rad = U(r, 0.08, 0.18) * s;
+        double L = U(r, band[k3][0], band[k3][1]);
+        double hue = (k3 == 0 ? 250 : k3 == 1 ? 140 : 40) + (squares ? 90 : 0);
         double a = 34 * cos(hue * M_PI / 180), b = 34 * sin(hue * M_PI / 180);
         for (int y = 0; y < s; y++)
             for (int x = 0; x < s; x++) {

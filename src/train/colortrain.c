@@ -247,11 +247,7 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
 }
 
 /* ---- log.csv --------------------------------------------------------------------------------- */
-typedef struct logrow {
-    int epoch;
-    long iter;
-    double train, val, psnr, ssim, lr, seconds;
-} logrow;
+typedef mc_colorlog_row logrow;
 
 static const char *LOG_HEADER = "epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds";
 
@@ -271,41 +267,69 @@ static int write_log(FILE *f, const char *path, void *arg) {
     return ferror(f) ? mc_err(MC_EIO, "%s: write error", path) : MC_OK;
 }
 
-/* reads the rows of an earlier log.csv (a resumed run keeps those up to its checkpoint) */
-static int read_log(const char *path, logrow **rows, int *n, int *cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? MC_OK : mc_err(MC_EIO, "%s: cannot open (%s)", path, strerror(errno));
-    char line[1024];
-    int ln = 0, rc = MC_OK;
-    while (fgets(line, sizeof line, f)) {
+/* one number of a row: the whole field, a finite value (train_mse may be nan in the baseline row) */
+static int field(const char *path, int ln, const char *name, char **p, int last, int nan_ok, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(*p, &end);
+    if (end == *p || (last ? *end != 0 : *end != ',') || (!isfinite(*v) && !(nan_ok && isnan(*v))))
+        return mc_err(MC_EPARSE, "%s:%d: %s: expected a number (the header: %s)", path, ln, name, LOG_HEADER);
+    *p = last ? end : end + 1;
+    return MC_OK;
+}
+
+int mc_colorlog_read(const char *path, mc_colorlog_row **rows, int *n) {
+    *rows = NULL;
+    *n = 0;
+    int cap = 0;
+    char *text;
+    size_t len;
+    MC_TRY(mc_fread_all(path, &text, &len));
+    int rc = mc_text_no_nul(path, text, len);
+    int ln = 0;
+    char *save = NULL;
+    for (char *line = rc == MC_OK ? strtok_r(text, "\n", &save) : NULL; line && rc == MC_OK;
+         line = strtok_r(NULL, "\n", &save)) {
         ln++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r') line[--ll] = 0;
         if (ln == 1) {
-            if (strncmp(line, LOG_HEADER, strlen(LOG_HEADER)))
+            if (strcmp(line, LOG_HEADER))
                 rc = mc_err(MC_EPARSE, "%s:1: not a colorize log (expected the header %s)", path, LOG_HEADER);
-            if (rc < 0) break;
             continue;
         }
         logrow r;
-        char tr[64];
-        if (sscanf(line, "%d,%ld,%63[^,],%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.iter, tr, &r.val, &r.psnr, &r.ssim, &r.lr,
-                   &r.seconds) != 8) {
-            rc = mc_err(MC_EPARSE, "%s:%d: a malformed row: %.80s", path, ln, line);
+        double d[8];
+        static const char *const names[8] = {"epoch", "iter", "train_mse", "val_mse", "val_psnr", "val_ssim", "lr", "seconds"};
+        char *p = line;
+        for (int k = 0; k < 8 && rc == MC_OK; k++) rc = field(path, ln, names[k], &p, k == 7, k == 2, &d[k]);
+        if (rc < 0) break;
+        if (d[0] != floor(d[0]) || d[0] < 0 || d[0] > 1e6 || d[1] != floor(d[1]) || d[1] < 0 || d[1] > 1e15 ||
+            d[0] != (double)*n || (*n > 0 && d[1] <= (double)(*rows)[*n - 1].iter) || (*n == 0 && d[1] != 0)) {
+            rc = mc_err(MC_EPARSE, "%s:%d: epoch %g, iteration %g: expected epoch %d after iteration %ld", path, ln, d[0],
+                        d[1], *n, *n ? (*rows)[*n - 1].iter : 0L);
             break;
         }
-        r.train = strtod(tr, NULL);
-        if (*n == *cap) {
-            int nc = *cap ? 2 * *cap : 32;
+        r = (logrow){(int)d[0], (long)d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
+        if (*n == cap) {
+            int nc = cap ? 2 * cap : 32;
             logrow *nr = mc_realloc(*rows, (size_t)nc * sizeof *nr, "log");
             if (!nr) {
                 rc = MC_ENOMEM;
                 break;
             }
             *rows = nr;
-            *cap = nc;
+            cap = nc;
         }
         (*rows)[(*n)++] = r;
     }
-    fclose(f);
+    free(text);
+    if (rc == MC_OK && *n == 0) rc = mc_err(MC_EPARSE, "%s: no rows (not even the baseline's)", path);
+    if (rc < 0) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
     return rc;
 }
 
@@ -407,7 +431,8 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
         esum = m.best_aucs[1];
         r->best_epoch = (int)m.best_aucs[2];
         r->resumed = 1;
-        MC_TRY(read_log(logp, &rows, &nrows, &caprows));
+        MC_TRY(mc_colorlog_read(logp, &rows, &nrows));
+        caprows = nrows;
         int keep = 0; /* the baseline row and the epochs the checkpoint has seen */
         while (keep < nrows && rows[keep].iter <= start) keep++;
         nrows = keep;

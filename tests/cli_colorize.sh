@@ -2,7 +2,8 @@
 # cli_colorize.sh — `medcolor colorize-train`, `colorize-predict` and `demo-data --colorize` end to
 # end on the tiny U-Net (tests/data/tiny_unet.cfg) and a small generated colour set: the result
 # lines and files of a run, a rerun giving the same numbers, a run stopped (--stop-after) and
-# resumed from its experiment.exp giving the same weights, `train X.exp` handing a [colorize]
+# resumed from its experiment.exp giving the same weights, a run stopped by SIGTERM (exit 143) and
+# resumed giving the weights of one never stopped, `train X.exp` handing a [colorize]
 # experiment over, colorize-predict writing RGB PNGs at each input's size with the input's L
 # kept, and the errors (usage, folders, draws, experiment files, networks, images).
 set -u
@@ -56,6 +57,24 @@ cmp -s "$T/r1/last.weights" "$T/r3/last.weights" && cmp -s "$T/r1/best.weights" 
 [ "$(cut -d, -f1-6 "$T/r1/log.csv")" = "$(cut -d, -f1-6 "$T/r3/log.csv")" ] || bad "stopped and resumed: log.csv differs"
 echo "  --stop-after then --resume from experiment.exp: the same weights and log"
 
+# SIGTERM (SLURM's time limit): a checkpoint, exit 143, then --resume ends where an uninterrupted run ends
+LONG=(--train "$T/d/color/train" --val "$T/d/color/val" --per-class 8 --val-per-class 4 --epochs 60 --lr 1e-2 --quiet --samples 0)
+"$BIN" colorize-train $CFG "${LONG[@]}" -o "$T/full" > /dev/null 2>&1 || bad "the 60-epoch run exited $?"
+"$BIN" colorize-train $CFG "${LONG[@]}" -o "$T/term" > "$T/term.txt" 2>&1 &
+pid=$!
+for i in $(seq 1 600); do [ "$({ wc -l < "$T/term/log.csv"; } 2>/dev/null || echo 0)" -ge 3 ] && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid; rc=$?
+if [ -f "$T/term/DONE" ]; then
+  echo "  SIGTERM: the run ended before the signal (a fast machine): not checked"
+else
+  [ $rc -eq 143 ] || bad "SIGTERM: exit $rc, expected 143: $(cat "$T/term.txt")"
+  grep -q "continues with: medcolor colorize-train $T/term/experiment.exp --resume" "$T/term.txt" || bad "SIGTERM: no resume hint: $(cat "$T/term.txt")"
+  "$BIN" colorize-train "$T/term/experiment.exp" --resume > /dev/null 2>&1 || bad "resume after SIGTERM exited $?"
+  cmp -s "$T/full/last.weights" "$T/term/last.weights" || bad "SIGTERM then --resume: other weights than the uninterrupted run"
+  echo "  SIGTERM: exit 143, checkpoint; --resume ends with the uninterrupted run's weights"
+fi
+
 # `train` hands a [colorize] experiment to colorize-train
 "$BIN" train "$T/r1/experiment.exp" -o "$T/r4" --epochs 1 --quiet > "$T/r4.txt" 2>&1 || bad "train X.exp exited $?: $(cat "$T/r4.txt")"
 grep -q "^epoch 1/1 " "$T/r4.txt" || bad "train X.exp: $(cat "$T/r4.txt")"
@@ -76,6 +95,8 @@ PYEOF
 "$BIN" colorize-predict $CFG "$T/r1/best.weights" "$T/in_rgb.png" -o "$T/pred2" --quiet 2> "$T/pred2.err" ||
   bad "colorize-predict with a cfg exited $?: $(cat "$T/pred2.err")"
 cmp -s "$T/pred/in_rgb.png" "$T/pred2/in_rgb.png" || bad "with and without the cfg: other images"
+"$BIN" colorize-predict "$T/r1" "$T/in_rgb.png" -o "$T/pred3" --quiet 2> "$T/pred3.err" || bad "colorize-predict RUN exited $?: $(cat "$T/pred3.err")"
+cmp -s "$T/pred/in_rgb.png" "$T/pred3/in_rgb.png" || bad "a run folder is not its best.weights"
 $PY - "$T" <<'PYEOF' || bad "colorize-predict outputs"
 import sys, numpy as np
 from PIL import Image

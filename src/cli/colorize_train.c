@@ -338,12 +338,13 @@ int mc_cli_colorize_predict(int argc, char **argv) {
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[4096];
     int npos;
-    const char *syn = "medcolor colorize-predict [net.cfg] <weights|run> <image…|list.txt> -o DIR [options]";
+    const char *syn = "medcolor colorize-predict [net.cfg] <weights|run folder> <image…|list.txt> -o DIR [options]";
     const char *about =
         "Colourises images with a network trained by colorize-train: each image's L at its own size is\n"
         "kept, the network's (a, b) (x 128, at the network's size) is resized bilinearly to it, and the\n"
         "result is written as an RGB PNG, DIR/<image name>.png. The cfg may be left out when the weights\n"
-        "carry their network (weights written by colorize-train do). docs/colorize.md";
+        "carry their network (weights written by colorize-train do); a colorize-train run folder stands\n"
+        "for its best.weights. docs/colorize.md";
     int r = mc_cli_parse("colorize-predict", argc, argv, opts, pos, 4096, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
     int has_cfg = npos >= 1 && mc_cli_is_cfg(pos[0]);
@@ -388,7 +389,16 @@ int mc_cli_colorize_predict(int argc, char **argv) {
     }
     mc_cli_net t;
     mc_net *net = NULL;
-    if (!rc) rc = mc_cli_net_resolve("colorize-predict", pos[has_cfg], &t);
+    /* a colorize-train run folder stands for its best.weights */
+    const char *warg = pos[has_cfg];
+    char wbuf[4200];
+    struct stat st;
+    if (stat(warg, &st) == 0 && S_ISDIR(st.st_mode) && file_exists(warg, "best.weights")) {
+        snprintf(wbuf, sizeof wbuf, "%s/best.weights", warg);
+        warg = wbuf;
+        if (!quiet) fprintf(stderr, "medcolor colorize-predict: using %s\n", wbuf);
+    }
+    if (!rc) rc = mc_cli_net_resolve("colorize-predict", warg, &t);
     if (!rc) {
         mc_net_opts no = {.batch = 1, .threads = threads > 0 ? (int)threads : 0};
         rc = mc_cli_net_build("colorize-predict", has_cfg ? pos[0] : NULL, &t, &no, 0, 1, &net);

@@ -194,7 +194,8 @@ void mc_colorizer_free(mc_colorizer *cz);
  * batch·2·H·W). Nothing is augmented. Per epoch: the training MSE (mean of the iterations'
  * losses), then the validation MSE, and the PSNR and SSIM of the colourised validation images
  * (the original L with the predicted ab, to 8-bit RGB, against the target's 8-bit RGB; PSNR over
- * the three channels together, SSIM the mean of the three channels' mc_ssim); best.weights keeps
+ * the three channels together, SSIM the mean of the three channels' mc_ssim, NaN for images under
+ * 11 x 11, SSIM's window); best.weights keeps
  * the epoch of the lowest validation loss. First the zero-chroma baseline (a = b = 0) of the
  * validation set, on the same metrics. */
 enum {

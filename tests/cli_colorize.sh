@@ -79,6 +79,9 @@ fi
 "$BIN" train "$T/r1/experiment.exp" -o "$T/r4" --epochs 1 --quiet > "$T/r4.txt" 2>&1 || bad "train X.exp exited $?: $(cat "$T/r4.txt")"
 grep -q "^epoch 1/1 " "$T/r4.txt" || bad "train X.exp: $(cat "$T/r4.txt")"
 echo "  train <colorize .exp>: runs it"
+"$BIN" colorize-train $CFG "${ARGS[@]}" --epochs 1 --size 8 -o "$T/r5" > "$T/r5.txt" 2>&1 || bad "--size 8 exited $?: $(cat "$T/r5.txt")"
+grep -q "^epoch 1/1 .* ssim nan " "$T/r5.txt" || bad "--size 8: SSIM of 8x8 images should be nan: $(cat "$T/r5.txt")"
+grep -q "^set = net.width=8, net.height=8$" "$T/r5/experiment.exp" || bad "--size 8: $(grep set "$T/r5/experiment.exp")"
 
 # colorize-predict: RGB PNGs at the input's size, the input's L kept
 $PY - "$T" <<'PYEOF' || bad "could not write the predict inputs"

@@ -15,7 +15,7 @@
 typedef struct copts {
     const char *out, *weights, *train, *valid, *optimizer;
     long per_class, val_per_class, draw_seed, seed, batch, epochs, samples, workers, threads, gpu, max_iters,
-        stop_after;
+        stop_after, size;
     double lr, wd, l_scale, l_shift;
     int resume, overwrite, quiet, plain;
     mc_strlist set;
@@ -24,7 +24,7 @@ typedef struct copts {
 static void copts_init(copts *c) {
     memset(c, 0, sizeof *c);
     c->per_class = c->val_per_class = c->draw_seed = c->seed = c->batch = c->epochs = -1;
-    c->samples = c->workers = c->threads = c->gpu = c->max_iters = c->stop_after = -1;
+    c->samples = c->workers = c->threads = c->gpu = c->max_iters = c->stop_after = c->size = -1;
     c->lr = c->wd = -1;
     c->l_scale = c->l_shift = NAN;
 }
@@ -220,6 +220,8 @@ int mc_cli_colorize_train(int argc, char **argv) {
         {"--draw-seed", 'i', &c.draw_seed, "seed of the draws (numpy RandomState permutation per class)", "0",
          "0..2147483647"},
         {"--seed", 'i', &c.seed, "seed of initialisation and shuffling", "0", "0..2147483647"},
+        {"--size N", 'i', &c.size, "the network's input N x N (the same as --set net.width=N --set net.height=N)",
+         "the cfg's (256 in cfg/colorize/)", "8..8192"},
         {"--batch", 'i', &c.batch, "batch size", "the cfg's batch=", "1..65536"},
         {"--epochs", 'i', &c.epochs, "epochs", "10", "1..100000"},
         {"--optimizer NAME", 's', &c.optimizer, "adam, adamw, rmsprop or sgd", "adam", "adam|adamw|rmsprop|sgd"},
@@ -295,6 +297,18 @@ int mc_cli_colorize_train(int argc, char **argv) {
     if (c.threads >= 0) e.threads = (int)c.threads;
     if (c.gpu >= 0) e.gpu = (int)c.gpu;
     if (c.max_iters > 0) e.max_iters = c.max_iters;
+    if (c.size > 0 && !bad) {
+        if (e.nset + 2 > 16) {
+            fprintf(stderr, "medcolor colorize-train: too many --set\n");
+            mc_colorexp_clear(&e);
+            return 2;
+        }
+        char buf[64];
+        snprintf(buf, sizeof buf, "net.width=%ld", c.size);
+        e.set[e.nset++] = strdup(buf);
+        snprintf(buf, sizeof buf, "net.height=%ld", c.size);
+        e.set[e.nset++] = strdup(buf);
+    }
     for (int i = 0; i < c.set.n && !bad; i++) {
         if (e.nset >= 16) {
             fprintf(stderr, "medcolor colorize-train: too many --set\n");

@@ -154,6 +154,10 @@ static int rgb_metrics(const uint8_t *a, const uint8_t *b, int w, int h, uint8_t
                        double *ssim) {
     size_t n = (size_t)w * h;
     *psnr = mc_psnr(a, b, 3 * n);
+    if (w < 11 || h < 11) { /* smaller than SSIM's window: no SSIM */
+        *ssim = NAN;
+        return MC_OK;
+    }
     double s = 0;
     for (int c = 0; c < 3; c++) {
         for (size_t i = 0; i < n; i++) {
@@ -302,7 +306,8 @@ int mc_colorlog_read(const char *path, mc_colorlog_row **rows, int *n) {
         double d[8];
         static const char *const names[8] = {"epoch", "iter", "train_mse", "val_mse", "val_psnr", "val_ssim", "lr", "seconds"};
         char *p = line;
-        for (int k = 0; k < 8 && rc == MC_OK; k++) rc = field(path, ln, names[k], &p, k == 7, k == 2, &d[k]);
+        /* nan allowed: train_mse (the baseline row), val_ssim (images under 11 x 11) */
+        for (int k = 0; k < 8 && rc == MC_OK; k++) rc = field(path, ln, names[k], &p, k == 7, k == 2 || k == 5, &d[k]);
         if (rc < 0) break;
         if (d[0] != floor(d[0]) || d[0] < 0 || d[0] > 1e6 || d[1] != floor(d[1]) || d[1] < 0 || d[1] > 1e15 ||
             d[0] != (double)*n || (*n > 0 && d[1] <= (double)(*rows)[*n - 1].iter) || (*n == 0 && d[1] != 0)) {

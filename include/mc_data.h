@@ -138,6 +138,23 @@ typedef struct mc_dataset_stats {
 int mc_dataset_stats_compute(const mc_dataset *ds, mc_dataset_stats *st);
 void mc_dataset_stats_free(mc_dataset_stats *st);
 
+/* ---- image folders (src/data/imagefolder.c; the colorization data, docs/colorize.md) ---------
+ * A folder of PNG/JPEG files (names ending .png, .jpg, .jpeg in any case; hidden files and
+ * folders skipped), or of class subfolders holding them, as Kaggle's "Chest X-Ray Images
+ * (Pneumonia)" ships (chest_xray/train/NORMAL/x.jpeg, .../PNEUMONIA/y.jpeg). Classes are the
+ * subfolders sorted by name (byte order); without subfolders there is one class, "all". Images
+ * next to class folders, a class folder without images, or a folder without any image are
+ * errors naming the folder or file; other files (and folders inside class folders) are not
+ * read: counted in ds->skipped, the first named in ds->skipped_first.
+ * per_class > 0 draws that many images of every class — the files of a class sorted by name,
+ * then numpy.random.RandomState(seed).permutation(n)[:per_class] (the same seed for each class),
+ * in that order, class after class — and a class with fewer files is an error naming it;
+ * per_class = 0 keeps every file, sorted. The dataset: labels = the class names, y one-hot
+ * (mask 1), source = dir. */
+int mc_imgfolder_load(mc_dataset **out, const char *dir, int per_class, uint32_t seed);
+/* The class (label index) of row i of such a dataset. */
+int mc_imgfolder_class(const mc_dataset *ds, int i);
+
 /* ---- subsets exactly as numpy / pandas draw them ------------------------------------------ */
 typedef struct mc_mt19937 { uint32_t mt[624]; int mti; } mc_mt19937;
 void mc_mt19937_seed(mc_mt19937 *s, uint32_t seed); /* init_genrand(seed) */

@@ -207,6 +207,24 @@ typedef struct mc_image8 {
 int mc_image_load_rgb8(const char *path, mc_image8 *img);
 void mc_image8_free(mc_image8 *img);
 
+/* ---- float RGB and CIELAB images (the colorization data pipeline, src/data/labimage.c) -------
+ * mc_image_load_rgbf: the file as float RGB in [0, 1], [h][w][3] in *px (malloc'd, the caller
+ * frees): grey files (grey or grey+alpha PNGs, grey JPEGs) through mc_image_load_grey (x / maxval,
+ * so 16-bit X-rays keep their precision; PIL's convert("RGB") would clip them) replicated to three
+ * channels; colour files through mc_image_load_rgb8, / 255 (16-bit colour PNGs: the high byte).
+ * Errors name the file. */
+int mc_image_load_rgbf(const char *path, float **px, int *w, int *h);
+
+/* mc_lab_load: the image at path as CIELAB, planar [3][h][w] (L 0..100, a, b in their natural
+ * units) in *lab (malloc'd): decoded with mc_image_load_rgbf, each RGB channel resized to w x h
+ * with mc_resize_bilinear (PyTorch's bilinear, align_corners=False; the aspect ratio is not kept)
+ * when w, h > 0 and the size differs, then mc_srgb_to_lab (include/mc_imaging.h: the spec's
+ * formulas, in double). w, h <= 0: the file's own size. *ow, *oh receive the size. */
+int mc_lab_load(const char *path, int w, int h, float **lab, int *ow, int *oh);
+/* Planar Lab [3][h][w] (float) to interleaved 8-bit RGB [h][w][3]: mc_lab_to_srgb (clipped to
+ * [0, 1]), x 255, rounded half up. */
+void mc_lab_to_rgb8(const float *lab, int w, int h, uint8_t *rgb);
+
 /* ---- D-hash of files and reference libraries (src/data/refimages.c) -------------------------
  * mc_dhash_file: decode (mc_image_load_rgb8) and hash (mc_dhash: PIL luma, then Lanczos 9×8). */
 int mc_dhash_file(const char *path, uint64_t *hash);

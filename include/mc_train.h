@@ -226,6 +226,130 @@ int mc_colorizer_new(mc_colorizer **out, mc_net *net);
 int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png, const char *overlay_png);
 void mc_colorizer_free(mc_colorizer *cz);
 
+/* ---- image-to-image training: learned colorization (Saini et al.; src/train/colortrain.c,
+ * docs/colorize.md) ------------------------------------------------------------------------------
+ * Each image is decoded to CIELAB at the network's input size (mc_lab_load: RGB, bilinear resize,
+ * the spec's Lab); the network's input is L·l_scale + l_shift in each of its input channels, its
+ * target (a, b)/128 (two channels at the input's size), its loss the [cost] layer's (mse: mean over
+ * batch·2·H·W). Nothing is augmented. Per epoch: the training MSE (mean of the iterations'
+ * losses), then the validation MSE, and the PSNR and SSIM of the colourised validation images
+ * (the original L with the predicted ab, to 8-bit RGB, against the target's 8-bit RGB; PSNR over
+ * the three channels together, SSIM the mean of the three channels' mc_ssim, NaN for images under
+ * 11 x 11, SSIM's window); best.weights keeps
+ * the epoch of the lowest validation loss. First the zero-chroma baseline (a = b = 0) of the
+ * validation set, on the same metrics. */
+enum {
+    MC_CEV_BASELINE, /* the zero-chroma baseline: val_mse, val_psnr, val_ssim */
+    MC_CEV_EPOCH,    /* an epoch done: epoch, iter, train_mse, val_*, seconds, best (1: new best) */
+    MC_CEV_RESUME,   /* continuing from the checkpoint at iter (epoch = epochs done) */
+    MC_CEV_STOPPED   /* stopped resumably at iter: interrupted 1 by the signal flag, 0 by stop_after */
+};
+typedef struct mc_color_event {
+    int type;                 /* MC_CEV_* */
+    int epoch, epochs;
+    long iter, total;
+    double train_mse, val_mse, val_psnr, val_ssim;
+    double seconds;           /* the epoch's */
+    int best, interrupted;
+    const char *sheet;        /* EPOCH: the sample sheet written (NULL: none) */
+} mc_color_event;
+typedef struct mc_colortrain_opts {
+    int epochs;               /* 10 */
+    mc_optimizer opt;         /* Adam, lr 1e-4, betas (0.9, 0.999), eps 1e-8, no weight decay:
+                               * the lr is constant (no schedule) */
+    uint64_t seed;            /* shuffling (and the initialisation when init is 1) */
+    int init;                 /* 1: the parameters start from mc_net_init_params(seed) */
+    double l_scale, l_shift;  /* NaN: by the input's channels: 1 -> L as it is (0..100; the
+                               * autoencoder), 3 -> L/50 - 1 (the ResNet U-Nets) */
+    int samples;              /* validation images on each sample sheet (8; 0: no sheets) */
+    int workers;              /* decoding threads (2) */
+    long max_iters;           /* > 0: cut the run to this many iterations */
+    long stop_after;          /* > 0: stop resumably at the first epoch end at or after it */
+    int resume;               /* continue from dir/checkpoint.safetensors when present */
+    const char *dir;          /* the run folder (created) */
+    volatile sig_atomic_t *interrupt; /* as mc_train_opts.interrupt */
+    mc_train_event_fn on_event; /* MC_EV_ITER events (a progress bar), label "[colorize]" */
+    void *event_ctx;
+    void (*on_epoch)(const mc_color_event *ev, void *ctx); /* MC_CEV_* events */
+    void *epoch_ctx;
+} mc_colortrain_opts;
+void mc_colortrain_opts_default(mc_colortrain_opts *o);
+typedef struct mc_colortrain_result {
+    double base_mse, base_psnr, base_ssim; /* the zero-chroma baseline on the validation set */
+    double best_val_mse;      /* lowest validation MSE, at best_epoch */
+    int best_epoch;
+    double train_mse, val_mse, val_psnr, val_ssim; /* the last epoch's */
+    int epochs_done;
+    long iters;
+    int resumed, stopped, interrupted;
+} mc_colortrain_result;
+/* Trains net (ending in [cost] type=mse or l1, output 2 x H x W at the input's H x W) on the
+ * image datasets train and valid (mc_imgfolder_load). Writes into o->dir: checkpoint.safetensors
+ * (every epoch end and on interrupt: atomic; the run resumes bit for bit), best.weights,
+ * last.weights, log.csv (a row per epoch: "epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,
+ * seconds", the first row, epoch 0, the baseline), loss.png (the curves), samples/epoch-NNN.png
+ * (grey input | prediction | target for `samples` fixed validation images) and DONE. */
+int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid, const mc_colortrain_opts *o,
+                  mc_colortrain_result *r);
+/* A colorization run's log.csv, read back (a resumed run keeps its rows up to the checkpoint):
+ * strict, errors name file:line (rows numbered from epoch 0, iterations increasing). */
+typedef struct mc_colorlog_row {
+    int epoch;
+    long iter;
+    double train, val, psnr, ssim, lr, seconds;
+} mc_colorlog_row;
+int mc_colorlog_read(const char *path, mc_colorlog_row **rows, int *n);
+/* The input scaling in effect for net (l_scale, l_shift NaN: the defaults above); MC_EARG when
+ * the input has neither 1 nor 3 channels and no scaling is given, MC_ESHAPE when the output is not
+ * 2 x H x W at the input's size. */
+int mc_color_input_scaling(const mc_net *net, double *l_scale, double *l_shift);
+/* `colorize-predict`: the image at path through net (eval mode), written to out_png as RGB at the
+ * image's own size: its own L (full resolution), the predicted ab (x 128) resized bilinearly from
+ * the network's size. */
+int mc_colorize_predict_file(mc_net *net, const char *path, const char *out_png, double l_scale, double l_shift);
+
+/* A colorization experiment (src/train/colorexp.c; docs/colorize.md): an .exp file whose one
+ * section is [colorize] (`medcolor colorize-train X.exp`, and `medcolor train X.exp` hands such a
+ * file over), or the same settings from the command line. Unset values (< 0, NULL or NaN) take
+ * the defaults in mc_colorexp_resolve. */
+typedef struct mc_colorexp {
+    char *path;             /* the .exp file, or "command line" */
+    char *net;              /* the network cfg */
+    char *train, *valid;    /* image folders (mc_imgfolder_load) */
+    char *weights;          /* initial weights, through mc_net_import (safetensors or .weights) */
+    char *out;              /* the run folder */
+    char *set[16];          /* cfg overrides (layer.key=value) */
+    int nset;
+    int per_class;          /* training images drawn per class: < 0 unset (200), 0 all */
+    int val_per_class;      /* validation images per class: < 0 unset (50), 0 all */
+    long draw_seed;         /* the draws' seed: < 0 unset (0) */
+    uint64_t seed;          /* MC_SEED_UNSET: 0 */
+    int batch;              /* 0: the cfg's */
+    int epochs;             /* <= 0: 10 */
+    int optimizer;          /* MC_OPTIM_*, < 0: adam */
+    double lr;              /* <= 0: 1e-4 (adam, adamw), 1e-3 (rmsprop: Keras), 1e-2 (sgd) */
+    double beta1, beta2, eps, alpha, momentum, weight_decay; /* < 0: the optimiser's defaults; wd 0 */
+    int centered, decoupled; /* < 0: 0, and 1 (weight decay decoupled) */
+    double l_scale, l_shift; /* NaN: by the input's channels (mc_color_input_scaling) */
+    int samples;            /* < 0: 8 */
+    int workers, threads;   /* < 0: 2; 0: all cores */
+    int gpu;                /* -1: the CPU */
+    long max_iters;         /* <= 0: none */
+} mc_colorexp;
+void mc_colorexp_init(mc_colorexp *e);
+void mc_colorexp_clear(mc_colorexp *e);
+/* 1 when the .exp file at path is a colorization experiment (its first section is [colorize]),
+ * 0 when not (or it cannot be read: the classifier's loader then says why). */
+int mc_colorexp_is(const char *path);
+int mc_colorexp_load(mc_colorexp *e, const char *path);
+/* Fills every unset value; checks that each optimiser setting given applies to the optimiser
+ * (as mc_experiment_resolve). */
+int mc_colorexp_resolve(mc_colorexp *e);
+/* e (resolved) in .exp syntax: out/experiment.exp of a run. */
+int mc_colorexp_write(FILE *f, const mc_colorexp *e);
+/* The training options of e (resolved); dir = e->out. */
+void mc_colorexp_opts(const mc_colorexp *e, mc_colortrain_opts *o);
+
 typedef struct mc_ckpt_meta {
     long next_iter, total_iters, best_iter;
     double best_auc, max_lr;
@@ -258,6 +382,12 @@ int mc_net_for_labels(mc_net **out, const char *cfg, const mc_net_opts *opts, in
 /* The bundled demo dataset: n_train + n_valid synthetic chest-X-ray-like w x h JPEGs in
  * CheXpert-v1.0-small's layout under dir, the 5 paper labels drawn into the images. */
 int mc_demo_make(const char *dir, int n_train, int n_valid, int w, int h, uint64_t seed);
+
+/* The colorization demo sets (`medcolor demo-data --colorize`; docs/colorize.md): under dir,
+ * color/{train,val}/{discs,squares}/NNNNN.png (colour shapes whose hue is a function of their
+ * lightness band and of their shape) and xray/{train,val}/{NORMAL,PNEUMONIA}/NNNNN.png (grey demo
+ * X-rays), n_train + n_valid images of size x size each, half per class. */
+int mc_demo_colorize_make(const char *dir, int n_train, int n_valid, int size, uint64_t seed);
 
 /* ---- the files a run writes (src/train/runfiles.c: each written and read back by the same code;
  * readers are strict and name file:line in their errors) -------------------------------------- */

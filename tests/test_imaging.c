@@ -11,9 +11,11 @@
  *                   formulas in numpy: identical; against PIL's merge pipeline: ≤ 4 (PIL's ≤ 1
  *                   in Y, Cb and Cr: B = Y + 1.772(Cb − 128) moves by ≤ 1 + 1.772, plus ≤ 1 from
  *                   the final rounding: 3.8, so 4 at most);
- *   CIELAB          the spec's formulas in numpy on a 64³ grid (rgb2lab) and an L/a/b grid (the
- *                   inverse): ≤ 1e-4 (acceptance check 4; measured ≈1e-13), and skimage.color when
- *                   installed: ≤ 1e-4;
+ *   CIELAB          the spec's formulas in numpy on a 64³ grid (rgb2lab), the grid's Lab back
+ *                   (lab2rgb, and the round trip to the grid), in double and float, and an L/a/b
+ *                   grid (the inverse): ≤ 1e-4 (acceptance check 4; measured ≈1e-13 in double,
+ *                   float ≈1e-5: float's 24 bits of L ≈ 100), and skimage.color when installed:
+ *                   ≤ 1e-4;
  *   k-means         a numpy version of §2 step 3 on 10 grey images (k 2…6, noise, few levels, a
  *                   constant image): identical labels; masks partition the image. */
 #include <stdint.h>
@@ -187,6 +189,23 @@ static void case_lab(size_t n, size_t nlab, int sk) {
     for (size_t i = 0; i < 3 * n; i++) ef = fmax(ef, fabs((double)lf[i] - want[i]));
     printf("rgb2lab (float): max |ours - numpy| %.3g\n", ef);
     CHECK(ef <= 1e-4, "rgb2lab float vs numpy: %.3g", ef);
+    /* the same grid back (acceptance: both ways on the 64^3 grid): numpy's Lab of the grid through
+     * mc_lab_to_srgb against numpy's lab2rgb of it, and against the grid itself (the round trip) */
+    double *gback = load("lab_grid_back_np.out", 3 * n * sizeof(double)), *back = malloc(3 * n * sizeof(double));
+    mc_lab_to_srgb(want, n, back);
+    e = maxdiff(back, gback, 3 * n, &at);
+    printf("lab2rgb on the 64^3 grid's Lab: max |ours - numpy| %.3g\n", e);
+    CHECK(e <= 1e-4, "lab2rgb of the grid vs numpy: %.3g at %zu (%g vs %g)", e, at, back[at], gback[at]);
+    e = maxdiff(back, rgb, 3 * n, &at);
+    printf("rgb -> lab -> rgb on the 64^3 grid: max |back - rgb| %.3g\n", e);
+    CHECK(e <= 1e-4, "round trip of the grid: %.3g at %zu (%g vs %g)", e, at, back[at], rgb[at]);
+    mc_lab_to_srgb_f(lf, n, rf);
+    ef = 0.0;
+    for (size_t i = 0; i < 3 * n; i++) ef = fmax(ef, fabs((double)rf[i] - gback[i]));
+    printf("lab2rgb (float) on the grid: max |ours - numpy| %.3g\n", ef);
+    CHECK(ef <= 1e-4, "lab2rgb float of the grid vs numpy: %.3g", ef);
+    free(gback);
+    free(back);
     free(rf);
     free(lf);
     free(rgb);

@@ -29,6 +29,8 @@ int mc_cli_report(int argc, char **argv);   /* src/cli/report.c */
 int mc_cli_dhash(int argc, char **argv);    /* src/cli/dhash.c */
 int mc_cli_quality(int argc, char **argv);  /* src/cli/quality.c */
 int mc_cli_transfer(int argc, char **argv); /* src/cli/transfer.c */
+int mc_cli_colorize_train(int argc, char **argv);   /* src/cli/colorize_train.c */
+int mc_cli_colorize_predict(int argc, char **argv);
 
 /* helpers shared by the commands */
 /* The image paths of the arguments: a .txt argument is a list file (one path a line). */

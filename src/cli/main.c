@@ -18,6 +18,8 @@ static const struct {
     {"eval", mc_cli_eval, "per-label and mean AUC of weights on a split, ROC curves, predictions"},
     {"lrfind", mc_cli_lrfind, "learning-rate finder (fastai v1): curve as CSV and PNG, suggested max LR"},
     {"colorize", mc_cli_colorize, "the colorization module's output as images (and over the grey input)"},
+    {"colorize-train", mc_cli_colorize_train, "learned colorization (Saini et al.): train L -> ab on image folders"},
+    {"colorize-predict", mc_cli_colorize_predict, "colourise images with a colorize-train network (RGB PNGs)"},
     {"info", mc_cli_info, "layers, parameters per group and per training stage of a network"},
     {"demo-data", mc_cli_demo_data, "generate the synthetic demo dataset (CheXpert layout)"},
     {"stats", mc_cli_stats, "images, patients and label counts of a dataset (.data) per split"},
@@ -37,8 +39,8 @@ static const struct {
 static void help(FILE *f) {
     fprintf(f, "medcolor %s — colorization modules for transfer learning on X-rays (Morra et al.)\n\n", MC_VERSION);
     fprintf(f, "usage: medcolor <command> [options]   (medcolor <command> --help for its options)\n\ncommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "  %-10s %s\n", "help", "this text");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "  %-16s %s\n", "help", "this text");
 }
 
 int main(int argc, char **argv) {

@@ -229,6 +229,13 @@ int mc_cli_train(int argc, char **argv) {
         "a whole schedule, e.g. color -> all -> last on another dataset (docs/training.md).\n"
         "Output: <run>/experiment.exp, log.csv, results.csv, <k>-<stage>/{best,last}.weights, valid.csv,\n"
         "checkpoint.safetensors. Ctrl-C or a crash loses at most one checkpoint interval: --resume.";
+    /* an .exp whose section is [colorize] is a colorization experiment: colorize-train runs it
+     * (with the same options; docs/colorize.md) */
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-' && ends_with(argv[i], ".exp") && mc_colorexp_is(argv[i])) {
+            argv[0] = (char *)"colorize-train";
+            return mc_cli_colorize_train(argc, argv);
+        }
     int r = mc_cli_parse("train", argc, argv, opts, pos, 2, &npos, syn, about);
     if (r) return r == 1 ? 0 : 2;
     mc_experiment e;

@@ -303,4 +303,23 @@ put("runfiles", "03-runs", b"\3index\tname\tbackbone\tmodule\tstages\tsubset\tsu
     b"1\trn18_color\tresnet18\tpixelshuffle\tcolor+all\t0.25\t8\t1\tcfg/a.cfg\td.data\t-\n")
 dictionary("runfiles", ["stage", "color", "all", "last", "baseline", "baseline-all", "mean", "nan", "inf", ",", '"',
                         "\t", "-", "index", "stage_index", "best_iter", "iters", "seconds"])
+
+# ---- colorization experiments and logs (fuzz_colorexp: x.exp, inc1.cfg, log.csv) --------------
+cexp = ("[colorize]\nnet = cfg/colorize/unet-resnet18.cfg\nset = net.width=64, net.height=64\n"
+        "train = build/demo-colorize/color/train\nval = build/demo-colorize/color/val\nper_class = 0\n"
+        "val_per_class = 0\nseed = 0\nbatch = 8\nepochs = 3\noptimizer = adam\nlr = 1e-3\n"
+        "output = build/demo-colorize-run\n")
+clog = ("epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds\n0,0,nan,0.0076,21.73,0.9098,0,0.000\n"
+        "1,60,0.0111,0.0055,23.06,0.8793,0.001,305.4\n2,120,0.0061,0.0042,24.1,0.90,0.001,120.5\n")
+put("colorexp", "00-demo", cexp.encode() + SEP + SEP + clog.encode())
+put("colorexp", "01-rmsprop", b"[colorize]\nnet = a.cfg\ntrain = t\nval = v\noptimizer = rmsprop\nalpha = 0.9\n"
+    b"eps = 1e-7\nl_scale = 1\nl_shift = 0\nweights = w.safetensors\ndraw_seed = 7\nmax_iters = 5\n" + SEP + SEP
+    + b"epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds\n0,0,nan,1,2,0.5,0,0\n")
+put("colorexp", "02-include", b"[include]\nfile=inc1.cfg\n" + SEP + b"[colorize]\nnet = a.cfg\ntrain = t\nval = v\n"
+    + SEP + b"epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds\r\n0,0,nan,1,2,0.5,0,0\r\n1,1,x,1,2,3,4,5\n")
+dictionary("colorexp", ["[colorize]", "[include]", "net", "train", "val", "weights", "output", "per_class",
+                        "val_per_class", "draw_seed", "seed", "batch", "epochs", "max_iters", "optimizer", "adam",
+                        "adamw", "rmsprop", "sgd", "lr", "beta1", "beta2", "eps", "alpha", "momentum", "weight_decay",
+                        "centered", "decoupled_wd", "l_scale", "l_shift", "samples", "workers", "threads", "gpu",
+                        "set", " = ", "epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds", "nan", ","])
 print("seeds in %s, dictionaries in %s" % (out, here))

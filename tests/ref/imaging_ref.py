@@ -16,7 +16,8 @@ D-hash, YCbCr, CIELAB, k-means), written as raw files plus OUTDIR/manifest.txt, 
                               lab_np.out: the spec's formulas in numpy (float64), lab_sk.out:
                               skimage.color.rgb2lab when SKIMAGE = 1; lab_lab.in (N Lab triples
                               on a grid L 0..100, a, b -110..110), lab_back_np.out and
-                              lab_back_sk.out the inverse (skimage's lab2rgb conventions)
+                              lab_back_sk.out the inverse (skimage's lab2rgb conventions);
+                              lab_grid_back_np.out: lab2rgb of lab_np.out (the 64^3 grid back)
   kmeans K N NC               kmeans_K.in (N grey bytes), kmeans_K.out (N labels), NC clusters:
                               a numpy version of §2 step 3 written here
 Every random input comes from numpy.random.RandomState(15).
@@ -166,6 +167,7 @@ ab = np.linspace(-110, 110, 45)
 labg = np.stack(np.meshgrid(L, ab, ab, indexing="ij"), -1).reshape(-1, 3)
 put("lab_rgb.in", rgbf)
 put("lab_np.out", rgb2lab(rgbf))
+put("lab_grid_back_np.out", lab2rgb(rgb2lab(rgbf)))  # the 64^3 grid back (both ways on one grid)
 put("lab_lab.in", labg)
 put("lab_back_np.out", lab2rgb(labg))
 try:

@@ -45,66 +45,23 @@ int mc_features_is_color(const mc_net *net) {
     return oc == 2 && oh == h && ow == w && h > 1;
 }
 
-/* The lightness L (0..100) of the image at path at w x h: dst[h*w]. ws: resize scratch. */
-static int lightness(const char *path, int w, int h, mc_image *grey, mc_image8 *rgb, mc_xform *ws, float *dst) {
-    MC_TRY(mc_image_load_rgb8(path, rgb));
-    const size_t np = (size_t)rgb->w * rgb->h;
-    int neutral = 1;
-    for (size_t i = 0; i < np && neutral; i++)
-        neutral = rgb->px[3 * i] == rgb->px[3 * i + 1] && rgb->px[3 * i] == rgb->px[3 * i + 2];
-    if (neutral) MC_TRY(mc_image_load_grey(path, grey));
-    const size_t nd = (size_t)w * h;
-    float *src = malloc(np * sizeof *src), *plane = malloc(3 * nd * sizeof *plane);
-    int rc = src && plane ? MC_OK : mc_err(MC_ENOMEM, "%s: out of memory", path);
-    for (int ch = 0; ch < 3 && rc == MC_OK; ch++) {
-        if (neutral) {
-            memcpy(src, grey->px, np * sizeof *src);
-        } else {
-            for (size_t i = 0; i < np; i++) src[i] = (float)rgb->px[3 * i + (size_t)ch] / 255.0f;
-        }
-        rc = mc_resize_bilinear(src, rgb->w, rgb->h, rgb->w, plane + (size_t)ch * nd, w, h, ws);
-        if (neutral && rc == MC_OK) { /* the same plane three times */
-            memcpy(plane + nd, plane, nd * sizeof *plane);
-            memcpy(plane + 2 * nd, plane, nd * sizeof *plane);
-            break;
-        }
-    }
-    if (rc == MC_OK) {
-        float *px = malloc(3 * nd * sizeof *px);
-        if (!px) {
-            rc = mc_err(MC_ENOMEM, "%s: out of memory", path);
-        } else {
-            for (size_t i = 0; i < nd; i++)
-                for (int ch = 0; ch < 3; ch++) px[3 * i + (size_t)ch] = plane[(size_t)ch * nd + i];
-            mc_srgb_to_lab_f(px, nd, px);
-            for (size_t i = 0; i < nd; i++) dst[i] = px[3 * i];
-            free(px);
-        }
-    }
-    free(src);
-    free(plane);
-    return rc < 0 ? mc_err_context(rc, "%s", path) : MC_OK;
-}
-
+/* The network's input for image-to-image networks: the lightness L of each image at the input
+ * size, through the colorization trainer's own pipeline (mc_lab_load: float RGB decoding, so 16-bit
+ * grey keeps its precision, PyTorch's bilinear resize, the spec's Lab), L * scale + shift in every
+ * input channel. */
 static int color_inputs(mc_net *net, const char *const *paths, int nb, double scale, double shift, float *x) {
     int c, h, w;
     mc_net_input_shape(net, &c, &h, &w);
-    mc_image grey = {0};
-    mc_image8 rgb = {0};
-    mc_xform *ws = NULL;
-    int rc = mc_xform_new(&ws);
     const size_t plane = (size_t)h * w;
-    for (int k = 0; k < nb && rc == MC_OK; k++) {
-        float *dst = x + (size_t)k * c * plane;
-        rc = lightness(paths[k], w, h, &grey, &rgb, ws, dst);
-        if (rc < 0) break;
-        for (size_t i = 0; i < plane; i++) dst[i] = (float)((double)dst[i] * scale + shift);
+    for (int k = 0; k < nb; k++) {
+        float *dst = x + (size_t)k * c * plane, *lab = NULL;
+        int ow, oh;
+        MC_TRY(mc_lab_load(paths[k], w, h, &lab, &ow, &oh));
+        for (size_t i = 0; i < plane; i++) dst[i] = (float)((double)lab[i] * scale + shift);
+        free(lab);
         for (int ch = 1; ch < c; ch++) memcpy(dst + (size_t)ch * plane, dst, plane * sizeof *dst);
     }
-    mc_image_free(&grey);
-    mc_image8_free(&rgb);
-    mc_xform_free(ws);
-    return rc;
+    return MC_OK;
 }
 
 static const char *base_name(const char *p) {

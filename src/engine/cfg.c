@@ -479,6 +479,21 @@ int mc_cfg_enum(mc_cfg_section *s, const char *key, const char *const *choices, 
     return bad_value(s, kv, buf);
 }
 
+int mc_cfg_overrides(mc_cfg_section *s, char **dst, int *n, int max) {
+    char **items, where[600];
+    int k, m, rc = mc_cfg_list(s, "set", &items, &m);
+    for (k = 0; k < m && rc == MC_OK; k++) {
+        if (*n >= max) {
+            rc = mc_err(MC_EPARSE, "%s: at most %d set= overrides", mc_cfg_where(s, "set", where, sizeof where), max);
+            break;
+        }
+        dst[*n] = mc_strdup(items[k]);
+        rc = dst[(*n)++] ? MC_OK : MC_ENOMEM;
+    }
+    free(items); /* NULL when the list failed */
+    return rc;
+}
+
 int mc_cfg_list(mc_cfg_section *s, const char *key, char ***items, int *n) {
     mc_cfg_kv *kv = mc_cfg_find(s, key);
     *items = NULL;

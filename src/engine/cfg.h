@@ -84,6 +84,9 @@ int mc_cfg_enum(mc_cfg_section *s, const char *key, const char *const *choices, 
 /* comma-separated items (whitespace trimmed): *items is one allocation (pointers and strings)
  * that the caller releases with free(); *n = count. Absent key: *items = NULL, *n = 0. */
 int mc_cfg_list(mc_cfg_section *s, const char *key, char ***items, int *n);
+/* The section's set= list (cfg overrides layer.key=value, comma-separated) appended to
+ * dst[*n..max-1] as malloc'd strings; more than max in all is an error naming file:line. */
+int mc_cfg_overrides(mc_cfg_section *s, char **dst, int *n, int max);
 int mc_cfg_has(mc_cfg_section *s, const char *key);
 /* The kv of a key (marks it used), or NULL. */
 mc_cfg_kv *mc_cfg_find(mc_cfg_section *s, const char *key);

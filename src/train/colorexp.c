@@ -128,19 +128,7 @@ int mc_colorexp_load(mc_colorexp *e, const char *path) {
     if (rc == MC_OK) rc = int_key(s, "workers", 1, 64, &e->workers);
     if (rc == MC_OK) rc = int_key(s, "threads", 0, 1024, &e->threads);
     if (rc == MC_OK) rc = int_key(s, "gpu", 0, 1024, &e->gpu);
-    char **items;
-    int n;
-    if (rc == MC_OK && (rc = mc_cfg_list(s, "set", &items, &n)) == MC_OK) {
-        for (int k = 0; k < n && rc == MC_OK; k++) {
-            if (e->nset >= 16) {
-                rc = mc_err(MC_EPARSE, "%s: at most 16 set= overrides", mc_cfg_where(s, "set", where, sizeof where));
-                break;
-            }
-            e->set[e->nset] = mc_strdup(items[k]);
-            rc = e->set[e->nset++] ? MC_OK : MC_ENOMEM;
-        }
-        free(items);
-    }
+    if (rc == MC_OK) rc = mc_cfg_overrides(s, e->set, &e->nset, 16);
     if (rc == MC_OK) rc = mc_cfg_check_unused(s);
     if (rc == MC_OK && (!e->net || !e->train || !e->valid))
         rc = mc_err(MC_EPARSE, "%s: [colorize] needs net=, train= and val=", mc_cfg_where(s, NULL, where, sizeof where));

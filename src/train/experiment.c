@@ -196,19 +196,7 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             }
             if (rc == MC_OK && (rc = mc_cfg_int_range(s, "subset_seed", 0, 0, 2147483647, &iv)) == MC_OK)
                 e->subset_seed = (uint32_t)iv;
-            char **items;
-            int n;
-            if (rc == MC_OK && (rc = mc_cfg_list(s, "set", &items, &n)) == MC_OK) {
-                for (int k = 0; k < n && rc == MC_OK; k++) {
-                    if (e->nset >= 16) {
-                        rc = mc_err(MC_EPARSE, "%s: at most 16 set= overrides", mc_cfg_where(s, "set", where, sizeof where));
-                        break;
-                    }
-                    e->set[e->nset] = mc_strdup(items[k]);
-                    rc = e->set[e->nset++] ? MC_OK : MC_ENOMEM;
-                }
-                free(items);
-            }
+            if (rc == MC_OK) rc = mc_cfg_overrides(s, e->set, &e->nset, 16);
             if (rc == MC_OK) rc = mc_cfg_check_unused(s);
             if (rc == MC_OK && (!e->net || !e->data))
                 rc = mc_err(MC_EPARSE, "%s: [experiment] needs net= and data=", mc_cfg_where(s, NULL, where, sizeof where));

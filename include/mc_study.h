@@ -117,6 +117,18 @@ typedef struct mc_auc_stats {
 int mc_auc_stats_label(const float *score, const float *label, const float *mask, int n, int stride, int col,
                        const mc_stats_opts *o, mc_auc_stats *st);
 
+/* Reads the probabilities of a predictions.csv written by `medcolor eval -o` (src/study/
+ * predfile.c) for the images of ds into probs[ds->n][ds->nlabels] (row order of ds, matched by
+ * path). Every image of ds must be there once with the same truth (blank = ignored); errors name
+ * file:line and the value. */
+int mc_predictions_read(const char *path, const mc_dataset *ds, float *probs);
+
+/* Writes dir/stats.csv (one row per label: st[] with the options o) and, when cmp is given,
+ * dir/compare.csv (DeLong's test of each label against the predictions in file `other`, p_adj
+ * the Benjamini-Hochberg adjusted p-values over the labels). docs/evaluation.md. */
+int mc_eval_write_stats(const char *dir, const mc_dataset *ds, const mc_auc_stats *st, const mc_stats_opts *o,
+                        const mc_delong_cmp *cmp, const double *p_adj, const char *other);
+
 /* ---- grids --------------------------------------------------------------------------------
  * A .grid file ([grid] and [chain] sections, docs/study.md) describes backbones x modules x
  * stage chains x subset fractions x seeds; each combination is one run folder under the grid

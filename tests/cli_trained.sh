@@ -28,6 +28,26 @@ ck '[ -n "$want" ] && [ "$want" = "$got" ]' "eval RUN reproduces the run's valid
 out=$("$BIN" eval "$T/run/1-color/best.weights" -o "$T/ev1" --threads 2 2>&1); rc=$?
 want=$(grep '^1,color,.*,mean,' "$T/run/results.csv" | cut -d, -f5); got=$(grep '^mean,' "$T/ev1/auc.csv" | cut -d, -f2)
 ck '[ $rc -eq 0 ] && [ "$want" = "$got" ]' "eval WEIGHTS: $got vs the run's $want: $out"
+# eval's statistics (docs/evaluation.md): stats.csv has one row per label whose AUC is auc.csv's
+# and whose intervals hold it; the same seed gives the same file, another seed another bootstrap
+ck '[ $(wc -l < "$T/ev/stats.csv") -eq 6 ] && [ "$(tail -n +2 "$T/ev/stats.csv" | cut -d, -f1,4)" = "$(tail -n +2 "$T/ev/auc.csv" | head -5)" ]' "stats.csv: one row per label, auc.csv's AUCs: $(cat "$T/ev/stats.csv")"
+ck '[ -z "$(tail -n +2 "$T/ev/stats.csv" | awk -F, '"'"'!($6 <= $4 && $4 <= $7 && $8 <= $9 && $19 == 2000 && $21 == 1)'"'"')" ]' "stats.csv: DeLong interval around the AUC, 2000 stratified replicates: $(cat "$T/ev/stats.csv")"
+"$BIN" eval "$T/run" -o "$T/evs" --threads 2 --quiet >/dev/null 2>&1
+"$BIN" eval "$T/run" -o "$T/evs2" --threads 2 --quiet --bootstrap-seed 2 >/dev/null 2>&1
+ck 'cmp -s "$T/ev/stats.csv" "$T/evs/stats.csv" && ! cmp -s "$T/ev/stats.csv" "$T/evs2/stats.csv" && [ "$(cut -d, -f1-7 "$T/ev/stats.csv")" = "$(cut -d, -f1-7 "$T/evs2/stats.csv")" ]' "the bootstrap seed changes the bootstrap interval only"
+# --compare: against its own predictions every z is 0 and p 1; against another model's, that
+# model's AUCs (its predictions.csv read back exactly) and the DeLong test of each label
+out=$("$BIN" eval "$T/run" --compare "$T/ev/predictions.csv" -o "$T/evc" --threads 2 --quiet 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ -z "$(tail -n +2 "$T/evc/compare.csv" | awk -F, '"'"'!($8 == 0 && $9 == 1 && $4 == $5)'"'"')" ]' "compare with itself: rc $rc: $(cat "$T/evc/compare.csv" 2>&1)"
+out=$("$BIN" eval "$T/run" --compare "$T/ev1/predictions.csv" -o "$T/evc1" --threads 2 --quiet 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [ "$(tail -n +2 "$T/evc1/compare.csv" | cut -d, -f1,5)" = "$(tail -n +2 "$T/ev1/auc.csv" | head -5)" ] && [[ "$out" == *"DeLong'"'"'s test against"* ]]' "compare with stage 1's predictions: rc $rc: $out $(cat "$T/evc1/compare.csv" 2>&1)"
+# predictions of other images, or with another truth, are refused naming file:line
+head -20 "$T/ev/predictions.csv" > "$T/short.csv"
+out=$("$BIN" eval "$T/run" --compare "$T/short.csv" --threads 2 --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"short.csv: 13 of the split'"'"'s 32 images are missing, the first"* ]]' "predictions of fewer images: rc $rc: $out"
+awk -F, 'BEGIN{OFS=","} NR==3{ $7 = ($7 == "1" ? "0" : "1") } {print}' "$T/ev/predictions.csv" > "$T/truth.csv"
+out=$("$BIN" eval "$T/run" --compare "$T/truth.csv" --threads 2 --quiet 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"truth.csv:3: column '"'"'truth:Atelectasis'"'"' is "* ]]' "another truth: rc $rc: $out"
 out=$("$BIN" eval cfg/resnet18-pixelshuffle.cfg "$T/run" --set net.width=64 --set net.height=64 -o "$T/ev2" --threads 2 2>&1); rc=$?
 ck '[ $rc -eq 0 ] && cmp -s "$T/ev/auc.csv" "$T/ev2/auc.csv"' "eval CFG RUN --set ... agrees: rc $rc: $out"
 # without the overrides the cfg is another network: refused, naming the difference

@@ -2,8 +2,8 @@
  * path, one probability column per label, one "truth:LABEL" column per label, blank when the
  * label is ignored) for the images of a split, so that two models' predictions on the same
  * images can be compared (eval --compare, docs/evaluation.md). Every image of the split must be
- * there once, with the same truth; columns are found by name, extra columns and rows are errors
- * only when they are rows (an image not in the split). Errors name file:line and the value. */
+ * there once, with the same truth; columns are found by name (others are ignored); a row of an
+ * image not in the split is an error. Errors name file:line and the value. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +48,10 @@ int mc_predictions_read(const char *path, const mc_dataset *ds, float *probs) {
         if (rc == 0) rc = mc_err(MC_EPARSE, "%s: empty file (expected eval's predictions.csv)", path);
         goto done;
     }
-    if (c.nf < 1 || strcmp(c.f[0], "path")) {
-        rc = mc_err(MC_EPARSE, "%s:%d: first column '%s', expected 'path' (eval's predictions.csv)", path, c.line,
-                    c.nf ? c.f[0] : "");
+    int pc = mc_csv_col(&c, "path"), nf = c.nf;
+    if (pc < 0) {
+        rc = mc_err(MC_EPARSE, "%s:%d: no column 'path' (eval's predictions.csv has path, the labels, truth:LABEL)",
+                    path, c.line);
         goto done;
     }
     for (int j = 0; j < L; j++) {
@@ -66,19 +67,19 @@ int mc_predictions_read(const char *path, const mc_dataset *ds, float *probs) {
     }
     int rows = 0;
     while ((rc = mc_csv_next(&c)) > 0) {
-        if (c.nf != 1 + 2 * L && !(c.nf == 1 && !c.f[0][0])) {
-            rc = mc_err(MC_EPARSE, "%s:%d: %d fields, the header has %d", path, c.line, c.nf, 1 + 2 * L);
+        if (c.nf == 1 && !c.f[0][0]) continue; /* an empty line */
+        if (c.nf != nf) {
+            rc = mc_err(MC_EPARSE, "%s:%d: %d fields, the header has %d", path, c.line, c.nf, nf);
             goto done;
         }
-        if (c.nf == 1) continue; /* an empty line */
-        int i = find(ds, idx, c.f[0]);
+        int i = find(ds, idx, c.f[pc]);
         if (i < 0) {
             rc = mc_err(MC_EPARSE, "%s:%d: image '%s' is not in the split (%s): predictions of another split or "
-                                   "data set?", path, c.line, c.f[0], ds->split ? ds->split : "the one evaluated");
+                                   "data set?", path, c.line, c.f[pc], ds->split ? ds->split : "the one evaluated");
             goto done;
         }
         if (seen[i]) {
-            rc = mc_err(MC_EPARSE, "%s:%d: image '%s' appears a second time", path, c.line, c.f[0]);
+            rc = mc_err(MC_EPARSE, "%s:%d: image '%s' appears a second time", path, c.line, c.f[pc]);
             goto done;
         }
         seen[i] = 1;

@@ -303,4 +303,16 @@ put("runfiles", "03-runs", b"\3index\tname\tbackbone\tmodule\tstages\tsubset\tsu
     b"1\trn18_color\tresnet18\tpixelshuffle\tcolor+all\t0.25\t8\t1\tcfg/a.cfg\td.data\t-\n")
 dictionary("runfiles", ["stage", "color", "all", "last", "baseline", "baseline-all", "mean", "nan", "inf", ",", '"',
                         "\t", "-", "index", "stage_index", "best_iter", "iters", "seconds"])
+
+# ---- eval's predictions.csv read back (fuzz_predictions: the file, for a split of a.png, b.png,
+# /d/c.png, d"q.png and labels A, "B, x"; d.png's A is ignored) -------------------------------
+pred_head = 'path,"A","B, x","truth:A","truth:B, x"\n'
+put("predictions", "00-ok", pred_head + '"a.png",0.9,0.25,1,1\n"b.png",0.1,0.5,0,1\n"/d/c.png",0.1,0.125,0,0\n'
+    '"d""q.png",0.75,0.5,,0\n')
+put("predictions", "01-order", '"truth:B, x",path,"B, x","truth:A",A,extra\n1,"b.png",1,0,0.5,x\n1,a.png,0.5,1,1,y\n0,/d/c.png,0,0,0,z\n'
+    '0,"d""q.png",1e-3,,0.999999999,w\n')
+put("predictions", "02-missing", pred_head + '"a.png",0.9,0.25,1,1\n')
+put("predictions", "03-truth", pred_head + '"a.png",0.9,0.25,1,1\n"b.png",0.1,0.5,1,1\n')
+dictionary("predictions", ["path", "truth:A", "truth:B, x", "a.png", "b.png", "/d/c.png", "d\"\"q.png", ",", '"',
+                           "0.5", "1", "0", "nan", "inf", "1e-300", "\r\n"])
 print("seeds in %s, dictionaries in %s" % (out, here))

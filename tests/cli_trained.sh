@@ -6,6 +6,8 @@
 # the mean, results.csv), predict's CSV columns are the label names, colorize writes its
 # pictures; a cfg that disagrees is refused naming the difference; a one-label finetuned
 # network predicts with its one label's column; plain darknet weights still need their cfg.
+# eval's statistics and --compare (docs/evaluation.md) and export's round trip through PyTorch
+# (docs/import.md) are checked on the same run.
 set -u
 BIN=${MC_BIN:-./medcolor}
 T=$MC_TMP
@@ -106,6 +108,32 @@ out=$(MEDCOLOR_PROGRESS_SECONDS=0 "$BIN" predict "$T/run" $imgs --batch 2 -o "$T
 ck '[ $rc -eq 0 ] && [[ "$out" == *"medcolor predict: 2/3 images"* && "$out" == *"3/3 images (100%)"* ]]' "predict progress lines: $out"
 out=$("$BIN" eval "$T/run" --quiet --threads 2 2>&1 >/dev/null); rc=$?
 ck '[ $rc -eq 0 ] && [[ "$out" != *"images ("* ]]' "eval --quiet: $out"
+
+# export (docs/import.md): the run's network as safetensors loads into the spec's PyTorch network
+# with load_state_dict(strict=True) and gives medcolor predict's probabilities (tests/torch/
+# export_check.py: <= 1e-5, and a tensor off by half would be seen); imported back it predicts
+# the same, bit for bit; its E and C as a network without T (cfg/resnet18.cfg) export under
+# torchvision's names and load into torchvision.models.resnet18(num_classes=5) the same way
+mkdir -p "$T/ximg"
+/usr/bin/python3 tests/torch/export_check.py images "$T/ximg" 3 64
+"$BIN" predict "$T/run" "$T"/ximg/*.png -o "$T/xp.csv" --threads 2 >/dev/null 2>&1
+out=$("$BIN" export "$T/run" -o "$T/x.safetensors" 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"wrote $T/x.safetensors: 248 tensors, medcolor names"* ]]' "export RUN: rc $rc: $out"
+out=$(/usr/bin/python3 tests/torch/export_check.py check pixelshuffle resnet18 medcolor "$T/x.safetensors" "$T/xp.csv" 5 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "export round trip through PyTorch: rc $rc: $out"
+echo "  $out" | head -1
+"$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/x.safetensors" -o "$T/xback.weights" >/dev/null 2>&1
+"$BIN" predict cfg/resnet18-pixelshuffle.cfg "$T/xback.weights" --set net.width=64 --set net.height=64 "$T"/ximg/*.png -o "$T/xpb.csv" --threads 2 >/dev/null 2>&1
+ck '[ -s "$T/xpb.csv" ] && cmp -s <(tail -n +2 "$T/xp.csv") <(tail -n +2 "$T/xpb.csv")' "export then import: the same probabilities"
+out=$("$BIN" export "$T/run" -o "$T/xtv.safetensors" --names torchvision 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"tensor color."*"torchvision'"'"'s model has no place for it"* ]] && [ ! -e "$T/xtv.safetensors" ]' "torchvision names with a module T: rc $rc: $out"
+"$BIN" import cfg/resnet18.cfg "$T/x.safetensors" --partial -o "$T/e.weights" >/dev/null 2>&1
+"$BIN" predict cfg/resnet18.cfg "$T/e.weights" --set net.width=64 --set net.height=64 "$T"/ximg/*.png -o "$T/xpe.csv" --threads 2 >/dev/null 2>&1
+out=$("$BIN" export cfg/resnet18.cfg "$T/e.weights" -o "$T/xtv.safetensors" --names torchvision 2>&1); rc=$?
+ck '[ $rc -eq 0 ] && [[ "$out" == *"122 tensors, torchvision names"* ]]' "export --names torchvision: rc $rc: $out"
+out=$(/usr/bin/python3 tests/torch/export_check.py check none resnet18 torchvision "$T/xtv.safetensors" "$T/xpe.csv" 5 2>&1); rc=$?
+ck '[ $rc -eq 0 ]' "torchvision export round trip through PyTorch: rc $rc: $out"
+echo "  $out" | head -1
 
 [ $fail -eq 0 ] && echo "cli_trained                    eval/predict/colorize from a run folder, without cfg or --set, ok"
 exit $fail

@@ -23,6 +23,7 @@ static const struct {
     {"stats", mc_cli_stats, "images, patients and label counts of a dataset (.data) per split"},
     {"subset", mc_cli_subset, "draw a training subset exactly as the thesis did (pandas sample)"},
     {"import", mc_cli_import, "weights from safetensors (torchvision/timm ImageNet, PyTorch) or darknet"},
+    {"export", mc_cli_export, "weights as safetensors for PyTorch (load_state_dict, strict): medcolor or torchvision names"},
     {"predict", mc_cli_predict, "sigmoid probabilities per image and label as CSV (eval mode)"},
     {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},
     {"run-grid", mc_cli_run_grid, "run a grid's runs one after another (skips finished, resumes started)"},

@@ -6,8 +6,8 @@
 # the mean, results.csv), predict's CSV columns are the label names, colorize writes its
 # pictures; a cfg that disagrees is refused naming the difference; a one-label finetuned
 # network predicts with its one label's column; plain darknet weights still need their cfg.
-# eval's statistics and --compare (docs/evaluation.md) and export's round trip through PyTorch
-# (docs/import.md) are checked on the same run.
+# eval's statistics and --compare (docs/evaluation.md), export's round trip through PyTorch and
+# import of torch.save's .pth files (docs/import.md) are checked on the same run.
 set -u
 BIN=${MC_BIN:-./medcolor}
 T=$MC_TMP
@@ -134,6 +134,28 @@ ck '[ $rc -eq 0 ] && [[ "$out" == *"122 tensors, torchvision names"* ]]' "export
 out=$(/usr/bin/python3 tests/torch/export_check.py check none resnet18 torchvision "$T/xtv.safetensors" "$T/xpe.csv" 5 2>&1); rc=$?
 ck '[ $rc -eq 0 ]' "torchvision export round trip through PyTorch: rc $rc: $out"
 echo "  $out" | head -1
+
+# PyTorch checkpoints (docs/import.md, ".pth"): torch.save's files of the exported tensors import
+# to the same .weights as the safetensors, bit for bit — a plain state dict, fastai's
+# {'model', 'opt'}, views with offsets and transposed strides, float16 (= its float32 values);
+# the legacy format, a pickle that would call os.system and a whole pickled module are refused
+# with one line naming what, and nothing is run
+mkdir -p "$T/pth"
+/usr/bin/python3 tests/torch/pth_make.py "$T/x.safetensors" "$T/pth" >/dev/null 2>&1
+for f in plain fastai strided half; do
+  out=$("$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/pth/$f.pth" -o "$T/pth/$f.weights" 2>&1); rc=$?
+  ck '[ $rc -eq 0 ] && [[ "$out" == *"(PyTorch checkpoint)"*"loaded    210 of 210 tensors"* ]]' "import $f.pth: rc $rc: $out"
+done
+for f in plain fastai strided; do ck 'cmp -s "$T/xback.weights" "$T/pth/$f.weights"' "$f.pth imports as the safetensors does"; done
+"$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/pth/half_ref.safetensors" -o "$T/pth/half_ref.weights" >/dev/null 2>&1
+ck 'cmp -s "$T/pth/half_ref.weights" "$T/pth/half.weights"' "half.pth imports its float16 values"
+out=$("$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/pth/legacy.pth" -o "$T/pth/l.weights" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"legacy.pth: a PyTorch checkpoint in the legacy format"* ]] && [ $(echo "$out" | wc -l) -eq 1 ]' "legacy .pth: rc $rc: $out"
+out=$("$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/pth/evil.pth" -o "$T/pth/e.weights" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"evil.pth: data.pkl byte "*"refuses the global '"'"'posix.system'"'"'"* ]] && [ ! -e "$T/pth/PWNED" ] && [ ! -e "$T/pth/e.weights" ]' "a pickle calling os.system: rc $rc: $out"
+out=$("$BIN" import cfg/resnet18-pixelshuffle.cfg "$T/pth/module.pth" -o "$T/pth/m.weights" 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"refuses the global '"'"'torch.nn.modules.linear.Linear'"'"'"* ]]' "a pickled module: rc $rc: $out"
+rm -rf "$T/pth"
 
 [ $fail -eq 0 ] && echo "cli_trained                    eval/predict/colorize from a run folder, without cfg or --set, ok"
 exit $fail

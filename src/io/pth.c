@@ -231,7 +231,10 @@ static uint32_t rd32(const uint8_t *b) {
 }
 
 static int memo_put(vm *m, size_t idx, val *v, size_t at) {
-    if (idx >= MAX_MEMO) return mc_err(MC_EPARSE, "%s: data.pkl byte %zu: memo index %zu too large", m->path, at, idx);
+    /* a pickler numbers its memo entries from 0, one per PUT: an index beyond the bytes read so far
+     * is not a pickler's (and would size the memo from the input) */
+    if (idx >= MAX_MEMO || idx > at)
+        return mc_err(MC_EPARSE, "%s: data.pkl byte %zu: memo index %zu too large", m->path, at, idx);
     if (idx >= m->cmemo) {
         size_t c = m->cmemo ? m->cmemo : 64;
         while (c <= idx) c *= 2;
@@ -517,10 +520,24 @@ static void putjson(sb *b, const char *s, size_t n) {
     puts_(b, "\"");
 }
 
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const mc_zip_entry *)a)->name, ((const mc_zip_entry *)b)->name);
+}
+
+/* e[n] sorted by name (the first of equal names wins: stable enough, names are unique in a
+ * torch.save archive) */
 static const mc_zip_entry *find_entry(const mc_zip_entry *e, int n, const char *name) {
-    for (int k = 0; k < n; k++)
-        if (!strcmp(e[k].name, name)) return &e[k];
-    return NULL;
+    int lo = 0, hi = n - 1, found = -1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(name, e[mid].name);
+        if (c <= 0) {
+            if (!c) found = mid;
+            hi = mid - 1;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return found >= 0 ? &e[found] : NULL;
 }
 
 int mc_pth_to_safetensors(const char *path, uint8_t **out, size_t *outlen) {
@@ -551,6 +568,10 @@ int mc_pth_to_safetensors(const char *path, uint8_t **out, size_t *outlen) {
         rc = mc_err(MC_EPARSE, "%s: a zip archive without <folder>/data.pkl: not a PyTorch checkpoint", path);
         goto done;
     }
+    /* storages are looked up by name: sort (pkl keeps pointing at the same bytes through a copy) */
+    mc_zip_entry pk = *pkl;
+    pkl = &pk;
+    qsort(e, (size_t)ne, sizeof *e, cmp_entry);
     size_t plen = strlen(pkl->name) - strlen("data.pkl");
     prefix = mc_malloc(plen + 1, "pth");
     if (!prefix) {

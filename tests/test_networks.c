@@ -705,7 +705,7 @@ static void check_import_rules(void) {
     snprintf(zip, sizeof zip, "%s/model.pth", mc_test_tmp());
     FILE *f = fopen(zip, "wb");
     REQUIRE(f, "cannot write %s", zip);
-    fputs("PK\003\004 a pickle archive", f);
+    fputs("PK\003\004 a pickle archive, cut short before its directory", f);
     fclose(f);
     rc = mc_net_import(net2, zip, 0, NULL);
     /* read as a PyTorch checkpoint now (src/io/pth.c): a damaged archive is named as such */

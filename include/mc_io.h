@@ -132,6 +132,25 @@ int mc_st_writer_add(mc_st_writer *w, const char *name, int ndim, const int64_t 
 int mc_st_writer_meta(mc_st_writer *w, const char *key, const char *value);
 int mc_st_writer_save(const mc_st_writer *w, const char *path);
 
+/* ---- zip archives and PyTorch checkpoints (src/io/zip.c, src/io/pth.c; docs/import.md) ---- */
+typedef struct mc_zip_entry {
+    char *name;
+    const uint8_t *data; /* into the caller's buffer */
+    size_t size;
+} mc_zip_entry;
+/* The entries of a zip archive buf[len] (stored entries only, CRC-checked; path for messages). */
+int mc_zip_entries(const char *path, const uint8_t *buf, size_t len, mc_zip_entry **e, int *n);
+void mc_zip_free(mc_zip_entry *e, int n);
+/* A PyTorch checkpoint (torch.save's zip format: data.pkl + data/<key> storages) read through a
+ * restricted unpickler that builds only what a state dict needs (dicts, OrderedDict, lists,
+ * tuples, numbers, strings, None, booleans, tensors from storages); any other global or opcode is
+ * an error naming it. The state dict is the top-level dict, or its 'model' or 'state_dict' entry
+ * (fastai's {'model': ..., 'opt': ...}). Converted to a safetensors image in memory (*out, malloc'd,
+ * *outlen bytes; the tensors keep their dtype) for mc_st_open_memory. */
+int mc_pth_to_safetensors(const char *path, uint8_t **out, size_t *outlen);
+/* mc_st_open on a safetensors image in memory (takes ownership of buf, malloc'd). */
+int mc_st_open_memory(mc_st **out, const char *path, uint8_t *buf, size_t size);
+
 /* ---- PNG ------------------------------------------------------------------------------------
  * pixels: (height, width, channels) bytes, row-major; channels 1 (grey), 3 (RGB) or 4 (RGBA).
  * Written atomically with libpng. */

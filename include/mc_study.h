@@ -47,6 +47,88 @@ int mc_ttest_paired(const double *a, const double *b, int n, mc_ttest *r);
  * m p_(j) / j, capped at 1, m = the number of non-NaN p-values; NaN stays NaN. adj may be p. */
 int mc_bh_adjust(const double *p, int n, double *adj);
 
+/* ---- the statistics of one label's scores (src/study/rocstats.c, docs/evaluation.md) -------
+ * Scores are float (probabilities); labels > 0.5 are positive. Cases need both classes and
+ * finite scores (MC_EARG naming the count otherwise). */
+/* Two-sided p-value of a standard normal z: erfc(|z| / sqrt 2). */
+double mc_norm_pvalue(double z);
+/* The standard normal quantile Phi^-1(p) (to about 1e-15; -Inf/Inf at 0/1, NaN outside). */
+double mc_norm_quantile(double p);
+/* DeLong: the AUC of each of k score sets score[r][n] of the same cases, auc[k], and the k x k
+ * covariance matrix of those AUCs, cov[k*k] (NaN with a single positive or negative). Fast
+ * DeLong (Sun & Xu 2014), midranks for ties. */
+int mc_delong(const float *const *score, int k, const float *y, int n, double *auc, double *cov);
+
+typedef struct mc_delong_cmp {
+    int npos, nneg;
+    double auc_a, auc_b, var_a, var_b, cov;
+    double se_diff; /* sqrt(var_a + var_b - 2 cov) */
+    double z;       /* (auc_a - auc_b) / se_diff; 0 when both rank the cases the same */
+    double p;       /* two-sided */
+} mc_delong_cmp;
+/* DeLong's test of two models' scores a[n], b[n] on the same cases. */
+int mc_delong_test(const float *a, const float *b, const float *y, int n, mc_delong_cmp *t);
+/* The same on column col of n rows of `stride` columns, leaving out mask == 0 entries; without
+ * both classes everything is NaN (not an error). */
+int mc_delong_test_label(const float *a, const float *b, const float *label, const float *mask, int n, int stride,
+                         int col, mc_delong_cmp *t);
+
+typedef struct mc_boot_opts {
+    int reps;      /* replicates (0: no bootstrap) */
+    uint64_t seed; /* mc_rng (xoshiro256** seeded by splitmix64) */
+    int stratified; /* 1: resample positives and negatives separately, keeping their counts */
+    double level;   /* e.g. 0.95: percentiles (1-level)/2 and (1+level)/2 */
+} mc_boot_opts;
+typedef struct mc_boot_ci {
+    double lo, hi;    /* percentile interval (linear interpolation, numpy's default) */
+    int used;         /* replicates with both classes */
+    int skipped;      /* replicates left out for lacking a class (not stratified only) */
+} mc_boot_ci;
+/* Percentile bootstrap of the AUC. One mc_rng stream seeded with o->seed; each replicate draws
+ * its cases in order with index = floor(mc_rng_uniform * count): stratified, m from the
+ * positives then n-m from the negatives (each pool in input order); otherwise n from all. */
+int mc_auc_bootstrap(const float *score, const float *y, int n, const mc_boot_opts *o, mc_boot_ci *ci);
+
+typedef struct mc_oppoints {
+    double ap;                     /* average precision (scikit-learn's definition) */
+    double youden_j, youden_threshold, youden_sens, youden_spec; /* max J; highest threshold on ties */
+    double spec_target;            /* the specificity asked for */
+    double sens_at_spec, spec_at_spec, threshold_at_spec; /* the lowest threshold whose
+                                                             specificity >= spec_target */
+} mc_oppoints;
+/* Average precision and operating points (score >= threshold is positive). */
+int mc_operating_points(const float *score, const float *y, int n, double spec_target, mc_oppoints *o);
+
+typedef struct mc_stats_opts {
+    double level;       /* confidence level of both intervals, e.g. 0.95 */
+    mc_boot_opts boot;  /* its level is taken from `level` */
+    double spec_target; /* e.g. 0.9 */
+} mc_stats_opts;
+typedef struct mc_auc_stats {
+    int npos, nneg;
+    double auc, se;              /* DeLong's standard error */
+    double delong_lo, delong_hi; /* auc -+ z se, clipped to [0, 1] */
+    mc_boot_ci boot;             /* NaN when o->boot.reps == 0 */
+    double ap;
+    mc_oppoints pts;
+} mc_auc_stats;
+/* All of the above for column col of n rows of `stride` columns, mask == 0 entries left out;
+ * without both classes every value is NaN (not an error). */
+int mc_auc_stats_label(const float *score, const float *label, const float *mask, int n, int stride, int col,
+                       const mc_stats_opts *o, mc_auc_stats *st);
+
+/* Reads the probabilities of a predictions.csv written by `medcolor eval -o` (src/study/
+ * predfile.c) for the images of ds into probs[ds->n][ds->nlabels] (row order of ds, matched by
+ * path). Every image of ds must be there once with the same truth (blank = ignored); errors name
+ * file:line and the value. */
+int mc_predictions_read(const char *path, const mc_dataset *ds, float *probs);
+
+/* Writes dir/stats.csv (one row per label: st[] with the options o) and, when cmp is given,
+ * dir/compare.csv (DeLong's test of each label against the predictions in file `other`, p_adj
+ * the Benjamini-Hochberg adjusted p-values over the labels). docs/evaluation.md. */
+int mc_eval_write_stats(const char *dir, const mc_dataset *ds, const mc_auc_stats *st, const mc_stats_opts *o,
+                        const mc_delong_cmp *cmp, const double *p_adj, const char *other);
+
 /* ---- grids --------------------------------------------------------------------------------
  * A .grid file ([grid] and [chain] sections, docs/study.md) describes backbones x modules x
  * stage chains x subset fractions x seeds; each combination is one run folder under the grid

@@ -358,6 +358,7 @@ typedef struct mc_import_entry {
 } mc_import_entry;
 typedef struct mc_import_report {
     int darknet;               /* 1: the input was a darknet .weights file (every tensor loaded) */
+    int pth;                   /* 1: a PyTorch checkpoint (.pth/.pt, zip format), read without Python */
     int loaded;                /* network tensors set from the file */
     size_t values;             /* their number of values */
     int nrenamed;              /* of those, found under another name (no "backbone.", fc -> head, ...) */
@@ -372,6 +373,13 @@ typedef struct mc_import_report {
 /* rep may be NULL; otherwise free it with mc_import_report_free (also after an error). */
 int mc_net_import(mc_net *net, const char *path, int flags, mc_import_report *rep);
 void mc_import_report_free(mc_import_report *rep);
+/* Writes the network's tensors to a safetensors file for PyTorch (src/engine/export.c,
+ * docs/import.md "Export"): MC_EXPORT_CANONICAL names (color.*, backbone.*, head.*) or, for a
+ * network without a colorization module, MC_EXPORT_TORCHVISION (torchvision's resnet18 /
+ * densenet121 names, head as fc.* / classifier.*); a num_batches_tracked = 0 per BatchNorm, so
+ * that load_state_dict(strict=True) takes it. *ntensors (may be NULL): tensors written. */
+enum { MC_EXPORT_CANONICAL = 0, MC_EXPORT_TORCHVISION = 1 };
+int mc_net_export(const mc_net *net, const char *path, int names, int *ntensors);
 /* "[64, 1, 7, 7]" into buf[n]; returns buf. */
 const char *mc_import_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 

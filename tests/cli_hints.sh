@@ -38,7 +38,7 @@ hint lrfind   --iter     --iters   a b
 hint colorize --thread   --threads a b c
 hint demo-data --seeed   --seed    dir
 # no hint for an option far from every other; still exit 2
-for c in subset stats info import predict; do
+for c in subset stats info import predict export; do
   out=$("$BIN" $c --zzzzzzzz x 2>&1); rc=$?
   [ $rc -eq 2 ] && [[ "$out" == *"unknown option '--zzzzzzzz'"* && "$out" != *"did you mean"* ]] || bad "$c --zzzzzzzz: $rc: $out"
 done
@@ -54,6 +54,8 @@ check_help subset "--frac F" "--seed S" "-o, --output OUT" "--root DIR" "--no-he
 check_help stats "--root DIR" "--split LIST" "--skip-bad" "--check-files"
 check_help info "--brief"
 check_help import "-o FILE" "--partial" "--seed N" "--base FILE"
+check_help export "-o FILE" "--names" "--set"
+check_help eval "--level" "--bootstrap" "--bootstrap-seed" "--stratified" "--spec" "--compare"
 check_help predict "-o FILE" "--labels A,B" "--batch N" "--threads N" "--gpu N"
 # values: missing, malformed, out of range -> 2
 "$BIN" subset in.csv -o >/dev/null 2>&1; [ $? -eq 2 ] || bad "subset -o without a value"
@@ -62,5 +64,10 @@ check_help predict "-o FILE" "--labels A,B" "--batch N" "--threads N" "--gpu N"
 "$BIN" import a b -o c --seed -1 >/dev/null 2>&1; [ $? -eq 2 ] || bad "import --seed -1"
 "$BIN" predict a b c --batch 0 >/dev/null 2>&1; [ $? -eq 2 ] || bad "predict --batch 0"
 "$BIN" stats a.data b.data >/dev/null 2>&1; [ $? -eq 2 ] || bad "stats with two files"
+"$BIN" export a.weights -o x.safetensors --names timm >/dev/null 2>&1; [ $? -eq 2 ] || bad "export --names timm"
+"$BIN" export a.weights >/dev/null 2>&1; [ $? -eq 2 ] || bad "export without -o"
+"$BIN" eval a.weights --level 1 >/dev/null 2>&1; [ $? -eq 2 ] || bad "eval --level 1"
+"$BIN" eval a.weights --stratified 2 >/dev/null 2>&1; [ $? -eq 2 ] || bad "eval --stratified 2"
+"$BIN" eval a.weights --spec 1.5 >/dev/null 2>&1; [ $? -eq 2 ] || bad "eval --spec 1.5"
 [ $fail -eq 0 ] && echo "cli_hints                      did-you-mean hints and --help of every command ok"
 exit $fail

@@ -26,6 +26,7 @@ int mc_cli_demo_data(int argc, char **argv);
 int mc_cli_grid(int argc, char **argv);     /* src/cli/grid.c */
 int mc_cli_run_grid(int argc, char **argv);
 int mc_cli_report(int argc, char **argv);   /* src/cli/report.c */
+int mc_cli_export(int argc, char **argv);   /* src/cli/export.c */
 int mc_cli_dhash(int argc, char **argv);    /* src/cli/dhash.c */
 int mc_cli_quality(int argc, char **argv);  /* src/cli/quality.c */
 int mc_cli_transfer(int argc, char **argv); /* src/cli/transfer.c */

@@ -27,12 +27,14 @@ int mc_cli_import(int argc, char **argv) {
         {"--seed N", 's', &seed_s, "initialisation seed of the tensors not imported", "0"},
         {"--base FILE", 's', &base, "take the tensors not imported from this .weights instead of --seed", NULL},
         {NULL, 0, NULL, NULL, NULL}};
-    const char *syn = "medcolor import <net.cfg> <in.safetensors|in.weights> -o <out.weights> [options]";
+    const char *syn = "medcolor import <net.cfg> <in.safetensors|in.pth|in.weights> -o <out.weights> [options]";
     const char *about =
         "Loads weights by tensor name into the network of <net.cfg> and writes medcolor's .weights.\n"
         "Safetensors names: color.*, backbone.* (or the backbone's names without 'backbone.', as in a\n"
         "torchvision/timm ImageNet model.safetensors), head.* (or fc.* / classifier.* when the shape\n"
         "fits; ImageNet's 1000-class classifier is skipped). num_batches_tracked is ignored.\n"
+        "A PyTorch checkpoint (.pth/.pt as torch.save writes it; fastai's {'model': ..., 'opt': ...} too) is\n"
+        "read without Python, through an unpickler that accepts only a state dict's objects.\n"
         "A darknet .weights file for the same cfg is read as well.";
     const char *pos[2];
     int npos;
@@ -85,7 +87,7 @@ int mc_cli_import(int argc, char **argv) {
         snprintf(from, sizeof from, "kept from %s", base);
     else
         snprintf(from, sizeof from, "initialised from seed %" PRIu64, seed);
-    printf("%s <- %s (%s)\n", cfg, in, rep.darknet ? "darknet .weights" : "safetensors");
+    printf("%s <- %s (%s)\n", cfg, in, rep.darknet ? "darknet .weights" : rep.pth ? "PyTorch checkpoint" : "safetensors");
     printf("  loaded    %d of %d tensors, %s values", rep.loaded, mc_net_num_tensors(net),
            mc_cli_thousands(rep.values, b1, sizeof b1));
     if (rep.nrenamed) printf(" (%d under torchvision/timm names)", rep.nrenamed);

@@ -25,6 +25,7 @@ static const struct {
     {"stats", mc_cli_stats, "images, patients and label counts of a dataset (.data) per split"},
     {"subset", mc_cli_subset, "draw a training subset exactly as the thesis did (pandas sample)"},
     {"import", mc_cli_import, "weights from safetensors (torchvision/timm ImageNet, PyTorch) or darknet"},
+    {"export", mc_cli_export, "weights as safetensors for PyTorch (load_state_dict, strict): medcolor or torchvision names"},
     {"predict", mc_cli_predict, "sigmoid probabilities per image and label as CSV (eval mode)"},
     {"features", mc_cli_features, "raw outputs of chosen layers per image as safetensors (embeddings, comparisons)"},
     {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},

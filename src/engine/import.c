@@ -115,7 +115,7 @@ static void net_shape(const mc_tensor_info *ti, int64_t *shape) {
  * header's '{' — whether that length fits the file is the reader's check, which names the
  * fault (a darknet .weights file has its revision's low byte there: 0 for medcolor's); a zip
  * archive (PyTorch's .pth) starts with "PK\3\4"; anything else is read as darknet .weights. */
-static int sniff(const char *path, int *is_st, int *is_zip) {
+static int sniff(const char *path, int *is_st, int *is_zip, int *is_legacy) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     unsigned char b[9] = {0};
@@ -125,6 +125,8 @@ static int sniff(const char *path, int *is_st, int *is_zip) {
     if (err) return mc_err(MC_EIO, "%s: read error", path);
     *is_st = got == 9 && b[8] == '{';
     *is_zip = got >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
+    /* the legacy format starts with a pickle of its magic number: PROTO 2, LONG1 of 10 bytes */
+    *is_legacy = got >= 3 && b[0] == 0x80 && b[1] == 2 && b[2] == 0x8a;
     return MC_OK;
 }
 
@@ -140,9 +142,9 @@ static int import_darknet(mc_net *net, const char *path, mc_import_report *rep) 
     return MC_OK;
 }
 
-static int import_st(mc_net *net, const char *path, int flags, mc_import_report *rep) {
-    mc_st *st;
-    MC_TRY(mc_st_open(&st, path));
+/* st: an already opened file (a .pth converted in memory, owned from here), or NULL: open path */
+static int import_st(mc_net *net, const char *path, mc_st *st, int flags, mc_import_report *rep) {
+    if (!st) MC_TRY(mc_st_open(&st, path));
     int nt = mc_net_num_tensors(net), nf = mc_st_num_tensors(st), rc = MC_OK;
     int *src = mc_malloc((size_t)(nt > 0 ? nt : 1) * sizeof *src, "import map");   /* [nt] file index or -1 */
     int *how = mc_calloc((size_t)(nt > 0 ? nt : 1), sizeof *how, "import map");     /* [nt] 1: renamed */
@@ -317,15 +319,22 @@ int mc_net_import(mc_net *net, const char *path, int flags, mc_import_report *re
     if (!net || !path) return mc_err(MC_EARG, "mc_net_import: net and path are required");
     net->nwarn = 0;
     net->warn[0] = 0;
-    int is_st = 0, is_zip = 0, rc;
-    MC_TRY(sniff(path, &is_st, &is_zip));
-    if (is_zip)
-        rc = mc_err(MC_EUNSUP,
-                    "%s: a zip archive (PyTorch .pth / .pt pickle?), not safetensors: convert it with "
-                    "safetensors.torch.save_file (docs/import.md)",
-                    path);
-    else if (is_st)
-        rc = import_st(net, path, flags, rep);
+    int is_st = 0, is_zip = 0, is_legacy = 0, rc;
+    MC_TRY(sniff(path, &is_st, &is_zip, &is_legacy));
+    if (is_zip) { /* a PyTorch checkpoint: converted in memory by the restricted unpickler */
+        uint8_t *img;
+        size_t len;
+        mc_st *st = NULL;
+        rc = mc_pth_to_safetensors(path, &img, &len);
+        if (rc == MC_OK) rc = mc_st_open_memory(&st, path, img, len);
+        if (rc == MC_OK) rc = import_st(net, path, st, flags, rep);
+        if (rc == MC_OK) rep->pth = 1;
+    } else if (is_legacy) {
+        rc = mc_err(MC_EUNSUP, "%s: a PyTorch checkpoint in the legacy format (torch < 1.6, or "
+                               "_use_new_zipfile_serialization=False): not read; re-save it with torch.save under a "
+                               "current torch (docs/import.md)", path);
+    } else if (is_st)
+        rc = import_st(net, path, NULL, flags, rep);
     else
         rc = import_darknet(net, path, rep);
     if (rep == &local) mc_import_report_free(&local);

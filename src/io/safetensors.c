@@ -421,6 +421,26 @@ int mc_st_open(mc_st **out, const char *path) {
     return MC_OK;
 }
 
+int mc_st_open_memory(mc_st **out, const char *path, uint8_t *buf, size_t size) {
+    *out = NULL;
+    mc_st *st = mc_calloc(1, sizeof *st, "safetensors handle");
+    if (!st) {
+        free(buf);
+        return MC_ENOMEM;
+    }
+    st->base = buf;
+    st->size = size;
+    st->mapped = 0;
+    st->path = mc_strdup(path);
+    int rc = st->path ? parse_header(st) : MC_ENOMEM;
+    if (rc < 0) {
+        mc_st_close(st);
+        return rc;
+    }
+    *out = st;
+    return MC_OK;
+}
+
 const char *mc_st_path(const mc_st *st) { return st ? st->path : NULL; }
 int mc_st_num_tensors(const mc_st *st) { return st ? st->n : 0; }
 

@@ -1,5 +1,5 @@
 /* evalfiles.c — the files of an evaluation (`medcolor eval -o DIR`, docs/training.md):
- *   predictions.csv  path, the probability of each label, the truth of each label (blank when
+ *   predictions.csv  path, the probability of each label (%.9g: exact), the truth of each label (blank when
  *                    the label is ignored for that image)
  *   auc.csv          label,auc per label, then mean
  *   roc.csv          label,threshold,fpr,tpr: every ROC point of every label
@@ -30,7 +30,8 @@ int mc_eval_write(const char *dir, const mc_dataset *ds, const float *probs, con
     fprintf(f, "\n");
     for (int i = 0; i < ds->n; i++) {
         fprintf(f, "\"%s\"", ds->paths[i]);
-        for (int j = 0; j < L; j++) fprintf(f, ",%.6f", (double)probs[(size_t)i * L + j]);
+        /* %.9g: a float read back exactly (eval --compare ranks these; rounding would add ties) */
+        for (int j = 0; j < L; j++) fprintf(f, ",%.9g", (double)probs[(size_t)i * L + j]);
         for (int j = 0; j < L; j++) {
             if (ds->mask && ds->mask[(size_t)i * L + j] == 0.0f)
                 fprintf(f, ",");

@@ -322,4 +322,42 @@ dictionary("colorexp", ["[colorize]", "[include]", "net", "train", "val", "weigh
                         "adamw", "rmsprop", "sgd", "lr", "beta1", "beta2", "eps", "alpha", "momentum", "weight_decay",
                         "centered", "decoupled_wd", "l_scale", "l_shift", "samples", "workers", "threads", "gpu",
                         "set", " = ", "epoch,iter,train_mse,val_mse,val_psnr,val_ssim,lr,seconds", "nan", ","])
+
+# ---- eval's predictions.csv read back (fuzz_predictions: the file, for a split of a.png, b.png,
+# /d/c.png, d"q.png and labels A, "B, x"; d.png's A is ignored) -------------------------------
+pred_head = 'path,"A","B, x","truth:A","truth:B, x"\n'
+put("predictions", "00-ok", pred_head + '"a.png",0.9,0.25,1,1\n"b.png",0.1,0.5,0,1\n"/d/c.png",0.1,0.125,0,0\n'
+    '"d""q.png",0.75,0.5,,0\n')
+put("predictions", "01-order", '"truth:B, x",path,"B, x","truth:A",A,extra\n1,"b.png",1,0,0.5,x\n1,a.png,0.5,1,1,y\n0,/d/c.png,0,0,0,z\n'
+    '0,"d""q.png",1e-3,,0.999999999,w\n')
+put("predictions", "02-missing", pred_head + '"a.png",0.9,0.25,1,1\n')
+put("predictions", "03-truth", pred_head + '"a.png",0.9,0.25,1,1\n"b.png",0.1,0.5,1,1\n')
+dictionary("predictions", ["path", "truth:A", "truth:B, x", "a.png", "b.png", "/d/c.png", "d\"\"q.png", ",", '"',
+                           "0.5", "1", "0", "nan", "inf", "1e-300", "\r\n"])
+
+# ---- PyTorch checkpoints (fuzz_pth: the file as x.pth), written by torch.save ----------------
+def pth_seed(name, obj):
+    import io
+    import torch
+    b = io.BytesIO()
+    torch.save(obj, b)
+    put("pth", name, b.getvalue())
+
+
+def pth_seeds():
+    import collections
+    import torch
+    sd = collections.OrderedDict([("c.weight", torch.arange(6.0).view(2, 3)), ("c.bias", torch.tensor([0.5, -1.0])),
+                                  ("bn.num_batches_tracked", torch.tensor(3))])
+    pth_seed("00-state-dict", sd)
+    pth_seed("01-fastai", {"model": sd, "opt": {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9,
+                                                                                  "nesterov": False, "params": [0, 1]}]}})
+    base = torch.arange(12.0)
+    pth_seed("02-views-half", {"t": base.view(3, 4).t(), "o": base[5:8], "h": torch.ones(2, 2).half()})
+
+
+pth_seeds()
+dictionary("pth", ["PK\x03\x04", "PK\x01\x02", "PK\x05\x06", "data.pkl", "archive/data/0", "storage",
+                   "collections\nOrderedDict\n", "torch._utils\n_rebuild_tensor_v2\n", "torch\nFloatStorage\n",
+                   "torch\nHalfStorage\n", "torch\nLongStorage\n", "cpu", "model", "state_dict"])
 print("seeds in %s, dictionaries in %s" % (out, here))

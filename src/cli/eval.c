@@ -155,10 +155,10 @@ int mc_cli_eval(int argc, char **argv) {
     double p[MC_MAX_LABELS], padj[MC_MAX_LABELS];
     float *other = NULL;
     if (rc == MC_OK) rc = mc_mean_auc(ds, probs, auc, &mean);
-    const int root = mc_dist_is_root(world); /* the statistics only where they are printed */
-    for (int j = 0; rc == MC_OK && root && j < ds->nlabels; j++)
+    const int is_root = mc_dist_is_root(world); /* the statistics only where they are printed */
+    for (int j = 0; rc == MC_OK && is_root && j < ds->nlabels; j++)
         rc = mc_auc_stats_label(probs, ds->y, ds->mask, ds->n, ds->nlabels, j, &so, &st[j]);
-    if (rc == MC_OK && root && compare) {
+    if (rc == MC_OK && is_root && compare) {
         other = malloc(sizeof(float) * (size_t)ds->n * ds->nlabels + 1);
         rc = other ? mc_predictions_read(compare, ds, other) : MC_ENOMEM;
         for (int j = 0; rc == MC_OK && j < ds->nlabels; j++) {

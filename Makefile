@@ -171,7 +171,8 @@ asan:
 # files, images, weights and their trailer, safetensors, run files, the fuzz harnesses' seeds and
 # regression inputs) and the CLI's bad-input tests. `make asan` runs everything (slow).
 ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image_rgb test_netmeta \
-                   test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging
+                   test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging \
+                   test_rocstats test_colordata
 ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh
 asan-fast:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \

@@ -1,8 +1,7 @@
 /* mc_transfer.h — reference-based colour transfer (Zeng et al. 2020, "adaptive deep colour
  * perception"): the image's pixels are optimised through a frozen VGG19 against a colour
  * reference. docs/transfer.md gives every definition and marks what the paper states, what only
- * the authors' code shows and what we chose; ../shared/spec/colorization-uses.md §2 is the
- * specification.
+ * the authors' code shows and what we chose.
  *
  * Part of the public API (include it after medcolor.h). Nothing here prints or decodes files.
  *

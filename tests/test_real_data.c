@@ -4,10 +4,11 @@
  * research-use agreement): the folder named by $MEDCOLOR_TEST_DATA holds
  *   chexpert_train.csv.gz             CheXpert-v1.0-small's train.csv (labels only)
  *   nih_data_entry_2017_v2020.csv.gz  ChestX-ray14's Data_Entry_2017_v2020.csv
- * .ci/run sets it to ../shared/data when that folder exists. Without the variable or a file,
+ * .ci/run sets it to the shared data folder beside the checkout when there is one; this test
+ * reads only that variable. Without the variable or a file,
  * the test reports itself skipped (exit 77, "SKIP real_data: <why>"), never passed.
  *
- * References (spec datasets.md, the thesis):
+ * References (docs/data.md, the thesis):
  *   - CheXpert: 223,414 rows, 191,027 frontal / 32,387 lateral, the positives of the paper's five
  *     labels under its policies (Table 4.1/4.2's 100% row), U-Ones − U-Zeros = the uncertain
  *     count, and all 18 subsets of Table 4.2 (3 seeds × 6 fractions), to the unit, through the
@@ -201,8 +202,8 @@ int main(void) {
     const char *dir = getenv("MEDCOLOR_TEST_DATA");
     if (!dir || !*dir) {
         mc_test_skip(NAME, "MEDCOLOR_TEST_DATA is not set (the folder holding the real label files "
-                           "chexpert_train.csv.gz and nih_data_entry_2017_v2020.csv.gz; .ci/run sets it to "
-                           "../shared/data when that exists)");
+                           "chexpert_train.csv.gz and nih_data_entry_2017_v2020.csv.gz; .ci/run sets it "
+                           "when the shared data folder is beside the checkout)");
         return mc_test_done(NAME);
     }
     snprintf(chx, sizeof chx, "%s/chexpert_train.csv.gz", dir);

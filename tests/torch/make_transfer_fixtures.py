@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Makes the fixtures of the colour transfer (tests/test_transfer.c, tests/cli_transfer.sh):
-the reference written from ../shared/spec/colorization-uses.md §2 steps 1-8 in numpy and
+the reference written from the spec's steps 1-8 (docs/transfer.md) in numpy and
 PyTorch (autograd in float64 for every loss term and its gradient).
 
 Files written to OUTDIR (about 45 MB; 20-40 s on 2 cores):

@@ -285,10 +285,14 @@ static int load_jpeg(const char *path, FILE *f, mc_image *img) {
 
 /* ---- entry point ------------------------------------------------------------------------- */
 
-int mc_image_load_grey(const char *path, mc_image *img) {
-    if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
-    img->w = img->h = 0;
-    FILE *f = mc_fopen_regular(path); /* a FIFO or device would block or never end */
+/* Opens path (a regular file: a FIFO or device would block or never end) and tells PNG from
+ * JPEG by the signature: returns IMG_PNG with *fp past the 8-byte signature (libpng is told so),
+ * IMG_JPEG with *fp at the start, or an error naming the file (*fp NULL). Every entry point
+ * below (grey, 8-bit RGB, header probe) goes through it. */
+enum { IMG_PNG = 1, IMG_JPEG = 2 };
+static int open_image(const char *path, FILE **fp) {
+    *fp = NULL;
+    FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, f);
@@ -298,16 +302,26 @@ int mc_image_load_grey(const char *path, mc_image *img) {
     } else if (got == 0) {
         rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
     } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
-        rc = load_png(path, f, img);
+        rc = IMG_PNG;
     } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
-        if (fseek(f, 0, SEEK_SET) != 0)
-            rc = mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno));
-        else
-            rc = load_jpeg(path, f, img);
+        rc = fseek(f, 0, SEEK_SET) != 0 ? mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno)) : IMG_JPEG;
     } else {
-        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)",
-                    path);
+        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
     }
+    if (rc < 0)
+        fclose(f);
+    else
+        *fp = f;
+    return rc;
+}
+
+int mc_image_load_grey(const char *path, mc_image *img) {
+    if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
+    img->w = img->h = 0;
+    FILE *f;
+    int rc = open_image(path, &f);
+    if (rc < 0) return rc;
+    rc = rc == IMG_PNG ? load_png(path, f, img) : load_jpeg(path, f, img);
     fclose(f);
     return rc;
 }
@@ -513,25 +527,10 @@ static int load_jpeg_rgb8(const char *path, FILE *f, mc_image8 *img) {
 int mc_image_load_rgb8(const char *path, mc_image8 *img) {
     if (!path || !img) return mc_err(MC_EARG, "mc_image_load_rgb8: NULL argument");
     img->w = img->h = 0;
-    FILE *f = mc_fopen(path, "rb");
-    if (!f) return MC_EIO;
-    unsigned char sig[8];
-    size_t got = fread(sig, 1, sizeof sig, f);
-    int rc;
-    if (ferror(f)) {
-        rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
-    } else if (got == 0) {
-        rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
-    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
-        rc = load_png_rgb8(path, f, img);
-    } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
-        if (fseek(f, 0, SEEK_SET) != 0)
-            rc = mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno));
-        else
-            rc = load_jpeg_rgb8(path, f, img);
-    } else {
-        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
-    }
+    FILE *f;
+    int rc = open_image(path, &f);
+    if (rc < 0) return rc;
+    rc = rc == IMG_PNG ? load_png_rgb8(path, f, img) : load_jpeg_rgb8(path, f, img);
     fclose(f);
     return rc;
 }
@@ -611,23 +610,10 @@ int mc_image_probe(const char *path, mc_image_info *info) {
     if (!path) return mc_err(MC_EARG, "mc_image_probe: NULL path");
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return mc_err(MC_EIO, "%s: a folder, not an image file", path);
-    FILE *f = mc_fopen(path, "rb");
-    if (!f) return MC_EIO;
-    unsigned char sig[8];
-    size_t got = fread(sig, 1, sizeof sig, f);
-    int rc;
-    if (ferror(f)) {
-        rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
-    } else if (got == 0) {
-        rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
-    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
-        rc = probe_png(path, f, info);
-    } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
-        rc = fseek(f, 0, SEEK_SET) != 0 ? mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno))
-                                        : probe_jpeg(path, f, info);
-    } else {
-        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
-    }
+    FILE *f;
+    int rc = open_image(path, &f);
+    if (rc < 0) return rc;
+    rc = rc == IMG_PNG ? probe_png(path, f, info) : probe_jpeg(path, f, info);
     fclose(f);
     if (rc == MC_OK && (info->w <= 0 || info->h <= 0))
         rc = mc_err(MC_EPARSE, "%s: image has zero size (%dx%d)", path, info->w, info->h);

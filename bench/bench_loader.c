@@ -26,14 +26,9 @@
 #include <jpeglib.h> /* after stdio.h: it needs FILE and size_t */
 #include "core/core.h"
 #include "mc_image.h"
+#include "bench.h"
 
 #define NIMG 64
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* A chest-X-ray-like 8-bit image: smooth blobs and gradients plus noise of a few levels. */
 static void synth(unsigned char *px, int w, int h, uint64_t seed) {
@@ -134,12 +129,6 @@ static double make_set(const char *dir, const char *sub, int w, int h, int jpeg,
     }
     free(px);
     return total / NIMG;
-}
-
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* Returns images/s (wall clock); *cpu_ms gets the process CPU time per image. */

@@ -12,21 +12,8 @@
 #include "cli/cli.h"
 #include "medcolor.h"
 #include "mc_transfer.h"
+#include "bench.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 static int die(const char *what) {
     fprintf(stderr, "bench_transfer: %s: %s\n", what, mc_errmsg());
     return 1;
@@ -82,12 +69,10 @@ int main(int argc, char **argv) {
             tc[k - warm] = cpu_now() - c0;
         }
     }
-    qsort(tw, (size_t)steps, sizeof(double), cmp);
-    qsort(tc, (size_t)steps, sizeof(double), cmp);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    qsort(tw, (size_t)steps, sizeof(double), cmp_double);
+    qsort(tc, (size_t)steps, sizeof(double), cmp_double);
     printf("medcolor bench=transfer size=%d threads=%d step_median=%.3f step_min=%.3f cpu_median=%.3f maxrss_mb=%.0f "
-           "f=%.6e\n", size, threads, tw[steps / 2], tw[0], tc[steps / 2], (double)ru.ru_maxrss / 1024.0, f);
+           "f=%.6e\n", size, threads, tw[steps / 2], tw[0], tc[steps / 2], maxrss_mb(), f);
     mc_tr_obj_free(obj);
     mc_net_free(net);
     free(t);

@@ -273,6 +273,6 @@ $(BUILD)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(FUZZ_SRC) tests/fuzz
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests -DMC_FUZZ_REPLAY -o $@ $< $(FUZZ_SRC) $(CLILIB) $(LIB) $(LDLIBS)
 
 clean: clean-gpu
-	rm -rf build build-asan build-tsan build-fuzz medcolor
+	rm -rf build build-asan build-tsan build-fuzz build-nompi medcolor
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -299,7 +299,8 @@ typedef struct mc_colorlog_row {
     double train, val, psnr, ssim, lr, seconds;
 } mc_colorlog_row;
 int mc_colorlog_read(const char *path, mc_colorlog_row **rows, int *n);
-/* The input scaling in effect for net (l_scale, l_shift NaN: the defaults above); MC_EARG when
+/* The input scaling in effect for net: l_scale, l_shift as given; NaN: the network's [net]
+ * l_scale/l_shift (colorize-train records a scaling given to it there), else the defaults above; MC_EARG when
  * the input has neither 1 nor 3 channels and no scaling is given, MC_ESHAPE when the output is not
  * 2 x H x W at the input's size. */
 int mc_color_input_scaling(const mc_net *net, double *l_scale, double *l_shift);

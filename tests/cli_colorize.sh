@@ -124,6 +124,21 @@ for src, out in [("in_rgb.png", "pred/in_rgb.png"), ("in_grey.jpg", "pred/in_gre
 sys.exit(bad)
 PYEOF
 
+# an input scaling given to colorize-train is recorded in the network ([net] l_scale/l_shift) and
+# used by colorize-predict without flags: the same image as with the flags, another than the default's
+"$BIN" colorize-train $CFG "${ARGS[@]}" --epochs 1 --l-scale 0.02 --l-shift -1 -o "$T/r6" > /dev/null 2> "$T/r6.err" ||
+  bad "--l-scale run exited $?: $(cat "$T/r6.err")"
+"$BIN" colorize-predict "$T/r6" "$T/in_rgb.png" -o "$T/p6a" --quiet 2>/dev/null || bad "predict of the --l-scale run exited $?"
+"$BIN" colorize-predict "$T/r6" "$T/in_rgb.png" -o "$T/p6b" --l-scale 0.02 --l-shift -1 --quiet 2>/dev/null || bad "predict with the flags exited $?"
+"$BIN" colorize-predict "$T/r6" "$T/in_rgb.png" -o "$T/p6c" --l-scale 1 --l-shift 0 --quiet 2>/dev/null || bad "predict with the default exited $?"
+cmp -s "$T/p6a/in_rgb.png" "$T/p6b/in_rgb.png" || bad "colorize-predict did not use the scaling the weights record"
+cmp -s "$T/p6a/in_rgb.png" "$T/p6c/in_rgb.png" && bad "the recorded scaling changed nothing (the default's image)"
+"$BIN" features "$T/r6/best.weights" "$T/in_rgb.png" -o "$T/f6a.safetensors" > /dev/null 2>&1 || bad "features of the --l-scale run exited $?"
+"$BIN" features "$T/r6/best.weights" "$T/in_rgb.png" --l-scale 0.02 --l-shift -1 -o "$T/f6b.safetensors" > /dev/null 2>&1 ||
+  bad "features with the flags exited $?"
+cmp -s "$T/f6a.safetensors" "$T/f6b.safetensors" || bad "features did not use the scaling the weights record"
+echo "  --l-scale/--l-shift recorded in the weights: colorize-predict and features use them"
+
 # errors
 chk() { # chk WHAT WANT_RC NEEDLE CMD...
   local what=$1 want=$2 needle=$3; shift 3
@@ -137,6 +152,8 @@ chk "bad optimizer" 2 "--optimizer" "$BIN" colorize-train $CFG "${ARGS[@]}" --op
 chk "3 output channels" 1 "colorization needs 2x16x16" "$BIN" colorize-train $CFG "${ARGS[@]}" --set head.filters=3 -o "$T/e4"
 chk "--resume and --overwrite" 2 "not both" "$BIN" colorize-train $CFG "${ARGS[@]}" --resume --overwrite
 chk "--resume of nothing" 1 "holds no run to continue" "$BIN" colorize-train $CFG "${ARGS[@]}" --resume -o "$T/e5"
+chk "l_scale without l_shift" 1 "l_scale and l_shift go together" "$BIN" colorize-train $CFG "${ARGS[@]}" --set net.l_scale=2 -o "$T/e6"
+chk "l_scale 0" 1 "l_scale non-zero" "$BIN" colorize-train $CFG "${ARGS[@]}" --set net.l_scale=0 --set net.l_shift=1 -o "$T/e7"
 chk "--l-scale alone" 1 "both" "$BIN" colorize-train $CFG "${ARGS[@]}" --l-scale 0.02 -o "$T/e6"
 printf '[colorize]\nnet = %s\ntrain = a\nval = b\nepohcs = 3\n' "$CFG" > "$T/typo.exp"
 chk "unknown key" 1 "typo.exp:5" "$BIN" colorize-train "$T/typo.exp"

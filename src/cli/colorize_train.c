@@ -129,9 +129,18 @@ static int run(mc_colorexp *e, const copts *c) {
         say_data("training", e->train, tr);
         say_data("validation", e->valid, va);
     }
-    const char *set[17];
-    for (int i = 0; i < e->nset; i++) set[i] = e->set[i];
-    set[e->nset] = NULL;
+    /* the overrides, and an input scaling given here recorded in the network's [net] (l_scale,
+     * l_shift) so that its weights carry it to colorize-predict and features */
+    const char *set[19];
+    char sset[2][64];
+    int ns = 0;
+    for (int i = 0; i < e->nset; i++) set[ns++] = e->set[i];
+    if (!isnan(e->l_scale)) {
+        snprintf(sset[0], sizeof sset[0], "net.l_scale=%.17g", e->l_scale);
+        snprintf(sset[1], sizeof sset[1], "net.l_shift=%.17g", e->l_shift);
+        set[ns++] = sset[0], set[ns++] = sset[1];
+    }
+    set[ns] = NULL;
     mc_net_opts no = {.batch = e->batch, .seed = e->seed, .set = set, .threads = e->threads,
                       .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
     mc_net *net = NULL;

@@ -144,7 +144,7 @@ static int dump(const char *dir, const mc_transfer_result *r, const cli_ctx *c, 
 int mc_cli_transfer(int argc, char **argv) {
     const char *refs = NULL, *ref1 = NULL, *out = NULL, *index = NULL, *dumpdir = NULL, *vgg_input = "torchvision";
     const char *space = "rgb";
-    long size = 224, init_iters = 1000, iters = 1000, kmeans = 4, seed = 0, every = 10, threads = 0;
+    long size = 224, init_iters = 1000, iters = 1000, kmeans = 4, seed = 0, every = 10, threads = 0, gpu = -1;
     double pgtol = 1e-5, factr = 1e7;
     double alpha_y = 0, wc = 1, wcol = 100, wy = 1e5, wsw = 10, wtv = 1e-3, gain = 1;
     int no_smooth = 0, quiet = 0;
@@ -185,6 +185,7 @@ int mc_cli_transfer(int argc, char **argv) {
          "write the NxN images (target, reference, pass 1, result, smoothed), the k-means masks, log.csv and "
          "loss.png into DIR", "none"},
         {"--threads N", 'i', &threads, "CPU threads", "all cores", ">=0"},
+        {"--gpu N", 'i', &gpu, "run VGG19 on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},
         {"-q, --quiet", 'f', &quiet, "no progress lines", "off"},
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor transfer VGG_CFG WEIGHTS TARGET (--refs DIR | --ref IMAGE) -o OUT.png [options]";
@@ -245,7 +246,8 @@ int mc_cli_transfer(int argc, char **argv) {
         snprintf(sw, sizeof sw, "net.width=%ld", size);
         snprintf(sh, sizeof sh, "net.height=%ld", size);
         const char *set[] = {sw, sh, NULL};
-        mc_net_opts no = {.batch = 1, .no_init = 1, .threads = (int)threads, .set = set};
+        mc_net_opts no = {.batch = 1, .no_init = 1, .threads = (int)threads, .set = set,
+                           .backend = gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = gpu > 0 ? (int)gpu : 0};
         if (mc_net_from_cfg(&net, cfg, &no) < 0) goto fail;
         size_t wl = strlen(weights);
         if (wl > 12 && !strcmp(weights + wl - 12, ".safetensors")) {

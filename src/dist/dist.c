@@ -26,11 +26,14 @@ struct mc_dist {
     void *nccl;         /* the NCCL communicator (dist_nccl.c), made when first needed */
 };
 
+#ifdef MC_MPI
+/* the clock of the communication time (only MPI communicates) */
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+#endif
 
 int mc_dist_compiled(void) {
 #if defined(MC_MPI) && defined(MC_GPU)

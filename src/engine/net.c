@@ -83,6 +83,17 @@ static int parse_net_section(mc_net *net, mc_cfg_section *s) {
     mc_net_train_keys k;
     MC_TRY(mc_net_section_train_keys(s, &k));
     net->frozen_bn_mode = k.frozen_bn < 0 ? MC_FROZEN_BN_BATCH : k.frozen_bn;
+    /* image-to-image networks: how the CIELAB lightness becomes the input (L * l_scale + l_shift),
+     * read by the colorization trainer and predictor (mc_color_input_scaling); both or neither */
+    double ls, lsh;
+    MC_TRY(mc_cfg_double(s, "l_scale", 0, &ls));
+    MC_TRY(mc_cfg_double(s, "l_shift", 0, &lsh));
+    if (mc_cfg_has(s, "l_scale") != mc_cfg_has(s, "l_shift"))
+        return mc_err(MC_EPARSE, "%s: [net] l_scale and l_shift go together: give both or neither",
+                      mc_cfg_where(s, mc_cfg_has(s, "l_scale") ? "l_scale" : "l_shift", where, sizeof where));
+    if (mc_cfg_has(s, "l_scale") && !(isfinite(ls) && isfinite(lsh) && ls != 0))
+        return mc_err(MC_EPARSE, "%s: [net] l_scale=%g, l_shift=%g: both must be finite and l_scale non-zero",
+                      mc_cfg_where(s, "l_scale", where, sizeof where), ls, lsh);
     /* read later: freeze (below, in net_build), labels (mc_net_cfg_value: predict's header) */
     mc_cfg_find(s, "freeze");
     mc_cfg_find(s, "labels");

@@ -52,6 +52,12 @@ int mc_color_input_scaling(const mc_net *net, double *l_scale, double *l_shift) 
     if (isnan(*l_scale) != isnan(*l_shift))
         return mc_err(MC_EARG, "give both the L scale and the L shift, or neither");
     if (!isnan(*l_scale)) return MC_OK;
+    const char *vs = mc_net_cfg_value(net, "l_scale"), *vh = mc_net_cfg_value(net, "l_shift");
+    if (vs && vh) { /* the network says (validated when it was built; colorize-train records it) */
+        *l_scale = strtod(vs, NULL);
+        *l_shift = strtod(vh, NULL);
+        return MC_OK;
+    }
     if (c == 1) {
         *l_scale = 1.0;
         *l_shift = 0.0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "core/core.h"
 #include "mc_imaging.h"
+#include "mc_train.h"
 
 int mc_features_layer(const mc_net *net, const char *ref, int *layer) {
     const int n = mc_net_num_layers(net);
@@ -103,12 +104,13 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
     int c, h, w;
     mc_net_input_shape(net, &c, &h, &w);
     double scale = o ? o->l_scale : (double)NAN, shift = o ? o->l_shift : (double)NAN;
-    if (color && (isnan(scale) || isnan(shift))) {
-        if (c == 1) scale = 1, shift = 0;
-        else if (c == 3) scale = 1.0 / 50, shift = -1;
-        else {
+    /* the scaling given, else the one the network records ([net] l_scale/l_shift), else the
+     * default of its input channels */
+    if (color) {
+        int rc = mc_color_input_scaling(net, &scale, &shift);
+        if (rc < 0) {
             free(lname);
-            return mc_err(MC_ESHAPE, "the input has %d channels: give the lightness scaling (1 or 3 channels have one)", c);
+            return rc;
         }
     }
     int batch = mc_net_batch(net);

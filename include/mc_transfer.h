@@ -100,7 +100,7 @@ typedef struct mc_transfer_opts {
     int size;                /* N; default 224 (the paper; the authors' code used 112) */
     long init_iters, iters;  /* L-BFGS iterations of pass 1 and pass 2; default 1000 each */
     double pgtol, factr;     /* L-BFGS stopping rules (mc_lbfgs_opts); default scipy's 1e-5, 1e7 */
-    int space;               /* MC_TR_SPACE_*: the coordinates L-BFGS moves in; default RGB */
+    int space;               /* MC_TR_SPACE_*: the coordinates L-BFGS moves in; default YCbCr */
     mc_tr_weights w;         /* pass 2's weights (pass 1: content, color and tv of these) */
     mc_tr_setup setup;
     int smooth;              /* default 1 */

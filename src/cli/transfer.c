@@ -143,7 +143,7 @@ static int dump(const char *dir, const mc_transfer_result *r, const cli_ctx *c, 
 
 int mc_cli_transfer(int argc, char **argv) {
     const char *refs = NULL, *ref1 = NULL, *out = NULL, *index = NULL, *dumpdir = NULL, *vgg_input = "torchvision";
-    const char *space = "rgb";
+    const char *space = "ycbcr";
     long size = 224, init_iters = 1000, iters = 1000, kmeans = 4, seed = 0, every = 10, threads = 0, gpu = -1;
     double pgtol = 1e-5, factr = 1e7;
     double alpha_y = 0, wc = 1, wcol = 100, wy = 1e5, wsw = 10, wtv = 1e-3, gain = 1;
@@ -165,8 +165,8 @@ int mc_cli_transfer(int argc, char **argv) {
         {"--factr F", 'd', &factr, "stop a pass when the relative loss reduction is <= F*2.2e-16 (scipy's default)",
          "1e7", ">=0"},
         {"--space S", 's', &space,
-         "coordinates L-BFGS moves in: rgb (the authors' code) or ycbcr (the Y-loss's gradient then leaves the "
-         "chroma alone; same objective)", "rgb", "rgb|ycbcr"},
+         "coordinates L-BFGS moves in: ycbcr (the Y-loss's gradient moves Y only, as the paper's eq. 8 intends) or "
+         "rgb (the authors' code); the same objective", "ycbcr", "rgb|ycbcr"},
         {"--content-weight W", 'd', &wc, "alpha: weight of the content loss (relu4_2)", "1", ">=0"},
         {"--color-weight W", 'd', &wcol, "Gamma: weight of the masked-Gram colour loss", "100", ">=0"},
         {"--y-weight W", 'd', &wy, "lambda: weight of the Y-luminance loss (pass 2)", "1e5", ">=0"},

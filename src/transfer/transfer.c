@@ -20,7 +20,7 @@ void mc_transfer_opts_default(mc_transfer_opts *o) {
     o->iters = 1000;
     o->pgtol = 1e-5;
     o->factr = 1e7;
-    o->space = MC_TR_SPACE_RGB;
+    o->space = MC_TR_SPACE_YCBCR;
     mc_tr_weights_default(&o->w);
     o->setup.kmeans = 4;
     o->setup.vgg_input = MC_VGG_TORCHVISION;

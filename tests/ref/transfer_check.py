@@ -9,7 +9,8 @@ TARGET the grey phantom, OUT the result (at TARGET's size), DUMPDIR its --dump f
     lowest loss is below half of that start;
   - chroma: mean (Cb, Cr) (JFIF, double) of the NxN result (result_n.png) nearer the reference's
     (ref_n.png) than the start O0 = (123.68, 116.779, 103.939)'s; MODE "strong" asks for at most
-    0.8 of O0's distance, "weak" only nearer.
+    0.8 of O0's distance, "weak" only nearer, "none" prints it without a check (the rgb
+    coordinates, where random weights drag the chroma away: docs/transfer.md).
 Prints the figures; exit 1 on a failed check."""
 import csv
 import sys
@@ -66,7 +67,7 @@ def main():
     print("  chroma (Cb, Cr): reference (%.2f, %.2f), result (%.2f, %.2f), O0 (%.2f, %.2f): distance %.3f vs O0's %.3f"
           % (ref[0], ref[1], res[0], res[1], o0[0], o0[1], dr, d0))
     limit = 0.8 * d0 if mode == "strong" else d0
-    if not dr < limit:
+    if mode != "none" and not dr < limit:
         print("FAIL the result's mean chroma is not nearer the reference's (%.3f, limit %.3f)" % (dr, limit))
         ok = False
     print("  pass 2: best loss %.6g after %d iterations" % (best2[-1], len(best2) - 1))

@@ -13,6 +13,9 @@
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
  *   --adam   Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8: the colorization networks' defaults)
  *            instead of SGD
+ *   --sgemm-peak  no network: the machine's float32 GEMM peak through OpenBLAS (what every
+ *            convolution here ends in), square 2048 (and 1 thread at 1024), median of 5 calls after
+ *            one warm-up; prints `sgemm threads=T gflops=X gflops_1thread=Y`
  *   --dist   data-parallel (src/dist/): under mpirun -np N, each rank takes batch/N of the global
  *            batch, with synchronised batch norm and the gradients summed after backward; rank 0
  *            prints the line, with comm_median= the seconds per step spent communicating (the
@@ -35,10 +38,32 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "bench.h"
+#include <cblas.h>
 
 static int die(const char *what) {
     fprintf(stderr, "bench_step: %s: %s\n", what, mc_errmsg());
     return 1;
+}
+
+/* GFLOP/s of cblas_sgemm, n x n x n, on `threads` OpenBLAS threads: the median of 5 calls */
+static double sgemm_gflops(int n, int threads) {
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.2f, c[i] = 0;
+    openblas_set_num_threads(threads);
+    double t[6];
+    for (int r = 0; r < 6; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t[r] = now() - t0;
+    }
+    qsort(t + 1, 5, sizeof *t, cmp_double);
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n / t[3] * 1e-9;
 }
 
 /* multiply-adds of layer l's forward per image (convolutions and connected layers; 0 else) */
@@ -107,7 +132,7 @@ static int layer_profile(mc_net *net, int infer) {
 int main(int argc, char **argv) {
     mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     const char *cfg = NULL, *stage = "all";
-    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0, dist = 0;
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0, dist = 0, peak = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
@@ -119,12 +144,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--dist")) dist = 1;
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--adam")) adam = 1;
+        else if (!strcmp(argv[i], "--sgemm-peak")) peak = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
-                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam]\n");
+                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam]  |  bench_step --sgemm-peak [--threads T]\n");
             return 2;
         }
+    }
+    if (peak) {
+        if (threads < 1) threads = 1;
+        double g1 = sgemm_gflops(1024, 1), gt = sgemm_gflops(2048, threads);
+        printf("sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, gt, g1);
+        return gt > 0 ? 0 : 1;
     }
     if (!cfg || steps < 1 || warmup < 0 || batch < 1) {
         fprintf(stderr, "bench_step: give a cfg, --steps >= 1, --warmup >= 0, --batch >= 1\n");

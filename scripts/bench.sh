@@ -8,7 +8,10 @@
 # (scripts/bench_torch.py), each in its own process one after the other, and prints a table with
 # the median step times, the medcolor/PyTorch time ratio (wall clock; also of the CPU time of
 # all threads, which a busy machine disturbs less) and each process's peak RSS, then one line per
-# configuration `ratio <config> = <number>` (< 1: medcolor faster).
+# configuration `ratio <config> = <number>` (< 1: medcolor faster). Before the table: the CPU's
+# vector extensions, OPENBLAS_CORETYPE and the machine's sgemm peak (bench_step --sgemm-peak);
+# in the table each step's GFLOP/s (convolutions and connected layers, the same count for both)
+# and medcolor's share of that peak.
 #
 # Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
@@ -33,12 +36,24 @@ densenet121-pixelshuffle color train
 resnet18 all infer
 colorize/unet-resnet18 all train-adam"
 
+gfs() { # gfs GFLOP SECONDS: GFLOP/s of the same work in that time
+  awk -v g="$1" -v t="$2" 'BEGIN{if (g == "" || t <= 0) print "?"; else printf "%.1f", g / t}'
+}
+pct() { # pct GFLOP SECONDS: that rate as a percentage of the sgemm peak
+  awk -v g="$1" -v t="$2" -v p="${PEAK:-0}" 'BEGIN{if (g == "" || t <= 0 || p <= 0) print "?"; else printf "%.0f%%", 100 * g / t / p}'
+}
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
 
 echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vector ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$' | tr '\n' ' ')OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+# the machine's float32 GEMM peak through OpenBLAS (every convolution ends in a GEMM): the yardstick
+# for the GFLOP/s column below
+peak_line=$("$BIN" --sgemm-peak --threads "$THREADS" 2>&1 | grep '^sgemm ')
+PEAK=$(field gflops "$peak_line")
+echo "sgemm peak (OpenBLAS, 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$peak_line") GFLOP/s"
 echo
 rows=""
 ratios=""
@@ -46,7 +61,10 @@ fail=0
 while read -r net stage mode; do
   [ -n "$ONLY" ] && [[ "$net $stage $mode" != *"$ONLY"* ]] && continue
   extra=""; [ "$mode" = infer ] && extra="--infer"; [ "$mode" = train-adam ] && extra="--adam"
-  mc=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^medcolor ')
+  mcout=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
+  mc=$(echo "$mcout" | grep '^medcolor ')
+  # "  514.2 GFLOP per step (...) = 1234.5 GFLOP/s at the median"
+  gf=$(echo "$mcout" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
   th=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
   if [ -z "$mc" ] || [ -z "$th" ]; then
     echo "FAILED: $net $stage $mode (medcolor: '${mc:-no output}', torch: '${th:-no output}')"
@@ -59,12 +77,13 @@ while read -r net stage mode; do
   if [ "$mode" = infer ]; then
     mv=$(field img_per_s "$mc"); tv=$(field img_per_s "$th")
     ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", b/a}')
-    rows="$rows| $net | inference (eval) | $mv img/s | $tv img/s | $ratio | $cratio | $mrss | $trss |
+    mt=$(field pass_median "$mc"); tt=$(awk -v b=16 -v v="$tv" 'BEGIN{printf "%.4f", b/v}')
+    rows="$rows| $net | inference (eval) | $mv img/s | $tv img/s | $ratio | $cratio | $(gfs "$gf" "$mt") | $(gfs "$gf" "$tt") | $(pct "$gf" "$mt") | $mrss | $trss |
 "
   else
     mv=$(field step_median "$mc"); tv=$(field step_median "$th")
     ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", a/b}')
-    rows="$rows| $net | $stage | $mv s | $tv s | $ratio | $cratio | $mrss | $trss |
+    rows="$rows| $net | $stage | $mv s | $tv s | $ratio | $cratio | $(gfs "$gf" "$mv") | $(gfs "$gf" "$tv") | $(pct "$gf" "$mv") | $mrss | $trss |
 "
   fi
   ratios="${ratios}ratio $net/$stage/$mode = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss)
@@ -72,8 +91,8 @@ while read -r net stage mode; do
   echo "  done: $net $stage $mode: medcolor $mv, PyTorch $tv, ratio $ratio" >&2
 done <<< "$CONFIGS"
 
-echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor peak RSS MB | PyTorch peak RSS MB |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor GFLOP/s | PyTorch GFLOP/s | medcolor % of sgemm peak | medcolor peak RSS MB | PyTorch peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf "%s" "$rows"
 echo
 printf "%s" "$ratios"

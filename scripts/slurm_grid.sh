@@ -8,7 +8,7 @@
 #       sbatch options go through (e.g. --partition gpu --time 12:00:00 --test-only)
 #   sbatch --array=1-N scripts/slurm_grid.sh GRID_DIR
 #       the same by hand
-#   SLURM_ARRAY_TASK_ID=K scripts/slurm_grid.sh GRID_DIR
+#   SLURM_ARRAY_TASK_ID=K scripts/slurm_grid.sh GRID_DIR      (DRY_RUN=1: print the command only)
 #       task K (1-based row of runs.tsv), in or outside SLURM: runs
 #       `medcolor run-grid GRID_DIR --index K`, which skips the run when it finished before,
 #       resumes it from its last checkpoint when it was started (a task killed at its time limit
@@ -16,6 +16,12 @@
 #       The task fails (non-zero exit) when the run fails. At the time limit SLURM sends SIGTERM:
 #       medcolor writes a checkpoint after the current iteration and exits 143, so a task that is
 #       submitted again loses nothing (KillWait, 30 s by default, must exceed one iteration).
+#
+# Several GPUs per run: submit with one task per GPU, e.g.
+#   scripts/slurm_grid.sh GRID_DIR --ntasks-per-node=4 --gres=gpu:4
+# Each array task then starts its run through srun on all its tasks (SLURM_NTASKS > 1): the run
+# trains data-parallel, one process per GPU, each taking the GPU of its local rank
+# (docs/distributed.md); the global batch is the experiment's and must divide by the tasks.
 #
 # Run it from the folder the grid was expanded in (the repository root): the paths in the
 # experiments (cfg/..., data/...) are relative to it; a task changes to $SLURM_SUBMIT_DIR.
@@ -30,6 +36,8 @@
 #   RUN_OPTS      more options for medcolor run-grid (default: --plain, and --threads
 #                 $SLURM_CPUS_PER_TASK when set)
 #   MAX_PARALLEL  at most this many tasks at once (submit mode)
+#   SRUN          the srun command for runs of several tasks (default: srun); SRUN_MPI: its --mpi=
+#                 plugin (default pmix, Debian's OpenMPI 4 under SLURM; "none" leaves it out)
 #   SBATCH        the sbatch command (default: sbatch)
 #
 # The #SBATCH defaults below (one GPU, 8 cores, 32 GB, 24 h) fit one ResNet18/DenseNet121 run at
@@ -96,10 +104,19 @@ if [ -z "${RUN_OPTS+set}" ]; then
   [ -n "${SLURM_CPUS_PER_TASK:-}" ] && RUN_OPTS="$RUN_OPTS --threads $SLURM_CPUS_PER_TASK"
 fi
 
-echo "slurm_grid.sh: job ${SLURM_ARRAY_JOB_ID:-none} task $K on $(hostname) at $(date '+%F %T'): run $NAME"
-echo "slurm_grid.sh: $MEDCOLOR run-grid $GRID --index $K $RUN_OPTS${GPU_OPTS:+ $GPU_OPTS}"
-# shellcheck disable=SC2086  # the option strings are meant to split into words
-"$MEDCOLOR" run-grid "$GRID" --index "$K" $RUN_OPTS $GPU_OPTS
+# several tasks in this array task: the run goes data-parallel over them through srun
+LAUNCH=()
+if [ "${SLURM_NTASKS:-1}" -gt 1 ] 2>/dev/null; then
+  SRUN_MPI=${SRUN_MPI:-pmix}
+  LAUNCH=(${SRUN:-srun} --kill-on-bad-exit=1)
+  [ "$SRUN_MPI" != none ] && LAUNCH+=(--mpi="$SRUN_MPI")
+fi
+# shellcheck disable=SC2206  # the option strings are meant to split into words
+cmd=("${LAUNCH[@]}" "$MEDCOLOR" run-grid "$GRID" --index "$K" $RUN_OPTS $GPU_OPTS)
+echo "slurm_grid.sh: job ${SLURM_ARRAY_JOB_ID:-none} task $K on $(hostname) at $(date '+%F %T'): run $NAME${LAUNCH[0]:+ on ${SLURM_NTASKS} tasks}"
+echo "slurm_grid.sh: ${cmd[*]}"
+[ -n "${DRY_RUN:-}" ] && exit 0
+"${cmd[@]}"
 rc=$?
 echo "slurm_grid.sh: task $K ($NAME) exit status $rc at $(date '+%F %T')"
 exit $rc

@@ -7,7 +7,8 @@
 #   - with MPI and mpirun: 3 ranks and a global batch of 4 are refused with a message naming both
 #     numbers and the rank, within seconds; 2 ranks train a short run of the demo network whose
 #     files rank 0 alone writes (log.csv has each iteration once); eval on 3 ranks prints exactly
-#     what one process prints.
+#     what one process prints; run-grid on 2 ranks trains each run data-parallel, bit for bit as
+#     train on 2 ranks, rank 0 alone printing.
 # The mpirun parts skip (exit 77) without an MPI build or mpirun; the library's semantics are
 # tested in tests/test_dist.c.
 set -u
@@ -124,5 +125,40 @@ three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN eval "$T/run" --quiet -
 $one
 ---
 $three"
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval ok"
+# run-grid under mpirun: each run data-parallel over the ranks (a run with several GPUs), the
+# same weights, bit for bit, as `mpirun -np 2 medcolor train` of the run's own experiment; rank 0
+# alone prints; a second pass skips the finished run
+mkdir -p "$T/gcfg" && cp "$T/tiny.cfg" "$T/gcfg/tiny-color.cfg"
+cat > "$T/g.grid" <<GRID
+[grid]
+data = $T/demo.data
+cfg_dir = $T/gcfg
+backbones = tiny
+seeds = 1
+batch = 4
+workers = 1
+threads = 1
+epochs = 1
+max_iters = 6
+checkpoint_every = 3
+max_lr = 1e-2
+[chain]
+modules = color
+stages = color
+GRID
+$BIN grid "$T/g.grid" -o "$T/g2" > /dev/null || no "grid"
+G="$T/g2/tiny-color_color_seed1"
+out=$(OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN run-grid "$T/g2" --plain 2>&1); rc=$?
+[ $rc -eq 0 ] || no "run-grid on 2 ranks: exit $rc: $out"
+[ "$(echo "$out" | grep -c '^\[1/1\] tiny-color_color_seed1: start$')" -eq 1 ] || no "run-grid on 2 ranks: not one start line: $out"
+echo "$out" | grep -q "2 processes: each run data-parallel" || no "run-grid on 2 ranks: no line saying so: $out"
+[ "$(grep -c '^color,' "$G/log.csv" 2>/dev/null)" = 6 ] || no "run-grid on 2 ranks: log.csv has not 6 rows of the stage"
+OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN train "$G/experiment.exp" -o "$T/gtrain" --quiet > /dev/null 2>&1 ||
+  no "train of the grid run's experiment on 2 ranks failed"
+cmp -s "$G/1-color/best.weights" "$T/gtrain/1-color/best.weights" ||
+  no "run-grid on 2 ranks and train on 2 ranks gave other weights"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 2 $BIN run-grid "$T/g2" 2>&1) || no "run-grid again on 2 ranks: $out"
+[ "$(echo "$out" | grep -c 'finished before, skipped')" -eq 1 ] || no "run-grid again on 2 ranks: $out"
+
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval, 2-rank run-grid ok"
 exit $fail

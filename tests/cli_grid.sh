@@ -151,6 +151,12 @@ out=$(SLURM_ARRAY_TASK_ID=3 MEDCOLOR="$BIN" bash "$S" "$T/runs_s" 2>&1)
 [[ "$out" != *"--gpu"* ]] || bad "GPU options without a GPU: $out"
 out=$(SLURM_ARRAY_TASK_ID=9 MEDCOLOR="$BIN" bash "$S" "$T/runs_s" 2>&1); rc=$?
 [ $rc = 2 ] && [[ "$out" == *"no run 9 in"* ]] || bad "task 9: exit $rc: $out"
+# several tasks per array task (a run on several GPUs): the run-grid goes through srun over them
+out=$(DRY_RUN=1 SLURM_ARRAY_TASK_ID=2 SLURM_NTASKS=4 GPU_OPTS="--gpu 0" RUN_OPTS=--plain MEDCOLOR="$BIN" bash "$S" "$T/runs_s" 2>&1)
+[[ "$out" == *"slurm_grid.sh: srun --kill-on-bad-exit=1 --mpi=pmix $BIN run-grid $T/runs_s --index 2 --plain --gpu 0"* ]] ||
+  bad "4 tasks: no srun line: $out"
+out=$(DRY_RUN=1 SLURM_ARRAY_TASK_ID=2 SLURM_NTASKS=1 RUN_OPTS=--plain MEDCOLOR="$BIN" bash "$S" "$T/runs_s" 2>&1)
+[[ "$out" == *"slurm_grid.sh: $BIN run-grid $T/runs_s --index 2 --plain"* && "$out" != *srun* ]] || bad "1 task: $out"
 # submission: array sized from runs.tsv, log paths; a stand-in sbatch records its arguments
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "%s/sbatch.args"\necho "Submitted batch job 7"\n' "$T" > "$T/sbatch"
 chmod +x "$T/sbatch"

@@ -1,7 +1,11 @@
 /* grid.c — `medcolor grid` (expand a .grid file into run folders and runs.tsv) and
  * `medcolor run-grid` (work through a grid folder's runs one after another: finished runs are
- * skipped, interrupted ones resumed, a failed run does not stop the others). docs/study.md. */
+ * skipped, interrupted ones resumed, a failed run does not stop the others). docs/study.md.
+ * Started by mpirun/srun as N processes, each run is trained data-parallel on all of them (a run
+ * with several GPUs: docs/distributed.md); rank 0 reads the runs' states and tells the others,
+ * and alone prints. */
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "medcolor.h"
 #include <fnmatch.h>
 #include <stdio.h>
@@ -89,6 +93,18 @@ static int matches(const mc_strlist *only, const char *name) {
     return 0;
 }
 
+/* the run's state as rank 0 reads it, the same on every rank; -1 when rank 0 could not read it
+ * (its message is then in mc_errmsg() on rank 0 only) */
+static int shared_status(mc_dist *world, const char *run, mc_run_state *st) {
+    int v[3] = {-1, 0, 0};
+    memset(st, 0, sizeof *st);
+    if (mc_dist_is_root(world) && mc_run_status(run, st) == MC_OK) v[0] = st->state, v[1] = st->ndone, v[2] = st->nstages;
+    if (mc_dist_bcast(world, v, sizeof v, 0) < 0) return -1;
+    st->state = v[0] < 0 ? MC_RUN_NEW : v[0];
+    st->ndone = v[1], st->nstages = v[2];
+    return v[0] < 0 ? -1 : 0;
+}
+
 int mc_cli_run_grid(int argc, char **argv) {
     mc_strlist only = {.n = 0};
     long index = 0, stop_after = 0, gpu = -1, threads = -1, workers = -1;
@@ -130,6 +146,17 @@ int mc_cli_run_grid(int argc, char **argv) {
         mc_grid_index_free(ent, n);
         return 2;
     }
+    mc_dist *world;
+    if (mc_dist_init(&world) < 0) {
+        fprintf(stderr, "medcolor run-grid: %s\n", mc_errmsg());
+        mc_grid_index_free(ent, n);
+        return 1;
+    }
+    const int nranks = mc_dist_size(world), root = mc_dist_is_root(world);
+    if (!root) quiet = 1;
+    if (!quiet && nranks > 1)
+        fprintf(stderr, "medcolor run-grid: %d processes: each run data-parallel over all of them (rank 0 on host %s)\n",
+                nranks, mc_dist_host(world));
     mc_cli_progress prog;
     mc_cli_progress_init(&prog, quiet, plain);
     int nsel = 0, nskip = 0, nfin = 0, nstop = 0, nfail = 0, k = 0;
@@ -142,32 +169,38 @@ int mc_cli_run_grid(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         nsel += (!index || ent[i].index == index) && matches(&only, ent[i].name);
     if (!nsel) {
-        fprintf(stderr, "medcolor run-grid: no run of %s/runs.tsv matches\n", dir);
+        if (root) fprintf(stderr, "medcolor run-grid: no run of %s/runs.tsv matches\n", dir);
         mc_grid_index_free(ent, n);
         free(failed);
+        mc_dist_free(world);
         return 1;
     }
     volatile sig_atomic_t *stop = dry ? NULL : mc_cli_catch_stop();
     for (int i = 0; i < n; i++) {
         const mc_grid_entry *g = &ent[i];
         if ((index && g->index != index) || !matches(&only, g->name)) continue;
-        if (stop && *stop) break; /* a signal: the run it hit was checkpointed; start no other */
+        /* a signal (on any rank: all agree): the run it hit was checkpointed; start no other */
+        int stopped = stop && *stop;
+        if (nranks > 1 && mc_dist_any(world, stopped, &stopped) < 0) break;
+        if (stopped) break;
         k++;
         char run[4096], msg[1024] = "";
         snprintf(run, sizeof run, "%s/%s", dir, g->name);
         mc_run_state st;
-        if (mc_run_status(run, &st) < 0) {
-            snprintf(msg, sizeof msg, "%s", mc_errmsg());
+        if (shared_status(world, run, &st) < 0) {
+            snprintf(msg, sizeof msg, "%s", root ? mc_errmsg() : "rank 0 could not read the run's state");
         } else if (st.state == MC_RUN_DONE) {
-            printf("[%d/%d] %s: finished before, skipped\n", k, nsel, g->name);
+            if (root) printf("[%d/%d] %s: finished before, skipped\n", k, nsel, g->name);
             nskip++;
             continue;
         } else {
-            printf("[%d/%d] %s: %s%s", k, nsel, g->name, dry ? "would " : "",
-                   st.state == MC_RUN_NEW ? "start" : "resume");
-            if (st.state == MC_RUN_STARTED) printf(" (%d of %d stages finished)", st.ndone, st.nstages);
-            printf("\n");
-            fflush(stdout);
+            if (root) {
+                printf("[%d/%d] %s: %s%s", k, nsel, g->name, dry ? "would " : "",
+                       st.state == MC_RUN_NEW ? "start" : "resume");
+                if (st.state == MC_RUN_STARTED) printf(" (%d of %d stages finished)", st.ndone, st.nstages);
+                printf("\n");
+                fflush(stdout);
+            }
             if (dry) continue;
             mc_experiment e;
             char path[4200];
@@ -181,45 +214,53 @@ int mc_cli_run_grid(int argc, char **argv) {
                 if (threads >= 0) e.threads = (int)threads;
                 if (workers >= 0) e.workers = (int)workers;
                 mc_run_opts ro = {.resume = st.state == MC_RUN_STARTED, .stop_after = stop_after, .interrupt = stop,
-                                  .on_event = mc_cli_progress_event, .event_ctx = &prog};
+                                  .on_event = root ? mc_cli_progress_event : NULL, .event_ctx = &prog, .dist = world};
                 if (!e.out || mc_experiment_run(&e, &ro) < 0)
                     snprintf(msg, sizeof msg, "%s", e.out ? mc_errmsg() : "out of memory");
                 mc_experiment_clear(&e);
+                if (msg[0] && nranks > 1) {
+                    /* the other ranks may wait in a collective of this run: one rank's error ends the job */
+                    fprintf(stderr, "medcolor run-grid: %s: rank %d of %d (host %s): %s\n", g->name, mc_dist_rank(world),
+                            nranks, mc_dist_host(world), msg);
+                    mc_dist_abort(world, 1);
+                }
                 if (!msg[0]) {
-                    if (mc_run_status(run, &st) < 0)
-                        snprintf(msg, sizeof msg, "%s", mc_errmsg());
+                    if (shared_status(world, run, &st) < 0)
+                        snprintf(msg, sizeof msg, "%s", root ? mc_errmsg() : "rank 0 could not read the run's state");
                     else if (st.state == MC_RUN_DONE)
                         nfin++;
                     else {
                         nstop++;
-                        printf("[%d/%d] %s: stopped after %d of %d stages (resume: run it again)\n", k, nsel, g->name,
-                               st.ndone, st.nstages);
+                        if (root)
+                            printf("[%d/%d] %s: stopped after %d of %d stages (resume: run it again)\n", k, nsel,
+                                   g->name, st.ndone, st.nstages);
                     }
                 }
             }
         }
         if (msg[0]) {
-            fprintf(stderr, "medcolor run-grid: %s: FAILED: %s\n", g->name, msg);
+            if (root) fprintf(stderr, "medcolor run-grid: %s: FAILED: %s\n", g->name, msg);
             size_t len = strlen(g->name) + strlen(msg) + 4;
             failed[nfail] = malloc(len);
             if (failed[nfail]) snprintf(failed[nfail], len, "%s: %s", g->name, msg);
             nfail++;
         }
     }
-    if (dry) {
+    if (root && dry) {
         printf("run-grid: %d runs selected, %d finished before (dry run: nothing trained)\n", nsel, nskip);
-    } else {
+    } else if (root) {
         printf("run-grid: %d runs: %d finished before, %d finished now, %d stopped, %d failed\n", nsel, nskip, nfin,
                nstop, nfail);
     }
     for (int i = 0; i < nfail; i++) {
-        fprintf(stderr, "  failed: %s\n", failed[i] ? failed[i] : "(out of memory)");
+        if (root) fprintf(stderr, "  failed: %s\n", failed[i] ? failed[i] : "(out of memory)");
         free(failed[i]);
     }
     free(failed);
     mc_grid_index_free(ent, n);
+    mc_dist_free(world);
     if (stop && *stop) {
-        fprintf(stderr, "medcolor run-grid: stopped by signal %d; run it again to resume\n", (int)*stop);
+        if (root) fprintf(stderr, "medcolor run-grid: stopped by signal %d; run it again to resume\n", (int)*stop);
         return nfail ? 1 : mc_cli_stop_status();
     }
     return nfail ? 1 : 0;

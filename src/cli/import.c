@@ -87,7 +87,11 @@ int mc_cli_import(int argc, char **argv) {
         snprintf(from, sizeof from, "kept from %s", base);
     else
         snprintf(from, sizeof from, "initialised from seed %" PRIu64, seed);
-    printf("%s <- %s (%s)\n", cfg, in, rep.darknet ? "darknet .weights" : rep.pth ? "PyTorch checkpoint" : "safetensors");
+    const char *kind = rep.darknet    ? "darknet .weights"
+                       : rep.pth == 2 ? "PyTorch checkpoint, legacy format"
+                       : rep.pth      ? "PyTorch checkpoint"
+                                      : "safetensors";
+    printf("%s <- %s (%s)\n", cfg, in, kind);
     printf("  loaded    %d of %d tensors, %s values", rep.loaded, mc_net_num_tensors(net),
            mc_cli_thousands(rep.values, b1, sizeof b1));
     if (rep.nrenamed) printf(" (%d under torchvision/timm names)", rep.nrenamed);

@@ -849,8 +849,8 @@ static int read_legacy(const char *path, const uint8_t *buf, size_t len, uint8_t
         size_t used = 0;
         if ((rc = run(&m, buf + pos, len - pos, &v[k], &used)) < 0) goto done;
         if (k == 0 && (v[0]->kind != V_BIGINT || v[0]->slen != sizeof magic || memcmp(v[0]->s, magic, sizeof magic))) {
-            rc = mc_err(MC_EPARSE, "%s: a pickle, but not PyTorch's legacy-format checkpoint (its first value is a %s, "
-                                   "not the magic number 0x1950a86a20f9469cfc6c)", path, kind_name(v[0]->kind));
+            rc = mc_err(MC_EPARSE, "%s: a pickle, but not PyTorch's legacy-format checkpoint (its first value, of type "
+                                   "%s, is not the magic number 0x1950a86a20f9469cfc6c)", path, kind_name(v[0]->kind));
             goto done;
         }
         if (k == 1 && (v[1]->kind != V_INT || v[1]->i != 1001)) {
@@ -913,7 +913,7 @@ static int read_legacy(const char *path, const uint8_t *buf, size_t len, uint8_t
         }
         int es = DT[st[lo]->fn].bytes;
         if (len - pos < 8) {
-            rc = mc_err(MC_EPARSE, "%s: ends at byte %zu, in storage '%s''s element count (key %d of %d; truncated?)",
+            rc = mc_err(MC_EPARSE, "%s: ends at byte %zu, in the element count of storage '%s' (key %d of %d; truncated?)",
                         path, len, key->s, k + 1, keys->n);
             goto done;
         }

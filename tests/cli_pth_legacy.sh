@@ -5,7 +5,8 @@
 #   - torchvision's resnet18 state dict (an OrderedDict with _metadata), fastai's {'model', 'opt'}
 #     and a state dict of shared storages, views and float16/float64/int64 tensors import into
 #     cfg/resnet18.cfg to the same .weights, bit for bit, as the zip-format file of the same object;
-#   - each, and the torch-0.3-style file (storage views, _rebuild_tensor, torch.cuda storages),
+#   - each, and the torch-0.3-style file (storage views, _rebuild_tensor, torch.cuda storages,
+#     Python 2's pickled OrderedDict),
 #     equals what torch.load gives, tensor by tensor (export --names torchvision, then
 #     pth_legacy_make.py check: bit for bit as float32);
 #   - a file cut at every byte, a wrong magic number or protocol version, a storage whose count

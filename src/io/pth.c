@@ -8,7 +8,7 @@
  * torch's oldest format, a tar archive, is recognised and refused with a message. The pickles are
  * executed by a small restricted pickle machine that knows only the opcodes a state dict uses
  * and only these globals:
- *   collections.OrderedDict                        -> a dict
+ *   collections.OrderedDict                        -> a dict (empty, or Python 2's list of pairs)
  *   torch._utils._rebuild_tensor_v2                -> a tensor (storage, offset, size, stride, ...)
  *   torch._utils._rebuild_tensor                   -> the same (torch <= 0.3's, legacy-format files)
  *   torch._utils._rebuild_parameter                -> its tensor
@@ -205,9 +205,22 @@ static int reduce(vm *m, val *fn, val *args, size_t at, val **out) {
     if (fn->kind != V_CALL || args->kind != V_TUPLE)
         return mc_err(MC_EPARSE, "%s: %s byte %zu: REDUCE of a %s with a %s", m->path, m->where, m->base + at, kind_name(fn->kind),
                       kind_name(args->kind));
-    if (fn->fn == F_ODICT) {
-        if (args->n != 0) return mc_err(MC_EPARSE, "%s: %s byte %zu: OrderedDict with arguments", m->path, m->where, m->base + at);
-        return (*out = newval(m, V_DICT)) ? MC_OK : MC_ENOMEM;
+    if (fn->fn == F_ODICT) { /* OrderedDict(), or Python 2's OrderedDict([[key, value], ...]) */
+        val *d = newval(m, V_DICT), *items = args->n == 1 ? args->items[0] : NULL;
+        if (!d) return MC_ENOMEM;
+        if (args->n > 1 || (items && items->kind != V_LIST))
+            return mc_err(MC_EPARSE, "%s: %s byte %zu: OrderedDict with arguments other than a list of pairs", m->path,
+                          m->where, m->base + at);
+        for (int k = 0; items && k < items->n; k++) {
+            val *pair = items->items[k];
+            if ((pair->kind != V_LIST && pair->kind != V_TUPLE) || pair->n != 2)
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: OrderedDict item %d is not a (key, value) pair", m->path,
+                              m->where, m->base + at, k + 1);
+            MC_TRY(additem(d, pair->items[0]));
+            MC_TRY(additem(d, pair->items[1]));
+        }
+        *out = d;
+        return MC_OK;
     }
     if (fn->fn == F_PARAM) {
         if (args->n < 1 || args->items[0]->kind != V_TENSOR)

@@ -377,6 +377,12 @@ class LegacyTensor:
         return (torch._utils._rebuild_tensor_v2, self.args + (False, collections.OrderedDict()))
 
 
+class Py2OrderedDict(dict):
+    def __reduce__(self):
+        import collections
+        return (collections.OrderedDict, ([[k, v] for k, v in self.items()],), {"_metadata": {}})
+
+
 def legacy_pth(obj, protocol=2):
     storages = {}
 
@@ -424,11 +430,12 @@ def legacy_seeds():
         ("t", LegacyTensor(base, 0, (4, 3), (1, 4))), ("o", LegacyTensor(base, 5, (3,), (1,))),
         ("s", LegacyTensor(base, 1, (3,), (4,))), ("h", LegacyTensor(h, 0, (2, 2), (2, 1))),
         ("d", LegacyTensor(d, 0, (2,), (1,)))])))
-    # torch <= 0.3: _rebuild_tensor, a GPU storage type, storage views (view key, offset, numel)
+    # torch <= 0.3: _rebuild_tensor, a GPU storage type, storage views (view key, offset, numel),
+    # Python 2's OrderedDict([[key, value], ...])
     root = [float(i) for i in range(10)]
     v1 = LegacyStorage("5", torch.cuda.FloatStorage, root, ("50", 2, 5), "cuda:0")
     v2 = LegacyStorage("5", torch.cuda.FloatStorage, root, ("51", 6, 4), "cuda:0")
-    put("pth", "06-legacy-torch03-views", legacy_pth(collections.OrderedDict([
+    put("pth", "06-legacy-torch03-views", legacy_pth(Py2OrderedDict([
         ("a.weight", LegacyTensor(v1, 1, (2, 2), (2, 1), v1=True)), ("a.bias", LegacyTensor(v2, 0, (4,), (1,), v1=True))])))
     put("pth", "07-legacy-protocol4", legacy_pth(sd, protocol=4))
 

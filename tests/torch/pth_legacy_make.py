@@ -15,7 +15,8 @@ format of torch < 1.6) for medcolor import's .pth reader (tests/cli_pth_legacy.s
     old.pth                           written here by hand as torch <= 0.3 did (no zip twin): tensors
                                       through torch._utils._rebuild_tensor, torch.cuda.FloatStorage
                                       types at 'cuda:0', every BN tensor a storage *view* (the
-                                      persistent id's view metadata) of one root storage
+                                      persistent id's view metadata) of one root storage, the
+                                      OrderedDict as Python 2 pickled it (a list of [key, value])
   and, for the error cases (a one-convolution network, tiny.cfg):
     tiny.pth          a legacy state dict {'c.weight', 'c.bias'} with two storages; tiny.txt: the
                       file offsets where each of its sections starts ("magic 0", ..., "storage1 N",
@@ -114,6 +115,14 @@ class OldStorage:
         self.root_key, self.root, self.view_key, self.offset, self.size = root_key, root, view_key, offset, size
 
 
+class Py2OrderedDict(collections.OrderedDict):
+    """pickled as Python 2 pickled an OrderedDict: OrderedDict([[key, value], ...]), then its
+    attributes (BUILD)"""
+
+    def __reduce__(self):
+        return (collections.OrderedDict, ([[k, v] for k, v in self.items()],), {"_metadata": {"": {"version": 1}}})
+
+
 class OldTensor:
     def __init__(self, storage, offset, size, stride):
         self.args = (storage, offset, tuple(size), tuple(stride))
@@ -125,7 +134,7 @@ class OldTensor:
 def save_old(sd, path):
     """torch <= 0.3's legacy file: every BN tensor a view of one root storage (float32, on cuda:0)"""
     roots = {}  # key -> float32 numpy array
-    obj = collections.OrderedDict()
+    obj = Py2OrderedDict()
     bn = [k for k in sd if sd[k].dim() == 1 and sd[k].dtype == torch.float32]
     shared = np.concatenate([sd[k].numpy() for k in bn]).astype("<f4")
     roots["94000000"] = shared
@@ -163,7 +172,7 @@ def save_old(sd, path):
     for k in keys:
         f.write(struct.pack("<q", len(roots[k])) + roots[k].tobytes())
     data = f.getvalue()
-    assert b"torch.cuda\nFloatStorage" in data and b"_rebuild_tensor\n" in data
+    assert b"torch.cuda\nFloatStorage" in data and b"_rebuild_tensor\n" in data and b"ctorch\n" not in data
     with open(path, "wb") as g:
         g.write(data)
     # torch itself reads it back as sd

@@ -290,10 +290,11 @@ int mc_cli_predict(int argc, char **argv) {
     double total = ps.seconds, t_net = ps.net_seconds, t_decode = ps.decode_seconds;
     int mine = hi - lo > 0 ? hi - lo : 1;
     if (nranks > 1)
-        fprintf(stderr, "medcolor predict: %d images on %d processes (rank 0: %d in %.2f s: %.1f ms/image, network %.1f, "
-                        "decoding %.1f)%s%s\n", paths.n, nranks, hi - lo, total, 1e3 * total / mine,
-                1e3 * t_net / mine, 1e3 * t_decode / mine, out && strcmp(out, "-") ? " -> " : "",
-                out && strcmp(out, "-") ? out : "");
+        fprintf(stderr,
+                "medcolor predict: %d images on %d processes (rank 0: %d in %.2f s: %.1f ms/image, network %.1f, "
+                "decoding %.1f)%s%s\n",
+                paths.n, nranks, hi - lo, total, 1e3 * total / mine, 1e3 * t_net / mine, 1e3 * t_decode / mine,
+                out && strcmp(out, "-") ? " -> " : "", out && strcmp(out, "-") ? out : "");
     else
         fprintf(stderr, "medcolor predict: %d images in %.2f s: %.1f ms/image (network %.1f, decoding %.1f)%s%s\n",
                 paths.n, total, 1e3 * total / paths.n, 1e3 * t_net / paths.n, 1e3 * t_decode / paths.n,

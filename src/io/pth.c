@@ -113,7 +113,8 @@ static void vm_free(vm *m) {
 static int push(vm *m, val *v) {
     if (!v) return MC_ENOMEM;
     if (m->sp == m->cstack) {
-        if (m->cstack >= MAX_STACK) return mc_err(MC_EPARSE, "%s: %s: stack deeper than %d", m->path, m->what, MAX_STACK);
+        if (m->cstack >= MAX_STACK)
+            return mc_err(MC_EPARSE, "%s: %s: stack deeper than %d", m->path, m->what, MAX_STACK);
         int c = m->cstack ? m->cstack * 2 : 64;
         val **s = mc_realloc(m->stack, (size_t)c * sizeof *s, "pickle stack");
         if (!s) return MC_ENOMEM;
@@ -144,22 +145,27 @@ static const char *kind_name(int k) {
 
 /* the items above the topmost mark, which is removed: [*first, sp) */
 static int pop_mark(vm *m, size_t at, int *first) {
-    if (m->nmarks == 0) return mc_err(MC_EPARSE, "%s: %s byte %zu: no MARK before this opcode", m->path, m->where, m->base + at);
+    if (m->nmarks == 0)
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: no MARK before this opcode", m->path, m->where, m->base + at);
     *first = m->marks[--m->nmarks];
     return MC_OK;
 }
 
 static int setitems(vm *m, val *d, int first, size_t at) {
     if (d->kind != V_DICT)
-        return mc_err(MC_EPARSE, "%s: %s byte %zu: SETITEM(S) on a %s", m->path, m->where, m->base + at, kind_name(d->kind));
-    if ((m->sp - first) % 2) return mc_err(MC_EPARSE, "%s: %s byte %zu: odd number of dict items", m->path, m->where, m->base + at);
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: SETITEM(S) on a %s", m->path, m->where, m->base + at,
+                      kind_name(d->kind));
+    if ((m->sp - first) % 2)
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: odd number of dict items", m->path, m->where, m->base + at);
     for (int k = first; k < m->sp; k++) MC_TRY(additem(d, m->stack[k]));
     m->sp = first;
     return MC_OK;
 }
 
 static int appends(vm *m, val *l, int first, size_t at) {
-    if (l->kind != V_LIST) return mc_err(MC_EPARSE, "%s: %s byte %zu: APPEND(S) on a %s", m->path, m->where, m->base + at, kind_name(l->kind));
+    if (l->kind != V_LIST)
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: APPEND(S) on a %s", m->path, m->where, m->base + at,
+                      kind_name(l->kind));
     for (int k = first; k < m->sp; k++) MC_TRY(additem(l, m->stack[k]));
     m->sp = first;
     return MC_OK;
@@ -191,8 +197,10 @@ static int global(vm *m, const char *mod, const char *name, size_t at, val **out
                 v->fn = d;
                 return MC_OK;
             }
-    return mc_err(MC_EUNSUP, "%s: %s byte %zu: refuses the global '%.200s.%.200s' (only a state dict's OrderedDict, "
-                             "tensors and storages are read: not a plain state dict?)", m->path, m->where, m->base + at, mod, name);
+    return mc_err(MC_EUNSUP,
+                  "%s: %s byte %zu: refuses the global '%.200s.%.200s' (only a state dict's OrderedDict, "
+                  "tensors and storages are read: not a plain state dict?)",
+                  m->path, m->where, m->base + at, mod, name);
 }
 
 static int as_int(const val *v, long long *x) {
@@ -203,8 +211,8 @@ static int as_int(const val *v, long long *x) {
 
 static int reduce(vm *m, val *fn, val *args, size_t at, val **out) {
     if (fn->kind != V_CALL || args->kind != V_TUPLE)
-        return mc_err(MC_EPARSE, "%s: %s byte %zu: REDUCE of a %s with a %s", m->path, m->where, m->base + at, kind_name(fn->kind),
-                      kind_name(args->kind));
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: REDUCE of a %s with a %s", m->path, m->where, m->base + at,
+                      kind_name(fn->kind), kind_name(args->kind));
     if (fn->fn == F_ODICT) { /* OrderedDict(), or Python 2's OrderedDict([[key, value], ...]) */
         val *d = newval(m, V_DICT), *items = args->n == 1 ? args->items[0] : NULL;
         if (!d) return MC_ENOMEM;
@@ -224,7 +232,8 @@ static int reduce(vm *m, val *fn, val *args, size_t at, val **out) {
     }
     if (fn->fn == F_PARAM) {
         if (args->n < 1 || args->items[0]->kind != V_TENSOR)
-            return mc_err(MC_EPARSE, "%s: %s byte %zu: _rebuild_parameter without a tensor", m->path, m->where, m->base + at);
+            return mc_err(MC_EPARSE, "%s: %s byte %zu: _rebuild_parameter without a tensor", m->path, m->where,
+                          m->base + at);
         *out = args->items[0];
         return MC_OK;
     }
@@ -233,7 +242,8 @@ static int reduce(vm *m, val *fn, val *args, size_t at, val **out) {
     val **a = args->items;
     if (args->n < 4 || a[0]->kind != V_STORAGE || a[1]->kind != V_INT || a[2]->kind != V_TUPLE ||
         a[3]->kind != V_TUPLE || a[2]->n != a[3]->n || a[2]->n > 8)
-        return mc_err(MC_EPARSE, "%s: %s byte %zu: _rebuild_tensor_v2 with unexpected arguments", m->path, m->where, m->base + at);
+        return mc_err(MC_EPARSE, "%s: %s byte %zu: _rebuild_tensor_v2 with unexpected arguments", m->path, m->where,
+                      m->base + at);
     val *t = newval(m, V_TENSOR);
     if (!t) return MC_ENOMEM;
     t->storage = a[0];
@@ -307,17 +317,18 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
     m->sp = 0;
     m->nmarks = 0;
     if (m->cmemo) memset(m->memo, 0, m->cmemo * sizeof *m->memo);
-#define NEED(k)                                                                                                      \
-    do {                                                                                                             \
-        if (n - i < (size_t)(k))                                                                                     \
-            return mc_err(MC_EPARSE, "%s: %s byte %zu: truncated (opcode 0x%02x needs %zu bytes)", m->path, m->where, m->base + at, \
-                          op, (size_t)(k));                                                                          \
+#define NEED(k)                                                                                                        \
+    do {                                                                                                               \
+        if (n - i < (size_t)(k))                                                                                       \
+            return mc_err(MC_EPARSE, "%s: %s byte %zu: truncated (opcode 0x%02x needs %zu bytes)", m->path, m->where,  \
+                          m->base + at, op, (size_t)(k));                                                              \
     } while (0)
-#define POP(v)                                                                                                          \
-    do {                                                                                                                \
-        if (m->sp <= (m->nmarks ? m->marks[m->nmarks - 1] : 0))                                                         \
-            return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at opcode 0x%02x", m->path, m->where, m->base + at, op);      \
-        (v) = m->stack[--m->sp];                                                                                        \
+#define POP(v)                                                                                                         \
+    do {                                                                                                               \
+        if (m->sp <= (m->nmarks ? m->marks[m->nmarks - 1] : 0))                                                        \
+            return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at opcode 0x%02x", m->path, m->where,           \
+                          m->base + at, op);                                                                           \
+        (v) = m->stack[--m->sp];                                                                                       \
     } while (0)
     while (i < n) {
         size_t at = i;
@@ -342,7 +353,8 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
         case '(':
             if (m->nmarks == m->cmarks) {
                 int c = m->cmarks ? m->cmarks * 2 : 16;
-                if (c > MAX_STACK) return mc_err(MC_EPARSE, "%s: %s byte %zu: too many MARKs", m->path, m->where, m->base + at);
+                if (c > MAX_STACK)
+                    return mc_err(MC_EPARSE, "%s: %s byte %zu: too many MARKs", m->path, m->where, m->base + at);
                 int *mk = mc_realloc(m->marks, (size_t)c * sizeof *mk, "pickle marks");
                 if (!mk) return MC_ENOMEM;
                 m->marks = mk;
@@ -369,14 +381,16 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
         case 0x87: {
             int k = op - 0x84, base = m->sp - k;
             if (base < (m->nmarks ? m->marks[m->nmarks - 1] : 0))
-                return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at TUPLE%d", m->path, m->where, m->base + at, k);
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at TUPLE%d", m->path, m->where, m->base + at,
+                              k);
             MC_TRY(tuple_of(m, base, &v));
             MC_TRY(push(m, v));
             break;
         }
         case 's':
             if (m->sp - 3 < (m->nmarks ? m->marks[m->nmarks - 1] : 0))
-                return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at SETITEM", m->path, m->where, m->base + at);
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: stack underflow at SETITEM", m->path, m->where,
+                              m->base + at);
             MC_TRY(setitems(m, m->stack[m->sp - 3], m->sp - 2, at));
             break;
         case 'u':
@@ -468,7 +482,8 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
             const uint8_t *e1 = memchr(p + i, '\n', n - i);
             const uint8_t *e2 = e1 ? memchr(e1 + 1, '\n', n - (size_t)(e1 + 1 - p)) : NULL;
             if (!e2 || e1 - (p + i) > 200 || e2 - (e1 + 1) > 200)
-                return mc_err(MC_EPARSE, "%s: %s byte %zu: a GLOBAL without its two lines", m->path, m->where, m->base + at);
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: a GLOBAL without its two lines", m->path, m->where,
+                              m->base + at);
             char mod[256], name[256];
             memcpy(mod, p + i, (size_t)(e1 - (p + i)));
             mod[e1 - (p + i)] = 0;
@@ -505,7 +520,8 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
                 return mc_err(MC_EPARSE, "%s: %s byte %zu: BUILD without an object", m->path, m->where, m->base + at);
             b = m->stack[m->sp - 1];
             if (b->kind != V_DICT && b->kind != V_TENSOR)
-                return mc_err(MC_EPARSE, "%s: %s byte %zu: BUILD on a %s", m->path, m->where, m->base + at, kind_name(b->kind));
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: BUILD on a %s", m->path, m->where, m->base + at,
+                              kind_name(b->kind));
             break;
         case 'q':
         case 'r':
@@ -522,7 +538,8 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
                 idx = memo_next;
             }
             memo_next = idx + 1;
-            if (m->sp <= 0) return mc_err(MC_EPARSE, "%s: %s byte %zu: PUT on an empty stack", m->path, m->where, m->base + at);
+            if (m->sp <= 0)
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: PUT on an empty stack", m->path, m->where, m->base + at);
             MC_TRY(memo_put(m, idx, m->stack[m->sp - 1], at));
             break;
         }
@@ -538,7 +555,8 @@ static int run(vm *m, const uint8_t *p, size_t n, val **root, size_t *used) {
                 i += 4;
             }
             if (idx >= m->cmemo || !m->memo[idx])
-                return mc_err(MC_EPARSE, "%s: %s byte %zu: GET of memo %zu, never PUT", m->path, m->where, m->base + at, idx);
+                return mc_err(MC_EPARSE, "%s: %s byte %zu: GET of memo %zu, never PUT", m->path, m->where, m->base + at,
+                              idx);
             MC_TRY(push(m, m->memo[idx]));
             break;
         }
@@ -631,7 +649,8 @@ static int to_safetensors(const char *path, val *root, size_t len, const storage
     if (sd->kind == V_DICT) /* fastai's {'model': ..., 'opt': ...}, Lightning-style {'state_dict': ...} */
         for (int k = 0; k < sd->n; k += 2) {
             val *key = sd->items[k], *v = sd->items[k + 1];
-            if (key->kind == V_STR && (!strcmp(key->s, "model") || !strcmp(key->s, "state_dict")) && v->kind == V_DICT) {
+            if (key->kind == V_STR && (!strcmp(key->s, "model") || !strcmp(key->s, "state_dict")) &&
+                v->kind == V_DICT) {
                 sd = v;
                 break;
             }
@@ -926,8 +945,9 @@ static int read_legacy(const char *path, const uint8_t *buf, size_t len, uint8_t
         }
         int es = DT[st[lo]->fn].bytes;
         if (len - pos < 8) {
-            rc = mc_err(MC_EPARSE, "%s: ends at byte %zu, in the element count of storage '%s' (key %d of %d; truncated?)",
-                        path, len, key->s, k + 1, keys->n);
+            rc = mc_err(MC_EPARSE,
+                        "%s: ends at byte %zu, in the element count of storage '%s' (key %d of %d; truncated?)", path,
+                        len, key->s, k + 1, keys->n);
             goto done;
         }
         uint64_t count = 0;

@@ -141,7 +141,9 @@ typedef struct mc_zip_entry {
 /* The entries of a zip archive buf[len] (stored entries only, CRC-checked; path for messages). */
 int mc_zip_entries(const char *path, const uint8_t *buf, size_t len, mc_zip_entry **e, int *n);
 void mc_zip_free(mc_zip_entry *e, int n);
-/* A PyTorch checkpoint (torch.save's zip format: data.pkl + data/<key> storages) read through a
+/* A PyTorch checkpoint (torch.save's zip format: data.pkl + data/<key> storages; or its legacy
+ * format, torch < 1.6 or _use_new_zipfile_serialization=False: five pickles then the storages' raw
+ * bytes; the older tar format is refused with a message saying so) read through a
  * restricted unpickler that builds only what a state dict needs (dicts, OrderedDict, lists,
  * tuples, numbers, strings, None, booleans, tensors from storages); any other global or opcode is
  * an error naming it. The state dict is the top-level dict, or its 'model' or 'state_dict' entry

@@ -358,7 +358,7 @@ typedef struct mc_import_entry {
 } mc_import_entry;
 typedef struct mc_import_report {
     int darknet;               /* 1: the input was a darknet .weights file (every tensor loaded) */
-    int pth;                   /* 1: a PyTorch checkpoint (.pth/.pt, zip format), read without Python */
+    int pth;                   /* a PyTorch checkpoint (.pth/.pt) read without Python: 1 zip format, 2 legacy */
     int loaded;                /* network tensors set from the file */
     size_t values;             /* their number of values */
     int nrenamed;              /* of those, found under another name (no "backbone.", fc -> head, ...) */

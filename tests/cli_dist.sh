@@ -7,8 +7,9 @@
 #   - with MPI and mpirun: 3 ranks and a global batch of 4 are refused with a message naming both
 #     numbers and the rank, within seconds; 2 ranks train a short run of the demo network whose
 #     files rank 0 alone writes (log.csv has each iteration once); eval on 3 ranks prints exactly
-#     what one process prints; run-grid on 2 ranks trains each run data-parallel, bit for bit as
-#     train on 2 ranks, rank 0 alone printing.
+#     what one process prints; predict on 3 ranks writes the CSV one process writes (also when a
+#     rank has no image), and a bad image on one rank ends the job naming the rank; run-grid on
+#     2 ranks trains each run data-parallel, bit for bit as train on 2 ranks, rank 0 alone printing.
 # The mpirun parts skip (exit 77) without an MPI build or mpirun; the library's semantics are
 # tested in tests/test_dist.c.
 set -u
@@ -125,6 +126,28 @@ three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN eval "$T/run" --quiet -
 $one
 ---
 $three"
+# predict over 3 ranks: 7 images (parts of 2, 2, 3), batch 2, write the CSV (rank 0) that one process
+# writes, byte for byte; 2 images (rank 0 has none) to stdout the same; an undecodable image on
+# rank 2 ends the job naming rank and image, and no CSV is written
+find "$T/demo/CheXpert-v1.0-small/valid" -name '*.jpg' | sort | head -7 > "$T/seven.txt"
+$BIN predict "$T/run" "$T/seven.txt" --batch 2 -o "$T/p1.csv" --quiet 2>"$T/p1.err" || no "predict: $(cat "$T/p1.err")"
+OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN predict "$T/run" "$T/seven.txt" --batch 2 -o "$T/p3.csv" --quiet \
+  2>"$T/p3.err" || no "predict on 3 ranks: $(cat "$T/p3.err")"
+[ "$(wc -l < "$T/p1.csv")" -eq 8 ] && cmp -s "$T/p1.csv" "$T/p3.csv" || no "predict on 3 ranks: a CSV other than one process's:
+$(cat "$T/p1.csv")
+---
+$(cat "$T/p3.csv" 2>&1)"
+grep -q "7 images on 3 processes (rank 0: 2 in" "$T/p3.err" || no "predict on 3 ranks does not say so: $(cat "$T/p3.err")"
+head -2 "$T/seven.txt" > "$T/two.txt"
+one=$($BIN predict "$T/run" "$T/two.txt" --quiet 2>/dev/null)
+three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN predict "$T/run" "$T/two.txt" --quiet 2>"$T/p3.err") ||
+  no "predict of 2 images on 3 ranks: $(cat "$T/p3.err")"
+[ -n "$one" ] && [ "$one" = "$three" ] || no "predict of 2 images on 3 ranks differs from one process: [$one] [$three]"
+echo "not an image" > "$T/bad.jpg"
+{ head -6 "$T/seven.txt"; echo "$T/bad.jpg"; } > "$T/bad.txt"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN predict "$T/run" "$T/bad.txt" --batch 2 -o "$T/pb.csv" --quiet 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"medcolor predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG or JPEG file"* ]] &&
+  [ ! -e "$T/pb.csv" ] || no "predict on 3 ranks, a bad image on rank 2: rc $rc: $out"
 # run-grid under mpirun: each run data-parallel over the ranks (a run with several GPUs), the
 # same weights, bit for bit, as `mpirun -np 2 medcolor train` of the run's own experiment; rank 0
 # alone prints; a second pass skips the finished run
@@ -160,5 +183,5 @@ cmp -s "$G/1-color/best.weights" "$T/gtrain/1-color/best.weights" ||
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 2 $BIN run-grid "$T/g2" 2>&1) || no "run-grid again on 2 ranks: $out"
 [ "$(echo "$out" | grep -c 'finished before, skipped')" -eq 1 ] || no "run-grid again on 2 ranks: $out"
 
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval, 2-rank run-grid ok"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid ok"
 exit $fail

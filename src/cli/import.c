@@ -33,8 +33,9 @@ int mc_cli_import(int argc, char **argv) {
         "Safetensors names: color.*, backbone.* (or the backbone's names without 'backbone.', as in a\n"
         "torchvision/timm ImageNet model.safetensors), head.* (or fc.* / classifier.* when the shape\n"
         "fits; ImageNet's 1000-class classifier is skipped). num_batches_tracked is ignored.\n"
-        "A PyTorch checkpoint (.pth/.pt as torch.save writes it; fastai's {'model': ..., 'opt': ...} too) is\n"
-        "read without Python, through an unpickler that accepts only a state dict's objects.\n"
+        "A PyTorch checkpoint (.pth/.pt as torch.save writes it, zip or legacy format; fastai's\n"
+        "{'model': ..., 'opt': ...} too) is read without Python, through an unpickler that accepts only\n"
+        "a state dict's objects.\n"
         "A darknet .weights file for the same cfg is read as well.";
     const char *pos[2];
     int npos;
@@ -87,7 +88,11 @@ int mc_cli_import(int argc, char **argv) {
         snprintf(from, sizeof from, "kept from %s", base);
     else
         snprintf(from, sizeof from, "initialised from seed %" PRIu64, seed);
-    printf("%s <- %s (%s)\n", cfg, in, rep.darknet ? "darknet .weights" : rep.pth ? "PyTorch checkpoint" : "safetensors");
+    const char *kind = rep.darknet    ? "darknet .weights"
+                       : rep.pth == 2 ? "PyTorch checkpoint, legacy format"
+                       : rep.pth      ? "PyTorch checkpoint"
+                                      : "safetensors";
+    printf("%s <- %s (%s)\n", cfg, in, kind);
     printf("  loaded    %d of %d tensors, %s values", rep.loaded, mc_net_num_tensors(net),
            mc_cli_thousands(rep.values, b1, sizeof b1));
     if (rep.nrenamed) printf(" (%d under torchvision/timm names)", rep.nrenamed);

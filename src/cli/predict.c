@@ -4,7 +4,11 @@
  * preprocessing is described); here: the options, the paths (list files), the label names, and
  * the messages. The network runs on batches of --batch (default: the cfg's batch). Every path is
  * checked before anything runs, and the CSV is written only when every image went through
- * (atomically to a file, or to stdout), so an error never leaves a partial CSV behind. */
+ * (atomically to a file, or to stdout), so an error never leaves a partial CSV behind.
+ * Under mpirun/srun (docs/distributed.md) each process takes a contiguous part of the images
+ * (rank r: [r n / N, (r + 1) n / N)), the probabilities are gathered to every rank (summed: each
+ * entry is written by one rank, zero elsewhere, so the sum is exact) and rank 0 alone writes the
+ * CSV, in the input order: the same file as one process writes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 #include <strings.h>
 #include "cli/cli.h"
 #include "core/core.h"
+#include "dist/dist.h"
 
 typedef struct strlist {
     char **v;
@@ -114,7 +119,8 @@ int mc_cli_predict(int argc, char **argv) {
         "their network and label names: no cfg is needed, and a cfg given must be that network.\n"
         "<weights> with a cfg: medcolor .weights, or safetensors with every tensor (see 'medcolor import').\n"
         "An argument ending in .txt is a list of image paths, one per line ('#' lines and blank\n"
-        "lines skipped; relative paths are relative to the current directory).";
+        "lines skipped; relative paths are relative to the current directory).\n"
+        "Under mpirun/srun each process predicts its part of the images; rank 0 writes the CSV.";
     const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos); /* every image may be an argument */
     if (!pos) {
         fprintf(stderr, "medcolor predict: out of memory\n");
@@ -148,6 +154,7 @@ int mc_cli_predict(int argc, char **argv) {
         return mc_cli_args_error("predict", "[net.cfg] <run folder | weights> <image...|list.txt>", npos);
     }
     mc_net *net = NULL;
+    mc_dist *world = NULL;
     float *prob = NULL;
 
     /* 1. every path, checked before anything runs */
@@ -199,13 +206,22 @@ int mc_cli_predict(int argc, char **argv) {
         o.backend = MC_BACKEND_CUDA;
         o.gpu = gpu;
     }
+    /* under mpirun/srun: this process's part of the images, its GPU (--gpu + local rank) or its
+     * share of the host's cores */
+    if (mc_dist_init(&world) < 0 || mc_dist_net_opts(world, &o, 1, 1) < 0) {
+        fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
+        goto done;
+    }
+    const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
+    const int lo = (int)((long long)paths.n * rank / nranks), hi = (int)((long long)paths.n * (rank + 1) / nranks);
+    if (rank > 0) quiet = 1;
     if (mc_cli_net_resolve("predict", weights, &t) || mc_cli_net_build("predict", cfg, &t, &o, 0, 1, &net)) goto done;
     if (!batch) {
         const char *b = mc_net_cfg_value(net, "batch");
         batch = b ? atoi(b) : 1;
         if (batch < 1) batch = 1;
     }
-    if (batch > paths.n) batch = paths.n;
+    if (batch > hi - lo) batch = hi - lo > 0 ? hi - lo : 1;
     if (batch != 1 && mc_net_set_batch(net, batch) < 0) {
         fprintf(stderr, "medcolor predict: %s\n", mc_errmsg());
         goto done;
@@ -242,12 +258,25 @@ int mc_cli_predict(int argc, char **argv) {
     }
 
     /* 3. the network on the images (src/train/predict.c), then the CSV, only when all went through */
-    prob = mc_malloc((size_t)paths.n * nout * sizeof *prob, "probabilities");
+    prob = mc_calloc((size_t)paths.n * nout, sizeof *prob, "probabilities");
     mc_predict_stats ps;
+    memset(&ps, 0, sizeof ps);
     mc_cli_pass prog;
     mc_cli_pass_init(&prog, "predict", "images", quiet);
-    int rc = prob ? mc_predict_progress(net, (const char *const *)paths.v, paths.n, prob, &ps, mc_cli_pass_progress, &prog)
-                  : MC_ENOMEM;
+    int rc = prob ? MC_OK : MC_ENOMEM;
+    if (rc == MC_OK && hi > lo) /* a rank may have no image (fewer images than processes) */
+        rc = mc_predict_progress(net, (const char *const *)paths.v + lo, hi - lo, prob + (size_t)lo * nout, &ps,
+                                 mc_cli_pass_progress, &prog);
+    if (rc == MC_OK) rc = mc_dist_sum_f(world, prob, (size_t)paths.n * nout);
+    if (rc < 0 && nranks > 1) { /* the others wait for this rank's part: end them all, naming it */
+        fprintf(stderr, "medcolor predict: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
+                mc_errmsg());
+        mc_dist_abort(world, 1);
+    }
+    if (rc == MC_OK && rank > 0) { /* rank 0 writes */
+        status = 0;
+        goto done;
+    }
     if (rc == MC_OK)
         rc = !out || !strcmp(out, "-")
                  ? mc_predict_write_csv(stdout, "stdout", (const char *const *)paths.v, paths.n,
@@ -259,11 +288,20 @@ int mc_cli_predict(int argc, char **argv) {
         goto done;
     }
     double total = ps.seconds, t_net = ps.net_seconds, t_decode = ps.decode_seconds;
-    fprintf(stderr, "medcolor predict: %d images in %.2f s: %.1f ms/image (network %.1f, decoding %.1f)%s%s\n",
-            paths.n, total, 1e3 * total / paths.n, 1e3 * t_net / paths.n, 1e3 * t_decode / paths.n,
-            out && strcmp(out, "-") ? " -> " : "", out && strcmp(out, "-") ? out : "");
+    int mine = hi - lo > 0 ? hi - lo : 1;
+    if (nranks > 1)
+        fprintf(stderr,
+                "medcolor predict: %d images on %d processes (rank 0: %d in %.2f s: %.1f ms/image, network %.1f, "
+                "decoding %.1f)%s%s\n",
+                paths.n, nranks, hi - lo, total, 1e3 * total / mine, 1e3 * t_net / mine, 1e3 * t_decode / mine,
+                out && strcmp(out, "-") ? " -> " : "", out && strcmp(out, "-") ? out : "");
+    else
+        fprintf(stderr, "medcolor predict: %d images in %.2f s: %.1f ms/image (network %.1f, decoding %.1f)%s%s\n",
+                paths.n, total, 1e3 * total / paths.n, 1e3 * t_net / paths.n, 1e3 * t_decode / paths.n,
+                out && strcmp(out, "-") ? " -> " : "", out && strcmp(out, "-") ? out : "");
     status = 0;
 done:
+    mc_dist_free(world);
     free(prob);
     mc_net_free(net);
     mc_cli_net_free(&t);

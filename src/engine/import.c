@@ -114,19 +114,22 @@ static void net_shape(const mc_tensor_info *ti, int64_t *shape) {
 /* The format by what is there: safetensors starts with its header's length (8 bytes) and the
  * header's '{' — whether that length fits the file is the reader's check, which names the
  * fault (a darknet .weights file has its revision's low byte there: 0 for medcolor's); a zip
- * archive (PyTorch's .pth) starts with "PK\3\4"; anything else is read as darknet .weights. */
+ * archive (PyTorch's .pth) starts with "PK\3\4", torch's legacy format with a pickle (PROTO 2-5),
+ * its oldest with a tar header ("ustar" at byte 257); anything else is read as darknet .weights. */
 static int sniff(const char *path, int *is_st, int *is_zip, int *is_legacy) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
-    unsigned char b[9] = {0};
+    unsigned char b[262] = {0};
     size_t got = fread(b, 1, sizeof b, f);
     int err = ferror(f);
     fclose(f);
     if (err) return mc_err(MC_EIO, "%s: read error", path);
-    *is_st = got == 9 && b[8] == '{';
+    *is_st = got >= 9 && b[8] == '{';
     *is_zip = got >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
-    /* the legacy format starts with a pickle of its magic number: PROTO 2, LONG1 of 10 bytes */
-    *is_legacy = got >= 3 && b[0] == 0x80 && b[1] == 2 && b[2] == 0x8a;
+    /* the legacy format starts with a pickle of its magic number (PROTO 2 by default); the tar
+     * format is refused by the .pth reader, which says so */
+    *is_legacy = !*is_st && ((got >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) ||
+                             (got == sizeof b && !memcmp(b + 257, "ustar", 5)));
     return MC_OK;
 }
 
@@ -321,18 +324,14 @@ int mc_net_import(mc_net *net, const char *path, int flags, mc_import_report *re
     net->warn[0] = 0;
     int is_st = 0, is_zip = 0, is_legacy = 0, rc;
     MC_TRY(sniff(path, &is_st, &is_zip, &is_legacy));
-    if (is_zip) { /* a PyTorch checkpoint: converted in memory by the restricted unpickler */
+    if (is_zip || is_legacy) { /* a PyTorch checkpoint: converted in memory by the restricted unpickler */
         uint8_t *img;
         size_t len;
         mc_st *st = NULL;
         rc = mc_pth_to_safetensors(path, &img, &len);
         if (rc == MC_OK) rc = mc_st_open_memory(&st, path, img, len);
         if (rc == MC_OK) rc = import_st(net, path, st, flags, rep);
-        if (rc == MC_OK) rep->pth = 1;
-    } else if (is_legacy) {
-        rc = mc_err(MC_EUNSUP, "%s: a PyTorch checkpoint in the legacy format (torch < 1.6, or "
-                               "_use_new_zipfile_serialization=False): not read; re-save it with torch.save under a "
-                               "current torch (docs/import.md)", path);
+        if (rc == MC_OK) rep->pth = is_zip ? 1 : 2;
     } else if (is_st)
         rc = import_st(net, path, NULL, flags, rep);
     else

@@ -1,5 +1,6 @@
 /* fuzz_pth.c — PyTorch checkpoints (src/io/zip.c, src/io/pth.c): the bytes as x.pth through
- * mc_pth_to_safetensors (zip directory, CRCs, the restricted unpickler, tensor extents), then
+ * mc_pth_to_safetensors (the zip format: directory, CRCs; the legacy format: its five pickles,
+ * storage list and raw storages; both: the restricted unpickler, tensor extents), then
  * the safetensors image it makes through mc_st_open_memory and every tensor read as float32.
  * Checked on success: the image is a valid safetensors file (it opens) and every tensor reads. */
 #include "fuzz.h"

@@ -356,8 +356,96 @@ def pth_seeds():
     pth_seed("02-views-half", {"t": base.view(3, 4).t(), "o": base[5:8], "h": torch.ones(2, 2).half()})
 
 
+# the legacy format (torch.save(..., _use_new_zipfile_serialization=False)), written here the way
+# torch does — five pickles, then each storage's count and bytes — but with storage keys "0", "1",
+# ... where torch writes memory addresses (the seeds stay the same from run to run)
+class LegacyStorage:
+    def __init__(self, key, stype, values, view=None, location="cpu"):
+        self.key, self.stype, self.values, self.view, self.location = key, stype, values, view, location
+
+
+class LegacyTensor:
+    def __init__(self, storage, offset, size, stride, v1=False):
+        self.args = (storage, offset, tuple(size), tuple(stride))
+        self.v1 = v1
+
+    def __reduce__(self):
+        import collections
+        import torch
+        if self.v1:  # torch <= 0.3
+            return (torch._utils._rebuild_tensor, self.args)
+        return (torch._utils._rebuild_tensor_v2, self.args + (False, collections.OrderedDict()))
+
+
+class Py2OrderedDict(dict):
+    def __reduce__(self):
+        import collections
+        return (collections.OrderedDict, ([[k, v] for k, v in self.items()],), {"_metadata": {}})
+
+
+def legacy_pth(obj, protocol=2):
+    storages = {}
+
+    def pid(x):
+        if not isinstance(x, LegacyStorage):
+            return None
+        storages[x.key] = x
+        return ("storage", x.stype, x.key, x.location, len(x.values), x.view)
+
+    import pickle
+    f = io.BytesIO()
+    for head in (0x1950a86a20f9469cfc6c, 1001, {"protocol_version": 1001, "little_endian": True,
+                                                "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(head, f, protocol=protocol)
+    p = pickle.Pickler(f, protocol=protocol)
+    p.persistent_id = pid
+    p.dump(obj)
+    keys = sorted(storages)
+    pickle.dump(keys, f, protocol=protocol)
+    for k in keys:
+        st = storages[k]
+        fmt = {"FloatStorage": "<f", "HalfStorage": "<e", "LongStorage": "<q", "DoubleStorage": "<d"}[st.stype.__name__]
+        f.write(struct.pack("<q", len(st.values)) + b"".join(struct.pack(fmt, v) for v in st.values))
+    return f.getvalue()
+
+
+def legacy_seeds():
+    import collections
+    import torch
+    w = LegacyStorage("0", torch.FloatStorage, [float(i) for i in range(6)])
+    b = LegacyStorage("1", torch.FloatStorage, [0.5, -1.0])
+    n = LegacyStorage("2", torch.LongStorage, [3])
+    sd = collections.OrderedDict([("c.weight", LegacyTensor(w, 0, (2, 3), (3, 1))), ("c.bias", LegacyTensor(b, 0, (2,), (1,))),
+                                  ("bn.num_batches_tracked", LegacyTensor(n, 0, (), ()))])
+    put("pth", "03-legacy-state-dict", legacy_pth(sd))
+    put("pth", "04-legacy-fastai", legacy_pth({"model": sd, "opt": {"state": {0: {"step": 1, "exp_avg": sd["c.bias"]}},
+                                                                        "param_groups": [{"lr": 0.1, "betas": (0.9, 0.99),
+                                                                                          "amsgrad": False, "eps": 1e-8,
+                                                                                          "foreach": None,
+                                                                                          "params": [0, 1]}]}}))
+    base = LegacyStorage("7", torch.FloatStorage, [float(i) for i in range(12)])
+    h = LegacyStorage("8", torch.HalfStorage, [1.0, 2.0, -0.5, 65504.0])
+    d = LegacyStorage("9", torch.DoubleStorage, [0.1, 1e300])
+    put("pth", "05-legacy-views", legacy_pth(collections.OrderedDict([
+        ("t", LegacyTensor(base, 0, (4, 3), (1, 4))), ("o", LegacyTensor(base, 5, (3,), (1,))),
+        ("s", LegacyTensor(base, 1, (3,), (4,))), ("h", LegacyTensor(h, 0, (2, 2), (2, 1))),
+        ("d", LegacyTensor(d, 0, (2,), (1,)))])))
+    # torch <= 0.3: _rebuild_tensor, a GPU storage type, storage views (view key, offset, numel),
+    # Python 2's OrderedDict([[key, value], ...])
+    root = [float(i) for i in range(10)]
+    v1 = LegacyStorage("5", torch.cuda.FloatStorage, root, ("50", 2, 5), "cuda:0")
+    v2 = LegacyStorage("5", torch.cuda.FloatStorage, root, ("51", 6, 4), "cuda:0")
+    put("pth", "06-legacy-torch03-views", legacy_pth(Py2OrderedDict([
+        ("a.weight", LegacyTensor(v1, 1, (2, 2), (2, 1), v1=True)), ("a.bias", LegacyTensor(v2, 0, (4,), (1,), v1=True))])))
+    put("pth", "07-legacy-protocol4", legacy_pth(sd, protocol=4))
+
+
 pth_seeds()
+legacy_seeds()
 dictionary("pth", ["PK\x03\x04", "PK\x01\x02", "PK\x05\x06", "data.pkl", "archive/data/0", "storage",
                    "collections\nOrderedDict\n", "torch._utils\n_rebuild_tensor_v2\n", "torch\nFloatStorage\n",
-                   "torch\nHalfStorage\n", "torch\nLongStorage\n", "cpu", "model", "state_dict"])
+                   "torch\nHalfStorage\n", "torch\nLongStorage\n", "cpu", "model", "state_dict",
+                   "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", "\x80\x02M\xe9\x03.",
+                   "torch._utils\n_rebuild_tensor\n", "torch.cuda\nFloatStorage\n", "torch\nDoubleStorage\n",
+                   "\x01\x00\x00\x00\x00\x00\x00\x00", "ustar", "cuda:0", "\x93", "\x95"])
 print("seeds in %s, dictionaries in %s" % (out, here))

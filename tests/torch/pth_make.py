@@ -9,7 +9,7 @@ written by torch.save from the tensors of a safetensors file (medcolor export's)
                storage, every 1-D float tensor a view at an offset into one shared storage
   half.pth     the state dict in float16; half_ref.safetensors: its values as float32 (what
                medcolor must load)
-  legacy.pth   _use_new_zipfile_serialization=False (the pre-1.6 format: refused with a message)
+  legacy.pth   _use_new_zipfile_serialization=False (the pre-1.6 format; more in pth_legacy_make.py)
   evil.pth     an object whose unpickling would call os.system: refused, nothing run
   module.pth   torch.save(model) (the whole module, pickled by class): refused
 Usage: pth_make.py FILE.safetensors OUTDIR

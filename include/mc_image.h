@@ -45,7 +45,7 @@ void mc_image_free(mc_image *img);
  * size within the limit, a layout it reads: not CMYK/YCCK or 12-bit JPEG); otherwise the error
  * it would meet, naming the file (an empty or text file, a folder, a damaged header, 20000x20000
  * pixels, ...). A file damaged after its header passes: only decoding finds that. */
-enum { MC_IMAGE_PNG = 1, MC_IMAGE_JPEG = 2 };
+enum { MC_IMAGE_PNG = 1, MC_IMAGE_JPEG = 2, MC_IMAGE_DICOM = 3 };
 typedef struct mc_image_info {
     int format;       /* MC_IMAGE_* */
     int w, h;
@@ -53,6 +53,37 @@ typedef struct mc_image_info {
     int depth;        /* bits per sample */
 } mc_image_info;
 int mc_image_probe(const char *path, mc_image_info *info);
+
+/* ---- DICOM and windows (docs/dicom.md) ------------------------------------------------------
+ * Every decoder above also reads DICOM (a file with 'DICM' at offset 128, or named .dcm/.dicom):
+ * one frame, MONOCHROME1 or MONOCHROME2, 8 or 16 bits allocated, through GDCM (uncompressed, RLE,
+ * JPEG baseline/lossless, JPEG-LS, JPEG 2000). Its grey value: the stored value through the
+ * Modality LUT Sequence or Rescale Slope/Intercept, then the user's window if one is set, else
+ * the file's VOI LUT Sequence, else its first Window Center/Width (VOI LUT Function LINEAR,
+ * LINEAR_EXACT or SIGMOID, PS3.3 C.11.2), else the full range of the modality output — the
+ * result's range mapped to [0, 1]; MONOCHROME1 then inverted (1 − y). A build without GDCM
+ * (make DICOM=0) refuses DICOM files with an error saying how to rebuild.
+ *
+ * A window (center, width) in the file's sample units (a DICOM file's modality output; for PNG
+ * and JPEG the sample value 0..maxval, the luma for colour files) maps grey through PS3.3's
+ * LINEAR function: x <= c − 0.5 − (w − 1)/2 → 0, x > c − 0.5 + (w − 1)/2 → 1, else
+ * (x − (c − 0.5))/(w − 1) + 0.5; width >= 1. */
+typedef struct mc_image_window {
+    int on;             /* 0: no user window */
+    double center, width;
+} mc_image_window;
+/* mc_image_load_grey with an explicit window (NULL or on = 0: none). */
+int mc_image_load_grey_window(const char *path, mc_image *img, const mc_image_window *win);
+/* The window every decoder of the process applies (mc_image_load_grey, _rgb8, _rgbf, mc_lab_load
+ * and the loader): set it before any decoding thread starts (the CLI's --window C,W does);
+ * NULL clears it. MC_EARG for a width < 1 or a non-finite value. */
+int mc_image_set_window(const mc_image_window *win);
+mc_image_window mc_image_get_window(void);
+/* 1 when name ends in .png, .jpg, .jpeg, .dcm or .dicom (any case): the image folders' and
+ * reference libraries' file filter. */
+int mc_image_name_ok(const char *name);
+/* 1 when this build decodes DICOM (GDCM linked in). */
+int mc_image_dicom_supported(void);
 
 /* ---- normalisation ----------------------------------------------------------------------- */
 typedef struct mc_norm {

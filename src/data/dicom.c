@@ -1,0 +1,208 @@
+/* dicom.c — DICOM grey values from what the GDCM shim read (src/data/dicom.h, docs/dicom.md).
+ *
+ * Order (PS3.3 C.11, PS3.4 N.2.1.1; pydicom's apply_modality_lut + apply_voi_lut):
+ *   1. the stored value s: the low Bits Stored bits of the decoded sample (higher bits, e.g.
+ *      overlay bits, dropped), sign-extended when Pixel Representation is 1;
+ *   2. modality: the Modality LUT Sequence's first LUT, LUT[clamp(s − first, 0, n − 1)], output
+ *      range [0, 2^bits − 1]; else m = s × Rescale Slope + Rescale Intercept (both present), output
+ *      range the stored range through the same line; else m = s, the stored range;
+ *   3. VOI: the user's window (LINEAR); else the VOI LUT Sequence's first LUT,
+ *      LUT[clamp(floor(m − first), 0, n − 1)] / (2^bits − 1); else the first Window Center/Width
+ *      with the VOI LUT Function (LINEAR when absent, LINEAR_EXACT, SIGMOID); else
+ *      (m − lo) / (hi − lo) over the modality output range;
+ *   4. MONOCHROME1: y = 1 − y.
+ * The VOI functions' output range ymin..ymax is taken as 0..1, which is what pydicom's output
+ * becomes after (y − ymin) / (ymax − ymin). Computed in double, stored as float32.
+ *
+ * Without GDCM (make DICOM=0) the shim is replaced by a stub that refuses every DICOM file with
+ * an error saying how to rebuild. */
+#include "data/dicom.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+
+void mc_dicom_raw_free(mc_dicom_raw *raw) {
+    if (!raw) return;
+    free(raw->px);
+    free(raw->modality.data);
+    free(raw->voi.data);
+    raw->px = NULL;
+    raw->modality.data = raw->voi.data = NULL;
+}
+
+#ifndef MC_DICOM
+int mc_dicom_gdcm_read(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode, char *msg, size_t msgn) {
+    (void)path, (void)max_pixels, (void)decode;
+    memset(raw, 0, sizeof *raw);
+    snprintf(msg, msgn,
+             "a DICOM file, and this medcolor was built without DICOM support: install libgdcm-dev "
+             "(scripts/install-deps.sh) and rebuild (make clean && make DICOM=1)");
+    return MC_DICOM_EUNSUP;
+}
+int mc_dicom_supported(void) { return 0; }
+#endif
+
+int mc_image_dicom_supported(void) { return mc_dicom_supported(); }
+
+double mc_voi_window(int fn, double x, double c, double w) {
+    if (fn == MC_VOI_SIGMOID) return 1.0 / (1.0 + exp(-4.0 * (x - c) / w));
+    if (fn == MC_VOI_LINEAR) {
+        c -= 0.5;
+        w -= 1.0;
+    }
+    if (x <= c - w / 2) return 0.0;
+    if (x > c + w / 2) return 1.0;
+    return (x - c) / w + 0.5;
+}
+
+/* A DS value (the first of several "a\b"): a finite decimal number, else an error naming the
+ * file, the attribute and the text. */
+static int parse_ds(const char *path, const char *what, const char *text, double *v) {
+    char buf[80];
+    size_t n = strcspn(text, "\\");
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    memcpy(buf, text, n);
+    buf[n] = 0;
+    char *s = buf, *e;
+    while (*s == ' ') s++;
+    size_t len = strlen(s);
+    while (len > 0 && s[len - 1] == ' ') s[--len] = 0;
+    *v = strtod(s, &e);
+    if (!s[0] || *e || !isfinite(*v) || strspn(s, "0123456789+-.eE") != len)
+        return mc_err(MC_EPARSE, "%s: %s '%s' is not a number", path, what, text);
+    return MC_OK;
+}
+
+/* A LUT's entry count and bits checked against its data. */
+static int check_lut(const char *path, const char *what, const mc_dicom_lut *l) {
+    if (l->bits < 1 || l->bits > 16)
+        return mc_err(MC_EUNSUP, "%s: %s with %d bits per entry (1 to 16)", path, what, l->bits);
+    if (l->ndata < l->n)
+        return mc_err(MC_EPARSE, "%s: %s has %d entries in LUT Data, its descriptor says %d", path, what, l->ndata,
+                      l->n);
+    return MC_OK;
+}
+
+static double lut_at(const mc_dicom_lut *l, double x) {
+    double i = floor(x - (double)l->first);
+    int k = i <= 0 ? 0 : i >= (double)(l->n - 1) ? l->n - 1 : (int)i;
+    return (double)l->data[k];
+}
+
+static int to_mc(int kind) {
+    return kind == MC_DICOM_ENOMEM ? MC_ENOMEM : kind == MC_DICOM_EUNSUP ? MC_EUNSUP : MC_EPARSE;
+}
+
+int mc_dicom_probe(const char *path, mc_image_info *info) {
+    mc_dicom_raw raw;
+    char msg[600];
+    int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 0, msg, sizeof msg);
+    if (kind != MC_DICOM_OK) return mc_err(to_mc(kind), "%s: %s", path, msg);
+    info->format = MC_IMAGE_DICOM;
+    info->w = raw.w;
+    info->h = raw.h;
+    info->channels = 1;
+    info->depth = raw.bits_stored;
+    mc_dicom_raw_free(&raw);
+    return MC_OK;
+}
+
+int mc_dicom_load_grey(const char *path, mc_image *img, const mc_image_window *win) {
+    mc_dicom_raw raw;
+    char msg[600];
+    int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 1, msg, sizeof msg);
+    if (kind != MC_DICOM_OK) return mc_err(to_mc(kind), "%s: %s", path, msg);
+    int rc = MC_OK;
+    const int bs = raw.bits_stored, rep = raw.pixel_rep;
+    const double slo = rep ? -ldexp(1.0, bs - 1) : 0.0, shi = rep ? ldexp(1.0, bs - 1) - 1.0 : ldexp(1.0, bs) - 1.0;
+
+    /* modality */
+    int modlut = raw.modality.present, rescale = 0;
+    double slope = 1.0, icpt = 0.0, ylo = slo, yhi = shi;
+    if (modlut) {
+        rc = check_lut(path, "Modality LUT Sequence (0028,3000)", &raw.modality);
+        ylo = 0.0, yhi = ldexp(1.0, raw.modality.bits) - 1.0;
+    } else if (raw.slope[0] || raw.intercept[0]) {
+        if (!raw.slope[0] || !raw.intercept[0])
+            rc = mc_err(MC_EPARSE, "%s: Rescale %s without Rescale %s", path, raw.slope[0] ? "Slope" : "Intercept",
+                        raw.slope[0] ? "Intercept" : "Slope");
+        if (rc == MC_OK) rc = parse_ds(path, "Rescale Slope (0028,1053)", raw.slope, &slope);
+        if (rc == MC_OK) rc = parse_ds(path, "Rescale Intercept (0028,1052)", raw.intercept, &icpt);
+        if (rc == MC_OK && slope == 0.0) rc = mc_err(MC_EPARSE, "%s: Rescale Slope (0028,1053) is 0", path);
+        rescale = 1;
+        double a = slo * slope + icpt, b = shi * slope + icpt;
+        ylo = a < b ? a : b, yhi = a < b ? b : a;
+    }
+    if (rc == MC_OK && !(isfinite(ylo) && isfinite(yhi) && yhi > ylo))
+        rc = mc_err(MC_EPARSE, "%s: the modality output range [%g, %g] is empty or not finite", path, ylo, yhi);
+
+    /* VOI */
+    enum { V_USER, V_LUT, V_WINDOW, V_FULL } voi = V_FULL;
+    int fn = MC_VOI_LINEAR;
+    double c = 0.0, w = 1.0, lutmax = 1.0;
+    if (rc == MC_OK) {
+        if (win && win->on) {
+            voi = V_USER;
+            c = win->center, w = win->width;
+            if (!(isfinite(c) && isfinite(w) && w >= 1.0))
+                rc = mc_err(MC_EARG, "%s: window %g,%g: the width must be >= 1", path, c, w);
+        } else if (raw.voi.present) {
+            voi = V_LUT;
+            rc = check_lut(path, "VOI LUT Sequence (0028,3010)", &raw.voi);
+            lutmax = ldexp(1.0, raw.voi.bits) - 1.0;
+        } else if (raw.center[0] || raw.width[0]) {
+            voi = V_WINDOW;
+            if (!raw.center[0] || !raw.width[0])
+                rc = mc_err(MC_EPARSE, "%s: Window %s without Window %s", path, raw.center[0] ? "Center" : "Width",
+                            raw.center[0] ? "Width" : "Center");
+            if (rc == MC_OK) rc = parse_ds(path, "Window Center (0028,1050)", raw.center, &c);
+            if (rc == MC_OK) rc = parse_ds(path, "Window Width (0028,1051)", raw.width, &w);
+            const char *f = raw.voi_function;
+            if (rc == MC_OK) {
+                if (!f[0] || !strcmp(f, "LINEAR"))
+                    fn = MC_VOI_LINEAR;
+                else if (!strcmp(f, "LINEAR_EXACT"))
+                    fn = MC_VOI_LINEAR_EXACT;
+                else if (!strcmp(f, "SIGMOID"))
+                    fn = MC_VOI_SIGMOID;
+                else
+                    rc = mc_err(MC_EUNSUP, "%s: VOI LUT Function (0028,1056) '%s': LINEAR, LINEAR_EXACT or SIGMOID",
+                                path, f);
+            }
+            if (rc == MC_OK && (fn == MC_VOI_LINEAR ? w < 1.0 : w <= 0.0))
+                rc = mc_err(MC_EPARSE, "%s: Window Width (0028,1051) %g with VOI LUT Function %s: must be %s", path, w,
+                            f[0] ? f : "LINEAR", fn == MC_VOI_LINEAR ? ">= 1" : "> 0");
+        }
+    }
+    if (rc == MC_OK) rc = mc_image_reserve(img, (size_t)raw.w, (size_t)raw.h, path);
+    if (rc < 0) {
+        mc_dicom_raw_free(&raw);
+        img->w = img->h = 0;
+        return rc;
+    }
+
+    const int32_t mask = (int32_t)((1u << bs) - 1u), sign = (int32_t)(1u << (bs - 1));
+    const int mono1 = !strcmp(raw.photometric, "MONOCHROME1");
+    const size_t n = (size_t)raw.w * (size_t)raw.h;
+    for (size_t i = 0; i < n; i++) {
+        int32_t s = raw.px[i] & mask;
+        if (rep && (s & sign)) s -= (int32_t)(1u << bs);
+        double m = modlut ? lut_at(&raw.modality, (double)s) : rescale ? (double)s * slope + icpt : (double)s;
+        double y;
+        switch (voi) {
+        case V_USER: y = mc_voi_window(MC_VOI_LINEAR, m, c, w); break;
+        case V_LUT: y = lut_at(&raw.voi, m) / lutmax; break;
+        case V_WINDOW: y = mc_voi_window(fn, m, c, w); break;
+        default: y = (m - ylo) / (yhi - ylo); break;
+        }
+        if (!(y >= 0.0)) y = 0.0; /* LUT entries above 2^bits − 1, rounding at the range's ends */
+        if (y > 1.0) y = 1.0;
+        img->px[i] = (float)(mono1 ? 1.0 - y : y);
+    }
+    img->w = raw.w;
+    img->h = raw.h;
+    mc_dicom_raw_free(&raw);
+    return MC_OK;
+}

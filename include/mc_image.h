@@ -260,7 +260,7 @@ void mc_lab_to_rgb8(const float *lab, int w, int h, uint8_t *rgb);
  * mc_dhash_file: decode (mc_image_load_rgb8) and hash (mc_dhash: PIL luma, then Lanczos 9×8). */
 int mc_dhash_file(const char *path, uint64_t *hash);
 
-/* A reference library: the PNG/JPEG files (names ending .png, .jpg, .jpeg in any case; hidden
+/* A reference library: the PNG/JPEG/DICOM files (.png, .jpg, .jpeg, .dcm, .dicom in any case; hidden
  * files and folders skipped; not recursive) of one folder, sorted by name (byte order), with
  * their D-hashes. With an index file (docs/transfer.md: "dhash index"), hashes of files whose
  * size and modification time (ns) are unchanged are reused; the others are computed, and the

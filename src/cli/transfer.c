@@ -226,7 +226,7 @@ int mc_cli_transfer(int argc, char **argv) {
     if (refs) {
         if (mc_reflib_load(&lib, refs, index) < 0) goto fail;
         if (lib->n == 0) {
-            fprintf(stderr, "medcolor transfer: %s: no .png/.jpg/.jpeg file in the reference folder\n", refs);
+            fprintf(stderr, "medcolor transfer: %s: no .png/.jpg/.jpeg/.dcm/.dicom file in the reference folder\n", refs);
             goto done;
         }
         uint64_t q;

@@ -21,6 +21,7 @@ int mc_cli_dhash(int argc, char **argv) {
          "cache of the references' hashes (text: hash, size, mtime, name): reused for unchanged files, rewritten when "
          "the folder changed", "none: every reference is hashed"},
         {"-q, --quiet", 'f', &quiet, "with --query: print only the chosen reference's line", "off"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor dhash IMAGE...  |  medcolor dhash --query IMG --refs DIR [--index FILE]";
     const char *about =

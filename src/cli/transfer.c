@@ -187,6 +187,7 @@ int mc_cli_transfer(int argc, char **argv) {
         {"--threads N", 'i', &threads, "CPU threads", "all cores", ">=0"},
         {"--gpu N", 'i', &gpu, "run VGG19 on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},
         {"-q, --quiet", 'f', &quiet, "no progress lines", "off"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor transfer VGG_CFG WEIGHTS TARGET (--refs DIR | --ref IMAGE) -o OUT.png [options]";
     const char *about =

@@ -2,8 +2,10 @@
  *
  * Part of the public API (include it after medcolor.h / mc_data.h).
  *
- *   decode      PNG (1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA, palette, interlaced) and JPEG
- *               → grey float32 in [0, 1] (x / maxval; colour → ITU-R 601 luma, alpha ignored).
+ *   decode      PNG (1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA, palette, interlaced), JPEG and
+ *               DICOM (GDCM; docs/dicom.md) → grey float32 in [0, 1] (x / maxval; colour → ITU-R
+ *               601 luma, alpha ignored; DICOM: modality LUT, VOI, MONOCHROME1), optionally
+ *               through a window.
  *   geometry    square crop (centre / random), bilinear resize exactly as
  *               torch.nn.functional.interpolate(mode='bilinear', align_corners=False), and one
  *               affine warp exactly as F.affine_grid + F.grid_sample(mode='bilinear',
@@ -32,7 +34,8 @@ typedef struct mc_image {
     size_t cap; /* floats allocated at px (the buffer is reused by the next load) */
 } mc_image;
 
-/* Decodes the PNG or JPEG at path (format from the file's signature, not its name) into *img.
+/* Decodes the PNG, JPEG or DICOM file at path (format from the file's signature, not its name;
+ * DICOM also by a .dcm/.dicom name) into *img, through the process's window (below) if set.
  * img must be zero-initialised ({0}) or come from a previous load: its buffer is reused when
  * large enough, so loading many images into one mc_image does not allocate in steady state.
  * Errors (MC_EIO, MC_EPARSE, MC_EUNSUP, MC_ENOMEM) name the file; a corrupt or truncated file,

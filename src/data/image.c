@@ -1,4 +1,5 @@
-/* image.c — decode PNG (libpng) and JPEG (libjpeg) files into grey float32 images in [0, 1].
+/* image.c — decode PNG (libpng) and JPEG (libjpeg) files into grey float32 images in [0, 1]; DICOM
+ * files go to dicom.c (GDCM); the window (mc_image_set_window, docs/dicom.md) applies to all.
  *
  * Values are x / maxval: 8-bit / 255, 16-bit / 65535 (full precision kept), 1/2/4-bit grey is
  * expanded by libpng to 8 bits with bit replication (so x / (2^d − 1) is preserved). Colour

@@ -194,8 +194,8 @@ asan:
 # regression inputs) and the CLI's bad-input tests. `make asan` runs everything (slow).
 ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image_rgb test_netmeta \
                    test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging \
-                   test_rocstats test_colordata
-ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh
+                   test_rocstats test_colordata test_dicom
+ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh tests/cli_dicom.sh
 asan-fast:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \

@@ -52,6 +52,8 @@ int main(void) {
     mc_image img = {0};
     static char names[MAXCASE][64];
     static float *decoded[MAXCASE];
+    static char files[MAXCASE][1024];
+    static mc_image_window wins[MAXCASE];
     int ncase = 0, nok = 0, nerr = 0, nsame = 0, nrgb = 0, nany = 0, nrefused = 0;
     double worst = 0.0;
     char worst_name[64] = "";
@@ -106,6 +108,8 @@ int main(void) {
             }
             if (ncase < MAXCASE) {
                 snprintf(names[ncase], sizeof names[ncase], "%s", name);
+                snprintf(files[ncase], sizeof files[ncase], "%s/%s", dir, file);
+                wins[ncase] = uw;
                 decoded[ncase] = malloc((size_t)w * h * sizeof(float));
                 memcpy(decoded[ncase], img.px, (size_t)w * h * sizeof(float));
                 ncase++;
@@ -154,6 +158,19 @@ int main(void) {
         }
     }
     fclose(mf);
+    /* the same decodes from 4 threads at once (the loader decodes in parallel; GDCM's readers and
+     * codecs must not share state): the same bits */
+    int par_bad = 0;
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1) reduction(+ : par_bad)
+    for (int k = 0; k < 4 * ncase; k++) {
+        int c = k % ncase;
+        mc_image t = {0};
+        if (mc_image_load_grey_window(files[c], &t, &wins[c]) != 0 ||
+            memcmp(t.px, decoded[c], (size_t)t.w * t.h * sizeof(float)) != 0)
+            par_bad++;
+        mc_image_free(&t);
+    }
+    CHECK(par_bad == 0, "%d of %d decodes from 4 threads differ from the serial ones", par_bad, 4 * ncase);
     for (int k = 0; k < ncase; k++) free(decoded[k]);
     if (dicom) {
         CHECK(nok >= 40 && nerr >= 9 && nsame >= 15 && nrgb == 2 && nany == 2,

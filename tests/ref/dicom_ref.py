@@ -292,6 +292,22 @@ for src, base in ((u16, "u16_none"), (u12w, "u12_window"), (s12, "s12_rescale_wi
         if kind == "rle":  # pydicom decodes RLE itself: a second, independent reference
             ok("%s_rle_pydicom" % base, f, reference(os.path.join(OUT, f)))
 
+# ---- lossy copies: the code stream inside decoded by PIL (libjpeg-turbo; OpenJPEG, the library GDCM
+# uses too): JPEG baseline within one grey level (1/255: IDCTs differ between GDCM's IJG build and
+# libjpeg-turbo), JPEG 2000 lossy identical (1e-6, float32 rounding)
+import io
+from pydicom.encaps import generate_pixel_data_frame
+for src, kind, uid, q, maxval, tol in ((u8, "jpeg", "1.2.840.10008.1.2.4.50", "90", 255.0, 1.0 / 255 + 1e-6),
+                                       (u16, "j2k", "1.2.840.10008.1.2.4.91", "40", 65535.0, 1e-6)):
+    f = "%s-%s-lossy.dcm" % (src[:-4], kind)
+    subprocess.run(["gdcmconv", "--" + kind, "--lossy", "-q", q, os.path.join(OUT, src), os.path.join(OUT, f)],
+                   check=True, capture_output=True)
+    d = pydicom.dcmread(os.path.join(OUT, f))
+    if d.file_meta.TransferSyntaxUID != uid:
+        sys.exit("dicom_ref.py: gdcmconv --%s --lossy wrote %s, expected %s" % (kind, d.file_meta.TransferSyntaxUID, uid))
+    frame = next(generate_pixel_data_frame(d.PixelData))
+    ok("%s_%s_lossy" % (src[:-4], kind), f, np.asarray(Image.open(io.BytesIO(frame))).astype(np.float64) / maxval, tol=tol)
+
 # ---- 16-bit and 8-bit PNG, grey JPEG with the user window: pydicom's windowing on their samples --
 
 

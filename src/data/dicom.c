@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "core/core.h"
 
 void mc_dicom_raw_free(mc_dicom_raw *raw) {
@@ -91,11 +92,175 @@ static double lut_at(const mc_dicom_lut *l, double x) {
     return (double)l->data[k];
 }
 
+/* ---- the structure check before GDCM -------------------------------------------------------
+ * GDCM allocates (and zeroes) an element's declared length before reading it: a 500-byte file
+ * declaring a 4 GiB element would cost 4 GiB. So the file's element structure is walked first
+ * (headers read, values skipped): every defined length must fit in what is left of the file (of
+ * the enclosing item), sequences and encapsulated Pixel Data (undefined lengths) are followed
+ * item by item, at most 32 levels deep. The transfer syntax (0002,0010) says implicit/explicit
+ * VR and the byte order; without a meta group the first element tells (a valid VR at byte 4:
+ * explicit), little endian. Deflated data sets are refused (GDCM would inflate them unchecked). */
+typedef struct dscan {
+    FILE *f;
+    const char *path;
+    uint64_t size;
+    int explicit_vr, big;
+} dscan;
+
+static int scan_read(dscan *d, uint64_t off, void *buf, size_t n, uint64_t end, const char *what) {
+    if (off + n > end)
+        return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: %s at byte %llu runs past %s", d->path, what,
+                      (unsigned long long)off, end == d->size ? "the end of the file" : "its enclosing item");
+    if (fseeko(d->f, (off_t)off, SEEK_SET) != 0 || fread(buf, 1, n, d->f) != n)
+        return mc_err(MC_EIO, "%s: read error at byte %llu", d->path, (unsigned long long)off);
+    return MC_OK;
+}
+
+static uint32_t u16at(const unsigned char *p, int big) { return big ? (uint32_t)p[0] << 8 | p[1] : (uint32_t)p[1] << 8 | p[0]; }
+static uint32_t u32at(const unsigned char *p, int big) {
+    return big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static int long_vr(const unsigned char *vr) {
+    static const char *const l[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+    for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
+        if (vr[0] == l[i][0] && vr[1] == l[i][1]) return 1;
+    return 0;
+}
+
+static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int fragments, int bounded);
+
+/* The elements from *pos to end (or to an item delimitation when delim); meta: the meta group
+ * (explicit VR little endian whatever the data set is). */
+static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int delim, int meta) {
+    if (depth > 32) return mc_err(MC_EUNSUP, "%s: DICOM sequences nested more than 32 deep", d->path);
+    while (*pos < end) {
+        unsigned char h[12];
+        MC_TRY(scan_read(d, *pos, h, 8, end, "an element header"));
+        int ex = meta ? 1 : d->explicit_vr, big = meta ? 0 : d->big;
+        uint32_t group = u16at(h, big), elem = u16at(h + 2, big);
+        if (meta && group != 0x0002) return MC_OK; /* the data set starts here */
+        if (group == 0xFFFE) {
+            if (elem == 0xE00D && delim) {
+                *pos += 8;
+                return MC_OK;
+            }
+            return mc_err(MC_EPARSE, "%s: corrupt DICOM: item tag (FFFE,%04X) among elements at byte %llu", d->path,
+                          (unsigned)elem, (unsigned long long)*pos);
+        }
+        uint64_t hlen = 8;
+        uint32_t len;
+        int sq = 0;
+        if (ex) {
+            if (long_vr(h + 4)) {
+                MC_TRY(scan_read(d, *pos, h, 12, end, "an element header"));
+                len = u32at(h + 8, big);
+                hlen = 12;
+                sq = (h[4] == 'S' && h[5] == 'Q') || (h[4] == 'U' && h[5] == 'N');
+            } else {
+                len = u16at(h + 6, big);
+            }
+        } else {
+            len = u32at(h + 4, big);
+            sq = 1; /* implicit VR: a value that starts with an item is a sequence */
+        }
+        *pos += hlen;
+        if (len == 0xFFFFFFFFu) {
+            int pixels = group == 0x7FE0 && elem == 0x0010;
+            if (!sq && !pixels && !(ex && (h[4] == 'O' && (h[5] == 'B' || h[5] == 'W'))))
+                return mc_err(MC_EPARSE, "%s: corrupt DICOM: element (%04X,%04X) of undefined length is not a sequence",
+                              d->path, (unsigned)group, (unsigned)elem);
+            MC_TRY(scan_items(d, pos, end, depth + 1, pixels, 0));
+            continue;
+        }
+        if (*pos + len > end)
+            return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: element (%04X,%04X) at byte %llu declares %u bytes, %llu are left",
+                          d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - hlen), (unsigned)len,
+                          (unsigned long long)(end - *pos));
+        if (meta && group == 0x0002 && elem == 0x0010) { /* the transfer syntax */
+            char ts[72] = "";
+            size_t n = len < sizeof ts - 1 ? len : sizeof ts - 1;
+            MC_TRY(scan_read(d, *pos, ts, n, end, "the transfer syntax"));
+            ts[n] = 0;
+            while (n > 0 && (ts[n - 1] == 0 || ts[n - 1] == ' ')) ts[--n] = 0;
+            if (!strcmp(ts, "1.2.840.10008.1.2")) d->explicit_vr = 0;
+            if (!strcmp(ts, "1.2.840.10008.1.2.2")) d->big = 1;
+            if (!strcmp(ts, "1.2.840.10008.1.2.1.99"))
+                return mc_err(MC_EUNSUP, "%s: Deflated Explicit VR Little Endian (1.2.840.10008.1.2.1.99): not supported "
+                              "(gdcmconv --raw makes it readable)", d->path);
+        }
+        if (sq && len >= 8 && group != 0x7FE0) {
+            unsigned char it[4];
+            MC_TRY(scan_read(d, *pos, it, 4, end, "a value"));
+            if (u16at(it, big) == 0xFFFE && u16at(it + 2, big) == 0xE000) {
+                uint64_t p = *pos;
+                MC_TRY(scan_items(d, &p, *pos + len, depth + 1, 0, 1));
+            }
+        }
+        *pos += len;
+    }
+    if (delim) return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: an item without its end", d->path);
+    return MC_OK;
+}
+
+/* Items (FFFE,E000) up to the sequence delimitation (FFFE,E0DD), or to end when bounded (a sequence
+ * of defined length). fragments: encapsulated Pixel Data (items are raw bytes). */
+static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int fragments, int bounded) {
+    if (depth > 32) return mc_err(MC_EUNSUP, "%s: DICOM sequences nested more than 32 deep", d->path);
+    int big = d->big;
+    for (;;) {
+        if (bounded && *pos >= end) return MC_OK;
+        unsigned char h[8];
+        MC_TRY(scan_read(d, *pos, h, 8, end, "an item header"));
+        uint32_t group = u16at(h, big), elem = u16at(h + 2, big), len = u32at(h + 4, big);
+        *pos += 8;
+        if (group == 0xFFFE && elem == 0xE0DD) return MC_OK;
+        if (group != 0xFFFE || elem != 0xE000)
+            return mc_err(MC_EPARSE, "%s: corrupt DICOM: (%04X,%04X) where a sequence item was expected (byte %llu)",
+                          d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - 8));
+        if (len == 0xFFFFFFFFu) {
+            if (fragments) return mc_err(MC_EPARSE, "%s: corrupt DICOM: a pixel data fragment of undefined length", d->path);
+            MC_TRY(scan_elements(d, pos, end, depth + 1, 1, 0));
+            continue;
+        }
+        if (*pos + len > end)
+            return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: an item at byte %llu declares %u bytes, %llu are left",
+                          d->path, (unsigned long long)(*pos - 8), (unsigned)len, (unsigned long long)(end - *pos));
+        if (!fragments) {
+            uint64_t p = *pos;
+            MC_TRY(scan_elements(d, &p, *pos + len, depth + 1, 0, 0));
+        }
+        *pos += len;
+    }
+}
+
+static int dicom_prescan(const char *path) {
+    FILE *f = mc_fopen_regular(path);
+    if (!f) return MC_EIO;
+    struct stat st;
+    dscan d = {f, path, 0, 1, 0};
+    int rc = fstat(fileno(f), &st) == 0 ? MC_OK : mc_err(MC_EIO, "%s: cannot stat", path);
+    d.size = (uint64_t)st.st_size;
+    uint64_t pos = 0;
+    unsigned char h[132];
+    if (rc == MC_OK && d.size >= 132 && fread(h, 1, 132, f) == 132 && !memcmp(h + 128, "DICM", 4)) pos = 132;
+    if (rc == MC_OK) rc = scan_read(&d, pos, h, 8, d.size, "the first element");
+    if (rc == MC_OK && u16at(h, 0) == 0x0002) rc = scan_elements(&d, &pos, d.size, 0, 0, 1); /* meta group */
+    if (rc == MC_OK && pos == 0) { /* no meta group: explicit VR if a VR is where it would be */
+        d.explicit_vr = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
+    }
+    if (rc == MC_OK) rc = scan_elements(&d, &pos, d.size, 0, 0, 0);
+    fclose(f);
+    return rc;
+}
+
 static int to_mc(int kind) {
     return kind == MC_DICOM_ENOMEM ? MC_ENOMEM : kind == MC_DICOM_EUNSUP ? MC_EUNSUP : MC_EPARSE;
 }
 
 int mc_dicom_probe(const char *path, mc_image_info *info) {
+    MC_TRY(dicom_prescan(path));
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 0, msg, sizeof msg);
@@ -110,6 +275,7 @@ int mc_dicom_probe(const char *path, mc_image_info *info) {
 }
 
 int mc_dicom_load_grey(const char *path, mc_image *img, const mc_image_window *win) {
+    MC_TRY(dicom_prescan(path));
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 1, msg, sizeof msg);

@@ -185,7 +185,7 @@ test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(
 	        ./tests/run_all.sh $(TEST_RUN)
 
 asan:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
@@ -197,7 +197,7 @@ ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image
                    test_rocstats test_colordata test_dicom
 ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh tests/cli_dicom.sh
 asan-fast:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        TESTS="$(ASAN_FAST_TESTS)" CLI_TESTS="$(ASAN_FAST_CLI)" test

@@ -129,20 +129,37 @@ static int long_vr(const unsigned char *vr) {
     return 0;
 }
 
+/* a VR of PS3.5 Table 6.2-1 */
+static int known_vr(const unsigned char *vr) {
+    static const char v[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
+    for (size_t i = 0; i + 1 < sizeof v; i += 2)
+        if (vr[0] == v[i] && vr[1] == v[i + 1]) return 1;
+    return 0;
+}
+
 static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int fragments, int bounded);
 
 /* The elements from *pos to end (or to an item delimitation when delim); meta: the meta group
  * (explicit VR little endian whatever the data set is). */
 static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int delim, int meta) {
     if (depth > 32) return mc_err(MC_EUNSUP, "%s: DICOM sequences nested more than 32 deep", d->path);
-    while (*pos < end) {
+    uint64_t glen_from = 0, glen = 0; /* the meta group's (0002,0000): where GDCM expects the data set */
+    int has_glen = 0;
+    for (;;) {
+        if (*pos >= end) {
+            if (delim) return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: an item without its end", d->path);
+            break;
+        }
         unsigned char h[12];
         MC_TRY(scan_read(d, *pos, h, 8, end, "an element header"));
         int ex = meta ? 1 : d->explicit_vr, big = meta ? 0 : d->big;
         uint32_t group = u16at(h, big), elem = u16at(h + 2, big);
-        if (meta && group != 0x0002) return MC_OK; /* the data set starts here */
+        if (meta && group != 0x0002) break; /* the data set starts here */
         if (group == 0xFFFE) {
             if (elem == 0xE00D && delim) {
+                if (u32at(h + 4, big) != 0)
+                    return mc_err(MC_EPARSE, "%s: corrupt DICOM: an item delimiter with length %u at byte %llu", d->path,
+                                  (unsigned)u32at(h + 4, big), (unsigned long long)*pos);
                 *pos += 8;
                 return MC_OK;
             }
@@ -153,6 +170,9 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
         uint32_t len;
         int sq = 0;
         if (ex) {
+            if (!known_vr(h + 4)) /* GDCM would guess, and some guesses end in its asserts */
+                return mc_err(MC_EPARSE, "%s: corrupt DICOM: element (%04X,%04X) at byte %llu has no valid VR (%s)", d->path,
+                              (unsigned)group, (unsigned)elem, (unsigned long long)*pos, meta ? "file meta group" : "explicit VR");
             if (long_vr(h + 4)) {
                 MC_TRY(scan_read(d, *pos, h, 12, end, "an element header"));
                 len = u32at(h + 8, big);
@@ -178,6 +198,11 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
             return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: element (%04X,%04X) at byte %llu declares %u bytes, %llu are left",
                           d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - hlen), (unsigned)len,
                           (unsigned long long)(end - *pos));
+        if (meta && elem == 0x0000 && len == 4) {
+            unsigned char g[4];
+            MC_TRY(scan_read(d, *pos, g, 4, end, "the meta group length"));
+            glen = u32at(g, 0), glen_from = *pos + 4, has_glen = 1;
+        }
         if (meta && group == 0x0002 && elem == 0x0010) { /* the transfer syntax */
             char ts[72] = "";
             size_t n = len < sizeof ts - 1 ? len : sizeof ts - 1;
@@ -200,7 +225,9 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
         }
         *pos += len;
     }
-    if (delim) return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: an item without its end", d->path);
+    if (meta && has_glen && *pos - glen_from != glen)
+        return mc_err(MC_EPARSE, "%s: corrupt DICOM: File Meta Information Group Length (0002,0000) says %llu bytes, the group "
+                      "has %llu", d->path, (unsigned long long)glen, (unsigned long long)(*pos - glen_from));
     return MC_OK;
 }
 
@@ -215,7 +242,12 @@ static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int frag
         MC_TRY(scan_read(d, *pos, h, 8, end, "an item header"));
         uint32_t group = u16at(h, big), elem = u16at(h + 2, big), len = u32at(h + 4, big);
         *pos += 8;
-        if (group == 0xFFFE && elem == 0xE0DD) return MC_OK;
+        if (group == 0xFFFE && elem == 0xE0DD) {
+            if (len != 0) /* GDCM would read it as a fragment of that length */
+                return mc_err(MC_EPARSE, "%s: corrupt DICOM: a sequence delimiter with length %u at byte %llu", d->path,
+                              (unsigned)len, (unsigned long long)(*pos - 8));
+            return MC_OK;
+        }
         if (group != 0xFFFE || elem != 0xE000)
             return mc_err(MC_EPARSE, "%s: corrupt DICOM: (%04X,%04X) where a sequence item was expected (byte %llu)",
                           d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - 8));

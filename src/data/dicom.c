@@ -19,6 +19,7 @@
 #include "data/dicom.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +106,10 @@ typedef struct dscan {
     const char *path;
     uint64_t size;
     int explicit_vr, big;
+    /* the image attributes of the top-level data set (-1: absent), checked before GDCM, which
+     * asserts on some values it does not expect (Samples per Pixel > 4, ...) */
+    int spp, rows, cols, ba, bs, hb, pr, pixels;
+    char pi[24], frames[24];
 } dscan;
 
 static int scan_read(dscan *d, uint64_t off, void *buf, size_t n, uint64_t end, const char *what) {
@@ -198,6 +203,32 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
             return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: element (%04X,%04X) at byte %llu declares %u bytes, %llu are left",
                           d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - hlen), (unsigned)len,
                           (unsigned long long)(end - *pos));
+        if (!meta && depth == 0 && group == 0x7FE0 && elem == 0x0010) d->pixels = 1;
+        if (!meta && depth == 0 && group == 0x0028) {
+            int *us = elem == 0x0002 ? &d->spp : elem == 0x0010 ? &d->rows : elem == 0x0011 ? &d->cols
+                    : elem == 0x0100 ? &d->ba : elem == 0x0101 ? &d->bs : elem == 0x0102 ? &d->hb
+                    : elem == 0x0103 ? &d->pr : NULL;
+            char *text = elem == 0x0004 ? d->pi : elem == 0x0008 ? d->frames : NULL;
+            if (us) {
+                unsigned char v[2];
+                if (len != 2)
+                    return mc_err(MC_EPARSE, "%s: corrupt DICOM: (0028,%04X) holds %u bytes, not one 16-bit value", d->path,
+                                  (unsigned)elem, (unsigned)len);
+                MC_TRY(scan_read(d, *pos, v, 2, end, "a value"));
+                *us = (int)u16at(v, big);
+            } else if (text) {
+                size_t n = len < 23 ? len : 23;
+                MC_TRY(scan_read(d, *pos, text, n, end, "a value"));
+                text[n] = 0;
+                for (size_t i = 0; i < n; i++)
+                    if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e) text[i] = ' ';
+                char *a = text;
+                while (*a == ' ') a++;
+                memmove(text, a, strlen(a) + 1);
+                n = strlen(text);
+                while (n > 0 && text[n - 1] == ' ') text[--n] = 0;
+            }
+        }
         if (meta && elem == 0x0000 && len == 4) {
             unsigned char g[4];
             MC_TRY(scan_read(d, *pos, g, 4, end, "the meta group length"));
@@ -267,11 +298,39 @@ static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int frag
     }
 }
 
+/* The image attributes GDCM will meet, as medcolor accepts them (the shim checks the same after
+ * GDCM's reading; here they keep GDCM off values it asserts on). */
+static int check_image_attrs(const dscan *d) {
+    if (!d->pixels) return MC_OK; /* the shim says "without Pixel Data" */
+    static const struct { int off; const char *name; } need[] = {
+        {offsetof(dscan, spp), "Samples per Pixel (0028,0002)"}, {offsetof(dscan, rows), "Rows (0028,0010)"},
+        {offsetof(dscan, cols), "Columns (0028,0011)"}, {offsetof(dscan, ba), "Bits Allocated (0028,0100)"},
+        {offsetof(dscan, bs), "Bits Stored (0028,0101)"}, {offsetof(dscan, hb), "High Bit (0028,0102)"},
+        {offsetof(dscan, pr), "Pixel Representation (0028,0103)"}};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (*(const int *)((const char *)d + need[i].off) < 0)
+            return mc_err(MC_EPARSE, "%s: an image without %s", d->path, need[i].name);
+    if (!d->pi[0]) return mc_err(MC_EPARSE, "%s: an image without Photometric Interpretation (0028,0004)", d->path);
+    if (d->frames[0] && strcmp(d->frames, "1") != 0)
+        return mc_err(MC_EUNSUP, "%s: a multi-frame image (Number of Frames %s): one frame only (extract it first)", d->path,
+                      d->frames);
+    if (d->spp != 1 || (strcmp(d->pi, "MONOCHROME1") != 0 && strcmp(d->pi, "MONOCHROME2") != 0))
+        return mc_err(MC_EUNSUP, "%s: Photometric Interpretation %s with %d sample(s) per pixel: grey only (MONOCHROME1 or "
+                      "MONOCHROME2)", d->path, d->pi, d->spp);
+    if (d->ba != 8 && d->ba != 16) return mc_err(MC_EUNSUP, "%s: Bits Allocated %d: 8 or 16 only", d->path, d->ba);
+    if (d->bs < 1 || d->bs > d->ba || d->hb != d->bs - 1)
+        return mc_err(MC_EUNSUP, "%s: Bits Stored %d, High Bit %d with Bits Allocated %d: the stored bits must be the low ones",
+                      d->path, d->bs, d->hb, d->ba);
+    if (d->pr != 0 && d->pr != 1) return mc_err(MC_EPARSE, "%s: Pixel Representation %d (0 or 1)", d->path, d->pr);
+    if (d->rows == 0 || d->cols == 0) return mc_err(MC_EPARSE, "%s: image has zero size (%dx%d)", d->path, d->cols, d->rows);
+    return MC_OK;
+}
+
 static int dicom_prescan(const char *path) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     struct stat st;
-    dscan d = {f, path, 0, 1, 0};
+    dscan d = {f, path, 0, 1, 0, -1, -1, -1, -1, -1, -1, -1, 0, "", ""};
     int rc = fstat(fileno(f), &st) == 0 ? MC_OK : mc_err(MC_EIO, "%s: cannot stat", path);
     d.size = (uint64_t)st.st_size;
     uint64_t pos = 0;
@@ -283,6 +342,7 @@ static int dicom_prescan(const char *path) {
         d.explicit_vr = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
     }
     if (rc == MC_OK) rc = scan_elements(&d, &pos, d.size, 0, 0, 0);
+    if (rc == MC_OK) rc = check_image_attrs(&d);
     fclose(f);
     return rc;
 }

@@ -110,6 +110,7 @@ typedef struct dscan {
      * asserts on some values it does not expect (Samples per Pixel > 4, ...) */
     int spp, rows, cols, ba, bs, hb, pr, pixels;
     char pi[24], frames[24];
+    char ts[72], ms_meta[72], ms_ds[72]; /* (0002,0010), (0002,0002), (0008,0016) */
 } dscan;
 
 static int scan_read(dscan *d, uint64_t off, void *buf, size_t n, uint64_t end, const char *what) {
@@ -229,20 +230,24 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
                 while (n > 0 && text[n - 1] == ' ') text[--n] = 0;
             }
         }
+        if ((meta && (elem == 0x0002 || elem == 0x0010)) || (!meta && depth == 0 && group == 0x0008 && elem == 0x0016)) {
+            char *t = !meta ? d->ms_ds : elem == 0x0002 ? d->ms_meta : d->ts;
+            size_t n = len < 71 ? len : 71;
+            MC_TRY(scan_read(d, *pos, t, n, end, "a UID"));
+            t[n] = 0;
+            while (n > 0 && (t[n - 1] == 0 || t[n - 1] == ' ')) t[--n] = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!((t[i] >= '0' && t[i] <= '9') || t[i] == '.')) t[i] = '?';
+        }
         if (meta && elem == 0x0000 && len == 4) {
             unsigned char g[4];
             MC_TRY(scan_read(d, *pos, g, 4, end, "the meta group length"));
             glen = u32at(g, 0), glen_from = *pos + 4, has_glen = 1;
         }
-        if (meta && group == 0x0002 && elem == 0x0010) { /* the transfer syntax */
-            char ts[72] = "";
-            size_t n = len < sizeof ts - 1 ? len : sizeof ts - 1;
-            MC_TRY(scan_read(d, *pos, ts, n, end, "the transfer syntax"));
-            ts[n] = 0;
-            while (n > 0 && (ts[n - 1] == 0 || ts[n - 1] == ' ')) ts[--n] = 0;
-            if (!strcmp(ts, "1.2.840.10008.1.2")) d->explicit_vr = 0;
-            if (!strcmp(ts, "1.2.840.10008.1.2.2")) d->big = 1;
-            if (!strcmp(ts, "1.2.840.10008.1.2.1.99"))
+        if (meta && group == 0x0002 && elem == 0x0010) { /* the transfer syntax (read above) */
+            if (!strcmp(d->ts, "1.2.840.10008.1.2")) d->explicit_vr = 0;
+            if (!strcmp(d->ts, "1.2.840.10008.1.2.2")) d->big = 1;
+            if (!strcmp(d->ts, "1.2.840.10008.1.2.1.99"))
                 return mc_err(MC_EUNSUP, "%s: Deflated Explicit VR Little Endian (1.2.840.10008.1.2.1.99): not supported "
                               "(gdcmconv --raw makes it readable)", d->path);
         }
@@ -301,6 +306,21 @@ static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int frag
 /* The image attributes GDCM will meet, as medcolor accepts them (the shim checks the same after
  * GDCM's reading; here they keep GDCM off values it asserts on). */
 static int check_image_attrs(const dscan *d) {
+    /* the transfer syntaxes GDCM 3.0.21 decodes (an unknown one sends GDCM to an assert) */
+    static const char *const ts_ok[] = {
+        "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"};
+    if (d->ts[0]) {
+        size_t i = 0;
+        while (i < sizeof ts_ok / sizeof ts_ok[0] && strcmp(d->ts, ts_ok[i]) != 0) i++;
+        if (i == sizeof ts_ok / sizeof ts_ok[0])
+            return mc_err(MC_EUNSUP, "%s: Transfer Syntax %s: not supported (uncompressed, RLE, JPEG baseline/extended/"
+                          "lossless, JPEG-LS, JPEG 2000; gdcmconv --raw converts others GDCM knows)", d->path, d->ts);
+    }
+    if (d->ms_meta[0] && d->ms_ds[0] && strcmp(d->ms_meta, d->ms_ds) != 0)
+        return mc_err(MC_EPARSE, "%s: corrupt DICOM: SOP Class %s in the meta group, %s in the data set", d->path, d->ms_meta,
+                      d->ms_ds);
     if (!d->pixels) return MC_OK; /* the shim says "without Pixel Data" */
     static const struct { int off; const char *name; } need[] = {
         {offsetof(dscan, spp), "Samples per Pixel (0028,0002)"}, {offsetof(dscan, rows), "Rows (0028,0010)"},
@@ -330,7 +350,7 @@ static int dicom_prescan(const char *path) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     struct stat st;
-    dscan d = {f, path, 0, 1, 0, -1, -1, -1, -1, -1, -1, -1, 0, "", ""};
+    dscan d = {f, path, 0, 1, 0, -1, -1, -1, -1, -1, -1, -1, 0, "", "", "", "", ""};
     int rc = fstat(fileno(f), &st) == 0 ? MC_OK : mc_err(MC_EIO, "%s: cannot stat", path);
     d.size = (uint64_t)st.st_size;
     uint64_t pos = 0;

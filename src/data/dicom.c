@@ -111,6 +111,8 @@ typedef struct dscan {
     int spp, rows, cols, ba, bs, hb, pr, pixels;
     char pi[24], frames[24];
     char ts[72], ms_meta[72], ms_ds[72]; /* (0002,0010), (0002,0002), (0008,0016) */
+    int nfrag;                           /* items of the top-level encapsulated Pixel Data */
+    uint64_t frag_off, frag_len;         /* its first fragment after the offset table */
 } dscan;
 
 static int scan_read(dscan *d, uint64_t off, void *buf, size_t n, uint64_t end, const char *what) {
@@ -192,6 +194,7 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
             sq = 1; /* implicit VR: a value that starts with an item is a sequence */
         }
         *pos += hlen;
+        if (!meta && depth == 0 && group == 0x7FE0 && elem == 0x0010) d->pixels = 1;
         if (len == 0xFFFFFFFFu) {
             int pixels = group == 0x7FE0 && elem == 0x0010;
             if (!sq && !pixels && !(ex && (h[4] == 'O' && (h[5] == 'B' || h[5] == 'W'))))
@@ -204,7 +207,6 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
             return mc_err(MC_EPARSE, "%s: truncated or corrupt DICOM: element (%04X,%04X) at byte %llu declares %u bytes, %llu are left",
                           d->path, (unsigned)group, (unsigned)elem, (unsigned long long)(*pos - hlen), (unsigned)len,
                           (unsigned long long)(end - *pos));
-        if (!meta && depth == 0 && group == 0x7FE0 && elem == 0x0010) d->pixels = 1;
         if (!meta && depth == 0 && group == 0x0028) {
             int *us = elem == 0x0002 ? &d->spp : elem == 0x0010 ? &d->rows : elem == 0x0011 ? &d->cols
                     : elem == 0x0100 ? &d->ba : elem == 0x0101 ? &d->bs : elem == 0x0102 ? &d->hb
@@ -298,6 +300,8 @@ static int scan_items(dscan *d, uint64_t *pos, uint64_t end, int depth, int frag
         if (!fragments) {
             uint64_t p = *pos;
             MC_TRY(scan_elements(d, &p, *pos + len, depth + 1, 0, 0));
+        } else if (depth == 1 && d->nfrag++ == 1) {
+            d->frag_off = *pos, d->frag_len = len;
         }
         *pos += len;
     }
@@ -346,11 +350,51 @@ static int check_image_attrs(const dscan *d) {
     return MC_OK;
 }
 
+/* An RLE frame (PS3.5 Annex G) whose segments decode short makes GDCM assert: its header (the
+ * segment count, one segment per byte of a sample, and their offsets) and every segment's PackBits
+ * output (at least Rows × Columns bytes) are checked first. */
+static int check_rle(const dscan *d) {
+    if (d->nfrag < 2) return mc_err(MC_EPARSE, "%s: RLE Pixel Data without a fragment", d->path);
+    if (d->frag_len < 64 || d->frag_len > ((uint64_t)1 << 31))
+        return mc_err(MC_EPARSE, "%s: corrupt RLE: a fragment of %llu bytes", d->path, (unsigned long long)d->frag_len);
+    unsigned char *b = malloc((size_t)d->frag_len);
+    if (!b) return mc_err(MC_ENOMEM, "%s: out of memory", d->path);
+    int rc = scan_read((dscan *)d, d->frag_off, b, (size_t)d->frag_len, d->size, "the RLE fragment");
+    uint32_t nseg = rc == MC_OK ? u32at(b, 0) : 0, want = (uint32_t)(d->ba / 8);
+    uint64_t need = (uint64_t)d->rows * (uint64_t)d->cols;
+    if (rc == MC_OK && nseg != want)
+        rc = mc_err(MC_EPARSE, "%s: corrupt RLE: %u segments for %d-bit grey (%u expected)", d->path, nseg, d->ba, want);
+    for (uint32_t k = 0; rc == MC_OK && k < nseg; k++) {
+        uint64_t s = u32at(b + 4 + 4 * k, 0), e = k + 1 < nseg ? u32at(b + 8 + 4 * k, 0) : d->frag_len;
+        if (s < 64 || e > d->frag_len || s >= e) {
+            rc = mc_err(MC_EPARSE, "%s: corrupt RLE: segment %u at bytes %llu..%llu of a %llu-byte fragment", d->path, k + 1,
+                        (unsigned long long)s, (unsigned long long)e, (unsigned long long)d->frag_len);
+            break;
+        }
+        uint64_t out = 0, i = s;
+        while (out < need && i < e) {
+            int n = (int)(signed char)b[i++];
+            if (n >= 0) {
+                if (i + (uint64_t)n + 1 > e) break;
+                out += (uint64_t)n + 1, i += (uint64_t)n + 1;
+            } else if (n != -128) {
+                if (i + 1 > e) break;
+                out += (uint64_t)(1 - n), i++;
+            }
+        }
+        if (out < need)
+            rc = mc_err(MC_EPARSE, "%s: corrupt RLE: segment %u decodes to %llu bytes, the image needs %llu", d->path, k + 1,
+                        (unsigned long long)out, (unsigned long long)need);
+    }
+    free(b);
+    return rc;
+}
+
 static int dicom_prescan(const char *path) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
     struct stat st;
-    dscan d = {f, path, 0, 1, 0, -1, -1, -1, -1, -1, -1, -1, 0, "", "", "", "", ""};
+    dscan d = {f, path, 0, 1, 0, -1, -1, -1, -1, -1, -1, -1, 0, "", "", "", "", "", 0, 0, 0};
     int rc = fstat(fileno(f), &st) == 0 ? MC_OK : mc_err(MC_EIO, "%s: cannot stat", path);
     d.size = (uint64_t)st.st_size;
     uint64_t pos = 0;
@@ -363,6 +407,7 @@ static int dicom_prescan(const char *path) {
     }
     if (rc == MC_OK) rc = scan_elements(&d, &pos, d.size, 0, 0, 0);
     if (rc == MC_OK) rc = check_image_attrs(&d);
+    if (rc == MC_OK && d.pixels && !strcmp(d.ts, "1.2.840.10008.1.2.5")) rc = check_rle(&d);
     fclose(f);
     return rc;
 }

@@ -388,5 +388,18 @@ d = open(os.path.join(OUT, "u12_window-jpegls.dcm"), "rb").read()
 open(os.path.join(OUT, "jpegls_truncated.dcm"), "wb").write(d[: len(d) * 2 // 3])
 lines.append("any jpegls_truncated jpegls_truncated.dcm")
 
+# RLE frames GDCM would assert on (a wrong segment count; a segment that decodes short): refused
+d = bytearray(open(os.path.join(OUT, "u16_none-rle.dcm"), "rb").read())
+items = [i for i in range(len(d) - 4) if d[i:i + 4] == b"\xfe\xff\x00\xe0"]
+h, flen = items[1] + 8, struct.unpack("<I", d[items[1] + 4:items[1] + 8])[0]
+bad = bytearray(d)
+bad[h:h + 4] = struct.pack("<I", 3)
+open(os.path.join(OUT, "rle_segments.dcm"), "wb").write(bytes(bad))
+lines.append("err rle_segments rle_segments.dcm 3 segments")
+bad = bytearray(d)
+bad[h + 8:h + 12] = struct.pack("<I", flen - 2)
+open(os.path.join(OUT, "rle_short.dcm"), "wb").write(bytes(bad))
+lines.append("err rle_short rle_short.dcm decodes to")
+
 with open(os.path.join(OUT, "manifest.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")

@@ -20,6 +20,7 @@
 #include <gdcmFile.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
+#include <gdcmJPEGCodec.h>
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 #include <gdcmReader.h>
@@ -116,7 +117,47 @@ std::string ts_name(const gdcm::TransferSyntax &ts) {
     return uid;
 }
 
+// JPEG (baseline, extended, lossless): when GDCM's own JPEG codec fails, gdcm::Bitmap falls back to
+// the external program /usr/bin/pvrg-jpeg through system() (Debian installs it with GDCM), which
+// loops forever on some damaged streams (found by fuzz_dicom). So the JPEG pixel data is decoded
+// here first with gdcm::JPEGCodec alone, set up as gdcm::Bitmap sets it up (from the attributes
+// dicom.c has already checked); when that fails the file is refused and the image reader, whose
+// JPEG codec would fail the same way, is never reached.
+void check_jpeg(const char *path) {
+    gdcm::Reader pre;
+    pre.SetFileName(path);
+    if (!pre.Read()) refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
+    const gdcm::DataSet &ds = pre.GetFile().GetDataSet();
+    gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
+    if (ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
+        ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
+        return;
+    gdcm::Tag tpix(0x7fe0, 0x0010);
+    if (!ds.FindDataElement(tpix)) return; // the image reader says "without Pixel Data"
+    char text[32];
+    unsigned short v[7] = {0, 0, 0, 0, 0, 0, 0};
+    const uint16_t el[7] = {0x0002, 0x0010, 0x0011, 0x0100, 0x0101, 0x0102, 0x0103};
+    for (int i = 0; i < 7; i++) {
+        gdcm::Tag t(0x0028, el[i]);
+        const gdcm::ByteValue *bv = ds.FindDataElement(t) ? ds.GetDataElement(t).GetByteValue() : nullptr;
+        if (!bv || !bv->GetPointer() || bv->GetLength() != 2) refuse(MC_DICOM_EPARSE, "an image attribute (0028,%04X) is missing", el[i]);
+        v[i] = (unsigned short)rd16(bv->GetPointer());
+    }
+    get_text(ds, 0x0028, 0x0004, text, sizeof text);
+    gdcm::JPEGCodec codec;
+    std::vector<unsigned int> dims = {v[2], v[1], 1};
+    codec.SetDimensions(dims);
+    codec.SetPlanarConfiguration(0);
+    codec.SetPhotometricInterpretation(gdcm::PhotometricInterpretation(gdcm::PhotometricInterpretation::GetPIType(text)));
+    codec.SetPixelFormat(gdcm::PixelFormat(v[0], v[3], v[4], v[5], v[6]));
+    codec.SetNeedOverlayCleanup(v[4] != v[3]);
+    gdcm::DataElement out;
+    if (!codec.Decode(ds.GetDataElement(tpix), out))
+        refuse(MC_DICOM_EPARSE, "cannot decode the JPEG pixel data (%s; corrupt or unsupported)", ts_name(ts).c_str());
+}
+
 void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode) {
+    check_jpeg(path);
     gdcm::ImageReader r;
     r.SetFileName(path);
     bool ok = r.Read();

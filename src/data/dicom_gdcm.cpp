@@ -21,6 +21,7 @@
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmJPEGCodec.h>
+#include <gdcmMediaStorage.h>
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 #include <gdcmReader.h>
@@ -123,15 +124,36 @@ std::string ts_name(const gdcm::TransferSyntax &ts) {
 // here first with gdcm::JPEGCodec alone, set up as gdcm::Bitmap sets it up (from the attributes
 // dicom.c has already checked); when that fails the file is refused and the image reader, whose
 // JPEG codec would fail the same way, is never reached.
-void check_jpeg(const char *path) {
+//
+// Also here: the SOP class. gdcm::PixmapReader asserts when the meta group names a SOP class it
+// knows that is not an image one and the data set names none it knows (found by fuzz_dicom); such
+// a file is refused first: it is not an image.
+void precheck(const char *path) {
+    {
+        gdcm::Reader hdr; // the header only: the Pixel Data is skipped
+        hdr.SetFileName(path);
+        std::set<gdcm::Tag> skip;
+        skip.insert(gdcm::Tag(0x7fe0, 0x0010));
+        if (!hdr.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip))
+            refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
+        gdcm::MediaStorage ms = hdr.GetFile().GetHeader().GetMediaStorage();
+        if (ms != gdcm::MediaStorage::MS_END && !gdcm::MediaStorage::IsImage(ms)) {
+            const char *name = ms.GetString() ? ms.GetString() : "?";
+            gdcm::UIDs u;
+            if (u.SetFromUID(name) && u.GetName()) name = u.GetName();
+            refuse(MC_DICOM_EPARSE, "a DICOM object of a SOP Class that is not an image (%s)%s", name,
+                   hdr.GetFile().GetDataSet().FindDataElement(gdcm::Tag(0x7fe0, 0x0010)) ? "" : ", without Pixel Data (7FE0,0010)");
+        }
+        gdcm::TransferSyntax ts = hdr.GetFile().GetHeader().GetDataSetTransferSyntax();
+        if (ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
+            ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
+            return;
+    }
     gdcm::Reader pre;
     pre.SetFileName(path);
     if (!pre.Read()) refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
     const gdcm::DataSet &ds = pre.GetFile().GetDataSet();
     gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
-    if (ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
-        ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
-        return;
     gdcm::Tag tpix(0x7fe0, 0x0010);
     if (!ds.FindDataElement(tpix)) return; // the image reader says "without Pixel Data"
     char text[32];
@@ -157,7 +179,7 @@ void check_jpeg(const char *path) {
 }
 
 void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode) {
-    check_jpeg(path);
+    precheck(path);
     gdcm::ImageReader r;
     r.SetFileName(path);
     bool ok = r.Read();

@@ -249,6 +249,9 @@ void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decod
         if (!upto.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip) || stat(path, &st) != 0)
             refuse(MC_DICOM_EPARSE, "cannot locate the Pixel Data (corrupt or truncated)");
         size_t start = upto.GetStreamCurrentPosition(), vl = pd.GetVL().IsUndefined() ? 0 : (size_t)pd.GetVL();
+        const gdcm::ByteValue *pbv = pd.GetByteValue();
+        if (!pbv || pbv->GetLength() < bytes || vl < bytes) // GDCM's raw codec would read past it
+            refuse(MC_DICOM_EPARSE, "the Pixel Data holds %zu bytes, %zux%zu %d-bit pixels need %zu", vl, w, h, ba, bytes);
         if (start + vl > (size_t)st.st_size)
             refuse(MC_DICOM_EPARSE, "truncated: the Pixel Data needs %zu bytes, the file ends %zu bytes into it", vl,
                    (size_t)st.st_size > start ? (size_t)st.st_size - start : (size_t)0);

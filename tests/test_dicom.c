@@ -8,7 +8,8 @@
  * lossless, RLE, JPEG-LS lossless; JPEG baseline and JPEG 2000 lossy, against PIL's decode of the
  * code stream inside, 1/255 and 1e-6), 16/8-bit PNGs and a grey JPEG with a user window, and the
  * files that must be refused (multi-frame, no Pixel Data, RGB, an unknown VOI LUT Function, a
- * zero window width, a slope without intercept, 32-bit samples, truncated, text). References:
+ * zero window width, a slope without intercept, 32-bit samples, truncated, text, two damaged RLE
+ * frames). References:
  * pydicom's apply_modality_lut + apply_voi_lut mapped to [0, 1] (dicom_ref.py says how).
  * Tolerance 1e-6: both sides compute in double, medcolor stores float32 (rounding <= 3e-8 in
  * [0, 1]); the observed maximum is printed. Each compressed copy must also decode to exactly the

@@ -65,12 +65,28 @@ LDLIBS  += -lnccl
 endif
 endif
 
+# DICOM=1: DICOM images through GDCM (docs/dicom.md; Debian: libgdcm-dev). Default: on when GDCM's
+# headers are found; DICOM=0 builds without (DICOM files are then refused with a message saying
+# how to rebuild). Its one C++ file, src/data/dicom_gdcm.cpp, is compiled with $(CXX).
+CXX      ?= g++
+GDCM_INC ?= /usr/include/gdcm-3.0
+DICOM    ?= $(if $(wildcard $(GDCM_INC)/gdcmImageReader.h),1,0)
+DICOM_LIBS :=
+ifeq ($(DICOM),1)
+CFLAGS     += -DMC_DICOM
+DICOM_LIBS := -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmIOD -lgdcmCommon -lstdc++
+LDLIBS     += $(DICOM_LIBS)
+endif
+CXXFLAGS ?= -O2 -g
+CXXWARN  := -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror,)
+
 # the library: one folder per subsystem (docs/architecture.md); the CLI is src/cli/
 SUBSYS   := core engine layers cpu dist data io imaging optim transfer train study
 LIB_SRC  := $(sort $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 CU_SRC   := $(if $(filter 1,$(GPU)),$(sort $(wildcard src/cuda/*.cu)),)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
+CXX_SRC  := $(if $(filter 1,$(DICOM)),src/data/dicom_gdcm.cpp,)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o) $(CXX_SRC:%.cpp=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -99,6 +115,12 @@ $(BUILD)/src/cli/%.o: CFLAGS += -Wno-missing-field-initializers
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# GDCM's headers hold asserts: NDEBUG, so that a malformed file is an error, never an abort. Under a
+# sanitizer no UBSan vptr check: its C++ runtime does not come with the C link
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(SAN) $(if $(SAN),-fno-sanitize=vptr,) -std=c++17 -DNDEBUG $(CXXFLAGS) $(CXXWARN) -Iinclude -Isrc -isystem $(GDCM_INC) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -163,7 +185,7 @@ test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(
 	        ./tests/run_all.sh $(TEST_RUN)
 
 asan:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
@@ -172,10 +194,10 @@ asan:
 # regression inputs) and the CLI's bad-input tests. `make asan` runs everything (slow).
 ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image_rgb test_netmeta \
                    test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging \
-                   test_rocstats test_colordata
-ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh
+                   test_rocstats test_colordata test_dicom
+ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh tests/cli_dicom.sh
 asan-fast:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0 \
 	$(MAKE) BUILD=build-asan BIN=build-asan/medcolor DEBUG=1 MPI=0 \
 	        SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        TESTS="$(ASAN_FAST_TESTS)" CLI_TESTS="$(ASAN_FAST_CLI)" test
@@ -239,6 +261,7 @@ bench: $(BENCH_BIN) $(LOADER_BENCH) $(TRANSFER_BENCH)
 # picks targets. make fuzz-smoke: a few seconds per target (CI). The harnesses run in make test
 # too, on their seeds and on the crash inputs in tests/regress/ (tests/test_fuzz_replay.c).
 FUZZ_CC      ?= clang
+FUZZ_CXX     ?= clang++
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 0
@@ -249,13 +272,13 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 
 fuzz-build:
-	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) MPI=0 BUILD=$(FUZZ_BUILD) SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) MPI=0 BUILD=$(FUZZ_BUILD) SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 	        $(FUZZ_BUILD)/libmedcolor.a
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard $(FUZZ_BUILD)/libmedcolor.a)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
-	        $(FUZZ_BUILD)/libmedcolor.a -lopenblas -lpng -ljpeg -lz -lm -lpthread -fopenmp
+	        $(FUZZ_BUILD)/libmedcolor.a -lopenblas -lpng -ljpeg -lz -lm -lpthread -fopenmp $(DICOM_LIBS)
 
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_RUNS=$(FUZZ_RUNS) ./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -139,7 +139,7 @@ int mc_dataset_stats_compute(const mc_dataset *ds, mc_dataset_stats *st);
 void mc_dataset_stats_free(mc_dataset_stats *st);
 
 /* ---- image folders (src/data/imagefolder.c; the colorization data, docs/colorize.md) ---------
- * A folder of PNG/JPEG files (names ending .png, .jpg, .jpeg in any case; hidden files and
+ * A folder of PNG/JPEG/DICOM files (names ending .png, .jpg, .jpeg, .dcm, .dicom in any case; hidden files and
  * folders skipped), or of class subfolders holding them, as Kaggle's "Chest X-Ray Images
  * (Pneumonia)" ships (chest_xray/train/NORMAL/x.jpeg, .../PNEUMONIA/y.jpeg). Classes are the
  * subfolders sorted by name (byte order); without subfolders there is one class, "all". Images

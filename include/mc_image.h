@@ -2,8 +2,10 @@
  *
  * Part of the public API (include it after medcolor.h / mc_data.h).
  *
- *   decode      PNG (1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA, palette, interlaced) and JPEG
- *               → grey float32 in [0, 1] (x / maxval; colour → ITU-R 601 luma, alpha ignored).
+ *   decode      PNG (1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA, palette, interlaced), JPEG and
+ *               DICOM (GDCM; docs/dicom.md) → grey float32 in [0, 1] (x / maxval; colour → ITU-R
+ *               601 luma, alpha ignored; DICOM: modality LUT, VOI, MONOCHROME1), optionally
+ *               through a window.
  *   geometry    square crop (centre / random), bilinear resize exactly as
  *               torch.nn.functional.interpolate(mode='bilinear', align_corners=False), and one
  *               affine warp exactly as F.affine_grid + F.grid_sample(mode='bilinear',
@@ -32,7 +34,8 @@ typedef struct mc_image {
     size_t cap; /* floats allocated at px (the buffer is reused by the next load) */
 } mc_image;
 
-/* Decodes the PNG or JPEG at path (format from the file's signature, not its name) into *img.
+/* Decodes the PNG, JPEG or DICOM file at path (format from the file's signature, not its name;
+ * DICOM also by a .dcm/.dicom name) into *img, through the process's window (below) if set.
  * img must be zero-initialised ({0}) or come from a previous load: its buffer is reused when
  * large enough, so loading many images into one mc_image does not allocate in steady state.
  * Errors (MC_EIO, MC_EPARSE, MC_EUNSUP, MC_ENOMEM) name the file; a corrupt or truncated file,
@@ -45,7 +48,7 @@ void mc_image_free(mc_image *img);
  * size within the limit, a layout it reads: not CMYK/YCCK or 12-bit JPEG); otherwise the error
  * it would meet, naming the file (an empty or text file, a folder, a damaged header, 20000x20000
  * pixels, ...). A file damaged after its header passes: only decoding finds that. */
-enum { MC_IMAGE_PNG = 1, MC_IMAGE_JPEG = 2 };
+enum { MC_IMAGE_PNG = 1, MC_IMAGE_JPEG = 2, MC_IMAGE_DICOM = 3 };
 typedef struct mc_image_info {
     int format;       /* MC_IMAGE_* */
     int w, h;
@@ -53,6 +56,37 @@ typedef struct mc_image_info {
     int depth;        /* bits per sample */
 } mc_image_info;
 int mc_image_probe(const char *path, mc_image_info *info);
+
+/* ---- DICOM and windows (docs/dicom.md) ------------------------------------------------------
+ * Every decoder above also reads DICOM (a file with 'DICM' at offset 128, or named .dcm/.dicom):
+ * one frame, MONOCHROME1 or MONOCHROME2, 8 or 16 bits allocated, through GDCM (uncompressed, RLE,
+ * JPEG baseline/lossless, JPEG-LS, JPEG 2000). Its grey value: the stored value through the
+ * Modality LUT Sequence or Rescale Slope/Intercept, then the user's window if one is set, else
+ * the file's VOI LUT Sequence, else its first Window Center/Width (VOI LUT Function LINEAR,
+ * LINEAR_EXACT or SIGMOID, PS3.3 C.11.2), else the full range of the modality output — the
+ * result's range mapped to [0, 1]; MONOCHROME1 then inverted (1 − y). A build without GDCM
+ * (make DICOM=0) refuses DICOM files with an error saying how to rebuild.
+ *
+ * A window (center, width) in the file's sample units (a DICOM file's modality output; for PNG
+ * and JPEG the sample value 0..maxval, the luma for colour files) maps grey through PS3.3's
+ * LINEAR function: x <= c − 0.5 − (w − 1)/2 → 0, x > c − 0.5 + (w − 1)/2 → 1, else
+ * (x − (c − 0.5))/(w − 1) + 0.5; width >= 1. */
+typedef struct mc_image_window {
+    int on;             /* 0: no user window */
+    double center, width;
+} mc_image_window;
+/* mc_image_load_grey with an explicit window (NULL or on = 0: none). */
+int mc_image_load_grey_window(const char *path, mc_image *img, const mc_image_window *win);
+/* The window every decoder of the process applies (mc_image_load_grey, _rgb8, _rgbf, mc_lab_load
+ * and the loader): set it before any decoding thread starts (the CLI's --window C,W does);
+ * NULL clears it. MC_EARG for a width < 1 or a non-finite value. */
+int mc_image_set_window(const mc_image_window *win);
+mc_image_window mc_image_get_window(void);
+/* 1 when name ends in .png, .jpg, .jpeg, .dcm or .dicom (any case): the image folders' and
+ * reference libraries' file filter. */
+int mc_image_name_ok(const char *name);
+/* 1 when this build decodes DICOM (GDCM linked in). */
+int mc_image_dicom_supported(void);
 
 /* ---- normalisation ----------------------------------------------------------------------- */
 typedef struct mc_norm {
@@ -229,7 +263,7 @@ void mc_lab_to_rgb8(const float *lab, int w, int h, uint8_t *rgb);
  * mc_dhash_file: decode (mc_image_load_rgb8) and hash (mc_dhash: PIL luma, then Lanczos 9×8). */
 int mc_dhash_file(const char *path, uint64_t *hash);
 
-/* A reference library: the PNG/JPEG files (names ending .png, .jpg, .jpeg in any case; hidden
+/* A reference library: the PNG/JPEG/DICOM files (.png, .jpg, .jpeg, .dcm, .dicom in any case; hidden
  * files and folders skipped; not recursive) of one folder, sorted by name (byte order), with
  * their D-hashes. With an index file (docs/transfer.md: "dhash index"), hashes of files whose
  * size and modification time (ns) are unchanged are reused; the others are computed, and the

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what medcolor needs on Debian 12 (run as root, or as a user who may use sudo).
-#   build: gcc, make, OpenBLAS, libpng, libjpeg, zlib, OpenMPI (mpicc, mpirun: data-parallel
-#          training over several processes, docs/distributed.md; `make` uses it when mpicc is found)
+#   build: gcc, g++, make, OpenBLAS, libpng, libjpeg, zlib, OpenMPI (mpicc, mpirun: data-parallel
+#          training over several processes, docs/distributed.md; `make` uses it when mpicc is found),
+#          GDCM (DICOM images, JPEG 2000 / JPEG-LS / JPEG / RLE, docs/dicom.md; `make` uses it when
+#          its headers are found)
 #   tests: Debian's PyTorch + torchvision (the reference the tests compare with), numpy, PIL,
 #          darknet (its libdarknet.so checks .cfg/.weights compatibility), scipy (L-BFGS-B, the
 #          reference of src/optim/) and scikit-image (rgb2lab, SSIM); without the last two the
-#          tests that need them skip those comparisons
+#          tests that need them skip those comparisons; pydicom and GDCM's gdcmconv (the DICOM
+#          tests' reference and their compressed copies; without them those tests skip)
 # GPU builds additionally need CUDA 13 + cuDNN 9 under /usr/local/cuda (not installed here); with
 # OpenMPI installed they also link NCCL (libnccl.so.2, installed with the CUDA toolkit there).
 set -euo pipefail
@@ -22,7 +25,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    build-essential libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev openmpi-bin libopenmpi-dev \
+    build-essential libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev openmpi-bin libopenmpi-dev libgdcm-dev \
     python3 python3-torch python3-torchvision python3-numpy python3-pil darknet \
-    python3-scipy python3-skimage >/dev/null
+    python3-scipy python3-skimage python3-pydicom libgdcm-tools >/dev/null
 echo "medcolor: dependencies installed"

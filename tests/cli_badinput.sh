@@ -189,7 +189,7 @@ sed "s#^root = .*#root = $B#" "$D" > "$T/bad.data"
 out=$("$BIN" stats "$T/bad.data" --check-files --split train 2>/dev/null); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"5 of 12 image files are bad (headers checked; --decode also decodes them):"* ]]' "stats --check-files: rc $rc: $out"
 for want in "patient00001/study1/view1_frontal.jpg: empty file, not an image" \
-            "patient00002/study1/view1_frontal.jpg: not a PNG or JPEG file" \
+            "patient00002/study1/view1_frontal.jpg: not a PNG, JPEG or DICOM file" \
             "patient00004/study1/view1_frontal.jpg: image too large (20000x20000 pixels" \
             "patient00005/study1/view1_frontal.jpg: unsupported JPEG colour space (CMYK" \
             "patient00006/study1/view1_frontal.jpg: a folder, not an image file"; do

@@ -178,7 +178,7 @@ chk "two sections" 1 "one [colorize] section" "$BIN" colorize-train "$T/two.exp"
 chk "predict: no -o" 2 "-o DIR is needed" "$BIN" colorize-predict "$T/r1/best.weights" "$T/in_rgb.png"
 chk "predict: same names" 2 "would both be written as" "$BIN" colorize-predict "$T/r1/best.weights" "$T/in_rgb.png" "$T/pred/in_rgb.png" -o "$T/e7"
 chk "predict: missing image" 1 "$T/nothere.png" "$BIN" colorize-predict "$T/r1/best.weights" "$T/nothere.png" -o "$T/e8"
-chk "predict: not an image" 1 "typo.exp: not a PNG or JPEG" "$BIN" colorize-predict "$T/r1/best.weights" "$T/typo.exp" -o "$T/e9"
+chk "predict: not an image" 1 "typo.exp: not a PNG, JPEG or DICOM" "$BIN" colorize-predict "$T/r1/best.weights" "$T/typo.exp" -o "$T/e9"
 sed 's/^filters=2$/filters=3/' $CFG > "$T/three.cfg"
 chk "predict: another cfg" 1 "is not the network" "$BIN" colorize-predict "$T/three.cfg" "$T/r1/best.weights" "$T/in_rgb.png" -o "$T/e10"
 chk "demo-data --colorize --height" 2 "--width" "$BIN" demo-data --colorize "$T/e11" --height 32

@@ -78,7 +78,7 @@ echo "  index: built, reused unchanged, refreshed (1 changed, 1 new, 1 removed),
 # errors: a bad image names the file (the others are still printed), usage errors exit 2
 echo "not an image" > "$T/junk.png"
 out=$("$BIN" dhash "$T/imgs/img000_L.jpg" "$T/junk.png" 2>"$T/e.txt"); rc=$?
-[ $rc -eq 1 ] && grep -q "junk.png: not a PNG or JPEG" "$T/e.txt" && [ "$(echo "$out" | wc -l)" -eq 1 ] || bad "bad image: rc $rc: $(cat "$T/e.txt")"
+[ $rc -eq 1 ] && grep -q "junk.png: not a PNG, JPEG or DICOM" "$T/e.txt" && [ "$(echo "$out" | wc -l)" -eq 1 ] || bad "bad image: rc $rc: $(cat "$T/e.txt")"
 cp "$T/junk.png" "$T/refs/"
 msg=$("$BIN" dhash --query "$T/imgs/img000_L.jpg" --refs "$T/refs" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"junk.png"* ]] || bad "bad reference: rc $rc: $msg"
@@ -86,7 +86,7 @@ msg=$("$BIN" dhash --query "$T/imgs/img000_L.jpg" --refs "$T/refs" 2>&1 >/dev/nu
 "$BIN" dhash >/dev/null 2>&1; [ $? -eq 2 ] || bad "no argument should exit 2"
 mkdir -p "$T/empty"
 msg=$("$BIN" dhash --query "$T/imgs/img000_L.jpg" --refs "$T/empty" 2>&1); rc=$?
-[ $rc -eq 1 ] && [[ "$msg" == *"no .png/.jpg/.jpeg file"* ]] || bad "empty reference folder: rc $rc: $msg"
+[ $rc -eq 1 ] && [[ "$msg" == *"no .png/.jpg/.jpeg/.dcm/.dicom file"* ]] || bad "empty reference folder: rc $rc: $msg"
 # the shared parser: did-you-mean and --help
 msg=$("$BIN" dhash --qeury x.png --refs d 2>&1); rc=$?
 [ $rc -eq 2 ] && [ "$msg" = "medcolor dhash: unknown option '--qeury' (did you mean --query? see medcolor dhash --help)" ] || bad "hint: $rc: $msg"

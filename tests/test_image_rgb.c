@@ -1,6 +1,6 @@
 /* test_image_rgb.c — mc_image_load_rgb8 (src/data/image.c) against PIL's
  * Image.open(f).convert("RGB") on files of every mode (tests/ref/rgb_ref.py): 8-bit grey, 1/2/4-bit
- * grey, 16-bit grey (PIL's mode "I", clipped at 255) with and without tRNS, grey+alpha 8 and 16
+ * grey, 16-bit grey (not PIL's: full precision, round(255 x / 65535)) with and without tRNS, grey+alpha 8 and 16
  * bits, RGB and RGBA 8 and 16 bits, palettes of 4 and 8 bits with and without tRNS, grey with tRNS,
  * and JPEGs (grey, 4:2:0, 4:2:2, 4:4:4, progressive, odd size). Expected: identical bytes (the same
  * libpng/libjpeg decode, the same conversions). CMYK, truncated, empty, missing and non-image files

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "mc_image.h"
 #include "core/core.h"
 
 /* An option's name may list aliases separated by ", " and end in the name of its value after a
@@ -146,6 +147,8 @@ int mc_cli_args_error(const char *cmd, const char *what, int npos) {
 int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, const char **pos, int maxpos,
                  int *npos, const char *synopsis, const char *about) {
     *npos = 0;
+    for (const mc_opt *o = opts; o->name; o++) /* a command with --window starts without one */
+        if (o->kind == 'w') mc_image_set_window(NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -234,6 +237,18 @@ int mc_cli_parse(const char *cmd, int argc, char **argv, const mc_opt *opts, con
                 return 2;
             }
             *(long *)o->dst = x;
+        } else if (o->kind == 'w') { /* C,W: the process's grey window (docs/dicom.md) */
+            mc_image_window win = {1, 0.0, 0.0};
+            win.center = strtod(v, &end);
+            int okc = !errno && end != v && *end == ',' && isfinite(win.center);
+            const char *w0 = okc ? end + 1 : v;
+            if (okc) win.width = strtod(w0, &end);
+            if (!okc || errno || end == w0 || *end || !isfinite(win.width) || win.width < 1.0) {
+                fprintf(stderr, "medcolor %s: %s %s: expected CENTER,WIDTH (numbers, width >= 1)\n", cmd, given, v);
+                return 2;
+            }
+            mc_image_set_window(&win);
+            if (o->dst) *(mc_image_window *)o->dst = win;
         } else if (o->kind == 'd') {
             double x = strtod(v, &end);
             if (errno || end == v || *end || !isfinite(x)) {

@@ -43,6 +43,14 @@ int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
  * reads), which the parser checks and --help shows: for numbers "A..B" or comparisons ">=A",
  * ">A", "<=B", "<B" joined by ',' (">0,<=1"); for strings the choices joined by '|'
  * ("valid|test"). A value outside is a usage error naming the option: "--iters 0: must be >= 16". */
+/* Kind 'w': a grey window "CENTER,WIDTH" (width >= 1), set at once as the process's decoding
+ * window (mc_image_set_window; dst, an mc_image_window, may be NULL); a command whose table has one
+ * starts with none. Every command that reads images has it: MC_CLI_WINDOW_OPT. */
+#define MC_CLI_WINDOW_OPT                                                                              \
+    {"--window C,W", 'w', NULL,                                                                        \
+     "grey window for decoding images: centre,width in the file's units (DICOM: after rescale, "       \
+     "replacing its own VOI; PNG/JPEG: sample values), PS3.3 LINEAR, docs/dicom.md",                  \
+     "DICOM: the file's VOI LUT or window; else the full range"}
 typedef struct mc_opt {
     const char *name;
     char kind;

@@ -89,6 +89,7 @@ int mc_cli_colorize(int argc, char **argv) {
     const mc_opt opts[] = {{"-o", 's', &out, "output folder", "colorized"},
                            {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
                            {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
+                           MC_CLI_WINDOW_OPT,
                            {NULL, 0, NULL, NULL, NULL}};
     const char *pos[64];
     int npos;

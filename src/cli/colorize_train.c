@@ -251,6 +251,7 @@ int mc_cli_colorize_train(int argc, char **argv) {
          "1..2147483647"},
         {"--plain", 'f', &c.plain, "plain progress lines instead of a progress bar", "bar on a terminal"},
         {"--quiet", 'f', &c.quiet, "no progress output (the result lines only)", NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[2];
     int npos;
@@ -358,6 +359,7 @@ int mc_cli_colorize_predict(int argc, char **argv) {
         {"--l-shift", 'd', &l_shift, "see --l-scale", "0 (1 input channel), -1 (3)", NULL},
         {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
         {"--quiet", 'f', &quiet, "no progress output", NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[4096];
     int npos;

@@ -15,12 +15,13 @@ int mc_cli_dhash(int argc, char **argv) {
         {"--query IMG", 's', &query, "the target: print its distance to every reference and the nearest one (needs --refs)",
          NULL},
         {"--refs DIR", 's', &refs,
-         "the reference folder (its .png/.jpg/.jpeg files, not recursive, sorted by name); without --query its "
+         "the reference folder (its .png/.jpg/.jpeg/.dcm/.dicom files, not recursive, sorted by name); without --query its "
          "hashes are printed", NULL},
         {"--index FILE", 's', &index,
          "cache of the references' hashes (text: hash, size, mtime, name): reused for unchanged files, rewritten when "
          "the folder changed", "none: every reference is hashed"},
         {"-q, --quiet", 'f', &quiet, "with --query: print only the chosen reference's line", "off"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor dhash IMAGE...  |  medcolor dhash --query IMG --refs DIR [--index FILE]";
     const char *about =
@@ -89,7 +90,7 @@ int mc_cli_dhash(int argc, char **argv) {
         return status;
     }
     if (lib->n == 0) {
-        fprintf(stderr, "medcolor dhash: %s: no .png/.jpg/.jpeg file in the reference folder\n", refs);
+        fprintf(stderr, "medcolor dhash: %s: no .png/.jpg/.jpeg/.dcm/.dicom file in the reference folder\n", refs);
         mc_reflib_free(lib);
         return 1;
     }

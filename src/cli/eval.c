@@ -42,6 +42,7 @@ int mc_cli_eval(int argc, char **argv) {
         {"--spec", 'd', &spec, "specificity at which the sensitivity is reported", "0.9", "0..1"},
         {"--compare", 's', &compare, "another model's predictions.csv on the same split: DeLong's test per label",
          NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[3];
     int npos;

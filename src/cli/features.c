@@ -27,6 +27,7 @@ int mc_cli_features(int argc, char **argv) {
         {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores", "0..1024"},
         {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL, "0..1024"},
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor features [net.cfg] <weights | run folder> <image...|list.txt> [--layer NAME]... -o OUT.safetensors";
     const char *about =

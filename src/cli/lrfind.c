@@ -56,6 +56,7 @@ int mc_cli_lrfind(int argc, char **argv) {
         {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
         {"--workers", 'i', &workers, "image loading threads", "1", "0..64"},
         {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[2];
     int npos;

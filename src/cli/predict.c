@@ -108,6 +108,7 @@ int mc_cli_predict(int argc, char **argv) {
         {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores", "0..1024"},
         {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL, "0..1024"},
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor predict <run folder | weights> <image...|list.txt> [options]\n"
                       "       medcolor predict <net.cfg> <weights> <image...|list.txt> [options]";

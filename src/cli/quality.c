@@ -59,6 +59,7 @@ int mc_cli_quality(int argc, char **argv) {
         {"--color", 'f', &color, "also FSIMc (FSIM with the I/Q chroma term) on the RGB images", "off: grey only"},
         {"-o, --output CSV", 's', &out, "also write the metrics as CSV (one row per pair, then 'mean' and 'std' rows)",
          "none"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor quality REF IMAGE [--color] [-o CSV]  |  medcolor quality --pairs LIST.tsv [...]";
     const char *about =

@@ -46,6 +46,7 @@ int mc_cli_stats(int argc, char **argv) {
         {"--decode", 'f', &decode, "with --check-files: decode every image whole (slower; also finds files damaged "
          "after their header)", "headers only"},
         {"--quiet", 'f', &quiet, "no progress on stderr while checking files", NULL},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor stats <file.data> [options]";
     const char *about =

@@ -216,6 +216,7 @@ int mc_cli_train(int argc, char **argv) {
         {"--weights", 's', &c.weights, "initial weights of the whole network (e.g. from medcolor import)",
          "fresh initialisation"},
         COMMON_OPTS(c),
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[2];
     int npos;
@@ -272,6 +273,7 @@ int mc_cli_finetune(int argc, char **argv) {
     const mc_opt opts[] = {
         {"--stage", 's', &c.stage, "stage: last (train C only), all, or color (T and C; T is kept, not fresh)", "last"},
         COMMON_OPTS(c),
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *pos[3];
     int npos;

@@ -187,6 +187,7 @@ int mc_cli_transfer(int argc, char **argv) {
         {"--threads N", 'i', &threads, "CPU threads", "all cores", ">=0"},
         {"--gpu N", 'i', &gpu, "run VGG19 on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},
         {"-q, --quiet", 'f', &quiet, "no progress lines", "off"},
+        MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
     const char *syn = "medcolor transfer VGG_CFG WEIGHTS TARGET (--refs DIR | --ref IMAGE) -o OUT.png [options]";
     const char *about =
@@ -226,7 +227,7 @@ int mc_cli_transfer(int argc, char **argv) {
     if (refs) {
         if (mc_reflib_load(&lib, refs, index) < 0) goto fail;
         if (lib->n == 0) {
-            fprintf(stderr, "medcolor transfer: %s: no .png/.jpg/.jpeg file in the reference folder\n", refs);
+            fprintf(stderr, "medcolor transfer: %s: no .png/.jpg/.jpeg/.dcm/.dicom file in the reference folder\n", refs);
             goto done;
         }
         uint64_t q;

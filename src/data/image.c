@@ -1,4 +1,5 @@
-/* image.c — decode PNG (libpng) and JPEG (libjpeg) files into grey float32 images in [0, 1].
+/* image.c — decode PNG (libpng) and JPEG (libjpeg) files into grey float32 images in [0, 1]; DICOM
+ * files go to dicom.c (GDCM); the window (mc_image_set_window, docs/dicom.md) applies to all.
  *
  * Values are x / maxval: 8-bit / 255, 16-bit / 65535 (full precision kept), 1/2/4-bit grey is
  * expanded by libpng to 8 bits with bit replication (so x / (2^d − 1) is preserved). Colour
@@ -24,15 +25,18 @@
 #include <sys/stat.h>
 #include "core/core.h"
 #include "mc_image.h"
+#include "data/dicom.h"
+#include <math.h>
+#include <strings.h>
 #include <png.h>
 #include <jpeglib.h>
 #include <jerror.h>
 
 /* Largest image accepted, in pixels (a 16k × 16k image = 1 GiB of floats). */
-#define MAX_PIXELS ((size_t)1 << 28)
+#define MAX_PIXELS MC_IMAGE_MAX_PIXELS
 
 /* Makes room for w×h floats in img (contents are not kept). */
-static int image_reserve(mc_image *img, size_t w, size_t h, const char *path) {
+int mc_image_reserve(mc_image *img, size_t w, size_t h, const char *path) {
     if (w == 0 || h == 0) return mc_err(MC_EPARSE, "%s: image has zero size (%zux%zu)", path, w, h);
     if (w > MAX_PIXELS / h)
         return mc_err(MC_EUNSUP, "%s: image too large (%zux%zu pixels)", path, w, h);
@@ -107,8 +111,9 @@ static void png_row_to_grey(const unsigned char *row, float *out, int w, int cha
     }
 }
 
-/* f is positioned after the 8 signature bytes. */
-static int load_png(const char *path, FILE *f, mc_image *img) {
+/* f is positioned after the 8 signature bytes. *maxval: the largest sample value (255 or 65535),
+ * *grey: 1 for grey files (integer samples), 0 for colour (luma). */
+static int load_png(const char *path, FILE *f, mc_image *img, double *maxval, int *grey) {
     png_errctx ctx;
     ctx.msg[0] = 0;
     png_structp png =
@@ -154,7 +159,7 @@ static int load_png(const char *path, FILE *f, mc_image *img) {
                         channels, odepth);
         png_error(png, "unsupported layout");
     }
-    int rc = image_reserve(img, w, h, path);
+    int rc = mc_image_reserve(img, w, h, path);
     if (rc < 0) {
         status = rc;
         png_error(png, "cannot allocate the image");
@@ -195,6 +200,8 @@ static int load_png(const char *path, FILE *f, mc_image *img) {
     free(rows);
     img->w = (int)w;
     img->h = (int)h;
+    *maxval = odepth == 16 ? 65535.0 : 255.0;
+    *grey = channels < 3;
     return MC_OK;
 }
 
@@ -258,7 +265,7 @@ static int load_jpeg(const char *path, FILE *f, mc_image *img) {
         longjmp(jerr.jb, 1);
     }
     size_t w = cinfo.output_width, h = cinfo.output_height;
-    int rc = image_reserve(img, w, h, path);
+    int rc = mc_image_reserve(img, w, h, path);
     if (rc < 0) {
         status = rc;
         longjmp(jerr.jb, 1);
@@ -285,28 +292,43 @@ static int load_jpeg(const char *path, FILE *f, mc_image *img) {
 
 /* ---- entry point ------------------------------------------------------------------------- */
 
-/* Opens path (a regular file: a FIFO or device would block or never end) and tells PNG from
- * JPEG by the signature: returns IMG_PNG with *fp past the 8-byte signature (libpng is told so),
- * IMG_JPEG with *fp at the start, or an error naming the file (*fp NULL). Every entry point
- * below (grey, 8-bit RGB, header probe) goes through it. */
-enum { IMG_PNG = 1, IMG_JPEG = 2 };
+/* Opens path (a regular file: a FIFO or device would block or never end) and tells the format by
+ * the signature: returns IMG_PNG with *fp past the 8-byte signature (libpng is told so), IMG_JPEG
+ * with *fp at the start, IMG_DICOM ('DICM' at offset 128, or a name ending .dcm/.dicom: GDCM
+ * then reads the file by its path and decides) with *fp at the start, or an error naming the
+ * file (*fp NULL). Every entry point below (grey, 8-bit RGB, header probe) goes through it. */
+enum { IMG_PNG = 1, IMG_JPEG = 2, IMG_DICOM = 3 };
+
+static int has_dicom_name(const char *path) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    return dot && (!slash || dot > slash) && (!strcasecmp(dot, ".dcm") || !strcasecmp(dot, ".dicom"));
+}
+
+int mc_image_name_ok(const char *name) {
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".dcm") || !strcasecmp(dot, ".dicom"));
+}
+
 static int open_image(const char *path, FILE **fp) {
     *fp = NULL;
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
-    unsigned char sig[8];
+    unsigned char sig[132];
     size_t got = fread(sig, 1, sizeof sig, f);
     int rc;
     if (ferror(f)) {
         rc = mc_err(MC_EIO, "%s: read error (%s)", path, strerror(errno));
     } else if (got == 0) {
         rc = mc_err(MC_EPARSE, "%s: empty file, not an image", path);
-    } else if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) {
-        rc = IMG_PNG;
+    } else if (got >= 8 && png_sig_cmp(sig, 0, 8) == 0) {
+        rc = fseek(f, 8, SEEK_SET) != 0 ? mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno)) : IMG_PNG;
     } else if (got >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
         rc = fseek(f, 0, SEEK_SET) != 0 ? mc_err(MC_EIO, "%s: cannot seek (%s)", path, strerror(errno)) : IMG_JPEG;
+    } else if ((got == 132 && memcmp(sig + 128, "DICM", 4) == 0) || has_dicom_name(path)) {
+        rc = IMG_DICOM;
     } else {
-        rc = mc_err(MC_EPARSE, "%s: not a PNG or JPEG file (or truncated before its signature)", path);
+        rc = mc_err(MC_EPARSE, "%s: not a PNG, JPEG or DICOM file (or truncated before its signature)", path);
     }
     if (rc < 0)
         fclose(f);
@@ -315,16 +337,55 @@ static int open_image(const char *path, FILE **fp) {
     return rc;
 }
 
-int mc_image_load_grey(const char *path, mc_image *img) {
+/* ---- the window ----------------------------------------------------------------------------- */
+static mc_image_window g_window; /* the process's (mc_image_set_window) */
+
+int mc_image_set_window(const mc_image_window *win) {
+    if (!win || !win->on) {
+        memset(&g_window, 0, sizeof g_window);
+        return MC_OK;
+    }
+    if (!(isfinite(win->center) && isfinite(win->width) && win->width >= 1.0))
+        return mc_err(MC_EARG, "window %g,%g: the centre must be finite and the width >= 1", win->center, win->width);
+    g_window = *win;
+    g_window.on = 1;
+    return MC_OK;
+}
+
+mc_image_window mc_image_get_window(void) { return g_window; }
+
+/* The window on a decoded PNG/JPEG: px × maxval is the sample value (rounded for grey files, whose
+ * samples are integers), mapped through PS3.3's LINEAR function. */
+static void apply_window(mc_image *img, double maxval, int grey, const mc_image_window *win) {
+    size_t n = (size_t)img->w * (size_t)img->h;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)img->px[i] * maxval;
+        if (grey) x = nearbyint(x);
+        img->px[i] = (float)mc_voi_window(MC_VOI_LINEAR, x, win->center, win->width);
+    }
+}
+
+int mc_image_load_grey_window(const char *path, mc_image *img, const mc_image_window *win) {
     if (!path || !img) return mc_err(MC_EARG, "mc_image_load_grey: NULL argument");
     img->w = img->h = 0;
+    if (win && win->on && !(isfinite(win->center) && isfinite(win->width) && win->width >= 1.0))
+        return mc_err(MC_EARG, "%s: window %g,%g: the width must be >= 1", path, win->center, win->width);
     FILE *f;
     int rc = open_image(path, &f);
     if (rc < 0) return rc;
-    rc = rc == IMG_PNG ? load_png(path, f, img) : load_jpeg(path, f, img);
+    double maxval = 255.0;
+    int grey = 1;
+    if (rc == IMG_DICOM) {
+        fclose(f);
+        return mc_dicom_load_grey(path, img, win);
+    }
+    rc = rc == IMG_PNG ? load_png(path, f, img, &maxval, &grey) : load_jpeg(path, f, img);
     fclose(f);
+    if (rc == MC_OK && win && win->on) apply_window(img, maxval, grey, win);
     return rc;
 }
+
+int mc_image_load_grey(const char *path, mc_image *img) { return mc_image_load_grey_window(path, img, &g_window); }
 
 /* ---- 8-bit RGB decoding (mc_image_load_rgb8) ----------------------------------------------
  * The pixels PIL gives for Image.open(path).convert("RGB") (Pillow 9.4, the same libpng and
@@ -524,11 +585,37 @@ static int load_jpeg_rgb8(const char *path, FILE *f, mc_image8 *img) {
     return MC_OK;
 }
 
+/* Grey through mc_image_load_grey (the process's window), round(255 y) replicated: DICOM, 16-bit
+ * grey PNGs (full precision, not PIL's clip) and, with a window set, every grey file. */
+static int load_grey_rgb8(const char *path, mc_image8 *img) {
+    mc_image g = {0};
+    int rc = mc_image_load_grey(path, &g);
+    if (rc == MC_OK) rc = image8_reserve(img, (size_t)g.w, (size_t)g.h, path);
+    if (rc == MC_OK) {
+        size_t n = (size_t)g.w * (size_t)g.h;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t v = (uint8_t)(g.px[i] * 255.0f + 0.5f);
+            img->px[3 * i] = img->px[3 * i + 1] = img->px[3 * i + 2] = v;
+        }
+        img->w = g.w;
+        img->h = g.h;
+        img->c = 3;
+    }
+    mc_image_free(&g);
+    return rc;
+}
+
 int mc_image_load_rgb8(const char *path, mc_image8 *img) {
     if (!path || !img) return mc_err(MC_EARG, "mc_image_load_rgb8: NULL argument");
     img->w = img->h = 0;
+    mc_image_info info;
+    int rc = mc_image_probe(path, &info);
+    if (rc < 0) return rc;
+    if (info.format == MC_IMAGE_DICOM || (info.format == MC_IMAGE_PNG && info.channels == 1 && info.depth == 16) ||
+        (g_window.on && info.channels <= 2))
+        return load_grey_rgb8(path, img);
     FILE *f;
-    int rc = open_image(path, &f);
+    rc = open_image(path, &f);
     if (rc < 0) return rc;
     rc = rc == IMG_PNG ? load_png_rgb8(path, f, img) : load_jpeg_rgb8(path, f, img);
     fclose(f);
@@ -613,6 +700,10 @@ int mc_image_probe(const char *path, mc_image_info *info) {
     FILE *f;
     int rc = open_image(path, &f);
     if (rc < 0) return rc;
+    if (rc == IMG_DICOM) {
+        fclose(f);
+        return mc_dicom_probe(path, info);
+    }
     rc = rc == IMG_PNG ? probe_png(path, f, info) : probe_jpeg(path, f, info);
     fclose(f);
     if (rc == MC_OK && (info->w <= 0 || info->h <= 0))

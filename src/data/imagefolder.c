@@ -10,12 +10,9 @@
 #include "core/core.h"
 #include "data/data_internal.h"
 #include "mc_data.h"
+#include "mc_image.h"
 
-static int is_image_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
-}
+static int is_image_name(const char *name) { return mc_image_name_ok(name); }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -156,14 +153,14 @@ int mc_imgfolder_load(mc_dataset **out, const char *dir, int per_class, uint32_t
         free(p);
     }
     if (rc == MC_OK && top.nd == 0 && top.nf == 0)
-        rc = mc_err(MC_EARG, "%s: no images (.png, .jpg, .jpeg) and no class folders", dir);
+        rc = mc_err(MC_EARG, "%s: no images (.png, .jpg, .jpeg, .dcm, .dicom) and no class folders", dir);
     int ncls = top.nd > 0 ? top.nd : 1;
     if (rc == MC_OK) {
         ds->labels = mc_calloc((size_t)ncls, sizeof *ds->labels, "dataset");
         first = mc_calloc((size_t)ncls + 1, sizeof *first, "dataset");
         if (!ds->labels || !first) rc = MC_ENOMEM;
     }
-    if (rc == MC_OK) rc = note_skipped(ds, dir, top.other, top.no, "not a .png/.jpg/.jpeg file");
+    if (rc == MC_OK) rc = note_skipped(ds, dir, top.other, top.no, "not a .png/.jpg/.jpeg/.dcm/.dicom file");
     for (int c = 0; c < ncls && rc == MC_OK; c++) {
         first[c] = ds->n;
         if (top.nd == 0) {
@@ -185,8 +182,8 @@ int mc_imgfolder_load(mc_dataset **out, const char *dir, int per_class, uint32_t
         listing sub;
         rc = list_dir(cdir, &sub);
         if (rc == MC_OK && sub.nf == 0)
-            rc = mc_err(MC_EARG, "%s: a class folder without images (.png, .jpg, .jpeg)", cdir);
-        if (rc == MC_OK) rc = note_skipped(ds, cdir, sub.other, sub.no, "not a .png/.jpg/.jpeg file");
+            rc = mc_err(MC_EARG, "%s: a class folder without images (.png, .jpg, .jpeg, .dcm, .dicom)", cdir);
+        if (rc == MC_OK) rc = note_skipped(ds, cdir, sub.other, sub.no, "not a .png/.jpg/.jpeg/.dcm/.dicom file");
         if (rc == MC_OK) rc = note_skipped(ds, cdir, sub.dirs, sub.nd, "a folder inside a class folder");
         if (rc == MC_OK) rc = add_class(ds, cdir, sub.files, sub.nf, per_class, seed, &cap);
         listing_free(&sub);

@@ -32,8 +32,7 @@ int mc_dhash_file(const char *path, uint64_t *hash) {
 
 static int is_image_name(const char *name) {
     if (name[0] == '.') return 0;
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    return mc_image_name_ok(name);
 }
 
 static int cmp_ref(const void *a, const void *b) {

@@ -448,4 +448,101 @@ dictionary("pth", ["PK\x03\x04", "PK\x01\x02", "PK\x05\x06", "data.pkl", "archiv
                    "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", "\x80\x02M\xe9\x03.",
                    "torch._utils\n_rebuild_tensor\n", "torch.cuda\nFloatStorage\n", "torch\nDoubleStorage\n",
                    "\x01\x00\x00\x00\x00\x00\x00\x00", "ustar", "cuda:0", "\x93", "\x95"])
+
+
+
+# ---- DICOM (fuzz_dicom: first byte 0/1 = no window / a user window, then the file) ------------
+def dicom_seeds():
+    """small DICOM files written with pydicom, and gdcmconv's lossless compressed copies"""
+    import shutil
+    import subprocess
+    import tempfile
+    try:
+        import numpy as np
+        from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+        from pydicom.sequence import Sequence
+    except ImportError:
+        print("make_seeds.py: python3-pydicom missing: DICOM seeds not written")
+        return
+    tmp = tempfile.mkdtemp()
+
+    def dcm(name, a, bits, stored, signed=False, pi="MONOCHROME2", ts="1.2.840.10008.1.2.1", extra=None, spp=1,
+            frames=1):
+        m = FileMetaDataset()
+        m.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+        m.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1016.7"
+        m.TransferSyntaxUID = ts
+        ds = FileDataset(name, {}, file_meta=m, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = m.MediaStorageSOPClassUID, m.MediaStorageSOPInstanceUID
+        ds.Rows, ds.Columns = a.shape[-2:] if spp == 1 else a.shape[-3:-1]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = spp, pi
+        if spp > 1:
+            ds.PlanarConfiguration = 0
+        if frames > 1:
+            ds.NumberOfFrames = frames
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, stored, stored - 1, int(signed)
+        if extra:
+            extra(ds)
+        ds.is_little_endian = ts != "1.2.840.10008.1.2.2"
+        ds.is_implicit_VR = ts == "1.2.840.10008.1.2"
+        ds.PixelData = a.astype(("<" if ds.is_little_endian else ">") + ("i" if signed else "u") + str(bits // 8)).tobytes()
+        p = os.path.join(tmp, name)
+        ds.save_as(p)
+        return p
+
+    def lut(n, first, bits, vals):
+        it = Dataset()
+        it.add_new(0x00283002, "US", [n, first, bits])
+        it.add_new(0x00283006, "US", [int(v) for v in vals])
+        return it
+
+    def win(c, w, fn=None):
+        def f(ds):
+            ds.WindowCenter, ds.WindowWidth = c, w
+            if fn:
+                ds.VOILUTFunction = fn
+        return f
+
+    y, x = np.mgrid[0:6, 0:8]
+    g12 = (x * 500 + y * 100) % 4096
+    files = [
+        ("00-u16", dcm("a.dcm", g12 * 16, 16, 16)),
+        ("01-u12-window-mono1", dcm("b.dcm", g12, 16, 12, pi="MONOCHROME1", extra=win("2048", "4096"))),
+        ("02-s12-rescale-sigmoid", dcm("c.dcm", g12 - 2048, 16, 12, signed=True,
+                                       extra=lambda ds: (setattr(ds, "RescaleSlope", "1"), setattr(ds, "RescaleIntercept", "-1024"),
+                                                         win("-500", "1500", "SIGMOID")(ds)))),
+        ("03-voilut", dcm("d.dcm", g12, 16, 12, extra=lambda ds: setattr(ds, "VOILUTSequence", Sequence([lut(16, 0, 16, range(0, 65536, 4096))])))),
+        ("04-modlut", dcm("e.dcm", g12, 16, 12, extra=lambda ds: setattr(ds, "ModalityLUTSequence", Sequence([lut(16, 8, 12, range(16))])))),
+        ("05-u8-implicit", dcm("f.dcm", g12 // 16, 8, 8, ts="1.2.840.10008.1.2", extra=win("128", "64", "LINEAR_EXACT"))),
+        ("06-bigendian", dcm("g.dcm", g12, 16, 12, ts="1.2.840.10008.1.2.2")),
+        ("07-multiframe", dcm("h.dcm", np.stack([g12, g12]), 16, 12, frames=2)),
+        ("08-rgb", dcm("i.dcm", np.stack([g12 // 16] * 3, -1), 8, 8, pi="RGB", spp=3)),
+    ]
+    nopix = FileDataset("n.dcm", {}, file_meta=FileMetaDataset(), preamble=b"\0" * 128)
+    nopix.file_meta.MediaStorageSOPClassUID = nopix.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    nopix.file_meta.MediaStorageSOPInstanceUID = nopix.SOPInstanceUID = "1.2.3"
+    nopix.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    nopix.is_little_endian, nopix.is_implicit_VR = True, False
+    nopix.save_as(os.path.join(tmp, "n.dcm"))
+    files.append(("09-nopixels", os.path.join(tmp, "n.dcm")))
+    if shutil.which("gdcmconv"):
+        for i, kind in enumerate(("j2k", "jpeg", "rle", "jpegls")):
+            o = os.path.join(tmp, kind + ".dcm")
+            subprocess.run(["gdcmconv", "--" + kind, files[1][1], o], check=True, capture_output=True)
+            files.append(("1%d-%s" % (i, kind), o))
+    else:
+        print("make_seeds.py: gdcmconv missing: no compressed DICOM seeds")
+    for i, (name, p) in enumerate(files):
+        put("dicom", name, bytes([i & 1]) + open(p, "rb").read())
+    shutil.rmtree(tmp)
+
+
+dicom_seeds()
+dictionary("dicom", ["DICM", "\x28\x00\x50\x10", "\x28\x00\x51\x10", "\x28\x00\x52\x10", "\x28\x00\x53\x10",
+                     "\x28\x00\x56\x10", "\x28\x00\x00\x30", "\x28\x00\x10\x30", "\x28\x00\x02\x30", "\x28\x00\x06\x30",
+                     "\x28\x00\x08\x00", "\x28\x00\x04\x00", "\x28\x00\x00\x01", "\x28\x00\x01\x01", "\xe0\x7f\x10\x00",
+                     "\xfe\xff\x00\xe0", "\xfe\xff\xdd\xe0", "\xfe\xff\x0d\xe0", "MONOCHROME1", "MONOCHROME2", "RGB",
+                     "LINEAR_EXACT", "SIGMOID", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.80",
+                     "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.2", "OW", "OB", "US", "SS",
+                     "DS", "SQ", "UN"])
 print("seeds in %s, dictionaries in %s" % (out, here))

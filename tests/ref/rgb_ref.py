@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """rgb_ref.py OUTDIR — PNG and JPEG files of every mode and what PIL makes of them with
-Image.open(f).convert("RGB") (Pillow 9.4), for tests/test_image_rgb.c (mc_image_load_rgb8).
+Image.open(f).convert("RGB") (Pillow 9.4), for tests/test_image_rgb.c (mc_image_load_rgb8); except
+16-bit grey, which medcolor reads at full precision (round(255 x / 65535), not PIL's clip).
 
 OUTDIR/manifest.txt, one line per file:
   ok  FILE W H     FILE.rgb = PIL's convert("RGB") pixels (W*H*3 bytes)
@@ -55,6 +56,14 @@ def field(h, w, c, hi=256):
     return a
 
 
+def ref16(name, v):
+    """16-bit grey (no alpha): medcolor decodes it at full precision, x / 65535, and quantises
+    round(255 y) (PIL's mode "I" would clip at 255 and make most X-rays white)"""
+    q = np.floor(v.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    np.repeat(q[..., None], 3, axis=2).tofile(os.path.join(OUT, name + ".rgb"))
+    man.append("ok %s %d %d %s" % (name, v.shape[1], v.shape[0], "I;16-full"))
+
+
 def ref(name):
     im = Image.open(os.path.join(OUT, name))
     rgb = np.asarray(im.convert("RGB"))
@@ -84,12 +93,12 @@ for depth in (1, 2, 4):
     write_png(os.path.join(OUT, "l%d.png" % depth), [pack_bits(r, depth) for r in v], w, h, depth, 0)
     ref("l%d.png" % depth)
 v = field(h, w, 1, 65536)[..., 0]
-v[0, :8] = [0, 1, 254, 255, 256, 300, 65535, 32768]  # around PIL's clip for mode "I"
+v[0, :8] = [0, 1, 254, 255, 256, 300, 65535, 32768]  # around PIL's clip for mode "I" (not applied)
 write_png(os.path.join(OUT, "l16.png"), [r.astype(">u2").tobytes() for r in v], w, h, 16, 0)
-ref("l16.png")
-small = field(h, w, 1, 256)[..., 0]  # 16-bit grey with only small values: nothing clipped
+ref16("l16.png", v)
+small = field(h, w, 1, 256)[..., 0]  # 16-bit grey with only small values
 write_png(os.path.join(OUT, "l16small.png"), [r.astype(">u2").tobytes() for r in small], w, h, 16, 0)
-ref("l16small.png")
+ref16("l16small.png", small)
 for name, c, ctype in (("la16.png", 2, 4), ("rgb16.png", 3, 2), ("rgba16.png", 4, 6)):
     v = field(h, w, c, 65536)
     write_png(os.path.join(OUT, name), [r.astype(">u2").tobytes() for r in v], w, h, 16, ctype)
@@ -105,7 +114,7 @@ ref("pal4trns.png")
 v = field(h, w, 1, 400)[..., 0]
 write_png(os.path.join(OUT, "l16trns.png"), [r.astype(">u2").tobytes() for r in v], w, h, 16, 0,
           chunk(b"tRNS", struct.pack(">H", 100)))
-ref("l16trns.png")
+ref16("l16trns.png", v)
 
 # JPEGs: grey, colour 4:2:0 / 4:2:2 / 4:4:4, progressive, odd size
 for name, mode, kw in (("grey.jpg", "L", {}), ("c420.jpg", "RGB", {"subsampling": 2}),

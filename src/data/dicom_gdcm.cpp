@@ -1,0 +1,313 @@
+// dicom_gdcm.cpp — the GDCM side of DICOM decoding (src/data/dicom.h): parse the file, refuse what
+// is not one grey image, decode the pixel data, read the display attributes. The only C++ file of
+// medcolor; compiled with g++ when the build has GDCM (make DICOM=1). Nothing escapes: every
+// exception is caught and becomes an error kind and a message; GDCM's own messages are off.
+#include "data/dicom.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include <gdcmDataSet.h>
+#include <gdcmFile.h>
+#include <gdcmImage.h>
+#include <gdcmImageReader.h>
+#include <gdcmJPEGCodec.h>
+#include <gdcmMediaStorage.h>
+#include <gdcmPhotometricInterpretation.h>
+#include <gdcmPixelFormat.h>
+#include <gdcmReader.h>
+#include <gdcmSequenceOfItems.h>
+#include <gdcmTrace.h>
+#include <gdcmTransferSyntax.h>
+#include <gdcmUIDs.h>
+
+namespace {
+
+struct fail {
+    int kind;
+    std::string msg;
+};
+
+[[noreturn]] void refuse(int kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void refuse(int kind, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    throw fail{kind, buf};
+}
+
+void quiet_gdcm() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        gdcm::Trace::DebugOff();
+        gdcm::Trace::WarningOff();
+        gdcm::Trace::ErrorOff();
+    });
+}
+
+// The value of a short text element (DS, IS, CS, UI) of ds into buf: leading and trailing spaces
+// and NULs removed, control characters replaced by '?' (the value may end up in a message);
+// "" when absent or empty.
+void get_text(const gdcm::DataSet &ds, uint16_t g, uint16_t e, char *buf, size_t n) {
+    buf[0] = 0;
+    gdcm::Tag tag(g, e);
+    if (!ds.FindDataElement(tag)) return;
+    const gdcm::DataElement &de = ds.GetDataElement(tag);
+    const gdcm::ByteValue *bv = de.GetByteValue();
+    if (!bv || !bv->GetPointer()) return;
+    size_t len = bv->GetLength();
+    const char *p = bv->GetPointer();
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == 0)) len--;
+    while (len > 0 && (*p == ' ' || *p == 0)) p++, len--;
+    if (len > n - 1) len = n - 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[len] = 0;
+}
+
+unsigned rd16(const char *p) { return (unsigned)(unsigned char)p[0] | (unsigned)(unsigned char)p[1] << 8; }
+
+// The first item of the LUT sequence (g,e) of ds into *lut.
+void get_lut(const gdcm::DataSet &ds, uint16_t g, uint16_t e, const char *what, int little, int pixel_signed,
+             mc_dicom_lut *lut) {
+    gdcm::Tag tag(g, e);
+    if (!ds.FindDataElement(tag)) return;
+    gdcm::SmartPointer<gdcm::SequenceOfItems> sq = ds.GetDataElement(tag).GetValueAsSQ();
+    if (!sq || sq->GetNumberOfItems() < 1) return;
+    if (!little) refuse(MC_DICOM_EUNSUP, "%s in a big-endian file: not supported", what);
+    const gdcm::DataSet &item = sq->GetItem(1).GetNestedDataSet();
+    gdcm::Tag tdesc(0x0028, 0x3002), tdata(0x0028, 0x3006);
+    if (!item.FindDataElement(tdesc) || !item.FindDataElement(tdata))
+        refuse(MC_DICOM_EPARSE, "%s without LUT Descriptor (0028,3002) or LUT Data (0028,3006)", what);
+    const gdcm::ByteValue *d = item.GetDataElement(tdesc).GetByteValue();
+    if (!d || !d->GetPointer() || d->GetLength() != 6)
+        refuse(MC_DICOM_EPARSE, "%s: LUT Descriptor (0028,3002) is not three 16-bit values", what);
+    const char *p = d->GetPointer();
+    unsigned n = rd16(p), first = rd16(p + 2), bits = rd16(p + 4);
+    lut->n = n == 0 ? 65536 : (int)n;
+    lut->first = pixel_signed ? (int)(int16_t)first : (int)first;
+    lut->bits = (int)bits;
+    const gdcm::ByteValue *v = item.GetDataElement(tdata).GetByteValue();
+    size_t words = v && v->GetPointer() ? v->GetLength() / 2 : 0;
+    if (words > 65536) words = 65536; /* more than any descriptor can ask for; the C side checks */
+    lut->data = (uint16_t *)malloc((words ? words : 1) * sizeof(uint16_t));
+    if (!lut->data) throw std::bad_alloc();
+    for (size_t i = 0; i < words; i++) lut->data[i] = (uint16_t)rd16(v->GetPointer() + 2 * i);
+    lut->ndata = (int)words;
+    lut->present = 1;
+}
+
+std::string ts_name(const gdcm::TransferSyntax &ts) {
+    const char *uid = gdcm::TransferSyntax::GetTSString(ts);
+    if (!uid || !uid[0]) return "unknown transfer syntax";
+    gdcm::UIDs u;
+    if (u.SetFromUID(uid) && u.GetName() && u.GetName()[0]) return std::string(u.GetName()) + " (" + uid + ")";
+    return uid;
+}
+
+// JPEG (baseline, extended, lossless): when GDCM's own JPEG codec fails, gdcm::Bitmap falls back to
+// the external program /usr/bin/pvrg-jpeg through system() (Debian installs it with GDCM), which
+// loops forever on some damaged streams (found by fuzz_dicom). So the JPEG pixel data is decoded
+// here first with gdcm::JPEGCodec alone, set up as gdcm::Bitmap sets it up (from the attributes
+// dicom.c has already checked); when that fails the file is refused and the image reader, whose
+// JPEG codec would fail the same way, is never reached.
+//
+// Also here: the SOP class. gdcm::PixmapReader asserts when the meta group names a SOP class it
+// knows that is not an image one and the data set names none it knows (found by fuzz_dicom); such
+// a file is refused first: it is not an image.
+void precheck(const char *path) {
+    {
+        gdcm::Reader hdr; // the header only: the Pixel Data is skipped
+        hdr.SetFileName(path);
+        std::set<gdcm::Tag> skip;
+        skip.insert(gdcm::Tag(0x7fe0, 0x0010));
+        if (!hdr.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip))
+            refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
+        gdcm::MediaStorage ms = hdr.GetFile().GetHeader().GetMediaStorage();
+        if (ms != gdcm::MediaStorage::MS_END && !gdcm::MediaStorage::IsImage(ms)) {
+            const char *name = ms.GetString() ? ms.GetString() : "?";
+            gdcm::UIDs u;
+            if (u.SetFromUID(name) && u.GetName()) name = u.GetName();
+            refuse(MC_DICOM_EPARSE, "a DICOM object of a SOP Class that is not an image (%s)%s", name,
+                   hdr.GetFile().GetDataSet().FindDataElement(gdcm::Tag(0x7fe0, 0x0010)) ? "" : ", without Pixel Data (7FE0,0010)");
+        }
+        gdcm::TransferSyntax ts = hdr.GetFile().GetHeader().GetDataSetTransferSyntax();
+        if (ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
+            ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
+            return;
+    }
+    gdcm::Reader pre;
+    pre.SetFileName(path);
+    if (!pre.Read()) refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
+    const gdcm::DataSet &ds = pre.GetFile().GetDataSet();
+    gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
+    gdcm::Tag tpix(0x7fe0, 0x0010);
+    if (!ds.FindDataElement(tpix)) return; // the image reader says "without Pixel Data"
+    char text[32];
+    unsigned short v[7] = {0, 0, 0, 0, 0, 0, 0};
+    const uint16_t el[7] = {0x0002, 0x0010, 0x0011, 0x0100, 0x0101, 0x0102, 0x0103};
+    for (int i = 0; i < 7; i++) {
+        gdcm::Tag t(0x0028, el[i]);
+        const gdcm::ByteValue *bv = ds.FindDataElement(t) ? ds.GetDataElement(t).GetByteValue() : nullptr;
+        if (!bv || !bv->GetPointer() || bv->GetLength() != 2) refuse(MC_DICOM_EPARSE, "an image attribute (0028,%04X) is missing", el[i]);
+        v[i] = (unsigned short)rd16(bv->GetPointer());
+    }
+    get_text(ds, 0x0028, 0x0004, text, sizeof text);
+    gdcm::JPEGCodec codec;
+    std::vector<unsigned int> dims = {v[2], v[1], 1};
+    codec.SetDimensions(dims);
+    codec.SetPlanarConfiguration(0);
+    codec.SetPhotometricInterpretation(gdcm::PhotometricInterpretation(gdcm::PhotometricInterpretation::GetPIType(text)));
+    codec.SetPixelFormat(gdcm::PixelFormat(v[0], v[3], v[4], v[5], v[6]));
+    codec.SetNeedOverlayCleanup(v[4] != v[3]);
+    gdcm::DataElement out;
+    if (!codec.Decode(ds.GetDataElement(tpix), out))
+        refuse(MC_DICOM_EPARSE, "cannot decode the JPEG pixel data (%s; corrupt or unsupported)", ts_name(ts).c_str());
+}
+
+void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode) {
+    precheck(path);
+    gdcm::ImageReader r;
+    r.SetFileName(path);
+    bool ok = r.Read();
+    const gdcm::File &file = r.GetFile();
+    const gdcm::DataSet &ds = file.GetDataSet();
+    gdcm::TransferSyntax ts = file.GetHeader().GetDataSetTransferSyntax();
+    snprintf(raw->ts, sizeof raw->ts, "%s", ts_name(ts).c_str());
+    if (!ok) {
+        if (ds.IsEmpty()) refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
+        if (!ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0010))) {
+            char sop[80];
+            get_text(ds, 0x0008, 0x0016, sop, sizeof sop);
+            gdcm::UIDs u;
+            const char *name = sop[0] && u.SetFromUID(sop) && u.GetName() ? u.GetName() : sop[0] ? sop : "none given";
+            refuse(MC_DICOM_EPARSE, "a DICOM object without Pixel Data (7FE0,0010), not an image (SOP Class: %s)", name);
+        }
+        refuse(MC_DICOM_EUNSUP, "GDCM cannot read this image (%s)", raw->ts);
+    }
+    const gdcm::Image &img = r.GetImage();
+    char frames[32];
+    get_text(ds, 0x0028, 0x0008, frames, sizeof frames);
+    const unsigned *dims = img.GetDimensions();
+    if ((img.GetNumberOfDimensions() > 2 && dims[2] > 1) || (frames[0] && strcmp(frames, "1") != 0))
+        refuse(MC_DICOM_EUNSUP, "a multi-frame image (Number of Frames %s): one frame only (extract it first)",
+               frames[0] ? frames : "> 1");
+    const gdcm::PixelFormat &pf = img.GetPixelFormat();
+    char pi[32];
+    get_text(ds, 0x0028, 0x0004, pi, sizeof pi);
+    snprintf(raw->photometric, sizeof raw->photometric, "%s", pi);
+    gdcm::PhotometricInterpretation::PIType pit = img.GetPhotometricInterpretation();
+    if (pf.GetSamplesPerPixel() != 1 ||
+        (pit != gdcm::PhotometricInterpretation::MONOCHROME1 && pit != gdcm::PhotometricInterpretation::MONOCHROME2))
+        refuse(MC_DICOM_EUNSUP, "Photometric Interpretation %s with %d sample(s) per pixel: grey only (MONOCHROME1 or MONOCHROME2)",
+               pi[0] ? pi : gdcm::PhotometricInterpretation::GetPIString(pit), (int)pf.GetSamplesPerPixel());
+    snprintf(raw->photometric, sizeof raw->photometric, "%s",
+             pit == gdcm::PhotometricInterpretation::MONOCHROME1 ? "MONOCHROME1" : "MONOCHROME2");
+    int ba = pf.GetBitsAllocated(), bs = pf.GetBitsStored(), hb = pf.GetHighBit(), rep = pf.GetPixelRepresentation();
+    if (ba != 8 && ba != 16)
+        refuse(MC_DICOM_EUNSUP, "Bits Allocated %d: 8 or 16 only", ba);
+    if (bs < 1 || bs > ba || hb != bs - 1)
+        refuse(MC_DICOM_EUNSUP, "Bits Stored %d, High Bit %d with Bits Allocated %d: the stored bits must be the low ones",
+               bs, hb, ba);
+    if (rep != 0 && rep != 1) refuse(MC_DICOM_EPARSE, "Pixel Representation %d (0 or 1)", rep);
+    size_t w = dims[0], h = dims[1];
+    if (w == 0 || h == 0) refuse(MC_DICOM_EPARSE, "image has zero size (%zux%zu)", w, h);
+    if (w > max_pixels / h) refuse(MC_DICOM_EUNSUP, "image too large (%zux%zu pixels)", w, h);
+    raw->w = (int)w;
+    raw->h = (int)h;
+    raw->bits_allocated = ba;
+    raw->bits_stored = bs;
+    raw->high_bit = hb;
+    raw->pixel_rep = rep;
+    if (!decode) return;
+    size_t bytes = w * h * (size_t)(ba / 8);
+    if (img.GetBufferLength() != bytes)
+        refuse(MC_DICOM_EPARSE, "pixel data of %lu bytes for %zux%zu %d-bit pixels", img.GetBufferLength(), w, h, ba);
+    if (!ts.IsEncapsulated()) {
+        // GDCM pads a Pixel Data value cut short by the end of the file ("Incomplete Pixel Data
+        // found", a warning): where its value starts, from a second parse up to it, plus its
+        // length, must be within the file
+        const gdcm::DataElement &pd = ds.GetDataElement(gdcm::Tag(0x7fe0, 0x0010));
+        gdcm::Reader upto;
+        upto.SetFileName(path);
+        std::set<gdcm::Tag> skip;
+        skip.insert(gdcm::Tag(0x7fe0, 0x0010));
+        struct stat st;
+        if (!upto.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip) || stat(path, &st) != 0)
+            refuse(MC_DICOM_EPARSE, "cannot locate the Pixel Data (corrupt or truncated)");
+        size_t start = upto.GetStreamCurrentPosition(), vl = pd.GetVL().IsUndefined() ? 0 : (size_t)pd.GetVL();
+        const gdcm::ByteValue *pbv = pd.GetByteValue();
+        if (!pbv || pbv->GetLength() < bytes || vl < bytes) // GDCM's raw codec would read past it
+            refuse(MC_DICOM_EPARSE, "the Pixel Data holds %zu bytes, %zux%zu %d-bit pixels need %zu", vl, w, h, ba, bytes);
+        if (start + vl > (size_t)st.st_size)
+            refuse(MC_DICOM_EPARSE, "truncated: the Pixel Data needs %zu bytes, the file ends %zu bytes into it", vl,
+                   (size_t)st.st_size > start ? (size_t)st.st_size - start : (size_t)0);
+    }
+    std::vector<char> buf(bytes);
+    if (!img.GetBuffer(buf.data())) refuse(MC_DICOM_EPARSE, "cannot decode the pixel data (%s; corrupt or unsupported)", raw->ts);
+    raw->px = (int32_t *)malloc(w * h * sizeof(int32_t));
+    if (!raw->px) throw std::bad_alloc();
+    for (size_t i = 0; i < w * h; i++) {
+        if (ba == 8) {
+            unsigned char b = (unsigned char)buf[i];
+            raw->px[i] = rep ? (int32_t)(int8_t)b : (int32_t)b;
+        } else {
+            uint16_t u;
+            memcpy(&u, buf.data() + 2 * i, 2);
+            raw->px[i] = rep ? (int32_t)(int16_t)u : (int32_t)u;
+        }
+    }
+    get_text(ds, 0x0028, 0x1053, raw->slope, sizeof raw->slope);
+    get_text(ds, 0x0028, 0x1052, raw->intercept, sizeof raw->intercept);
+    get_text(ds, 0x0028, 0x1050, raw->center, sizeof raw->center);
+    get_text(ds, 0x0028, 0x1051, raw->width, sizeof raw->width);
+    get_text(ds, 0x0028, 0x1056, raw->voi_function, sizeof raw->voi_function);
+    int little = ts.GetSwapCode() != gdcm::SwapCode::BigEndian;
+    get_lut(ds, 0x0028, 0x3000, "Modality LUT Sequence (0028,3000)", little, rep, &raw->modality);
+    get_lut(ds, 0x0028, 0x3010, "VOI LUT Sequence (0028,3010)", little, rep, &raw->voi);
+}
+
+}  // namespace
+
+extern "C" int mc_dicom_gdcm_read(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode, char *msg,
+                                  size_t msgn) {
+    memset(raw, 0, sizeof *raw);
+    if (msgn) msg[0] = 0;
+    int kind = MC_DICOM_OK;
+    try {
+        quiet_gdcm();
+        read_file(path, raw, max_pixels, decode);
+    } catch (const fail &f) {
+        kind = f.kind;
+        snprintf(msg, msgn, "%s", f.msg.c_str());
+    } catch (const std::bad_alloc &) {
+        kind = MC_DICOM_ENOMEM;
+        snprintf(msg, msgn, "out of memory decoding the DICOM image");
+    } catch (const std::exception &e) {
+        kind = MC_DICOM_EPARSE;
+        snprintf(msg, msgn, "GDCM failed on this file (%s)", e.what());
+    } catch (...) {
+        kind = MC_DICOM_EPARSE;
+        snprintf(msg, msgn, "GDCM failed on this file");
+    }
+    if (kind != MC_DICOM_OK) mc_dicom_raw_free(raw);
+    /* one line: GDCM's exception texts may hold newlines */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return kind;
+}
+
+extern "C" int mc_dicom_supported(void) { return 1; }

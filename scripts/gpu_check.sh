@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu_check.sh — the GPU checks of docs/gpu.md in one short run, for a machine with a GPU where
 # nothing can be built or installed: the binaries (built elsewhere with
-# `make GPU=1 CUDNN=1 ARCH=...`) and the shared libraries they need that the machine may lack
+# `make GPU=1 CUDNN=1 MPI=0 DICOM=0 ARCH=...`: the GPU node has neither OpenMPI nor GDCM) and the shared libraries they need that the machine may lack
 # (OpenBLAS, libpng, libjpeg, ...) come in one folder.
 #
 #   scripts/gpu_check.sh DIR [OUTDIR]

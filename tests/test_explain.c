@@ -33,6 +33,9 @@
  *     pictures: size (the colorized view beside the heatmap only with a module), the heatmap half
  *     = 0.5 jet + 0.5 grey (within 1 level), the T half = colorize's view of T's output;
  *   - matplotlib's jet: the table and the colours of 2,663 values, exactly;
+ *   - weights that carry their network and label names (as train writes them), through the
+ *     command in-process without a cfg: the labels name the files and tensors, the map is
+ *     PyTorch's;
  *   - mc_net_layer_grad's contract on the small network: the gradient at a tap is the given one,
  *     parameters' gradients untouched, the same bits at 1 and 2 threads, its errors.
  * Other conventions, computed from the fixture's A and dy/dA at the default layers, move the
@@ -42,6 +45,7 @@
  * the normalised heatmap. */
 #include <stdint.h>
 #include <sys/stat.h>
+#include "cli/cli.h"
 #include "core/core.h"
 #include "mc_image.h"
 #include "mc_imaging.h"
@@ -227,6 +231,47 @@ static void test_layer_grad(const char *dir) {
     free(g1);
     free(g2);
     free(x);
+    mc_st_close(ref);
+}
+
+/* ---- weights that carry their network and label names: `medcolor explain WEIGHTS IMAGE` -------
+ * (the command in-process, no cfg): the labels the weights carry name the files and tensors, and
+ * the heatmap is PyTorch's */
+static void test_meta_weights(const char *dir) {
+    char path[2048], w[1300], out[1300], img[2048], f[2600];
+    snprintf(path, sizeof path, "%s/tiny.ref.safetensors", dir);
+    mc_st *ref;
+    REQUIRE_OK(mc_st_open(&ref, path));
+    mc_net *net = load_net(dir, "tiny", ref, 0);
+    char *labels[3] = {"Lung Opacity", "Edema", "No Finding"};
+    mc_netmeta m = {.labels = labels, .nlabels = 3, .cfg_file = "tiny.cfg"};
+    REQUIRE_OK(mc_net_set_meta(net, &m));
+    snprintf(w, sizeof w, "%s/meta.weights", mc_test_tmp());
+    REQUIRE_OK(mc_net_save_weights(net, w));
+    mc_net_free(net);
+    snprintf(out, sizeof out, "%s/explain-meta", mc_test_tmp());
+    snprintf(img, sizeof img, "%s/tiny_img0.png", dir);
+    char *argv[] = {"explain", w, img, "-o", out, "--label", "lung opacity", "--quiet", NULL};
+    fflush(stdout);
+    int rc = mc_cli_explain(8, argv);
+    CHECK(rc == 0, "medcolor explain <weights carrying their network> -> %d", rc);
+    snprintf(f, sizeof f, "%s/tiny_img0_Lung_Opacity.png", out);
+    struct stat sb;
+    CHECK(stat(f, &sb) == 0, "%s missing", f);
+    snprintf(f, sizeof f, "%s/tiny_img0.gradcam.safetensors", out);
+    mc_st *st;
+    if (rc == 0 && mc_st_open(&st, f) == MC_OK) {
+        size_t n, nr;
+        float *hm = read_t(st, "Lung Opacity/heatmap", &n), *r = read_t(ref, "heat.c2.0", &nr);
+        REQUIRE(hm && r && n == 40 * 48 && nr == 2 * n, "%s: no 'Lung Opacity/heatmap' [40, 48]", f);
+        double e = maxdiff(hm, r, n, 0);
+        CHECK(e <= TOL_HEAT, "weights with their network: heatmap %.3g from PyTorch's", e);
+        CHECK(mc_st_find(st, "Edema/heatmap") == MC_ENOTFOUND, "a label not asked for was written");
+        printf("  weights carrying their network and labels (no cfg): heatmap %.1e from PyTorch's\n", e);
+        free(hm);
+        free(r);
+        mc_st_close(st);
+    }
     mc_st_close(ref);
 }
 
@@ -511,6 +556,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "%s/explain", mc_test_fixtures());
     test_jet(dir);
     test_layer_grad(dir);
+    test_meta_weights(dir);
     int n = mc_test_each_fixture("explain/index.txt", each);
     CHECK(n == 3, "%d networks in the fixtures, expected 3", n);
     return mc_test_done("test_explain");

@@ -147,7 +147,8 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(CLILIB) $(LIB)
 
 # PyTorch fixtures (Debian's python3-torch; test dependency only)
 FIXTURES := $(BUILD)/fixtures/.stamp
-$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_transfer_fixtures.py,$(wildcard tests/torch/*.py))
+$(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_transfer_fixtures.py \
+                          tests/torch/make_explain_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
 	@touch $@
@@ -171,6 +172,17 @@ $(TRANSFER_FIXTURES): tests/torch/make_transfer_fixtures.py
 	@touch $@
 fixtures: $(TRANSFER_FIXTURES)
 
+# Grad-CAM (tests/test_explain.c, tests/cli_explain.sh): three networks built with the classes of
+# make_network_fixtures.py (the small classifier, resnet18-pixelshuffle, densenet121) with seeded
+# weights, PyTorch's hook-based Grad-CAM of them in float32 and float64, matplotlib's jet: ~135 MB,
+# 3-8 min on 2 cores (the float64 passes)
+EXPLAIN_FIXTURES := $(BUILD)/fixtures/explain/.stamp
+$(EXPLAIN_FIXTURES): tests/torch/make_explain_fixtures.py tests/torch/make_network_fixtures.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/torch/make_explain_fixtures.py $(dir $@)
+	@touch $@
+fixtures: $(EXPLAIN_FIXTURES)
+
 # TESTS="test_cfg test_weights" runs only those test programs, CLI_TESTS="tests/cli_info.sh" only
 # those shell tests (none: none of them); by default all of both
 TESTS     ?=
@@ -180,7 +192,9 @@ TEST_RUN  := $(if $(filter none,$(TESTS)),,$(if $(strip $(TESTS)),$(TESTS:%=$(BU
 # transfer's
 NET_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_networks,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_predict.sh,$(CLI_TESTS)),yes)
 TRANSFER_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_transfer,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_transfer.sh,$(CLI_TESTS)),yes)
-test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(TRANSFER_NEEDED),$(TRANSFER_FIXTURES))
+EXPLAIN_NEEDED := $(if $(strip $(TESTS)),$(filter %/test_explain,$(TEST_RUN)),yes)$(if $(strip $(CLI_TESTS)),$(filter %cli_explain.sh,$(CLI_TESTS)),yes)
+test: $(BIN) $(TEST_RUN) $(FIXTURES) $(if $(NET_NEEDED),$(NET_FIXTURES)) $(if $(TRANSFER_NEEDED),$(TRANSFER_FIXTURES)) \
+      $(if $(EXPLAIN_NEEDED),$(EXPLAIN_FIXTURES))
 	@MC_FIXTURES=$(BUILD)/fixtures MC_BUILD=$(BUILD) MC_BIN=./$(BIN) MC_CLI_TESTS="$(CLI_TESTS)" \
 	        ./tests/run_all.sh $(TEST_RUN)
 

@@ -50,6 +50,13 @@ int mc_dhash_parse(const char *hex, uint64_t *hash);
  * n must be ≥ 1. */
 size_t mc_dhash_nearest(uint64_t q, const uint64_t *refs, size_t n, int *dist);
 
+/* ---- colour map (src/imaging/colormap.c) ------------------------------------------------------
+ * matplotlib's "jet", exactly as matplotlib 3.6's cm.jet(v, bytes=True) (its 256-entry table of
+ * the jet segment data, values truncated to bytes; entry (int)(v * 256) in float32, v >= 1 the
+ * last entry, v < 0 and NaN the first): rgb[3 n] from v[n]. The table itself: lut[256 * 3]. */
+void mc_colormap_jet(const float *v, size_t n, uint8_t *rgb);
+void mc_colormap_jet_table(uint8_t lut[256 * 3]);
+
 /* ---- JFIF YCbCr (full range, Pillow's "YCbCr" mode) -------------------------------------------
  * Y = 0.299R + 0.587G + 0.114B, Cb = 128 − 0.168736R − 0.331264G + 0.5B,
  * Cr = 128 + 0.5R − 0.418688G − 0.081312B; back: R = Y + 1.402(Cr − 128),

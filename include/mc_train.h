@@ -186,6 +186,55 @@ typedef struct mc_features_opts {
 int mc_features(mc_net *net, const char *const *paths, int n, const int *layers, int nlayers, const char *out,
                 const mc_features_opts *o);
 
+/* ---- Grad-CAM (`medcolor explain`; src/train/explain.c, docs/explain.md) -----------------------
+ * Selvaraju et al.'s Grad-CAM of a classifier's label c at layer A (C channels of h x w), as the
+ * usual PyTorch implementation with hooks computes it in eval mode: y_c the label's logit (before
+ * the sigmoid), alpha_k = the mean over the h*w positions of dy_c/dA_k, cam = ReLU(sum_k alpha_k
+ * A_k) [h][w], heatmap = cam resized bilinearly to the input's H x W (F.interpolate,
+ * align_corners=False) divided by its maximum (all zeros when that is 0). dy_c/dA from
+ * mc_net_layer_grad. */
+#define MC_GRADCAM_METHOD                                                                          \
+    "Grad-CAM: alpha_k = mean_ij dy_c/dA_k(i,j), y_c the logit; cam = relu(sum_k alpha_k A_k); "  \
+    "heatmap = bilinear(cam, input size, align_corners=False) / its max"
+/* The layer of the logits: the one before a final [cost], else the last. */
+int mc_explain_logit_layer(const mc_net *net);
+/* The layer Grad-CAM looks at: ref as mc_features_layer resolves it (a name or an index), checked
+ * (before the logits, an output of more than one spatial position: MC_EARG naming it otherwise);
+ * ref NULL: the default, the last layer before the logits whose output has h x w > 1 (ResNet:
+ * the last block of layer4; DenseNet121: features.norm5, with DenseNet's final ReLU). */
+int mc_explain_layer(const mc_net *net, const char *ref, int *layer);
+/* Grad-CAM of a batch: x [B][c][H][W] the network's input (B its batch), labels[nlabels] output
+ * indices, layer as mc_explain_layer gives it. Out: logits [B][outputs] (may be NULL),
+ * cam [B][nlabels][h*w] and heat [B][nlabels][H*W]. Sets eval mode; the network must not be
+ * inference-only (it runs backward). Afterwards every layer up to the logits holds its output. */
+int mc_gradcam(mc_net *net, const float *x, int layer, const int *labels, int nlabels, float *logits, float *cam,
+               float *heat);
+typedef struct mc_explain_opts {
+    int layer;                     /* from mc_explain_layer */
+    const int *labels;             /* [nlabels] output indices */
+    int nlabels;
+    const char *const *label_names; /* the name of every output of the network */
+    double alpha;                  /* the heatmap's weight over the grey image, 0..1 (0.5) */
+    mc_pass_progress_fn progress;  /* after each batch (may be NULL) */
+    void *progress_ctx;
+} mc_explain_opts;
+/* Grad-CAM of n images (mc_predict's preprocessing) in batches of at most the net's batch
+ * (changed for the last one), written to dir (existing) for image i under the stem names[i]:
+ *   <stem>_<label>.png  per label: the heatmap in matplotlib's jet over the grey image the network
+ *                       saw (alpha x jet + (1 - alpha) x grey), H x W, and beside it, when the
+ *                       network has a colorization module (a group `color` with parameters and a
+ *                       3-channel output), T's output as `medcolor colorize` shows it
+ *                       (mc_colorize_rgb); <label> with characters other than letters, digits,
+ *                       '.', '-', '_' replaced by '_'
+ *   <stem>.gradcam.safetensors  float32: image [H, W] (the grey input in [0, 1]), logits
+ *                       [outputs], color [3, h, w] (T's raw output, when there is one), and per
+ *                       label "<label>/cam" [h, w], "<label>/heatmap" [H, W]; metadata method,
+ *                       layer, labels.
+ * prob [n][nlabels] (sigmoid of the logits) and cam_max [n][nlabels] (the maximum of cam: 0 when
+ * the heatmap is all zeros) may be NULL. Two stems or two labels' file parts alike: MC_EARG. */
+int mc_explain(mc_net *net, const char *const *paths, const char *const *names, int n, const char *dir,
+               const mc_explain_opts *o, float *prob, float *cam_max);
+
 /* fastai v1's learning-rate finder (`medcolor lrfind`; src/train/lrfind.c): one SGD step per
  * learning rate start (end/start)^(i/iters) on shuffled training batches, the loss smoothed
  * (beta 0.98, bias-corrected), stopping when it exceeds 4x its best or is NaN. The network's
@@ -225,6 +274,9 @@ typedef struct mc_colorizer mc_colorizer;
 int mc_colorizer_new(mc_colorizer **out, mc_net *net);
 int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png, const char *overlay_png);
 void mc_colorizer_free(mc_colorizer *cz);
+/* T's output y [3][oh][ow] as colorize shows it: rgb [oh][ow][3], each channel min-max scaled to
+ * 0..255 (rounded; a constant channel is 0). */
+void mc_colorize_rgb(const float *y, int oh, int ow, uint8_t *rgb);
 
 /* ---- image-to-image training: learned colorization (Saini et al.; src/train/colortrain.c,
  * docs/colorize.md) ------------------------------------------------------------------------------

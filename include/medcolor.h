@@ -188,6 +188,13 @@ int mc_net_backward_from(mc_net *net, const float *dy_host);
  * for frozen groups); with mc_net_want_input_grad(net, 1) and every group frozen it computes
  * only dL/d(input). */
 int mc_net_backward_taps(mc_net *net, int ntaps, const int *layers, const float *const *dy_host);
+/* The gradient of an outside loss at the output of layer `at` (Grad-CAM's dy_c/dA): the taps as
+ * in mc_net_backward_taps (none below `at`; a tap may be `at` itself), but only the layers after
+ * `at` that read its output, directly or not, run backward, none at or below it, and no weight
+ * gradient is computed (the parameters' gradients are left as they were); then dL/d(output of
+ * at), host (batch, outputs of at), is copied to grad_host. Eval or train mode as the net is. */
+int mc_net_layer_grad(mc_net *net, int ntaps, const int *layers, const float *const *dy_host, int at,
+                      float *grad_host);
 int mc_net_zero_grad(mc_net *net);
 /* *ok = 1 when every parameter and buffer is finite. */
 int mc_net_params_finite(const mc_net *net, int *ok);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/backend.h"
+#include "mc_train.h"
 #include "mc_transfer.h"
 #include "test.h"
 
@@ -1118,8 +1119,99 @@ static void colorize_case(const char *name) {
     mc_net_free(np);
 }
 
+/* ---- Grad-CAM (issue 16, `medcolor explain`): resnet18-pixelshuffle at 64x64, batch 2, the same
+ * seeded weights and perturbed running statistics on both backends, eval mode, two labels.
+ * At the default layer (layer4: the gradient from the logits crosses only the pooling and the
+ * head) mc_gradcam's cam within 1e-4 of its scale and the heatmap within 1e-4 absolute (the
+ * CPU's criterion against PyTorch, tests/test_explain.c). At T's last residual block the
+ * gradient crosses all of ResNet18's ReLUs and max-pools, where float32 results are
+ * ill-conditioned (tests/test_explain.c measured PyTorch's own float32 2e-3 from float64):
+ * mc_net_layer_grad's dy/dA and the heatmap as ||d|| / ||cpu|| within max(1e-4, 10 x the CPU's
+ * own sensitivity), how far the CPU's result moves when the input moves by 1e-6 relative. */
+static double gc_nrel(const float *a, const float *b, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)a[i] - (double)b[i];
+        d += e * e, m += (double)b[i] * (double)b[i];
+    }
+    return sqrt(d) / (m > 0 ? sqrt(m) : 1);
+}
+
+static void gradcam_case(void) {
+    const char *set[] = {"net.width=64", "net.height=64", NULL};
+    mc_net_opts oc = {.batch = 2, .seed = 16, .set = set}, og = oc;
+    og.backend = MC_BACKEND_CUDA;
+    mc_net *nc, *ng;
+    REQUIRE_OK(mc_net_from_cfg(&nc, "cfg/resnet18-pixelshuffle.cfg", &oc));
+    REQUIRE_OK(mc_net_from_cfg(&ng, "cfg/resnet18-pixelshuffle.cfg", &og));
+    for (int i = 0; i < mc_net_num_tensors(nc); i++) {
+        mc_tensor_info ti;
+        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
+        float *p = malloc(ti.numel * sizeof(float));
+        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
+        if (strstr(ti.name, "running_mean"))
+            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.2f * (float)(mc_rng_uniform(&rng) - 0.5);
+        if (strstr(ti.name, "running_var"))
+            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.5f + (float)mc_rng_uniform(&rng);
+        REQUIRE_OK(mc_net_tensor_set(nc, i, p));
+        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
+        free(p);
+    }
+    int ic, H, W;
+    mc_net_input_shape(nc, &ic, &H, &W);
+    const int nout = mc_net_num_outputs(nc), L = mc_explain_logit_layer(nc), labels[2] = {1, 3};
+    const size_t nin = (size_t)2 * ic * H * W;
+    float *x = rnd(nin, -1.5f, 1.5f), *x2 = malloc(nin * sizeof(float));
+    for (size_t i = 0; i < nin; i++) x2[i] = x[i] * (float)(1 + 1e-6 * (2 * mc_rng_uniform(&rng) - 1));
+    const char *layers[2] = {NULL, "color.res.7"};
+    for (int k = 0; k < 2; k++) {
+        int layer, C, h, w;
+        REQUIRE_OK(mc_explain_layer(nc, layers[k], &layer));
+        mc_net_layer_shape(nc, layer, &C, &h, &w);
+        const size_t na = (size_t)2 * C * h * w, ncm = (size_t)2 * 2 * h * w, nh = (size_t)2 * 2 * H * W;
+        float *cc = malloc(ncm * sizeof(float)), *cg = malloc(ncm * sizeof(float)), *hc = malloc(nh * sizeof(float)),
+              *hg = malloc(nh * sizeof(float)), *hp = malloc(nh * sizeof(float)), *gc = malloc(na * sizeof(float)),
+              *gg = malloc(na * sizeof(float)), *gp = malloc(na * sizeof(float)),
+              *dy = calloc((size_t)2 * nout, sizeof(float));
+        REQUIRE(cc && cg && hc && hg && hp && gc && gg && gp && dy, "oom");
+        dy[labels[1]] = dy[nout + labels[1]] = 1.0f;
+        const float *dyp = dy;
+        REQUIRE_OK(mc_gradcam(nc, x2, layer, labels, 2, NULL, cc, hp)); /* the CPU at the moved input */
+        REQUIRE_OK(mc_net_layer_grad(nc, 1, &L, &dyp, layer, gp));
+        REQUIRE_OK(mc_gradcam(nc, x, layer, labels, 2, NULL, cc, hc));
+        REQUIRE_OK(mc_net_layer_grad(nc, 1, &L, &dyp, layer, gc));
+        REQUIRE_OK(mc_gradcam(ng, x, layer, labels, 2, NULL, cg, hg));
+        REQUIRE_OK(mc_net_layer_grad(ng, 1, &L, &dyp, layer, gg));
+        double eh = 0;
+        for (size_t i = 0; i < nh; i++) eh = fmax(eh, fabs((double)hg[i] - (double)hc[i]));
+        double ng_ = gc_nrel(gg, gc, na), nh_ = gc_nrel(hg, hc, nh), sg = gc_nrel(gp, gc, na), sh = gc_nrel(hp, hc, nh);
+        if (k == 0) {
+            same("Grad-CAM cam at the default layer", cg, cc, ncm, 1e-4);
+            CHECK(eh <= 1e-4, "Grad-CAM heatmap at %s: GPU-CPU %.3g", mc_net_layer_name(nc, layer), eh);
+        } else {
+            CHECK(ng_ <= fmax(1e-4, 10 * sg), "Grad-CAM dy/dA at %s: GPU-CPU ||d||/||g|| %.3g, the CPU's sensitivity %.3g",
+                  mc_net_layer_name(nc, layer), ng_, sg);
+            CHECK(nh_ <= fmax(1e-4, 10 * sh), "Grad-CAM heatmap at %s: GPU-CPU ||d||/||h|| %.3g, the CPU's sensitivity %.3g",
+                  mc_net_layer_name(nc, layer), nh_, sh);
+        }
+        printf("  Grad-CAM at %s (%d x %d x %d): heatmap GPU-CPU max %.2e, ||d||/||h|| %.2e (sensitivity %.2e); "
+               "dy/dA %.2e (sensitivity %.2e)\n", mc_net_layer_name(nc, layer), C, h, w, eh, nh_, sh, ng_, sg);
+        free(cc), free(cg), free(hc), free(hg), free(hp), free(gc), free(gg), free(gp), free(dy);
+    }
+    free(x);
+    free(x2);
+    mc_net_free(nc);
+    mc_net_free(ng);
+}
+
 static void run_all(const char *label) {
     printf("test_gpu: %s\n", label);
+    /* MC_GPU_CASE=gradcam: that case alone (a short device check of one feature) */
+    const char *only = getenv("MC_GPU_CASE");
+    if (only && !strcmp(only, "gradcam")) {
+        gradcam_case();
+        return;
+    }
     test_memory();
     test_conv();
     test_bias();
@@ -1152,6 +1244,7 @@ static void run_all(const char *label) {
     net_case(dense_cfg, 1, 0, &adam, "dense net (Adam)");
     net_case(dense_cfg, 1, 1, &rms, "dense net (RMSprop centred, momentum)");
     transfer_case();
+    gradcam_case();
     colorize_case("autoencoder");
     colorize_case("unet-resnet18");
     colorize_case("unet-resnet34");

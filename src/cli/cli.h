@@ -16,6 +16,7 @@ int mc_cli_info(int argc, char **argv);
 int mc_cli_import(int argc, char **argv);
 int mc_cli_predict(int argc, char **argv);
 int mc_cli_features(int argc, char **argv);
+int mc_cli_explain(int argc, char **argv);  /* src/cli/explain.c */
 
 int mc_cli_train(int argc, char **argv);
 int mc_cli_finetune(int argc, char **argv);
@@ -124,6 +125,17 @@ int mc_cli_net_resolve(const char *cmd, const char *arg, mc_cli_net *t);
 int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const struct mc_net_opts *o, int nlabels,
                      int import, mc_net **net);
 void mc_cli_net_free(mc_cli_net *t);
+/* The names of the network's outputs (mc_net_num_outputs of them): those the weights carry (t may
+ * be NULL), else the cfg's [net] labels= (":policy" suffixes dropped), else out0, out1, ...
+ * *names: free with mc_cli_free_names(names, outputs). Prints its errors; 0 ok, 1 error. */
+int mc_cli_label_names(const char *cmd, const mc_net *net, const mc_cli_net *t, char ***names);
+void mc_cli_free_names(char **names, int n);
+/* Output file stems of images (colorize, explain): mc_cli_out_parts(paths, n) is 1, or 3 when two
+ * of the file names (without extension) are alike; mc_cli_out_name(path, parts, ...) the file
+ * name without extension, or its last `parts` path components joined with '_'
+ * (patient00001_study1_view1_frontal). */
+int mc_cli_out_parts(char *const *paths, int n);
+const char *mc_cli_out_name(const char *p, int parts, char *buf, size_t n);
 
 /* Restarts the process once with OPENBLAS_CORETYPE set when OpenBLAS chose kernels below the
  * CPU's (mc_blas_core_check) and neither OPENBLAS_CORETYPE nor MEDCOLOR_BLAS_CORE=keep is set;

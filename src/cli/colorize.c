@@ -12,7 +12,7 @@
 /* the output name of an image: its file name without extension, or — when several inputs
  * share that name, as CheXpert's view1_frontal.jpg do — its last `parts` path components
  * joined with '_' (patient00001_study1_view1_frontal) */
-static const char *out_name(const char *p, int parts, char *buf, size_t n) {
+const char *mc_cli_out_name(const char *p, int parts, char *buf, size_t n) {
     const char *b = p + strlen(p);
     for (int k = 0; k < parts && b > p; k++) {
         b--;
@@ -28,12 +28,13 @@ static const char *out_name(const char *p, int parts, char *buf, size_t n) {
     return buf;
 }
 
-static int names_collide(char **paths, int n) {
+int mc_cli_out_parts(char *const *paths, int n) {
     char a[512], b[512];
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
-            if (!strcmp(out_name(paths[i], 1, a, sizeof a), out_name(paths[j], 1, b, sizeof b))) return 1;
-    return 0;
+            if (!strcmp(mc_cli_out_name(paths[i], 1, a, sizeof a), mc_cli_out_name(paths[j], 1, b, sizeof b)))
+                return 3;
+    return 1;
 }
 
 /* reads a list file (one path per line) or takes the arguments as paths */
@@ -127,10 +128,10 @@ int mc_cli_colorize(int argc, char **argv) {
         fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     }
     if (rc == MC_OK && (rc = mc_mkdirs(out)) < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
-    int parts = n > 1 && names_collide(paths, n) ? 3 : 1;
+    int parts = mc_cli_out_parts(paths, n);
     for (int i = 0; rc == MC_OK && i < n; i++) {
         char name[512], cpath[4096], opath[4096];
-        out_name(paths[i], parts, name, sizeof name);
+        mc_cli_out_name(paths[i], parts, name, sizeof name);
         snprintf(cpath, sizeof cpath, "%s/%s_color.png", out, name);
         snprintf(opath, sizeof opath, "%s/%s_overlay.png", out, name);
         if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) {

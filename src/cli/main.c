@@ -28,6 +28,7 @@ static const struct {
     {"export", mc_cli_export, "weights as safetensors for PyTorch (load_state_dict, strict): medcolor or torchvision names"},
     {"predict", mc_cli_predict, "sigmoid probabilities per image and label as CSV (eval mode)"},
     {"features", mc_cli_features, "raw outputs of chosen layers per image as safetensors (embeddings, comparisons)"},
+    {"explain", mc_cli_explain, "Grad-CAM heatmaps per image and label over the X-ray, beside T's colorized view"},
     {"grid", mc_cli_grid, "expand an experiment grid (.grid) into run folders and runs.tsv"},
     {"run-grid", mc_cli_run_grid, "run a grid's runs one after another (skips finished, resumes started)"},
     {"report", mc_cli_report, "mean AUC ± std over seeds, paired t-tests (BH), CSV and plots of runs"},

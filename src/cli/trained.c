@@ -110,3 +110,61 @@ int mc_cli_net_build(const char *cmd, const char *cfg, mc_cli_net *t, const mc_n
 }
 
 void mc_cli_net_free(mc_cli_net *t) { mc_netmeta_free(&t->meta); }
+
+void mc_cli_free_names(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+int mc_cli_label_names(const char *cmd, const mc_net *net, const mc_cli_net *t, char ***out) {
+    *out = NULL;
+    const int nout = mc_net_num_outputs(net);
+    char **v = mc_calloc((size_t)(nout > 0 ? nout : 1), sizeof *v, "label names");
+    int k = 0, rc = v ? MC_OK : MC_ENOMEM;
+    const char *what = NULL;
+    const char *cfg_labels = mc_net_cfg_value(net, "labels");
+    if (rc == MC_OK && t && t->has_meta && t->meta.nlabels > 0) {
+        what = "the weights carry";
+        for (; k < t->meta.nlabels && k < nout && rc == MC_OK; k++)
+            if (!(v[k] = mc_strdup(t->meta.labels[k]))) rc = MC_ENOMEM;
+        if (rc == MC_OK && t->meta.nlabels != nout) k = t->meta.nlabels;
+    } else if (rc == MC_OK && cfg_labels) {
+        what = "the cfg's labels=";
+        /* comma-separated, whitespace trimmed, a ":policy" suffix (.data syntax) dropped */
+        for (const char *p = cfg_labels; rc == MC_OK;) {
+            const char *q = strchr(p, ','), *end = q ? q : p + strlen(p);
+            const char *colon = memchr(p, ':', (size_t)(end - p));
+            const char *e = colon ? colon : end;
+            while (p < e && (*p == ' ' || *p == '\t')) p++;
+            while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+            if (k < nout) {
+                if (!(v[k] = mc_malloc((size_t)(e - p) + 1, "label name"))) rc = MC_ENOMEM;
+                else {
+                    memcpy(v[k], p, (size_t)(e - p));
+                    v[k][e - p] = 0;
+                }
+            }
+            k++;
+            if (!q) break;
+            p = q + 1;
+        }
+    } else {
+        for (; k < nout && rc == MC_OK; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "out%d", k);
+            if (!(v[k] = mc_strdup(name))) rc = MC_ENOMEM;
+        }
+    }
+    if (rc == MC_OK && k != nout) {
+        fprintf(stderr, "medcolor %s: %d label names (%s) for a network with %d outputs\n", cmd, k, what, nout);
+        mc_cli_free_names(v, nout);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        mc_cli_free_names(v, nout);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}

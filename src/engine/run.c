@@ -41,12 +41,24 @@ int mc_net_forward_to(mc_net *net, int last) {
 
 /* Which layers run backward: among layers 0..top (the highest layer a gradient is given at),
  * those with trainable (unfrozen) tensors and every layer that reads, directly or not, from one
- * of those or from the input when its gradient is wanted. Layers past top do nothing. */
-static void mark_active(mc_net *net, int top) {
+ * of those or from the input when its gradient is wanted. Layers past top do nothing.
+ * bottom >= 0 (a gradient query at layer bottom, mc_net_layer_grad): only bottom and the layers
+ * after it that read from it, directly or not, and no weight gradient anywhere. */
+static void mark_active(mc_net *net, int top, int bottom) {
     for (int i = 0; i < net->n; i++) {
         mc_layer *l = &net->layers[i];
-        if (i > top) {
+        if (i > top || i < bottom) {
             l->want_wgrad = l->active = 0;
+            continue;
+        }
+        if (bottom >= 0) {
+            l->want_wgrad = 0;
+            int a = i == bottom;
+            for (int k = 0; k < l->n_in && !a; k++) {
+                int j = l->in[k];
+                a = j != MC_INPUT && net->layers[j].active;
+            }
+            l->active = a;
             continue;
         }
         l->want_wgrad = l->nparams > 0 && !mc_layer_frozen(net, l);
@@ -62,19 +74,20 @@ static void mark_active(mc_net *net, int top) {
 /* The backward pass from layer top down. Gradients are given (host memory) at the outputs of
  * ntaps distinct layers: tap k's delta starts at dy[k] instead of zero when it becomes live
  * (its consumers then add theirs), so the pass computes the gradient of the sum of the losses
- * those gradients come from. */
-static int run_backward(mc_net *net, int top, int ntaps, const int *taps, const float *const *dy) {
+ * those gradients come from. bottom >= 0: the pass stops above layer bottom (its delta is then
+ * complete: every reader of it ran) and computes no weight gradient; -1: the whole pass. */
+static int run_backward(mc_net *net, int top, int ntaps, const int *taps, const float *const *dy, int bottom) {
     if (net->infer_only)
         return mc_err(MC_EARG, "this network was built for inference only (mc_net_opts.inference_only): no backward");
-    mark_active(net, top);
+    mark_active(net, top, bottom);
     int *last = mc_malloc((size_t)net->n * sizeof(int), "gradient plan");
     if (!last) return MC_ENOMEM;
     int rc = mc_net_plan_deltas(net, last);
     mc_backend *be = net->be;
     size_t B = (size_t)net->batch;
-    if (rc == MC_OK && net->want_input_grad)
+    if (rc == MC_OK && net->want_input_grad && bottom < 0)
         rc = be->fill(be, net->input_delta, 0.0f, B * net->in_c * net->in_h * net->in_w);
-    for (int j = net->n - 1; j >= 0 && rc == MC_OK; j--) {
+    for (int j = net->n - 1; j >= (bottom < 0 ? 0 : bottom) && rc == MC_OK; j--) {
         mc_layer *l = &net->layers[j];
         /* the deltas that become live here start at zero (the given gradient for the last) */
         for (int k = -1; k < l->n_in && rc == MC_OK; k++) {
@@ -88,7 +101,7 @@ static int run_backward(mc_net *net, int top, int ntaps, const int *taps, const 
             else
                 rc = be->fill(be, li->delta, 0.0f, B * li->out_n);
         }
-        if (rc < 0 || !l->active) continue;
+        if (rc < 0 || !l->active || j == bottom) continue;
         rc = l->ops->backward(l, net);
         if (rc < 0) rc = mc_err_context(rc, "backward, layer %d [%s] (%s:%d)", j, l->ops->section, l->file, l->line);
     }
@@ -101,30 +114,53 @@ int mc_net_backward(mc_net *net) {
         return mc_err(MC_EARG, "mc_net_backward: the last layer is [%s], not [cost]; use "
                                "mc_net_backward_from with an output gradient",
                       net->layers[net->n - 1].ops->section);
-    return run_backward(net, net->n - 1, 0, NULL, NULL);
+    return run_backward(net, net->n - 1, 0, NULL, NULL, -1);
 }
 
 int mc_net_backward_from(mc_net *net, const float *dy_host) {
     if (!dy_host) return mc_err(MC_EARG, "mc_net_backward_from: no gradient given");
     int last = net->n - 1;
-    return run_backward(net, last, 1, &last, &dy_host);
+    return run_backward(net, last, 1, &last, &dy_host, -1);
+}
+
+/* the taps of mc_net_backward_taps and mc_net_layer_grad checked; *top = the highest */
+static int check_taps(const mc_net *net, const char *fn, int ntaps, const int *layers, const float *const *dy_host,
+                      int *top) {
+    if (ntaps < 1 || !layers || !dy_host) return mc_err(MC_EARG, "%s: no gradient given", fn);
+    *top = -1;
+    for (int k = 0; k < ntaps; k++) {
+        int i = layers[k];
+        if (i < 0 || i >= net->n) return mc_err(MC_EARG, "%s: no layer %d (the net has %d)", fn, i, net->n);
+        if (!dy_host[k]) return mc_err(MC_EARG, "%s: no gradient given for layer %d", fn, i);
+        for (int q = 0; q < k; q++)
+            if (layers[q] == i) return mc_err(MC_EARG, "%s: layer %d given twice (add the gradients)", fn, i);
+        if (i > *top) *top = i;
+    }
+    if (net->fwd_last < *top)
+        return mc_err(MC_EARG, "%s: the last forward pass ended at layer %d, before layer %d", fn, net->fwd_last,
+                      *top);
+    return MC_OK;
 }
 
 int mc_net_backward_taps(mc_net *net, int ntaps, const int *layers, const float *const *dy_host) {
-    if (ntaps < 1 || !layers || !dy_host) return mc_err(MC_EARG, "mc_net_backward_taps: no gradient given");
-    int top = -1;
-    for (int k = 0; k < ntaps; k++) {
-        int i = layers[k];
-        if (i < 0 || i >= net->n) return mc_err(MC_EARG, "mc_net_backward_taps: no layer %d (the net has %d)", i, net->n);
-        if (!dy_host[k]) return mc_err(MC_EARG, "mc_net_backward_taps: no gradient given for layer %d", i);
-        for (int q = 0; q < k; q++)
-            if (layers[q] == i) return mc_err(MC_EARG, "mc_net_backward_taps: layer %d given twice (add the gradients)", i);
-        if (i > top) top = i;
-    }
-    if (net->fwd_last < top)
-        return mc_err(MC_EARG, "mc_net_backward_taps: the last forward pass ended at layer %d, before layer %d",
-                      net->fwd_last, top);
-    return run_backward(net, top, ntaps, layers, dy_host);
+    int top;
+    MC_TRY(check_taps(net, "mc_net_backward_taps", ntaps, layers, dy_host, &top));
+    return run_backward(net, top, ntaps, layers, dy_host, -1);
+}
+
+int mc_net_layer_grad(mc_net *net, int ntaps, const int *layers, const float *const *dy_host, int at,
+                      float *grad_host) {
+    int top;
+    MC_TRY(check_taps(net, "mc_net_layer_grad", ntaps, layers, dy_host, &top));
+    if (at < 0 || at >= net->n) return mc_err(MC_EARG, "mc_net_layer_grad: no layer %d (the net has %d)", at, net->n);
+    for (int k = 0; k < ntaps; k++)
+        if (layers[k] < at)
+            return mc_err(MC_EARG, "mc_net_layer_grad: the gradient is given at layer %d, below layer %d", layers[k],
+                          at);
+    if (!grad_host) return mc_err(MC_EARG, "mc_net_layer_grad: no output buffer");
+    MC_TRY(run_backward(net, top, ntaps, layers, dy_host, at));
+    const mc_layer *l = &net->layers[at];
+    return net->be->download(net->be, grad_host, l->delta, (size_t)net->batch * l->out_n);
 }
 
 int mc_net_params_finite(const mc_net *net, int *ok) {

@@ -61,6 +61,22 @@ int mc_colorizer_new(mc_colorizer **out, mc_net *net) {
     return MC_OK;
 }
 
+void mc_colorize_rgb(const float *y, int oh, int ow, uint8_t *rgb) {
+    size_t hw = (size_t)oh * ow;
+    for (int ch = 0; ch < 3; ch++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t k = 0; k < hw; k++) {
+            lo = fminf(lo, y[ch * hw + k]);
+            hi = fmaxf(hi, y[ch * hw + k]);
+        }
+        float sc = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+        for (size_t k = 0; k < hw; k++) {
+            float v = (y[ch * hw + k] - lo) * sc;
+            rgb[k * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+        }
+    }
+}
+
 int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png, const char *overlay_png) {
     int h = cz->h, w = cz->w, oh = cz->oh, ow = cz->ow;
     mc_net_set_train(cz->net, 0);
@@ -75,21 +91,14 @@ int mc_colorize_file(mc_colorizer *cz, const char *image, const char *color_png,
     MC_TRY(mc_net_set_input(cz->net, cz->x));
     MC_TRY(mc_net_forward_to(cz->net, cz->last));
     MC_TRY(mc_net_get_output(cz->net, cz->last, cz->y));
-    const float *y = cz->y, *grey = cz->grey;
+    const float *grey = cz->grey;
     size_t hw = (size_t)oh * ow;
-    for (int ch = 0; ch < 3; ch++) {
-        float lo = INFINITY, hi = -INFINITY;
-        for (size_t k = 0; k < hw; k++) {
-            lo = fminf(lo, y[ch * hw + k]);
-            hi = fmaxf(hi, y[ch * hw + k]);
-        }
-        float sc = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-        for (size_t k = 0; k < hw; k++) {
-            float v = (y[ch * hw + k] - lo) * sc;
-            cz->rgb[k * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-            /* the grey input resampled to T's output size when they differ */
-            size_t gy = (k / ow) * h / oh, gx = (k % ow) * w / ow;
-            float g = grey[gy * w + gx] * 255.0f;
+    mc_colorize_rgb(cz->y, oh, ow, cz->rgb);
+    for (size_t k = 0; k < hw; k++) {
+        /* the grey input resampled to T's output size when they differ */
+        size_t gy = (k / ow) * h / oh, gx = (k % ow) * w / ow;
+        float g = grey[gy * w + gx] * 255.0f;
+        for (int ch = 0; ch < 3; ch++) {
             float m = 0.5f * g + 0.5f * (float)cz->rgb[k * 3 + ch];
             cz->ov[k * 3 + ch] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : m + 0.5f);
         }

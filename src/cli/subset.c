@@ -99,10 +99,15 @@ int mc_cli_subset(int argc, char **argv) {
         rc = mc_err(MC_EARG, "round(%g * %d) = 0 rows: nothing to write", frac, n);
         goto fail;
     }
-    rows = mc_malloc((size_t)k * sizeof *rows, "row list");
-    if (!rows) { rc = MC_ENOMEM; goto fail; }
-    for (int i = 0; i < k; i++) rows[i] = ds ? ds->source_row[idx[i]] : idx[i];
-    if ((rc = mc_csv_write_rows(src, header, rows, k, out)) < 0) goto fail;
+    int nrows = k;
+    if (ds) {
+        if ((rc = mc_dataset_source_records(df, ds, idx, k, &rows, &nrows)) < 0) goto fail;
+    } else {
+        rows = mc_malloc((size_t)k * sizeof *rows, "row list");
+        if (!rows) { rc = MC_ENOMEM; goto fail; }
+        for (int i = 0; i < k; i++) rows[i] = idx[i];
+    }
+    if ((rc = mc_csv_write_rows(src, header, rows, nrows, out)) < 0) goto fail;
     fprintf(stderr, "medcolor subset: wrote %d of %d rows (frac %g, seed %llu) of %s to %s\n", k, n, frac,
             seed, src, strcmp(out, "-") == 0 ? "standard output" : out);
     free(idx);

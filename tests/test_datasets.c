@@ -162,8 +162,9 @@ static void test_datafile(void) {
     CHECK(parse_error("format = csv\ntrain = t.csv\nlabels = A\nview = lateral\n", "x.data:4: view = lateral needs view_column="), "csv view");
 
     /* the shipped files parse */
-    const char *shipped[] = {"data/chexpert.data", "data/nih.data", "data/mura-shoulder.data"};
-    for (int i = 0; i < 3; i++) {
+    const char *shipped[] = {"data/chexpert.data", "data/nih.data", "data/mura-shoulder.data", "data/mimic.data",
+                             "data/padchest.data", "data/vindr.data"};
+    for (int i = 0; i < 6; i++) {
         int rc = mc_datafile_load(&df, shipped[i], "/datasets");
         CHECK(rc == 0, "%s: %s", shipped[i], mc_errmsg());
         if (rc == 0 && i == 0) {
@@ -174,6 +175,13 @@ static void test_datafile(void) {
             CHECK(strcmp(df->train, "/datasets/CheXpert-v1.0-small/train.csv") == 0, "chexpert.data train: %s", df->train);
         }
         if (rc == 0 && i == 2) CHECK(df->body_part && strcmp(df->body_part, "XR_SHOULDER") == 0, "shoulder only");
+        if (rc == 0 && i == 3)
+            CHECK(df->format == MC_FORMAT_MIMIC && df->view == MC_VIEW_FRONTAL && df->metadata && df->nlabels == 5 &&
+                      df->policy[0] == MC_POLICY_ONES && df->policy[1] == MC_POLICY_ZEROS,
+                  "mimic.data: frontal, the paper's policies");
+        if (rc == 0 && i == 4)
+            CHECK(df->format == MC_FORMAT_PADCHEST && df->labelled_by == MC_LABELLED_PHYSICIAN, "padchest.data");
+        if (rc == 0 && i == 5) CHECK(df->format == MC_FORMAT_VINDR && df->aggregate == MC_AGG_ANY, "vindr.data");
         mc_datafile_free(df);
     }
 }
@@ -837,6 +845,71 @@ static void test_cxr_subset_cli(void) {
     }
 }
 
+/* `medcolor stats` on MIMIC-CXR-JPG (views from the metadata, the left-out study) and on VinDr-CXR
+ * with aggregate = uncertain (split readings counted as uncertain, then ignored) */
+static char *stats_of(const char *text, const char *file) {
+    char data[700], out[700];
+    snprintf(data, sizeof data, "%s/%s", mc_test_tmp(), file);
+    snprintf(out, sizeof out, "%s/%s.txt", mc_test_tmp(), file);
+    write_file(data, text);
+    fflush(stdout);
+    int saved = dup(1);
+    FILE *f = fopen(out, "w");
+    REQUIRE(f && saved >= 0, "capture");
+    dup2(fileno(f), 1);
+    char *argv[] = {"stats", data, "--root", trees, NULL};
+    int rc = mc_cli_stats(4, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    fclose(f);
+    CHECK(rc == 0, "stats %s: exit %d", file, rc);
+    char *t = NULL;
+    REQUIRE_OK(mc_text_read(out, &t, NULL));
+    return t;
+}
+
+static void test_cxr_stats_cli(void) {
+    char *t = stats_of("format = mimic\ntrain = mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-split.csv.gz\n" MIMIC_LABELS
+                       "metadata = mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-metadata.csv.gz\n", "mimic.data");
+    exp_row *e, *fr;
+    int n = read_expected("mimic_train", &e), nf = read_expected("mimic_train_frontal", &fr);
+    int nl = expected_value("mimic_train_lateral"), left = expected_value("mimic_train_left_out"), npat = 0, pos = 0;
+    for (int i = 0; i < n; i++) {
+        int first = 1;
+        for (int k = 0; k < i && first; k++) first = strcmp(e[k].patient, e[i].patient) != 0;
+        npat += first;
+        pos += e[i].y[0] == '1'; /* Atelectasis (U-Ones) */
+    }
+    char want[256];
+    snprintf(want, sizeof want, "images %d  patients %d  frontal %d  lateral %d", n, npat, nf, nl);
+    CHECK(strstr(t, want) != NULL, "MIMIC stats lack '%s':\n%s", want, t);
+    snprintf(want, sizeof want, "left out %d rows by the format's rules (first: ", left);
+    CHECK(left > 0 && strstr(t, want) != NULL, "MIMIC stats lack '%s':\n%s", want, t);
+    const char *at = strstr(t, "\n  Atelectasis ");
+    char pol[16] = "";
+    int got = -1;
+    if (at) sscanf(at + strlen("\n  Atelectasis "), " %15s %d", pol, &got);
+    CHECK(got == pos && strcmp(pol, "ones") == 0, "MIMIC stats: Atelectasis %s %d positives, expected ones %d", pol,
+          got, pos);
+    free(e);
+    free(fr);
+    free(t);
+    t = stats_of("format = vindr\ntrain = " VD_ANN "image_labels_train.csv\n" VD_LABELS
+                 "aggregate = uncertain\npolicy = ignore\n", "vindr.data");
+    n = read_expected("vindr_train_uncertain_ignore", &e);
+    int ign = 0, p0 = 0;
+    for (int i = 0; i < n; i++) ign += e[i].m[0] == '0', p0 += e[i].y[0] == '1';
+    at = strstr(t, "\n  Aortic enlargement ");
+    int gp = -1, gn = -1, gu = -1, gi = -1;
+    if (at) sscanf(at + strlen("\n  Aortic enlargement "), " %15s %d %d %d %d", pol, &gp, &gn, &gu, &gi);
+    CHECK(strstr(t, "patients -") && gp == p0 && gu == ign && gi == ign && gp + gn + gi == n,
+          "VinDr stats: Aortic enlargement %d pos %d neg %d uncertain %d ignored, expected %d pos, %d ignored:\n%s",
+          gp, gn, gu, gi, p0, ign, t);
+    free(e);
+    free(t);
+}
+
 static void test_cxr_trees(void) {
     char saved[512];
     snprintf(saved, sizeof saved, "%s", trees);
@@ -860,6 +933,7 @@ static void test_cxr_trees(void) {
     test_padchest_tree();
     test_vindr_tree();
     test_cxr_subset_cli();
+    test_cxr_stats_cli();
     snprintf(trees, sizeof trees, "%s", saved);
 }
 

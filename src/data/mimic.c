@@ -71,7 +71,7 @@ static int read_study_labels(mc_dataset *ds, const mc_datafile *df, mc_strmap *m
         }
         if (!(hname[j] = mc_strdup(c.f[lcol[j]]))) { rc = MC_ENOMEM; goto done; }
     }
-    if ((rc = mc_strmap_init(map, 262144)) < 0) goto done;
+    if ((rc = mc_strmap_init(map, 16384)) < 0) goto done;
     char key[64];
     while ((rc = mc_csv_next(&c)) > 0) {
         int bad = 0;
@@ -132,7 +132,7 @@ static int read_metadata(mc_dataset *ds, const mc_datafile *df, mc_strmap *map) 
     int nf = c.nf, cdic = mc_csv_col(&c, "dicom_id"), cview = mc_csv_col(&c, "ViewPosition");
     if (cdic < 0) { rc = mc_csv_no_column(&c, file, "image", "dicom_id"); goto done; }
     if (cview < 0) { rc = mc_csv_no_column(&c, file, "view", "ViewPosition"); goto done; }
-    if ((rc = mc_strmap_init(map, 524288)) < 0) goto done;
+    if ((rc = mc_strmap_init(map, 16384)) < 0) goto done;
     while ((rc = mc_csv_next(&c)) > 0) {
         int bad = 0, view = -1;
         if (c.nf != nf)

@@ -82,7 +82,7 @@ int mc_read_vindr(mc_dataset *ds, const mc_datafile *df, const char *csv) {
         if ((lcol[j] = vindr_col(&c, ds->labels[j])) < 0) { rc = mc_csv_no_column(&c, csv, "label", ds->labels[j]); goto done; }
         if (!(hname[j] = mc_strdup(c.f[lcol[j]]))) { rc = MC_ENOMEM; goto done; }
     }
-    if (mc_strmap_init(&byid, 32768) < 0 || mc_strmap_init(&pairs, 65536) < 0) { rc = MC_ENOMEM; goto done; }
+    if (mc_strmap_init(&byid, 4096) < 0 || mc_strmap_init(&pairs, 4096) < 0) { rc = MC_ENOMEM; goto done; }
     for (int rec = 0;; rec++) {
         if ((rc = mc_csv_next(&c)) <= 0) break;
         int bad = 0;

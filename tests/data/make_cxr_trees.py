@@ -158,6 +158,9 @@ for sp, name in [("train", "train"), ("validate", "valid"), ("test", "test")]:
                 continue
             ym = [target(raw[vals[o]], pol) for o, pol in PAPER]
             rows.append((rel, [a for a, _ in ym], [b for _, b in ym], subject))
+        if not frontal:
+            expect_value("mimic_%s_lateral" % name, sum(1 for im in images if im[0] == sp and im[3] is not None
+                                                         and im[4] in ("LATERAL", "LL")))
         tag = "mimic_%s%s" % (name, "_frontal" if frontal else "")
         expect(tag, rows)
         expect_value(tag + "_left_out", left)

@@ -92,12 +92,20 @@ datas = {
 }
 for i, (k, v) in enumerate(sorted(datas.items())):
     put("datafile", "%02d-%s" % (i, k), v)
+put("datafile", "10-mimic", "format = mimic\ntrain = m/split.csv.gz\nvalid = m/split.csv.gz\n"
+    "study_labels = m/chexpert.csv.gz\nmetadata = m/metadata.csv.gz\nimages = m\nview = frontal\n"
+    "labels = Edema:ones, Pleural Effusion\n")
+put("datafile", "11-padchest", "format = padchest\ntrain = p.csv\nimages = img\nlabelled_by = physician\n"
+    "test_frac = 0.2\nlabels = pleural effusion\n")
+put("datafile", "12-vindr", "format = vindr\ntrain = a/image_labels_train.csv\ntest = a/image_labels_test.csv\n"
+    "aggregate = uncertain\npolicy = ignore\nlabels = Cardiomegaly, No finding\n")
 dictionary("datafile", ["format", "chexpert", "nih", "mura", "csv", "root", "train", "valid", "test", "labels",
                         "policy", "ones", "zeros", "ignore", "U-", "view", "frontal", "lateral", "all",
                         "body_part", "XR_", "subset", "subset_seed", "valid_frac", "test_frac", "split_seed",
                         "entries", "images", "image_base", "path_column", "patient_column", "view_column",
                         "train_studies", "valid_studies", "test_studies", "bad_rows", "skip", "error", " = ",
-                        "4294967295", "1e-300"])
+                        "4294967295", "1e-300", "mimic", "padchest", "vindr", "study_labels", "metadata",
+                        "aggregate", "any", "majority", "uncertain", "labelled_by", "physician", "model"])
 
 # ---- CSV and gzip ---------------------------------------------------------------------------
 chx_head = ("Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"

@@ -740,6 +740,9 @@ static void test_mimic_tree(void) {
 static void test_padchest_tree(void) {
     const char *d = "format = padchest\ntrain = " PC_CSV "\n" PC_LABELS;
     check_split(d, "train", "padchest_all");
+    mc_dataset *ds = load(d, "train");
+    check_missing(ds, "missing_padchest_all");
+    mc_dataset_free(ds);
     char t[1024];
     snprintf(t, sizeof t, "%slabelled_by = physician\n", d);
     check_split(t, "train", "padchest_physician");

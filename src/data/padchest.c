@@ -5,7 +5,8 @@
  * came in), PatientID, Projection (PA, L, AP, AP_horizontal, COSTAL, EXCLUDE, UNK), MethodLabel
  * (Physician: the report was labelled by hand; RNN_model: by the authors' network) and Labels,
  * the report's findings as a Python list literal in one field: "['pleural effusion', 'cardiomegaly']".
- * Images: images=/<ImageDir>/<ImageID> (16-bit grey PNGs), images= by default the CSV's folder.
+ * Images: images=/<ImageDir>/<ImageID> (16-bit grey PNGs), or images=/<ImageID> when only that
+ * exists (a download unpacked into one folder); images= by default the CSV's folder.
  *
  * A label of the .data file is positive when one of the row's findings has its name (matched
  * like every label name: case, '_' = space, Effusion = pleural effusion), negative otherwise;
@@ -16,6 +17,7 @@
  * EXCLUDE, UNK and blank neither; any other Projection is a bad row. The patient is PatientID. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "data/data_internal.h"
 
 #define MAX_TERMS 256
@@ -159,6 +161,16 @@ int mc_read_padchest(mc_dataset *ds, const mc_datafile *df, const char *csv) {
         char *path = mc_malloc(need, "image path"), *patient = mc_strdup(pat);
         if (!path || !patient) { free(path); free(patient); rc = MC_ENOMEM; break; }
         snprintf(path, need, "%s/%s/%s", base, dir, id);
+        if (access(path, F_OK) != 0) { /* unpacked into one folder: images/<ImageID> */
+            char *flat = mc_path_join(base, id);
+            if (!flat) { free(path); free(patient); rc = MC_ENOMEM; break; }
+            if (access(flat, F_OK) == 0) {
+                free(path);
+                path = flat;
+            } else {
+                free(flat);
+            }
+        }
         if ((rc = mc_ds_push(ds, path, patient, raw, view, row)) < 0) break;
         continue;
     row_done:

@@ -192,7 +192,7 @@ FINDINGS = ["normal", "pleural effusion", "cardiomegaly", "pneumonia", "atelecta
             "aortic elongation", "COPD signs", "o'brien sign"]
 PC_LABELS = ["Pleural Effusion", "Cardiomegaly", "pneumonia", "Atelectasis", "COPD signs", "O'Brien sign"]
 PROJ = {"PA": 1, "L": 2, "AP": 1, "AP_horizontal": 1, "COSTAL": 0, "UNK": 0, "EXCLUDE": 0}
-pc_rows, pc_imgs = [], []
+pc_rows, pc_imgs, pc_missing = [], [], []
 for p in range(12):
     pid = "%032x" % rng.getrandbits(128)
     for k in range(rng.randint(1, 4)):
@@ -225,9 +225,16 @@ for p in range(12):
         row[PC_HEADER.index("Localizations")] = "['loc left']"
         pc_rows.append(row)
         rel = "%s/%s/%s" % (PC, d, iid)
-        png16(rel)
+        if n == 7:
+            rel = "%s/%s" % (PC, iid)  # unpacked into the one folder
+        if n == 11:
+            pc_missing.append(rel)  # not written: the missing-file check names <ImageDir>/<ImageID>
+        else:
+            png16(rel)
         pc_imgs.append((rel, pid, proj, meth, fs))
 write_csv(PC + "/PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv", PC_HEADER, pc_rows)
+with open(os.path.join(out, "expected", "missing_padchest_all.txt"), "w") as f:
+    f.write("".join(m + "\n" for m in pc_missing))
 
 
 def canon(s):

@@ -1,4 +1,5 @@
-/* mc_data.h — datasets as users have them on disk (CheXpert, ChestX-ray14, MURA, plain CSV).
+/* mc_data.h — datasets as users have them on disk (CheXpert, ChestX-ray14, MURA, MIMIC-CXR-JPG,
+ * PadChest, VinDr-CXR, plain CSV).
  * Part of the public API; included by medcolor.h.
  *
  * A dataset is described by a darknet-style `.data` file (docs/data.md):
@@ -22,7 +23,12 @@ extern "C" {
 #endif
 
 /* ---- constants ---------------------------------------------------------------------------- */
-enum { MC_FORMAT_CHEXPERT = 1, MC_FORMAT_NIH = 2, MC_FORMAT_MURA = 3, MC_FORMAT_CSV = 4 };
+enum { MC_FORMAT_CHEXPERT = 1, MC_FORMAT_NIH = 2, MC_FORMAT_MURA = 3, MC_FORMAT_CSV = 4, MC_FORMAT_MIMIC = 5,
+       MC_FORMAT_PADCHEST = 6, MC_FORMAT_VINDR = 7 };
+/* VinDr-CXR: how the labels of several radiologists of one image become one value (docs/data.md). */
+enum { MC_AGG_ANY = 0, MC_AGG_MAJORITY = 1, MC_AGG_ALL = 2, MC_AGG_UNCERTAIN = 3 };
+/* PadChest: which rows by who labelled the report (the MethodLabel column). */
+enum { MC_LABELLED_ALL = 0, MC_LABELLED_PHYSICIAN = 1, MC_LABELLED_MODEL = 2 };
 /* Uncertainty policy of a label: what an uncertain (-1) value becomes. */
 enum { MC_POLICY_ZEROS = 0, MC_POLICY_ONES = 1, MC_POLICY_IGNORE = 2 };
 /* View filter of a .data file, and the per-image view (0 = unknown). */
@@ -49,6 +55,9 @@ typedef struct mc_dataset {
     int *source_row;    /* [n] 0-based index of the row's record among source's data records */
     int skipped;        /* malformed rows skipped (bad_rows = skip) */
     char *skipped_first;/* message of the first skipped row, or NULL */
+    int left_out;       /* well-formed rows the reader's rules leave out (MIMIC: images of studies
+                           without labels; PadChest: rows without labels) */
+    char *left_out_first;/* why the first one was left out, or NULL */
     int capacity;       /* rows allocated (internal) */
 } mc_dataset;
 
@@ -71,12 +80,18 @@ typedef struct mc_datafile {
     double test_frac;      /* >0: test split drawn patient-disjoint from train (no test=) */
     uint32_t split_seed;
     char *entries;         /* nih: Data_Entry_2017[_v2020].csv */
-    char *images;          /* nih: folder holding images/ or images_NNN/images/ */
+    char *images;          /* nih: folder holding images/ or images_NNN/images/; mimic: holding files/;
+                              padchest: holding the ImageDir folders; vindr: holding train/ and test/
+                              (NULL for mimic/padchest/vindr = derived from each source, docs/data.md) */
     char *image_base;      /* chexpert/csv: folder image paths are relative to; NULL = default */
     char *path_column;     /* csv: NULL = first column */
     char *patient_column;  /* csv: NULL = none */
     char *view_column;     /* csv: NULL = none */
     char *train_studies, *valid_studies, *test_studies; /* mura: *_labeled_studies.csv */
+    char *study_labels;    /* mimic: mimic-cxr-2.0.0-chexpert.csv(.gz) (or -negbio), labels per study */
+    char *metadata;        /* mimic: mimic-cxr-2.0.0-metadata.csv(.gz) (ViewPosition); NULL = none */
+    int aggregate;         /* vindr: MC_AGG_* */
+    int labelled_by;       /* padchest: MC_LABELLED_* */
     int skip_bad;          /* 1: malformed rows are skipped and counted, 0: an error */
 } mc_datafile;
 
@@ -169,6 +184,11 @@ int mc_pandas_sample(int n, double frac, uint32_t seed, int **idx, int *k);
 /* Writes src's header (if has_header) and data records rows[0..k) byte-identical, in that order,
  * to out ("-" = stdout; a name ending in .gz is gzip-compressed). src may be gzip. */
 int mc_csv_write_rows(const char *src, int has_header, const int *rows, int k, const char *out);
+/* The source records (0-based data-record indices of ds->source) of rows idx[0..k) of ds, in that
+ * order: one per row, except VinDr-CXR's train file, where an image has one record per
+ * radiologist (all of them, grouped). *rows is malloc'd; *nrows its length. */
+int mc_dataset_source_records(const mc_datafile *df, const mc_dataset *ds, const int *idx, int k, int **rows,
+                              int *nrows);
 /* Number of data records of a CSV (blank lines are not records), for a subset of a plain CSV. */
 int mc_csv_count_records(const char *src, int has_header, int *n);
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define TARGETS(X) X(cfg) X(datafile) X(csv) X(gzip) X(dataset) X(safetensors) X(weights) X(image) X(json) \
-    X(exp) X(grid) X(runfiles) X(colorexp) X(predictions) X(pth) X(dicom)
+    X(exp) X(grid) X(runfiles) X(colorexp) X(predictions) X(pth) X(dicom) X(cxr)
 #define DECLARE(name) int mc_fuzz_##name(const uint8_t *data, size_t size);
 TARGETS(DECLARE)
 #define ENTRY(name) {#name, mc_fuzz_##name},

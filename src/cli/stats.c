@@ -18,6 +18,9 @@ static void print_split(const mc_dataset *ds, const mc_dataset_stats *st) {
     if (ds->skipped)
         printf("  skipped %d malformed rows (first: %s)\n", ds->skipped,
                ds->skipped_first ? ds->skipped_first : "?");
+    if (ds->left_out)
+        printf("  left out %d rows by the format's rules (first: %s)\n", ds->left_out,
+               ds->left_out_first ? ds->left_out_first : "?");
     int w = 5;
     for (int j = 0; j < ds->nlabels; j++)
         if ((int)strlen(ds->labels[j]) > w) w = (int)strlen(ds->labels[j]);

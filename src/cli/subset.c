@@ -40,7 +40,8 @@ int mc_cli_subset(int argc, char **argv) {
         "round(F*n) entries (round half to even) of numpy's RandomState(S).permutation(n), in that\n"
         "order. The output is a CSV in the input's own format: the same header, the chosen rows\n"
         "byte-identical. A .data file contributes the rows of its train split (after its view /\n"
-        "body-part filter and drawn valid/test splits) and its train source's format. The\n"
+        "body-part filter and drawn valid/test splits) and its train source's format (VinDr-CXR:\n"
+        "every radiologist's record of each chosen image). The\n"
         "thesis' CheXpert subsets: F in 0.1 0.05 0.01 0.005 0.002 0.001, S in 8 8829 2901.";
     const char *pos[1];
     int npos;
@@ -99,11 +100,18 @@ int mc_cli_subset(int argc, char **argv) {
         rc = mc_err(MC_EARG, "round(%g * %d) = 0 rows: nothing to write", frac, n);
         goto fail;
     }
-    rows = mc_malloc((size_t)k * sizeof *rows, "row list");
-    if (!rows) { rc = MC_ENOMEM; goto fail; }
-    for (int i = 0; i < k; i++) rows[i] = ds ? ds->source_row[idx[i]] : idx[i];
-    if ((rc = mc_csv_write_rows(src, header, rows, k, out)) < 0) goto fail;
-    fprintf(stderr, "medcolor subset: wrote %d of %d rows (frac %g, seed %llu) of %s to %s\n", k, n, frac,
+    int nrows = k;
+    if (ds) {
+        if ((rc = mc_dataset_source_records(df, ds, idx, k, &rows, &nrows)) < 0) goto fail;
+    } else {
+        rows = mc_malloc((size_t)k * sizeof *rows, "row list");
+        if (!rows) { rc = MC_ENOMEM; goto fail; }
+        for (int i = 0; i < k; i++) rows[i] = idx[i];
+    }
+    if ((rc = mc_csv_write_rows(src, header, rows, nrows, out)) < 0) goto fail;
+    char recs[48] = "";
+    if (nrows != k) snprintf(recs, sizeof recs, " (%d records)", nrows);
+    fprintf(stderr, "medcolor subset: wrote %d of %d rows%s (frac %g, seed %llu) of %s to %s\n", k, n, recs, frac,
             seed, src, strcmp(out, "-") == 0 ? "standard output" : out);
     free(idx);
     free(rows);

@@ -69,6 +69,9 @@ int mc_strieq(const char *a, const char *b);
 /* Parses a label value: exactly "1", "1.0", "0", "0.0", "-1", "-1.0" or "" -> MC_RAW_*;
  * anything else (" 1", "1.00", "+1", "0x1", "1e0", "nan") -> -100. */
 int mc_parse_raw_label(const char *s);
+/* 1 when s is a plain file name taken from a label file: letters, digits, '-', '_', '.', at most
+ * 255 bytes, not starting with '.' (so no folder and no ".."). */
+int mc_safe_file_name(const char *s);
 /* *out = a copy of the path component that starts with "patient", or NULL when none. */
 int mc_patient_from_path(const char *path, char **out);
 
@@ -101,5 +104,22 @@ int mc_read_plaincsv(mc_dataset *ds, const mc_datafile *df, const char *csv);
 int mc_read_mura(mc_dataset *ds, const mc_datafile *df, const char *paths_csv, const char *studies_csv);
 /* ChestX-ray14: the rows of split ("train" = the train pool before drawn splits). */
 int mc_read_nih(mc_dataset *ds, const mc_datafile *df, const char *split);
+/* MIMIC-CXR-JPG: the rows of split_csv (mimic-cxr-2.0.0-split.csv) whose split column names
+ * split ("valid" = "validate"), joined with df->study_labels and df->metadata (mimic.c). */
+int mc_read_mimic(mc_dataset *ds, const mc_datafile *df, const char *split_csv, const char *split);
+/* PadChest: PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv (padchest.c). */
+int mc_read_padchest(mc_dataset *ds, const mc_datafile *df, const char *csv);
+/* VinDr-CXR: annotations/image_labels_{train,test}.csv, one row per radiologist (vindr.c). */
+int mc_read_vindr(mc_dataset *ds, const mc_datafile *df, const char *csv);
+/* Every record of csv (a VinDr label file) whose image is that of record first[i], grouped by i
+ * in that order, each group in file order: *rows (malloc'd) of *nrows. */
+int mc_vindr_records(const char *csv, const int *first, int k, int **rows, int *nrows);
+/* A well-formed row the reader's rules leave out (MIMIC study without labels, ...): counted in
+ * ds->left_out, the message of the first kept in ds->left_out_first. */
+int mc_ds_left_out(mc_dataset *ds, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Finds a header column by label-name rules (exact, else case, '_' = space and the aliases). */
+int mc_csv_find_col(const mc_csv *c, const char *name);
+/* "csv:line: no WHAT column 'name' (the header has 'a', 'b', ...)" as the error; returns MC_EPARSE. */
+int mc_csv_no_column(const mc_csv *c, const char *csv, const char *what, const char *name);
 
 #endif

@@ -18,13 +18,17 @@
 #define F_NIH (1 << MC_FORMAT_NIH)
 #define F_MURA (1 << MC_FORMAT_MURA)
 #define F_CSV (1 << MC_FORMAT_CSV)
-#define F_ALL (F_CHX | F_NIH | F_MURA | F_CSV)
+#define F_MIMIC (1 << MC_FORMAT_MIMIC)
+#define F_PADCHEST (1 << MC_FORMAT_PADCHEST)
+#define F_VINDR (1 << MC_FORMAT_VINDR)
+#define F_ALL (F_CHX | F_NIH | F_MURA | F_CSV | F_MIMIC | F_PADCHEST | F_VINDR)
+#define FORMATS "chexpert, nih, mura, csv, mimic, padchest or vindr"
 
 enum {
     K_FORMAT, K_ROOT, K_TRAIN, K_VALID, K_TEST, K_LABELS, K_POLICY, K_VIEW, K_BODY_PART, K_SUBSET,
     K_SUBSET_SEED, K_VALID_FRAC, K_TEST_FRAC, K_SPLIT_SEED, K_ENTRIES, K_IMAGES, K_IMAGE_BASE,
     K_PATH_COLUMN, K_PATIENT_COLUMN, K_VIEW_COLUMN, K_TRAIN_STUDIES, K_VALID_STUDIES,
-    K_TEST_STUDIES, K_BAD_ROWS, K_COUNT
+    K_TEST_STUDIES, K_BAD_ROWS, K_STUDY_LABELS, K_METADATA, K_AGGREGATE, K_LABELLED_BY, K_COUNT
 };
 
 static const struct { const char *name; int formats; } keys[K_COUNT] = {
@@ -35,12 +39,14 @@ static const struct { const char *name; int formats; } keys[K_COUNT] = {
     [K_BODY_PART] = {"body_part", F_MURA},    [K_SUBSET] = {"subset", F_ALL},
     [K_SUBSET_SEED] = {"subset_seed", F_ALL}, [K_VALID_FRAC] = {"valid_frac", F_ALL},
     [K_TEST_FRAC] = {"test_frac", F_ALL},     [K_SPLIT_SEED] = {"split_seed", F_ALL},
-    [K_ENTRIES] = {"entries", F_NIH},         [K_IMAGES] = {"images", F_NIH},
+    [K_ENTRIES] = {"entries", F_NIH},         [K_IMAGES] = {"images", F_NIH | F_MIMIC | F_PADCHEST | F_VINDR},
     [K_IMAGE_BASE] = {"image_base", F_CHX | F_CSV},
     [K_PATH_COLUMN] = {"path_column", F_CSV}, [K_PATIENT_COLUMN] = {"patient_column", F_CSV},
     [K_VIEW_COLUMN] = {"view_column", F_CSV}, [K_TRAIN_STUDIES] = {"train_studies", F_MURA},
     [K_VALID_STUDIES] = {"valid_studies", F_MURA}, [K_TEST_STUDIES] = {"test_studies", F_MURA},
     [K_BAD_ROWS] = {"bad_rows", F_ALL},
+    [K_STUDY_LABELS] = {"study_labels", F_MIMIC}, [K_METADATA] = {"metadata", F_MIMIC},
+    [K_AGGREGATE] = {"aggregate", F_VINDR},   [K_LABELLED_BY] = {"labelled_by", F_PADCHEST},
 };
 
 const char *mc_format_name(int format) {
@@ -49,6 +55,9 @@ const char *mc_format_name(int format) {
     case MC_FORMAT_NIH: return "nih";
     case MC_FORMAT_MURA: return "mura";
     case MC_FORMAT_CSV: return "csv";
+    case MC_FORMAT_MIMIC: return "mimic";
+    case MC_FORMAT_PADCHEST: return "padchest";
+    case MC_FORMAT_VINDR: return "vindr";
     default: return "?";
     }
 }
@@ -67,7 +76,7 @@ void mc_datafile_free(mc_datafile *df) {
     char **strs[] = {&df->path, &df->root, &df->root_from, &df->train, &df->valid, &df->test,
                      &df->body_part, &df->entries, &df->images, &df->image_base, &df->path_column,
                      &df->patient_column, &df->view_column, &df->train_studies,
-                     &df->valid_studies, &df->test_studies};
+                     &df->valid_studies, &df->test_studies, &df->study_labels, &df->metadata};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
     if (df->labels)
         for (int i = 0; i < df->nlabels; i++) free(df->labels[i]);
@@ -216,14 +225,17 @@ static int is_abs_or_join(mc_datafile *df, char **dst, const char *val) {
 static int build(mc_datafile *df, parsed *p, const char *name, const char *root_override) {
     char lbuf[64];
     /* format */
-    if (!p->val[K_FORMAT]) return mc_err(MC_EPARSE, "%s: missing required key 'format' (chexpert, nih, mura or csv)", name);
+    if (!p->val[K_FORMAT]) return mc_err(MC_EPARSE, "%s: missing required key 'format' (" FORMATS ")", name);
     const char *fv = p->val[K_FORMAT];
     df->format = mc_strieq(fv, "chexpert") ? MC_FORMAT_CHEXPERT
                : mc_strieq(fv, "nih") || mc_strieq(fv, "chestx-ray14") ? MC_FORMAT_NIH
                : mc_strieq(fv, "mura") ? MC_FORMAT_MURA
-               : mc_strieq(fv, "csv") ? MC_FORMAT_CSV : 0;
+               : mc_strieq(fv, "csv") ? MC_FORMAT_CSV
+               : mc_strieq(fv, "mimic") || mc_strieq(fv, "mimic-cxr-jpg") ? MC_FORMAT_MIMIC
+               : mc_strieq(fv, "padchest") ? MC_FORMAT_PADCHEST
+               : mc_strieq(fv, "vindr") || mc_strieq(fv, "vindr-cxr") ? MC_FORMAT_VINDR : 0;
     if (!df->format)
-        return mc_err(MC_EPARSE, "%s:%d: unknown format '%s' (chexpert, nih, mura or csv)", name,
+        return mc_err(MC_EPARSE, "%s:%d: unknown format '%s' (" FORMATS ")", name,
                       p->line[K_FORMAT], fv);
     for (int k = 0; k < K_COUNT; k++)
         if (p->val[k] && !(keys[k].formats & (1 << df->format)))
@@ -263,6 +275,29 @@ static int build(mc_datafile *df, parsed *p, const char *name, const char *root_
         MC_TRY(is_abs_or_join(df, &df->entries, p->val[K_ENTRIES]));
         if (p->val[K_IMAGES]) MC_TRY(is_abs_or_join(df, &df->images, p->val[K_IMAGES]));
         else if (!(df->images = mc_path_dirname(df->entries))) return MC_ENOMEM;
+    }
+    if (df->format != MC_FORMAT_NIH && p->val[K_IMAGES]) MC_TRY(is_abs_or_join(df, &df->images, p->val[K_IMAGES]));
+    if (df->format == MC_FORMAT_MIMIC) {
+        if (!p->val[K_STUDY_LABELS])
+            return mc_err(MC_EPARSE, "%s: missing required key 'study_labels' (mimic-cxr-2.0.0-chexpert.csv.gz)", name);
+        MC_TRY(is_abs_or_join(df, &df->study_labels, p->val[K_STUDY_LABELS]));
+        if (p->val[K_METADATA]) MC_TRY(is_abs_or_join(df, &df->metadata, p->val[K_METADATA]));
+    }
+    if (p->val[K_AGGREGATE]) {
+        const char *v = p->val[K_AGGREGATE];
+        df->aggregate = mc_strieq(v, "any") ? MC_AGG_ANY : mc_strieq(v, "majority") ? MC_AGG_MAJORITY
+                      : mc_strieq(v, "all") ? MC_AGG_ALL : mc_strieq(v, "uncertain") ? MC_AGG_UNCERTAIN : -1;
+        if (df->aggregate < 0)
+            return mc_err(MC_EPARSE, "%s:%d: unknown aggregate '%s' (any, majority, all or uncertain)", name,
+                          p->line[K_AGGREGATE], v);
+    }
+    if (p->val[K_LABELLED_BY]) {
+        const char *v = p->val[K_LABELLED_BY];
+        df->labelled_by = mc_strieq(v, "all") ? MC_LABELLED_ALL : mc_strieq(v, "physician") ? MC_LABELLED_PHYSICIAN
+                        : mc_strieq(v, "model") ? MC_LABELLED_MODEL : -1;
+        if (df->labelled_by < 0)
+            return mc_err(MC_EPARSE, "%s:%d: unknown labelled_by '%s' (all, physician or model)", name,
+                          p->line[K_LABELLED_BY], v);
     }
     if (p->val[K_IMAGE_BASE]) MC_TRY(is_abs_or_join(df, &df->image_base, p->val[K_IMAGE_BASE]));
     if (p->val[K_TRAIN_STUDIES]) MC_TRY(is_abs_or_join(df, &df->train_studies, p->val[K_TRAIN_STUDIES]));
@@ -319,6 +354,11 @@ static int build(mc_datafile *df, parsed *p, const char *name, const char *root_
             return mc_err(MC_EPARSE, "%s:%d: ChestX-ray14 has frontal (PA/AP) views only", name, p->line[K_VIEW]);
         if (df->format == MC_FORMAT_CSV && df->view != MC_VIEW_ALL && !df->view_column)
             return mc_err(MC_EPARSE, "%s:%d: view = %s needs view_column=", name, p->line[K_VIEW], v);
+        if (df->format == MC_FORMAT_MIMIC && df->view != MC_VIEW_ALL && !df->metadata)
+            return mc_err(MC_EPARSE, "%s:%d: view = %s needs metadata= (mimic-cxr-2.0.0-metadata.csv.gz, its "
+                          "ViewPosition column)", name, p->line[K_VIEW], v);
+        if (df->format == MC_FORMAT_VINDR && df->view == MC_VIEW_LATERAL)
+            return mc_err(MC_EPARSE, "%s:%d: VinDr-CXR has postero-anterior views only", name, p->line[K_VIEW]);
     }
 
     /* body part */

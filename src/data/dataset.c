@@ -1,6 +1,8 @@
 /* dataset.c — mc_dataset: building rows, selecting rows, the label policy, loading one split of
  * a .data file (source -> filters -> patient-disjoint drawn splits -> subset -> policy), the
  * all-at-once missing-file check, and freeing. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@ void mc_dataset_free(mc_dataset *ds) {
     free(ds->source);
     free(ds->source_row);
     free(ds->skipped_first);
+    free(ds->left_out_first);
     free(ds);
 }
 
@@ -89,6 +92,20 @@ int mc_ds_push(mc_dataset *ds, char *path, char *patient, const int8_t *raw, int
     memcpy(ds->raw + (size_t)i * (size_t)ds->nlabels, raw, (size_t)ds->nlabels);
     ds->view[i] = (int8_t)view;
     ds->source_row[i] = source_row;
+    return MC_OK;
+}
+
+int mc_ds_left_out(mc_dataset *ds, const char *fmt, ...) {
+    ds->left_out++;
+    if (ds->left_out_first) return MC_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vasprintf(&ds->left_out_first, fmt, ap);
+    va_end(ap);
+    if (rc < 0) {
+        ds->left_out_first = NULL;
+        return mc_err(MC_ENOMEM, "out of memory (left-out row note)");
+    }
     return MC_OK;
 }
 
@@ -161,6 +178,30 @@ int mc_dataset_subset(mc_dataset *ds, double frac, uint32_t seed) {
     int rc = mc_dataset_select(ds, idx, k);
     free(idx);
     return rc;
+}
+
+int mc_dataset_source_records(const mc_datafile *df, const mc_dataset *ds, const int *idx, int k, int **rows,
+                              int *nrows) {
+    *rows = NULL;
+    *nrows = 0;
+    if (k < 0 || !ds->source_row) return mc_err(MC_EARG, "dataset has no source records");
+    int *first = mc_malloc((size_t)(k ? k : 1) * sizeof *first, "row list");
+    if (!first) return MC_ENOMEM;
+    for (int i = 0; i < k; i++) {
+        if (idx[i] < 0 || idx[i] >= ds->n) {
+            free(first);
+            return mc_err(MC_EARG, "dataset row %d does not exist (%d rows)", idx[i], ds->n);
+        }
+        first[i] = ds->source_row[idx[i]];
+    }
+    if (df && df->format == MC_FORMAT_VINDR) {
+        int rc = mc_vindr_records(ds->source, first, k, rows, nrows);
+        free(first);
+        return rc;
+    }
+    *rows = first;
+    *nrows = k;
+    return MC_OK;
 }
 
 int mc_dataset_apply_policy(mc_dataset *ds, const int *policy) {
@@ -245,6 +286,9 @@ static int load_source(mc_dataset **out, const mc_datafile *df, const char *spli
     case MC_FORMAT_CSV: rc = mc_read_plaincsv(*out, df, src); break;
     case MC_FORMAT_MURA: rc = mc_read_mura(*out, df, src, studies_for(df, split)); break;
     case MC_FORMAT_NIH: rc = mc_read_nih(*out, df, split); break;
+    case MC_FORMAT_MIMIC: rc = mc_read_mimic(*out, df, src, split); break;
+    case MC_FORMAT_PADCHEST: rc = mc_read_padchest(*out, df, src); break;
+    case MC_FORMAT_VINDR: rc = mc_read_vindr(*out, df, src); break;
     default: rc = mc_err(MC_EARG, "%s: unknown format %d", df->path, df->format);
     }
     if (rc < 0) {

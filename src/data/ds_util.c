@@ -178,3 +178,15 @@ int mc_patient_from_path(const char *path, char **out) {
         p++;
     }
 }
+
+int mc_safe_file_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 255 || s[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-' ||
+              ch == '_' || ch == '.'))
+            return 0;
+    }
+    return 1;
+}

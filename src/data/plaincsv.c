@@ -154,3 +154,12 @@ int mc_read_plaincsv(mc_dataset *ds, const mc_datafile *df, const char *csv) {
     };
     return mc_read_labelcsv(ds, df, csv, &spec);
 }
+
+/* the column lookup and its error, for the other readers (mimic.c, padchest.c, vindr.c) */
+int mc_csv_find_col(const mc_csv *c, const char *name) {
+    return find_col(c, name);
+}
+
+int mc_csv_no_column(const mc_csv *c, const char *csv, const char *what, const char *name) {
+    return no_column(c, csv, what, name);
+}

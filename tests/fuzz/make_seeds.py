@@ -92,12 +92,20 @@ datas = {
 }
 for i, (k, v) in enumerate(sorted(datas.items())):
     put("datafile", "%02d-%s" % (i, k), v)
+put("datafile", "10-mimic", "format = mimic\ntrain = m/split.csv.gz\nvalid = m/split.csv.gz\n"
+    "study_labels = m/chexpert.csv.gz\nmetadata = m/metadata.csv.gz\nimages = m\nview = frontal\n"
+    "labels = Edema:ones, Pleural Effusion\n")
+put("datafile", "11-padchest", "format = padchest\ntrain = p.csv\nimages = img\nlabelled_by = physician\n"
+    "test_frac = 0.2\nlabels = pleural effusion\n")
+put("datafile", "12-vindr", "format = vindr\ntrain = a/image_labels_train.csv\ntest = a/image_labels_test.csv\n"
+    "aggregate = uncertain\npolicy = ignore\nlabels = Cardiomegaly, No finding\n")
 dictionary("datafile", ["format", "chexpert", "nih", "mura", "csv", "root", "train", "valid", "test", "labels",
                         "policy", "ones", "zeros", "ignore", "U-", "view", "frontal", "lateral", "all",
                         "body_part", "XR_", "subset", "subset_seed", "valid_frac", "test_frac", "split_seed",
                         "entries", "images", "image_base", "path_column", "patient_column", "view_column",
                         "train_studies", "valid_studies", "test_studies", "bad_rows", "skip", "error", " = ",
-                        "4294967295", "1e-300"])
+                        "4294967295", "1e-300", "mimic", "padchest", "vindr", "study_labels", "metadata",
+                        "aggregate", "any", "majority", "uncertain", "labelled_by", "physician", "model"])
 
 # ---- CSV and gzip ---------------------------------------------------------------------------
 chx_head = ("Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
@@ -157,6 +165,53 @@ dictionary("dataset", ["Path", "Frontal/Lateral", "Frontal", "Lateral", "patient
                        "Cardiomegaly", "Effusion", "Atelectasis", "Pleural_Thickening", "|", "PA", "AP",
                        "XR_SHOULDER", "_positive/", "MURA-v1.1/", "CheXpert-v1.0-small/", "1.0", "-1.0", "0.0",
                        "\n@@@@\n"])
+
+# ---- MIMIC-CXR-JPG, PadChest, VinDr-CXR (fuzz_cxr: selector byte, then the files) ------------
+mimic_obs = "Atelectasis,Cardiomegaly,Edema,No Finding,Pleural Effusion"
+mimic_split = ("dicom_id,study_id,subject_id,split\n"
+               "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014,50414267,10000032,train\n"
+               "174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962,50414267,10000032,train\n"
+               "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,53189527,10000032,validate\n"
+               "68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714,53911762,10000764,test\n"
+               "fffabebf-74fd3a1f-673b6b41-96ec0ac9-2ab69818,57375967,10000898,train\n")
+mimic_labels = ("subject_id,study_id," + mimic_obs + "\n10000032,50414267,,,,1.0,\n10000032,53189527,-1.0,0.0,1.0,,1.0\n"
+                "10000764,53911762,1.0,-1.0,,,0.0\n")
+mimic_meta = ("dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition,Rows,Columns\n"
+              "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014,10000032,50414267,CHEST (PA AND LAT),PA,3056,2544\n"
+              "174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962,10000032,50414267,CHEST (PA AND LAT),LATERAL,3056,2544\n"
+              "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,10000032,53189527,CHEST (PA AND LAT),AP,3056,2544\n"
+              "68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714,10000764,53911762,CHEST (PORTABLE AP),,2705,2539\n"
+              "fffabebf-74fd3a1f-673b6b41-96ec0ac9-2ab69818,10000898,57375967,CHEST (PA AND LAT),LL,3056,2544\n")
+put("cxr", "00-mimic", ds(0, mimic_split, mimic_labels, mimic_meta))
+put("cxr", "01-mimic-gzip-skip-frontal", ds(4 | 8, gz(mimic_split + "x,1,2,dev\n"), gz(mimic_labels), gz(mimic_meta)))
+put("cxr", "02-mimic-nometa-drawn", ds(128 | 16 | 64, mimic_split, mimic_labels))
+pad_head = ("ImageID,ImageDir,PatientID,Projection,Report,MethodLabel,Labels,Localizations\n")
+pad_rows = ("216840111366964012283393834152009033102258826_00-059-087.png,0,1a2b,PA,\"derrame, leve\",Physician,"
+            "\"['pleural effusion', 'cardiomegaly']\",\"['loc left']\"\n"
+            "216840111366964012819207061112010307142602253_04-014-084.png,4,1a2b,L,,RNN_model,\"[' normal']\",[]\n"
+            "216840111366964013076187734852011291090445391_00-196-188.png,12,9f9f,AP_horizontal,,Physician,"
+            "\"[\"\"o'brien sign\"\", 'cardiomegaly']\",\n"
+            "216840111366964013590140476722013043111952381_02-065-198.png,3,7c7c,COSTAL,,Physician,,\n")
+put("cxr", "03-padchest", ds(1, pad_head + pad_rows))
+put("cxr", "04-padchest-physician-frontal-drawn", ds(1 | 128 | 8 | 16 | 4, pad_head + pad_rows + "bad.png,x,1,PA,,Physician,[,\n"))
+vd_cols = "Aortic enlargement,Cardiomegaly,Pleural effusion,Other lesion,COPD,Other diseases,No finding"
+vd_train = ("image_id,rad_id," + vd_cols + "\n"
+            "000434271f63a053c4128a0ba6352c7f,R2,0,1,0,0,0,0,0\n"
+            "00053190460d56c53cc3e57321387478,R11,0,0,0,0,0,0,1\n"
+            "000434271f63a053c4128a0ba6352c7f,R3,0,1,1,0,0,0,0\n"
+            "000434271f63a053c4128a0ba6352c7f,R4,0,0,1,0,0,1,0\n"
+            "00053190460d56c53cc3e57321387478,R9,0,0,0,0,0,0,1\n")
+vd_test = ("image_id," + vd_cols.replace("Other diseases", "Other disease") + "\n"
+           "002a34c58c5b758217ed1f584ccbcfe9,0,1,1,0,0,0,0\n0055b0cf28f5e2a1e5c47ac45bc7b3fd,0,0,0,0,0,0,1\n")
+put("cxr", "05-vindr", ds(2, vd_train, vd_test))
+put("cxr", "06-vindr-uncertain-ignore", ds(3 | 64, vd_train, vd_test))
+put("cxr", "07-vindr-majority-skip-subset", ds(2 | 128 | 4 | 16, vd_train + "000434271f63a053c4128a0ba6352c7f,R2,0,0,0,0,0,0,0\n",
+                                             vd_test))
+dictionary("cxr", ["dicom_id", "study_id", "subject_id", "split", "train", "validate", "test", "ViewPosition", "PA",
+                   "AP", "LATERAL", "LL", "AP AXIAL", "1.0", "-1.0", "0.0", "ImageID", "ImageDir", "PatientID",
+                   "Projection", "MethodLabel", "Physician", "RNN_model", "Labels", "AP_horizontal", "L", "['", "', '",
+                   "']", "\\'", "image_id", "rad_id", "R1", "Other disease", "Cardiomegaly", "Pleural effusion",
+                   "\n@@@@\n"])
 
 # ---- safetensors ----------------------------------------------------------------------------
 def st(tensors, meta=None, pad=True):

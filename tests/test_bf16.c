@@ -73,6 +73,9 @@ static void test_round(void) {
 }
 
 static void test_refusal(void) {
+    const char *was = getenv("MC_TEST_NO_BF16"); /* MC_TEST_NO_BF16=1 test_bf16: the skip, here */
+    char saved[16] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
     setenv("MC_TEST_NO_BF16", "1", 1);
     CHECK(!mc_cpu_has_bf16(), "MC_TEST_NO_BF16 pretends the CPU lacks AVX512-BF16");
     mc_backend *b = NULL;
@@ -87,7 +90,10 @@ static void test_refusal(void) {
                             "tiny.cfg", &(mc_net_opts){.precision = MC_PRECISION_BF16});
     CHECK(rc == MC_EUNSUP && !net, "network in bf16 refused: %d", rc);
     CHECK(strstr(mc_errmsg(), "AVX512-BF16") != NULL, "network refusal names AVX512-BF16: '%s'", mc_errmsg());
-    unsetenv("MC_TEST_NO_BF16");
+    if (was)
+        setenv("MC_TEST_NO_BF16", saved, 1);
+    else
+        unsetenv("MC_TEST_NO_BF16");
     rc = mc_backend_cpu_create(&b, &(mc_net_opts){.precision = 7});
     CHECK(rc == MC_EARG && !b, "precision 7 refused: %d", rc);
     /* the CUDA backend refuses it (or is not in this build) */

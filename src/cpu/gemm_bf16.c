@@ -85,29 +85,40 @@ T512 static inline __m512i rne16(__m512 x) {
     return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(0x7fc0));
 }
 
-/* op(A) rows [i0, i0+mr) (mr <= MR) as kp pairs x MR words: out[p*MR + i] */
-static void pack_a(int ta, const float *a, int lda, int i0, int mr, int k, uint32_t *out) {
+/* the kp words of a row of floats that is contiguous along k (r[0..k)) */
+T512 static void row_words(const float *r, int k, uint32_t *w) {
+    int q = 0, p = 0;
+    for (; q + 32 <= k; q += 32, p += 16) {
+        /* 32 floats -> 32 bf16 in order = 16 pairs (little-endian: element 2p in the low half) */
+        _mm256_storeu_si256((__m256i *)(w + p), _mm512_cvtepi32_epi16(rne16(_mm512_loadu_ps(r + q))));
+        _mm256_storeu_si256((__m256i *)(w + p + 8), _mm512_cvtepi32_epi16(rne16(_mm512_loadu_ps(r + q + 16))));
+    }
+    for (; q < k; q += 2, p++) w[p] = pair(r[q], q + 1 < k ? r[q + 1] : 0.0f);
+}
+
+/* op(A) rows [i0, i0+mr) (mr <= MR) as kp pairs x MR words: out[p*MR + i]; tmp: MR*kp words */
+T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int k, uint32_t *out, uint32_t *tmp) {
     const int kp = (k + 1) / 2;
-    memset(out, 0, (size_t)kp * MR * sizeof *out);
-    for (int i = 0; i < mr; i++) {
+    if (!ta) { /* rows of op(A) contiguous along k: their words, then transposed */
+        for (int i = 0; i < mr; i++) row_words(a + (size_t)(i0 + i) * lda, k, tmp + (size_t)i * kp);
         for (int p = 0; p < kp; p++) {
-            const int k0 = 2 * p;
-            float lo, hi = 0.0f;
-            if (ta) {
-                lo = a[(size_t)k0 * lda + i0 + i];
-                if (k0 + 1 < k) hi = a[(size_t)(k0 + 1) * lda + i0 + i];
-            } else {
-                const float *r = a + (size_t)(i0 + i) * lda;
-                lo = r[k0];
-                if (k0 + 1 < k) hi = r[k0 + 1];
-            }
-            out[(size_t)p * MR + i] = pair(lo, hi);
+            uint32_t *o = out + (size_t)p * MR;
+            for (int i = 0; i < mr; i++) o[i] = tmp[(size_t)i * kp + p];
+            for (int i = mr; i < MR; i++) o[i] = 0;
         }
+        return;
+    }
+    for (int p = 0; p < kp; p++) {
+        const int k0 = 2 * p;
+        const float *r0 = a + (size_t)k0 * lda + i0, *r1 = r0 + lda;
+        uint32_t *o = out + (size_t)p * MR;
+        for (int i = 0; i < mr; i++) o[i] = pair(r0[i], k0 + 1 < k ? r1[i] : 0.0f);
+        for (int i = mr; i < MR; i++) o[i] = 0;
     }
 }
 
-/* op(B) columns [j0, j0+nr) (nr <= NR) as kp pairs x NR words: out[p*NR + j] */
-T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int k, uint32_t *out) {
+/* op(B) columns [j0, j0+nr) (nr <= NR) as kp pairs x NR words: out[p*NR + j]; tmp: NR*kp words */
+T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int k, uint32_t *out, uint32_t *tmp) {
     const int kp = (k + 1) / 2;
     if (!tb && nr == NR) {
         /* rows of op(B) are contiguous: two rows at a time, 16 columns per vector */
@@ -122,21 +133,21 @@ T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int k, 
         }
         return;
     }
-    if (nr < NR) memset(out, 0, (size_t)kp * NR * sizeof *out);
-    for (int j = 0; j < nr; j++) {
+    if (tb) { /* columns of op(B) contiguous along k: their words, then transposed */
+        for (int j = 0; j < nr; j++) row_words(b + (size_t)(j0 + j) * ldb, k, tmp + (size_t)j * kp);
         for (int p = 0; p < kp; p++) {
-            const int k0 = 2 * p;
-            float lo, hi = 0.0f;
-            if (tb) {
-                const float *r = b + (size_t)(j0 + j) * ldb;
-                lo = r[k0];
-                if (k0 + 1 < k) hi = r[k0 + 1];
-            } else {
-                lo = b[(size_t)k0 * ldb + j0 + j];
-                if (k0 + 1 < k) hi = b[(size_t)(k0 + 1) * ldb + j0 + j];
-            }
-            out[(size_t)p * NR + j] = pair(lo, hi);
+            uint32_t *o = out + (size_t)p * NR;
+            for (int j = 0; j < nr; j++) o[j] = tmp[(size_t)j * kp + p];
+            for (int j = nr; j < NR; j++) o[j] = 0;
         }
+        return;
+    }
+    for (int p = 0; p < kp; p++) { /* the last strip of a non-transposed B */
+        const int k0 = 2 * p;
+        const float *r0 = b + (size_t)k0 * ldb + j0, *r1 = r0 + ldb;
+        uint32_t *o = out + (size_t)p * NR;
+        for (int j = 0; j < nr; j++) o[j] = pair(r0[j], k0 + 1 < k ? r1[j] : 0.0f);
+        for (int j = nr; j < NR; j++) o[j] = 0;
     }
 }
 
@@ -200,16 +211,16 @@ int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
         return MC_OK;
     }
     const size_t awords = (size_t)mb * kp * MR, bwords = (size_t)kp * NR;
-    uint32_t *buf = scratch(awords + bwords);
+    uint32_t *buf = scratch(awords + 2 * bwords);
     if (!buf) return MC_ENOMEM;
-    uint32_t *ap = buf, *bp = buf + awords;
+    uint32_t *ap = buf, *bp = buf + awords, *tmp = bp + bwords; /* tmp: NR*kp >= MR*kp words */
     for (int ib = 0; ib < mb; ib++) {
         const int i0 = ib * MR, mr = m - i0 < MR ? m - i0 : MR;
-        pack_a(ta, a, lda, i0, mr, k, ap + (size_t)ib * kp * MR);
+        pack_a(ta, a, lda, i0, mr, k, ap + (size_t)ib * kp * MR, tmp);
     }
     for (int j0 = 0; j0 < n; j0 += NR) {
         const int nr = n - j0 < NR ? n - j0 : NR;
-        pack_b(tb, b, ldb, j0, nr, k, bp);
+        pack_b(tb, b, ldb, j0, nr, k, bp, tmp);
         for (int ib = 0; ib < mb; ib++) {
             const int i0 = ib * MR, mr = m - i0 < MR ? m - i0 : MR;
             kernel(kp, ap + (size_t)ib * kp * MR, bp, mr, nr, alpha, beta, c + (size_t)i0 * ldc + j0, ldc);

@@ -128,6 +128,7 @@ FIXTURES := $(BUILD)/fixtures/.stamp
 $(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_transfer_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
+	$(PYTHON) tests/torch/make_bf16_fixtures.py $(BUILD)/fixtures
 	@touch $@
 fixtures: $(FIXTURES)
 

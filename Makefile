@@ -151,6 +151,7 @@ $(FIXTURES): $(filter-out tests/torch/make_network_fixtures.py tests/torch/make_
                           tests/torch/make_explain_fixtures.py,$(wildcard tests/torch/*.py))
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/torch/make_layer_fixtures.py $(BUILD)/fixtures
+	$(PYTHON) tests/torch/make_bf16_fixtures.py $(BUILD)/fixtures
 	@touch $@
 fixtures: $(FIXTURES)
 

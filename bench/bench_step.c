@@ -16,6 +16,10 @@
  *   --sgemm-peak  no network: the machine's float32 GEMM peak through OpenBLAS (what every
  *            convolution here ends in), square 2048 (and 1 thread at 1024), median of 5 calls after
  *            one warm-up; prints `sgemm threads=T gflops=X gflops_1thread=Y`
+ *   --bf16   the bf16 mode (mc_net_opts.precision = MC_PRECISION_BF16: bf16 GEMM operands, float32
+ *            sums; CPUs with AVX512-BF16, else the refusal and exit status 3); with --sgemm-peak
+ *            also the bf16 GEMM's peak (the CPU backend's gemm in bf16 mode, same sizes), printed
+ *            as `bf16gemm threads=T gflops=X gflops_1thread=Y`
  *   --dist   data-parallel (src/dist/): under mpirun -np N, each rank takes batch/N of the global
  *            batch, with synchronised batch norm and the gradients summed after backward; rank 0
  *            prints the line, with comm_median= the seconds per step spent communicating (the
@@ -64,6 +68,31 @@ static double sgemm_gflops(int n, int threads) {
     qsort(t + 1, 5, sizeof *t, cmp_double);
     free(a), free(b), free(c);
     return 2.0 * n * n * (double)n / t[3] * 1e-9;
+}
+
+/* GFLOP/s of the CPU backend's gemm in bf16 mode (cpu/gemm_bf16.c, cut among `threads` threads
+ * as every GEMM of the backend), n x n x n, median of 5 calls; 0 when it cannot run */
+static double bf16_gflops(int n, int threads) {
+    mc_backend *be = NULL;
+    if (mc_backend_cpu_create(&be, &(mc_net_opts){.threads = threads, .precision = MC_PRECISION_BF16}) < 0) return 0;
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    double t[6], g = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.2f;
+        for (int r = 0; r < 6; r++) {
+            double t0 = now();
+            if (be->gemm(be, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n) < 0) break;
+            t[r] = now() - t0;
+            if (r == 5) {
+                qsort(t + 1, 5, sizeof *t, cmp_double);
+                g = 2.0 * n * n * (double)n / t[3] * 1e-9;
+            }
+        }
+    }
+    free(a), free(b), free(c);
+    be->destroy(be);
+    return g;
 }
 
 /* multiply-adds of layer l's forward per image (convolutions and connected layers; 0 else) */
@@ -132,7 +161,7 @@ static int layer_profile(mc_net *net, int infer) {
 int main(int argc, char **argv) {
     mc_cli_blas_core(argv); /* the OpenBLAS kernels medcolor itself would use (src/cli/blascore.c) */
     const char *cfg = NULL, *stage = "all";
-    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0, dist = 0, peak = 0;
+    int steps = 3, warmup = 1, threads = 2, infer = 0, batch = 16, layers = 0, gpu = -1, adam = 0, dist = 0, peak = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stage") && i + 1 < argc) stage = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
@@ -145,10 +174,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--adam")) adam = 1;
         else if (!strcmp(argv[i], "--sgemm-peak")) peak = 1;
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
-                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam]  |  bench_step --sgemm-peak [--threads T]\n");
+                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam] [--bf16]  |  bench_step --sgemm-peak [--threads T] [--bf16]\n");
             return 2;
         }
     }
@@ -156,6 +186,15 @@ int main(int argc, char **argv) {
         if (threads < 1) threads = 1;
         double g1 = sgemm_gflops(1024, 1), gt = sgemm_gflops(2048, threads);
         printf("sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, gt, g1);
+        if (bf16) {
+            if (!mc_cpu_has_bf16()) {
+                fprintf(stderr, "bench_step: --precision bf16 needs a CPU with AVX512-BF16 (this CPU: %s)\n",
+                        mc_cpu_vector_isa());
+                return 3;
+            }
+            double b1 = bf16_gflops(1024, 1), bt = bf16_gflops(2048, threads);
+            printf("bf16gemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, bt, b1);
+        }
         return gt > 0 ? 0 : 1;
     }
     if (!cfg || steps < 1 || warmup < 0 || batch < 1) {
@@ -173,12 +212,17 @@ int main(int argc, char **argv) {
     const int global_batch = batch;
     batch /= mc_dist_size(world);
     mc_net *net;
-    mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer, .threads = threads};
+    mc_net_opts opts = {.batch = batch, .seed = 1, .inference_only = infer, .threads = threads,
+                        .precision = bf16 ? MC_PRECISION_BF16 : MC_PRECISION_FP32};
     if (gpu >= 0) {
         opts.backend = MC_BACKEND_CUDA;
         opts.gpu = gpu;
     }
-    if (mc_net_from_cfg(&net, cfg, &opts) < 0) return die(cfg);
+    if (mc_net_from_cfg(&net, cfg, &opts) < 0) {
+        int unsup = bf16 && !mc_cpu_has_bf16();
+        die(cfg);
+        return unsup ? 3 : 1; /* 3: this CPU cannot run bf16 (bench.sh leaves the row out) */
+    }
     int st = mc_stage_from_name(stage);
     if (st < 0 || mc_stage_apply(net, st) < 0) return die("stage");
     mc_net_set_train(net, !infer);
@@ -248,13 +292,13 @@ int main(int argc, char **argv) {
         }
     }
     if (infer)
-        printf("medcolor cfg=%s stage=%s mode=infer batch=%d threads=%d gpu=%d img_per_s=%.2f pass_median=%.3f "
+        printf("medcolor cfg=%s stage=%s mode=infer precision=%s batch=%d threads=%d gpu=%d img_per_s=%.2f pass_median=%.3f "
                "cpu_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
-               cfg, stage, batch, threads, gpu, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
+               cfg, stage, bf16 ? "bf16" : "fp32", batch, threads, gpu, batch / med, med, cmed, maxrss_mb(), (double)mc_net_loss(net));
     else
-        printf("medcolor cfg=%s stage=%s mode=train batch=%d threads=%d gpu=%d ranks=%d step_median=%.3f "
+        printf("medcolor cfg=%s stage=%s mode=train precision=%s batch=%d threads=%d gpu=%d ranks=%d step_median=%.3f "
                "step_min=%.3f cpu_median=%.3f comm_median=%.3f maxrss_mb=%.1f loss=%.4f\n",
-               cfg, stage, global_batch, threads, gpu, mc_dist_size(world), med, ts[0], cmed, mmed, maxrss_mb(),
+               cfg, stage, bf16 ? "bf16" : "fp32", global_batch, threads, gpu, mc_dist_size(world), med, ts[0], cmed, mmed, maxrss_mb(),
                (double)mc_net_loss(net));
     double gf = step_gflop(net, infer);
     printf("  %.1f GFLOP per %s%s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,

@@ -386,6 +386,7 @@ typedef struct mc_colorexp {
     double l_scale, l_shift; /* NaN: by the input's channels (mc_color_input_scaling) */
     int samples;            /* < 0: 8 */
     int workers, threads;   /* < 0: 2; 0: all cores */
+    int precision;          /* MC_PRECISION_FP32 (default) or _BF16 (mc_net_opts.precision) */
     int gpu;                /* -1: the CPU */
     long max_iters;         /* <= 0: none */
 } mc_colorexp;
@@ -534,6 +535,7 @@ typedef struct mc_experiment {
     uint64_t seed;          /* MC_SEED_UNSET: unset (finally 0) */
     int batch;              /* 0: the cfg's */
     int workers, threads;
+    int precision;          /* MC_PRECISION_FP32 (default) or _BF16 (mc_net_opts.precision) */
     int gpu;                /* -1: CPU; >= 0: the CUDA device (a GPU build) */
     double weight_decay;    /* < 0: unset (finally 1e-2) */
     int decoupled;          /* < 0: unset (finally 1) */

@@ -89,8 +89,16 @@ typedef struct mc_net_opts {
      * network is built) turns it off; MC_WINOGRAD_ON / MC_WINOGRAD_OFF whatever the environment.
      * On and off differ in float rounding (for comparisons). */
     int winograd;
+    /* The arithmetic of the convolution and connected-layer GEMMs (forward, backward-data,
+     * backward-filter). MC_PRECISION_FP32 (0, default): float32. MC_PRECISION_BF16: the CPU
+     * backend rounds both operands to bfloat16 and sums in float32, as PyTorch's CPU autocast
+     * does (own kernels on AVX512-BF16; Winograd is bypassed); everything else (batch norm,
+     * activations, losses, the optimiser, the weights themselves) stays float32. Refused
+     * (MC_EUNSUP) on a CPU without AVX512-BF16 and by the CUDA backend. docs/performance.md. */
+    int precision;
 } mc_net_opts;
 enum { MC_WINOGRAD_AUTO = 0, MC_WINOGRAD_ON = 1, MC_WINOGRAD_OFF = 2 };
+enum { MC_PRECISION_FP32 = 0, MC_PRECISION_BF16 = 1 };
 
 /* Builds a network from a darknet-style cfg file (or text). opts may be NULL. */
 int mc_net_from_cfg(mc_net **out, const char *path, const mc_net_opts *opts);
@@ -121,6 +129,8 @@ int mc_net_threads(const mc_net *net);
 int mc_blas_core_check(const char **chosen, const char **better);
 /* The widest x86 vector instructions this CPU has that matter for GEMM, as text. */
 const char *mc_cpu_vector_isa(void);
+/* 1 when this CPU can run the bf16 mode (AVX512-F and AVX512-BF16; mc_net_opts.precision). */
+int mc_cpu_has_bf16(void);
 
 /* The value of a [net] key as written in the cfg (training settings such as max_lr), or NULL. */
 const char *mc_net_cfg_value(const mc_net *net, const char *key);

@@ -13,6 +13,12 @@
 # in the table each step's GFLOP/s (convolutions and connected layers, the same count for both)
 # and medcolor's share of that peak.
 #
+# bf16 rows: where the CPU has AVX512-BF16, each configuration runs a second time with medcolor's
+# --precision bf16 (bench_step --bf16) against PyTorch under torch.autocast("cpu", bfloat16)
+# (bench_torch.py --bf16), rows marked "(bf16)"; the bf16 GEMM's peak (bench_step --sgemm-peak
+# --bf16) is printed beside the sgemm peak, and the bf16 rows' share is of that peak. BF16=0 leaves
+# them out; on a CPU without AVX512-BF16 a line says why they are missing.
+#
 # Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
 # configurations, e.g. ONLY=resnet18-pixelshuffle). The machine should be quiet: the load
@@ -40,7 +46,7 @@ gfs() { # gfs GFLOP SECONDS: GFLOP/s of the same work in that time
   awk -v g="$1" -v t="$2" 'BEGIN{if (g == "" || t <= 0) print "?"; else printf "%.1f", g / t}'
 }
 pct() { # pct GFLOP SECONDS: that rate as a percentage of the sgemm peak
-  awk -v g="$1" -v t="$2" -v p="${PEAK:-0}" 'BEGIN{if (g == "" || t <= 0 || p <= 0) print "?"; else printf "%.0f%%", 100 * g / t / p}'
+  awk -v g="$1" -v t="$2" -v p="${PEAK_ROW:-${PEAK:-0}}" 'BEGIN{if (g == "" || t <= 0 || p <= 0) print "?"; else printf "%.0f%%", 100 * g / t / p}'
 }
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
@@ -54,20 +60,35 @@ echo "vector ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(a
 peak_line=$("$BIN" --sgemm-peak --threads "$THREADS" 2>&1 | grep '^sgemm ')
 PEAK=$(field gflops "$peak_line")
 echo "sgemm peak (OpenBLAS, 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$peak_line") GFLOP/s"
+PRECS="fp32"
+if [ "${BF16:-1}" != 0 ]; then
+  if grep -qw avx512_bf16 /proc/cpuinfo; then
+    bpeak_line=$("$BIN" --sgemm-peak --bf16 --threads "$THREADS" 2>&1 | grep '^bf16gemm ')
+    BPEAK=$(field gflops "$bpeak_line")
+    echo "bf16 GEMM peak (medcolor's, bf16 operands, float32 sums, 2048^3, $THREADS threads): ${BPEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$bpeak_line") GFLOP/s"
+    PRECS="fp32 bf16"
+  else
+    echo "bf16 rows: none (this CPU lacks AVX512-BF16)"
+  fi
+fi
 echo
 rows=""
 ratios=""
 fail=0
 while read -r net stage mode; do
   [ -n "$ONLY" ] && [[ "$net $stage $mode" != *"$ONLY"* ]] && continue
+ for prec in $PRECS; do
   extra=""; [ "$mode" = infer ] && extra="--infer"; [ "$mode" = train-adam ] && extra="--adam"
+  [ "$prec" = bf16 ] && extra="$extra --bf16"
+  # the peak the share column is of, and the row's label
+  if [ "$prec" = bf16 ]; then PEAK_ROW=${BPEAK:-0}; tag=" (bf16)"; else PEAK_ROW=${PEAK:-0}; tag=""; fi
   mcout=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
   mc=$(echo "$mcout" | grep '^medcolor ')
   # "  514.2 GFLOP per step (...) = 1234.5 GFLOP/s at the median"
   gf=$(echo "$mcout" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
   th=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
   if [ -z "$mc" ] || [ -z "$th" ]; then
-    echo "FAILED: $net $stage $mode (medcolor: '${mc:-no output}', torch: '${th:-no output}')"
+    echo "FAILED: $net $stage $mode $prec (medcolor: '${mc:-no output}', torch: '${th:-no output}')"
     fail=1
     continue
   fi
@@ -78,20 +99,21 @@ while read -r net stage mode; do
     mv=$(field img_per_s "$mc"); tv=$(field img_per_s "$th")
     ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", b/a}')
     mt=$(field pass_median "$mc"); tt=$(awk -v b=16 -v v="$tv" 'BEGIN{printf "%.4f", b/v}')
-    rows="$rows| $net | inference (eval) | $mv img/s | $tv img/s | $ratio | $cratio | $(gfs "$gf" "$mt") | $(gfs "$gf" "$tt") | $(pct "$gf" "$mt") | $mrss | $trss |
+    rows="$rows| $net | inference (eval)$tag | $mv img/s | $tv img/s | $ratio | $cratio | $(gfs "$gf" "$mt") | $(gfs "$gf" "$tt") | $(pct "$gf" "$mt") | $mrss | $trss |
 "
   else
     mv=$(field step_median "$mc"); tv=$(field step_median "$th")
     ratio=$(awk -v a="$mv" -v b="$tv" 'BEGIN{printf "%.2f", a/b}')
-    rows="$rows| $net | $stage | $mv s | $tv s | $ratio | $cratio | $(gfs "$gf" "$mv") | $(gfs "$gf" "$tv") | $(pct "$gf" "$mv") | $mrss | $trss |
+    rows="$rows| $net | $stage$tag | $mv s | $tv s | $ratio | $cratio | $(gfs "$gf" "$mv") | $(gfs "$gf" "$tv") | $(pct "$gf" "$mv") | $mrss | $trss |
 "
   fi
-  ratios="${ratios}ratio $net/$stage/$mode = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss)
+  ratios="${ratios}ratio $net/$stage/$mode$([ "$prec" = bf16 ] && echo /bf16) = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss)
 "
-  echo "  done: $net $stage $mode: medcolor $mv, PyTorch $tv, ratio $ratio" >&2
+  echo "  done: $net $stage $mode $prec: medcolor $mv, PyTorch $tv, ratio $ratio" >&2
+ done
 done <<< "$CONFIGS"
 
-echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor GFLOP/s | PyTorch GFLOP/s | medcolor % of sgemm peak | medcolor peak RSS MB | PyTorch peak RSS MB |"
+echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor GFLOP/s | PyTorch GFLOP/s | medcolor % of sgemm peak (bf16 rows: of the bf16 GEMM peak) | medcolor peak RSS MB | PyTorch peak RSS MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf "%s" "$rows"
 echo

@@ -2,7 +2,7 @@
 """PyTorch's side of `make bench` (scripts/bench.sh): the same networks, stages and step as
 bench/bench_step.c, timed in the same way, in its own process.
 
-  bench_torch.py NET [--stage all|color] [--steps N] [--warmup W] [--threads T] [--batch B] [--infer]
+  bench_torch.py NET [--stage all|color] [--steps N] [--warmup W] [--threads T] [--batch B] [--infer] [--bf16]
 
 NET is a cfg name without .cfg: resnet18, resnet18-pixelshuffle, resnet18-coloru, resnet18-deconv,
 densenet121, densenet121-pixelshuffle, ..., or colorize/unet-resnet18 (colorize/unet-resnet34,
@@ -16,11 +16,17 @@ medcolor's default). Input: (B, 1, 320, 320) normal noise, 0/1 labels; SGD lr 0.
 momentum 0.9, weight decay 1e-4; BCEWithLogitsLoss. A step is zero_grad + forward + loss +
 backward + optimizer step.
 
+--bf16: the forward pass under torch.autocast("cpu", dtype=torch.bfloat16) (PyTorch's CPU autocast:
+convolutions and linear layers in bf16 through oneDNN, float32 master weights; the loss on the
+float32 copy of the output), the backward outside it, as PyTorch's documentation does; the
+counterpart of medcolor's --precision bf16 (bench_step --bf16).
+
 Prints one line: `torch net=... stage=... mode=train step_median=... step_min=... cpu_median=...
 maxrss_mb=...` (mode=infer: eval mode under no_grad, img_per_s=...): wall-clock and CPU seconds
 (all threads) per step, and this process's peak RSS.
 """
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -43,6 +49,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--infer", action="store_true")
     ap.add_argument("--adam", action="store_true", help="Adam lr 1e-4 instead of SGD")
+    ap.add_argument("--bf16", action="store_true", help="forward under torch.autocast('cpu', dtype=torch.bfloat16)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (each timed step ends with a synchronize)")
     ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (PyTorch's cuDNN default); off: true FP32 as medcolor's default")
     a = ap.parse_args()
@@ -73,12 +80,14 @@ def main():
     x = torch.randn(a.batch, cin, size, size).to(dev)
     y = (torch.rand(a.batch, *nout) > 0.5).float().to(dev)
     ts, cs = [], []
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.bf16 else contextlib.nullcontext
     if a.infer:
         m.eval()
         with torch.no_grad():
             for i in range(a.warmup + a.steps):
                 t, c = time.perf_counter(), time.process_time()
-                m(x)
+                with autocast():
+                    m(x)
                 sync()
                 if i >= a.warmup:
                     ts.append(time.perf_counter() - t)
@@ -94,7 +103,8 @@ def main():
         for i in range(a.warmup + a.steps):
             t, c = time.perf_counter(), time.process_time()
             opt.zero_grad()
-            loss = lossf(m(x), y)
+            with autocast():
+                loss = lossf(m(x).float(), y)
             loss.backward()
             opt.step()
             sync()
@@ -106,12 +116,13 @@ def main():
     n = len(ts)
     med = ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2])
     cmed = cs[n // 2] if n % 2 else 0.5 * (cs[n // 2 - 1] + cs[n // 2])
+    prec = "bf16" if a.bf16 else "fp32"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     if a.infer:
-        print(f"torch net={a.net} stage={a.stage} mode=infer batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
+        print(f"torch net={a.net} stage={a.stage} mode=infer precision={prec} batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
               f"img_per_s={a.batch / med:.2f} pass_median={med:.3f} cpu_median={cmed:.3f} maxrss_mb={rss:.1f} models={source}")
     else:
-        print(f"torch net={a.net} stage={a.stage} mode=train batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
+        print(f"torch net={a.net} stage={a.stage} mode=train precision={prec} batch={a.batch} threads={torch.get_num_threads()} device={a.device} "
               f"step_median={med:.3f} step_min={ts[0]:.3f} cpu_median={cmed:.3f} maxrss_mb={rss:.1f} models={source}")
 
 

@@ -66,6 +66,13 @@ sys=$(env -u OPENBLAS_CORETYPE MC_TEST_BLAS_CORE=Prescott MEDCOLOR_BLAS_CORE=kee
 sys=$(OPENBLAS_CORETYPE=Prescott "$BIN" info --system 2>&1)
 [[ "$sys" == *"OpenBLAS kernels: Prescott (OPENBLAS_CORETYPE=Prescott from the environment)"* ]] ||
   { echo "FAIL cli_info: a pinned core is kept: $sys"; fail=1; }
+# the bf16 mode's availability, as the CPU says (MC_TEST_NO_BF16=1 pretends it lacks AVX512-BF16)
+sys=$(MC_TEST_NO_BF16=1 "$BIN" info --system 2>&1)
+[[ "$sys" == *"bf16 mode (--precision bf16): not available (this CPU lacks AVX512-BF16)"* ]] || { echo "FAIL cli_info: bf16 line without AVX512-BF16: $sys"; fail=1; }
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  sys=$("$BIN" info --system 2>&1)
+  [[ "$sys" == *"bf16 mode (--precision bf16): available (AVX512-BF16)"* ]] || { echo "FAIL cli_info: bf16 line: $sys"; fail=1; }
+fi
 "$BIN" info --system cfg/resnet18.cfg >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL cli_info: --system with a cfg should exit 2"; fail=1; }
 [ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules, ResNet-34, 3 colorization networks ok; --system: $(echo "$want" | cut -c1-60)..."
 exit $fail

@@ -192,6 +192,19 @@ ck '[ $rc -eq 1 ] && [[ "$out" == *"missing.data"* ]]' "a missing .data exits 1 
 # go on to the next stage (an error of a stage ends the experiment)
 out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/nan" --stages color,all --epochs 1 --max-lr 1e9 --checkpoint-every 2 --quiet --threads 2 2>&1); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"finite"* || "$out" == *"nan"* ]] && [[ "$out" != *"mean AUC"* ]] && [ -s "$T/nan/1-color/checkpoint.safetensors" ] && [ ! -e "$T/nan/2-all" ]' "a diverging run: rc $rc: $out"
+# --precision bf16 (docs/performance.md "bf16"): refused with the CPU's ISA where AVX512-BF16 is
+# missing (MC_TEST_NO_BF16=1 pretends so, on every machine); where present a run in bf16 records
+# precision = bf16 and eval runs its weights in bf16; an unknown precision is a usage error
+out=$(MC_TEST_NO_BF16=1 "$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/bfno" --stages color --max-iters 2 --precision bf16 --quiet --threads 2 2>&1); rc=$?
+ck '[ $rc -eq 1 ] && [[ "$out" == *"--precision bf16 needs a CPU with AVX512-BF16 (this CPU: "* ]] && [ $(echo "$out" | wc -l) -eq 1 ]' "bf16 refused without AVX512-BF16: rc $rc: $out"
+out=$("$BIN" train "$T/run.exp" --precision fp16 2>&1); rc=$?
+ck '[ $rc -eq 2 ] && [[ "$out" == *"--precision"* ]]' "--precision fp16 is a usage error: rc $rc: $out"
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/bf" --stages color --max-iters 4 --precision bf16 --quiet --threads 2 2>&1); rc=$?
+  ck '[ $rc -eq 0 ] && grep -q "^precision = bf16$" "$T/bf/experiment.exp"' "train --precision bf16: rc $rc: $out"
+  out=$("$BIN" eval "$T/bf" --precision bf16 --quiet --bootstrap 0 2>&1); rc=$?
+  ck '[ $rc -eq 0 ] && [[ "$out" == *"Edema"* ]]' "eval --precision bf16: rc $rc: $out"
+fi
 rm "$T"/demo/CheXpert-v1.0-small/train/patient0000[1-3]/study1/view1_frontal.jpg
 out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/r2" --quiet 2>&1); rc=$?
 ck '[ $rc -eq 1 ] && [[ "$out" == *"3 "* ]]' "missing images are reported together before training: $out"

@@ -290,3 +290,5 @@ volatile sig_atomic_t *mc_cli_catch_stop(void) {
 }
 
 int mc_cli_stop_status(void) { return stop_signal ? 128 + (int)stop_signal : 0; }
+
+int mc_cli_precision(const char *v) { return v && !strcmp(v, "bf16") ? MC_PRECISION_BF16 : MC_PRECISION_FP32; }

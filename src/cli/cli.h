@@ -35,6 +35,14 @@ int mc_cli_colorize_train(int argc, char **argv);   /* src/cli/colorize_train.c 
 int mc_cli_colorize_predict(int argc, char **argv);
 
 /* helpers shared by the commands */
+/* --precision: the option's row (dst: const char *), and its value as MC_PRECISION_* (NULL: fp32;
+ * the parser has already checked the choice) */
+#define MC_CLI_PRECISION_OPT(dst)                                                                     \
+    {"--precision", 's', (dst),                                                                       \
+     "GEMMs of convolutions and connected layers in fp32, or bf16 (bf16 operands, float32 sums and "  \
+     "weights, as PyTorch's CPU autocast; a CPU with AVX512-BF16; docs/performance.md)",               \
+     "fp32", "fp32|bf16"}
+int mc_cli_precision(const char *v);
 /* The image paths of the arguments: a .txt argument is a list file (one path a line). */
 int mc_cli_collect_paths(int npos, const char **pos, char ***out, int *n);
 /* An option: name ("--max-lr"; aliases separated by ", " as in "-o, --output"; the name of its

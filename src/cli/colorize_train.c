@@ -13,7 +13,7 @@
 #include "core/core.h"
 
 typedef struct copts {
-    const char *out, *weights, *train, *valid, *optimizer;
+    const char *out, *weights, *train, *valid, *optimizer, *precision;
     long per_class, val_per_class, draw_seed, seed, batch, epochs, samples, workers, threads, gpu, max_iters,
         stop_after, size;
     double lr, wd, l_scale, l_shift;
@@ -141,7 +141,7 @@ static int run(mc_colorexp *e, const copts *c) {
         set[ns++] = sset[0], set[ns++] = sset[1];
     }
     set[ns] = NULL;
-    mc_net_opts no = {.batch = e->batch, .seed = e->seed, .set = set, .threads = e->threads,
+    mc_net_opts no = {.batch = e->batch, .seed = e->seed, .set = set, .threads = e->threads, .precision = e->precision,
                       .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
     mc_net *net = NULL;
     int rc = mc_net_from_cfg(&net, e->net, &no);
@@ -244,6 +244,7 @@ int mc_cli_colorize_train(int argc, char **argv) {
         {"--set", 'l', &c.set, "override a cfg key, layer.key=value (e.g. net.width=64)", NULL},
         {"--workers", 'i', &c.workers, "image decoding threads", "2", "1..64"},
         {"--threads", 'i', &c.threads, "compute threads (OpenMP/OpenBLAS)", "all cores", "0..1024"},
+        MC_CLI_PRECISION_OPT(&c.precision),
         {"--gpu", 'i', &c.gpu, "train on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},
         {"--resume", 'f', &c.resume, "continue a stopped run from its checkpoint", NULL},
         {"--overwrite", 'f', &c.overwrite, "start afresh in a run folder that holds a run", "refused"},
@@ -306,6 +307,7 @@ int mc_cli_colorize_train(int argc, char **argv) {
     if (c.workers >= 0) e.workers = (int)c.workers;
     if (c.threads >= 0) e.threads = (int)c.threads;
     if (c.gpu >= 0) e.gpu = (int)c.gpu;
+    if (c.precision) e.precision = mc_cli_precision(c.precision);
     if (c.max_iters > 0) e.max_iters = c.max_iters;
     if (c.size > 0 && !bad) {
         if (e.nset + 2 > 16) {
@@ -352,12 +354,14 @@ int mc_cli_colorize_predict(int argc, char **argv) {
     double l_scale = NAN, l_shift = NAN;
     long threads = -1;
     int quiet = 0;
+    const char *precision = NULL;
     const mc_opt opts[] = {
         {"-o", 's', &out, "output folder: <image name>.png per image (RGB, the image's size)", NULL},
         {"--l-scale", 'd', &l_scale, "network input = L * scale + shift (as trained)", "1 (1 input channel), 1/50 (3)",
          NULL},
         {"--l-shift", 'd', &l_shift, "see --l-scale", "0 (1 input channel), -1 (3)", NULL},
         {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
+        MC_CLI_PRECISION_OPT(&precision),
         {"--quiet", 'f', &quiet, "no progress output", NULL},
         MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
@@ -425,7 +429,8 @@ int mc_cli_colorize_predict(int argc, char **argv) {
     }
     if (!rc) rc = mc_cli_net_resolve("colorize-predict", warg, &t);
     if (!rc) {
-        mc_net_opts no = {.batch = 1, .threads = threads > 0 ? (int)threads : 0};
+        mc_net_opts no = {.batch = 1, .threads = threads > 0 ? (int)threads : 0,
+                          .precision = mc_cli_precision(precision)};
         rc = mc_cli_net_build("colorize-predict", has_cfg ? pos[0] : NULL, &t, &no, 0, 1, &net);
         mc_cli_net_free(&t);
     }

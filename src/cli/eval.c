@@ -22,7 +22,7 @@ int mc_cli_eval(int argc, char **argv) {
     int quiet = 0;
     long boot_reps = 2000, seed = 1, stratified = 1;
     double level = 0.95, spec = 0.9;
-    const char *compare = NULL;
+    const char *compare = NULL, *precision = NULL;
     mc_strlist set = {0};
     const mc_opt opts[] = {
         {"--split", 's', &split, "split to evaluate", "valid", "valid|test|train"},
@@ -32,6 +32,7 @@ int mc_cli_eval(int argc, char **argv) {
         {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
         {"--workers", 'i', &workers, "image loading threads", "1", "0..64"},
         {"--threads", 'i', &threads, "compute threads", "all cores", "0..1024"},
+        MC_CLI_PRECISION_OPT(&precision),
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
         {"--level", 'd', &level, "confidence level of the AUC intervals (DeLong and bootstrap)", "0.95", ">=0.5,<1"},
         {"--bootstrap", 'i', &boot_reps, "bootstrap replicates of each label's AUC (0: no bootstrap interval)", "2000",
@@ -122,7 +123,8 @@ int mc_cli_eval(int argc, char **argv) {
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
-    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
+    mc_net_opts o = {.batch = (int)batch, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads,
+                     .precision = mc_cli_precision(precision)};
     /* under mpirun/srun: each process evaluates its part of every batch (of the batch asked for
      * per process), rank 0 prints and writes (docs/distributed.md) */
     mc_dist *world = NULL;

@@ -40,6 +40,8 @@ int mc_cli_info(int argc, char **argv) {
         int weak = mc_blas_core_check(&chosen, &better);
         printf("medcolor %s\n", MC_VERSION);
         printf("CPU vector instructions: %s\n", mc_cpu_vector_isa());
+        printf("bf16 mode (--precision bf16): %s\n",
+               mc_cpu_has_bf16() ? "available (AVX512-BF16)" : "not available (this CPU lacks AVX512-BF16)");
         if (was)
             printf("OpenBLAS kernels: %s (medcolor set OPENBLAS_CORETYPE=%s: OpenBLAS chose %s, below this CPU)\n",
                    chosen, pin ? pin : "?", was);

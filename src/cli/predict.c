@@ -93,7 +93,7 @@ static int split_labels(strlist *l, const char *s, int strip_policy) {
 }
 
 int mc_cli_predict(int argc, char **argv) {
-    const char *cfg = NULL, *weights = NULL, *out = NULL, *labels_opt = NULL;
+    const char *cfg = NULL, *weights = NULL, *out = NULL, *labels_opt = NULL, *precision = NULL;
     int batch = 0, threads = 0, gpu = -1, status = 1, quiet = 0;
     long batch_opt = -1, threads_opt = 0, gpu_opt = -1;
     strlist inputs = {0}, paths = {0}, labels = {0};
@@ -107,6 +107,7 @@ int mc_cli_predict(int argc, char **argv) {
         {"--set", 'l', &set, "override a cfg key, layer.key=value", NULL},
         {"--threads N", 'i', &threads_opt, "CPU threads", "0 = all cores", "0..1024"},
         {"--gpu N", 'i', &gpu_opt, "run on CUDA device N (builds with GPU=1)", NULL, "0..1024"},
+        MC_CLI_PRECISION_OPT(&precision),
         {"--quiet", 'f', &quiet, "no progress on stderr", NULL},
         MC_CLI_WINDOW_OPT,
         {NULL, 0, NULL, NULL, NULL}};
@@ -202,7 +203,8 @@ int mc_cli_predict(int argc, char **argv) {
     int ns = 0;
     for (int i = 0; i < set.n; i++) sets[ns++] = set.v[i];
     sets[ns] = NULL;
-    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1, .set = sets, .threads = threads};
+    mc_net_opts o = {.batch = 1, .no_init = 1, .inference_only = 1, .set = sets, .threads = threads,
+                     .precision = mc_cli_precision(precision)};
     if (gpu >= 0) {
         o.backend = MC_BACKEND_CUDA;
         o.gpu = gpu;

@@ -7,7 +7,7 @@
 #include "medcolor.h"
 
 typedef struct common {
-    const char *out, *weights, *root, *stages, *stage, *optimizer;
+    const char *out, *weights, *root, *stages, *stage, *optimizer, *precision;
     double max_lr, subset, wd;
     long epochs, batch, seed, ckpt, max_iters, workers, threads, subset_seed, stop_after, gpu;
     int resume, overwrite, quiet, plain, l2, frozen_running;
@@ -50,6 +50,7 @@ static void init_common(common *c) {
     {"--set", 'l', &(c).set, "override a cfg key, layer.key=value (e.g. net.width=128, head.output=1)", NULL},   \
     {"--workers", 'i', &(c).workers, "image loading threads", "1", "0..64"},                                    \
     {"--threads", 'i', &(c).threads, "compute threads (OpenMP/OpenBLAS)", "all cores", "0..1024"},              \
+    MC_CLI_PRECISION_OPT(&(c).precision),                                                          \
     {"--gpu", 'i', &(c).gpu, "train on CUDA device N (a build with make GPU=1 CUDNN=1)", "the CPU", "0..1024"},   \
     {"--stop-after", 'i', &(c).stop_after, "stop (resumably) at the first checkpoint after this iteration", NULL, "1..2147483647"}, \
     {"--plain", 'f', &(c).plain, "plain progress lines instead of a progress bar", "bar on a terminal"},         \
@@ -75,6 +76,7 @@ static int apply_common(const char *cmd, const common *c, mc_experiment *e) {
     if (c->workers >= 0) e->workers = (int)c->workers;
     if (c->threads >= 0) e->threads = (int)c->threads;
     if (c->gpu >= 0) e->gpu = (int)c->gpu;
+    if (c->precision) e->precision = mc_cli_precision(c->precision);
     if (c->optimizer && (e->optimizer = mc_optimizer_from_name(c->optimizer)) < 0) {
         fprintf(stderr, "medcolor %s: --optimizer: %s\n", cmd, mc_errmsg());
         return 2;

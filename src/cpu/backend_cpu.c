@@ -102,10 +102,18 @@ static void scale_out(float *y, size_t n, float beta) {
 /* ---- GEMM and convolution (cpu/conv.c) ---------------------------------------------------- */
 static mc_cpu *cpu_of(mc_backend *be) { return (mc_cpu *)be->ctx; }
 
+/* bf16 mode: a worker thread that found no memory for its bf16 packing could not say so (errors
+ * are per thread): it set cpu->bf16_fail, reported here, on the caller's thread */
+static int bf16_status(mc_cpu *cpu, int r) {
+    if (r == MC_OK && cpu->bf16 && __atomic_exchange_n(&cpu->bf16_fail, 0, __ATOMIC_RELAXED))
+        return mc_err(MC_ENOMEM, "out of memory for the bf16 GEMM's packed operands");
+    return r;
+}
+
 static int cpu_gemm(mc_backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     mc_cpu_gemm(cpu_of(be), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return MC_OK;
+    return bf16_status(cpu_of(be), MC_OK);
 }
 
 /* the scratch is the backend's own (cpu/conv.h): none from the net */
@@ -113,17 +121,17 @@ static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) { return
 
 static int cpu_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
                         float beta, float *y, float *ws) {
-    return mc_cpu_conv_fwd(cpu_of(be), d, x, w, beta, y);
+    return bf16_status(cpu_of(be), mc_cpu_conv_fwd(cpu_of(be), d, x, w, beta, y));
 }
 
 static int cpu_conv_bwd_data(mc_backend *be, const mc_conv_desc *d, const float *dy, const float *w,
                              float beta, float *dx, float *ws) {
-    return mc_cpu_conv_bwd_data(cpu_of(be), d, dy, w, beta, dx);
+    return bf16_status(cpu_of(be), mc_cpu_conv_bwd_data(cpu_of(be), d, dy, w, beta, dx));
 }
 
 static int cpu_conv_bwd_filter(mc_backend *be, const mc_conv_desc *d, const float *x,
                                const float *dy, float beta, float *dw, float *ws) {
-    return mc_cpu_conv_bwd_filter(cpu_of(be), d, x, dy, beta, dw);
+    return bf16_status(cpu_of(be), mc_cpu_conv_bwd_filter(cpu_of(be), d, x, dy, beta, dw));
 }
 
 static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, float *y) {
@@ -1032,6 +1040,10 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         return mc_err(MC_EARG, "threads: %d (0 = all cores, or a count >= 1)", opts->threads);
     if (opts->winograd < MC_WINOGRAD_AUTO || opts->winograd > MC_WINOGRAD_OFF)
         return mc_err(MC_EARG, "winograd: %d is not MC_WINOGRAD_AUTO, _ON or _OFF", opts->winograd);
+    if (opts->precision != MC_PRECISION_FP32 && opts->precision != MC_PRECISION_BF16)
+        return mc_err(MC_EARG, "precision: %d is not MC_PRECISION_FP32 or MC_PRECISION_BF16", opts->precision);
+    if (opts->precision == MC_PRECISION_BF16 && !mc_cpu_bf16_available())
+        return mc_err(MC_EUNSUP, "--precision bf16 needs a CPU with AVX512-BF16 (this CPU: %s)", mc_cpu_vector_isa());
     mc_backend *be = mc_calloc(1, sizeof *be, "cpu backend");
     if (!be) return MC_ENOMEM;
     mc_cpu *cpu = mc_calloc(1, sizeof *cpu, "cpu backend");
@@ -1048,6 +1060,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
     } else {
         cpu->winograd = opts->winograd == MC_WINOGRAD_ON;
     }
+    cpu->bf16 = opts->precision == MC_PRECISION_BF16;
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).
      * Every GEMM of this backend runs inside our own OpenMP regions, already split by shape

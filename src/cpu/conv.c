@@ -87,12 +87,19 @@ static void scale_out(float *y, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) y[i] *= beta;
 }
 
-/* single-threaded GEMM (the caller's thread) */
-static void sgemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+/* single-threaded GEMM (the caller's thread): OpenBLAS's sgemm, or in bf16 mode the bf16 GEMM
+ * (cpu/gemm_bf16.c; a failure to get its packing scratch is recorded in cpu->bf16_fail and
+ * reported by the backend after the operation) */
+static void sgemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                    const float *b, int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (int i = 0; i < m; i++) scale_out(c + (size_t)i * ldc, (size_t)n, beta);
+        return;
+    }
+    if (cpu->bf16) {
+        if (mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != MC_OK)
+            __atomic_store_n(&((mc_cpu *)cpu)->bf16_fail, 1, __ATOMIC_RELAXED);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
@@ -104,7 +111,7 @@ static void sgemm1(int ta, int tb, int m, int n, int k, float alpha, const float
 void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     if (2.0 * m * n * (k > 0 ? k : 1) < 4e6 || (m < 16 && n < 32)) {
-        sgemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm1(cpu, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     const int split_n = n >= m, len = split_n ? n : m, unit = split_n ? 16 : 8;
@@ -114,10 +121,10 @@ void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float a
     for (int i = 0; i < np; i++) {
         const int j0 = i * q, j1 = j0 + q < len ? j0 + q : len;
         if (split_n)
-            sgemm1(ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
+            sgemm1(cpu, ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
                    c + j0, ldc);
         else
-            sgemm1(ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
+            sgemm1(cpu, ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
                    c + (size_t)j0 * ldc, ldc);
     }
 }
@@ -194,7 +201,12 @@ static void col2im_rows(const mc_conv_desc *d, int cg, const float *col, size_t 
 }
 
 
-static int use_winograd(const mc_cpu *cpu, const mc_conv_desc *d) { return cpu->winograd && mc_cpu_wino_ok(d); }
+/* bf16 mode bypasses Winograd: its GEMMs would round the transformed tiles, not the data, to
+ * bf16; direct bf16 convolutions round exactly what PyTorch's autocast rounds (the input, the
+ * weights, the output gradient) */
+static int use_winograd(const mc_cpu *cpu, const mc_conv_desc *d) {
+    return cpu->winograd && !cpu->bf16 && mc_cpu_wino_ok(d);
+}
 
 /* ---- the plan ------------------------------------------------------------------------- */
 typedef struct conv_plan {
@@ -296,18 +308,18 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
                     float *yg = y + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
                     int cols = (oy1 - oy0) * ow;
                     if (p.direct) {
-                        sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
+                        sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
                                yg, (int)ohw);
                     } else {
                         im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
-                        sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
+                        sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
                     }
                 } else {
                     const int nb = n1 - n0, cols = nb * (int)ohw;
                     for (int j = 0; j < nb; j++)
                         im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                     col + (size_t)j * ohw, (size_t)cols);
-                    sgemm1(0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
+                    sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
                     for (int j = 0; j < nb; j++)
                         for (int k = 0; k < kg; k++) {
                             float *dst = y + ((size_t)(n0 + j) * d->k + (size_t)g * kg + k) * ohw;
@@ -369,7 +381,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                 const int nb = n1 - n0, cols = nb * (int)ohw;
                 for (int g = 0; g < G; g++) {
                     pack_dy(&p, d, dy, n0, n1, g, pk);
-                    sgemm1(1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
+                    sgemm1(cpu, 1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
                            col, cols);
                     for (int j = 0; j < nb; j++) {
                         float *dxg = dx + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw;
@@ -390,13 +402,13 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                     const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
                     float *dxg = dx + ((size_t)n * d->c + (size_t)g * cg + c0) * hw;
                     if (p.direct) {
-                        sgemm1(1, 0, nc, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg, (int)hw);
+                        sgemm1(cpu, 1, 0, nc, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg, (int)hw);
                         continue;
                     }
                     scale_out(dxg, (size_t)nc * hw, beta);
                     for (int oy0 = 0; oy0 < d->oh; oy0 += p.rows) {
                         int oy1 = oy0 + p.rows < d->oh ? oy0 + p.rows : d->oh, cols = (oy1 - oy0) * ow;
-                        sgemm1(1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
+                        sgemm1(cpu, 1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
                                0.0f, col, cols);
                         col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
                     }
@@ -448,11 +460,11 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                         const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
                         int cols = (oy1 - oy0) * ow;
                         if (p.direct) {
-                            sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
+                            sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
                                    accg, kdim);
                         } else {
                             im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
-                            sgemm1(0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
+                            sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
                         }
                     } else {
                         const int nb = n1 - n0, cols = nb * (int)ohw;
@@ -460,7 +472,7 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                             im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                         col + (size_t)j * ohw, (size_t)cols);
                         pack_dy(&p, d, dy, n0, n1, g, pk);
-                        sgemm1(0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
+                        sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
                     }
                 }
             }

@@ -35,6 +35,7 @@
 #ifndef MC_CPU_CONV_H
 #define MC_CPU_CONV_H
 
+#include <stdint.h>
 #include "engine/backend.h"
 
 typedef struct mc_cpu_arena {
@@ -46,6 +47,8 @@ typedef struct mc_cpu_arena {
 typedef struct mc_cpu {
     int threads;        /* OpenMP threads of every parallel region (>= 1) */
     int winograd;       /* 1: Winograd for the 3x3 stride-1 convolutions that qualify */
+    int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
+    int bf16_fail;      /* set by a thread whose bf16 GEMM found no scratch memory */
     mc_cpu_arena arena; /* convolution scratch */
 } mc_cpu;
 
@@ -75,6 +78,19 @@ void mc_cpu_sum_into(const mc_cpu *cpu, float *a, const float *parts, size_t str
  * on each), the pieces spread over the backend's threads. */
 void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* bf16 mode (cpu/gemm_bf16.c; docs/performance.md "bf16"). mc_bf16_round: float32 to bf16 bits,
+ * round to nearest even, every NaN 0x7FC0 (PyTorch's conversion); mc_bf16_float: back (exact).
+ * mc_cpu_bf16_available: 1 when the CPU has AVX512-F and AVX512-BF16 (the environment variable
+ * MC_TEST_NO_BF16=1 pretends it has not, for tests of the refusal). mc_cpu_bf16_gemm: the
+ * single-threaded row-major C = alpha op(A) op(B) + beta C with bf16-rounded operands and float32
+ * accumulation, each element summed in increasing k whatever m and n; MC_ENOMEM (no message:
+ * it runs on worker threads) when its scratch cannot be had, MC_EUNSUP where not compiled in. */
+uint16_t mc_bf16_round(float f);
+float mc_bf16_float(uint16_t h);
+int mc_cpu_bf16_available(void);
+int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                     int ldb, float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,

@@ -51,6 +51,9 @@ int mc_backend_create(mc_backend **out, int id, const mc_net_opts *opts) {
         return mc_err(MC_EARG, "unknown backend %d (known: %s)", id, known);
     }
     if (!e->create) return mc_err(MC_EUNSUP, "%s", e->missing ? e->missing : "backend not in this build");
+    /* bf16 mode (mc_net_opts.precision) is the CPU backend's only */
+    if (opts && opts->precision == MC_PRECISION_BF16 && id != MC_BACKEND_CPU)
+        return mc_err(MC_EUNSUP, "--precision bf16 is implemented on the CPU backend only, not on %s", e->name);
     return e->create(out, opts ? opts : &defaults);
 }
 

@@ -128,6 +128,9 @@ int mc_colorexp_load(mc_colorexp *e, const char *path) {
     if (rc == MC_OK) rc = int_key(s, "workers", 1, 64, &e->workers);
     if (rc == MC_OK) rc = int_key(s, "threads", 0, 1024, &e->threads);
     if (rc == MC_OK) rc = int_key(s, "gpu", 0, 1024, &e->gpu);
+    static const char *const prec[] = {"fp32", "bf16", NULL};
+    if (rc == MC_OK && mc_cfg_has(s, "precision"))
+        rc = mc_cfg_enum(s, "precision", prec, MC_PRECISION_FP32, &e->precision);
     if (rc == MC_OK) rc = mc_cfg_overrides(s, e->set, &e->nset, 16);
     if (rc == MC_OK) rc = mc_cfg_check_unused(s);
     if (rc == MC_OK && (!e->net || !e->train || !e->valid))
@@ -219,6 +222,7 @@ int mc_colorexp_write(FILE *f, const mc_colorexp *e) {
     fprintf(f, "samples = %d\nworkers = %d\n", e->samples, e->workers);
     if (e->threads > 0) fprintf(f, "threads = %d\n", e->threads);
     if (e->gpu >= 0) fprintf(f, "gpu = %d\n", e->gpu);
+    if (e->precision == MC_PRECISION_BF16) fprintf(f, "precision = bf16\n");
     if (e->nset) {
         fprintf(f, "set = ");
         for (int i = 0; i < e->nset; i++) fprintf(f, "%s%s", i ? ", " : "", e->set[i]);

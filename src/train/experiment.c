@@ -179,6 +179,9 @@ int mc_experiment_load(mc_experiment *e, const char *path) {
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "workers", 1, 0, 64, &e->workers);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "threads", 0, 0, 1024, &e->threads);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "gpu", -1, -1, 1024, &e->gpu);
+            static const char *const prec[] = {"fp32", "bf16", NULL};
+            if (rc == MC_OK && mc_cfg_has(s, "precision"))
+                rc = mc_cfg_enum(s, "precision", prec, MC_PRECISION_FP32, &e->precision);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "bn_sync", 1, 0, 1, &e->bn_sync);
             if (rc == MC_OK) rc = mc_cfg_int_range(s, "batch_per_rank", 0, 0, 1, &e->batch_per_rank);
             if (rc == MC_OK) rc = mc_cfg_double_min(s, "weight_decay", e->weight_decay, 0, 0, &e->weight_decay);
@@ -402,7 +405,7 @@ static int build_net(const mc_experiment *e, int nlabels, mc_dist *dist, mc_net 
     set[n] = NULL;
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
                      .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0,
-                     .threads = e->threads};
+                     .threads = e->threads, .precision = e->precision};
     if (mc_dist_size(dist) > 1) { /* each rank's batch, GPU and cores (src/dist/) */
         mc_net_train_keys k;
         if (!o.batch) MC_TRY(mc_net_cfg_train_keys(e->net, set, &k));
@@ -446,6 +449,7 @@ int mc_experiment_write(FILE *f, const mc_experiment *e, int resolve) {
     if (e->seed != MC_SEED_UNSET) fprintf(f, "seed = %llu\n", (unsigned long long)e->seed);
     if (e->batch) fprintf(f, "batch = %d\n", e->batch);
     if (e->gpu >= 0) fprintf(f, "gpu = %d\n", e->gpu);
+    if (e->precision == MC_PRECISION_BF16) fprintf(f, "precision = bf16\n");
     fprintf(f, "workers = %d\nthreads = %d\n", e->workers, e->threads);
     if (!e->bn_sync) fprintf(f, "bn_sync = 0\n");
     if (e->batch_per_rank) fprintf(f, "batch_per_rank = 1\n");

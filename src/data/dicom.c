@@ -417,7 +417,7 @@ static int to_mc(int kind) {
 }
 
 int mc_dicom_probe(const char *path, mc_image_info *info) {
-    MC_TRY(dicom_prescan(path));
+    if (mc_dicom_supported()) MC_TRY(dicom_prescan(path)); /* without GDCM: the stub's message */
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 0, msg, sizeof msg);
@@ -432,7 +432,7 @@ int mc_dicom_probe(const char *path, mc_image_info *info) {
 }
 
 int mc_dicom_load_grey(const char *path, mc_image *img, const mc_image_window *win) {
-    MC_TRY(dicom_prescan(path));
+    if (mc_dicom_supported()) MC_TRY(dicom_prescan(path)); /* without GDCM: the stub's message */
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 1, msg, sizeof msg);

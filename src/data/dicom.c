@@ -401,7 +401,12 @@ static int dicom_prescan(const char *path) {
     unsigned char h[132];
     if (rc == MC_OK && d.size >= 132 && fread(h, 1, 132, f) == 132 && !memcmp(h + 128, "DICM", 4)) pos = 132;
     if (rc == MC_OK) rc = scan_read(&d, pos, h, 8, d.size, "the first element");
-    if (rc == MC_OK && u16at(h, 0) == 0x0002) rc = scan_elements(&d, &pos, d.size, 0, 0, 1); /* meta group */
+    if (rc == MC_OK && u16at(h, 0) == 0x0002) {
+        rc = scan_elements(&d, &pos, d.size, 0, 0, 1); /* meta group */
+        if (rc == MC_OK && !d.ts[0]) /* GDCM's guessing asserts on some such files (fuzz_dicom) */
+            rc = mc_err(MC_EPARSE, "%s: corrupt DICOM: a File Meta group without Transfer Syntax UID (0002,0010)", path);
+        if (rc == MC_OK && pos >= d.size) rc = mc_err(MC_EPARSE, "%s: corrupt DICOM: nothing after the File Meta group", path);
+    }
     if (rc == MC_OK && pos == 0) { /* no meta group: explicit VR if a VR is where it would be */
         d.explicit_vr = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
     }
@@ -417,7 +422,7 @@ static int to_mc(int kind) {
 }
 
 int mc_dicom_probe(const char *path, mc_image_info *info) {
-    MC_TRY(dicom_prescan(path));
+    if (mc_dicom_supported()) MC_TRY(dicom_prescan(path)); /* without GDCM: the stub's message */
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 0, msg, sizeof msg);
@@ -432,7 +437,7 @@ int mc_dicom_probe(const char *path, mc_image_info *info) {
 }
 
 int mc_dicom_load_grey(const char *path, mc_image *img, const mc_image_window *win) {
-    MC_TRY(dicom_prescan(path));
+    if (mc_dicom_supported()) MC_TRY(dicom_prescan(path)); /* without GDCM: the stub's message */
     mc_dicom_raw raw;
     char msg[600];
     int kind = mc_dicom_gdcm_read(path, &raw, MC_IMAGE_MAX_PIXELS, 1, msg, sizeof msg);

@@ -146,7 +146,7 @@ three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN predict "$T/run" "$T/tw
 echo "not an image" > "$T/bad.jpg"
 { head -6 "$T/seven.txt"; echo "$T/bad.jpg"; } > "$T/bad.txt"
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN predict "$T/run" "$T/bad.txt" --batch 2 -o "$T/pb.csv" --quiet 2>&1); rc=$?
-[ $rc -ne 0 ] && [[ "$out" == *"medcolor predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG or JPEG file"* ]] &&
+[ $rc -ne 0 ] && [[ "$out" == *"medcolor predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG, JPEG or DICOM file"* ]] &&
   [ ! -e "$T/pb.csv" ] || no "predict on 3 ranks, a bad image on rank 2: rc $rc: $out"
 # run-grid under mpirun: each run data-parallel over the ranks (a run with several GPUs), the
 # same weights, bit for bit, as `mpirun -np 2 medcolor train` of the run's own experiment; rank 0

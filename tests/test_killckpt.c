@@ -44,7 +44,15 @@ static double uniform(void) {
 
 /* runs medcolor train into out (with --resume when resume); killed after delay_us (< 0: never).
  * Returns the exit status, or -SIGKILL when it was killed. */
-static int train(const char *out, int resume, long delay_us) {
+static int train_watch(const char *out, int resume, long delay_us, const char *watch, double *t_watch);
+static int train(const char *out, int resume, long delay_us) { return train_watch(out, resume, delay_us, NULL, NULL); }
+
+/* as train; with watch (and no kill), *t_watch = the seconds from the start until the file watch
+ * first exists (polled every 0.5 ms; -1: never) */
+static int train_watch(const char *out, int resume, long delay_us, const char *watch, double *t_watch) {
+    struct timespec w0, w1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    if (t_watch) *t_watch = -1;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -67,6 +75,20 @@ static int train(const char *out, int resume, long delay_us) {
         kill(pid, SIGKILL);
     }
     int st;
+    if (watch && delay_us < 0) {
+        for (;;) {
+            pid_t r = waitpid(pid, &st, WNOHANG);
+            if (r == pid || (r < 0 && errno != EINTR)) break;
+            if (*t_watch < 0 && access(watch, F_OK) == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &w1);
+                *t_watch = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
+            }
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+        }
+        if (WIFSIGNALED(st)) return -WTERMSIG(st);
+        return WEXITSTATUS(st);
+    }
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     if (WIFSIGNALED(st)) return -WTERMSIG(st);
@@ -176,16 +198,22 @@ int main(void) {
     snprintf(stage, sizeof stage, "%s/1-color", run);
     snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", stage);
     struct timespec t0, t1;
+    char ref_ck[900];
+    snprintf(ref_ck, sizeof ref_ck, "%s/1-color/checkpoint.safetensors", ref);
+    double t_first;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    REQUIRE(train(ref, 0, -1) == 0, "the reference run failed");
+    REQUIRE(train_watch(ref, 0, -1, ref_ck, &t_first) == 0, "the reference run failed");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     const long total = 12 * (96 / 8);
-    /* a kill within the first 1/8 of a whole run: each life of the process goes a few iterations */
-    long span = (long)(secs * 1e6 / 8);
+    /* a kill between half the start-up (until the first checkpoint: loading, the run folder, the
+     * first iteration; on a loaded machine it can be most of a short run, 2026-12-04) and an
+     * eighth of the training after it: each life of the process goes a few iterations */
+    if (t_first < 0 || t_first > secs) t_first = 0;
+    long lo = (long)(t_first * 1e6 / 2), span = (long)(t_first * 1e6 / 2 + (secs - t_first) * 1e6 / 8);
     if (span < 20000) span = 20000;
-    printf("  uninterrupted: %ld iterations, a checkpoint after each, in %.2f s; kills within %.0f ms of a start\n",
-           total, secs, span / 1e3);
+    printf("  uninterrupted: %ld iterations, a checkpoint after each, in %.2f s (the first after %.0f ms); kills "
+           "%.0f to %.0f ms after a start\n", total, secs, t_first * 1e3, lo / 1e3, (lo + span) / 1e3);
 
     mc_net *net;
     mc_net_opts o = {.batch = 8, .no_init = 1};
@@ -206,7 +234,7 @@ int main(void) {
         snprintf(path, sizeof path, "%s/log.csv", run);
         int resume = exists(path);
         resumed += resume && exists(ck);
-        long delay = (long)(uniform() * (double)span);
+        long delay = lo + (long)(uniform() * (double)span);
         int rc = train(run, resume, delay);
         if (rc != -SIGKILL) {
             /* it ended before the kill: finished, or an error */

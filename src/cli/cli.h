@@ -124,6 +124,17 @@ typedef struct mc_cli_net {
 } mc_cli_net;
 /* 1 when a command's first argument is a cfg (ends in .cfg, or a text file), not weights or a run */
 int mc_cli_is_cfg(const char *path);
+/* The arguments of `CMD [net.cfg] <weights | run folder> <image...|list.txt> [options]` (explain,
+ * features): parsed with opts into pos (allocated: free it), the cfg (NULL: none), the weights
+ * argument and the index of the first image in pos. Returns -1 to go on, else the exit status
+ * (0 after --help, 2 on a usage error, 1 out of memory), pos then freed. */
+typedef struct mc_cli_net_args {
+    const char **pos;
+    int npos, img0;
+    const char *cfg, *weights;
+} mc_cli_net_args;
+int mc_cli_parse_net_images(const char *cmd, int argc, char **argv, const mc_opt *opts, const char *syn,
+                            const char *about, mc_cli_net_args *a);
 /* arg: a weights file or a run folder (saying on stderr which weights it means); reads what the
  * weights carry. Prints its errors; 0 ok, 1 error. */
 int mc_cli_net_resolve(const char *cmd, const char *arg, mc_cli_net *t);

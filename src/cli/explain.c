@@ -56,28 +56,11 @@ int mc_cli_explain(int argc, char **argv) {
         "(<label>/cam at the layer's size, <label>/heatmap at the input's), the logits, the grey input and\n"
         "T's output. Labels are the names the weights carry, else the cfg's labels=, else out0, out1, ...\n"
         "See docs/explain.md.";
-    const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos);
-    if (!pos) {
-        fprintf(stderr, "medcolor explain: out of memory\n");
-        return 1;
-    }
-    int npos;
-    int r = mc_cli_parse("explain", argc, argv, opts, pos, argc, &npos, syn, about);
-    if (r) {
-        free(pos);
-        return r == 1 ? 0 : 2;
-    }
-    const char *cfg = NULL;
-    int img0 = 0;
-    if (npos >= 1 && mc_cli_is_cfg(pos[0])) {
-        cfg = pos[0];
-        img0 = 1;
-    }
-    const char *weights = npos > img0 ? pos[img0++] : NULL;
-    if (!weights || npos <= img0) {
-        free(pos);
-        return mc_cli_args_error("explain", "[net.cfg] <weights | run folder> <image...|list.txt>", npos);
-    }
+    mc_cli_net_args na;
+    int r = mc_cli_parse_net_images("explain", argc, argv, opts, syn, about, &na);
+    if (r >= 0) return r;
+    const char **pos = na.pos, *cfg = na.cfg, *weights = na.weights;
+    int npos = na.npos, img0 = na.img0;
     if (!out) {
         free(pos);
         fprintf(stderr, "medcolor explain: -o DIR is required (see medcolor explain --help)\n");

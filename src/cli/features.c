@@ -38,28 +38,11 @@ int mc_cli_features(int argc, char **argv) {
         "image-to-image network's (output 2 x H x W at the input's size, cfg/colorize/) the CIELAB\n"
         "lightness L at the input size, as L/50 - 1 in 3 input channels or L in 1 (--l-scale, --l-shift).\n"
         "For embeddings, and to compare a network with another implementation (docs/features.md).";
-    const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos);
-    if (!pos) {
-        fprintf(stderr, "medcolor features: out of memory\n");
-        return 1;
-    }
-    int npos;
-    int r = mc_cli_parse("features", argc, argv, opts, pos, argc, &npos, syn, about);
-    if (r) {
-        free(pos);
-        return r == 1 ? 0 : 2;
-    }
-    const char *cfg = NULL;
-    int img0 = 0;
-    if (npos >= 1 && mc_cli_is_cfg(pos[0])) {
-        cfg = pos[0];
-        img0 = 1;
-    }
-    const char *weights = npos > img0 ? pos[img0++] : NULL;
-    if (!weights || npos <= img0) {
-        free(pos);
-        return mc_cli_args_error("features", "[net.cfg] <weights | run folder> <image...|list.txt>", npos);
-    }
+    mc_cli_net_args na;
+    int r = mc_cli_parse_net_images("features", argc, argv, opts, syn, about, &na);
+    if (r >= 0) return r;
+    const char **pos = na.pos, *cfg = na.cfg, *weights = na.weights;
+    int npos = na.npos, img0 = na.img0;
     if (!out) {
         free(pos);
         fprintf(stderr, "medcolor features: -o OUT.safetensors is required (see medcolor features --help)\n");

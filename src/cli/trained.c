@@ -17,6 +17,33 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && !strcasecmp(s + a - b, suf);
 }
 
+int mc_cli_parse_net_images(const char *cmd, int argc, char **argv, const mc_opt *opts, const char *syn,
+                            const char *about, mc_cli_net_args *a) {
+    memset(a, 0, sizeof *a);
+    a->pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *a->pos);
+    if (!a->pos) {
+        fprintf(stderr, "medcolor %s: out of memory\n", cmd);
+        return 1;
+    }
+    int r = mc_cli_parse(cmd, argc, argv, opts, a->pos, argc, &a->npos, syn, about);
+    if (r) {
+        free(a->pos);
+        a->pos = NULL;
+        return r == 1 ? 0 : 2;
+    }
+    if (a->npos >= 1 && mc_cli_is_cfg(a->pos[0])) {
+        a->cfg = a->pos[0];
+        a->img0 = 1;
+    }
+    a->weights = a->npos > a->img0 ? a->pos[a->img0++] : NULL;
+    if (!a->weights || a->npos <= a->img0) {
+        free(a->pos);
+        a->pos = NULL;
+        return mc_cli_args_error(cmd, "[net.cfg] <weights | run folder> <image...|list.txt>", a->npos);
+    }
+    return -1;
+}
+
 int mc_cli_is_cfg(const char *path) {
     if (ends_with(path, ".cfg")) return 1;
     if (ends_with(path, ".weights") || ends_with(path, ".safetensors")) return 0;

@@ -24,6 +24,7 @@
 #include <gdcmMediaStorage.h>
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
+#include <gdcmSequenceOfFragments.h>
 #include <gdcmReader.h>
 #include <gdcmSequenceOfItems.h>
 #include <gdcmTrace.h>
@@ -128,6 +129,32 @@ std::string ts_name(const gdcm::TransferSyntax &ts) {
 // Also here: the SOP class. gdcm::PixmapReader asserts when the meta group names a SOP class it
 // knows that is not an image one and the data set names none it knows (found by fuzz_dicom); such
 // a file is refused first: it is not an image.
+// The sample precision P of a JPEG stream's frame header (SOF0..SOF15 but DHT, JPG, DAC), read
+// segment by segment from SOI up to the first SOS; -1 when there is none before it or the headers
+// run past the data (the codec then fails on its own).
+int jpeg_precision(const unsigned char *p, size_t n) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return -1;
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (p[i] != 0xFF) return -1;
+        unsigned m = p[i + 1];
+        if (m == 0xFF) { // fill byte
+            i++;
+            continue;
+        }
+        if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { // no length
+            i += 2;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9) return -1; // scan or end before any frame header
+        size_t len = ((size_t)p[i + 2] << 8) | p[i + 3];
+        if (len < 2 || i + 2 + len > n) return -1;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) return len >= 3 ? p[i + 4] : -1;
+        i += 2 + len;
+    }
+    return -1;
+}
+
 void precheck(const char *path) {
     {
         gdcm::Reader hdr; // the header only: the Pixel Data is skipped
@@ -166,6 +193,18 @@ void precheck(const char *path) {
         v[i] = (unsigned short)rd16(bv->GetPointer());
     }
     get_text(ds, 0x0028, 0x0004, text, sizeof text);
+    // GDCM's JPEG codec takes the stream's precision over the attributes and then asserts (in
+    // ImageCodec::DecodeByStreams) when the result has Bits Allocated != Bits Stored: a stream of 7
+    // bits in a 12-in-16-bit image (found by fuzz_dicom). Real files carry Bits Stored or Bits
+    // Allocated there (gdcmconv writes 16 for 12-bit data): anything else is refused first.
+    const gdcm::SequenceOfFragments *sf = ds.GetDataElement(tpix).GetSequenceOfFragments();
+    if (sf && sf->GetNumberOfFragments() > 0) {
+        const gdcm::ByteValue *fb = sf->GetFragment(0).GetByteValue();
+        int prec = fb && fb->GetPointer() ? jpeg_precision((const unsigned char *)fb->GetPointer(), fb->GetLength()) : -1;
+        if (prec >= 0 && prec != v[4] && prec != v[3])
+            refuse(MC_DICOM_EPARSE, "the JPEG stream's sample precision is %d bits, the image's Bits Stored %u and Bits "
+                   "Allocated %u (corrupt)", prec, v[4], v[3]);
+    }
     gdcm::JPEGCodec codec;
     std::vector<unsigned int> dims = {v[2], v[1], 1};
     codec.SetDimensions(dims);

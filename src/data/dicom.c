@@ -325,6 +325,10 @@ static int check_image_attrs(const dscan *d) {
     if (d->ms_meta[0] && d->ms_ds[0] && strcmp(d->ms_meta, d->ms_ds) != 0)
         return mc_err(MC_EPARSE, "%s: corrupt DICOM: SOP Class %s in the meta group, %s in the data set", d->path, d->ms_meta,
                       d->ms_ds);
+    /* GDCM's image reader asserts on Samples per Pixel > 4 even without Pixel Data (found by
+     * fuzz_dicom on main: 4000 and no pixels) */
+    if (d->spp == 0 || d->spp > 4)
+        return mc_err(MC_EPARSE, "%s: corrupt DICOM: Samples per Pixel (0028,0002) %d (1 to 4)", d->path, d->spp);
     if (!d->pixels) return MC_OK; /* the shim says "without Pixel Data" */
     static const struct { int off; const char *name; } need[] = {
         {offsetof(dscan, spp), "Samples per Pixel (0028,0002)"}, {offsetof(dscan, rows), "Rows (0028,0010)"},

@@ -18,6 +18,7 @@
  * an error saying how to rebuild. */
 #include "data/dicom.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -214,6 +215,11 @@ static int scan_elements(dscan *d, uint64_t *pos, uint64_t end, int depth, int d
             char *text = elem == 0x0004 ? d->pi : elem == 0x0008 ? d->frames : NULL;
             if (us) {
                 unsigned char v[2];
+                /* GDCM asserts when one of these is not US in an explicit-VR file (fuzz_dicom on main:
+                 * Bits Stored as SS) */
+                if (ex && !(h[4] == 'U' && h[5] == 'S'))
+                    return mc_err(MC_EPARSE, "%s: corrupt DICOM: (0028,%04X) has VR %c%c, not US", d->path,
+                                  (unsigned)elem, isprint(h[4]) ? h[4] : '?', isprint(h[5]) ? h[5] : '?');
                 if (len != 2)
                     return mc_err(MC_EPARSE, "%s: corrupt DICOM: (0028,%04X) holds %u bytes, not one 16-bit value", d->path,
                                   (unsigned)elem, (unsigned)len);

@@ -792,6 +792,27 @@ static void test_adam_rmsprop(void) {
 /* ---- whole training steps --------------------------------------------------------------- */
 /* three training steps of cfg (dense: an MSE net with real-valued targets) with optimiser opt, GPU
  * against CPU; label names the case in the messages */
+/* The parameters and statistics of src given to the nets dst[0..ndst) (whatever their own
+ * initialisation did). perturb_bn: the running means and variances first redrawn (mean in
+ * [-0.1, 0.1), variance in [0.5, 1.5), from the test's stream) and set in src too, so that eval
+ * mode uses statistics that are not the identity. */
+static void share_params(mc_net *src, mc_net *const *dst, int ndst, int perturb_bn) {
+    for (int i = 0; i < mc_net_num_tensors(src); i++) {
+        mc_tensor_info ti;
+        REQUIRE_OK(mc_net_tensor_info(src, i, &ti));
+        float *p = malloc(ti.numel * sizeof(float));
+        REQUIRE(p, "out of memory");
+        REQUIRE_OK(mc_net_tensor_get(src, i, p));
+        if (perturb_bn && strstr(ti.name, "running_mean"))
+            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.2f * (float)(mc_rng_uniform(&rng) - 0.5);
+        if (perturb_bn && strstr(ti.name, "running_var"))
+            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.5f + (float)mc_rng_uniform(&rng);
+        if (perturb_bn) REQUIRE_OK(mc_net_tensor_set(src, i, p));
+        for (int k = 0; k < ndst; k++) REQUIRE_OK(mc_net_tensor_set(dst[k], i, p));
+        free(p);
+    }
+}
+
 static void net_case(const char *cfg, int dense, int frozen, const mc_optimizer *opt, const char *label) {
     mc_net *nc, *ng;
     mc_net_opts oc = {.seed = 11}, og = {.seed = 11, .backend = MC_BACKEND_CUDA, .gpu = 0};
@@ -799,14 +820,7 @@ static void net_case(const char *cfg, int dense, int frozen, const mc_optimizer 
     REQUIRE_OK(mc_net_from_string(&ng, cfg, "gpu.cfg", &og));
     int nt = mc_net_num_tensors(nc), nl = mc_net_num_layers(nc), B = mc_net_batch(nc);
     REQUIRE(nt == mc_net_num_tensors(ng), "same tensors");
-    for (int i = 0; i < nt; i++) { /* the same parameters, whatever the init does */
-        mc_tensor_info ti;
-        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
-        float *p = malloc(ti.numel * sizeof(float));
-        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
-        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
-        free(p);
-    }
+    share_params(nc, &ng, 1, 0);
     if (frozen) {
         REQUIRE_OK(mc_net_freeze(nc, "backbone", 1));
         REQUIRE_OK(mc_net_freeze(ng, "backbone", 1));
@@ -906,14 +920,7 @@ static void transfer_case(void) {
     mc_net *nc, *ng;
     REQUIRE_OK(mc_net_from_cfg(&nc, "cfg/vgg19.cfg", &oc));
     REQUIRE_OK(mc_net_from_cfg(&ng, "cfg/vgg19.cfg", &og));
-    for (int i = 0; i < mc_net_num_tensors(nc); i++) {
-        mc_tensor_info ti;
-        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
-        float *p = malloc(ti.numel * sizeof(float));
-        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
-        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
-        free(p);
-    }
+    share_params(nc, &ng, 1, 0);
     enum { N = 64, NP = N * N };
     static uint8_t t[NP * 3], r[NP * 3];
     static double x[3 * NP], gc[3 * NP], gg[3 * NP];
@@ -1038,21 +1045,8 @@ static void colorize_case(const char *name) {
     REQUIRE_OK(mc_net_from_cfg(&nc, path, &oc));
     REQUIRE_OK(mc_net_from_cfg(&ng, path, &og));
     REQUIRE_OK(mc_net_from_cfg(&np, path, &oc));
-    int nt = mc_net_num_tensors(nc);
-    for (int i = 0; i < nt; i++) { /* same weights; running statistics perturbed (eval mode uses them) */
-        mc_tensor_info ti;
-        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
-        float *p = malloc(ti.numel * sizeof(float));
-        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
-        if (strstr(ti.name, "running_mean"))
-            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.2f * (float)(mc_rng_uniform(&rng) - 0.5);
-        if (strstr(ti.name, "running_var"))
-            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.5f + (float)mc_rng_uniform(&rng);
-        REQUIRE_OK(mc_net_tensor_set(nc, i, p));
-        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
-        REQUIRE_OK(mc_net_tensor_set(np, i, p));
-        free(p);
-    }
+    mc_net *const copies[2] = {ng, np}; /* same weights; running statistics perturbed (eval mode uses them) */
+    share_params(nc, copies, 2, 1);
     int ic, ih, iw, nout = mc_net_num_outputs(nc), B = mc_net_batch(nc);
     mc_net_input_shape(nc, &ic, &ih, &iw);
     size_t nin = (size_t)B * ic * ih * iw, no = (size_t)B * nout;
@@ -1144,19 +1138,7 @@ static void gradcam_case(void) {
     mc_net *nc, *ng;
     REQUIRE_OK(mc_net_from_cfg(&nc, "cfg/resnet18-pixelshuffle.cfg", &oc));
     REQUIRE_OK(mc_net_from_cfg(&ng, "cfg/resnet18-pixelshuffle.cfg", &og));
-    for (int i = 0; i < mc_net_num_tensors(nc); i++) {
-        mc_tensor_info ti;
-        REQUIRE_OK(mc_net_tensor_info(nc, i, &ti));
-        float *p = malloc(ti.numel * sizeof(float));
-        REQUIRE_OK(mc_net_tensor_get(nc, i, p));
-        if (strstr(ti.name, "running_mean"))
-            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.2f * (float)(mc_rng_uniform(&rng) - 0.5);
-        if (strstr(ti.name, "running_var"))
-            for (size_t j = 0; j < ti.numel; j++) p[j] = 0.5f + (float)mc_rng_uniform(&rng);
-        REQUIRE_OK(mc_net_tensor_set(nc, i, p));
-        REQUIRE_OK(mc_net_tensor_set(ng, i, p));
-        free(p);
-    }
+    share_params(nc, &ng, 1, 1);
     int ic, H, W;
     mc_net_input_shape(nc, &ic, &H, &W);
     const int nout = mc_net_num_outputs(nc), L = mc_explain_logit_layer(nc), labels[2] = {1, 3};

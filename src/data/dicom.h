@@ -8,7 +8,10 @@
  * transfer syntax GDCM cannot decode), decodes the pixel data (uncompressed, RLE, JPEG baseline
  * and lossless, JPEG-LS through CharLS, JPEG 2000 through OpenJPEG) and hands back the stored
  * values and the attributes that say how to display them, as the file has them. It never throws
- * (every C++ exception is caught) and prints nothing (GDCM's own messages are switched off). */
+ * (every C++ exception is caught) and prints nothing (GDCM's own messages are switched off).
+ * GDCM (Debian's build keeps assert() on) asserts on some damaged files: dicom.c interposes
+ * glibc's __assert_fail so that an assertion inside a guarded GDCM call becomes an error for that
+ * file instead of abort() (dicom.c, gdcm_guarded; docs/robustness.md). */
 #ifndef MC_DICOM_H
 #define MC_DICOM_H
 
@@ -48,12 +51,14 @@ typedef struct mc_dicom_raw {
 /* Error kinds of the shim (mapped to MC_E* by dicom.c). */
 enum { MC_DICOM_OK = 0, MC_DICOM_EPARSE = 1, MC_DICOM_EUNSUP = 2, MC_DICOM_ENOMEM = 3 };
 
-/* Reads path into *raw (zeroed first). Returns MC_DICOM_OK, or an MC_DICOM_E* kind with a
- * one-line message in msg (without the file name: the caller adds it). max_pixels: larger
- * images are refused before decoding. decode 0: the header only (size, bits, photometric; px
- * stays NULL and the display attributes empty). On error nothing stays allocated. */
-int mc_dicom_gdcm_read(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode, char *msg,
-                       size_t msgn);
+/* Reads the DICOM file held in data[0..len) (the whole file, read by dicom.c: GDCM never opens
+ * it) into *raw (zeroed first). Returns MC_DICOM_OK, or an MC_DICOM_E* kind with a one-line
+ * message in msg (without the file name: the caller adds it). max_pixels: larger images are
+ * refused before decoding. decode 0: the header only (size, bits, photometric; px stays NULL
+ * and the display attributes empty). On error nothing stays allocated. dicom.c calls it only
+ * under its assertion guard (GDCM's asserts become errors; dicom.c, gdcm_guarded). */
+int mc_dicom_gdcm_read(const void *data, size_t len, mc_dicom_raw *raw, size_t max_pixels, int decode,
+                       char *msg, size_t msgn);
 void mc_dicom_raw_free(mc_dicom_raw *raw);
 /* 1 when this build decodes DICOM (GDCM linked), else 0. */
 int mc_dicom_supported(void);

@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
+#include <istream>
+#include <streambuf>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <set>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include <gdcmDataSet.h>
@@ -32,6 +34,34 @@
 #include <gdcmUIDs.h>
 
 namespace {
+
+// GDCM reads the file from memory that dicom.c owns (its readers never open it): when GDCM asserts
+// and dicom.c's guard jumps out of it (dicom.c, mc_dicom_gdcm_read), no file descriptor of a
+// skipped destructor is left open. Seekable both ways within [data, data + n).
+struct membuf : std::streambuf {
+    membuf(const void *data, size_t n) {
+        char *b = const_cast<char *>(static_cast<const char *>(data));
+        setg(b, b, b + n);
+    }
+    pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode which) override {
+        if (!(which & std::ios_base::in)) return pos_type(off_type(-1));
+        off_type base = dir == std::ios_base::beg ? 0 : dir == std::ios_base::cur ? gptr() - eback() : egptr() - eback();
+        off_type p = base + off;
+        if (p < 0 || p > egptr() - eback()) return pos_type(off_type(-1));
+        setg(eback(), eback() + p, egptr());
+        return pos_type(p);
+    }
+    pos_type seekpos(pos_type pos, std::ios_base::openmode which) override {
+        return seekoff(off_type(pos), std::ios_base::beg, which);
+    }
+};
+
+// One view of the file for one GDCM reader (each reader gets its own stream position).
+struct memfile {
+    membuf buf;
+    std::istream is;
+    memfile(const void *data, size_t n) : buf(data, n), is(&buf) {}
+};
 
 struct fail {
     int kind;
@@ -54,6 +84,10 @@ void quiet_gdcm() {
         gdcm::Trace::DebugOff();
         gdcm::Trace::WarningOff();
         gdcm::Trace::ErrorOff();
+        // gdcmAssertMacro writes "Assert: In ..." to std::cerr before its assert (which dicom.c's
+        // guard turns into an error): medcolor has no other C++ that writes there
+        std::cerr.rdbuf(nullptr);
+        std::clog.rdbuf(nullptr);
     });
 }
 
@@ -155,10 +189,11 @@ int jpeg_precision(const unsigned char *p, size_t n) {
     return -1;
 }
 
-void precheck(const char *path) {
+void precheck(const void *data, size_t len) {
     {
+        memfile mf(data, len);
         gdcm::Reader hdr; // the header only: the Pixel Data is skipped
-        hdr.SetFileName(path);
+        hdr.SetStream(mf.is);
         std::set<gdcm::Tag> skip;
         skip.insert(gdcm::Tag(0x7fe0, 0x0010));
         if (!hdr.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip))
@@ -176,8 +211,9 @@ void precheck(const char *path) {
             ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
             return;
     }
+    memfile mf(data, len);
     gdcm::Reader pre;
-    pre.SetFileName(path);
+    pre.SetStream(mf.is);
     if (!pre.Read()) refuse(MC_DICOM_EPARSE, "not a readable DICOM file (corrupt or truncated)");
     const gdcm::DataSet &ds = pre.GetFile().GetDataSet();
     gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
@@ -217,10 +253,11 @@ void precheck(const char *path) {
         refuse(MC_DICOM_EPARSE, "cannot decode the JPEG pixel data (%s; corrupt or unsupported)", ts_name(ts).c_str());
 }
 
-void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode) {
-    precheck(path);
+void read_file(const void *data, size_t len, mc_dicom_raw *raw, size_t max_pixels, int decode) {
+    precheck(data, len);
+    memfile mf(data, len);
     gdcm::ImageReader r;
-    r.SetFileName(path);
+    r.SetStream(mf.is);
     bool ok = r.Read();
     const gdcm::File &file = r.GetFile();
     const gdcm::DataSet &ds = file.GetDataSet();
@@ -280,20 +317,20 @@ void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decod
         // found", a warning): where its value starts, from a second parse up to it, plus its
         // length, must be within the file
         const gdcm::DataElement &pd = ds.GetDataElement(gdcm::Tag(0x7fe0, 0x0010));
+        memfile mfu(data, len);
         gdcm::Reader upto;
-        upto.SetFileName(path);
+        upto.SetStream(mfu.is);
         std::set<gdcm::Tag> skip;
         skip.insert(gdcm::Tag(0x7fe0, 0x0010));
-        struct stat st;
-        if (!upto.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip) || stat(path, &st) != 0)
+        if (!upto.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), skip))
             refuse(MC_DICOM_EPARSE, "cannot locate the Pixel Data (corrupt or truncated)");
         size_t start = upto.GetStreamCurrentPosition(), vl = pd.GetVL().IsUndefined() ? 0 : (size_t)pd.GetVL();
         const gdcm::ByteValue *pbv = pd.GetByteValue();
         if (!pbv || pbv->GetLength() < bytes || vl < bytes) // GDCM's raw codec would read past it
             refuse(MC_DICOM_EPARSE, "the Pixel Data holds %zu bytes, %zux%zu %d-bit pixels need %zu", vl, w, h, ba, bytes);
-        if (start + vl > (size_t)st.st_size)
+        if (start + vl > len)
             refuse(MC_DICOM_EPARSE, "truncated: the Pixel Data needs %zu bytes, the file ends %zu bytes into it", vl,
-                   (size_t)st.st_size > start ? (size_t)st.st_size - start : (size_t)0);
+                   len > start ? len - start : (size_t)0);
     }
     std::vector<char> buf(bytes);
     if (!img.GetBuffer(buf.data())) refuse(MC_DICOM_EPARSE, "cannot decode the pixel data (%s; corrupt or unsupported)", raw->ts);
@@ -321,14 +358,14 @@ void read_file(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decod
 
 }  // namespace
 
-extern "C" int mc_dicom_gdcm_read(const char *path, mc_dicom_raw *raw, size_t max_pixels, int decode, char *msg,
-                                  size_t msgn) {
+extern "C" int mc_dicom_gdcm_read(const void *data, size_t len, mc_dicom_raw *raw, size_t max_pixels, int decode,
+                                  char *msg, size_t msgn) {
     memset(raw, 0, sizeof *raw);
     if (msgn) msg[0] = 0;
     int kind = MC_DICOM_OK;
     try {
         quiet_gdcm();
-        read_file(path, raw, max_pixels, decode);
+        read_file(data, len, raw, max_pixels, decode);
     } catch (const fail &f) {
         kind = f.kind;
         snprintf(msg, msgn, "%s", f.msg.c_str());

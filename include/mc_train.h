@@ -411,9 +411,15 @@ typedef struct mc_ckpt_meta {
     int batch, stage;
     double best_aucs[MC_MAX_LABELS];
     int nlabels;
+    int precision; /* load: the MC_PRECISION_* of the run that wrote it, -1 when the checkpoint
+                      predates the record (save: the network's, whatever this says) */
 } mc_ckpt_meta;
 int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *m);
 int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m);
+/* For a resume: MC_EARG, naming path and both, when the checkpoint m (loaded from path) was
+ * written at another precision than net computes in (mc_net_precision); MC_OK when the same or
+ * unrecorded. */
+int mc_checkpoint_check_precision(const char *path, const mc_ckpt_meta *m, const mc_net *net);
 
 int mc_mkdirs(const char *path);
 

@@ -121,6 +121,8 @@ int mc_net_num_outputs(const mc_net *net);                 /* per-sample outputs
 /* The backend the network runs on ("cpu", "cuda") and its thread count (CPU; 0 otherwise). */
 const char *mc_net_backend_name(const mc_net *net);
 int mc_net_threads(const mc_net *net);
+/* The arithmetic of its GEMMs: MC_PRECISION_FP32 or MC_PRECISION_BF16 (mc_net_opts.precision). */
+int mc_net_precision(const mc_net *net);
 /* OpenBLAS picks its GEMM kernels from the CPU's model number; a VM that masks it, or a CPU newer
  * than the OpenBLAS release, gets an older core's kernels (2.6x slower seen: docs/performance.md).
  * *chosen = OpenBLAS's core (openblas_get_corename); returns 1 and sets *better to the

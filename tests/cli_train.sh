@@ -204,6 +204,14 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
   ck '[ $rc -eq 0 ] && grep -q "^precision = bf16$" "$T/bf/experiment.exp"' "train --precision bf16: rc $rc: $out"
   out=$("$BIN" eval "$T/bf" --precision bf16 --quiet --bootstrap 0 2>&1); rc=$?
   ck '[ $rc -eq 0 ] && [[ "$out" == *"Edema"* ]]' "eval --precision bf16: rc $rc: $out"
+  # the checkpoint records the precision; a resume in another one is refused (it would not repeat
+  # the run's arithmetic), the same one resumes
+  ck 'grep -aq "\"precision\":\"bf16\"" "$T/bf/1-color/checkpoint.safetensors"' "bf16 checkpoint records its precision"
+  rm "$T/bf/1-color/DONE"
+  out=$("$BIN" train "$T/bf/experiment.exp" --resume --precision fp32 --quiet --threads 2 2>&1); rc=$?
+  ck '[ $rc -eq 1 ] && [[ "$out" == *"checkpoint was made at --precision bf16; now: fp32"* ]] && [ $(echo "$out" | wc -l) -eq 1 ]' "fp32 resume of a bf16 checkpoint refused: rc $rc: $out"
+  out=$("$BIN" train "$T/bf/experiment.exp" --resume --precision bf16 --quiet --threads 2 2>&1); rc=$?
+  ck '[ $rc -eq 0 ] && [ -f "$T/bf/1-color/DONE" ]' "bf16 resume of a bf16 checkpoint: rc $rc: $out"
 fi
 rm "$T"/demo/CheXpert-v1.0-small/train/patient0000[1-3]/study1/view1_frontal.jpg
 out=$("$BIN" train "$T/tiny.cfg" "$T/demo.data" -o "$T/r2" --quiet 2>&1); rc=$?

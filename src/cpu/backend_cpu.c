@@ -1074,6 +1074,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         .ctx = cpu,
         .is_host = 1,
         .threads = cpu->threads,
+        .precision = opts->precision,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .free = cpu_free,

@@ -87,6 +87,7 @@ struct mc_backend {
     void *ctx;    /* backend-private state (handles, streams; the CPU backend's threads) */
     int is_host;  /* 1: buffers are host memory (CPU backend) */
     int threads;  /* host threads its operations run on (CPU backend); 0: not applicable */
+    int precision; /* MC_PRECISION_* of its GEMMs (medcolor.h, mc_net_opts.precision) */
     void (*destroy)(mc_backend *be);
 
     /* memory (counts are floats) */

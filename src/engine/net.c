@@ -441,6 +441,7 @@ const char *mc_net_layer_name(const mc_net *net, int i) {
 int mc_net_num_outputs(const mc_net *net) { return (int)net->layers[net->n - 1].out_n; }
 const char *mc_net_backend_name(const mc_net *net) { return net->be->name; }
 int mc_net_threads(const mc_net *net) { return net->be->threads; }
+int mc_net_precision(const mc_net *net) { return net->be->precision; }
 int mc_net_num_groups(const mc_net *net) { return net->ngroups; }
 const char *mc_net_group_name(const mc_net *net, int g) {
     return g >= 0 && g < net->ngroups ? net->groups[g] : NULL;

@@ -434,6 +434,7 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
                           "lr %g); now: %ld, %d, %llu, %g",
                           ckpt, m.total_iters, m.batch, (unsigned long long)m.seed, m.max_lr, total, B,
                           (unsigned long long)o->seed, o->opt.lr);
+        MC_TRY(mc_checkpoint_check_precision(ckpt, &m, net));
         if (mc_net_opt_type(net) >= 0 && mc_net_opt_type(net) != o->opt.type)
             return mc_err(MC_EARG, "%s: the checkpoint was made with optimizer %s; now: %s", ckpt,
                           mc_optimizer_name(mc_net_opt_type(net)), mc_optimizer_name(o->opt.type));

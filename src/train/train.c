@@ -126,6 +126,8 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
      * CPU backend gives the same bytes: results do not depend on the thread count) */
     META("backend", "%s", mc_net_backend_name(net));
     if (mc_net_threads(net) > 0) META("threads", "%d", mc_net_threads(net));
+    /* not only for the record: a resume must repeat the run's arithmetic (mc_train_stage) */
+    META("precision", "%s", mc_net_precision(net) == MC_PRECISION_BF16 ? "bf16" : "fp32");
 #undef META
     if (rc == MC_OK && m->nlabels > 0) {
         char list[MC_MAX_LABELS * 24];
@@ -137,6 +139,15 @@ int mc_checkpoint_save(const mc_net *net, const char *path, const mc_ckpt_meta *
     if (rc == MC_OK) rc = mc_st_writer_save(w, path);
     mc_st_writer_free(w);
     return rc;
+}
+
+int mc_checkpoint_check_precision(const char *path, const mc_ckpt_meta *m, const mc_net *net) {
+    if (m->precision < 0 || m->precision == mc_net_precision(net)) return MC_OK;
+    const char *was = m->precision == MC_PRECISION_BF16 ? "bf16" : "fp32";
+    return mc_err(MC_EARG,
+                  "%s: the checkpoint was made at --precision %s; now: %s (a resume repeats the run's arithmetic: "
+                  "resume with --precision %s, or start afresh without --resume)",
+                  path, was, mc_net_precision(net) == MC_PRECISION_BF16 ? "bf16" : "fp32", was);
 }
 
 static int meta_num(mc_st *st, const char *key, double *out) {
@@ -222,6 +233,8 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
         mc_net_set_seen(net, s ? strtoull(s, NULL, 10) : 0);
         s = mc_st_metadata(st, "stage");
         m->stage = s ? mc_stage_from_name(s) : -1;
+        const char *ps = mc_st_metadata(st, "precision");
+        m->precision = !ps ? -1 : !strcmp(ps, "bf16") ? MC_PRECISION_BF16 : !strcmp(ps, "fp32") ? MC_PRECISION_FP32 : -2;
         s = mc_st_metadata(st, "best_aucs");
         m->nlabels = 0;
         while (s && *s && m->nlabels < MC_MAX_LABELS) {
@@ -230,6 +243,8 @@ int mc_checkpoint_load(mc_net *net, const char *path, mc_ckpt_meta *m) {
             s = *end == ',' ? end + 1 : NULL;
         }
         mc_clear_error();
+        if (m->precision == -2)
+            rc = mc_err(MC_EPARSE, "%s: checkpoint precision '%s' is neither fp32 nor bf16", path, ps);
     }
     mc_st_close(st);
     return rc;
@@ -419,6 +434,7 @@ int mc_train(mc_net *net, const mc_dataset *train, const mc_dataset *valid, cons
                           "seed %llu, max_lr %g); now: stage %s, %ld, %d, %llu, %g",
                           ckpt, mc_stage_name(m.stage), m.total_iters, m.batch, (unsigned long long)m.seed, m.max_lr,
                           mc_stage_name(o->stage), total, B, (unsigned long long)o->seed, o->max_lr);
+        MC_TRY(mc_checkpoint_check_precision(ckpt, &m, net));
         if (mc_net_opt_type(net) >= 0 && mc_net_opt_type(net) != o->opt.type)
             return mc_err(MC_EARG, "%s: the checkpoint was made with optimizer %s; now: %s", ckpt,
                           mc_optimizer_name(mc_net_opt_type(net)), mc_optimizer_name(o->opt.type));

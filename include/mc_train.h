@@ -324,6 +324,12 @@ typedef struct mc_colortrain_opts {
     void *event_ctx;
     void (*on_epoch)(const mc_color_event *ev, void *ctx); /* MC_CEV_* events */
     void *epoch_ctx;
+    /* data-parallel (src/dist/dist.h, docs/distributed.md): NULL or one process: as before. With
+     * N ranks each computes its part (the net's batch) of every global batch (N x the net's
+     * batch) of the one seeded order; gradients summed, batch norm synchronised, every rank
+     * validates the whole validation set (the same weights: the same numbers), rank 0 alone
+     * writes files and emits events. A collective call. */
+    struct mc_dist *dist;
 } mc_colortrain_opts;
 void mc_colortrain_opts_default(mc_colortrain_opts *o);
 typedef struct mc_colortrain_result {

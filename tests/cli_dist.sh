@@ -183,5 +183,33 @@ cmp -s "$G/1-color/best.weights" "$T/gtrain/1-color/best.weights" ||
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 2 $BIN run-grid "$T/g2" 2>&1) || no "run-grid again on 2 ranks: $out"
 [ "$(echo "$out" | grep -c 'finished before, skipped')" -eq 1 ] || no "run-grid again on 2 ranks: $out"
 
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid ok"
+# colorize-train (learned colorization, issue 14) over 2 ranks: global batch 4 (2 each) of the same
+# order, gradients summed, batch norm synchronised: every line a one-process run prints (6 digits,
+# the seconds aside) and the log.csv values (6 digits) the same; rank 0 alone writes; stopped on 2
+# ranks after an epoch and resumed on 1, the same final line; batch 4 on 3 ranks refused once
+"$BIN" demo-data --colorize "$T/cd" --train 16 --valid 8 --width 24 > /dev/null || no "demo-data --colorize"
+CA=(--train "$T/cd/color/train" --val "$T/cd/color/val" --per-class 8 --val-per-class 4 --epochs 3 --lr 1e-2 --quiet --threads 1)
+strip() { sed -E 's/ [0-9.]+s( \(best\))?$//; s/: .*best.weights\)$//' "$1"; }
+$BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c1" > "$T/c1.txt" 2>&1 || no "colorize-train: $(cat "$T/c1.txt")"
+OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c2" > "$T/c2.txt" 2>&1 ||
+  no "colorize-train on 2 ranks: $(cat "$T/c2.txt")"
+[ "$(grep -c '^epoch ' "$T/c2.txt")" -eq 3 ] && [ "$(strip "$T/c1.txt")" = "$(strip "$T/c2.txt")" ] ||
+  no "colorize-train on 2 ranks prints other numbers than one process: $(diff <(strip "$T/c1.txt") <(strip "$T/c2.txt"))"
+# log.csv holds 10 digits: the two sums of a batch differ in the last of them (float rounding: a
+# 2-rank sum of the gradients and the loss is added in another order), so 6 are compared
+six() { awk -F, 'NR > 1 { printf "%s,%s", $1, $2; for (i = 3; i <= 6; i++) printf ",%.6g", $i; print "" }' "$1"; }
+six "$T/c1/log.csv" > "$T/c1.log"; six "$T/c2/log.csv" > "$T/c2.log"
+[ "$(wc -l < "$T/c2.log")" -eq 4 ] && cmp -s "$T/c1.log" "$T/c2.log" || no "colorize-train on 2 ranks: log.csv differs: $(diff "$T/c1.log" "$T/c2.log")"
+[ -f "$T/c2/DONE" ] && [ -f "$T/c2/samples/epoch-003.png" ] || no "colorize-train on 2 ranks: files missing"
+OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c3" --stop-after 4 > "$T/c3.txt" 2>&1 ||
+  no "colorize-train on 2 ranks, --stop-after 4: $(cat "$T/c3.txt")"
+[ ! -e "$T/c3/DONE" ] && [ "$(grep -c '^epoch ' "$T/c3.txt")" -eq 1 ] || no "colorize-train on 2 ranks did not stop after epoch 1: $(cat "$T/c3.txt")"
+$BIN colorize-train "$T/c3/experiment.exp" --resume --quiet > "$T/c3b.txt" 2>&1 || no "resume on 1 process: $(cat "$T/c3b.txt")"
+[ "$(strip "$T/c3b.txt" | tail -1)" = "$(strip "$T/c1.txt" | tail -1)" ] ||
+  no "stopped on 2 ranks, resumed on 1: $(tail -1 "$T/c3b.txt"), not $(tail -1 "$T/c1.txt")"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c4" 2>&1); rc=$?
+[ $rc -ne 0 ] && [ "$(echo "$out" | grep -c 'the batch of 4 does not divide among 3 processes')" -eq 1 ] ||
+  no "colorize-train, batch 4 on 3 ranks: rc $rc, not one message: $out"
+
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1) ok"
 exit $fail

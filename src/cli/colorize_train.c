@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "core/core.h"
+#include "dist/dist.h"
 
 typedef struct copts {
     const char *out, *weights, *train, *valid, *optimizer, *precision;
@@ -100,28 +101,37 @@ static void say_data(const char *what, const char *dir, const mc_dataset *ds) {
     fprintf(stderr, "\n");
 }
 
-static int run(mc_colorexp *e, const copts *c) {
+/* One process's part of the run: all of it, or (started by mpirun/srun as one of N) its rank's
+ * (docs/distributed.md): rank 0 alone prints and writes files; the checks before training are
+ * the same on every rank (the same files), so only rank 0 reports their errors. */
+static int run_rank(mc_colorexp *e, const copts *c, mc_dist *world) {
     const char *cmd = "colorize-train";
+    const int root = mc_dist_is_root(world);
     /* the run folder: a fresh start never mixes with an earlier run's files */
     int started = e->out && (file_exists(e->out, "log.csv") || file_exists(e->out, "checkpoint.safetensors"));
     if (c->resume && !started) {
-        fprintf(stderr, "medcolor %s: --resume: %s holds no run to continue\n", cmd, e->out);
+        if (root) fprintf(stderr, "medcolor %s: --resume: %s holds no run to continue\n", cmd, e->out);
         return 1;
     }
     if (c->resume && file_exists(e->out, "DONE")) {
-        fprintf(stderr, "medcolor %s: %s: the run finished (DONE); nothing to resume\n", cmd, e->out);
+        if (root) fprintf(stderr, "medcolor %s: %s: the run finished (DONE); nothing to resume\n", cmd, e->out);
         return 0;
     }
     if (!c->resume && started && !c->overwrite) {
-        fprintf(stderr, "medcolor %s: %s holds a run: continue it with --resume, or start afresh with --overwrite\n", cmd,
-                e->out);
+        if (root)
+            fprintf(stderr, "medcolor %s: %s holds a run: continue it with --resume, or start afresh with --overwrite\n",
+                    cmd, e->out);
         return 1;
     }
-    if (!c->resume && started) remove_run(e->out);
+    if (!c->resume && started && root) remove_run(e->out);
+    if (mc_dist_barrier(world) < 0) { /* the others wait until rank 0 has removed it */
+        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        return 1;
+    }
     mc_dataset *tr = NULL, *va = NULL;
     if (mc_imgfolder_load(&tr, e->train, e->per_class, (uint32_t)e->draw_seed) < 0 ||
         mc_imgfolder_load(&va, e->valid, e->val_per_class, (uint32_t)e->draw_seed) < 0) {
-        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        if (root) fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         mc_dataset_free(tr);
         return 1;
     }
@@ -144,7 +154,9 @@ static int run(mc_colorexp *e, const copts *c) {
     mc_net_opts no = {.batch = e->batch, .seed = e->seed, .set = set, .threads = e->threads, .precision = e->precision,
                       .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0};
     mc_net *net = NULL;
-    int rc = mc_net_from_cfg(&net, e->net, &no);
+    int rc = MC_OK;
+    rc = mc_dist_net_opts_cfg(world, &no, e->net, set, -1); /* each rank's batch (global / N), GPU, cores */
+    if (rc == MC_OK) rc = mc_net_from_cfg(&net, e->net, &no);
     if (rc == MC_OK && e->weights && !c->resume) {
         /* partial: ImageNet weights fill the encoder, the decoder keeps its initialisation */
         mc_import_report rep;
@@ -164,9 +176,9 @@ static int run(mc_colorexp *e, const copts *c) {
     if (rc == MC_OK) rc = mc_mkdirs(e->out);
     char expp[4200];
     snprintf(expp, sizeof expp, "%s/experiment.exp", e->out);
-    if (rc == MC_OK && !c->resume) rc = mc_write_atomic(expp, write_exp, e);
+    if (rc == MC_OK && !c->resume && root) rc = mc_write_atomic(expp, write_exp, e);
     if (rc < 0) {
-        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        if (root) fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         mc_net_free(net);
         mc_dataset_free(tr);
         mc_dataset_free(va);
@@ -185,19 +197,25 @@ static int run(mc_colorexp *e, const copts *c) {
     o.event_ctx = &prog;
     o.on_epoch = on_epoch;
     o.epoch_ctx = &pr;
+    o.dist = world;
     if (!c->quiet)
         fprintf(stderr, "medcolor %s: %s, %s lr %g, %d epochs, batch %d, seed %llu -> %s\n", cmd, e->net,
-                mc_optimizer_name(e->optimizer), e->lr, e->epochs, mc_net_batch(net), (unsigned long long)e->seed,
-                e->out);
+                mc_optimizer_name(e->optimizer), e->lr, e->epochs, mc_net_batch(net) * mc_dist_size(world),
+                (unsigned long long)e->seed, e->out);
     mc_colortrain_result r;
     rc = mc_colortrain(net, tr, va, &o, &r);
     mc_net_free(net);
     mc_dataset_free(tr);
     mc_dataset_free(va);
     if (rc < 0) {
-        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        if (mc_dist_size(world) > 1) /* any rank may fail alone here: it says which */
+            fprintf(stderr, "medcolor %s: rank %d of %d (host %s): %s\n", cmd, mc_dist_rank(world),
+                    mc_dist_size(world), mc_dist_host(world), mc_errmsg());
+        else
+            fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
         return 1;
     }
+    if (!root) return 0;
     if (*stop) {
         fprintf(stderr, "medcolor %s: stopped by signal %d; the run continues with: medcolor %s %s --resume\n", cmd,
                 (int)*stop, cmd, expp);
@@ -207,6 +225,24 @@ static int run(mc_colorexp *e, const copts *c) {
     printf("final train_mse %.6f val_mse %.6f (baseline %.6f; best val_mse %.6f at epoch %d: %s/best.weights)\n",
            r.train_mse, r.val_mse, r.base_mse, r.best_val_mse, r.best_epoch, e->out);
     return 0;
+}
+
+static int run(mc_colorexp *e, const copts *c) {
+    mc_dist *world;
+    if (mc_dist_init(&world) < 0) {
+        fprintf(stderr, "medcolor colorize-train: %s\n", mc_errmsg());
+        return 1;
+    }
+    const int nranks = mc_dist_size(world);
+    copts quiet = *c;
+    if (!mc_dist_is_root(world)) quiet.quiet = 1;
+    if (!quiet.quiet && nranks > 1)
+        fprintf(stderr, "medcolor colorize-train: %d processes (data-parallel), %s on rank 0 (host %s)\n", nranks,
+                e->gpu >= 0 ? "one GPU each" : "the CPU cores shared", mc_dist_host(world));
+    int rc = run_rank(e, &quiet, world);
+    if (rc == 1 && nranks > 1) mc_dist_abort(world, 1); /* one rank's error ends every rank at once */
+    mc_dist_free(world);
+    return rc;
 }
 
 static int ends_with(const char *s, const char *suf) {

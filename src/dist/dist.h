@@ -67,11 +67,15 @@ double mc_dist_comm_seconds(const mc_dist *d);
 
 /* ---- the trainer's hooks (dist_train.c) ------------------------------------------------- */
 struct mc_net_opts;
-/* A rank's network options: batch = global/N (MC_EARG naming both when N does not divide it) or,
- * per_rank, batch itself; the CUDA device gpu + local rank; on the CPU, when threads is 0 (all
+/* A rank's network options: batch = global/N (MC_EARG naming both when N does not divide it; the
+ * message offers batch_per_rank unless per_rank is -1: a run that has no such setting) or,
+ * per_rank 1, batch itself; the CUDA device gpu + local rank; on the CPU, when threads is 0 (all
  * cores), this host's cores shared among its ranks. batch: the batch asked for (the cfg's when
  * the experiment gives none). */
 int mc_dist_net_opts(mc_dist *d, struct mc_net_opts *o, int batch, int per_rank);
+/* The same for a network from cfg (with the overrides set, NULL-terminated): the batch asked for
+ * is o->batch, or the cfg's when 0. Nothing changes with one process. */
+int mc_dist_net_opts_cfg(mc_dist *d, struct mc_net_opts *o, const char *cfg, const char *const *set, int per_rank);
 typedef struct mc_dist_train_opts {
     int bn_local;    /* 1: batch norm uses each rank's own statistics (DDP's default); 0: the
                       * statistics of the whole global batch (synchronised, the default here) */

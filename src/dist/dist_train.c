@@ -18,6 +18,11 @@
 int mc_dist_net_opts(mc_dist *d, mc_net_opts *o, int batch, int per_rank) {
     int n = mc_dist_size(d);
     if (n == 1) return MC_OK;
+    if (per_rank < 0 && batch % n) /* a run without that choice (colorize-train) */
+        return mc_err(MC_EARG,
+                      "the batch of %d does not divide among %d processes (each takes an equal part of the global "
+                      "batch): choose a batch that is a multiple of %d (--batch)", batch, n, n);
+    if (per_rank < 0) per_rank = 0;
     if (!per_rank && batch % n)
         return mc_err(MC_EARG,
                       "the batch of %d does not divide among %d processes (each takes an equal part of the global "
@@ -35,6 +40,12 @@ int mc_dist_net_opts(mc_dist *d, mc_net_opts *o, int batch, int per_rank) {
     return MC_OK;
 }
 
+int mc_dist_net_opts_cfg(mc_dist *d, mc_net_opts *o, const char *cfg, const char *const *set, int per_rank) {
+    if (mc_dist_size(d) == 1) return MC_OK;
+    mc_net_train_keys k;
+    if (!o->batch) MC_TRY(mc_net_cfg_train_keys(cfg, set, &k));
+    return mc_dist_net_opts(d, o, o->batch ? o->batch : k.batch, per_rank);
+}
 typedef struct attach_state {
     mc_dist *d;
     mc_dist_train_opts o;

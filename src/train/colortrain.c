@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/core.h"
+#include "dist/dist.h"
 #include "medcolor.h"
 #include "mc_imaging.h"
 
@@ -379,6 +380,7 @@ static int write_done(FILE *f, const char *path, void *arg) {
 }
 
 static void emit_iter(const mc_colortrain_opts *o, mc_train_event *ev) {
+    if (!mc_dist_is_root(o->dist)) return;
     if (!o->on_event) return;
     ev->label = "[colorize]";
     ev->stage = MC_STAGE_ALL;
@@ -386,6 +388,7 @@ static void emit_iter(const mc_colortrain_opts *o, mc_train_event *ev) {
 }
 
 static void emit(const mc_colortrain_opts *o, const mc_color_event *ev) {
+    if (!mc_dist_is_root(o->dist)) return;
     if (o->on_epoch) o->on_epoch(ev, o->epoch_ctx);
 }
 
@@ -400,7 +403,9 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
         return mc_err(MC_EARG, "training needs a network that ends in [cost] (type=mse for colorization)");
     double ls = o->l_scale, lsh = o->l_shift;
     MC_TRY(mc_color_input_scaling(net, &ls, &lsh));
-    int B = mc_net_batch(net);
+    /* B: the global batch; rank r computes its part [r Bl, (r + 1) Bl) of each (src/dist/) */
+    const int Bl = mc_net_batch(net), B = Bl * mc_dist_size(o->dist), rank = mc_dist_rank(o->dist);
+    const int root = mc_dist_is_root(o->dist); /* only rank 0 writes files */
     if (train->n < B)
         return mc_err(MC_EARG, "the training set has %d images, fewer than one batch (%d)", train->n, B);
     if (valid->n < 1) return mc_err(MC_EARG, "the validation set is empty");
@@ -462,6 +467,13 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
         if (o->init) MC_TRY(mc_net_init_params(net, NULL, o->seed));
         MC_TRY(mc_net_reset_optimizer(net));
     }
+    {
+        int rc0 = mc_dist_attach(o->dist, net, NULL); /* every rank starts from rank 0's state */
+        if (rc0 < 0) {
+            free(rows);
+            return rc0;
+        }
+    }
 
     batchbuf b;
     MC_TRY(batch_alloc(&b, net));
@@ -476,7 +488,7 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
         if (!sh.which || !sh.px) rc = MC_ENOMEM;
         for (int j = 0; rc == MC_OK && j < sh.k; j++) sh.which[j] = (int)((long)j * valid->n / sh.k);
         if (rc == MC_OK) memset(sh.px, 255, (size_t)sh.W * sh.H * 3);
-        if (rc == MC_OK) rc = mc_mkdirs(sdir);
+        if (rc == MC_OK && root) rc = mc_mkdirs(sdir);
     }
     if (rc == MC_OK && !r->resumed) {
         /* the zero-chroma baseline; log.csv starts afresh with it */
@@ -490,8 +502,8 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
             rows[0] = (logrow){0, 0, NAN, r->base_mse, r->base_psnr, r->base_ssim, 0, 0};
             nrows = 1;
             logjob j = {rows, nrows};
-            rc = mc_write_atomic(logp, write_log, &j);
-            unlink(done);
+            if (root) rc = mc_write_atomic(logp, write_log, &j);
+            if (root) unlink(done);
         }
         mc_color_event ev = {.type = MC_CEV_BASELINE, .epochs = epochs, .total = total, .val_mse = r->base_mse,
                              .val_psnr = r->base_psnr, .val_ssim = r->base_ssim};
@@ -517,7 +529,7 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
             }
             cur_epoch = e;
         }
-        if ((rc = load_batch(&b, train, perm + pos * B, B, o->workers, ls, lsh)) < 0) break;
+        if ((rc = load_batch(&b, train, perm + pos * B + (long)rank * Bl, Bl, o->workers, ls, lsh)) < 0) break;
         if ((rc = mc_net_set_input(net, b.x)) < 0 || (rc = mc_net_set_truth(net, b.t, NULL)) < 0 ||
             (rc = mc_net_zero_grad(net)) < 0)
             break;
@@ -528,9 +540,10 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
                                  "a lower --lr (now %g) usually helps", it, loss, o->opt.lr);
             break;
         }
-        if (rc < 0 || (rc = mc_net_backward(net)) < 0) break;
+        if (rc < 0 || (rc = mc_net_backward(net)) < 0 || (rc = mc_dist_grads(o->dist, net)) < 0) break;
         if ((rc = mc_net_step(net, &o->opt)) < 0) break;
         it++;
+        if ((rc = mc_dist_step_done(o->dist, net, it)) < 0) break;
         esum += loss;
         long in_epoch = it - (long)e * bpe;
         double el = now() - t0, ips = (double)(it - start) * B / (el > 0 ? el : 1);
@@ -550,14 +563,14 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
             char spath[4200];
             if (sh.k) {
                 snprintf(spath, sizeof spath, "%s/epoch-%03d.png", sdir, e + 1);
-                if ((rc = mc_png_write(spath, sh.px, sh.W, sh.H, 3)) < 0) break;
+                if (root && (rc = mc_png_write(spath, sh.px, sh.W, sh.H, 3)) < 0) break;
                 cev.sheet = spath;
             }
             if (cev.val_mse < r->best_val_mse) {
                 r->best_val_mse = cev.val_mse;
                 r->best_epoch = e + 1;
                 cev.best = 1;
-                if ((rc = mc_net_save_weights(net, best)) < 0) break;
+                if (root && (rc = mc_net_save_weights(net, best)) < 0) break;
             }
             r->train_mse = cev.train_mse;
             r->val_mse = cev.val_mse;
@@ -575,25 +588,27 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
             rows[nrows++] = (logrow){e + 1, it, cev.train_mse, cev.val_mse, cev.val_psnr, cev.val_ssim, o->opt.lr,
                                      cev.seconds};
             logjob j = {rows, nrows};
-            if ((rc = mc_write_atomic(logp, write_log, &j)) < 0) break;
-            if ((rc = write_curves(o->dir, rows, nrows)) < 0) break;
+            if (root && (rc = mc_write_atomic(logp, write_log, &j)) < 0) break;
+            if (root && (rc = write_curves(o->dir, rows, nrows)) < 0) break;
             esum = 0;
             emit(o, &cev);
         }
-        int stop_now = (o->stop_after > 0 && epoch_end && it >= o->stop_after && it < total) ||
-                       (o->interrupt && *o->interrupt && it < total);
+        int signalled;
+        if ((rc = mc_dist_any(o->dist, o->interrupt && *o->interrupt, &signalled)) < 0) break; /* all stop */
+        int stop_now = (o->stop_after > 0 && epoch_end && it >= o->stop_after && it < total) || (signalled && it < total);
         if (epoch_end || stop_now) {
+            if ((rc = mc_dist_check(o->dist, net, it)) < 0) break;
             mc_ckpt_meta m = {.next_iter = it, .total_iters = total, .best_auc = r->best_val_mse,
                               .best_iter = (long)r->best_epoch * bpe, .seed = o->seed, .batch = B,
                               .max_lr = o->opt.lr, .stage = MC_STAGE_ALL, .nlabels = 3};
             m.best_aucs[0] = r->best_val_mse;
             m.best_aucs[1] = esum;
             m.best_aucs[2] = r->best_epoch;
-            if ((rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
+            if (root && (rc = mc_checkpoint_save(net, ckpt, &m)) < 0) break;
         }
         if (stop_now) {
             r->stopped = 1;
-            r->interrupted = o->interrupt && *o->interrupt;
+            r->interrupted = signalled;
             mc_color_event sev = {.type = MC_CEV_STOPPED, .epoch = e + 1, .epochs = epochs, .iter = it,
                                   .total = total, .interrupted = r->interrupted};
             emit(o, &sev);
@@ -602,8 +617,10 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
     }
     r->iters = it;
     r->epochs_done = (int)(it / bpe);
-    if (rc == MC_OK && !r->stopped) rc = mc_net_save_weights(net, last);
-    if (rc == MC_OK && !r->stopped) rc = mc_write_atomic(done, write_done, r);
+    if (rc == MC_OK && !r->stopped && root) rc = mc_net_save_weights(net, last);
+    if (rc == MC_OK && !r->stopped && root) rc = mc_write_atomic(done, write_done, r);
+    if (rc == MC_OK) rc = mc_dist_detach(o->dist, net); /* rank 0's files are written */
+    else mc_dist_detach(NULL, net);
     free(perm);
     free(rows);
     free(sh.which);

@@ -406,11 +406,7 @@ static int build_net(const mc_experiment *e, int nlabels, mc_dist *dist, mc_net 
     mc_net_opts o = {.batch = e->batch, .seed = e->seed, .set = set,
                      .backend = e->gpu >= 0 ? MC_BACKEND_CUDA : MC_BACKEND_CPU, .gpu = e->gpu > 0 ? e->gpu : 0,
                      .threads = e->threads, .precision = e->precision};
-    if (mc_dist_size(dist) > 1) { /* each rank's batch, GPU and cores (src/dist/) */
-        mc_net_train_keys k;
-        if (!o.batch) MC_TRY(mc_net_cfg_train_keys(e->net, set, &k));
-        MC_TRY(mc_dist_net_opts(dist, &o, o.batch ? o.batch : k.batch, e->batch_per_rank));
-    }
+    MC_TRY(mc_dist_net_opts_cfg(dist, &o, e->net, set, e->batch_per_rank)); /* each rank's batch, GPU, cores */
     MC_TRY(mc_net_for_labels(out, e->net, &o, nlabels));
     if (e->frozen_bn >= 0) mc_net_set_frozen_bn(*out, e->frozen_bn); /* else the cfg's */
     return MC_OK;

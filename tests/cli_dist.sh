@@ -210,6 +210,18 @@ $BIN colorize-train "$T/c3/experiment.exp" --resume --quiet > "$T/c3b.txt" 2>&1 
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c4" 2>&1); rc=$?
 [ $rc -ne 0 ] && [ "$(echo "$out" | grep -c 'the batch of 4 does not divide among 3 processes')" -eq 1 ] ||
   no "colorize-train, batch 4 on 3 ranks: rc $rc, not one message: $out"
+# colorize-predict over 3 ranks: 5 images (parts of 1, 2, 2), each rank writes its own PNGs: the
+# files one process writes, byte for byte; an undecodable image on rank 2 ends the job naming both
+ls "$T"/cd/color/train/*/*.png | awk -F/ '!seen[$NF]++' | head -5 > "$T/five.txt"
+$BIN colorize-predict "$T/c1" "$T/five.txt" -o "$T/cp1" --quiet 2>"$T/cp1.err" || no "colorize-predict: $(cat "$T/cp1.err")"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-predict "$T/c1" "$T/five.txt" -o "$T/cp3" 2>&1) ||
+  no "colorize-predict on 3 ranks: $out"
+[[ "$out" == *"5 images written to $T/cp3/ (3 processes)"* ]] || no "colorize-predict on 3 ranks does not say so: $out"
+[ "$(ls "$T/cp1" | wc -l)" -eq 5 ] && diff -r "$T/cp1" "$T/cp3" > /dev/null || no "colorize-predict on 3 ranks: other files than one process's"
+{ head -4 "$T/five.txt"; echo "$T/bad.jpg"; } > "$T/cbad.txt"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-predict "$T/c1" "$T/cbad.txt" -o "$T/cpb" --quiet 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"medcolor colorize-predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG, JPEG or DICOM file"* ]] ||
+  no "colorize-predict on 3 ranks, a bad image on rank 2: rc $rc: $out"
 
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1) ok"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1), 3-rank colorize-predict ok"
 exit $fail

@@ -463,10 +463,19 @@ int mc_cli_colorize_predict(int argc, char **argv) {
         warg = wbuf;
         if (!quiet) fprintf(stderr, "medcolor colorize-predict: using %s\n", wbuf);
     }
+    /* under mpirun/srun (docs/distributed.md): this process's contiguous part of the images (each
+     * its own PNG: nothing to gather) and its share of the host's cores; rank 0 prints */
+    mc_dist *world = NULL;
+    mc_net_opts no = {.batch = 1, .threads = threads > 0 ? (int)threads : 0, .precision = mc_cli_precision(precision)};
+    if (!rc && (mc_dist_init(&world) < 0 || mc_dist_net_opts(world, &no, 1, 1) < 0)) {
+        fprintf(stderr, "medcolor colorize-predict: %s\n", mc_errmsg());
+        rc = 1;
+    }
+    const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
+    const int lo = (int)((long long)n * rank / nranks), hi = (int)((long long)n * (rank + 1) / nranks);
+    if (rank > 0) quiet = 1;
     if (!rc) rc = mc_cli_net_resolve("colorize-predict", warg, &t);
     if (!rc) {
-        mc_net_opts no = {.batch = 1, .threads = threads > 0 ? (int)threads : 0,
-                          .precision = mc_cli_precision(precision)};
         rc = mc_cli_net_build("colorize-predict", has_cfg ? pos[0] : NULL, &t, &no, 0, 1, &net);
         mc_cli_net_free(&t);
     }
@@ -480,17 +489,30 @@ int mc_cli_colorize_predict(int argc, char **argv) {
     }
     mc_cli_pass pass;
     mc_cli_pass_init(&pass, "colorize-predict", "images", quiet);
-    for (int i = 0; i < n && !rc; i++) {
+    for (int i = lo; i < hi && !rc; i++) {
         char op[4200];
         snprintf(op, sizeof op, "%s/%s", out, names[i]);
         if (mc_colorize_predict_file(net, paths[i], op, l_scale, l_shift) < 0) {
+            if (nranks > 1) { /* the others may wait for this rank: end them all, naming it */
+                fprintf(stderr, "medcolor colorize-predict: rank %d of %d (host %s): %s\n", rank, nranks,
+                        mc_dist_host(world), mc_errmsg());
+                mc_dist_abort(world, 1);
+            }
             fprintf(stderr, "medcolor colorize-predict: %s\n", mc_errmsg());
             rc = 1;
             break;
         }
-        mc_cli_pass_progress(i + 1, n, &pass);
+        mc_cli_pass_progress(i - lo + 1, hi - lo, &pass);
     }
-    if (!rc && !quiet) fprintf(stderr, "medcolor colorize-predict: %d image%s written to %s/\n", n, n == 1 ? "" : "s", out);
+    if (!rc && mc_dist_barrier(world) < 0) { /* every part written before rank 0 says so */
+        fprintf(stderr, "medcolor colorize-predict: %s\n", mc_errmsg());
+        rc = 1;
+    }
+    if (!rc && !quiet)
+        fprintf(stderr, "medcolor colorize-predict: %d image%s written to %s/ (%d process%s)\n", n, n == 1 ? "" : "s",
+                out, nranks, nranks == 1 ? "" : "es");
+    if (rc && nranks > 1) mc_dist_abort(world, rc);
+    mc_dist_free(world);
     mc_net_free(net);
     for (int i = 0; i < n; i++) {
         free(paths[i]);

@@ -177,6 +177,10 @@ typedef struct mc_features_opts {
     double l_scale, l_shift; /* image-to-image networks (NaN: by the input's channels) */
     mc_pass_progress_fn progress; /* after each batch (may be NULL) */
     void *progress_ctx;
+    /* the processes of an mpirun/srun job (src/dist/dist.h; NULL: this one): each computes its
+     * contiguous part of the images, the outputs are summed to all, rank 0 alone writes out.
+     * A collective call. */
+    struct mc_dist *dist;
 } mc_features_opts;
 /* Writes out (safetensors, atomically): per image i and layer k the tensor
  * "<file name of paths[i]>/<name of layer k>" (the layer's name=, else its index) of the

@@ -183,6 +183,34 @@ cmp -s "$G/1-color/best.weights" "$T/gtrain/1-color/best.weights" ||
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 2 $BIN run-grid "$T/g2" 2>&1) || no "run-grid again on 2 ranks: $out"
 [ "$(echo "$out" | grep -c 'finished before, skipped')" -eq 1 ] || no "run-grid again on 2 ranks: $out"
 
+# features over 3 ranks: 7 images, two layers: the tensors one process writes (in eval mode an
+# image's outputs do not depend on the images beside it, but a batch cut otherwise may cut the
+# GEMMs otherwise: compared to 1e-6 of each tensor's largest value; identical here); an
+# undecodable image on rank 2 ends the job naming it, and nothing is written
+mkdir -p "$T/fimg"; i=0
+while read -r f; do i=$((i + 1)); cp "$f" "$T/fimg/i$i.jpg"; echo "$T/fimg/i$i.jpg"; done < "$T/seven.txt" > "$T/fseven.txt"
+$BIN features "$T/run" "$T/fseven.txt" --layer t1 --layer -1 --batch 2 -o "$T/f1.safetensors" --quiet 2>"$T/f1.err" ||
+  no "features: $(cat "$T/f1.err")"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN features "$T/run" "$T/fseven.txt" --layer t1 --layer -1 --batch 2 \
+  -o "$T/f3.safetensors" 2>&1) || no "features on 3 ranks: $out"
+/usr/bin/python3 - "$T/f1.safetensors" "$T/f3.safetensors" <<'PY' || no "features on 3 ranks: other values than one process's"
+import json, struct, sys
+def read(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    return {k: struct.unpack('<%df' % ((v['data_offsets'][1] - v['data_offsets'][0]) // 4), d[v['data_offsets'][0]:v['data_offsets'][1]])
+            for k, v in h.items() if k != '__metadata__'}, h.get('__metadata__')
+a, ma = read(sys.argv[1]); b, mb = read(sys.argv[2])
+assert sorted(a) == sorted(b) and len(a) == 14 and ma == mb, (sorted(a), sorted(b), ma, mb)
+# float32 rounding of the same sums cut otherwise: 1e-6 of the layer's largest value
+worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) / max(1e-30, max(abs(x) for x in a[k])) for k in a)
+print("  features on 3 ranks: 14 tensors, worst difference %.1e of the tensor's largest value" % worst)
+assert worst <= 1e-6, worst
+PY
+{ head -6 "$T/fseven.txt"; echo "$T/bad.jpg"; } > "$T/fbad.txt"
+out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN features "$T/run" "$T/fbad.txt" --batch 2 -o "$T/fb.safetensors" --quiet 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"medcolor features: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG, JPEG or DICOM file"* ]] &&
+  [ ! -e "$T/fb.safetensors" ] || no "features on 3 ranks, a bad image on rank 2: rc $rc: $out"
+
 # colorize-train (learned colorization, issue 14) over 2 ranks: global batch 4 (2 each) of the same
 # order, gradients summed, batch norm synchronised: every line a one-process run prints (6 digits,
 # the seconds aside) and the log.csv values (6 digits) the same; rank 0 alone writes; stopped on 2
@@ -223,5 +251,5 @@ out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-predict "$T/c1" 
 [ $rc -ne 0 ] && [[ "$out" == *"medcolor colorize-predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG, JPEG or DICOM file"* ]] ||
   no "colorize-predict on 3 ranks, a bad image on rank 2: rc $rc: $out"
 
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1), 3-rank colorize-predict ok"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1), 3-rank colorize-predict and features ok"
 exit $fail

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "core/core.h"
+#include "dist/dist.h"
 
 int mc_cli_features(int argc, char **argv) {
     const char *out = NULL;
@@ -58,6 +59,7 @@ int mc_cli_features(int argc, char **argv) {
     mc_net *net = NULL;
     mc_cli_net t = {0};
     int *layers = NULL;
+    mc_dist *world = NULL;
     if (mc_cli_collect_paths(npos - img0, pos + img0, &paths, &n) < 0) {
         fprintf(stderr, "medcolor features: %s\n", mc_errmsg());
         goto done;
@@ -77,6 +79,14 @@ int mc_cli_features(int argc, char **argv) {
         o.backend = MC_BACKEND_CUDA;
         o.gpu = (int)gpu_opt;
     }
+    /* under mpirun/srun (docs/distributed.md): this process's part of the images, its GPU (--gpu +
+     * local rank) or its share of the host's cores; rank 0 prints and writes -o */
+    if (mc_dist_init(&world) < 0 || mc_dist_net_opts(world, &o, 1, 1) < 0) {
+        fprintf(stderr, "medcolor features: %s\n", mc_errmsg());
+        goto done;
+    }
+    const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
+    if (rank > 0) quiet = 1;
     if (mc_cli_net_resolve("features", weights, &t) || mc_cli_net_build("features", cfg, &t, &o, 0, 1, &net)) goto done;
     int batch = (int)batch_opt;
     if (!batch) {
@@ -103,8 +113,13 @@ int mc_cli_features(int argc, char **argv) {
     mc_cli_pass prog;
     mc_cli_pass_init(&prog, "features", "images", quiet);
     mc_features_opts fo = {.l_scale = l_scale, .l_shift = l_shift, .progress = mc_cli_pass_progress,
-                           .progress_ctx = &prog};
+                           .progress_ctx = &prog, .dist = world};
     if (mc_features(net, (const char *const *)paths, n, layers, nl, out, &fo) < 0) {
+        if (nranks > 1) { /* the others may wait for this rank's part: end them all, naming it */
+            fprintf(stderr, "medcolor features: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
+                    mc_errmsg());
+            mc_dist_abort(world, 1);
+        }
         fprintf(stderr, "medcolor features: %s\n", mc_errmsg());
         goto done;
     }
@@ -119,6 +134,8 @@ int mc_cli_features(int argc, char **argv) {
     }
     status = 0;
 done:
+    if (status && mc_dist_size(world) > 1) mc_dist_abort(world, status);
+    mc_dist_free(world);
     free(layers);
     mc_net_free(net);
     mc_cli_net_free(&t);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "dist/dist.h"
 #include "mc_imaging.h"
 #include "mc_train.h"
 
@@ -113,23 +114,30 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
             return rc;
         }
     }
+    /* over the ranks of o->dist: this process's contiguous part [i0, i1) of the images, every
+     * layer's outputs of all images summed to every rank (zeros but one's own), rank 0 writes */
+    mc_dist *dist = o ? o->dist : NULL;
+    const int nr = mc_dist_size(dist), rk = mc_dist_rank(dist);
+    const int i0 = (int)((long long)n * rk / nr), i1 = (int)((long long)n * (rk + 1) / nr);
     int batch = mc_net_batch(net);
-    if (batch > n) batch = n;
+    if (batch > i1 - i0) batch = i1 - i0 > 0 ? i1 - i0 : 1;
     const size_t per = (size_t)c * h * w;
-    size_t maxout = 0;
+    size_t maxout = 0, total = 0;
     for (int k = 0; k < nlayers; k++) {
         int lc, lh, lw;
         mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
         if ((size_t)lc * lh * lw > maxout) maxout = (size_t)lc * lh * lw;
+        total += (size_t)n * lc * lh * lw;
     }
     float *x = mc_alloc_floats((size_t)batch * per, "input batch");
     float *y = mc_alloc_floats((size_t)batch * maxout, "layer outputs");
+    float *all = nr > 1 ? mc_calloc(total ? total : 1, sizeof(float), "features of all images") : NULL;
     mc_st_writer *wr = mc_st_writer_new();
-    int rc = x && y && wr ? MC_OK : MC_ENOMEM;
+    int rc = x && y && wr && (nr == 1 || all) ? MC_OK : MC_ENOMEM;
     if (rc == MC_OK && batch != mc_net_batch(net)) rc = mc_net_set_batch(net, batch);
     mc_net_set_train(net, 0);
-    for (int b0 = 0; b0 < n && rc == MC_OK; b0 += batch) {
-        int nb = n - b0 < batch ? n - b0 : batch;
+    for (int b0 = i0; b0 < i1 && rc == MC_OK; b0 += batch) {
+        int nb = i1 - b0 < batch ? i1 - b0 : batch;
         if (nb != mc_net_batch(net) && (rc = mc_net_set_batch(net, nb)) < 0) break;
         rc = color ? color_inputs(net, paths + b0, nb, scale, shift, x) : mc_predict_inputs(net, paths + b0, nb, x);
         if (rc < 0 || (rc = mc_net_set_input(net, x)) < 0 || (rc = mc_net_forward_to(net, last)) < 0) break;
@@ -139,15 +147,42 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
             const size_t lo = (size_t)lc * lh * lw;
             if ((rc = mc_net_get_output(net, layers[k], y)) < 0) break;
             const int64_t shape[3] = {lc, lh, lw};
+            if (all) { /* layer k's block of all: [n][lo] */
+                size_t off = 0;
+                for (int j = 0; j < k; j++) {
+                    int jc, jh, jw;
+                    mc_net_layer_shape(net, layers[j], &jc, &jh, &jw);
+                    off += (size_t)n * jc * jh * jw;
+                }
+                memcpy(all + off + (size_t)b0 * lo, y, (size_t)nb * lo * sizeof(float));
+                continue;
+            }
             for (int i = 0; i < nb && rc == MC_OK; i++) {
                 char tn[1200];
                 snprintf(tn, sizeof tn, "%s/%s", base_name(paths[b0 + i]), lname[k]);
                 rc = mc_st_writer_add(wr, tn, 3, shape, y + (size_t)i * lo);
             }
         }
-        if (rc == MC_OK && o && o->progress) o->progress(b0 + nb, n, o->progress_ctx);
+        if (rc == MC_OK && o && o->progress) o->progress(b0 + nb - i0, i1 - i0, o->progress_ctx);
     }
-    if (rc == MC_OK) {
+    if (all) { /* the others' parts: a collective call, then rank 0 alone writes */
+        if (rc == MC_OK) rc = mc_dist_sum_f(dist, all, total);
+        size_t off = 0;
+        for (int k = 0; k < nlayers && rc == MC_OK; k++) {
+            int lc, lh, lw;
+            mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
+            const size_t lo = (size_t)lc * lh * lw;
+            const int64_t shape[3] = {lc, lh, lw};
+            for (int i = 0; i < n && rc == MC_OK && rk == 0; i++) {
+                char tn[1200];
+                snprintf(tn, sizeof tn, "%s/%s", base_name(paths[i]), lname[k]);
+                rc = mc_st_writer_add(wr, tn, 3, shape, all + off + (size_t)i * lo);
+            }
+            off += (size_t)n * lo;
+        }
+        free(all);
+    }
+    if (rc == MC_OK && rk == 0) {
         size_t len = 0;
         for (int k = 0; k < nlayers; k++) len += strlen(lname[k]) + 1;
         char *list = malloc(len + 1);

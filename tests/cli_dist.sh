@@ -183,12 +183,20 @@ cmp -s "$G/1-color/best.weights" "$T/gtrain/1-color/best.weights" ||
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 2 $BIN run-grid "$T/g2" 2>&1) || no "run-grid again on 2 ranks: $out"
 [ "$(echo "$out" | grep -c 'finished before, skipped')" -eq 1 ] || no "run-grid again on 2 ranks: $out"
 
+mkdir -p "$T/fimg"; i=0
+while read -r f; do i=$((i + 1)); cp "$f" "$T/fimg/i$i.jpg"; echo "$T/fimg/i$i.jpg"; done < "$T/seven.txt" > "$T/fseven.txt"
+# colorize (T's view) over 3 ranks: each its part of the 7 images, rank 0 prints every line in
+# order: the lines and the files one process writes
+one=$($BIN colorize "$T/run" "$T/fseven.txt" -o "$T/col1" 2>"$T/col1.err") || no "colorize: $(cat "$T/col1.err")"
+three=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize "$T/run" "$T/fseven.txt" -o "$T/col3" 2>"$T/col3.err") ||
+  no "colorize on 3 ranks: $(cat "$T/col3.err")"
+[ "$(echo "$one" | wc -l)" -eq 7 ] && [ "$one" = "$(echo "$three" | sed "s|$T/col3|$T/col1|")" ] && [ "$(ls "$T/col1" | wc -l)" -eq 14 ] &&
+  diff -r "$T/col1" "$T/col3" > /dev/null || no "colorize on 3 ranks: other lines or files than one process's: [$one] [$three]"
+
 # features over 3 ranks: 7 images, two layers: the tensors one process writes (in eval mode an
 # image's outputs do not depend on the images beside it, but a batch cut otherwise may cut the
 # GEMMs otherwise: compared to 1e-6 of each tensor's largest value; identical here); an
 # undecodable image on rank 2 ends the job naming it, and nothing is written
-mkdir -p "$T/fimg"; i=0
-while read -r f; do i=$((i + 1)); cp "$f" "$T/fimg/i$i.jpg"; echo "$T/fimg/i$i.jpg"; done < "$T/seven.txt" > "$T/fseven.txt"
 $BIN features "$T/run" "$T/fseven.txt" --layer t1 --layer -1 --batch 2 -o "$T/f1.safetensors" --quiet 2>"$T/f1.err" ||
   no "features: $(cat "$T/f1.err")"
 out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN features "$T/run" "$T/fseven.txt" --layer t1 --layer -1 --batch 2 \
@@ -251,5 +259,5 @@ out=$(OMP_NUM_THREADS=1 timeout 120 $MPIRUN -np 3 $BIN colorize-predict "$T/c1" 
 [ $rc -ne 0 ] && [[ "$out" == *"medcolor colorize-predict: rank 2 of 3 (host "*"): $T/bad.jpg: not a PNG, JPEG or DICOM file"* ]] ||
   no "colorize-predict on 3 ranks, a bad image on rank 2: rc $rc: $out"
 
-[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1), 3-rank colorize-predict and features ok"
+[ $fail -eq 0 ] && echo "cli_dist                       slurm_train.sh, mpirun: batch refused on 3 ranks, 2-rank run, 3-rank eval and predict, 2-rank run-grid, 2-rank colorize-train (resumed on 1), 3-rank colorize, colorize-predict and features ok"
 exit $fail

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "medcolor.h"
 
 /* the output name of an image: its file name without extension, or — when several inputs
@@ -119,6 +120,16 @@ int mc_cli_colorize(int argc, char **argv) {
     mc_net_opts o = {.batch = 1, .no_init = 1, .set = sets, .inference_only = 1, .threads = (int)threads};
     mc_cli_net t;
     if (mc_cli_net_resolve("colorize", pos[img0], &t)) return 1;
+    /* under mpirun/srun (docs/distributed.md): this process's contiguous part of the images (its
+     * own PNGs) and its share of the cores; rank 0 prints every image's line, in order, at the end */
+    mc_dist *world = NULL;
+    if (mc_dist_init(&world) < 0 || mc_dist_net_opts(world, &o, 1, 1) < 0) {
+        fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+        mc_dist_free(world);
+        mc_cli_net_free(&t);
+        return 1;
+    }
+    const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
     int rc = mc_cli_collect_paths(npos - img0 - 1, pos + img0 + 1, &paths, &n);
     if (rc < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     if (rc == MC_OK && mc_cli_net_build("colorize", cfg, &t, &o, 0, 0, &net)) rc = MC_EARG;
@@ -129,17 +140,31 @@ int mc_cli_colorize(int argc, char **argv) {
     }
     if (rc == MC_OK && (rc = mc_mkdirs(out)) < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     int parts = mc_cli_out_parts(paths, n);
-    for (int i = 0; rc == MC_OK && i < n; i++) {
+    const int lo = (int)((long long)n * rank / nranks), hi = (int)((long long)n * (rank + 1) / nranks);
+    for (int i = lo; rc == MC_OK && i < hi; i++) {
         char name[512], cpath[4096], opath[4096];
         mc_cli_out_name(paths[i], parts, name, sizeof name);
         snprintf(cpath, sizeof cpath, "%s/%s_color.png", out, name);
         snprintf(opath, sizeof opath, "%s/%s_overlay.png", out, name);
         if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) {
+            if (nranks > 1) { /* the others wait for this rank: end them all, naming it */
+                fprintf(stderr, "medcolor colorize: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
+                        mc_errmsg());
+                mc_dist_abort(world, 1);
+            }
             fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
             break;
         }
+        if (nranks == 1) printf("%s -> %s/%s_{color,overlay}.png\n", paths[i], out, name);
+    }
+    if (rc == MC_OK && nranks > 1 && (rc = mc_dist_barrier(world)) < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+    for (int i = 0; rc == MC_OK && nranks > 1 && rank == 0 && i < n; i++) { /* every part is written */
+        char name[512];
+        mc_cli_out_name(paths[i], parts, name, sizeof name);
         printf("%s -> %s/%s_{color,overlay}.png\n", paths[i], out, name);
     }
+    if (rc < 0 && nranks > 1) mc_dist_abort(world, 1);
+    mc_dist_free(world);
     mc_colorizer_free(cz);
     for (int i = 0; i < n; i++) free(paths[i]);
     free(paths);

@@ -85,9 +85,10 @@ typedef struct mc_net_opts {
      * are bitwise the same for every thread count (docs/performance.md). */
     int threads;
     /* CPU backend: Winograd F(2x2, 3x3) for the 3x3 stride-1 convolutions that qualify.
-     * MC_WINOGRAD_AUTO (0): on, unless the environment variable MC_CPU_WINOGRAD=0 (read when the
-     * network is built) turns it off; MC_WINOGRAD_ON / MC_WINOGRAD_OFF whatever the environment.
-     * On and off differ in float rounding (for comparisons). */
+     * MC_WINOGRAD_AUTO (0): on, unless the environment variable MC_CPU_WINOGRAD (read when the
+     * network is built) says 0 (off) or 4 (F(4x4, 3x3)); MC_WINOGRAD_ON / MC_WINOGRAD_OFF /
+     * MC_WINOGRAD_4X4 whatever the environment. They differ in float rounding: F(4x4, 3x3) has
+     * fewer multiplications and ~5x F(2x2, 3x3)'s rounding error (docs/performance.md). */
     int winograd;
     /* The arithmetic of the convolution and connected-layer GEMMs (forward, backward-data,
      * backward-filter). MC_PRECISION_FP32 (0, default): float32. MC_PRECISION_BF16: the CPU
@@ -97,7 +98,7 @@ typedef struct mc_net_opts {
      * (MC_EUNSUP) on a CPU without AVX512-BF16 and by the CUDA backend. docs/performance.md. */
     int precision;
 } mc_net_opts;
-enum { MC_WINOGRAD_AUTO = 0, MC_WINOGRAD_ON = 1, MC_WINOGRAD_OFF = 2 };
+enum { MC_WINOGRAD_AUTO = 0, MC_WINOGRAD_ON = 1, MC_WINOGRAD_OFF = 2, MC_WINOGRAD_4X4 = 3 };
 enum { MC_PRECISION_FP32 = 0, MC_PRECISION_BF16 = 1 };
 
 /* Builds a network from a darknet-style cfg file (or text). opts may be NULL. */

@@ -1038,8 +1038,8 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
     if (!opts) opts = &defaults;
     if (opts->threads < 0)
         return mc_err(MC_EARG, "threads: %d (0 = all cores, or a count >= 1)", opts->threads);
-    if (opts->winograd < MC_WINOGRAD_AUTO || opts->winograd > MC_WINOGRAD_OFF)
-        return mc_err(MC_EARG, "winograd: %d is not MC_WINOGRAD_AUTO, _ON or _OFF", opts->winograd);
+    if (opts->winograd < MC_WINOGRAD_AUTO || opts->winograd > MC_WINOGRAD_4X4)
+        return mc_err(MC_EARG, "winograd: %d is not MC_WINOGRAD_AUTO, _ON, _OFF or _4X4", opts->winograd);
     if (opts->precision != MC_PRECISION_FP32 && opts->precision != MC_PRECISION_BF16)
         return mc_err(MC_EARG, "precision: %d is not MC_PRECISION_FP32 or MC_PRECISION_BF16", opts->precision);
     if (opts->precision == MC_PRECISION_BF16 && !mc_cpu_bf16_available())
@@ -1056,9 +1056,9 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
     if (cpu->threads < 1) cpu->threads = 1;
     if (opts->winograd == MC_WINOGRAD_AUTO) {
         const char *e = getenv("MC_CPU_WINOGRAD"); /* for comparisons: MC_CPU_WINOGRAD=0 */
-        cpu->winograd = !(e && e[0] == '0');
+        cpu->winograd = e && e[0] == '0' ? 0 : e && e[0] == '4' ? 4 : 2;
     } else {
-        cpu->winograd = opts->winograd == MC_WINOGRAD_ON;
+        cpu->winograd = opts->winograd == MC_WINOGRAD_ON ? 2 : opts->winograd == MC_WINOGRAD_4X4 ? 4 : 0;
     }
     cpu->bf16 = opts->precision == MC_PRECISION_BF16;
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a

@@ -46,7 +46,8 @@ typedef struct mc_cpu_arena {
 /* The CPU backend's state (be->ctx). */
 typedef struct mc_cpu {
     int threads;        /* OpenMP threads of every parallel region (>= 1) */
-    int winograd;       /* 1: Winograd for the 3x3 stride-1 convolutions that qualify */
+    int winograd;       /* 0: off; 2: Winograd F(2x2, 3x3), 4: F(4x4, 3x3) for the 3x3 stride-1
+                           convolutions that qualify */
     int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
     int bf16_fail;      /* set by a thread whose bf16 GEMM found no scratch memory */
     mc_cpu_arena arena; /* convolution scratch */
@@ -100,7 +101,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw);
 
-/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (cpu/winograd.c), used when cpu->winograd:
+/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) or F(4x4, 3x3) (cpu/winograd.c; which: cpu->winograd):
  * whether d qualifies (3x3, stride 1, padding <= 2, no groups, >= 16 channels in and out), and
  * the three primitives with the semantics above. */
 int mc_cpu_wino_ok(const mc_conv_desc *d);

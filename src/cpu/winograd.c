@@ -1,5 +1,9 @@
 /* cpu/winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3)
- * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the CPU backend.
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the CPU backend,
+ * and F(4x4, 3x3) (opt-in, cpu->winograd == 4: 36 products per 4x4 outputs instead of 16 per 2x2;
+ * about ten times the rounding error: its transforms below, docs/performance.md). Both share the
+ * plans, blocks and chunked sums described here, with m = 2 or 4 outputs per tile side and
+ * (m + 2)^2 GEMMs per block.
  *
  * A 2x2 block of outputs of one channel pair needs 36 multiply-adds directly and 16 after the
  * transforms: with U = G g G^T (the 3x3 filter g as 4x4), V = B^T d B (a 4x4 input tile d) and
@@ -33,6 +37,9 @@
 #define MC_WINO_BLOCK (1 << 20)
 #endif
 
+#ifndef WB4
+#define WB4 (MC_WINO_BLOCK * 9 / 4)
+#endif
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 int mc_cpu_wino_ok(const mc_conv_desc *d) {
@@ -41,6 +48,7 @@ int mc_cpu_wino_ok(const mc_conv_desc *d) {
 }
 
 typedef struct wplan {
+    int m, nn;          /* outputs per tile side (2: F(2x2,3x3), 4: F(4x4,3x3)); nn = (m + 2)^2 */
     int th, tw;         /* tiles per column and row of an image */
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
@@ -48,12 +56,14 @@ typedef struct wplan {
 } wplan;
 
 /* from the shape only (cpu/conv.h) */
-static void make_plan(const mc_conv_desc *d, wplan *p) {
-    p->th = (d->oh + 1) / 2;
-    p->tw = (d->ow + 1) / 2;
+static void make_plan(const mc_conv_desc *d, int m, wplan *p) {
+    p->m = m;
+    p->nn = (m + 2) * (m + 2);
+    p->th = (d->oh + m - 1) / m;
+    p->tw = (d->ow + m - 1) / m;
     p->tpi = (size_t)p->th * p->tw;
     p->ntiles = p->tpi * (size_t)d->n;
-    size_t nt = MC_WINO_BLOCK / (16 * (size_t)(d->c + d->k));
+    size_t nt = (m == 4 ? WB4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
     nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
     /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
      * threads), no larger than nt */
@@ -250,6 +260,210 @@ static void grad_row(const mc_conv_desc *d, const float *gk, int ty, int tx0, in
     a2x(cnt, ra, rb, o[12], o[13], o[14], o[15]);
 }
 
+/* ---- F(4x4, 3x3) ------------------------------------------------------------------------
+ * The Toom-Cook construction on the points 0, 1, -1, 1/2, -2 and infinity (chosen among the
+ * usual sets for the smallest rounding error in float32: ~4e-7 of the sum of |terms| against
+ * ~9e-7 for 0, +-1, +-2; F(2x2, 3x3): ~7e-8; docs/performance.md). A^T[i][j] = a_j^i, G[j] =
+ * (1, a_j, a_j^2) / prod_{l != j} (a_j - a_l), the rows of B^T the coefficients of
+ * prod_{l != j} (x - a_l) (the last one of prod_l (x - a_l)); infinity adds the last column of
+ * A^T, the last row of G and of B^T:
+ *   B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0; 0 -2 -1 2 1 0;
+ *          0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]
+ *   G   = [1 0 0; 1/3 1/3 1/3; -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]
+ * B^T and A^T are exact in binary; G is not: the filter transforms (U = G g G^T, and dW = G^T dU G
+ * in backward-filter) are computed in double and rounded once. */
+static const double G4[6][3] = {{1.0, 0.0, 0.0},
+                                {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                {0.0, 0.0, 1.0}};
+
+/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c], xi = 6 i + j; 16 filters at a
+ * time as vector lanes (consecutive q, so that the 36 stores per lane group are contiguous) */
+static void filter_transform4(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
+    const size_t kc = (size_t)K * C, ngroups = (kc + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
+    for (size_t grp = 0; grp < ngroups; grp++) {
+        const size_t q0 = grp * 16, nq = kc - q0 < 16 ? kc - q0 : 16;
+        double g[9][16], t[6][3][16];
+        for (size_t l = 0; l < nq; l++)
+            for (int e = 0; e < 9; e++) g[e][l] = (double)w[(q0 + l) * 9 + (size_t)e];
+        for (size_t l = nq; l < 16; l++)
+            for (int e = 0; e < 9; e++) g[e][l] = 0.0;
+        for (int i = 0; i < 6; i++)
+            for (int b = 0; b < 3; b++)
+                for (int l = 0; l < 16; l++)
+                    t[i][b][l] = G4[i][0] * g[b][l] + G4[i][1] * g[3 + b][l] + G4[i][2] * g[6 + b][l];
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++) {
+                float u[16];
+                for (int l = 0; l < 16; l++)
+                    u[l] = (float)(t[i][0][l] * G4[j][0] + t[i][1][l] * G4[j][1] + t[i][2][l] * G4[j][2]);
+                memcpy(U + (size_t)(i * 6 + j) * kc + q0, u, nq * sizeof(float));
+            }
+    }
+}
+
+/* the four phases of row iy shifted by -pad: p_r[q] = row[4(tx0+q) + r - pad], q <= cnt (0
+ * outside the row) */
+static void split_row4(const float *restrict row, int w, int pad, int tx0, int cnt, float *restrict p0,
+                       float *restrict p1, float *restrict p2, float *restrict p3) {
+    const int s0 = 4 * tx0 - pad;
+    /* q where all four columns are inside: s0 + 4q >= 0 and s0 + 4q + 3 <= w - 1 */
+    int lo = s0 >= 0 ? 0 : (3 - s0) / 4, hi = (w - 4 - s0) >= 0 ? (w - 4 - s0) / 4 + 1 : 0;
+    if (hi > cnt + 1) hi = cnt + 1;
+    if (lo > hi) lo = hi;
+    float *const ps[4] = {p0, p1, p2, p3};
+    for (int q = 0; q < lo; q++)
+        for (int r = 0; r < 4; r++) {
+            int c = s0 + 4 * q + r;
+            ps[r][q] = c >= 0 && c < w ? row[c] : 0.0f;
+        }
+    const float *rr = row + s0;
+    for (int q = lo; q < hi; q++) {
+        p0[q] = rr[4 * q];
+        p1[q] = rr[4 * q + 1];
+        p2[q] = rr[4 * q + 2];
+        p3[q] = rr[4 * q + 3];
+    }
+    for (int q = hi; q <= cnt; q++)
+        for (int r = 0; r < 4; r++) {
+            int c = s0 + 4 * q + r;
+            ps[r][q] = c >= 0 && c < w ? row[c] : 0.0f;
+        }
+}
+
+/* B^T on 6 inputs, over n lanes (every pointer a restrict parameter: GCC vectorises only then) */
+static void bt6_(int n, const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                 const float *restrict a3, const float *restrict a4, const float *restrict a5, float *restrict o0,
+                 float *restrict o1, float *restrict o2, float *restrict o3, float *restrict o4, float *restrict o5) {
+    for (int q = 0; q < n; q++) {
+        const float x0 = a0[q], x1 = a1[q], x2 = a2[q], x3 = a3[q], x4 = a4[q], x5 = a5[q];
+        o0[q] = x0 - 1.5f * x1 - 2.0f * x2 + 1.5f * x3 + x4;
+        o1[q] = -x1 + 0.5f * x2 + 2.5f * x3 + x4;
+        o2[q] = x1 - 2.5f * x2 + 0.5f * x3 + x4;
+        o3[q] = -2.0f * x1 - x2 + 2.0f * x3 + x4;
+        o4[q] = 0.5f * x1 - x2 - 0.5f * x3 + x4;
+        o5[q] = x1 - 1.5f * x2 - 2.0f * x3 + 1.5f * x4 + x5;
+    }
+}
+static void bt6(int n, const float *a0, const float *a1, const float *a2, const float *a3, const float *a4,
+                const float *a5, float *const *o) {
+    bt6_(n, a0, a1, a2, a3, a4, a5, o[0], o[1], o[2], o[3], o[4], o[5]);
+}
+/* A^T on 6 inputs, over n lanes */
+static void at6_(int n, const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                 const float *restrict a3, const float *restrict a4, const float *restrict a5, float *restrict o0,
+                 float *restrict o1, float *restrict o2, float *restrict o3) {
+    for (int q = 0; q < n; q++) {
+        const float x0 = a0[q], x1 = a1[q], x2 = a2[q], x3 = a3[q], x4 = a4[q], x5 = a5[q];
+        o0[q] = x0 + x1 + x2 + x3 + x4;
+        o1[q] = x1 - x2 + 0.5f * x3 - 2.0f * x4;
+        o2[q] = x1 + x2 + 0.25f * x3 + 4.0f * x4;
+        o3[q] = x1 - x2 + 0.125f * x3 - 8.0f * x4 + x5;
+    }
+}
+static void at6(int n, const float *a0, const float *a1, const float *a2, const float *a3, const float *a4,
+                const float *a5, float *const *o) {
+    at6_(n, a0, a1, a2, a3, a4, a5, o[0], o[1], o[2], o[3]);
+}
+/* A (the transpose of A^T) on 4 inputs, over n lanes */
+static void a4x_(int n, const float *restrict g0, const float *restrict g1, const float *restrict g2,
+                 const float *restrict g3, float *restrict o0, float *restrict o1, float *restrict o2,
+                 float *restrict o3, float *restrict o4, float *restrict o5) {
+    for (int q = 0; q < n; q++) {
+        const float x0 = g0[q], x1 = g1[q], x2 = g2[q], x3 = g3[q];
+        o0[q] = x0;
+        o1[q] = x0 + x1 + x2 + x3;
+        o2[q] = x0 - x1 + x2 - x3;
+        o3[q] = x0 + 0.5f * x1 + 0.25f * x2 + 0.125f * x3;
+        o4[q] = x0 - 2.0f * x1 + 4.0f * x2 - 8.0f * x3;
+        o5[q] = x3;
+    }
+}
+static void a4x(int n, const float *g0, const float *g1, const float *g2, const float *g3, float *const *o) {
+    a4x_(n, g0, g1, g2, g3, o[0], o[1], o[2], o[3], o[4], o[5]);
+}
+
+/* v[xi * ldv + q] = (B^T d B)[xi] of the 6x6 input tiles of a tile row segment of channel xc */
+static void input_row4(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
+                       float *tmp) {
+    float *H = tmp, *P = tmp + 36 * (size_t)cnt; /* H[row][component][q]; P: 4 phases of cnt + 1 */
+    const size_t pn = (size_t)cnt + 1;
+    for (int i = 0; i < 6; i++) {
+        int iy = 4 * ty - d->ph + i;
+        float *h[6];
+        for (int j = 0; j < 6; j++) h[j] = H + (size_t)(6 * i + j) * cnt;
+        if (iy < 0 || iy >= d->h) {
+            memset(h[0], 0, 6 * (size_t)cnt * sizeof(float));
+            continue;
+        }
+        split_row4(xc + (size_t)iy * d->w, d->w, d->pw, tx0, cnt, P, P + pn, P + 2 * pn, P + 3 * pn);
+        bt6(cnt, P, P + pn, P + 2 * pn, P + 3 * pn, P + 1, P + pn + 1, h); /* d B along the row */
+    }
+    for (int j = 0; j < 6; j++) { /* B^T (.) down the rows */
+        float *o[6];
+        for (int a = 0; a < 6; a++) o[a] = v + (size_t)(6 * a + j) * ldv;
+        bt6(cnt, H + (size_t)j * cnt, H + (size_t)(6 + j) * cnt, H + (size_t)(12 + j) * cnt, H + (size_t)(18 + j) * cnt,
+            H + (size_t)(24 + j) * cnt, H + (size_t)(30 + j) * cnt, o);
+    }
+}
+
+/* y (4x4 per tile) = A^T m A for a tile row segment of output channel yk, blended with beta */
+static void output_row4(const mc_conv_desc *d, const float *m, size_t ldm, int ty, int tx0, int cnt, float beta,
+                        float *yk, float *tmp) {
+    float *S = tmp, *Y = tmp + 24 * (size_t)cnt; /* S[r][j][q] = (A^T m)[r][j]; Y: 4 outputs of a row */
+    for (int j = 0; j < 6; j++) {
+        float *o[4];
+        for (int r = 0; r < 4; r++) o[r] = S + (size_t)(6 * r + j) * cnt;
+        at6(cnt, m + (size_t)j * ldm, m + (size_t)(6 + j) * ldm, m + (size_t)(12 + j) * ldm, m + (size_t)(18 + j) * ldm,
+            m + (size_t)(24 + j) * ldm, m + (size_t)(30 + j) * ldm, o);
+    }
+    const int x0 = 4 * tx0, ncol = 4 * cnt < d->ow - x0 ? 4 * cnt : d->ow - x0;
+    float *ys[4] = {Y, Y + cnt, Y + 2 * (size_t)cnt, Y + 3 * (size_t)cnt};
+    for (int r = 0; r < 4 && 4 * ty + r < d->oh; r++) {
+        const float *a = S + (size_t)(6 * r) * cnt;
+        at6(cnt, a, a + cnt, a + 2 * (size_t)cnt, a + 3 * (size_t)cnt, a + 4 * (size_t)cnt, a + 5 * (size_t)cnt, ys);
+        float *restrict yr = yk + (size_t)(4 * ty + r) * d->ow + x0;
+        const int quads = ncol / 4;
+        if (beta == 0.0f) {
+            for (int q = 0; q < quads; q++)
+                for (int s = 0; s < 4; s++) yr[4 * q + s] = ys[s][q];
+            for (int c = 4 * quads; c < ncol; c++) yr[c] = ys[c & 3][quads];
+        } else {
+            for (int q = 0; q < quads; q++)
+                for (int s = 0; s < 4; s++) yr[4 * q + s] = ys[s][q] + beta * yr[4 * q + s];
+            for (int c = 4 * quads; c < ncol; c++) yr[c] = ys[c & 3][quads] + beta * yr[c];
+        }
+    }
+}
+
+/* e[xi * lde + q] = (A g A^T)[xi] for the 4x4 output-gradient tiles g of a tile row segment of
+ * channel gk (0 outside the output) */
+static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
+                      float *tmp) {
+    float *R = tmp, *P = tmp + 24 * (size_t)cnt; /* R[a][j][q] = (g A^T)[a][j]; P: 4 phases of cnt + 1 */
+    const size_t pn = (size_t)cnt + 1;
+    for (int a = 0; a < 4; a++) {
+        float *o[6];
+        for (int j = 0; j < 6; j++) o[j] = R + (size_t)(6 * a + j) * cnt;
+        if (4 * ty + a >= d->oh) {
+            memset(o[0], 0, 6 * (size_t)cnt * sizeof(float));
+            continue;
+        }
+        split_row4(gk + (size_t)(4 * ty + a) * d->ow, d->ow, 0, tx0, cnt, P, P + pn, P + 2 * pn, P + 3 * pn);
+        a4x(cnt, P, P + pn, P + 2 * pn, P + 3 * pn, o);
+    }
+    for (int j = 0; j < 6; j++) { /* A (.) down the rows */
+        float *o[6];
+        for (int i = 0; i < 6; i++) o[i] = e + (size_t)(6 * i + j) * lde;
+        a4x(cnt, R + (size_t)j * cnt, R + (size_t)(6 + j) * cnt, R + (size_t)(12 + j) * cnt, R + (size_t)(18 + j) * cnt,
+            o);
+    }
+}
+
 /* the segments (image, tile row, first tile, count) of tiles [t0, t0 + nb): SEG(n, ty, tx0, cnt, j0) */
 #define FOR_SEGMENTS(p, t0, nb, BODY)                                                                  \
     for (size_t t_ = (t0); t_ < (t0) + (size_t)(nb);) {                                                \
@@ -266,8 +480,13 @@ static void input_transform(const mc_conv_desc *d, const wplan *p, const float *
                             size_t ldv, int nt, float *tmp) {
     const size_t hw = (size_t)d->h * d->w;
     FOR_SEGMENTS(p, t0, nb, {
-        for (int c = 0; c < d->c; c++)
-            input_row(d, x + (n * (size_t)d->c + (size_t)c) * hw, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
+        for (int c = 0; c < d->c; c++) {
+            const float *xc = x + (n * (size_t)d->c + (size_t)c) * hw;
+            if (p->m == 4)
+                input_row4(d, xc, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
+            else
+                input_row(d, xc, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
+        }
     })
 }
 
@@ -275,9 +494,13 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
                              int nb, float beta, float *y, float *tmp) {
     const size_t ohw = (size_t)d->oh * d->ow;
     FOR_SEGMENTS(p, t0, nb, {
-        for (int k = 0; k < d->k; k++)
-            output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, y + (n * (size_t)d->k + (size_t)k) * ohw,
-                       tmp);
+        for (int k = 0; k < d->k; k++) {
+            float *yk = y + (n * (size_t)d->k + (size_t)k) * ohw;
+            if (p->m == 4)
+                output_row4(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
+            else
+                output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
+        }
     })
 }
 
@@ -285,8 +508,13 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
                            size_t lde, int nt, float *tmp) {
     const size_t ohw = (size_t)d->oh * d->ow;
     FOR_SEGMENTS(p, t0, nb, {
-        for (int k = 0; k < d->k; k++)
-            grad_row(d, dy + (n * (size_t)d->k + (size_t)k) * ohw, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
+        for (int k = 0; k < d->k; k++) {
+            const float *gk = dy + (n * (size_t)d->k + (size_t)k) * ohw;
+            if (p->m == 4)
+                grad_row4(d, gk, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
+            else
+                grad_row(d, gk, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
+        }
     })
 }
 
@@ -294,18 +522,18 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
 static void wino_forward(const mc_conv_desc *d, const wplan *p, int threads, const float *x, const float *U,
                          float beta, float *y, float *scratch, size_t per_thread) {
-    const int C = d->c, K = d->k, nt = p->nt;
+    const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
     const size_t kc = (size_t)K * C, ldv = (size_t)C * nt, ldm = (size_t)K * nt;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
-        float *V = scratch + per_thread * (size_t)t, *M = V + round16(16 * ldv), *tmp = M + round16(16 * ldm);
+        float *V = scratch + per_thread * (size_t)t, *M = V + round16(nn * ldv), *tmp = M + round16(nn * ldm);
         size_t b0 = p->nblocks * (size_t)t / (size_t)T, b1 = p->nblocks * (size_t)(t + 1) / (size_t)T;
         for (size_t b = b0; b < b1; b++) {
             size_t t0 = b * (size_t)nt;
             int nb = (int)(p->ntiles - t0 < (size_t)nt ? p->ntiles - t0 : (size_t)nt);
             input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
-            for (int xi = 0; xi < 16; xi++)
+            for (int xi = 0; xi < nn; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nb, C, 1.0f, U + (size_t)xi * kc, C,
                             V + (size_t)xi * ldv, nt, 0.0f, M + (size_t)xi * ldm, nt);
             output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);
@@ -313,21 +541,29 @@ static void wino_forward(const mc_conv_desc *d, const wplan *p, int threads, con
     }
 }
 
-/* V (16 c nt) + M (16 k nt) + the row transforms' tmp */
-static size_t tmp_floats(const wplan *p) { return round16(20 * (size_t)p->tw + 8); }
+/* V (nn c nt) + M (nn k nt) + the row transforms' tmp */
+static size_t tmp_floats(const wplan *p) {
+    return p->m == 4 ? round16(40 * (size_t)p->tw + 32) : round16(20 * (size_t)p->tw + 8);
+}
 static size_t fwd_per_thread(const mc_conv_desc *d, const wplan *p) {
-    return round16(16 * (size_t)d->c * p->nt) + round16(16 * (size_t)d->k * p->nt) + tmp_floats(p);
+    return round16((size_t)p->nn * d->c * p->nt) + round16((size_t)p->nn * d->k * p->nt) + tmp_floats(p);
+}
+static void filter_transform_m(const mc_cpu *cpu, int m, int K, int C, const float *w, float *U) {
+    if (m == 4)
+        filter_transform4(cpu, K, C, w, U);
+    else
+        filter_transform(cpu, K, C, w, U);
 }
 
 int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y) {
     wplan p;
-    make_plan(d, &p);
+    make_plan(d, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nu = round16(16 * (size_t)d->k * d->c), per = fwd_per_thread(d, &p);
+    const size_t nu = round16((size_t)p.nn * d->k * d->c), per = fwd_per_thread(d, &p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)T));
-    filter_transform(cpu, d->k, d->c, w, ar->p);
+    filter_transform_m(cpu, p.m, d->k, d->c, w, ar->p);
     wino_forward(d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
     return MC_OK;
 }
@@ -345,9 +581,9 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     e.ow = d->w;
     e.ph = e.pw = 2 - d->ph;
     wplan p;
-    make_plan(&e, &p);
+    make_plan(&e, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16(16 * (size_t)d->k * d->c),
+    const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16((size_t)p.nn * d->k * d->c),
                  per = fwd_per_thread(&e, &p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(ar, nw + nu + per * (size_t)T));
@@ -361,7 +597,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
             float *t = wt + ((size_t)c * K + k) * 9;
             for (int q = 0; q < 9; q++) t[q] = s[8 - q];
         }
-    filter_transform(cpu, C, K, wt, U);
+    filter_transform_m(cpu, p.m, C, K, wt, U);
     wino_forward(&e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
     return MC_OK;
 }
@@ -370,37 +606,58 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw) {
     wplan p;
-    make_plan(d, &p);
-    const int C = d->c, K = d->k, nt = p.nt;
-    const size_t kc = (size_t)K * C, ndu = round16(16 * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
+    make_plan(d, cpu->winograd, &p);
+    const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
+    const size_t kc = (size_t)K * C, ndu = round16(nn * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
     const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */
     /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
-    const int CH = mc_cpu_chunks(p.nblocks, 16 * kc), T = threads_for(cpu, (size_t)CH);
+    const int CH = mc_cpu_chunks(p.nblocks, nn * kc), T = threads_for(cpu, (size_t)CH);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(ar, per * (size_t)T + ndu * (size_t)CH));
     float *dUs = ar->p + per * (size_t)T;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        float *V = ar->p + per * (size_t)t, *E = V + round16(16 * ldv), *tmp = E + round16(16 * ldm);
+        float *V = ar->p + per * (size_t)t, *E = V + round16(nn * ldv), *tmp = E + round16(nn * ldm);
         const int ca = (int)((long)CH * t / nth), cb = (int)((long)CH * (t + 1) / nth);
         for (int c = ca; c < cb; c++) {
             float *dU = dUs + ndu * (size_t)c;
             size_t b0 = p.nblocks * (size_t)c / (size_t)CH, b1 = p.nblocks * (size_t)(c + 1) / (size_t)CH;
-            if (b0 == b1) memset(dU, 0, 16 * kc * sizeof(float));
+            if (b0 == b1) memset(dU, 0, nn * kc * sizeof(float));
             for (size_t b = b0; b < b1; b++) {
                 size_t t0 = b * (size_t)nt;
                 int nb = (int)(p.ntiles - t0 < (size_t)nt ? p.ntiles - t0 : (size_t)nt);
                 input_transform(d, &p, x, t0, nb, V, ldv, nt, tmp);
                 grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
-                for (int xi = 0; xi < 16; xi++)
+                for (int xi = 0; xi < nn; xi++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt,
                                 V + (size_t)xi * ldv, nt, b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
             }
         }
     }
     /* dW = G^T (((dU_0 + dU_1) + dU_2) + ...) G, blended with beta */
-    mc_cpu_sum_into(cpu, dUs, dUs + ndu, ndu, CH - 1, 16 * kc);
+    mc_cpu_sum_into(cpu, dUs, dUs + ndu, ndu, CH - 1, nn * kc);
+    if (p.m == 4) {
+        /* dW = G^T dU G in double, blended with beta */
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
+        for (size_t q = 0; q < kc; q++) {
+            double r[3][6]; /* G^T dU */
+            for (int a = 0; a < 3; a++)
+                for (int j = 0; j < 6; j++) {
+                    double acc = 0.0;
+                    for (int i = 0; i < 6; i++) acc += G4[i][a] * (double)dUs[(size_t)(6 * i + j) * kc + q];
+                    r[a][j] = acc;
+                }
+            float *o = dw + q * 9;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    double acc = 0.0;
+                    for (int j = 0; j < 6; j++) acc += r[a][j] * G4[j][b];
+                    o[a * 3 + b] = (float)acc + (beta == 0.0f ? 0.0f : beta * o[a * 3 + b]);
+                }
+        }
+        return MC_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         float u[16];

@@ -182,6 +182,39 @@ static int child_train(void) {
                "best AUC %.6f vs %.6f; ranks bit-identical; communication %.3f s\n",
                N, GLOBAL_BATCH / N, GLOBAL_BATCH, dmax, scale, TOL * scale, aucN, auc1, mc_dist_comm_seconds(world));
 
+    /* the gradient in buckets of ~40 floats (MC_DIST_BUCKET_FLOATS; the default 4 MB is one bucket
+     * for this net): every bucket's sum starts inside the backward pass, and the weights are those
+     * of one sum after the pass (MC_DIST_BUCKET_FLOATS=-1): bit for bit on 2 ranks (a sum of two
+     * is the same in any order), to the tolerance above on 3 (MPI's non-blocking reduce may add
+     * in another order); ranks bit-identical */
+    {
+        long early, total;
+        setenv("MC_DIST_BUCKET_FLOATS", "-1", 1);
+        snprintf(dir, sizeof dir, "%s/np%d-onesum", tmp, N);
+        float *w1 = train_two(world, 0, dir, train, valid, 0, 0, &n2, NULL);
+        mc_dist_overlap(&early, &total);
+        CHECK(total == 0, "MC_DIST_BUCKET_FLOATS=-1: %ld buckets", total);
+        setenv("MC_DIST_BUCKET_FLOATS", "40", 1);
+        snprintf(dir, sizeof dir, "%s/np%d-buckets", tmp, N);
+        float *wb = train_two(world, 0, dir, train, valid, 0, 0, &n2, NULL);
+        unsetenv("MC_DIST_BUCKET_FLOATS");
+        mc_dist_overlap(&early, &total);
+        const long per_pass = total / ITERS; /* the All stage's passes (the attachment's) */
+        CHECK(per_pass >= 4 && early == total, "buckets of 40 floats: %ld per pass, %ld of %ld started inside the pass",
+              per_pass, early, total);
+        double db = max_diff(wb, w1, n);
+        if (N == 2)
+            CHECK(db == 0.0, "2 ranks: bucketed sums differ from one sum after the pass: max |dw| %.3g", db);
+        else
+            CHECK(db <= TOL * scale, "%d ranks: bucketed sums vs one sum: max |dw| %.3g > %.3g", N, db, TOL * scale);
+        check_identical(world, wb, n, "bucketed gradient sums");
+        if (rank == 0)
+            printf("  gradient buckets of 40 floats: %ld per pass, all started inside the backward pass; weights vs one "
+                   "sum after the pass: max |dw| %.3g\n", per_pass, db);
+        free(w1);
+        free(wb);
+    }
+
     /* per-rank statistics: a different network (so the check above can fail) */
     snprintf(dir, sizeof dir, "%s/np%d-local", tmp, N);
     float *wl = train_two(world, 1, dir, train, valid, 0, 0, &n2, NULL);

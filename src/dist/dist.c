@@ -279,6 +279,80 @@ int mc_dist_gather(mc_dist *d, const void *send, size_t bytes, void *recv, int r
     return MC_OK;
 }
 
+/* ---- non-blocking sums: the reduce to rank 0 started now, progressed by the caller's tests,
+ * finished (then broadcast) later: the same arithmetic as mc_dist_sum_f's reduce + broadcast
+ * pair, with its first half overlapped with the caller's work (gradient buckets, dist_train.c) */
+struct mc_dist_isum {
+    float *v;
+    size_t n;
+    int nreq, done;
+#ifdef MC_MPI
+    MPI_Request req[];
+#endif
+};
+
+int mc_dist_isum_start(mc_dist *d, float *v, size_t n, mc_dist_isum **out) {
+    *out = NULL;
+    if (!d || d->size == 1) return MC_OK;
+#ifdef MC_MPI
+    double t0 = now();
+    int nreq = (int)((n + CHUNK - 1) / CHUNK);
+    mc_dist_isum *s = mc_calloc(1, sizeof *s + (size_t)(nreq ? nreq : 1) * sizeof(MPI_Request), "reduction");
+    if (!s) return MC_ENOMEM;
+    s->v = v;
+    s->n = n;
+    for (size_t o = 0; o < n; o += CHUNK) {
+        int k = (int)(n - o < CHUNK ? n - o : CHUNK);
+        float *q = v + o;
+        int rc = MPI_Ireduce(d->rank == 0 ? MPI_IN_PLACE : q, q, k, MPI_FLOAT, MPI_SUM, 0, d->comm, &s->req[s->nreq]);
+        if (rc != MPI_SUCCESS) {
+            free(s);
+            return mpi_fail(d, rc, "MPI_Ireduce");
+        }
+        s->nreq++;
+    }
+    d->comm_s += now() - t0;
+    *out = s;
+#else
+    (void)v, (void)n;
+#endif
+    return MC_OK;
+}
+
+int mc_dist_isum_test(mc_dist *d, mc_dist_isum *s) {
+    if (!s || s->done) return MC_OK;
+#ifdef MC_MPI
+    double t0 = now();
+    int flag = 0;
+    MPI_TRY(d, MPI_Testall(s->nreq, s->req, &flag, MPI_STATUSES_IGNORE), "MPI_Testall");
+    s->done = flag;
+    d->comm_s += now() - t0;
+#else
+    (void)d;
+#endif
+    return MC_OK;
+}
+
+int mc_dist_isum_finish(mc_dist *d, mc_dist_isum *s) {
+    if (!s) return MC_OK;
+    int rc = MC_OK;
+#ifdef MC_MPI
+    double t0 = now();
+    int mrc = s->done ? MPI_SUCCESS : MPI_Waitall(s->nreq, s->req, MPI_STATUSES_IGNORE);
+    if (mrc != MPI_SUCCESS) rc = mpi_fail(d, mrc, "MPI_Waitall");
+    for (size_t o = 0; o < s->n && rc == MC_OK; o += CHUNK) {
+        int k = (int)(s->n - o < CHUNK ? s->n - o : CHUNK);
+        mrc = MPI_Bcast(s->v + o, k, MPI_FLOAT, 0, d->comm);
+        if (mrc != MPI_SUCCESS) rc = mpi_fail(d, mrc, "MPI_Bcast");
+    }
+    d->comm_s += now() - t0;
+#else
+    (void)d;
+#endif
+    free(s);
+    return rc;
+}
+
 int mc_dist_barrier(mc_dist *d) {
     if (!d || d->size == 1) return MC_OK;
 #ifdef MC_MPI

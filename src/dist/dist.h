@@ -62,6 +62,16 @@ int mc_dist_bcast(mc_dist *d, void *buf, size_t bytes, int root);
  * only read on root). */
 int mc_dist_gather(mc_dist *d, const void *send, size_t bytes, void *recv, int root);
 int mc_dist_barrier(mc_dist *d);
+/* A sum started now and finished later (every rank calls the three in the same order as its
+ * other collectives): mc_dist_isum_start begins the reduce to rank 0 of v[0..n) (*out NULL with
+ * one process: nothing to do); mc_dist_isum_test lets MPI progress it (call it now and then);
+ * mc_dist_isum_finish waits for it, broadcasts the sum into every rank's v and frees it: the
+ * same bits on every rank (with 3 or more ranks MPI's non-blocking reduce may add in another
+ * order than its blocking one). Until finished, v must not be touched. */
+typedef struct mc_dist_isum mc_dist_isum;
+int mc_dist_isum_start(mc_dist *d, float *v, size_t n, mc_dist_isum **out);
+int mc_dist_isum_test(mc_dist *d, mc_dist_isum *s);
+int mc_dist_isum_finish(mc_dist *d, mc_dist_isum *s);
 /* Seconds spent in this group's communication since it was made (for the bench and the log). */
 double mc_dist_comm_seconds(const mc_dist *d);
 
@@ -90,6 +100,9 @@ int mc_dist_detach(mc_dist *d, mc_net *net);
 /* After backward: every rank's gradient becomes the sum of all of them (the gradient of the
  * global batch's loss: the loss is normalised by the global count, see cost.c). */
 int mc_dist_grads(mc_dist *d, mc_net *net);
+/* Of the current (or last) attachment's gradient buckets: how many began their sum during a
+ * backward pass (overlapped), and how many were summed in all (dist_train.c; tests, bench). */
+void mc_dist_overlap(long *early, long *total);
 /* After the update of iteration it: per-rank BN statistics are replaced by rank 0's (bn_local),
  * and every check_every iterations the weights' checksum is compared across ranks. */
 int mc_dist_step_done(mc_dist *d, mc_net *net, long it);

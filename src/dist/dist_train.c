@@ -7,7 +7,12 @@
  * - batch norm normalises with the global batch's statistics (net->sum_bn, mc_bn_desc.sum)
  *   unless bn_local;
  * - every rank applies the same update to the same weights; mc_dist_check compares a checksum of
- *   parameters, buffers and momentum across ranks. */
+ *   parameters, buffers and momentum across ranks;
+ * - the gradient is summed in buckets (host backends): consecutive layers' gradients, about
+ *   MC_DIST_BUCKET floats each, from the last layer down; a bucket's sum starts as soon as the
+ *   backward pass has passed its lowest layer (net->grad_ready), so the reductions of the upper
+ *   layers run while the lower ones compute, as DDP's buckets do; mc_dist_grads finishes them.
+ *   GPU gradients are summed at once after the pass (NCCL, one call). */
 #include <stdlib.h>
 #include <string.h>
 #include "dist/dist.h"
@@ -46,10 +51,77 @@ int mc_dist_net_opts_cfg(mc_dist *d, mc_net_opts *o, const char *cfg, const char
     if (!o->batch) MC_TRY(mc_net_cfg_train_keys(cfg, set, &k));
     return mc_dist_net_opts(d, o, o->batch ? o->batch : k.batch, per_rank);
 }
+/* floats per gradient bucket (4 MB; the environment's MC_DIST_BUCKET_FLOATS for tests) */
+#define MC_DIST_BUCKET ((size_t)1 << 20)
+typedef struct bucket {
+    size_t lo, hi;       /* its range of the flat gradient */
+    int low_layer;       /* its lowest layer: once the backward pass is past it, it is final */
+    mc_dist_isum *sum;   /* started, not finished */
+    int started;
+} bucket;
 typedef struct attach_state {
     mc_dist *d;
     mc_dist_train_opts o;
+    bucket *b;           /* NULL: one sum after the pass */
+    int nb;
+    long early, total;   /* buckets started during a backward pass, and all (mc_dist_overlap) */
 } attach_state;
+
+static long g_early, g_total; /* of the last detached or current attachment, for tests and bench */
+
+/* the buckets of net's gradient, from the last layer down; 0 buckets (one sum after the pass) when
+ * the layers' parameters are not laid out in layer order */
+static int make_buckets(attach_state *s, mc_net *net) {
+    s->b = NULL;
+    s->nb = 0;
+    if (!net->be->is_host || !net->nparams) return MC_OK;
+    size_t cap = MC_DIST_BUCKET;
+    const char *e = getenv("MC_DIST_BUCKET_FLOATS");
+    if (e && atol(e) > 0) cap = (size_t)atol(e);
+    if (e && atol(e) < 0) return MC_OK; /* MC_DIST_BUCKET_FLOATS=-1: no buckets (comparisons) */
+    bucket *b = mc_calloc((size_t)net->n + 1, sizeof *b, "gradient buckets");
+    if (!b) return MC_ENOMEM;
+    int nb = 0;
+    size_t next = net->nparams; /* the bucket being filled ends here */
+    for (int j = net->n - 1; j >= 0; j--) {
+        const mc_layer *l = &net->layers[j];
+        if (!l->nparams) continue;
+        if (l->param_offset + l->nparams != next) { /* not contiguous downwards: no buckets */
+            free(b);
+            return MC_OK;
+        }
+        if (nb == 0 || b[nb - 1].hi - b[nb - 1].lo >= cap) b[nb++] = (bucket){.lo = next, .hi = next};
+        b[nb - 1].lo = l->param_offset;
+        b[nb - 1].low_layer = j;
+        next = l->param_offset;
+    }
+    if (next != 0) {
+        free(b);
+        return MC_OK;
+    }
+    s->b = b;
+    s->nb = nb;
+    return MC_OK;
+}
+
+static int grad_ready(void *ctx, mc_net *net, int j) {
+    attach_state *s = ctx;
+    for (int k = 0; k < s->nb; k++) {
+        bucket *b = &s->b[k];
+        if (b->low_layer == j && !b->started) {
+            MC_TRY(mc_dist_isum_start(s->d, net->grads + b->lo, b->hi - b->lo, &b->sum));
+            b->started = 1;
+            s->early++;
+        }
+        if (b->started) MC_TRY(mc_dist_isum_test(s->d, b->sum)); /* progress */
+    }
+    return MC_OK;
+}
+
+void mc_dist_overlap(long *early, long *total) {
+    *early = g_early;
+    *total = g_total;
+}
 
 static int sum_hook(void *ctx, double *v, size_t n) { return mc_dist_sum_d(((attach_state *)ctx)->d, v, n); }
 
@@ -92,6 +164,12 @@ int mc_dist_attach(mc_dist *d, mc_net *net, const mc_dist_train_opts *o) {
     net->sum = sum_hook;
     net->sum_ctx = s;
     net->sum_bn = !s->o.bn_local;
+    MC_TRY(make_buckets(s, net));
+    if (s->nb) {
+        net->grad_ready = grad_ready;
+        net->grad_ready_ctx = s;
+    }
+    g_early = g_total = 0;
     /* every rank starts from rank 0's state (a fresh initialisation or a checkpoint) */
     MC_TRY(net->be->sync(net->be));
     MC_TRY(bcast_blob(d, net, net->params, net->nparams));
@@ -105,6 +183,12 @@ int mc_dist_attach(mc_dist *d, mc_net *net, const mc_dist_train_opts *o) {
 
 int mc_dist_detach(mc_dist *d, mc_net *net) {
     if (net->sum) {
+        attach_state *s = net->sum_ctx;
+        for (int k = 0; k < s->nb; k++) /* a pass left unfinished by an error: its requests */
+            if (s->b[k].started) mc_dist_isum_finish(d, s->b[k].sum);
+        free(s->b);
+        net->grad_ready = NULL;
+        net->grad_ready_ctx = NULL;
         free(net->sum_ctx);
         net->sum = NULL;
         net->sum_ctx = NULL;
@@ -116,6 +200,25 @@ int mc_dist_detach(mc_dist *d, mc_net *net) {
 
 int mc_dist_grads(mc_dist *d, mc_net *net) {
     if (!d || mc_dist_size(d) == 1 || !net->nparams) return MC_OK;
+    attach_state *s = net->sum ? net->sum_ctx : NULL;
+    if (s && s->nb) { /* the buckets, in the order they started (any the pass did not reach now) */
+        for (int k = 0; k < s->nb; k++) {
+            bucket *b = &s->b[k];
+            if (!b->started) MC_TRY(mc_dist_isum_start(d, net->grads + b->lo, b->hi - b->lo, &b->sum));
+            b->started = 1;
+        }
+        int rc = MC_OK;
+        for (int k = 0; k < s->nb; k++) {
+            int r = mc_dist_isum_finish(d, s->b[k].sum);
+            if (rc == MC_OK) rc = r;
+            s->b[k].sum = NULL;
+            s->b[k].started = 0;
+        }
+        s->total += s->nb;
+        g_early = s->early;
+        g_total = s->total;
+        return rc;
+    }
     if (net->be->is_host) return mc_dist_sum_f(d, net->grads, net->nparams);
     MC_TRY(net->be->sync(net->be));
     return mc_dist_sum_device(d, net->grads, net->nparams);

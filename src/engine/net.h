@@ -147,6 +147,12 @@ struct mc_net {
     mc_sum_fn sum;
     void *sum_ctx;
     int sum_bn;
+    /* data-parallel (src/dist/dist_train.c): called by a whole backward pass after each layer j,
+     * from the last down (whether or not it ran), once its weight gradient is final: the
+     * gradient buckets whose layers are all done start their sums there, overlapped with the
+     * rest of the pass. NULL: none. */
+    int (*grad_ready)(void *ctx, mc_net *net, int j);
+    void *grad_ready_ctx;
 };
 
 /* for layer implementations ----------------------------------------------------------------- */

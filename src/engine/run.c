@@ -101,9 +101,12 @@ static int run_backward(mc_net *net, int top, int ntaps, const int *taps, const 
             else
                 rc = be->fill(be, li->delta, 0.0f, B * li->out_n);
         }
-        if (rc < 0 || !l->active || j == bottom) continue;
-        rc = l->ops->backward(l, net);
-        if (rc < 0) rc = mc_err_context(rc, "backward, layer %d [%s] (%s:%d)", j, l->ops->section, l->file, l->line);
+        if (rc < 0 || j == bottom) continue;
+        if (l->active) {
+            rc = l->ops->backward(l, net);
+            if (rc < 0) rc = mc_err_context(rc, "backward, layer %d [%s] (%s:%d)", j, l->ops->section, l->file, l->line);
+        }
+        if (rc == MC_OK && net->grad_ready && bottom < 0) rc = net->grad_ready(net->grad_ready_ctx, net, j);
     }
     free(last);
     return rc;

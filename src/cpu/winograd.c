@@ -476,18 +476,23 @@ static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, i
         t_ += (size_t)cnt;                                                                             \
     }
 
+/* a row transform: the tiles [tx0, tx0 + cnt) of tile row ty of one plane into out (ld apart) */
+typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx0, int cnt, float *out, size_t ld,
+                       float *tmp);
+
+/* the row transform f over the tiles [t0, t0 + nb) of every plane (planes of plane_size floats
+ * per image) of src, plane c's into out + c * nt */
+static void planes_transform(const mc_conv_desc *d, const wplan *p, const float *src, int planes, size_t plane_size,
+                             row_fn f, size_t t0, int nb, float *out, size_t ld, int nt, float *tmp) {
+    FOR_SEGMENTS(p, t0, nb, {
+        for (int c = 0; c < planes; c++)
+            f(d, src + (n * (size_t)planes + (size_t)c) * plane_size, ty, tx0, cnt, out + (size_t)c * nt + j0, ld, tmp);
+    })
+}
+
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
-    const size_t hw = (size_t)d->h * d->w;
-    FOR_SEGMENTS(p, t0, nb, {
-        for (int c = 0; c < d->c; c++) {
-            const float *xc = x + (n * (size_t)d->c + (size_t)c) * hw;
-            if (p->m == 4)
-                input_row4(d, xc, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
-            else
-                input_row(d, xc, ty, tx0, cnt, V + (size_t)c * nt + j0, ldv, tmp);
-        }
-    })
+    planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4 ? input_row4 : input_row, t0, nb, V, ldv, nt, tmp);
 }
 
 static void output_transform(const mc_conv_desc *d, const wplan *p, const float *M, size_t ldm, int nt, size_t t0,
@@ -506,16 +511,8 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
-    const size_t ohw = (size_t)d->oh * d->ow;
-    FOR_SEGMENTS(p, t0, nb, {
-        for (int k = 0; k < d->k; k++) {
-            const float *gk = dy + (n * (size_t)d->k + (size_t)k) * ohw;
-            if (p->m == 4)
-                grad_row4(d, gk, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
-            else
-                grad_row(d, gk, ty, tx0, cnt, E + (size_t)k * nt + j0, lde, tmp);
-        }
-    })
+    planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4 ? grad_row4 : grad_row, t0, nb, E, lde, nt,
+                     tmp);
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */

@@ -335,6 +335,10 @@ int mc_dist_isum_test(mc_dist *d, mc_dist_isum *s) {
 
 int mc_dist_isum_finish(mc_dist *d, mc_dist_isum *s) {
     if (!s) return MC_OK;
+    if (!d) { /* abandoned on an error path (the job is ending): the memory only */
+        free(s);
+        return MC_OK;
+    }
     int rc = MC_OK;
 #ifdef MC_MPI
     double t0 = now();

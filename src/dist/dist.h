@@ -67,7 +67,8 @@ int mc_dist_barrier(mc_dist *d);
  * one process: nothing to do); mc_dist_isum_test lets MPI progress it (call it now and then);
  * mc_dist_isum_finish waits for it, broadcasts the sum into every rank's v and frees it: the
  * same bits on every rank (with 3 or more ranks MPI's non-blocking reduce may add in another
- * order than its blocking one). Until finished, v must not be touched. */
+ * order than its blocking one). Until finished, v must not be touched. d NULL: s is only freed
+ * (an error path whose job is ending). */
 typedef struct mc_dist_isum mc_dist_isum;
 int mc_dist_isum_start(mc_dist *d, float *v, size_t n, mc_dist_isum **out);
 int mc_dist_isum_test(mc_dist *d, mc_dist_isum *s);

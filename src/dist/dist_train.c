@@ -184,7 +184,7 @@ int mc_dist_attach(mc_dist *d, mc_net *net, const mc_dist_train_opts *o) {
 int mc_dist_detach(mc_dist *d, mc_net *net) {
     if (net->sum) {
         attach_state *s = net->sum_ctx;
-        for (int k = 0; k < s->nb; k++) /* a pass left unfinished by an error: its requests */
+        for (int k = 0; k < s->nb; k++) /* a pass left unfinished (d NULL: an error, the job ends) */
             if (s->b[k].started) mc_dist_isum_finish(d, s->b[k].sum);
         free(s->b);
         net->grad_ready = NULL;

@@ -330,9 +330,9 @@ typedef struct mc_colortrain_opts {
     void *epoch_ctx;
     /* data-parallel (src/dist/dist.h, docs/distributed.md): NULL or one process: as before. With
      * N ranks each computes its part (the net's batch) of every global batch (N x the net's
-     * batch) of the one seeded order; gradients summed, batch norm synchronised, every rank
-     * validates the whole validation set (the same weights: the same numbers), rank 0 alone
-     * writes files and emits events. A collective call. */
+     * batch) of the one seeded order; gradients summed, batch norm synchronised, validation
+     * sharded (each rank its part of the images, the per-image values and the sample sheet's
+     * cells gathered), rank 0 alone writes files and emits events. A collective call. */
     struct mc_dist *dist;
 } mc_colortrain_opts;
 void mc_colortrain_opts_default(mc_colortrain_opts *o);

@@ -237,6 +237,9 @@ six() { awk -F, 'NR > 1 { printf "%s,%s", $1, $2; for (i = 3; i <= 6; i++) print
 six "$T/c1/log.csv" > "$T/c1.log"; six "$T/c2/log.csv" > "$T/c2.log"
 [ "$(wc -l < "$T/c2.log")" -eq 4 ] && cmp -s "$T/c1.log" "$T/c2.log" || no "colorize-train on 2 ranks: log.csv differs: $(diff "$T/c1.log" "$T/c2.log")"
 [ -f "$T/c2/DONE" ] && [ -f "$T/c2/samples/epoch-003.png" ] || no "colorize-train on 2 ranks: files missing"
+# validation is sharded (each rank its half of the 8 images, per-image values and the sample
+# sheet's cells summed): the sheet, whose 4 images come from both halves, is one process's
+cmp -s "$T/c1/samples/epoch-003.png" "$T/c2/samples/epoch-003.png" || no "colorize-train on 2 ranks: another sample sheet"
 OMP_NUM_THREADS=1 timeout 300 $MPIRUN -np 2 $BIN colorize-train tests/data/tiny_unet.cfg "${CA[@]}" -o "$T/c3" --stop-after 4 > "$T/c3.txt" 2>&1 ||
   no "colorize-train on 2 ranks, --stop-after 4: $(cat "$T/c3.txt")"
 [ ! -e "$T/c3/DONE" ] && [ "$(grep -c '^epoch ' "$T/c3.txt")" -eq 1 ] || no "colorize-train on 2 ranks did not stop after epoch 1: $(cat "$T/c3.txt")"

@@ -187,11 +187,20 @@ typedef struct sheet {
 } sheet;
 #define GAP 2
 
-/* one pass over valid: MSE (zero chroma when baseline), mean PSNR and SSIM; the sheet's cells */
+/* one pass over valid: MSE (zero chroma when baseline), mean PSNR and SSIM; the sheet's cells.
+ * Over the ranks of dist each validates its contiguous part of the images; the per-image values
+ * (and the sheet's cells) are summed to every rank with zeros elsewhere, so each slot holds one
+ * rank's value exactly, and the means are summed in image order: what one process computes
+ * (up to the network's own rounding, if a batch cut otherwise cuts its GEMMs otherwise). */
 static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int workers, double ls, double lsh,
-                    int baseline, sheet *sh, double *mse, double *psnr, double *ssim) {
+                    int baseline, sheet *sh, mc_dist *dist, double *mse, double *psnr, double *ssim) {
     int B = b->B, w = b->w, h = b->h;
     size_t hw = b->hw;
+    const int nr = mc_dist_size(dist), rk = mc_dist_rank(dist);
+    const int i0 = (int)((long long)valid->n * rk / nr), i1 = (int)((long long)valid->n * (rk + 1) / nr);
+    const size_t cell = (size_t)3 * hw * 3; /* a sheet row: grey | prediction | target, RGB */
+    double *per = mc_calloc((size_t)valid->n * 3, sizeof(double), "validation");
+    float *cells = nr > 1 && sh ? mc_calloc((size_t)sh->k * cell, sizeof(float), "validation") : NULL;
     int was = mc_net_is_train(net);
     mc_net_set_train(net, 0);
     int *idx = mc_malloc((size_t)B * sizeof(int), "validation");
@@ -199,10 +208,9 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
     uint8_t *pa = mc_malloc(hw, "validation"), *pb = mc_malloc(hw, "validation");
     float *lab = mc_malloc(3 * hw * sizeof(float), "validation");
     uint8_t *grey = mc_malloc(3 * hw, "validation");
-    int rc = idx && pred && targ && pa && pb && lab && grey ? MC_OK : MC_ENOMEM;
-    double sse = 0, ps = 0, ss = 0;
-    for (int s0 = 0; s0 < valid->n && rc == MC_OK; s0 += B) {
-        int n = valid->n - s0 < B ? valid->n - s0 : B;
+    int rc = idx && pred && targ && pa && pb && lab && grey && per && (cells || nr == 1 || !sh) ? MC_OK : MC_ENOMEM;
+    for (int s0 = i0; s0 < i1 && rc == MC_OK; s0 += B) {
+        int n = i1 - s0 < B ? i1 - s0 : B;
         for (int i = 0; i < n; i++) idx[i] = s0 + i;
         if ((rc = load_batch(b, valid, idx, n, workers, ls, lsh)) < 0) break;
         if (baseline) {
@@ -219,7 +227,7 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
                 double d = (double)o[k] - (double)t[k];
                 e += d * d;
             }
-            sse += e;
+            per[3 * (size_t)(s0 + i)] = e;
             const float *L = b->lab + (size_t)i * 3 * hw;
             mc_lab_to_rgb8(L, w, h, targ);
             memcpy(lab, L, hw * sizeof(float));
@@ -227,8 +235,8 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
             mc_lab_to_rgb8(lab, w, h, pred);
             double p, s;
             if ((rc = rgb_metrics(pred, targ, w, h, pa, pb, &p, &s)) < 0) break;
-            ps += p;
-            ss += s;
+            per[3 * (size_t)(s0 + i) + 1] = p;
+            per[3 * (size_t)(s0 + i) + 2] = s;
             for (int j = 0; sh && j < sh->k; j++) {
                 if (sh->which[j] != s0 + i) continue;
                 /* grey input (L, a = b = 0) | prediction | target */
@@ -236,12 +244,39 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
                 mc_lab_to_rgb8(lab, w, h, grey);
                 const uint8_t *src[3] = {grey, pred, targ};
                 for (int col = 0; col < 3; col++)
-                    for (int y = 0; y < h; y++)
-                        memcpy(sh->px + (((size_t)j * (h + GAP) + y) * sh->W + (size_t)col * (w + GAP)) * 3,
-                               src[col] + (size_t)y * w * 3, (size_t)w * 3);
+                    if (cells) /* gathered below (exact: bytes in float) */
+                        for (size_t q = 0; q < 3 * hw; q++) cells[(size_t)j * cell + (size_t)col * 3 * hw + q] = src[col][q];
+                    else
+                        for (int y = 0; y < h; y++)
+                            memcpy(sh->px + (((size_t)j * (h + GAP) + y) * sh->W + (size_t)col * (w + GAP)) * 3,
+                                   src[col] + (size_t)y * w * 3, (size_t)w * 3);
             }
         }
     }
+    /* every rank's part (a collective call: every rank reaches it, also after an error of its own,
+     * which the trainer then reports; the others' sums are then of no use) */
+    if (nr > 1 && per) {
+        int r2 = mc_dist_sum_d(dist, per, (size_t)valid->n * 3);
+        if (rc == MC_OK) rc = r2;
+    }
+    if (cells) {
+        int r2 = mc_dist_sum_f(dist, cells, (size_t)sh->k * cell);
+        if (rc == MC_OK) rc = r2;
+        for (int j = 0; rc == MC_OK && j < sh->k; j++)
+            for (int col = 0; col < 3; col++)
+                for (int y = 0; y < h; y++)
+                    for (size_t q = 0; q < (size_t)w * 3; q++)
+                        sh->px[(((size_t)j * (h + GAP) + y) * sh->W + (size_t)col * (w + GAP)) * 3 + q] =
+                            (uint8_t)cells[(size_t)j * cell + (size_t)col * 3 * hw + (size_t)y * w * 3 + q];
+        free(cells);
+    }
+    double sse = 0, ps = 0, ss = 0;
+    for (int i = 0; rc == MC_OK && i < valid->n; i++) {
+        sse += per[3 * (size_t)i];
+        ps += per[3 * (size_t)i + 1];
+        ss += per[3 * (size_t)i + 2];
+    }
+    free(per);
     mc_net_set_train(net, was);
     free(idx);
     free(pred);
@@ -492,7 +527,7 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
     }
     if (rc == MC_OK && !r->resumed) {
         /* the zero-chroma baseline; log.csv starts afresh with it */
-        rc = validate(net, valid, &b, o->workers, ls, lsh, 1, NULL, &r->base_mse, &r->base_psnr, &r->base_ssim);
+        rc = validate(net, valid, &b, o->workers, ls, lsh, 1, NULL, o->dist, &r->base_mse, &r->base_psnr, &r->base_ssim);
         if (rc == MC_OK) {
             rows = mc_malloc(32 * sizeof *rows, "log");
             caprows = 32;
@@ -555,7 +590,7 @@ int mc_colortrain(mc_net *net, const mc_dataset *train, const mc_dataset *valid,
         if (epoch_end) {
             mc_color_event cev = {.type = MC_CEV_EPOCH, .epoch = e + 1, .epochs = epochs, .iter = it, .total = total,
                                   .train_mse = esum / (double)in_epoch};
-            if ((rc = validate(net, valid, &b, o->workers, ls, lsh, 0, sh.k ? &sh : NULL, &cev.val_mse, &cev.val_psnr,
+            if ((rc = validate(net, valid, &b, o->workers, ls, lsh, 0, sh.k ? &sh : NULL, o->dist, &cev.val_mse, &cev.val_psnr,
                                &cev.val_ssim)) < 0)
                 break;
             cev.seconds = now() - te;

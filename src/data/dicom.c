@@ -19,7 +19,7 @@
 #include "data/dicom.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <errno.h> /* program_invocation_short_name */
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "core/core.h"
 
 void mc_dicom_raw_free(mc_dicom_raw *raw) {
@@ -470,44 +469,12 @@ void __assert_fail(const char *expr, const char *file, unsigned int line, const 
 }
 #endif
 
-/* The whole of path, malloc'd, for GDCM (it never opens the file itself). At most
- * MC_DICOM_FILE_MAX bytes: twice the largest image's pixel data, 16-bit (MC_IMAGE_MAX_PIXELS). */
+/* At most this many bytes of a DICOM file are read (for GDCM, which never opens the file itself):
+ * twice the largest image's pixel data, 16-bit (MC_IMAGE_MAX_PIXELS). */
 #define MC_DICOM_FILE_MAX (4 * MC_IMAGE_MAX_PIXELS)
-static int read_whole(const char *path, unsigned char **data, size_t *len) {
-    size_t size = 0;
-    int fd = mc_open_regular(path, &size);
-    if (fd < 0) return fd;
-    if (size > MC_DICOM_FILE_MAX) {
-        close(fd);
-        return mc_err(MC_EUNSUP, "%s: a DICOM file of %zu bytes: at most %zu (twice a %zu-pixel 16-bit image)", path,
-                      size, (size_t)MC_DICOM_FILE_MAX, (size_t)MC_IMAGE_MAX_PIXELS);
-    }
-    *data = malloc(size ? size : 1);
-    if (!*data) {
-        close(fd);
-        return mc_err(MC_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, *data + got, size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : 0;
-            close(fd);
-            free(*data);
-            *data = NULL;
-            return e ? mc_err(MC_EIO, "%s: read error (%s)", path, strerror(e))
-                     : mc_err(MC_EIO, "%s: the file shrank while read (%zu of %zu bytes)", path, got, size);
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *len = size;
-    return MC_OK;
-}
 
 /* mc_dicom_gdcm_read with gdcm_jump set: an assertion in GDCM returns here through longjmp. */
-static int guarded_call(const unsigned char *data, size_t len, mc_dicom_raw *raw, int decode, char *msg, size_t msgn) {
+static int guarded_call(const char *data, size_t len, mc_dicom_raw *raw, int decode, char *msg, size_t msgn) {
     jmp_buf jb;
     volatile int kind = MC_DICOM_EPARSE;
     if (setjmp(jb) == 0) {
@@ -525,10 +492,10 @@ static int guarded_call(const unsigned char *data, size_t len, mc_dicom_raw *raw
 /* mc_dicom_gdcm_read on path's bytes under the assertion guard; an MC_* code with the message
  * naming path. */
 static int gdcm_guarded(const char *path, mc_dicom_raw *raw, int decode) {
-    unsigned char *data = NULL;
+    char *data = NULL;
     size_t len = 0;
     memset(raw, 0, sizeof *raw);
-    MC_TRY(read_whole(path, &data, &len));
+    MC_TRY(mc_fread_all_max(path, MC_DICOM_FILE_MAX, &data, &len));
     char msg[600];
     msg[0] = 0;
     int kind = guarded_call(data, len, raw, decode, msg, sizeof msg);

@@ -140,7 +140,8 @@ int mc_cli_colorize(int argc, char **argv) {
     }
     if (rc == MC_OK && (rc = mc_mkdirs(out)) < 0) fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
     int parts = mc_cli_out_parts(paths, n);
-    const int lo = (int)((long long)n * rank / nranks), hi = (int)((long long)n * (rank + 1) / nranks);
+    int lo, hi;
+    mc_dist_part(world, n, &lo, &hi);
     for (int i = lo; rc == MC_OK && i < hi; i++) {
         char name[512], cpath[4096], opath[4096];
         mc_cli_out_name(paths[i], parts, name, sizeof name);

@@ -472,7 +472,8 @@ int mc_cli_colorize_predict(int argc, char **argv) {
         rc = 1;
     }
     const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
-    const int lo = (int)((long long)n * rank / nranks), hi = (int)((long long)n * (rank + 1) / nranks);
+    int lo, hi;
+    mc_dist_part(world, n, &lo, &hi);
     if (rank > 0) quiet = 1;
     if (!rc) rc = mc_cli_net_resolve("colorize-predict", warg, &t);
     if (!rc) {

@@ -216,7 +216,8 @@ int mc_cli_predict(int argc, char **argv) {
         goto done;
     }
     const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
-    const int lo = (int)((long long)paths.n * rank / nranks), hi = (int)((long long)paths.n * (rank + 1) / nranks);
+    int lo, hi;
+    mc_dist_part(world, paths.n, &lo, &hi);
     if (rank > 0) quiet = 1;
     if (mc_cli_net_resolve("predict", weights, &t) || mc_cli_net_build("predict", cfg, &t, &o, 0, 1, &net)) goto done;
     if (!batch) {

@@ -197,6 +197,11 @@ int mc_dist_size(const mc_dist *d) { return d ? d->size : 1; }
 int mc_dist_local_rank(const mc_dist *d) { return d ? d->local_rank : 0; }
 int mc_dist_local_size(const mc_dist *d) { return d ? d->local_size : 1; }
 int mc_dist_is_root(const mc_dist *d) { return !d || d->rank == 0; }
+void mc_dist_part(const mc_dist *d, int n, int *lo, int *hi) {
+    const int r = mc_dist_rank(d), N = mc_dist_size(d);
+    *lo = (int)((long long)n * r / N);
+    *hi = (int)((long long)n * (r + 1) / N);
+}
 const char *mc_dist_host(const mc_dist *d) { return d ? d->host : ""; }
 double mc_dist_comm_seconds(const mc_dist *d) { return d ? d->comm_s : 0; }
 

@@ -47,6 +47,9 @@ int mc_dist_size(const mc_dist *d);       /* 1 for NULL */
 int mc_dist_local_rank(const mc_dist *d); /* rank among the processes of this host (its GPU) */
 int mc_dist_local_size(const mc_dist *d); /* processes on this host */
 int mc_dist_is_root(const mc_dist *d);    /* rank 0 (and NULL) */
+/* This rank's contiguous part [*lo, *hi) of n items cut among the ranks (n * r / N ..
+ * n * (r + 1) / N; empty when n < N for some); [0, n) for NULL or one process. */
+void mc_dist_part(const mc_dist *d, int n, int *lo, int *hi);
 const char *mc_dist_host(const mc_dist *d);
 
 /* In-place sums over every rank (the same bits on each). */

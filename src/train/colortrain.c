@@ -196,8 +196,9 @@ static int validate(mc_net *net, const mc_dataset *valid, batchbuf *b, int worke
                     int baseline, sheet *sh, mc_dist *dist, double *mse, double *psnr, double *ssim) {
     int B = b->B, w = b->w, h = b->h;
     size_t hw = b->hw;
-    const int nr = mc_dist_size(dist), rk = mc_dist_rank(dist);
-    const int i0 = (int)((long long)valid->n * rk / nr), i1 = (int)((long long)valid->n * (rk + 1) / nr);
+    const int nr = mc_dist_size(dist);
+    int i0, i1;
+    mc_dist_part(dist, valid->n, &i0, &i1);
     const size_t cell = (size_t)3 * hw * 3; /* a sheet row: grey | prediction | target, RGB */
     double *per = mc_calloc((size_t)valid->n * 3, sizeof(double), "validation");
     float *cells = nr > 1 && sh ? mc_calloc((size_t)sh->k * cell, sizeof(float), "validation") : NULL;

@@ -118,7 +118,8 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
      * layer's outputs of all images summed to every rank (zeros but one's own), rank 0 writes */
     mc_dist *dist = o ? o->dist : NULL;
     const int nr = mc_dist_size(dist), rk = mc_dist_rank(dist);
-    const int i0 = (int)((long long)n * rk / nr), i1 = (int)((long long)n * (rk + 1) / nr);
+    int i0, i1;
+    mc_dist_part(dist, n, &i0, &i1);
     int batch = mc_net_batch(net);
     if (batch > i1 - i0) batch = i1 - i0 > 0 ? i1 - i0 : 1;
     const size_t per = (size_t)c * h * w;

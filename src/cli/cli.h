@@ -135,6 +135,11 @@ typedef struct mc_cli_net_args {
 } mc_cli_net_args;
 int mc_cli_parse_net_images(const char *cmd, int argc, char **argv, const mc_opt *opts, const char *syn,
                             const char *about, mc_cli_net_args *a);
+/* Prints the error that ends command cmd (mc_errmsg()): "medcolor CMD: MESSAGE"; as one of several
+ * processes of world, "medcolor CMD: rank R of N (host H): MESSAGE", and then every process of the
+ * job ends at once (mc_dist_abort: it does not return). */
+struct mc_dist;
+void mc_cli_fail(const char *cmd, struct mc_dist *world);
 /* arg: a weights file or a run folder (saying on stderr which weights it means); reads what the
  * weights carry. Prints its errors; 0 ok, 1 error. */
 int mc_cli_net_resolve(const char *cmd, const char *arg, mc_cli_net *t);

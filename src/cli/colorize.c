@@ -148,12 +148,7 @@ int mc_cli_colorize(int argc, char **argv) {
         snprintf(cpath, sizeof cpath, "%s/%s_color.png", out, name);
         snprintf(opath, sizeof opath, "%s/%s_overlay.png", out, name);
         if ((rc = mc_colorize_file(cz, paths[i], cpath, opath)) < 0) {
-            if (nranks > 1) { /* the others wait for this rank: end them all, naming it */
-                fprintf(stderr, "medcolor colorize: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
-                        mc_errmsg());
-                mc_dist_abort(world, 1);
-            }
-            fprintf(stderr, "medcolor colorize: %s\n", mc_errmsg());
+            mc_cli_fail("colorize", world);
             break;
         }
         if (nranks == 1) printf("%s -> %s/%s_{color,overlay}.png\n", paths[i], out, name);

@@ -207,12 +207,8 @@ static int run_rank(mc_colorexp *e, const copts *c, mc_dist *world) {
     mc_net_free(net);
     mc_dataset_free(tr);
     mc_dataset_free(va);
-    if (rc < 0) {
-        if (mc_dist_size(world) > 1) /* any rank may fail alone here: it says which */
-            fprintf(stderr, "medcolor %s: rank %d of %d (host %s): %s\n", cmd, mc_dist_rank(world),
-                    mc_dist_size(world), mc_dist_host(world), mc_errmsg());
-        else
-            fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+    if (rc < 0) { /* any rank may fail alone here: it says which */
+        mc_cli_fail(cmd, world);
         return 1;
     }
     if (!root) return 0;
@@ -494,12 +490,7 @@ int mc_cli_colorize_predict(int argc, char **argv) {
         char op[4200];
         snprintf(op, sizeof op, "%s/%s", out, names[i]);
         if (mc_colorize_predict_file(net, paths[i], op, l_scale, l_shift) < 0) {
-            if (nranks > 1) { /* the others may wait for this rank: end them all, naming it */
-                fprintf(stderr, "medcolor colorize-predict: rank %d of %d (host %s): %s\n", rank, nranks,
-                        mc_dist_host(world), mc_errmsg());
-                mc_dist_abort(world, 1);
-            }
-            fprintf(stderr, "medcolor colorize-predict: %s\n", mc_errmsg());
+            mc_cli_fail("colorize-predict", world);
             rc = 1;
             break;
         }

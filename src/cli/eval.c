@@ -203,12 +203,7 @@ int mc_cli_eval(int argc, char **argv) {
                    compare ? "compare.csv," : "");
         }
     } else {
-        if (mc_dist_size(world) > 1) {
-            fprintf(stderr, "medcolor eval: rank %d of %d (host %s): %s\n", mc_dist_rank(world), mc_dist_size(world),
-                    mc_dist_host(world), mc_errmsg());
-            mc_dist_abort(world, 1);
-        }
-        fprintf(stderr, "medcolor eval: %s\n", mc_errmsg());
+        mc_cli_fail("eval", world);
     }
     mc_dist_free(world);
     free(other);

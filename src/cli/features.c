@@ -85,8 +85,7 @@ int mc_cli_features(int argc, char **argv) {
         fprintf(stderr, "medcolor features: %s\n", mc_errmsg());
         goto done;
     }
-    const int nranks = mc_dist_size(world), rank = mc_dist_rank(world);
-    if (rank > 0) quiet = 1;
+    if (!mc_dist_is_root(world)) quiet = 1;
     if (mc_cli_net_resolve("features", weights, &t) || mc_cli_net_build("features", cfg, &t, &o, 0, 1, &net)) goto done;
     int batch = (int)batch_opt;
     if (!batch) {
@@ -115,12 +114,7 @@ int mc_cli_features(int argc, char **argv) {
     mc_features_opts fo = {.l_scale = l_scale, .l_shift = l_shift, .progress = mc_cli_pass_progress,
                            .progress_ctx = &prog, .dist = world};
     if (mc_features(net, (const char *const *)paths, n, layers, nl, out, &fo) < 0) {
-        if (nranks > 1) { /* the others may wait for this rank's part: end them all, naming it */
-            fprintf(stderr, "medcolor features: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
-                    mc_errmsg());
-            mc_dist_abort(world, 1);
-        }
-        fprintf(stderr, "medcolor features: %s\n", mc_errmsg());
+        mc_cli_fail("features", world);
         goto done;
     }
     if (!quiet) {

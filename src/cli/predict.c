@@ -272,11 +272,7 @@ int mc_cli_predict(int argc, char **argv) {
         rc = mc_predict_progress(net, (const char *const *)paths.v + lo, hi - lo, prob + (size_t)lo * nout, &ps,
                                  mc_cli_pass_progress, &prog);
     if (rc == MC_OK) rc = mc_dist_sum_f(world, prob, (size_t)paths.n * nout);
-    if (rc < 0 && nranks > 1) { /* the others wait for this rank's part: end them all, naming it */
-        fprintf(stderr, "medcolor predict: rank %d of %d (host %s): %s\n", rank, nranks, mc_dist_host(world),
-                mc_errmsg());
-        mc_dist_abort(world, 1);
-    }
+    if (rc < 0 && nranks > 1) mc_cli_fail("predict", world); /* the others wait for this rank's part */
     if (rc == MC_OK && rank > 0) { /* rank 0 writes */
         status = 0;
         goto done;

@@ -155,13 +155,7 @@ static int run(const char *cmd, mc_experiment *e, const common *c) {
                       .on_event = is_root ? mc_cli_progress_event : NULL, .event_ctx = &prog, .dist = world};
     int rc = mc_experiment_run(e, &ro);
     if (rc < 0) {
-        if (nranks > 1) {
-            /* one rank's error ends every rank at once (the others may wait in a collective) */
-            fprintf(stderr, "medcolor %s: rank %d of %d (host %s): %s\n", cmd, mc_dist_rank(world), nranks,
-                    mc_dist_host(world), mc_errmsg());
-            mc_dist_abort(world, 1);
-        }
-        fprintf(stderr, "medcolor %s: %s\n", cmd, mc_errmsg());
+        mc_cli_fail(cmd, world); /* one rank's error ends every rank at once */
         mc_dist_free(world);
         return 1;
     }

@@ -71,6 +71,13 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
+/* image path's output of a layer named lname as the tensor "<file name>/<lname>" */
+static int add_tensor(mc_st_writer *wr, const char *path, const char *lname, const int64_t *shape, const float *v) {
+    char tn[1200];
+    snprintf(tn, sizeof tn, "%s/%s", base_name(path), lname);
+    return mc_st_writer_add(wr, tn, 3, shape, v);
+}
+
 int mc_features(mc_net *net, const char *const *paths, int n, const int *layers, int nlayers, const char *out,
                 const mc_features_opts *o) {
     if (n < 1) return mc_err(MC_EARG, "no images");
@@ -123,18 +130,25 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
     int batch = mc_net_batch(net);
     if (batch > i1 - i0) batch = i1 - i0 > 0 ? i1 - i0 : 1;
     const size_t per = (size_t)c * h * w;
+    /* each layer's output shape, size per image and (several ranks) its block [n][size] in all */
+    int64_t (*shape)[3] = mc_calloc((size_t)nlayers, sizeof *shape, "layer shapes");
+    size_t *size = mc_calloc((size_t)nlayers, sizeof *size, "layer shapes"),
+           *off = mc_calloc((size_t)nlayers, sizeof *off, "layer shapes");
     size_t maxout = 0, total = 0;
-    for (int k = 0; k < nlayers; k++) {
+    for (int k = 0; k < nlayers && shape && size && off; k++) {
         int lc, lh, lw;
         mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
-        if ((size_t)lc * lh * lw > maxout) maxout = (size_t)lc * lh * lw;
-        total += (size_t)n * lc * lh * lw;
+        shape[k][0] = lc, shape[k][1] = lh, shape[k][2] = lw;
+        size[k] = (size_t)lc * lh * lw;
+        if (size[k] > maxout) maxout = size[k];
+        off[k] = total;
+        total += (size_t)n * size[k];
     }
     float *x = mc_alloc_floats((size_t)batch * per, "input batch");
-    float *y = mc_alloc_floats((size_t)batch * maxout, "layer outputs");
+    float *y = mc_alloc_floats((size_t)batch * (maxout ? maxout : 1), "layer outputs");
     float *all = nr > 1 ? mc_calloc(total ? total : 1, sizeof(float), "features of all images") : NULL;
     mc_st_writer *wr = mc_st_writer_new();
-    int rc = x && y && wr && (nr == 1 || all) ? MC_OK : MC_ENOMEM;
+    int rc = shape && size && off && x && y && wr && (nr == 1 || all) ? MC_OK : MC_ENOMEM;
     if (rc == MC_OK && batch != mc_net_batch(net)) rc = mc_net_set_batch(net, batch);
     mc_net_set_train(net, 0);
     for (int b0 = i0; b0 < i1 && rc == MC_OK; b0 += batch) {
@@ -143,44 +157,19 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
         rc = color ? color_inputs(net, paths + b0, nb, scale, shift, x) : mc_predict_inputs(net, paths + b0, nb, x);
         if (rc < 0 || (rc = mc_net_set_input(net, x)) < 0 || (rc = mc_net_forward_to(net, last)) < 0) break;
         for (int k = 0; k < nlayers && rc == MC_OK; k++) {
-            int lc, lh, lw;
-            mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
-            const size_t lo = (size_t)lc * lh * lw;
             if ((rc = mc_net_get_output(net, layers[k], y)) < 0) break;
-            const int64_t shape[3] = {lc, lh, lw};
-            if (all) { /* layer k's block of all: [n][lo] */
-                size_t off = 0;
-                for (int j = 0; j < k; j++) {
-                    int jc, jh, jw;
-                    mc_net_layer_shape(net, layers[j], &jc, &jh, &jw);
-                    off += (size_t)n * jc * jh * jw;
-                }
-                memcpy(all + off + (size_t)b0 * lo, y, (size_t)nb * lo * sizeof(float));
-                continue;
-            }
-            for (int i = 0; i < nb && rc == MC_OK; i++) {
-                char tn[1200];
-                snprintf(tn, sizeof tn, "%s/%s", base_name(paths[b0 + i]), lname[k]);
-                rc = mc_st_writer_add(wr, tn, 3, shape, y + (size_t)i * lo);
-            }
+            if (all) /* gathered below */
+                memcpy(all + off[k] + (size_t)b0 * size[k], y, (size_t)nb * size[k] * sizeof(float));
+            for (int i = 0; i < nb && rc == MC_OK && !all; i++)
+                rc = add_tensor(wr, paths[b0 + i], lname[k], shape[k], y + (size_t)i * size[k]);
         }
         if (rc == MC_OK && o && o->progress) o->progress(b0 + nb - i0, i1 - i0, o->progress_ctx);
     }
     if (all) { /* the others' parts: a collective call, then rank 0 alone writes */
         if (rc == MC_OK) rc = mc_dist_sum_f(dist, all, total);
-        size_t off = 0;
-        for (int k = 0; k < nlayers && rc == MC_OK; k++) {
-            int lc, lh, lw;
-            mc_net_layer_shape(net, layers[k], &lc, &lh, &lw);
-            const size_t lo = (size_t)lc * lh * lw;
-            const int64_t shape[3] = {lc, lh, lw};
-            for (int i = 0; i < n && rc == MC_OK && rk == 0; i++) {
-                char tn[1200];
-                snprintf(tn, sizeof tn, "%s/%s", base_name(paths[i]), lname[k]);
-                rc = mc_st_writer_add(wr, tn, 3, shape, all + off + (size_t)i * lo);
-            }
-            off += (size_t)n * lo;
-        }
+        for (int k = 0; k < nlayers && rc == MC_OK && rk == 0; k++)
+            for (int i = 0; i < n && rc == MC_OK; i++)
+                rc = add_tensor(wr, paths[i], lname[k], shape[k], all + off[k] + (size_t)i * size[k]);
         free(all);
     }
     if (rc == MC_OK && rk == 0) {
@@ -209,6 +198,9 @@ int mc_features(mc_net *net, const char *const *paths, int n, const int *layers,
         if (rc == MC_OK) rc = mc_st_writer_save(wr, out);
     }
     mc_st_writer_free(wr);
+    free(shape);
+    free(size);
+    free(off);
     mc_free_aligned(x);
     mc_free_aligned(y);
     free(lname);

@@ -37,9 +37,9 @@
 #define MC_WINO_BLOCK (1 << 20)
 #endif
 
-#ifndef WB4
-#define WB4 (MC_WINO_BLOCK * 9 / 4)
-#endif
+/* F(4x4, 3x3): 9/4 as many floats, so that a block holds as many tiles' worth of GEMM columns as
+ * F(2x2, 3x3)'s (smaller blocks made its 36 GEMMs too narrow: docs/performance.md) */
+#define MC_WINO_BLOCK4 (MC_WINO_BLOCK * 9 / 4)
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 int mc_cpu_wino_ok(const mc_conv_desc *d) {
@@ -63,7 +63,7 @@ static void make_plan(const mc_conv_desc *d, int m, wplan *p) {
     p->tw = (d->ow + m - 1) / m;
     p->tpi = (size_t)p->th * p->tw;
     p->ntiles = p->tpi * (size_t)d->n;
-    size_t nt = (m == 4 ? WB4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
+    size_t nt = (m == 4 ? MC_WINO_BLOCK4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
     nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
     /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
      * threads), no larger than nt */

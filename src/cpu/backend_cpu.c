@@ -102,18 +102,19 @@ static void scale_out(float *y, size_t n, float beta) {
 /* ---- GEMM and convolution (cpu/conv.c) ---------------------------------------------------- */
 static mc_cpu *cpu_of(mc_backend *be) { return (mc_cpu *)be->ctx; }
 
-/* bf16 mode: a worker thread that found no memory for its bf16 packing could not say so (errors
- * are per thread): it set cpu->bf16_fail, reported here, on the caller's thread */
-static int bf16_status(mc_cpu *cpu, int r) {
-    if (r == MC_OK && cpu->bf16 && __atomic_exchange_n(&cpu->bf16_fail, 0, __ATOMIC_RELAXED))
-        return mc_err(MC_ENOMEM, "out of memory for the bf16 GEMM's packed operands");
+/* a worker thread that found no memory for its GEMM's packing (bf16 or the own float32 GEMM)
+ * could not say so (errors are per thread): it set cpu->gemm_fail, reported here, on the caller's
+ * thread */
+static int gemm_status(mc_cpu *cpu, int r) {
+    if (r == MC_OK && __atomic_exchange_n(&cpu->gemm_fail, 0, __ATOMIC_RELAXED))
+        return mc_err(MC_ENOMEM, "out of memory for the %s GEMM's packed operands", cpu->bf16 ? "bf16" : "float32");
     return r;
 }
 
 static int cpu_gemm(mc_backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     mc_cpu_gemm(cpu_of(be), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return bf16_status(cpu_of(be), MC_OK);
+    return gemm_status(cpu_of(be), MC_OK);
 }
 
 /* the scratch is the backend's own (cpu/conv.h): none from the net */
@@ -121,17 +122,17 @@ static size_t cpu_conv_workspace(mc_backend *be, const mc_conv_desc *d) { return
 
 static int cpu_conv_fwd(mc_backend *be, const mc_conv_desc *d, const float *x, const float *w,
                         float beta, float *y, float *ws) {
-    return bf16_status(cpu_of(be), mc_cpu_conv_fwd(cpu_of(be), d, x, w, beta, y));
+    return gemm_status(cpu_of(be), mc_cpu_conv_fwd(cpu_of(be), d, x, w, beta, y));
 }
 
 static int cpu_conv_bwd_data(mc_backend *be, const mc_conv_desc *d, const float *dy, const float *w,
                              float beta, float *dx, float *ws) {
-    return bf16_status(cpu_of(be), mc_cpu_conv_bwd_data(cpu_of(be), d, dy, w, beta, dx));
+    return gemm_status(cpu_of(be), mc_cpu_conv_bwd_data(cpu_of(be), d, dy, w, beta, dx));
 }
 
 static int cpu_conv_bwd_filter(mc_backend *be, const mc_conv_desc *d, const float *x,
                                const float *dy, float beta, float *dw, float *ws) {
-    return bf16_status(cpu_of(be), mc_cpu_conv_bwd_filter(cpu_of(be), d, x, dy, beta, dw));
+    return gemm_status(cpu_of(be), mc_cpu_conv_bwd_filter(cpu_of(be), d, x, dy, beta, dw));
 }
 
 static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, float *y) {
@@ -1061,6 +1062,12 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         cpu->winograd = opts->winograd == MC_WINOGRAD_ON ? 2 : opts->winograd == MC_WINOGRAD_4X4 ? 4 : 0;
     }
     cpu->bf16 = opts->precision == MC_PRECISION_BF16;
+    {
+        /* the own float32 GEMM where the CPU has AVX-512 (cpu/gemm_f32.c); MC_CPU_GEMM=openblas
+         * keeps OpenBLAS's, for comparisons */
+        const char *e = getenv("MC_CPU_GEMM");
+        cpu->own_gemm = mc_cpu_f32_available() && !(e && !strcmp(e, "openblas"));
+    }
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).
      * Every GEMM of this backend runs inside our own OpenMP regions, already split by shape

@@ -14,6 +14,7 @@
  */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpu/conv.h"
@@ -49,6 +50,46 @@ int mc_cpu_chunks(size_t items, size_t nw) {
     size_t c = 1;
     while (c * 2 <= cap) c *= 2;
     return (int)c;
+}
+
+/* The GEMMs' packing scratch (cpu/gemm_f32.c, cpu/gemm_bf16.c): one buffer per thread, grown
+ * as needed and kept (OpenMP's threads persist: one allocation per thread and size class, none
+ * per step), freed by a thread-exit destructor when the thread ends (OpenMP ends the threads a
+ * smaller team no longer needs). A thread runs one GEMM at a time, so the two share it. */
+typedef struct tscratch {
+    void *p;
+    size_t n;
+} tscratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_free(void *v) {
+    tscratch *s = v;
+    free(s->p);
+    free(s);
+}
+static void scratch_init(void) { scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+void *mc_cpu_thread_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_key_ok) return NULL;
+    tscratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        if (pthread_setspecific(scratch_key, s)) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (bytes <= s->n) return s->p;
+    free(s->p);
+    s->n = 0;
+    s->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!s->p) return NULL;
+    s->n = bytes;
+    return s->p;
 }
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -87,31 +128,31 @@ static void scale_out(float *y, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) y[i] *= beta;
 }
 
-/* single-threaded GEMM (the caller's thread): OpenBLAS's sgemm, or in bf16 mode the bf16 GEMM
- * (cpu/gemm_bf16.c; a failure to get its packing scratch is recorded in cpu->bf16_fail and
- * reported by the backend after the operation) */
-static void sgemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                   const float *b, int ldb, float beta, float *c, int ldc) {
+/* single-threaded GEMM (the caller's thread): in bf16 mode the bf16 GEMM (cpu/gemm_bf16.c), else
+ * the own float32 GEMM on AVX-512 CPUs (cpu/gemm_f32.c) or OpenBLAS's sgemm; a failure to get
+ * packing scratch is recorded in cpu->gemm_fail and reported by the backend after the operation */
+void mc_cpu_gemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (int i = 0; i < m; i++) scale_out(c + (size_t)i * ldc, (size_t)n, beta);
         return;
     }
-    if (cpu->bf16) {
-        if (mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != MC_OK)
-            __atomic_store_n(&((mc_cpu *)cpu)->bf16_fail, 1, __ATOMIC_RELAXED);
+    if (cpu->bf16 || cpu->own_gemm) {
+        int r = cpu->bf16 ? mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+                          : mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (r != MC_OK) __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
-
 /* Pieces of about 1/MC_CPU_WAYS of the product, cut along the longer side of C at multiples of
  * 16 columns or 8 rows (never along k); small products in one piece. */
 void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     if (2.0 * m * n * (k > 0 ? k : 1) < 4e6 || (m < 16 && n < 32)) {
-        sgemm1(cpu, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        mc_cpu_gemm1(cpu, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     const int split_n = n >= m, len = split_n ? n : m, unit = split_n ? 16 : 8;
@@ -121,10 +162,10 @@ void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float a
     for (int i = 0; i < np; i++) {
         const int j0 = i * q, j1 = j0 + q < len ? j0 + q : len;
         if (split_n)
-            sgemm1(cpu, ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
+            mc_cpu_gemm1(cpu, ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
                    c + j0, ldc);
         else
-            sgemm1(cpu, ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
+            mc_cpu_gemm1(cpu, ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
                    c + (size_t)j0 * ldc, ldc);
     }
 }
@@ -308,18 +349,18 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
                     float *yg = y + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
                     int cols = (oy1 - oy0) * ow;
                     if (p.direct) {
-                        sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
+                        mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
                                yg, (int)ohw);
                     } else {
                         im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
-                        sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
+                        mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
                     }
                 } else {
                     const int nb = n1 - n0, cols = nb * (int)ohw;
                     for (int j = 0; j < nb; j++)
                         im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                     col + (size_t)j * ohw, (size_t)cols);
-                    sgemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
+                    mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
                     for (int j = 0; j < nb; j++)
                         for (int k = 0; k < kg; k++) {
                             float *dst = y + ((size_t)(n0 + j) * d->k + (size_t)g * kg + k) * ohw;
@@ -381,7 +422,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                 const int nb = n1 - n0, cols = nb * (int)ohw;
                 for (int g = 0; g < G; g++) {
                     pack_dy(&p, d, dy, n0, n1, g, pk);
-                    sgemm1(cpu, 1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
+                    mc_cpu_gemm1(cpu, 1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
                            col, cols);
                     for (int j = 0; j < nb; j++) {
                         float *dxg = dx + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw;
@@ -402,13 +443,13 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                     const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
                     float *dxg = dx + ((size_t)n * d->c + (size_t)g * cg + c0) * hw;
                     if (p.direct) {
-                        sgemm1(cpu, 1, 0, nc, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg, (int)hw);
+                        mc_cpu_gemm1(cpu, 1, 0, nc, (int)ohw, kg, 1.0f, wg, kdim, dyg, (int)ohw, beta, dxg, (int)hw);
                         continue;
                     }
                     scale_out(dxg, (size_t)nc * hw, beta);
                     for (int oy0 = 0; oy0 < d->oh; oy0 += p.rows) {
                         int oy1 = oy0 + p.rows < d->oh ? oy0 + p.rows : d->oh, cols = (oy1 - oy0) * ow;
-                        sgemm1(cpu, 1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
+                        mc_cpu_gemm1(cpu, 1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
                                0.0f, col, cols);
                         col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
                     }
@@ -460,11 +501,11 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                         const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
                         int cols = (oy1 - oy0) * ow;
                         if (p.direct) {
-                            sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
+                            mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
                                    accg, kdim);
                         } else {
                             im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
-                            sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
+                            mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
                         }
                     } else {
                         const int nb = n1 - n0, cols = nb * (int)ohw;
@@ -472,7 +513,7 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                             im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                         col + (size_t)j * ohw, (size_t)cols);
                         pack_dy(&p, d, dy, n0, n1, g, pk);
-                        sgemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
+                        mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);
                     }
                 }
             }

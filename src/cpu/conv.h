@@ -49,7 +49,8 @@ typedef struct mc_cpu {
     int winograd;       /* 0: off; 2: Winograd F(2x2, 3x3), 4: F(4x4, 3x3) for the 3x3 stride-1
                            convolutions that qualify */
     int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
-    int bf16_fail;      /* set by a thread whose bf16 GEMM found no scratch memory */
+    int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
+    int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
     mc_cpu_arena arena; /* convolution scratch */
 } mc_cpu;
 
@@ -75,10 +76,20 @@ int mc_cpu_chunks(size_t items, size_t nw);
  * the blocks spread over the threads. */
 void mc_cpu_sum_into(const mc_cpu *cpu, float *a, const float *parts, size_t stride, int np, size_t n);
 
-/* Row-major C = alpha op(A) op(B) + beta C, cut into pieces by shape (single-threaded OpenBLAS
- * on each), the pieces spread over the backend's threads. */
+/* Row-major C = alpha op(A) op(B) + beta C, cut into pieces by shape (a single-threaded GEMM on
+ * each: mc_cpu_gemm1), the pieces spread over the backend's threads. */
 void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* The same on the caller's thread, whole: the bf16 GEMM in bf16 mode, else the own float32 GEMM
+ * (cpu->own_gemm) or OpenBLAS's sgemm. A GEMM that found no memory for its packing sets
+ * cpu->gemm_fail (the backend reports it after the operation). */
+void mc_cpu_gemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc);
+
+/* The calling thread's GEMM packing scratch of at least `bytes` bytes (64-byte aligned; contents
+ * not kept when it grows), kept for the thread's life and freed when it ends; NULL when out of
+ * memory. */
+void *mc_cpu_thread_scratch(size_t bytes);
 
 /* bf16 mode (cpu/gemm_bf16.c; docs/performance.md "bf16"). mc_bf16_round: float32 to bf16 bits,
  * round to nearest even, every NaN 0x7FC0 (PyTorch's conversion); mc_bf16_float: back (exact).
@@ -92,6 +103,16 @@ float mc_bf16_float(uint16_t h);
 int mc_cpu_bf16_available(void);
 int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                      int ldb, float beta, float *c, int ldc);
+
+/* The own float32 GEMM (cpu/gemm_f32.c): mc_cpu_f32_available: 1 when the CPU has AVX-512 (F, VL)
+ * with AVX2 and FMA (the environment variable MC_TEST_NO_AVX512=1 pretends it has not).
+ * mc_cpu_f32_gemm: the single-threaded row-major C = alpha op(A) op(B) + beta C, k summed in
+ * blocks fixed by k alone (so each element's value does not depend on m, n or how a product is
+ * cut); MC_ENOMEM (no message: it runs on worker threads) when its packing scratch cannot be
+ * had, MC_EUNSUP where not compiled in. */
+int mc_cpu_f32_available(void);
+int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,

@@ -183,21 +183,6 @@ T512 static void kernel(int kp, const uint32_t *restrict ap, const uint32_t *res
     }
 }
 
-/* Packing scratch of the calling thread, grown as needed and kept (OpenMP's threads persist:
- * one allocation per thread and size class, none per step). */
-static _Thread_local uint32_t *tl_buf;
-static _Thread_local size_t tl_words;
-
-static uint32_t *scratch(size_t words) {
-    if (words <= tl_words) return tl_buf;
-    free(tl_buf);
-    tl_words = 0;
-    tl_buf = aligned_alloc(64, (words * sizeof(uint32_t) + 63) / 64 * 64);
-    if (!tl_buf) return NULL;
-    tl_words = words;
-    return tl_buf;
-}
-
 int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                      int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return MC_OK;
@@ -211,7 +196,7 @@ int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
         return MC_OK;
     }
     const size_t awords = (size_t)mb * kp * MR, bwords = (size_t)kp * NR;
-    uint32_t *buf = scratch(awords + 2 * bwords);
+    uint32_t *buf = mc_cpu_thread_scratch(sizeof(uint32_t) * (awords + 2 * bwords));
     if (!buf) return MC_ENOMEM;
     uint32_t *ap = buf, *bp = buf + awords, *tmp = bp + bwords; /* tmp: NR*kp >= MR*kp words */
     for (int ib = 0; ib < mb; ib++) {

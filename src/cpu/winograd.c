@@ -27,7 +27,6 @@
  * over blocks in mc_cpu_chunks chunks of consecutive blocks, each into its own dU, added in
  * chunk order: the result is bitwise the same for any thread count (cpu/conv.h).
  */
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 #include "cpu/conv.h"
@@ -517,8 +516,8 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 
 /* ---- forward ---------------------------------------------------------------------------- */
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
-static void wino_forward(const mc_conv_desc *d, const wplan *p, int threads, const float *x, const float *U,
-                         float beta, float *y, float *scratch, size_t per_thread) {
+static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
+                         const float *U, float beta, float *y, float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
     const size_t kc = (size_t)K * C, ldv = (size_t)C * nt, ldm = (size_t)K * nt;
 #pragma omp parallel num_threads(threads)
@@ -531,8 +530,8 @@ static void wino_forward(const mc_conv_desc *d, const wplan *p, int threads, con
             int nb = (int)(p->ntiles - t0 < (size_t)nt ? p->ntiles - t0 : (size_t)nt);
             input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
             for (int xi = 0; xi < nn; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nb, C, 1.0f, U + (size_t)xi * kc, C,
-                            V + (size_t)xi * ldv, nt, 0.0f, M + (size_t)xi * ldm, nt);
+                mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * kc, C, V + (size_t)xi * ldv, nt, 0.0f,
+                             M + (size_t)xi * ldm, nt);
             output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);
         }
     }
@@ -561,7 +560,7 @@ int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)T));
     filter_transform_m(cpu, p.m, d->k, d->c, w, ar->p);
-    wino_forward(d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
+    wino_forward(cpu, d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
     return MC_OK;
 }
 
@@ -595,7 +594,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
             for (int q = 0; q < 9; q++) t[q] = s[8 - q];
         }
     filter_transform_m(cpu, p.m, C, K, wt, U);
-    wino_forward(&e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
+    wino_forward(cpu, &e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
     return MC_OK;
 }
 
@@ -627,8 +626,8 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                 input_transform(d, &p, x, t0, nb, V, ldv, nt, tmp);
                 grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
                 for (int xi = 0; xi < nn; xi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt,
-                                V + (size_t)xi * ldv, nt, b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
+                    mc_cpu_gemm1(cpu, 0, 1, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt, V + (size_t)xi * ldv, nt,
+                                 b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
             }
         }
     }

@@ -1,0 +1,230 @@
+/* cpu/gemm_f32.c — the CPU backend's own float32 GEMM for CPUs with AVX-512 (issue 18).
+ *
+ * Why: OpenBLAS picks its kernels from the CPU's family and model (or from OPENBLAS_CORETYPE,
+ * which some cluster images pin to Haswell for old OpenBLAS bugs), not from its feature flags. On
+ * an AVX-512 CPU whose OpenBLAS runs its AVX2 kernels, the float32 GEMM peak is half the machine's
+ * (2 cores of an AMD EPYC here: 107 GFLOP/s per thread with the Haswell kernels, 205 with
+ * SkylakeX's). This GEMM is chosen from CPUID at run time (mc_cpu_f32_available), so a pinned
+ * or misdetected OpenBLAS no longer halves every convolution; OpenBLAS stays the path on CPUs
+ * without AVX-512 (its Haswell kernels are already at the AVX2 peak there) and on request
+ * (MC_CPU_GEMM=openblas, for comparisons).
+ *
+ * What it computes: row-major C = alpha op(A) op(B) + beta C, with k cut into blocks of KC:
+ *     S_b = sum over k in block b of op(A)[i][k] op(B)[k][j]   (one fused multiply-add chain in
+ *                                                              increasing k, from 0)
+ *     C = alpha S_0 + beta C   (beta 0: C = alpha S_0, C is never read: it may hold NaN garbage)
+ *     C = C + alpha S_b        for b = 1, 2, ... in order   (one fused multiply-add each)
+ * The blocks are a function of k alone, so an element's value depends on its row of op(A), its
+ * column of op(B), k, alpha, beta and its old value only: not on m, n, where a caller cuts the
+ * product among threads, or the thread count (cpu/conv.h). Summing in blocks of KC is also a
+ * little more accurate than one chain over all of k.
+ *
+ * Blocking (the usual one of Goto's GEMM): B is packed in strips of NR columns (KC x NC per
+ * block, in L2/L3), A in panels of MR rows (MC x KC, in L2); the micro-kernel keeps an MR x NR
+ * block of C in 24 of the 32 vector registers and streams one strip and one panel. Packing
+ * transposes with 8x8 in-register transposes where the operand's layout needs it (op(A) = A,
+ * op(B) = B^T).
+ *
+ * The instructions are compiled with function-level target attributes, so the file builds for
+ * any x86-64 and the build needs no -march; on other architectures or compilers the GEMM is
+ * simply unavailable and OpenBLAS does the work.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "cpu/conv.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
+    (!defined(__clang__) && __GNUC__ >= 9 || defined(__clang__) && __clang_major__ >= 8)
+#define HAVE_F32_KERNEL 1
+#include <immintrin.h>
+#else
+#define HAVE_F32_KERNEL 0
+#endif
+
+int mc_cpu_f32_available(void) {
+    /* tests: pretend the CPU lacks AVX-512 (the OpenBLAS path is then what runs) */
+    const char *t = getenv("MC_TEST_NO_AVX512");
+    if (t && *t && *t != '0') return 0;
+#if HAVE_F32_KERNEL
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+#if HAVE_F32_KERNEL
+#define MR 8   /* rows of a micro-tile: one broadcast each */
+#define NR 48  /* columns: three 16-float vectors */
+#define KC 256 /* k per block */
+#define MC 128 /* rows of A per packed block (a multiple of MR) */
+#define NC 1536 /* columns of B per packed block (a multiple of NR) */
+
+#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+/* ---- 8x8 transpose: o[i] = (r0[i], r1[i], ..., r7[i]) -------------------------------------- */
+T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
+           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld),
+           r5 = _mm256_loadu_ps(src + 5 * ld), r6 = _mm256_loadu_ps(src + 6 * ld),
+           r7 = _mm256_loadu_ps(src + 7 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* ---- packing ------------------------------------------------------------------------------- */
+/* Panel of op(A): rows [i0, i0+mr) (mr <= MR), k in [p0, p0+kc), as out[p*MR + i]; rows past mr
+ * are zero. */
+T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc, float *out) {
+    if (ta) { /* op(A)[i][p] = a[p*lda + i]: MR consecutive floats per p */
+        const __mmask8 mk = (__mmask8)((1u << mr) - 1);
+        for (int p = 0; p < kc; p++)
+            _mm256_storeu_ps(out + (size_t)p * MR, _mm256_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
+        return;
+    }
+    const float *r = a + (size_t)i0 * lda + p0; /* op(A)[i][p] = r[i*lda + p] */
+    int p = 0;
+    if (mr == MR)
+        for (; p + 8 <= kc; p += 8) tr8(r + p, (size_t)lda, out + (size_t)p * MR, MR);
+    for (; p < kc; p++) {
+        float *o = out + (size_t)p * MR;
+        for (int i = 0; i < mr; i++) o[i] = r[(size_t)i * lda + p];
+        for (int i = mr; i < MR; i++) o[i] = 0.0f;
+    }
+}
+
+/* Strip of op(B): columns [j0, j0+nr) (nr <= NR), k in [p0, p0+kc), as out[p*NR + j]; columns
+ * past nr are zero. */
+T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *out) {
+    if (!tb) { /* op(B)[p][j] = b[p*ldb + j]: rows of the strip are contiguous */
+        const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+        const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+        const __mmask16 m2 = nr >= 48 ? 0xffff : nr > 32 ? (__mmask16)((1u << (nr - 32)) - 1) : 0;
+        for (int p = 0; p < kc; p++) {
+            const float *r = b + (size_t)(p0 + p) * ldb + j0;
+            float *o = out + (size_t)p * NR;
+            _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(m0, r));
+            _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(m1, r + 16));
+            _mm512_storeu_ps(o + 32, _mm512_maskz_loadu_ps(m2, r + 32));
+        }
+        return;
+    }
+    /* op(B)[p][j] = b[j*ldb + p]: transposed in 8x8 blocks */
+    const float *r = b + (size_t)j0 * ldb + p0;
+    int j = 0;
+    for (; j + 8 <= nr; j += 8) {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8) tr8(r + (size_t)j * ldb + p, (size_t)ldb, out + (size_t)p * NR + j, NR);
+        for (; p < kc; p++)
+            for (int q = j; q < j + 8; q++) out[(size_t)p * NR + q] = r[(size_t)q * ldb + p];
+    }
+    for (int p = 0; p < kc; p++) {
+        float *o = out + (size_t)p * NR;
+        for (int q = j; q < nr; q++) o[q] = r[(size_t)q * ldb + p];
+        for (int q = nr; q < NR; q++) o[q] = 0.0f;
+    }
+}
+
+/* ---- the micro-kernel: an MR x NR block of C over one k block ------------------------------ */
+enum { STORE, BLEND, ADD }; /* C = alpha S; C = alpha S + beta C; C = C + alpha S */
+
+T512 static void kernel(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
+                        float alpha, float beta, float *c, int ldc) {
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * NR), b1 = _mm512_loadu_ps(bp + (size_t)p * NR + 16),
+                     b2 = _mm512_loadu_ps(bp + (size_t)p * NR + 32);
+        const float *av = ap + (size_t)p * MR;
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m512 x = _mm512_set1_ps(av[i]);
+            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
+        }
+    }
+    const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+    const __mmask16 m2 = nr >= 48 ? 0xffff : nr > 32 ? (__mmask16)((1u << (nr - 32)) - 1) : 0;
+    const __mmask16 mk[3] = {m0, m1, m2};
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++) {
+            if (!mk[v]) break;
+            __m512 y;
+            if (mode == STORE)
+                y = _mm512_mul_ps(va, acc[i][v]);
+            else if (mode == BLEND)
+                y = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), _mm512_mul_ps(va, acc[i][v]));
+            else
+                y = _mm512_fmadd_ps(va, acc[i][v], _mm512_maskz_loadu_ps(mk[v], ci + 16 * v));
+            _mm512_mask_storeu_ps(ci + 16 * v, mk[v], y);
+        }
+    }
+}
+
+int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return MC_OK;
+    if (k <= 0) { /* empty sum: C = beta C */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float *y = c + (size_t)i * ldc + j;
+                *y = beta == 0.0f ? 0.0f : beta * *y;
+            }
+        return MC_OK;
+    }
+    const int kc0 = k < KC ? k : KC, nc0 = n < NC ? (n + NR - 1) / NR * NR : NC,
+              mc0 = m < MC ? (m + MR - 1) / MR * MR : MC;
+    float *buf = mc_cpu_thread_scratch(sizeof(float) * (size_t)kc0 * (nc0 + mc0));
+    if (!buf) return MC_ENOMEM;
+    float *bpk = buf, *apk = buf + (size_t)kc0 * nc0;
+    for (int jc = 0; jc < n; jc += NC) {
+        const int nc = n - jc < NC ? n - jc : NC;
+        for (int pc = 0; pc < k; pc += KC) {
+            const int kc = k - pc < KC ? k - pc : KC;
+            const int mode = pc > 0 ? ADD : beta == 0.0f ? STORE : BLEND;
+            for (int js = 0; js < nc; js += NR)
+                pack_b(tb, b, ldb, jc + js, nc - js < NR ? nc - js : NR, pc, kc, bpk + (size_t)js * kc);
+            for (int ic = 0; ic < m; ic += MC) {
+                const int mcb = m - ic < MC ? m - ic : MC;
+                for (int is = 0; is < mcb; is += MR)
+                    pack_a(ta, a, lda, ic + is, mcb - is < MR ? mcb - is : MR, pc, kc, apk + (size_t)is * kc);
+                for (int js = 0; js < nc; js += NR) {
+                    const int nr = nc - js < NR ? nc - js : NR;
+                    for (int is = 0; is < mcb; is += MR)
+                        kernel(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mcb - is < MR ? mcb - is : MR, nr,
+                               mode, alpha, beta, c + (size_t)(ic + is) * ldc + jc + js, ldc);
+                }
+            }
+        }
+    }
+    return MC_OK;
+}
+#else
+int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc) {
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb;
+    (void)beta, (void)c, (void)ldc;
+    return MC_EUNSUP;
+}
+#endif

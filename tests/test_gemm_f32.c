@@ -1,0 +1,197 @@
+/* test_gemm_f32.c — the CPU backend's own float32 GEMM (cpu/gemm_f32.c; docs/performance.md).
+ *
+ * Checked here:
+ * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48),
+ *   k across several blocks of 256, leading dimensions larger than the rows, alpha and beta
+ *   (beta 0 with C full of NaN: it must never be read): against the sum in double, within
+ *   the bound of float rounding below; nothing written outside the m x n block;
+ * - its promise to the callers (cpu/conv.h): an element's value does not depend on m, n or where
+ *   the product is cut, so a product computed in pieces (rows, columns, at any offset) is bitwise
+ *   the product computed whole;
+ * - NaN and inf propagate; k = 0 gives beta C;
+ * - MC_TEST_NO_AVX512=1 makes it unavailable, and the CPU backend then uses OpenBLAS's sgemm: the
+ *   backend's GEMM is bitwise this function's with it, and within rounding of it without.
+ * On a CPU without AVX-512 the kernel cannot run: that part reports itself skipped.
+ *
+ * Tolerance: each k block of at most KC = 256 products is one chain of fused multiply-adds, and
+ * the blocks are added in order, so the rounding error is at most about (KC + k/KC + 2) u of the
+ * sum of |terms| (u = 2^-24; the usual bound for a recursive sum, with alpha and beta's roundings).
+ * That is the limit used, element by element; random data stays far below it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu/conv.h"
+#include "engine/backend.h"
+#include "test.h"
+
+#define U32 5.960464477539063e-08 /* 2^-24 */
+#define KC 256
+
+static void fill_random(float *p, size_t n, mc_rng *r) {
+    for (size_t i = 0; i < n; i++) p[i] = (float)(2.0 * mc_rng_uniform(r) - 1.0);
+}
+
+static double max_excess; /* the largest |err| / bound seen (printed) */
+
+/* C = alpha op(A) op(B) + beta C0 against double, element by element within the bound */
+static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float beta, mc_rng *r) {
+    const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+    const int arows = ta ? k : m, brows = tb ? n : k;
+    float *a = malloc(sizeof(float) * (size_t)arows * lda), *b = malloc(sizeof(float) * (size_t)brows * ldb);
+    float *c = malloc(sizeof(float) * (size_t)m * ldc), *c0 = malloc(sizeof(float) * (size_t)m * ldc);
+    REQUIRE(a && b && c && c0, "alloc");
+    fill_random(a, (size_t)arows * lda, r);
+    fill_random(b, (size_t)brows * ldb, r);
+    fill_random(c0, (size_t)m * ldc, r);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = NAN; /* beta 0 must not read C */
+    memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
+    int rc = mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    CHECK(rc == MC_OK, "gemm rc %d", rc);
+    int bad = 0;
+    const double nblocks = (k + KC - 1) / KC;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, sabs = 0;
+            for (int q = 0; q < k; q++) {
+                double t = (double)(ta ? a[(size_t)q * lda + i] : a[(size_t)i * lda + q]) *
+                           (double)(tb ? b[(size_t)j * ldb + q] : b[(size_t)q * ldb + j]);
+                s += t;
+                sabs += fabs(t);
+            }
+            double cold = beta == 0.0f ? 0.0 : (double)c0[(size_t)i * ldc + j];
+            double want = (double)alpha * s + (double)beta * cold, got = c[(size_t)i * ldc + j];
+            double bound =
+                ((k < KC ? k : KC) + nblocks + 2) * U32 * (fabs((double)alpha) * sabs + fabs((double)beta) * fabs(cold)) + 1e-30;
+            double err = fabs(got - want);
+            if (err / bound > max_excess) max_excess = err / bound;
+            if (!(err <= bound) && bad++ < 3)
+                CHECK(0, "gemm ta=%d tb=%d %dx%dx%d alpha %g beta %g: C[%d][%d] = %.9g, want %.9g (bound %.3g)", ta, tb, m,
+                      n, k, (double)alpha, (double)beta, i, j, got, want, bound);
+        }
+    CHECK(!bad, "gemm ta=%d tb=%d %dx%dx%d: %d elements beyond the bound", ta, tb, m, n, k, bad);
+    for (int i = 0; i < m; i++)
+        for (int j = n; j < ldc; j++)
+            if (memcmp(c + (size_t)i * ldc + j, c0 + (size_t)i * ldc + j, 4)) {
+                CHECK(0, "gemm wrote C[%d][%d] beyond n = %d", i, j, n);
+                i = m;
+                break;
+            }
+    free(a), free(b), free(c), free(c0);
+}
+
+/* the product whole, then in pieces of rows and of columns at odd offsets: bitwise the same */
+static void check_pieces(int ta, int tb, int m, int n, int k, float beta, mc_rng *r) {
+    const int lda = ta ? m : k, ldb = tb ? k : n;
+    float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
+    float *c0 = malloc(sizeof(float) * (size_t)m * n), *whole = malloc(sizeof(float) * (size_t)m * n),
+          *part = malloc(sizeof(float) * (size_t)m * n);
+    REQUIRE(a && b && c0 && whole && part, "alloc");
+    fill_random(a, (size_t)m * k, r);
+    fill_random(b, (size_t)k * n, r);
+    fill_random(c0, (size_t)m * n, r);
+    memcpy(whole, c0, sizeof(float) * (size_t)m * n);
+    REQUIRE(mc_cpu_f32_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, whole, n) == MC_OK, "gemm");
+    static const int cuts[] = {1, 7, 8, 13, 48, 50, 97};
+    for (int by_rows = 0; by_rows < 2; by_rows++) {
+        memcpy(part, c0, sizeof(float) * (size_t)m * n);
+        const int len = by_rows ? m : n;
+        int at = 0;
+        for (int ci = 0; at < len; ci = (ci + 1) % 7) {
+            const int w = len - at < cuts[ci] ? len - at : cuts[ci];
+            if (by_rows)
+                mc_cpu_f32_gemm(ta, tb, w, n, k, 1.0f, a + (ta ? (size_t)at : (size_t)at * lda), lda, b, ldb, beta,
+                                part + (size_t)at * n, n);
+            else
+                mc_cpu_f32_gemm(ta, tb, m, w, k, 1.0f, a, lda, b + (tb ? (size_t)at * ldb : (size_t)at), ldb, beta,
+                                part + at, n);
+            at += w;
+        }
+        CHECK(!memcmp(part, whole, sizeof(float) * (size_t)m * n),
+              "gemm ta=%d tb=%d %dx%dx%d cut into %s: not bitwise the whole product", ta, tb, m, n, k,
+              by_rows ? "rows" : "columns");
+    }
+    free(a), free(b), free(c0), free(whole), free(part);
+}
+
+/* the backend's GEMM with and without MC_TEST_NO_AVX512 */
+static void check_backend_choice(mc_rng *r) {
+    const int m = 70, n = 300, k = 530;
+    float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
+    float *own = malloc(sizeof(float) * (size_t)m * n), *be_c = malloc(sizeof(float) * (size_t)m * n),
+          *blas = malloc(sizeof(float) * (size_t)m * n);
+    REQUIRE(a && b && own && be_c && blas, "alloc");
+    fill_random(a, (size_t)m * k, r);
+    fill_random(b, (size_t)k * n, r);
+    REQUIRE(mc_cpu_f32_gemm(0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, own, n) == MC_OK, "gemm");
+    mc_backend *be = NULL;
+    REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, be_c, n));
+    be->destroy(be);
+    CHECK(!memcmp(own, be_c, sizeof(float) * (size_t)m * n), "the backend's GEMM is not the own GEMM on this CPU");
+    setenv("MC_TEST_NO_AVX512", "1", 1);
+    CHECK(!mc_cpu_f32_available(), "MC_TEST_NO_AVX512=1: still available");
+    REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, blas, n));
+    be->destroy(be);
+    unsetenv("MC_TEST_NO_AVX512");
+    /* OpenBLAS sums in another order: a few elements differ in the last bits, none by more than
+     * the bound above (KC + 4 roundings of the sum of |terms|, here <= k) */
+    int differ = 0;
+    double worst = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sabs = 0;
+            for (int q = 0; q < k; q++) sabs += fabs((double)a[(size_t)i * k + q] * (double)b[(size_t)j * k + q]);
+            double e = fabs((double)own[(size_t)i * n + j] - (double)blas[(size_t)i * n + j]) / sabs;
+            differ += own[(size_t)i * n + j] != blas[(size_t)i * n + j];
+            if (e > worst) worst = e;
+        }
+    CHECK(differ > 0, "OpenBLAS's path gave the own GEMM's bits exactly: was it taken?");
+    CHECK(worst < 2 * (KC + 4) * U32, "own vs OpenBLAS: %.3g of the sum of |terms|", worst);
+    printf("own GEMM vs OpenBLAS (MC_TEST_NO_AVX512=1): %d of %d elements differ, worst %.2g of sum |terms|\n", differ,
+           m * n, worst);
+    free(a), free(b), free(own), free(be_c), free(blas);
+}
+
+int main(void) {
+    if (!mc_cpu_f32_available()) {
+        /* still: the backend works without it (OpenBLAS) — the rest of the suite runs that way */
+        mc_test_skip("test_gemm_f32", "this CPU has no AVX-512 (F, VL): the own float32 GEMM is not used here");
+        return mc_test_done("test_gemm_f32");
+    }
+    mc_rng r;
+    mc_rng_seed(&r, 18);
+    static const int shapes[][3] = {{1, 1, 1},     {1, 1, 2},      {3, 5, 7},     {8, 48, 16},   {9, 49, 17},
+                                    {7, 47, 1},    {16, 96, 64},   {17, 100, 3},  {64, 512, 576}, {37, 45, 301},
+                                    {2, 600, 9},   {130, 70, 1153}, {8, 16, 256}, {8, 16, 257},  {129, 1537, 20},
+                                    {33, 5, 700}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 0.0f, &r);
+            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 1.0f, &r);
+            check_gemm(t >> 1, t & 1, m, n, k, 0.5f, -2.0f, &r);
+        }
+    printf("float32 gemm: worst error / bound %.3f over %zu shapes x 4 transposes x 3 (alpha, beta)\n", max_excess,
+           sizeof shapes / sizeof shapes[0]);
+    for (int t = 0; t < 4; t++) {
+        check_pieces(t >> 1, t & 1, 100, 230, 600, 0.0f, &r);
+        check_pieces(t >> 1, t & 1, 61, 97, 300, 1.0f, &r);
+    }
+    /* NaN and inf propagate; k = 0 is beta C */
+    float a[4] = {1, NAN, 2, 3}, b[4] = {1, 1, 1, 1}, c[4];
+    mc_cpu_f32_gemm(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    CHECK(isnan(c[0]) && isnan(c[1]) && c[2] == 5.0f && c[3] == 5.0f, "NaN row: %g %g %g %g", (double)c[0], (double)c[1], (double)c[2],
+          (double)c[3]);
+    a[1] = INFINITY;
+    mc_cpu_f32_gemm(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    CHECK(isinf(c[0]) && c[0] > 0 && c[2] == 5.0f, "inf row: %g %g", (double)c[0], (double)c[2]);
+    c[0] = 3.0f, c[1] = NAN, c[2] = c[3] = 1.0f;
+    mc_cpu_f32_gemm(0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.5f, c, 2);
+    mc_cpu_f32_gemm(0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.0f, c + 1, 2);
+    CHECK(c[0] == 1.5f && c[1] == 0.0f, "k = 0: %g %g (want 1.5 0)", (double)c[0], (double)c[1]);
+    check_backend_choice(&r);
+    return mc_test_done("test_gemm_f32");
+}

@@ -13,9 +13,11 @@
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
  *   --adam   Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8: the colorization networks' defaults)
  *            instead of SGD
- *   --sgemm-peak  no network: the machine's float32 GEMM peak through OpenBLAS (what every
- *            convolution here ends in), square 2048 (and 1 thread at 1024), median of 5 calls after
- *            one warm-up; prints `sgemm threads=T gflops=X gflops_1thread=Y`
+ *   --sgemm-peak  no network: the machine's float32 GEMM peak through OpenBLAS, square 2048 (and
+ *            1 thread at 1024), median of 5 calls after one warm-up; prints `sgemm threads=T
+ *            gflops=X gflops_1thread=Y`; then the same for the CPU backend's float32 GEMM, what
+ *            every convolution here ends in (the own AVX-512 GEMM, or OpenBLAS where the CPU lacks
+ *            AVX-512: cpu/gemm_f32.c), as `gemm threads=T gflops=X gflops_1thread=Y kind=K`
  *   --bf16   the bf16 mode (mc_net_opts.precision = MC_PRECISION_BF16: bf16 GEMM operands, float32
  *            sums; CPUs with AVX512-BF16, else the refusal and exit status 3); with --sgemm-peak
  *            also the bf16 GEMM's peak (the CPU backend's gemm in bf16 mode, same sizes), printed
@@ -70,11 +72,12 @@ static double sgemm_gflops(int n, int threads) {
     return 2.0 * n * n * (double)n / t[3] * 1e-9;
 }
 
-/* GFLOP/s of the CPU backend's gemm in bf16 mode (cpu/gemm_bf16.c, cut among `threads` threads
- * as every GEMM of the backend), n x n x n, median of 5 calls; 0 when it cannot run */
-static double bf16_gflops(int n, int threads) {
+/* GFLOP/s of the CPU backend's gemm (cut among `threads` threads as every GEMM of the backend) in
+ * `precision`: float32 (the own AVX-512 GEMM or OpenBLAS: mc_cpu_gemm_name) or bf16
+ * (cpu/gemm_bf16.c), n x n x n, median of 5 calls; 0 when it cannot run */
+static double backend_gflops(int n, int threads, int precision) {
     mc_backend *be = NULL;
-    if (mc_backend_cpu_create(&be, &(mc_net_opts){.threads = threads, .precision = MC_PRECISION_BF16}) < 0) return 0;
+    if (mc_backend_cpu_create(&be, &(mc_net_opts){.threads = threads, .precision = precision}) < 0) return 0;
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
           *c = malloc((size_t)n * n * sizeof(float));
     double t[6], g = 0;
@@ -186,13 +189,17 @@ int main(int argc, char **argv) {
         if (threads < 1) threads = 1;
         double g1 = sgemm_gflops(1024, 1), gt = sgemm_gflops(2048, threads);
         printf("sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, gt, g1);
+        /* the backend's float32 GEMM, what the convolutions run (the own one on AVX-512 CPUs) */
+        double f1 = backend_gflops(1024, 1, MC_PRECISION_FP32), ft = backend_gflops(2048, threads, MC_PRECISION_FP32);
+        printf("gemm threads=%d gflops=%.1f gflops_1thread=%.1f kind=%s\n", threads, ft, f1,
+               strcmp(mc_cpu_gemm_name(), "OpenBLAS") ? "own-avx512" : "openblas");
         if (bf16) {
             if (!mc_cpu_has_bf16()) {
                 fprintf(stderr, "bench_step: --precision bf16 needs a CPU with AVX512-BF16 (this CPU: %s)\n",
                         mc_cpu_vector_isa());
                 return 3;
             }
-            double b1 = bf16_gflops(1024, 1), bt = bf16_gflops(2048, threads);
+            double b1 = backend_gflops(1024, 1, MC_PRECISION_BF16), bt = backend_gflops(2048, threads, MC_PRECISION_BF16);
             printf("bf16gemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, bt, b1);
         }
         return gt > 0 ? 0 : 1;

@@ -9,9 +9,10 @@
 # the median step times, the medcolor/PyTorch time ratio (wall clock; also of the CPU time of
 # all threads, which a busy machine disturbs less) and each process's peak RSS, then one line per
 # configuration `ratio <config> = <number>` (< 1: medcolor faster). Before the table: the CPU's
-# vector extensions, OPENBLAS_CORETYPE and the machine's sgemm peak (bench_step --sgemm-peak);
-# in the table each step's GFLOP/s (convolutions and connected layers, the same count for both)
-# and medcolor's share of that peak.
+# vector extensions, OPENBLAS_CORETYPE, the machine's sgemm peak through OpenBLAS and that of the
+# float32 GEMM the convolutions run (bench_step --sgemm-peak: on AVX-512 CPUs medcolor's own,
+# cpu/gemm_f32.c); in the table each step's GFLOP/s (convolutions and connected layers, the same
+# count for both) and medcolor's share of the convolutions' GEMM peak.
 #
 # bf16 rows: where the CPU has AVX512-BF16, each configuration runs a second time with medcolor's
 # --precision bf16 (bench_step --bf16) against PyTorch under torch.autocast("cpu", bfloat16)
@@ -57,9 +58,19 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "vector ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$' | tr '\n' ' ')OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 # the machine's float32 GEMM peak through OpenBLAS (every convolution ends in a GEMM): the yardstick
 # for the GFLOP/s column below
-peak_line=$("$BIN" --sgemm-peak --threads "$THREADS" 2>&1 | grep '^sgemm ')
+peak_out=$("$BIN" --sgemm-peak --threads "$THREADS" 2>&1)
+peak_line=$(echo "$peak_out" | grep '^sgemm ')
+gemm_line=$(echo "$peak_out" | grep '^gemm ')
 PEAK=$(field gflops "$peak_line")
 echo "sgemm peak (OpenBLAS, 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$peak_line") GFLOP/s"
+# the float32 GEMM the convolutions run: on AVX-512 CPUs medcolor's own (cpu/gemm_f32.c), whose peak
+# is then the yardstick of the % column
+if [ "$(field kind "$gemm_line")" = own-avx512 ]; then
+  PEAK=$(field gflops "$gemm_line")
+  echo "medcolor's float32 GEMM (own AVX-512 kernels, the convolutions' GEMM; 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$gemm_line") GFLOP/s"
+else
+  echo "medcolor's float32 GEMM: OpenBLAS's (this CPU has no AVX-512, or MC_CPU_GEMM=openblas)"
+fi
 PRECS="fp32"
 if [ "${BF16:-1}" != 0 ]; then
   if grep -qw avx512_bf16 /proc/cpuinfo; then
@@ -124,7 +135,7 @@ while read -r net stage mode; do
  done
 done <<< "$CONFIGS"
 
-echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor GFLOP/s | PyTorch GFLOP/s | medcolor % of sgemm peak (bf16 rows: of the bf16 GEMM peak) | medcolor peak RSS MB | PyTorch peak RSS MB |"
+echo "| network | stage | medcolor | PyTorch | ratio (time) | ratio (CPU time) | medcolor GFLOP/s | PyTorch GFLOP/s | medcolor % of the GEMM peak (float32: the convolutions' GEMM; bf16 rows: the bf16 GEMM) | medcolor peak RSS MB | PyTorch peak RSS MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf "%s" "$rows"
 echo

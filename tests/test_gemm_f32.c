@@ -135,7 +135,27 @@ static void check_backend_choice(mc_rng *r) {
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
     REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, blas, n));
     be->destroy(be);
+    /* MC_CPU_GEMM=own insists: refused without AVX-512; an unknown value is refused */
+    setenv("MC_CPU_GEMM", "own", 1);
+    be = NULL;
+    CHECK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 1}) == MC_EARG && !be &&
+              strstr(mc_errmsg(), "MC_CPU_GEMM=own: this CPU has no AVX-512"),
+          "MC_CPU_GEMM=own without AVX-512: '%s'", mc_errmsg());
     unsetenv("MC_TEST_NO_AVX512");
+    setenv("MC_CPU_GEMM", "fastest", 1);
+    CHECK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 1}) == MC_EARG && !be &&
+              strstr(mc_errmsg(), "not 'own' or 'openblas' (it is 'fastest')"),
+          "MC_CPU_GEMM=fastest: '%s'", mc_errmsg());
+    /* MC_CPU_GEMM=openblas: the OpenBLAS path again, bitwise */
+    setenv("MC_CPU_GEMM", "openblas", 1);
+    float *blas2 = malloc(sizeof(float) * (size_t)m * n);
+    REQUIRE(blas2, "alloc");
+    REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, blas2, n));
+    be->destroy(be);
+    unsetenv("MC_CPU_GEMM");
+    CHECK(!memcmp(blas, blas2, sizeof(float) * (size_t)m * n), "MC_CPU_GEMM=openblas is not OpenBLAS's path");
+    free(blas2);
     /* OpenBLAS sums in another order: a few elements differ in the last bits, none by more than
      * the bound above (KC + 4 roundings of the sum of |terms|, here <= k) */
     int differ = 0;

@@ -42,7 +42,13 @@ int mc_cli_info(int argc, char **argv) {
         printf("CPU vector instructions: %s\n", mc_cpu_vector_isa());
         printf("bf16 mode (--precision bf16): %s\n",
                mc_cpu_has_bf16() ? "available (AVX512-BF16)" : "not available (this CPU lacks AVX512-BF16)");
-        if (was)
+        const char *gemm = mc_cpu_gemm_name();
+        const int own = !strcmp(gemm, "medcolor's own AVX-512 kernels");
+        printf("float32 GEMM (every convolution): %s%s\n", gemm,
+               own ? " (MC_CPU_GEMM=openblas for OpenBLAS's)" : "");
+        if (own)
+            printf("OpenBLAS kernels: %s (not used for GEMMs here)\n", chosen);
+        else if (was)
             printf("OpenBLAS kernels: %s (medcolor set OPENBLAS_CORETYPE=%s: OpenBLAS chose %s, below this CPU)\n",
                    chosen, pin ? pin : "?", was);
         else if (pin)

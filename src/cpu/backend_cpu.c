@@ -1065,8 +1065,14 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
     {
         /* the own float32 GEMM where the CPU has AVX-512 (cpu/gemm_f32.c); MC_CPU_GEMM=openblas
          * keeps OpenBLAS's, for comparisons */
-        const char *e = getenv("MC_CPU_GEMM");
-        cpu->own_gemm = mc_cpu_f32_available() && !(e && !strcmp(e, "openblas"));
+        const char *why;
+        cpu->own_gemm = mc_cpu_own_gemm(&why);
+        if (cpu->own_gemm < 0) {
+            const char *e = getenv("MC_CPU_GEMM");
+            free(cpu);
+            free(be);
+            return mc_err(MC_EARG, "%s (it is '%s')", why, e ? e : "");
+        }
     }
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).

@@ -111,6 +111,11 @@ int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
  * cut); MC_ENOMEM (no message: it runs on worker threads) when its packing scratch cannot be
  * had, MC_EUNSUP where not compiled in. */
 int mc_cpu_f32_available(void);
+/* Whether the backend's float32 GEMMs are the own (1) or OpenBLAS's (0): the own where the CPU
+ * has it, unless the environment variable MC_CPU_GEMM=openblas asks for OpenBLAS's (for
+ * comparisons); MC_CPU_GEMM=own insists on the own. -1 with *why set for any other value, or
+ * for `own` on a CPU without AVX-512. */
+int mc_cpu_own_gemm(const char **why);
 int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                     int ldb, float beta, float *c, int ldc);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include "core/core.h"
+#include "cpu/conv.h"
 #include "medcolor.h"
 
 char *openblas_get_corename(void); /* OpenBLAS's own, declared in its cblas.h */
@@ -44,6 +45,12 @@ static int core_level(const char *core) {
 const char *mc_cpu_vector_isa(void) {
     static const char *const name[] = {"", "SSE/AVX (no AVX2+FMA)", "AVX2+FMA", "AVX-512 (F, BW, DQ, VL)"};
     return name[cpu_level()];
+}
+
+const char *mc_cpu_gemm_name(void) {
+    const char *why;
+    int own = mc_cpu_own_gemm(&why);
+    return own > 0 ? "medcolor's own AVX-512 kernels" : own == 0 ? "OpenBLAS" : why;
 }
 
 int mc_blas_core_check(const char **chosen, const char **better) {

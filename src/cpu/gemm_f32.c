@@ -55,6 +55,24 @@ int mc_cpu_f32_available(void) {
 #endif
 }
 
+int mc_cpu_own_gemm(const char **why) {
+    const char *e = getenv("MC_CPU_GEMM");
+    *why = NULL;
+    if (e && *e && strcmp(e, "own") && strcmp(e, "openblas")) {
+        *why = "MC_CPU_GEMM: not 'own' or 'openblas'";
+        return -1;
+    }
+    if (e && !strcmp(e, "openblas")) return 0;
+    if (!mc_cpu_f32_available()) {
+        if (e && !strcmp(e, "own")) {
+            *why = "MC_CPU_GEMM=own: this CPU has no AVX-512 (F, VL)";
+            return -1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 #if HAVE_F32_KERNEL
 #define MR 8   /* rows of a micro-tile: one broadcast each */
 #define NR 48  /* columns: three 16-float vectors */

@@ -20,7 +20,9 @@
 # --bf16) is printed beside the sgemm peak, and the bf16 rows' share is of that peak. BF16=0 leaves
 # them out; on a CPU without AVX512-BF16 a line says why they are missing.
 #
-# Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), THREADS (2), PYTHON
+# Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), REPEAT=N (each row's pair of
+# runs N times, alternating; the row shown is the pair with the median ratio, and the N ratios are
+# printed with it), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
 # configurations, e.g. ONLY=resnet18-pixelshuffle). The machine should be quiet: the load
 # average before and after is printed; on a busy machine repeat and compare ratios, not times.
@@ -31,6 +33,8 @@ PY=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-2}
 if [ "${QUICK:-0}" = 1 ]; then STEPS=1; WARM=1; else STEPS=${STEPS:-3}; WARM=${WARM:-1}; fi
 ONLY=${ONLY:-}
+REPEAT=${REPEAT:-1}
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: REPEAT=$REPEAT: give a count >= 1"; exit 2; }
 [ -x "$BIN" ] || { echo "bench.sh: $BIN missing (make bench builds it)"; exit 1; }
 
 # name  cfg-name  stage  mode (train-adam: Adam instead of SGD)
@@ -51,6 +55,10 @@ pct() { # pct GFLOP SECONDS: that rate as a percentage of the sgemm peak
 }
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
+}
+ratio_of() { # ratio_of MODE MEDCOLOR-LINE TORCH-LINE: medcolor's time over PyTorch's
+  if [ "$1" = infer ]; then awk -v a="$(field img_per_s "$2")" -v b="$(field img_per_s "$3")" 'BEGIN{printf "%.4f", b/a}'
+  else awk -v a="$(field step_median "$2")" -v b="$(field step_median "$3")" 'BEGIN{printf "%.4f", a/b}'; fi
 }
 
 echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
@@ -114,6 +122,22 @@ while read -r net stage mode; do
     fail=1
     continue
   fi
+  # REPEAT > 1: the pair again (medcolor, then PyTorch), and the row is the pair whose ratio is the
+  # median (a shared machine moves single steps by a third between runs: docs/performance.md)
+  reps=""
+  if [ "$REPEAT" -gt 1 ]; then
+    pairs=("$mc|$th|$gf")
+    for ((rep = 1; rep < REPEAT; rep++)); do
+      o=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
+      m2=$(echo "$o" | grep '^medcolor '); g2=$(echo "$o" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
+      t2=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
+      [ -n "$m2" ] && [ -n "$t2" ] && pairs+=("$m2|$t2|$g2")
+    done
+    med=$(for i in "${!pairs[@]}"; do IFS='|' read -r a b _ <<< "${pairs[$i]}"; echo "$(ratio_of "$mode" "$a" "$b") $i"; done |
+          sort -g | awk '{r[NR] = $1; i[NR] = $2} END {m = int((NR + 1) / 2); printf "%s", i[m]; for (k = 1; k <= NR; k++) printf " %.2f", r[k]}')
+    reps="; ratios of the ${#pairs[@]} repeats: ${med#* }"
+    IFS='|' read -r mc th gf <<< "${pairs[${med%% *}]}"
+  fi
   mrss=$(field maxrss_mb "$mc"); trss=$(field maxrss_mb "$th")
   mcpu=$(field cpu_median "$mc"); tcpu=$(field cpu_median "$th")
   cratio=$(awk -v a="$mcpu" -v b="$tcpu" 'BEGIN{printf "%.2f", a/b}')
@@ -129,9 +153,9 @@ while read -r net stage mode; do
     rows="$rows| $net | $stage$tag | $mv s | $tv s | $ratio | $cratio | $(gfs "$gf" "$mv") | $(gfs "$gf" "$tv") | $(pct "$gf" "$mv") | $mrss | $trss |
 "
   fi
-  ratios="${ratios}ratio $net/$stage/$mode$([ "$prec" = bf16 ] && echo /bf16) = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss)
+  ratios="${ratios}ratio $net/$stage/$mode$([ "$prec" = bf16 ] && echo /bf16) = $ratio  (medcolor/PyTorch wall-clock time; CPU time ratio $cratio; peak RSS MB $mrss vs $trss$reps)
 "
-  echo "  done: $net $stage $mode $prec: medcolor $mv, PyTorch $tv, ratio $ratio" >&2
+  echo "  done: $net $stage $mode $prec: medcolor $mv, PyTorch $tv, ratio $ratio$reps" >&2
  done
 done <<< "$CONFIGS"
 

@@ -31,9 +31,12 @@
 #include <string.h>
 #include "cpu/conv.h"
 
-/* floats of V + M per thread and block (sets the block size) */
+/* floats of V + M per thread and block (sets the block size: 8 MB). With the own AVX-512 GEMM
+ * (cpu/gemm_f32.c) wider blocks paid: 2M floats took ResNet18's training step from 1.19 to
+ * 1.15 s (alternating runs; 1M and 4M slower; docs/performance.md) — the GEMMs get more columns
+ * per packed filter matrix. */
 #ifndef MC_WINO_BLOCK
-#define MC_WINO_BLOCK (1 << 20)
+#define MC_WINO_BLOCK (1 << 21)
 #endif
 
 /* F(4x4, 3x3): 9/4 as many floats, so that a block holds as many tiles' worth of GEMM columns as

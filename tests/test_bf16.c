@@ -43,6 +43,7 @@
 #include "cpu/conv.h"
 #include "mc_io.h"
 #include "test.h"
+#include "gemm_case.h"
 
 static const double U32 = 5.9604644775390625e-08; /* 2^-24 */
 
@@ -53,9 +54,7 @@ static float fbits(uint32_t u) {
     return f;
 }
 
-static void fill_random(float *p, size_t n, mc_rng *r) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)(2.0 * mc_rng_uniform(r) - 1.0);
-}
+#define fill_random gemm_case_fill
 
 /* ---- conversion and refusal (every machine) ------------------------------------------------ */
 static void test_round(void) {
@@ -120,17 +119,9 @@ static double max_excess; /* the largest |err| / bound seen (printed) */
 /* C = alpha op(A) op(B) + beta C0 against double on the bf16 operands; returns the max relative
  * error against the float32-operand reference (to see that the operands were rounded) */
 static double check_gemm(int ta, int tb, int m, int n, int k, float alpha, float beta, mc_rng *r) {
-    const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-    const int arows = ta ? k : m, brows = tb ? n : k;
-    float *a = malloc(sizeof(float) * (size_t)arows * lda), *b = malloc(sizeof(float) * (size_t)brows * ldb);
-    float *c = malloc(sizeof(float) * (size_t)m * ldc), *c0 = malloc(sizeof(float) * (size_t)m * ldc);
-    fill_random(a, (size_t)arows * lda, r);
-    fill_random(b, (size_t)brows * ldb, r);
-    fill_random(c0, (size_t)m * ldc, r);
-    if (beta == 0.0f)
-        for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = NAN; /* beta 0 must not read C */
-    memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
-    int rc = mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_case g;
+    gemm_case_make(&g, ta, tb, m, n, k, beta, r);
+    int rc = mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c, g.ldc);
     CHECK(rc == MC_OK, "bf16 gemm rc %d", rc);
     int bad = 0;
     double worst32 = 0;
@@ -138,15 +129,14 @@ static double check_gemm(int ta, int tb, int m, int n, int k, float alpha, float
         for (int j = 0; j < n; j++) {
             double s = 0, sabs = 0, s32 = 0;
             for (int q = 0; q < k; q++) {
-                float av = ta ? a[(size_t)q * lda + i] : a[(size_t)i * lda + q];
-                float bv = tb ? b[(size_t)j * ldb + q] : b[(size_t)q * ldb + j];
+                float av = gemm_case_a(&g, i, q), bv = gemm_case_b(&g, q, j);
                 double t = (double)bf(av) * bf(bv);
                 s += t;
                 sabs += fabs(t);
                 s32 += (double)av * bv;
             }
-            double cold = beta == 0.0f ? 0.0 : c0[(size_t)i * ldc + j];
-            double want = alpha * s + beta * cold, got = c[(size_t)i * ldc + j];
+            double cold = beta == 0.0f ? 0.0 : g.c0[(size_t)i * g.ldc + j];
+            double want = alpha * s + beta * cold, got = g.c[(size_t)i * g.ldc + j];
             double bound = (k + 4) * U32 * (fabs(alpha) * sabs + fabs(beta) * fabs(cold)) + 1e-30;
             double err = fabs(got - want);
             if (err / bound > max_excess) max_excess = err / bound;
@@ -157,15 +147,8 @@ static double check_gemm(int ta, int tb, int m, int n, int k, float alpha, float
             if (e32 > worst32) worst32 = e32;
         }
     CHECK(!bad, "gemm ta=%d tb=%d %dx%dx%d: %d elements beyond the bound", ta, tb, m, n, k, bad);
-    /* columns beyond n untouched */
-    for (int i = 0; i < m; i++)
-        for (int j = n; j < ldc; j++)
-            if (memcmp(c + (size_t)i * ldc + j, c0 + (size_t)i * ldc + j, 4)) {
-                CHECK(0, "gemm wrote C[%d][%d] beyond n = %d", i, j, n);
-                i = m;
-                break;
-            }
-    free(a), free(b), free(c), free(c0);
+    gemm_case_check_padding(&g, "bf16 gemm");
+    gemm_case_free(&g);
     return worst32;
 }
 

@@ -24,30 +24,20 @@
 #include "cpu/conv.h"
 #include "engine/backend.h"
 #include "test.h"
+#include "gemm_case.h"
 
 #define U32 5.960464477539063e-08 /* 2^-24 */
 #define KC 256
 
-static void fill_random(float *p, size_t n, mc_rng *r) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)(2.0 * mc_rng_uniform(r) - 1.0);
-}
+#define fill_random gemm_case_fill
 
 static double max_excess; /* the largest |err| / bound seen (printed) */
 
 /* C = alpha op(A) op(B) + beta C0 against double, element by element within the bound */
 static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float beta, mc_rng *r) {
-    const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-    const int arows = ta ? k : m, brows = tb ? n : k;
-    float *a = malloc(sizeof(float) * (size_t)arows * lda), *b = malloc(sizeof(float) * (size_t)brows * ldb);
-    float *c = malloc(sizeof(float) * (size_t)m * ldc), *c0 = malloc(sizeof(float) * (size_t)m * ldc);
-    REQUIRE(a && b && c && c0, "alloc");
-    fill_random(a, (size_t)arows * lda, r);
-    fill_random(b, (size_t)brows * ldb, r);
-    fill_random(c0, (size_t)m * ldc, r);
-    if (beta == 0.0f)
-        for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = NAN; /* beta 0 must not read C */
-    memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
-    int rc = mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_case g;
+    gemm_case_make(&g, ta, tb, m, n, k, beta, r);
+    int rc = mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c, g.ldc);
     CHECK(rc == MC_OK, "gemm rc %d", rc);
     int bad = 0;
     const double nblocks = (k + KC - 1) / KC;
@@ -55,15 +45,15 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
         for (int j = 0; j < n; j++) {
             double s = 0, sabs = 0;
             for (int q = 0; q < k; q++) {
-                double t = (double)(ta ? a[(size_t)q * lda + i] : a[(size_t)i * lda + q]) *
-                           (double)(tb ? b[(size_t)j * ldb + q] : b[(size_t)q * ldb + j]);
+                double t = (double)gemm_case_a(&g, i, q) * (double)gemm_case_b(&g, q, j);
                 s += t;
                 sabs += fabs(t);
             }
-            double cold = beta == 0.0f ? 0.0 : (double)c0[(size_t)i * ldc + j];
-            double want = (double)alpha * s + (double)beta * cold, got = c[(size_t)i * ldc + j];
-            double bound =
-                ((k < KC ? k : KC) + nblocks + 2) * U32 * (fabs((double)alpha) * sabs + fabs((double)beta) * fabs(cold)) + 1e-30;
+            double cold = beta == 0.0f ? 0.0 : (double)g.c0[(size_t)i * g.ldc + j];
+            double want = (double)alpha * s + (double)beta * cold, got = g.c[(size_t)i * g.ldc + j];
+            double bound = ((k < KC ? k : KC) + nblocks + 2) * U32 *
+                               (fabs((double)alpha) * sabs + fabs((double)beta) * fabs(cold)) +
+                           1e-30;
             double err = fabs(got - want);
             if (err / bound > max_excess) max_excess = err / bound;
             if (!(err <= bound) && bad++ < 3)
@@ -71,14 +61,8 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
                       n, k, (double)alpha, (double)beta, i, j, got, want, bound);
         }
     CHECK(!bad, "gemm ta=%d tb=%d %dx%dx%d: %d elements beyond the bound", ta, tb, m, n, k, bad);
-    for (int i = 0; i < m; i++)
-        for (int j = n; j < ldc; j++)
-            if (memcmp(c + (size_t)i * ldc + j, c0 + (size_t)i * ldc + j, 4)) {
-                CHECK(0, "gemm wrote C[%d][%d] beyond n = %d", i, j, n);
-                i = m;
-                break;
-            }
-    free(a), free(b), free(c), free(c0);
+    gemm_case_check_padding(&g, "gemm");
+    gemm_case_free(&g);
 }
 
 /* the product whole, then in pieces of rows and of columns at odd offsets: bitwise the same */

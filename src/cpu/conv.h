@@ -3,14 +3,15 @@
  *
  * Threads. The backend's thread count is its own (mc_cpu.threads, from mc_net_opts.threads):
  * every parallel region says num_threads(cpu->threads); nothing sets OpenMP's process-wide
- * default. One thread pool: OpenMP. OpenBLAS is always called single-threaded from inside our
- * own parallel regions (its pthread pool and OpenMP's spinning workers on the same cores cost
- * more than half of a step on a 2-core machine), so every parallel GEMM here splits the work
- * itself.
+ * default. One thread pool: OpenMP. Every GEMM (OpenBLAS's, or the own ones: cpu/gemm_f32.c,
+ * cpu/gemm_bf16.c) is called single-threaded from inside our own parallel regions (OpenBLAS's
+ * pthread pool and OpenMP's spinning workers on the same cores cost more than half of a step on
+ * a 2-core machine), so every parallel GEMM here splits the work itself.
  *
  * Results do not depend on the thread count. OpenBLAS's sgemm is not bitwise the same when a
  * product is cut differently (even cutting C's columns at multiples of 16 changes the last bits
- * of some elements: the kernels for the edges and for small sizes sum differently), so:
+ * of some elements: the kernels for the edges and for small sizes sum differently; the own
+ * float32 GEMM of AVX-512 CPUs, cpu/gemm_f32.c, is, but the plans do not rely on that), so:
  * - every split of work is a function of the problem's shape only: the plans below are cut for
  *   MC_CPU_WAYS-way parallelism whatever the actual thread count, and threads just take pieces;
  * - every reduction over pieces (backward-filter's sum over tiles) is cut into chunks whose

@@ -163,10 +163,10 @@ void mc_cpu_gemm(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float a
         const int j0 = i * q, j1 = j0 + q < len ? j0 + q : len;
         if (split_n)
             mc_cpu_gemm1(cpu, ta, tb, m, j1 - j0, k, alpha, a, lda, b + (tb ? (size_t)j0 * ldb : (size_t)j0), ldb, beta,
-                   c + j0, ldc);
+                         c + j0, ldc);
         else
             mc_cpu_gemm1(cpu, ta, tb, j1 - j0, n, k, alpha, a + (ta ? (size_t)j0 : (size_t)j0 * lda), lda, b, ldb, beta,
-                   c + (size_t)j0 * ldc, ldc);
+                         c + (size_t)j0 * ldc, ldc);
     }
 }
 
@@ -350,7 +350,7 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
                     int cols = (oy1 - oy0) * ow;
                     if (p.direct) {
                         mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
-                               yg, (int)ohw);
+                                     yg, (int)ohw);
                     } else {
                         im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
                         mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
@@ -422,8 +422,8 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                 const int nb = n1 - n0, cols = nb * (int)ohw;
                 for (int g = 0; g < G; g++) {
                     pack_dy(&p, d, dy, n0, n1, g, pk);
-                    mc_cpu_gemm1(cpu, 1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f,
-                           col, cols);
+                    mc_cpu_gemm1(cpu, 1, 0, kdim, cols, kg, 1.0f, w + (size_t)g * kg * kdim, kdim, pk, cols, 0.0f, col,
+                                 cols);
                     for (int j = 0; j < nb; j++) {
                         float *dxg = dx + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw;
                         scale_out(dxg, (size_t)cg * hw, beta);
@@ -450,7 +450,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                     for (int oy0 = 0; oy0 < d->oh; oy0 += p.rows) {
                         int oy1 = oy0 + p.rows < d->oh ? oy0 + p.rows : d->oh, cols = (oy1 - oy0) * ow;
                         mc_cpu_gemm1(cpu, 1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
-                               0.0f, col, cols);
+                                     0.0f, col, cols);
                         col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
                     }
                 }
@@ -501,8 +501,8 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                         const float *dyg = dy + ((size_t)n0 * d->k + (size_t)g * kg) * ohw + (size_t)oy0 * ow;
                         int cols = (oy1 - oy0) * ow;
                         if (p.direct) {
-                            mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw, b,
-                                   accg, kdim);
+                            mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw,
+                                         b, accg, kdim);
                         } else {
                             im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
                             mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);

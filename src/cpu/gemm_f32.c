@@ -105,6 +105,12 @@ T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd)
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
+/* the lanes of a strip's vector v (0, 1, 2: columns 16v .. 16v+15) that lie in its first nr columns */
+static inline __mmask16 lanes(int nr, int v) {
+    const int left = nr - 16 * v;
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+}
+
 /* ---- packing ------------------------------------------------------------------------------- */
 /* Panel of op(A): rows [i0, i0+mr) (mr <= MR), k in [p0, p0+kc), as out[p*MR + i]; rows past mr
  * are zero. */
@@ -130,9 +136,7 @@ T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0,
  * past nr are zero. */
 T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *out) {
     if (!tb) { /* op(B)[p][j] = b[p*ldb + j]: rows of the strip are contiguous */
-        const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-        const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-        const __mmask16 m2 = nr >= 48 ? 0xffff : nr > 32 ? (__mmask16)((1u << (nr - 32)) - 1) : 0;
+        const __mmask16 m0 = lanes(nr, 0), m1 = lanes(nr, 1), m2 = lanes(nr, 2);
         for (int p = 0; p < kc; p++) {
             const float *r = b + (size_t)(p0 + p) * ldb + j0;
             float *o = out + (size_t)p * NR;
@@ -178,10 +182,7 @@ T512 static void kernel(int kc, const float *restrict ap, const float *restrict 
             acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
         }
     }
-    const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-    const __mmask16 m2 = nr >= 48 ? 0xffff : nr > 32 ? (__mmask16)((1u << (nr - 32)) - 1) : 0;
-    const __mmask16 mk[3] = {m0, m1, m2};
+    const __mmask16 mk[3] = {lanes(nr, 0), lanes(nr, 1), lanes(nr, 2)};
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int i = 0; i < mr; i++) {
         float *ci = c + (size_t)i * ldc;

@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
         /* the backend's float32 GEMM, what the convolutions run (the own one on AVX-512 CPUs) */
         double f1 = backend_gflops(1024, 1, MC_PRECISION_FP32), ft = backend_gflops(2048, threads, MC_PRECISION_FP32);
         printf("gemm threads=%d gflops=%.1f gflops_1thread=%.1f kind=%s\n", threads, ft, f1,
-               strcmp(mc_cpu_gemm_name(), "OpenBLAS") ? "own-avx512" : "openblas");
+               mc_cpu_gemm_own() == 1 ? "own-avx512" : "openblas");
         if (bf16) {
             if (!mc_cpu_has_bf16()) {
                 fprintf(stderr, "bench_step: --precision bf16 needs a CPU with AVX512-BF16 (this CPU: %s)\n",

@@ -47,6 +47,11 @@ const char *mc_cpu_vector_isa(void) {
     return name[cpu_level()];
 }
 
+int mc_cpu_gemm_own(void) {
+    const char *why;
+    return mc_cpu_own_gemm(&why);
+}
+
 const char *mc_cpu_gemm_name(void) {
     const char *why;
     int own = mc_cpu_own_gemm(&why);

@@ -56,6 +56,15 @@ pct() { # pct GFLOP SECONDS: that rate as a percentage of the sgemm peak
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
+run_pair() { # medcolor's run of the row (net, stage, extra), then PyTorch's: sets mc, gf, th, thout
+  local mcout
+  mcout=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
+  mc=$(echo "$mcout" | grep '^medcolor ')
+  # "  514.2 GFLOP per step (...) = 1234.5 GFLOP/s at the median"
+  gf=$(echo "$mcout" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
+  thout=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
+  th=$(echo "$thout" | grep '^torch ')
+}
 ratio_of() { # ratio_of MODE MEDCOLOR-LINE TORCH-LINE: medcolor's time over PyTorch's
   if [ "$1" = infer ]; then awk -v a="$(field img_per_s "$2")" -v b="$(field img_per_s "$3")" 'BEGIN{printf "%.4f", b/a}'
   else awk -v a="$(field step_median "$2")" -v b="$(field step_median "$3")" 'BEGIN{printf "%.4f", a/b}'; fi
@@ -101,12 +110,7 @@ while read -r net stage mode; do
   [ "$prec" = bf16 ] && extra="$extra --bf16"
   # the peak the share column is of, and the row's label
   if [ "$prec" = bf16 ]; then PEAK_ROW=${BPEAK:-0}; tag=" (bf16)"; else PEAK_ROW=${PEAK:-0}; tag=""; fi
-  mcout=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
-  mc=$(echo "$mcout" | grep '^medcolor ')
-  # "  514.2 GFLOP per step (...) = 1234.5 GFLOP/s at the median"
-  gf=$(echo "$mcout" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
-  thout=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
-  th=$(echo "$thout" | grep '^torch ')
+  run_pair
   # PyTorch without a bf16 kernel for one of the network's operations (1.13: hardshrink_backward,
   # reached from the PixelShuffle module's hardtanh): a row saying so, medcolor's time alone, not a failure
   nobf=$(echo "$thout" | grep -o "\"[a-z_0-9]*\" not implemented for 'BFloat16'" | head -1)
@@ -128,10 +132,8 @@ while read -r net stage mode; do
   if [ "$REPEAT" -gt 1 ]; then
     pairs=("$mc|$th|$gf")
     for ((rep = 1; rep < REPEAT; rep++)); do
-      o=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
-      m2=$(echo "$o" | grep '^medcolor '); g2=$(echo "$o" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
-      t2=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1 | grep '^torch ')
-      [ -n "$m2" ] && [ -n "$t2" ] && pairs+=("$m2|$t2|$g2")
+      run_pair
+      [ -n "$mc" ] && [ -n "$th" ] && pairs+=("$mc|$th|$gf")
     done
     med=$(for i in "${!pairs[@]}"; do IFS='|' read -r a b _ <<< "${pairs[$i]}"; echo "$(ratio_of "$mode" "$a" "$b") $i"; done |
           sort -g | awk '{r[NR] = $1; i[NR] = $2} END {m = int((NR + 1) / 2); printf "%s", i[m]; for (k = 1; k <= NR; k++) printf " %.2f", r[k]}')

@@ -5,6 +5,7 @@
 #include "data/dicom.h"
 
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -189,6 +190,89 @@ int jpeg_precision(const unsigned char *p, size_t n) {
     return -1;
 }
 
+// JPEG 2000: GDCM 3.0 reads whether a stream is lossless by walking its marker segments
+// (parsej2k_imp in gdcmJPEG2000Codec.cxx; GetHeaderInfo runs it on the first fragment while the
+// image reader reads the file, the decoder on all fragments joined). That walk skips each segment
+// by its declared length without comparing it with what is left, and reads bytes 4 and 9 of a
+// COD segment without looking at its length: a damaged length sends it past the buffer (a SEGV
+// found by fuzz_dicom, tests/regress/dicom/j2k-segment-length-past-end-gdcm-overread). The JP2
+// wrapper's box walk (parsejp2_imp) has the same flaw, and both callers first compare 13 bytes
+// with the JP2 signature. So each buffer GDCM will walk is walked here first, step by step as
+// GDCM does; a stream on which GDCM's walk would leave the buffer is refused.
+bool j2k_nolength(unsigned m) {
+    return (m >= 0xFF30 && m <= 0xFF3F) || m == 0xFF4F /* SOC */ || m == 0xFF93 /* SOD */ || m == 0xFFD9 /* EOC */ ||
+           m == 0xFF92 /* EPH */;
+}
+
+// Whether GDCM's codestream walk over the n bytes at p stays inside them.
+bool j2k_walk_inside(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (n - i >= 2) {
+        unsigned m = (unsigned)p[i] << 8 | p[i + 1];
+        i += 2;
+        if (j2k_nolength(m)) {
+            if (m == 0xFF93) return true; // SOD: GDCM stops
+            continue;
+        }
+        if (n - i < 2) return true;
+        size_t l = (size_t)p[i] << 8 | p[i + 1];
+        i += 2;
+        if (l < 2) return true; // GDCM stops
+        l -= 2;
+        if (m == 0xFF52) { // COD: GDCM reads the segment's bytes 4 (MCT) and 9 (transformation)
+            if (n - i < 10) return false;
+            if (p[i + 4] > 1 || p[i + 9] != 1) return true; // GDCM stops there
+        }
+        if (l > n - i) return false; // GDCM's remaining count wraps and it reads on
+        i += l;
+    }
+    return true;
+}
+
+uint64_t be(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int k = 0; k < bytes; k++) v = v << 8 | p[k];
+    return v;
+}
+
+// Whether GDCM's JP2 box walk over the n bytes at p, and the codestream walk it ends in, stay
+// inside them. GDCM's count of what is left is not lowered when it skips a box, so it is
+// followed here beside the true position.
+bool jp2_walk_inside(const unsigned char *p, size_t n) {
+    size_t i = 0, left = n; // left: GDCM's count
+    for (;;) {
+        if (left < 4) return true;
+        if (n - i < 4) return false;
+        uint64_t len = be(p + i, 4);
+        i += 4, left -= 4;
+        if (left < 4) return true;
+        if (n - i < 4) return false;
+        uint64_t box = be(p + i, 4);
+        i += 4, left -= 4;
+        if (len == 1) { // 64-bit length (GDCM asserts when it is missing)
+            if (left < 8 || n - i < 8) return false;
+            len = be(p + i, 8);
+            i += 8, left -= 8;
+            if (len < 8) return false;
+            len -= 8;
+        }
+        if (box == 0x6a703263) { // jp2c: the codestream
+            if (len == 0) len = n - i + 8;
+            if (len < 8 || len - 8 > n - i) return false;
+            return j2k_walk_inside(p + i, (size_t)(len - 8));
+        }
+        if (len < 8 || len - 8 > n - i) return false;
+        i += (size_t)(len - 8);
+    }
+}
+
+// Whether GDCM's walk over one buffer it takes for a JPEG 2000 stream stays inside it.
+bool j2k_buffer_inside(const unsigned char *p, size_t n) {
+    static const unsigned char jp2_signature[13] = {0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A, 0};
+    if (n < sizeof jp2_signature) return false; // both GDCM callers compare 13 bytes first
+    return memcmp(p, jp2_signature, sizeof jp2_signature) == 0 ? jp2_walk_inside(p, n) : j2k_walk_inside(p, n);
+}
+
 // Nothing on the heap is owned by a frame of this file while a GDCM call runs: when GDCM
 // asserts, dicom.c's guard jumps out past these frames without their destructors (what GDCM's
 // own frames held is leaked and suppressed for LeakSanitizer; ours would be a real leak per bad
@@ -199,7 +283,28 @@ const std::set<gdcm::Tag> &skip_pixel_data() {
     return skip;
 }
 
+// The JPEG 2000 Pixel Data: encapsulated (else GDCM's decoder reads fragments out of the value
+// anyway), and GDCM's walks over the first fragment and over all of them joined stay inside.
+void precheck_j2k(const gdcm::DataElement &pix) {
+    const gdcm::SequenceOfFragments *sf = pix.GetSequenceOfFragments();
+    if (!sf) refuse(MC_DICOM_EPARSE, "JPEG 2000 Pixel Data that is not encapsulated in fragments (corrupt)");
+    size_t nf = sf->GetNumberOfFragments();
+    if (nf == 0) refuse(MC_DICOM_EPARSE, "JPEG 2000 Pixel Data without fragments (corrupt)");
+    const gdcm::ByteValue *fb = sf->GetFragment(0).GetByteValue();
+    if (!fb || !fb->GetPointer()) refuse(MC_DICOM_EPARSE, "the first JPEG 2000 fragment is empty (corrupt)");
+    static thread_local std::vector<unsigned char> joined; // one per thread, as dims below
+    joined.clear();
+    for (size_t k = 0; k < nf; k++) {
+        const gdcm::ByteValue *b = sf->GetFragment(k).GetByteValue();
+        if (b && b->GetPointer()) joined.insert(joined.end(), b->GetPointer(), b->GetPointer() + b->GetLength());
+    }
+    if (!j2k_buffer_inside((const unsigned char *)fb->GetPointer(), fb->GetLength()) ||
+        !j2k_buffer_inside(joined.data(), joined.size()))
+        refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's marker segments or boxes run past its end (corrupt)");
+}
+
 void precheck(const void *data, size_t len) {
+    bool j2k = false;
     {
         memfile mf(data, len);
         gdcm::Reader hdr; // the header only: the Pixel Data is skipped
@@ -215,7 +320,9 @@ void precheck(const void *data, size_t len) {
                    hdr.GetFile().GetDataSet().FindDataElement(gdcm::Tag(0x7fe0, 0x0010)) ? "" : ", without Pixel Data (7FE0,0010)");
         }
         gdcm::TransferSyntax ts = hdr.GetFile().GetHeader().GetDataSetTransferSyntax();
-        if (ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
+        j2k = ts == gdcm::TransferSyntax::JPEG2000Lossless || ts == gdcm::TransferSyntax::JPEG2000 ||
+              ts == gdcm::TransferSyntax::JPEG2000Part2Lossless || ts == gdcm::TransferSyntax::JPEG2000Part2;
+        if (!j2k && ts != gdcm::TransferSyntax::JPEGBaselineProcess1 && ts != gdcm::TransferSyntax::JPEGExtendedProcess2_4 &&
             ts != gdcm::TransferSyntax::JPEGLosslessProcess14 && ts != gdcm::TransferSyntax::JPEGLosslessProcess14_1)
             return;
     }
@@ -227,6 +334,10 @@ void precheck(const void *data, size_t len) {
     gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
     gdcm::Tag tpix(0x7fe0, 0x0010);
     if (!ds.FindDataElement(tpix)) return; // the image reader says "without Pixel Data"
+    if (j2k) {
+        precheck_j2k(ds.GetDataElement(tpix));
+        return;
+    }
     char text[32];
     unsigned short v[7] = {0, 0, 0, 0, 0, 0, 0};
     const uint16_t el[7] = {0x0002, 0x0010, 0x0011, 0x0100, 0x0101, 0x0102, 0x0103};

@@ -384,6 +384,13 @@ d = bytearray(open(os.path.join(OUT, "u16_none-j2k.dcm"), "rb").read())
 d[-200:-100] = bytes(100)  # damage inside the JPEG 2000 code stream
 open(os.path.join(OUT, "j2k_damaged.dcm"), "wb").write(bytes(d))
 lines.append("any j2k_damaged j2k_damaged.dcm")  # an error naming the file, or pixels in [0, 1]
+# a marker segment whose declared length runs past the stream's end: GDCM's lossless probe walks
+# on past its buffer (a SEGV found by fuzz_dicom); refused before GDCM sees it
+d = bytearray(open(os.path.join(OUT, "u16_none-j2k.dcm"), "rb").read())
+com = d.index(b"\xff\x64", d.index(b"\xff\x4f\xff\x51"))  # the COM segment GDCM writes
+d[com + 2:com + 4] = struct.pack(">H", 0xFFF0)
+open(os.path.join(OUT, "j2k_segment_past_end.dcm"), "wb").write(bytes(d))
+lines.append("err j2k_segment_past_end j2k_segment_past_end.dcm run past its end")
 d = open(os.path.join(OUT, "u12_window-jpegls.dcm"), "rb").read()
 open(os.path.join(OUT, "jpegls_truncated.dcm"), "wb").write(d[: len(d) * 2 // 3])
 lines.append("any jpegls_truncated jpegls_truncated.dcm")

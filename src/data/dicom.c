@@ -404,6 +404,39 @@ static int check_rle(const dscan *d) {
     return rc;
 }
 
+/* Without a File Meta group (whether or not "DICM" precedes the data set) GDCM guesses the data
+ * set's encoding from its first element (gdcm::FileMetaInformation::ReadCompat, GDCM 3.0): group
+ * 0008, or element 0010 (a private creator): little endian; group 0800 (read little endian):
+ * big endian; either way explicit VR when a VR is where it would be. Any other first element
+ * with a VR: big endian when its group or element read little endian exceeds 0xFF, else little.
+ * The structure is then walked as GDCM will read it: with a guess of its own, this walk passed a
+ * file GDCM read big endian (an element of 3.5 GB zeroed; found by fuzz_dicom). "??" is GDCM's
+ * name of an invalid VR, which it takes for one; the (0000,0000) command element GDCM skips;
+ * neither is an image: refused, as is a first element without a VR that GDCM's guess leaves
+ * (it gives up). */
+static int guess_encoding(dscan *d, const unsigned char *h, uint64_t pos) {
+    uint32_t g = u16at(h, 0), e = u16at(h + 2, 0);
+    int vr = known_vr(h + 4);
+    if (h[4] == '?' && h[5] == '?')
+        return mc_err(MC_EPARSE, "%s: corrupt DICOM: the first element (%04X,%04X) at byte %llu has VR '?\?'", d->path,
+                      (unsigned)g, (unsigned)e, (unsigned long long)pos);
+    if (g == 0x0008 || (g != 0x0800 && e == 0x0010)) {
+        d->big = 0;
+        d->explicit_vr = vr;
+    } else if (g == 0x0800) {
+        d->big = 1;
+        d->explicit_vr = vr;
+    } else if (vr) {
+        d->big = g > 0xFF || e > 0xFF;
+        d->explicit_vr = 1;
+    } else {
+        return mc_err(MC_EPARSE, "%s: not a DICOM file GDCM can read: no File Meta group, and the first element "
+                      "(%04X,%04X) at byte %llu tells neither its byte order nor its VR", d->path, (unsigned)g, (unsigned)e,
+                      (unsigned long long)pos);
+    }
+    return MC_OK;
+}
+
 static int dicom_prescan(const char *path) {
     FILE *f = mc_fopen_regular(path);
     if (!f) return MC_EIO;
@@ -421,9 +454,7 @@ static int dicom_prescan(const char *path) {
             rc = mc_err(MC_EPARSE, "%s: corrupt DICOM: a File Meta group without Transfer Syntax UID (0002,0010)", path);
         if (rc == MC_OK && pos >= d.size) rc = mc_err(MC_EPARSE, "%s: corrupt DICOM: nothing after the File Meta group", path);
     }
-    if (rc == MC_OK && pos == 0) { /* no meta group: explicit VR if a VR is where it would be */
-        d.explicit_vr = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
-    }
+    if (rc == MC_OK && u16at(h, 0) != 0x0002) rc = guess_encoding(&d, h, pos);
     if (rc == MC_OK) rc = scan_elements(&d, &pos, d.size, 0, 0, 0);
     if (rc == MC_OK) rc = check_image_attrs(&d);
     if (rc == MC_OK && d.pixels && !strcmp(d.ts, "1.2.840.10008.1.2.5")) rc = check_rle(&d);

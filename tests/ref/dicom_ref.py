@@ -384,6 +384,12 @@ d = bytearray(open(os.path.join(OUT, "u16_none-j2k.dcm"), "rb").read())
 d[-200:-100] = bytes(100)  # damage inside the JPEG 2000 code stream
 open(os.path.join(OUT, "j2k_damaged.dcm"), "wb").write(bytes(d))
 lines.append("any j2k_damaged j2k_damaged.dcm")  # an error naming the file, or pixels in [0, 1]
+# "DICM" without a File Meta group, the first element (FF02,FFFF) with a VR: GDCM then reads the data
+# set big endian, and this OL element's length as 0xD4000000 (it allocated 3.5 GB; fuzz_dicom):
+# the structure check must walk it as GDCM reads it, and refuse it
+open(os.path.join(OUT, "nometa_bigendian.dcm"), "wb").write(
+    bytes(128) + b"DICM" + b"\x02\xff\xff\xffOL\x00\x00\xd4\x00\x00\x00" + bytes(300))
+lines.append("err nometa_bigendian nometa_bigendian.dcm declares 3556769792 bytes")
 # a marker segment whose declared length runs past the stream's end: GDCM's lossless probe walks
 # on past its buffer (a SEGV found by fuzz_dicom); refused before GDCM sees it
 d = bytearray(open(os.path.join(OUT, "u16_none-j2k.dcm"), "rb").read())

@@ -190,15 +190,32 @@ int jpeg_precision(const unsigned char *p, size_t n) {
     return -1;
 }
 
-// JPEG 2000: GDCM 3.0 reads whether a stream is lossless by walking its marker segments
-// (parsej2k_imp in gdcmJPEG2000Codec.cxx; GetHeaderInfo runs it on the first fragment while the
-// image reader reads the file, the decoder on all fragments joined). That walk skips each segment
-// by its declared length without comparing it with what is left, and reads bytes 4 and 9 of a
-// COD segment without looking at its length: a damaged length sends it past the buffer (a SEGV
-// found by fuzz_dicom, tests/regress/dicom/j2k-segment-length-past-end-gdcm-overread). The JP2
-// wrapper's box walk (parsejp2_imp) has the same flaw, and both callers first compare 13 bytes
-// with the JP2 signature. So each buffer GDCM will walk is walked here first, step by step as
-// GDCM does; a stream on which GDCM's walk would leave the buffer is refused.
+// Nothing on the heap is owned by a frame of this file while a GDCM call runs: when GDCM
+// asserts, dicom.c's guard jumps out past these frames without their destructors (what GDCM's
+// own frames held is leaked and suppressed for LeakSanitizer; ours would be a real leak per bad
+// file). So: the readers' set of tags to skip is built once, the codec's dimensions live in a
+// per-thread vector, the decoded samples go straight into raw (which dicom.c frees).
+const std::set<gdcm::Tag> &skip_pixel_data() {
+    static const std::set<gdcm::Tag> skip = {gdcm::Tag(0x7fe0, 0x0010)};
+    return skip;
+}
+
+// JPEG 2000. Two flaws of GDCM 3.0.21 that a damaged stream reaches, found by fuzz_dicom:
+// - It reads whether a stream is lossless by walking its marker segments (parsej2k_imp in
+//   gdcmJPEG2000Codec.cxx; GetHeaderInfo runs it on the first fragment while the image reader
+//   reads the file, the decoder on all fragments joined). That walk skips each segment by its
+//   declared length without comparing it with what is left, and reads bytes 4 and 9 of a COD
+//   segment without looking at its length: a damaged length sends it past the buffer (a SEGV;
+//   tests/regress/dicom/j2k-segment-length-past-end-gdcm-overread).
+// - Its decoder allocates Rows x Columns samples of Bits Allocated and copies OpenJPEG's
+//   components into them at the sizes the stream's SIZ segment gives, unchecked: a stream wider
+//   than the attributes overflows the heap (free(): invalid pointer;
+//   tests/regress/dicom/j2k-siz-wider-than-columns-gdcm-heap-overflow).
+// So each buffer GDCM walks is walked here first, step by step as GDCM does, and refused where
+// GDCM's walk would leave it; the SIZ segment (which must follow SOC: OpenJPEG reads nothing
+// else there) must give one component per sample, each of Rows x Columns samples, at most Bits
+// Allocated wide. A JP2 file in place of the codestream (GDCM accepts one; DICOM forbids it) is
+// refused: GDCM's box walk has the first flaw too, and OpenJPEG walks the boxes its own way.
 bool j2k_nolength(unsigned m) {
     return (m >= 0xFF30 && m <= 0xFF3F) || m == 0xFF4F /* SOC */ || m == 0xFF93 /* SOD */ || m == 0xFFD9 /* EOC */ ||
            m == 0xFF92 /* EPH */;
@@ -235,72 +252,58 @@ uint64_t be(const unsigned char *p, int bytes) {
     return v;
 }
 
-// Whether GDCM's JP2 box walk over the n bytes at p, and the codestream walk it ends in, stay
-// inside them. GDCM's count of what is left is not lowered when it skips a box, so it is
-// followed here beside the true position.
-bool jp2_walk_inside(const unsigned char *p, size_t n) {
-    size_t i = 0, left = n; // left: GDCM's count
-    for (;;) {
-        if (left < 4) return true;
-        if (n - i < 4) return false;
-        uint64_t len = be(p + i, 4);
-        i += 4, left -= 4;
-        if (left < 4) return true;
-        if (n - i < 4) return false;
-        uint64_t box = be(p + i, 4);
-        i += 4, left -= 4;
-        if (len == 1) { // 64-bit length (GDCM asserts when it is missing)
-            if (left < 8 || n - i < 8) return false;
-            len = be(p + i, 8);
-            i += 8, left -= 8;
-            if (len < 8) return false;
-            len -= 8;
-        }
-        if (box == 0x6a703263) { // jp2c: the codestream
-            if (len == 0) len = n - i + 8;
-            if (len < 8 || len - 8 > n - i) return false;
-            return j2k_walk_inside(p + i, (size_t)(len - 8));
-        }
-        if (len < 8 || len - 8 > n - i) return false;
-        i += (size_t)(len - 8);
+// One buffer GDCM takes as a JPEG 2000 stream: a codestream (not JP2) of at least the 13 bytes
+// both GDCM callers compare with the JP2 signature, on which GDCM's walk stays inside.
+void check_j2k_buffer(const unsigned char *p, size_t n, const char *which) {
+    static const unsigned char jp2_signature[12] = {0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A};
+    if (n < 13) refuse(MC_DICOM_EPARSE, "%s hold %zu bytes: too short for a JPEG 2000 stream (corrupt)", which, n);
+    if (!memcmp(p, jp2_signature, sizeof jp2_signature))
+        refuse(MC_DICOM_EUNSUP, "%s hold a JP2 file, where DICOM wants a JPEG 2000 codestream (non-conforming; "
+               "gdcmconv --raw converts it)", which);
+    if (!j2k_walk_inside(p, n))
+        refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's marker segments run past the end of %s (corrupt)", which);
+}
+
+// The SIZ segment at the joined stream's start against the image attributes.
+void check_j2k_siz(const unsigned char *p, size_t n, unsigned spp, unsigned rows, unsigned cols, unsigned ba) {
+    size_t lsiz = n >= 6 ? (size_t)be(p + 4, 2) : 0, csiz = n >= 42 ? (size_t)be(p + 40, 2) : 0;
+    if (n < 42 || be(p, 2) != 0xFF4F || be(p + 2, 2) != 0xFF51 || csiz < 1 || lsiz != 38 + 3 * csiz || 4 + lsiz > n)
+        refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream does not start with SOC and a whole SIZ segment (corrupt)");
+    if (csiz != spp)
+        refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream has %zu component(s), Samples per Pixel is %u (corrupt)", csiz, spp);
+    uint64_t X = be(p + 8, 4), Y = be(p + 12, 4), XO = be(p + 16, 4), YO = be(p + 20, 4);
+    for (size_t i = 0; i < csiz; i++) {
+        unsigned ssiz = p[42 + 3 * i], dx = p[43 + 3 * i], dy = p[44 + 3 * i], prec = (ssiz & 0x7F) + 1;
+        if (!dx || !dy || X <= XO || Y <= YO)
+            refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's SIZ segment is invalid (corrupt)");
+        uint64_t w = (X + dx - 1) / dx - (XO + dx - 1) / dx, h = (Y + dy - 1) / dy - (YO + dy - 1) / dy;
+        if (w != cols || h != rows)
+            refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's component %zu is %llux%llu, Columns x Rows are %ux%u (corrupt)",
+                   i, (unsigned long long)w, (unsigned long long)h, cols, rows);
+        if ((prec <= 8 ? 8u : prec <= 16 ? 16u : 32u) > ba)
+            refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's component %zu has %u-bit samples, Bits Allocated is %u (corrupt)",
+                   i, prec, ba);
     }
 }
 
-// Whether GDCM's walk over one buffer it takes for a JPEG 2000 stream stays inside it.
-bool j2k_buffer_inside(const unsigned char *p, size_t n) {
-    static const unsigned char jp2_signature[13] = {0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A, 0};
-    if (n < sizeof jp2_signature) return false; // both GDCM callers compare 13 bytes first
-    return memcmp(p, jp2_signature, sizeof jp2_signature) == 0 ? jp2_walk_inside(p, n) : j2k_walk_inside(p, n);
-}
-
-// Nothing on the heap is owned by a frame of this file while a GDCM call runs: when GDCM
-// asserts, dicom.c's guard jumps out past these frames without their destructors (what GDCM's
-// own frames held is leaked and suppressed for LeakSanitizer; ours would be a real leak per bad
-// file). So: the readers' set of tags to skip is built once, the codec's dimensions live in a
-// per-thread vector, the decoded samples go straight into raw (which dicom.c frees).
-const std::set<gdcm::Tag> &skip_pixel_data() {
-    static const std::set<gdcm::Tag> skip = {gdcm::Tag(0x7fe0, 0x0010)};
-    return skip;
-}
-
 // The JPEG 2000 Pixel Data: encapsulated (else GDCM's decoder reads fragments out of the value
-// anyway), and GDCM's walks over the first fragment and over all of them joined stay inside.
-void precheck_j2k(const gdcm::DataElement &pix) {
+// anyway); its first fragment and all fragments joined as above. v: the image attributes (precheck).
+void precheck_j2k(const gdcm::DataElement &pix, const unsigned short *v) {
     const gdcm::SequenceOfFragments *sf = pix.GetSequenceOfFragments();
     if (!sf) refuse(MC_DICOM_EPARSE, "JPEG 2000 Pixel Data that is not encapsulated in fragments (corrupt)");
     size_t nf = sf->GetNumberOfFragments();
     if (nf == 0) refuse(MC_DICOM_EPARSE, "JPEG 2000 Pixel Data without fragments (corrupt)");
     const gdcm::ByteValue *fb = sf->GetFragment(0).GetByteValue();
     if (!fb || !fb->GetPointer()) refuse(MC_DICOM_EPARSE, "the first JPEG 2000 fragment is empty (corrupt)");
-    static thread_local std::vector<unsigned char> joined; // one per thread, as dims below
+    static thread_local std::vector<unsigned char> joined; // one per thread, as the codec's dims below
     joined.clear();
     for (size_t k = 0; k < nf; k++) {
         const gdcm::ByteValue *b = sf->GetFragment(k).GetByteValue();
         if (b && b->GetPointer()) joined.insert(joined.end(), b->GetPointer(), b->GetPointer() + b->GetLength());
     }
-    if (!j2k_buffer_inside((const unsigned char *)fb->GetPointer(), fb->GetLength()) ||
-        !j2k_buffer_inside(joined.data(), joined.size()))
-        refuse(MC_DICOM_EPARSE, "the JPEG 2000 stream's marker segments or boxes run past its end (corrupt)");
+    check_j2k_buffer((const unsigned char *)fb->GetPointer(), fb->GetLength(), "the first fragment's bytes");
+    check_j2k_buffer(joined.data(), joined.size(), "the fragments");
+    check_j2k_siz(joined.data(), joined.size(), v[0], v[1], v[2], v[3]);
 }
 
 void precheck(const void *data, size_t len) {
@@ -334,18 +337,18 @@ void precheck(const void *data, size_t len) {
     gdcm::TransferSyntax ts = pre.GetFile().GetHeader().GetDataSetTransferSyntax();
     gdcm::Tag tpix(0x7fe0, 0x0010);
     if (!ds.FindDataElement(tpix)) return; // the image reader says "without Pixel Data"
-    if (j2k) {
-        precheck_j2k(ds.GetDataElement(tpix));
-        return;
-    }
     char text[32];
-    unsigned short v[7] = {0, 0, 0, 0, 0, 0, 0};
+    unsigned short v[7] = {0, 0, 0, 0, 0, 0, 0}; // samples, rows, columns, bits allocated, stored, high bit, sign
     const uint16_t el[7] = {0x0002, 0x0010, 0x0011, 0x0100, 0x0101, 0x0102, 0x0103};
     for (int i = 0; i < 7; i++) {
         gdcm::Tag t(0x0028, el[i]);
         const gdcm::ByteValue *bv = ds.FindDataElement(t) ? ds.GetDataElement(t).GetByteValue() : nullptr;
         if (!bv || !bv->GetPointer() || bv->GetLength() != 2) refuse(MC_DICOM_EPARSE, "an image attribute (0028,%04X) is missing", el[i]);
         v[i] = (unsigned short)rd16(bv->GetPointer());
+    }
+    if (j2k) {
+        precheck_j2k(ds.GetDataElement(tpix), v);
+        return;
     }
     get_text(ds, 0x0028, 0x0004, text, sizeof text);
     // GDCM's JPEG codec takes the stream's precision over the attributes and then asserts (in

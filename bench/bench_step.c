@@ -3,13 +3,14 @@
  *
  * Not a test (named bench_*, not test_*). Built by `make bench` (see scripts/bench.sh):
  *   bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] [--infer] [--batch B]
- *              [--layers]
+ *              [--layers | --layers-each]
  *   CFG      a network cfg (e.g. cfg/resnet18.cfg)
  *   --stage  baseline | baseline-all | color | all | last (mc_stage_apply; default all)
  *   --steps  timed steps (default 3), --warmup untimed steps before (default 1)
  *   --threads the CPU backend's threads (default 2)
  *   --infer  eval mode, forward only: prints images/s instead of s/step
- *   --layers also print the forward and backward time per layer type (one more pass, layer by layer)
+ *   --layers also print the forward and backward time per layer type (one more pass, layer by layer);
+ *            --layers-each also every layer's, in table order
  *   --gpu N  the CUDA backend on device N (a GPU build); each timed step ends with a device sync
  *   --adam   Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8: the colorization networks' defaults)
  *            instead of SGD
@@ -128,8 +129,8 @@ static double step_gflop(mc_net *net, int infer) {
 /* forward (and, training, backward) time of every layer, one pass layer by layer through the
  * layer table (after a full step, so that the backward flags and gradient memory are set; the
  * values computed are then meaningless, only the times count), and the totals per layer type */
-static int layer_profile(mc_net *net, int infer) {
-    double tf[32] = {0}, tb[32] = {0}, *fb = mc_calloc((size_t)net->n, sizeof(double), "times");
+static int layer_profile(mc_net *net, int infer, int each) {
+    double tf[32] = {0}, tb[32] = {0}, *fb = mc_calloc(2 * (size_t)net->n, sizeof(double), "times"), *ff = fb + net->n;
     const char *types[32];
     int nt = 0;
     double total_f = 0, total_b = 0;
@@ -151,9 +152,18 @@ static int layer_profile(mc_net *net, int infer) {
                 fb[i] = dt;
             } else {
                 total_f += dt;
+                ff[i] = dt;
             }
         }
-    (void)fb;
+    if (each) { /* --layers-each: every layer, in table order */
+        printf("  %-28s %-16s %16s %10s %10s\n", "layer", "type", "output", "fwd ms", "bwd ms");
+        for (int i = 0; i < net->n; i++) {
+            const mc_layer *l = &net->layers[i];
+            char shape[48];
+            snprintf(shape, sizeof shape, "%dx%dx%d", l->out_c, l->out_h, l->out_w);
+            printf("  %-28.28s %-16s %16s %10.2f %10.2f\n", l->label, l->ops->section, shape, 1e3 * ff[i], 1e3 * fb[i]);
+        }
+    }
     printf("  %-16s %10s %10s\n", "layer type", "fwd ms", "bwd ms");
     for (int j = 0; j < nt; j++) printf("  %-16s %10.1f %10.1f\n", types[j], 1e3 * tf[j], 1e3 * tb[j]);
     printf("  %-16s %10.1f %10.1f\n", "total", 1e3 * total_f, 1e3 * total_b);
@@ -175,13 +185,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--infer")) infer = 1;
         else if (!strcmp(argv[i], "--dist")) dist = 1;
         else if (!strcmp(argv[i], "--layers")) layers = 1;
+        else if (!strcmp(argv[i], "--layers-each")) layers = 2;
         else if (!strcmp(argv[i], "--adam")) adam = 1;
         else if (!strcmp(argv[i], "--sgemm-peak")) peak = 1;
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: bench_step CFG [--stage S] [--steps N] [--warmup W] [--threads T] "
-                            "[--batch B] [--infer] [--layers] [--gpu N] [--adam] [--bf16]  |  bench_step --sgemm-peak [--threads T] [--bf16]\n");
+                            "[--batch B] [--infer] [--layers | --layers-each] [--gpu N] [--adam] [--bf16]  |  bench_step --sgemm-peak [--threads T] [--bf16]\n");
             return 2;
         }
     }
@@ -310,7 +321,7 @@ int main(int argc, char **argv) {
     double gf = step_gflop(net, infer);
     printf("  %.1f GFLOP per %s%s (convolutions and connected layers) = %.1f GFLOP/s at the median\n", gf,
            infer ? "pass" : "step", world ? " of rank 0" : "", gf / med);
-    if (layers && layer_profile(net, infer)) return 1;
+    if (layers && layer_profile(net, infer, layers == 2)) return 1;
     fflush(stdout);
     free(ts);
     free(cs);

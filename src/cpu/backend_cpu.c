@@ -1074,6 +1074,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
             return mc_err(MC_EARG, "%s (it is '%s')", why, e ? e : "");
         }
     }
+    cpu->wino512 = mc_cpu_wino512_available();
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).
      * Every GEMM of this backend runs inside our own OpenMP regions, already split by shape

@@ -55,11 +55,13 @@ typedef struct wplan {
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
+    int simd;           /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu->wino512) */
 } wplan;
 
 /* from the shape only (cpu/conv.h) */
-static void make_plan(const mc_conv_desc *d, int m, wplan *p) {
+static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
     p->m = m;
+    p->simd = m == 2 && cpu->wino512;
     p->nn = (m + 2) * (m + 2);
     p->th = (d->oh + m - 1) / m;
     p->tw = (d->ow + m - 1) / m;
@@ -494,6 +496,15 @@ static void planes_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
+    if (p->simd) {
+        const size_t hw = (size_t)d->h * d->w;
+        FOR_SEGMENTS(p, t0, nb, {
+            for (int c = 0; c < d->c; c++)
+                mc_cpu_wino_in_row512(x + (n * (size_t)d->c + (size_t)c) * hw, d->h, d->w, d->pw, ty, tx0, cnt,
+                                      V + (size_t)c * nt + j0, ldv);
+        })
+        return;
+    }
     planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4 ? input_row4 : input_row, t0, nb, V, ldv, nt, tmp);
 }
 
@@ -505,6 +516,8 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
             float *yk = y + (n * (size_t)d->k + (size_t)k) * ohw;
             if (p->m == 4)
                 output_row4(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
+            else if (p->simd)
+                mc_cpu_wino_out_row512(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
             else
                 output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
         }
@@ -513,6 +526,15 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
+    if (p->simd) {
+        const size_t ohw = (size_t)d->oh * d->ow;
+        FOR_SEGMENTS(p, t0, nb, {
+            for (int k = 0; k < d->k; k++)
+                mc_cpu_wino_grad_row512(dy + (n * (size_t)d->k + (size_t)k) * ohw, d->oh, d->ow, ty, tx0, cnt,
+                                        E + (size_t)k * nt + j0, lde);
+        })
+        return;
+    }
     planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4 ? grad_row4 : grad_row, t0, nb, E, lde, nt,
                      tmp);
 }
@@ -557,7 +579,7 @@ static void filter_transform_m(const mc_cpu *cpu, int m, int K, int C, const flo
 int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y) {
     wplan p;
-    make_plan(d, cpu->winograd, &p);
+    make_plan(cpu, d, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
     const size_t nu = round16((size_t)p.nn * d->k * d->c), per = fwd_per_thread(d, &p);
     mc_cpu_arena *ar = &cpu->arena;
@@ -580,7 +602,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     e.ow = d->w;
     e.ph = e.pw = 2 - d->ph;
     wplan p;
-    make_plan(&e, cpu->winograd, &p);
+    make_plan(cpu, &e, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
     const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16((size_t)p.nn * d->k * d->c),
                  per = fwd_per_thread(&e, &p);
@@ -605,7 +627,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw) {
     wplan p;
-    make_plan(d, cpu->winograd, &p);
+    make_plan(cpu, d, cpu->winograd, &p);
     const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
     const size_t kc = (size_t)K * C, ndu = round16(nn * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
     const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */

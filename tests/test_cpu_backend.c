@@ -257,6 +257,32 @@ static double max_rel(const float *got, const double *want, size_t n) {
     return e;
 }
 
+/* bias gradient (the sum over images and positions, in eight double partial sums): against the
+ * sum in double, with planes of 1, 7, 8, 9 and 6400 values (partial sums' tails), beta 0 and 0.5.
+ * Tolerance 1e-6 of the largest |sum|: the partial sums are double, the result one float rounding. */
+static void bias_bwd_case(int n, int c, int hw) {
+    size_t ny = (size_t)n * c * hw;
+    float *g = mc_malloc(ny * 4, "g"), *db = mc_malloc((size_t)c * 4, "db");
+    double *want = mc_calloc((size_t)c, 8, "want");
+    REQUIRE(g && db && want, "alloc");
+    mc_rng r;
+    mc_rng_seed(&r, (uint64_t)(n * 131 + c * 7 + hw));
+    fill_random(g, ny, &r);
+    for (int beta2 = 0; beta2 < 2; beta2++) {
+        for (int ch = 0; ch < c; ch++) {
+            db[ch] = 0.25f * (float)(ch + 1);
+            double s = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++) s += (double)g[((size_t)i * c + ch) * hw + j];
+            want[ch] = s + (beta2 ? 0.5 * 0.25 * (ch + 1) : 0.0);
+        }
+        REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db));
+        double e = max_rel(db, want, (size_t)c);
+        CHECK(e < 1e-6, "bias_bwd n%d c%d hw%d beta %g: error %.2e", n, c, hw, beta2 ? 0.5 : 0.0, e);
+    }
+    free(g), free(db), free(want);
+}
+
 /* train-mode BN + activation, fused and composed, against the definition in double. Channels
  * with a mean far from 0 (offset) check the statistics; y = a x + b in float loses about
  * |mean| * 6e-8 (as PyTorch's), so the offsets stay where that is below the 1e-5 tolerance. */
@@ -815,6 +841,9 @@ int main(void) {
     bn_case("hardtanh", 3, 3, 41, 0.0, ht);
     bn_case("logistic", 2, 3, 20, 0.0, lg);
     bn_case("tanh", 3, 4, 37, 0.0, (mc_act){MC_ACT_TANH, 0, 0});
+    for (int hw = 1; hw <= 9; hw += hw < 7 ? 6 : 1) bias_bwd_case(3, 5, hw);
+    bias_bwd_case(16, 4, 6400);
+    printf("  bias_bwd (planes of 1, 7, 8, 9, 6400)  ok\n");
     maxpool_case("3x3 s2 p1", 17, 14, 3, 2, 1);
     maxpool_case("2x2 s2", 12, 9, 2, 2, 0);
     maxpool_case("3x3 s1 p1", 7, 8, 3, 1, 1);

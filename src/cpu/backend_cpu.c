@@ -148,10 +148,18 @@ static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, fl
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
+        /* per image eight double partial sums (element j into sum j mod 8, added pairwise at
+         * the end), the images in order: one serial chain of double adds per channel was ~2 %
+         * of the PixelShuffle step */
         double s = 0;
         for (int i = 0; i < n; i++) {
             const float *p = dy + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) s += p[j];
+            double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int j = 0;
+            for (; j + 8 <= hw; j += 8)
+                for (int k = 0; k < 8; k++) a[k] += p[j + k];
+            for (int k = 0; j < hw; j++, k++) a[k] += p[j];
+            s += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
         }
         db[ch] = (float)s + (beta == 0.0f ? 0.0f : beta * db[ch]);
     }

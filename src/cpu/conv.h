@@ -145,11 +145,13 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
  * input_row, output_row and grad_row: available where mc_cpu_f32_available() is. in_row:
  * V[xi][q] (xi = 0..15, ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w
  * plane padded by pad; out_row: A^T m A of those tiles into output plane yk (oh x ow), blended
- * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane. */
+ * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane; filter:
+ * U = G g G^T of 16 of the kc 3x3 filters at w (fewer at the end). */
 int mc_cpu_wino512_available(void);
 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
 void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
                             float *yk);
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
+void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
 
 #endif

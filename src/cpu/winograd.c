@@ -90,6 +90,12 @@ static int threads_for(const mc_cpu *cpu, size_t pieces) {
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
 static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
     const size_t kc = (size_t)K * C;
+    if (cpu->wino512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
+        const size_t nb = (kc + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
+        for (size_t b = 0; b < nb; b++) mc_cpu_wino_filter512(w, b * 16, kc, U);
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         const float *g = w + q * 9;

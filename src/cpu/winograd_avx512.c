@@ -150,8 +150,35 @@ T512 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, in
     }
 }
 
+/* U[xi][q] = (G g G^T)[xi] for the 16 filters g = w[q .. q + 15] (fewer at the end of kc), with
+ * winograd.c's filter_transform's operations: the nine taps of 16 filters by gathers */
+T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) {
+    const __mmask16 k = first(kc - q0 < 16 ? (int)(kc - q0) : 16);
+    const __m512i nine = _mm512_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99, 108, 117, 126, 135);
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const float *g = w + q0 * 9;
+    __m512 t[4][3]; /* G g */
+    for (int j = 0; j < 3; j++) {
+        __m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, _mm512_add_epi32(nine, _mm512_set1_epi32(j)), g, 4);
+        __m512 g1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, _mm512_add_epi32(nine, _mm512_set1_epi32(3 + j)), g, 4);
+        __m512 g2 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, _mm512_add_epi32(nine, _mm512_set1_epi32(6 + j)), g, 4);
+        t[0][j] = g0;
+        t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g0, g1), g2));
+        t[2][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(g0, g1), g2));
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) { /* (G g) G^T */
+        __m512 a0 = t[i][0], a1 = t[i][1], a2 = t[i][2];
+        store_k(U + (size_t)(i * 4 + 0) * kc + q0, k, a0);
+        store_k(U + (size_t)(i * 4 + 1) * kc + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a0, a1), a2)));
+        store_k(U + (size_t)(i * 4 + 2) * kc + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a0, a1), a2)));
+        store_k(U + (size_t)(i * 4 + 3) * kc + q0, k, a2);
+    }
+}
+
 #else
 int mc_cpu_wino512_available(void) { return 0; }
+void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) { (void)w, (void)q0, (void)kc, (void)U; }
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde) {
     (void)plane, (void)oh, (void)ow, (void)ty, (void)tx0, (void)cnt, (void)e, (void)lde;
 }

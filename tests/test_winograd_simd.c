@@ -1,5 +1,5 @@
-/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 row transforms (cpu/winograd_avx512.c) against the
- * portable ones of cpu/winograd.c.
+/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 row and filter transforms (cpu/winograd_avx512.c) against
+ * the portable ones of cpu/winograd.c.
  *
  * The AVX-512 functions promise the portable functions' bits (the same IEEE operations in the same
  * order), so the three Winograd primitives — forward, backward-data (the transforms with padding

@@ -522,7 +522,7 @@ static void maxpool_plane_bwd(const mc_pool_desc *d, const float *xp, const floa
     const int w = d->w;
     /* 3x3 windows wholly inside the image (ResNet's and the PixelShuffle module's pooling): the
      * first of the nine equal to the maximum, found without branches (the last match in reverse
-     * scan order), the same element as the general search below: a third of the time */
+     * scan order), the same element as the general search below: half the time */
     const int k3 = d->kh == 3 && d->kw == 3;
     const size_t off3[9] = {0, 1, 2, (size_t)w, (size_t)w + 1, (size_t)w + 2, 2 * (size_t)w, 2 * (size_t)w + 1,
                             2 * (size_t)w + 2};

@@ -58,7 +58,7 @@ typedef struct wplan {
     int simd;           /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu->wino512) */
 } wplan;
 
-/* from the shape only (cpu/conv.h) */
+/* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
 static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
     p->m = m;
     p->simd = m == 2 && cpu->wino512;
@@ -490,6 +490,18 @@ static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, i
 typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx0, int cnt, float *out, size_t ld,
                        float *tmp);
 
+/* the AVX-512 row transforms (cpu/winograd_avx512.c) as row functions */
+static void input_row512(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
+                         float *tmp) {
+    (void)tmp;
+    mc_cpu_wino_in_row512(xc, d->h, d->w, d->pw, ty, tx0, cnt, v, ldv);
+}
+static void grad_row512(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
+                        float *tmp) {
+    (void)tmp;
+    mc_cpu_wino_grad_row512(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);
+}
+
 /* the row transform f over the tiles [t0, t0 + nb) of every plane (planes of plane_size floats
  * per image) of src, plane c's into out + c * nt */
 static void planes_transform(const mc_conv_desc *d, const wplan *p, const float *src, int planes, size_t plane_size,
@@ -502,16 +514,8 @@ static void planes_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
-    if (p->simd) {
-        const size_t hw = (size_t)d->h * d->w;
-        FOR_SEGMENTS(p, t0, nb, {
-            for (int c = 0; c < d->c; c++)
-                mc_cpu_wino_in_row512(x + (n * (size_t)d->c + (size_t)c) * hw, d->h, d->w, d->pw, ty, tx0, cnt,
-                                      V + (size_t)c * nt + j0, ldv);
-        })
-        return;
-    }
-    planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4 ? input_row4 : input_row, t0, nb, V, ldv, nt, tmp);
+    planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4 ? input_row4 : p->simd ? input_row512 : input_row,
+                     t0, nb, V, ldv, nt, tmp);
 }
 
 static void output_transform(const mc_conv_desc *d, const wplan *p, const float *M, size_t ldm, int nt, size_t t0,
@@ -532,17 +536,8 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
-    if (p->simd) {
-        const size_t ohw = (size_t)d->oh * d->ow;
-        FOR_SEGMENTS(p, t0, nb, {
-            for (int k = 0; k < d->k; k++)
-                mc_cpu_wino_grad_row512(dy + (n * (size_t)d->k + (size_t)k) * ohw, d->oh, d->ow, ty, tx0, cnt,
-                                        E + (size_t)k * nt + j0, lde);
-        })
-        return;
-    }
-    planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4 ? grad_row4 : grad_row, t0, nb, E, lde, nt,
-                     tmp);
+    planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4 ? grad_row4 : p->simd ? grad_row512 : grad_row,
+                     t0, nb, E, lde, nt, tmp);
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */

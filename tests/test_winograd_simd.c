@@ -26,7 +26,7 @@ static void fill(float *p, size_t n, mc_rng *r) {
 }
 
 static float *alloc_f(size_t n) {
-    float *p = malloc(n * sizeof(float) + 64);
+    float *p = malloc(n * sizeof(float));
     REQUIRE(p, "alloc");
     return p;
 }

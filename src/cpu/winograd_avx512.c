@@ -5,9 +5,9 @@
  * rows: each input row is split into even and odd columns in memory, each butterfly reads and
  * writes its rows again. On ResNet18's and the PixelShuffle module's steps they were ~14 % (input)
  * and ~9 % (output) of the time in `perf`, ahead of everything but the GEMM micro-kernel. Here 16
- * tiles are one vector: an input row's even and odd columns come out of two overlapping loads
- * by two permutes, the 4 x 4 butterflies stay in 16 registers, and the 16 transformed values go
- * straight to V; the output side interleaves its two columns with two permutes and stores whole
+ * tiles are one vector: an input row's even and odd columns come out of two loads by two
+ * permutes (split16; twice, two columns apart, for the tiles' four columns), the 4 x 4
+ * butterflies stay in 16 registers, and the 16 transformed values go straight to V; the output side interleaves its two columns with two permutes and stores whole
  * output rows. The filter transform (~2 %) takes 16 filters per vector by gathers.
  *
  * Exactness: the same float operations on the same operands in the same order as the portable
@@ -35,6 +35,15 @@ T512 static inline __m512 cols16(const float *row, int c, int w) {
     return _mm512_maskz_loadu_ps(k, row + c);
 }
 
+/* the even (*e) and odd (*o) columns of row[c .. c + 31], 0 outside [0, w): one value per tile */
+T512 static inline void split16(const float *row, int c, int w, __m512 *e, __m512 *o) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 a = cols16(row, c, w), b = cols16(row, c + 16, w);
+    *e = _mm512_permutex2var_ps(a, ev, b);
+    *o = _mm512_permutex2var_ps(a, od, b);
+}
+
 static __mmask16 first(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
 /* Masked loads and stores only where a vector is partial: on the AMD Zen 4 this was measured on,
@@ -52,8 +61,6 @@ T512 static inline void store_k(float *p, __mmask16 k, __m512 v) {
 
 T512 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v,
                                 size_t ldv) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (int q0 = 0; q0 < cnt; q0 += 16) {
         __m512 H[4][4]; /* d B of the 4 input rows: H[row][component], one tile per lane */
         for (int i = 0; i < 4; i++) {
@@ -64,10 +71,9 @@ T512 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int t
             }
             const float *row = plane + (size_t)iy * w;
             int c0 = 2 * (tx0 + q0) - pad; /* tile q's columns: c0 + 2q .. c0 + 2q + 3 */
-            __m512 a = cols16(row, c0, w), b = cols16(row, c0 + 16, w);
-            __m512 a2 = cols16(row, c0 + 2, w), b2 = cols16(row, c0 + 18, w);
-            __m512 d0 = _mm512_permutex2var_ps(a, ev, b), d1 = _mm512_permutex2var_ps(a, od, b);
-            __m512 d2 = _mm512_permutex2var_ps(a2, ev, b2), d3 = _mm512_permutex2var_ps(a2, od, b2);
+            __m512 d0, d1, d2, d3;
+            split16(row, c0, w, &d0, &d1);
+            split16(row, c0 + 2, w, &d2, &d3);
             H[i][0] = _mm512_sub_ps(d0, d2);
             H[i][1] = _mm512_add_ps(d1, d2);
             H[i][2] = _mm512_sub_ps(d2, d1);
@@ -129,20 +135,14 @@ T512 static inline void a2x(__m512 a, __m512 b, float *o, size_t ld, __mmask16 k
 }
 
 T512 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const float *r0 = plane + (size_t)(2 * ty) * ow, *r1 = r0 + ow;
     const int second = 2 * ty + 1 < oh;
     for (int q0 = 0; q0 < cnt; q0 += 16) {
         const int c0 = 2 * (tx0 + q0);
         const __mmask16 k = first(cnt - q0);
-        __m512 a = cols16(r0, c0, ow), b = cols16(r0, c0 + 16, ow);
-        __m512 g0e = _mm512_permutex2var_ps(a, ev, b), g0o = _mm512_permutex2var_ps(a, od, b);
-        __m512 g1e = _mm512_setzero_ps(), g1o = _mm512_setzero_ps();
-        if (second) {
-            a = cols16(r1, c0, ow), b = cols16(r1, c0 + 16, ow);
-            g1e = _mm512_permutex2var_ps(a, ev, b), g1o = _mm512_permutex2var_ps(a, od, b);
-        }
+        __m512 g0e, g0o, g1e = _mm512_setzero_ps(), g1o = _mm512_setzero_ps();
+        split16(r0, c0, ow, &g0e, &g0o);
+        if (second) split16(r1, c0, ow, &g1e, &g1o);
         float *o = e + q0;
         a2x(g0e, g0o, o, lde, k); /* A g: rows g0, g0 + g1, g0 - g1, -g1, then (.) A^T */
         a2x(_mm512_add_ps(g0e, g1e), _mm512_add_ps(g0o, g1o), o + 4 * lde, lde, k);

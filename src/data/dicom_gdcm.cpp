@@ -221,18 +221,25 @@ bool j2k_nolength(unsigned m) {
            m == 0xFF92 /* EPH */;
 }
 
+// the big-endian unsigned value of the bytes at p (JPEG 2000's byte order)
+uint64_t be(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int k = 0; k < bytes; k++) v = v << 8 | p[k];
+    return v;
+}
+
 // Whether GDCM's codestream walk over the n bytes at p stays inside them.
 bool j2k_walk_inside(const unsigned char *p, size_t n) {
     size_t i = 0;
     while (n - i >= 2) {
-        unsigned m = (unsigned)p[i] << 8 | p[i + 1];
+        unsigned m = (unsigned)be(p + i, 2);
         i += 2;
         if (j2k_nolength(m)) {
             if (m == 0xFF93) return true; // SOD: GDCM stops
             continue;
         }
         if (n - i < 2) return true;
-        size_t l = (size_t)p[i] << 8 | p[i + 1];
+        size_t l = (size_t)be(p + i, 2);
         i += 2;
         if (l < 2) return true; // GDCM stops
         l -= 2;
@@ -244,12 +251,6 @@ bool j2k_walk_inside(const unsigned char *p, size_t n) {
         i += l;
     }
     return true;
-}
-
-uint64_t be(const unsigned char *p, int bytes) {
-    uint64_t v = 0;
-    for (int k = 0; k < bytes; k++) v = v << 8 | p[k];
-    return v;
 }
 
 // One buffer GDCM takes as a JPEG 2000 stream: a codestream (not JP2) of at least the 13 bytes

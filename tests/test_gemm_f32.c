@@ -1,7 +1,8 @@
 /* test_gemm_f32.c — the CPU backend's own float32 GEMM (cpu/gemm_f32.c; docs/performance.md).
  *
  * Checked here:
- * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48),
+ * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48;
+ *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48),
  *   k across several blocks of 256, leading dimensions larger than the rows, alpha and beta
  *   (beta 0 with C full of NaN: it must never be read): against the sum in double, within
  *   the bound of float rounding below; nothing written outside the m x n block;
@@ -170,7 +171,8 @@ int main(void) {
     static const int shapes[][3] = {{1, 1, 1},     {1, 1, 2},      {3, 5, 7},     {8, 48, 16},   {9, 49, 17},
                                     {7, 47, 1},    {16, 96, 64},   {17, 100, 3},  {64, 512, 576}, {37, 45, 301},
                                     {2, 600, 9},   {130, 70, 1153}, {8, 16, 256}, {8, 16, 257},  {129, 1537, 20},
-                                    {33, 5, 700}};
+                                    {33, 5, 700},  {64, 64, 300},  {128, 128, 513}, {7, 64, 9},  {61, 128, 33},
+                                    {5, 250, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++) {
             const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -183,6 +185,9 @@ int main(void) {
     for (int t = 0; t < 4; t++) {
         check_pieces(t >> 1, t & 1, 100, 230, 600, 0.0f, &r);
         check_pieces(t >> 1, t & 1, 61, 97, 300, 1.0f, &r);
+        /* whole, these take the 4 x 64 micro-tiles; most pieces the 8 x 48 ones */
+        check_pieces(t >> 1, t & 1, 64, 128, 300, 0.0f, &r);
+        check_pieces(t >> 1, t & 1, 30, 64, 257, 1.0f, &r);
     }
     /* NaN and inf propagate; k = 0 is beta C */
     float a[4] = {1, NAN, 2, 3}, b[4] = {1, 1, 1, 1}, c[4];

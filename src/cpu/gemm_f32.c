@@ -74,11 +74,20 @@ int mc_cpu_own_gemm(const char **why) {
 }
 
 #if HAVE_F32_KERNEL
+/* Two micro-kernel shapes, chosen per call by how much of the last strip and panel they would
+ * waste (mc_cpu_f32_gemm): 8 x 48 (24 accumulators, one broadcast per row and three loads of B
+ * per step of k) for the wide products of the convolutions; 4 x 64 (16 accumulators, four loads
+ * and four broadcasts) where n is a multiple of 64 but not of 48 — backward-filter's 64 x 64 and
+ * 128 x 128 products (m = output channels, n = input channels), where a 48-wide strip would leave
+ * two thirds of the last strip empty. Both sum each element in the same order, so the choice
+ * never changes a bit (test_gemm_f32). */
 #define MR 8   /* rows of a micro-tile: one broadcast each */
 #define NR 48  /* columns: three 16-float vectors */
+#define MRW 4  /* the 4 x 64 shape */
+#define NRW 64
 #define KC 256 /* k per block */
-#define MC 128 /* rows of A per packed block (a multiple of MR) */
-#define NC 1536 /* columns of B per packed block (a multiple of NR) */
+#define MC 128 /* rows of A per packed block (a multiple of MR and MRW) */
+#define NC 1536 /* columns of B per packed block (a multiple of NR and NRW) */
 
 #define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
@@ -105,44 +114,64 @@ T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd)
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* the lanes of a strip's vector v (0, 1, 2: columns 16v .. 16v+15) that lie in its first nr columns */
+/* ---- 4x4 transpose (the 4-row panels) ------------------------------------------------------ */
+T512 static inline void tr4(const float *src, size_t ld, float *dst) {
+    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + ld), r2 = _mm_loadu_ps(src + 2 * ld),
+           r3 = _mm_loadu_ps(src + 3 * ld);
+    __m128 t0 = _mm_unpacklo_ps(r0, r1), t1 = _mm_unpackhi_ps(r0, r1), t2 = _mm_unpacklo_ps(r2, r3),
+           t3 = _mm_unpackhi_ps(r2, r3);
+    _mm_storeu_ps(dst, _mm_movelh_ps(t0, t2));
+    _mm_storeu_ps(dst + 4, _mm_movehl_ps(t2, t0));
+    _mm_storeu_ps(dst + 8, _mm_movelh_ps(t1, t3));
+    _mm_storeu_ps(dst + 12, _mm_movehl_ps(t3, t1));
+}
+
+/* the lanes of a strip's vector v (columns 16v .. 16v+15) that lie in its first nr columns */
 static inline __mmask16 lanes(int nr, int v) {
     const int left = nr - 16 * v;
     return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
 }
 
 /* ---- packing ------------------------------------------------------------------------------- */
-/* Panel of op(A): rows [i0, i0+mr) (mr <= MR), k in [p0, p0+kc), as out[p*MR + i]; rows past mr
- * are zero. */
-T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc, float *out) {
-    if (ta) { /* op(A)[i][p] = a[p*lda + i]: MR consecutive floats per p */
+/* Panel of op(A) for the pr-row micro-tiles (pr = MR or MRW): rows [i0, i0+mr) (mr <= pr), k in
+ * [p0, p0+kc), as out[p*pr + i]; rows past mr are zero. */
+T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc, int pr, float *out) {
+    if (ta) { /* op(A)[i][p] = a[p*lda + i]: pr consecutive floats per p */
         const __mmask8 mk = (__mmask8)((1u << mr) - 1);
-        for (int p = 0; p < kc; p++)
-            _mm256_storeu_ps(out + (size_t)p * MR, _mm256_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
+        if (pr == MR)
+            for (int p = 0; p < kc; p++)
+                _mm256_storeu_ps(out + (size_t)p * MR, _mm256_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
+        else
+            for (int p = 0; p < kc; p++)
+                _mm_storeu_ps(out + (size_t)p * MRW, _mm_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
         return;
     }
     const float *r = a + (size_t)i0 * lda + p0; /* op(A)[i][p] = r[i*lda + p] */
     int p = 0;
-    if (mr == MR)
+    if (mr == pr && pr == MR)
         for (; p + 8 <= kc; p += 8) tr8(r + p, (size_t)lda, out + (size_t)p * MR, MR);
+    else if (mr == pr)
+        for (; p + 4 <= kc; p += 4) tr4(r + p, (size_t)lda, out + (size_t)p * MRW);
     for (; p < kc; p++) {
-        float *o = out + (size_t)p * MR;
+        float *o = out + (size_t)p * pr;
         for (int i = 0; i < mr; i++) o[i] = r[(size_t)i * lda + p];
-        for (int i = mr; i < MR; i++) o[i] = 0.0f;
+        for (int i = mr; i < pr; i++) o[i] = 0.0f;
     }
 }
 
-/* Strip of op(B): columns [j0, j0+nr) (nr <= NR), k in [p0, p0+kc), as out[p*NR + j]; columns
- * past nr are zero. */
-T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *out) {
+/* Strip of op(B) for the sw-column micro-tiles (sw = NR or NRW): columns [j0, j0+nr) (nr <= sw),
+ * k in [p0, p0+kc), as out[p*sw + j]; columns past nr are zero. */
+T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, int sw, float *out) {
     if (!tb) { /* op(B)[p][j] = b[p*ldb + j]: rows of the strip are contiguous */
-        const __mmask16 m0 = lanes(nr, 0), m1 = lanes(nr, 1), m2 = lanes(nr, 2);
+        const int nv = sw / 16;
+        const __mmask16 m0 = lanes(nr, 0), m1 = lanes(nr, 1), m2 = lanes(nr, 2), m3 = lanes(nr, 3);
         for (int p = 0; p < kc; p++) {
             const float *r = b + (size_t)(p0 + p) * ldb + j0;
-            float *o = out + (size_t)p * NR;
+            float *o = out + (size_t)p * sw;
             _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(m0, r));
             _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(m1, r + 16));
             _mm512_storeu_ps(o + 32, _mm512_maskz_loadu_ps(m2, r + 32));
+            if (nv == 4) _mm512_storeu_ps(o + 48, _mm512_maskz_loadu_ps(m3, r + 48));
         }
         return;
     }
@@ -151,43 +180,51 @@ T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0,
     int j = 0;
     for (; j + 8 <= nr; j += 8) {
         int p = 0;
-        for (; p + 8 <= kc; p += 8) tr8(r + (size_t)j * ldb + p, (size_t)ldb, out + (size_t)p * NR + j, NR);
+        for (; p + 8 <= kc; p += 8) tr8(r + (size_t)j * ldb + p, (size_t)ldb, out + (size_t)p * sw + j, (size_t)sw);
         for (; p < kc; p++)
-            for (int q = j; q < j + 8; q++) out[(size_t)p * NR + q] = r[(size_t)q * ldb + p];
+            for (int q = j; q < j + 8; q++) out[(size_t)p * sw + q] = r[(size_t)q * ldb + p];
     }
     for (int p = 0; p < kc; p++) {
-        float *o = out + (size_t)p * NR;
+        float *o = out + (size_t)p * sw;
         for (int q = j; q < nr; q++) o[q] = r[(size_t)q * ldb + p];
-        for (int q = nr; q < NR; q++) o[q] = 0.0f;
+        for (int q = nr; q < sw; q++) o[q] = 0.0f;
     }
 }
 
-/* ---- the micro-kernel: an MR x NR block of C over one k block ------------------------------ */
+/* ---- the micro-kernels: an R x 16V block of C over one k block ------------------------------ */
 enum { STORE, BLEND, ADD }; /* C = alpha S; C = alpha S + beta C; C = C + alpha S */
 
-T512 static void kernel(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
-                        float alpha, float beta, float *c, int ldc) {
-    __m512 acc[MR][3];
+/* R and V are constants in each instance below (the loops unroll, acc stays in registers) */
+T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, const int V, int kc,
+                                                                 const float *restrict ap,
+                                                                 const float *restrict bp, int mr, int nr,
+                                                                 int mode, float alpha, float beta, float *c,
+                                                                 int ldc) {
+    __m512 acc[MR][4];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) acc[i][v] = _mm512_setzero_ps();
     for (int p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * NR), b1 = _mm512_loadu_ps(bp + (size_t)p * NR + 16),
-                     b2 = _mm512_loadu_ps(bp + (size_t)p * NR + 32);
-        const float *av = ap + (size_t)p * MR;
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) bv[v] = _mm512_loadu_ps(bp + (size_t)p * (16 * V) + 16 * v);
+        const float *av = ap + (size_t)p * R;
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < R; i++) {
             const __m512 x = _mm512_set1_ps(av[i]);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) acc[i][v] = _mm512_fmadd_ps(x, bv[v], acc[i][v]);
         }
     }
-    const __mmask16 mk[3] = {lanes(nr, 0), lanes(nr, 1), lanes(nr, 2)};
+    __mmask16 mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; v++) mk[v] = lanes(nr, v);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int i = 0; i < mr; i++) {
         float *ci = c + (size_t)i * ldc;
-#pragma GCC unroll 3
-        for (int v = 0; v < 3; v++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) {
             if (!mk[v]) break;
             __m512 y;
             if (mode == STORE)
@@ -201,6 +238,23 @@ T512 static void kernel(int kc, const float *restrict ap, const float *restrict 
     }
 }
 
+T512 static void kernel_8x48(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
+                             float alpha, float beta, float *c, int ldc) {
+    kernel_rv(MR, NR / 16, kc, ap, bp, mr, nr, mode, alpha, beta, c, ldc);
+}
+
+T512 static void kernel_4x64(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
+                             float alpha, float beta, float *c, int ldc) {
+    kernel_rv(MRW, NRW / 16, kc, ap, bp, mr, nr, mode, alpha, beta, c, ldc);
+}
+
+/* the 4 x 64 shape where it computes at most 90 % of the padded products the 8 x 48 one would */
+static int use_wide(int m, int n) {
+    const long narrow = (long)((m + MR - 1) / MR * MR) * ((n + NR - 1) / NR * NR),
+               wide = (long)((m + MRW - 1) / MRW * MRW) * ((n + NRW - 1) / NRW * NRW);
+    return 10 * wide <= 9 * narrow;
+}
+
 int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                     int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return MC_OK;
@@ -212,8 +266,9 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
             }
         return MC_OK;
     }
-    const int kc0 = k < KC ? k : KC, nc0 = n < NC ? (n + NR - 1) / NR * NR : NC,
-              mc0 = m < MC ? (m + MR - 1) / MR * MR : MC;
+    const int wide = use_wide(m, n), pr = wide ? MRW : MR, sw = wide ? NRW : NR;
+    const int kc0 = k < KC ? k : KC, nc0 = n < NC ? (n + sw - 1) / sw * sw : NC,
+              mc0 = m < MC ? (m + pr - 1) / pr * pr : MC;
     float *buf = mc_cpu_thread_scratch(sizeof(float) * (size_t)kc0 * (nc0 + mc0));
     if (!buf) return MC_ENOMEM;
     float *bpk = buf, *apk = buf + (size_t)kc0 * nc0;
@@ -222,17 +277,24 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
             const int mode = pc > 0 ? ADD : beta == 0.0f ? STORE : BLEND;
-            for (int js = 0; js < nc; js += NR)
-                pack_b(tb, b, ldb, jc + js, nc - js < NR ? nc - js : NR, pc, kc, bpk + (size_t)js * kc);
+            for (int js = 0; js < nc; js += sw)
+                pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
             for (int ic = 0; ic < m; ic += MC) {
                 const int mcb = m - ic < MC ? m - ic : MC;
-                for (int is = 0; is < mcb; is += MR)
-                    pack_a(ta, a, lda, ic + is, mcb - is < MR ? mcb - is : MR, pc, kc, apk + (size_t)is * kc);
-                for (int js = 0; js < nc; js += NR) {
-                    const int nr = nc - js < NR ? nc - js : NR;
-                    for (int is = 0; is < mcb; is += MR)
-                        kernel(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mcb - is < MR ? mcb - is : MR, nr,
-                               mode, alpha, beta, c + (size_t)(ic + is) * ldc + jc + js, ldc);
+                for (int is = 0; is < mcb; is += pr)
+                    pack_a(ta, a, lda, ic + is, mcb - is < pr ? mcb - is : pr, pc, kc, pr, apk + (size_t)is * kc);
+                for (int js = 0; js < nc; js += sw) {
+                    const int nr = nc - js < sw ? nc - js : sw;
+                    for (int is = 0; is < mcb; is += pr) {
+                        const int mr = mcb - is < pr ? mcb - is : pr;
+                        float *ct = c + (size_t)(ic + is) * ldc + jc + js;
+                        if (wide)
+                            kernel_4x64(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mr, nr, mode, alpha, beta,
+                                        ct, ldc);
+                        else
+                            kernel_8x48(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mr, nr, mode, alpha, beta,
+                                        ct, ldc);
+                    }
                 }
             }
         }

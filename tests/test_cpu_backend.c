@@ -17,6 +17,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include "engine/backend.h"
 #include "cpu/conv.h"
 #include "test.h"
@@ -710,6 +711,70 @@ static void other_ops(void) {
     free(x), free(x2), free(g), free(init), free(t01), free(mask), free(bias), free(ga), free(gb), free(gc);
 }
 
+/* ---- transparent huge pages for the large buffers (mc_cpu_map) ---------------------------- */
+/* THPeligible of the mapping that holds p in /proc/self/smaps: 1 or 0, -1 where not reported */
+static int thp_eligible(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    int inside = 0, r = -1;
+    const unsigned long a = (unsigned long)p;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            if (inside) break;
+            inside = a >= lo && a < hi;
+        } else if (inside && !strncmp(line, "THPeligible:", 12)) {
+            r = atoi(line + 12) != 0;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+static void hugepages_case(void) {
+    mc_backend *b = NULL;
+    setenv("MC_CPU_HUGEPAGES", "yes", 1);
+    CHECK(mc_backend_cpu_create(&b, &(mc_net_opts){.threads = 1}) == MC_EARG && !b &&
+              strstr(mc_errmsg(), "MC_CPU_HUGEPAGES: not '0' or '1' (it is 'yes')"),
+          "MC_CPU_HUGEPAGES=yes: '%s'", mc_errmsg());
+    /* the system's setting: huge pages on request ("madvise"), always, or never */
+    char mode[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
+        fclose(f);
+    }
+    const int on_request = strstr(mode, "[madvise]") != NULL, always = strstr(mode, "[always]") != NULL;
+    int got[2] = {-1, -1};
+    for (int want = 0; want < 2; want++) {
+        setenv("MC_CPU_HUGEPAGES", want ? "1" : "0", 1);
+        REQUIRE_OK(mc_backend_cpu_create(&b, &(mc_net_opts){.threads = 1}));
+        CHECK(((mc_cpu *)b->ctx)->hugepages == want, "MC_CPU_HUGEPAGES=%d: hugepages %d", want,
+              ((mc_cpu *)b->ctx)->hugepages);
+        const size_t n = (size_t)4 << 20; /* 16 MB: several 2 MB pages whatever the alignment */
+        float *p = b->alloc(b, n, "huge");
+        REQUIRE(p, "alloc");
+        for (size_t i = 0; i < n; i += 1024) p[i] = (float)i;
+        got[want] = thp_eligible(p + n / 2);
+        CHECK(p[n / 2] == (float)(n / 2) && p[1024] == 1024.0f, "the mapping holds what was written");
+        b->free(b, p);
+        b->destroy(b);
+    }
+    unsetenv("MC_CPU_HUGEPAGES");
+    if (got[1] < 0 || (!on_request && !always)) {
+        printf("  huge pages: this system reports no THPeligible or has them off (%s): not checked\n",
+               mode[0] ? "set" : "no setting");
+        return;
+    }
+    CHECK(got[1] == 1, "MC_CPU_HUGEPAGES=1 (the default): a large buffer is not eligible for huge pages");
+    if (on_request)
+        CHECK(got[0] == 0, "MC_CPU_HUGEPAGES=0 under the 'madvise' setting: a large buffer is eligible");
+    printf("  huge pages (%s): large buffers eligible %d, with MC_CPU_HUGEPAGES=0 %d\n",
+           on_request ? "on request" : "always", got[1], got[0]);
+}
+
 /* ---- the table of backends, and backends without process-wide side effects --------------- */
 static void backends_table(void) {
     int n = mc_backend_count(), cpu_seen = 0;
@@ -782,6 +847,7 @@ static void backends_table(void) {
 
 int main(void) {
     backends_table();
+    hugepages_case();
     if (omp_get_num_procs() > 5) nthreads[NTHR++] = omp_get_num_procs();
     printf("  thread counts:");
     for (int ti = 0; ti < NTHR; ti++) printf(" %d", nthreads[ti]);

@@ -30,7 +30,8 @@
 /* Every buffer has a 64-byte header (so the data stays 64-byte aligned) saying how it was made.
  * Large ones (>= 1 MiB) are anonymous mappings: zero pages that take memory only where they are
  * written, so a buffer that a run never touches (gradients and backward scratch during inference,
- * say) costs no resident memory, and no memset at allocation. */
+ * say) costs no resident memory, and no memset at allocation; they ask for transparent huge pages
+ * (mc_cpu_map, cpu/conv.h). */
 #define CPU_HDR 64
 #define CPU_MMAP_MIN ((size_t)1 << 20)
 typedef struct cpu_hdr {
@@ -43,11 +44,8 @@ static float *cpu_alloc(mc_backend *be, size_t n, const char *what) {
     char *base;
     int mapped = bytes >= CPU_MMAP_MIN;
     if (mapped) {
-        base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (base == MAP_FAILED) {
-            mc_err(MC_ENOMEM, "out of memory (%zu bytes) for %s", bytes, what);
-            return NULL;
-        }
+        base = mc_cpu_map(bytes, ((const mc_cpu *)be->ctx)->hugepages, what);
+        if (!base) return NULL;
     } else {
         base = (char *)mc_alloc_floats(bytes / sizeof(float), what);
         if (!base) return NULL;
@@ -64,7 +62,7 @@ static void cpu_free(mc_backend *be, float *p) {
     char *base = (char *)p - CPU_HDR;
     const cpu_hdr *h = (const cpu_hdr *)base;
     if (h->mapped)
-        munmap(base, h->bytes);
+        mc_cpu_unmap(base, h->bytes);
     else
         mc_free_aligned(base);
 }
@@ -1096,6 +1094,18 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         }
     }
     cpu->wino512 = mc_cpu_wino512_available();
+    {
+        /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
+         * none, for comparisons */
+        const char *e = getenv("MC_CPU_HUGEPAGES");
+        if (e && *e && strcmp(e, "0") && strcmp(e, "1")) {
+            free(cpu);
+            free(be);
+            return mc_err(MC_EARG, "MC_CPU_HUGEPAGES: not '0' or '1' (it is '%s')", e);
+        }
+        cpu->hugepages = !(e && !strcmp(e, "0"));
+        cpu->arena.hugepages = cpu->hugepages;
+    }
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).
      * Every GEMM of this backend runs inside our own OpenMP regions, already split by shape

@@ -16,7 +16,9 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "cpu/conv.h"
 
 /* columns per tile: large enough for an efficient GEMM, small enough that the im2col tile
@@ -26,18 +28,38 @@
 #endif
 
 /* ---- arena, chunks, GEMM ---------------------------------------------------------------- */
+void *mc_cpu_map(size_t bytes, int hugepages, const char *what) {
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        mc_err(MC_ENOMEM, "out of memory (%zu bytes) for %s", bytes, what);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    /* advice only: where the system has no transparent huge pages this fails, and the
+     * mapping is the same with 4 KB pages */
+    if (hugepages) (void)madvise(p, bytes ? bytes : 1, MADV_HUGEPAGE);
+#else
+    (void)hugepages;
+#endif
+    return p;
+}
+
+void mc_cpu_unmap(void *p, size_t bytes) {
+    if (p) munmap(p, bytes ? bytes : 1);
+}
+
 int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n) {
     if (n <= a->n) return MC_OK;
-    mc_free_aligned(a->p);
-    a->n = 0;
-    a->p = mc_alloc_floats(n, "cpu convolution scratch");
+    mc_cpu_arena_free(a);
+    if (n > SIZE_MAX / sizeof(float)) return mc_err(MC_ENOMEM, "out of memory (%zu floats) for cpu convolution scratch", n);
+    a->p = mc_cpu_map(n * sizeof(float), a->hugepages, "cpu convolution scratch");
     if (!a->p) return MC_ENOMEM;
     a->n = n;
     return MC_OK;
 }
 
 void mc_cpu_arena_free(mc_cpu_arena *a) {
-    mc_free_aligned(a->p);
+    mc_cpu_unmap(a->p, a->n * sizeof(float));
     a->p = NULL;
     a->n = 0;
 }

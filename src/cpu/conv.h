@@ -40,8 +40,9 @@
 #include "engine/backend.h"
 
 typedef struct mc_cpu_arena {
-    float *p;    /* n floats */
+    float *p;      /* n floats (an anonymous mapping: mc_cpu_map) */
     size_t n;
+    int hugepages; /* mc_cpu.hugepages */
 } mc_cpu_arena;
 
 /* The CPU backend's state (be->ctx). */
@@ -53,6 +54,8 @@ typedef struct mc_cpu {
     int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
     int wino512;        /* 1: F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c; the
                            same bits as the portable ones) */
+    int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
+                           environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
     mc_cpu_arena arena; /* convolution scratch */
 } mc_cpu;
@@ -65,6 +68,15 @@ typedef struct mc_cpu {
  * MC_CPU_REDUCE_FLOATS floats in all (but always at least 2 chunks when there are 2 items). */
 #define MC_CPU_MAX_CHUNKS 16
 #define MC_CPU_REDUCE_FLOATS ((size_t)8 << 20)
+
+/* Large buffers (layer outputs, gradients, the arena): an anonymous mapping of `bytes` bytes,
+ * zero pages that take memory only where written; with hugepages, madvise(MADV_HUGEPAGE) asks
+ * for transparent huge pages where the system leaves that to the program (the usual "madvise"
+ * setting): the convolutions' transforms and GEMMs stride through tens of MB, and 2 MB pages
+ * spare them most TLB misses (3-4 % of the PixelShuffle color step here; docs/performance.md).
+ * NULL with a message naming `what` on failure. mc_cpu_unmap(p, bytes) releases it. */
+void *mc_cpu_map(size_t bytes, int hugepages, const char *what);
+void mc_cpu_unmap(void *p, size_t bytes);
 
 /* Makes the arena at least n floats (contents not kept); MC_ENOMEM with a message on failure. */
 int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n);

@@ -1094,6 +1094,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         }
     }
     cpu->wino512 = mc_cpu_wino512_available();
+    cpu->im2col512 = mc_cpu_f32_available();
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

@@ -209,8 +209,8 @@ static void valid_cols(const mc_conv_desc *d, int j, int *lo, int *hi) {
 
 /* col[r*ldc + (oy-oy0)*ow + ox] = x[ci][oy*sh - ph + i][ox*sw - pw + j] (0 outside) for
  * r = (ci*kh + i)*kw + j, ci < cg, oy in [oy0, oy1). x: (cg, h, w) */
-static void im2col_rows(const mc_conv_desc *d, int cg, const float *x, int oy0, int oy1, float *col,
-                        size_t ldc) {
+static void im2col_rows(const mc_cpu *cpu, const mc_conv_desc *d, int cg, const float *x, int oy0, int oy1,
+                        float *col, size_t ldc) {
     const int h = d->h, w = d->w, ow = d->ow;
     for (int ci = 0; ci < cg; ci++) {
         const float *xc = x + (size_t)ci * h * w;
@@ -229,6 +229,8 @@ static void im2col_rows(const mc_conv_desc *d, int cg, const float *x, int oy0, 
                     for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
                     if (d->sw == 1)
                         memcpy(dst + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    else if (d->sw == 2 && cpu->im2col512)
+                        mc_cpu_gather2_512(src, hi - lo, dst + lo);
                     else
                         for (int q = 0; q < hi - lo; q++) dst[lo + q] = src[(size_t)q * d->sw];
                     for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
@@ -238,8 +240,8 @@ static void im2col_rows(const mc_conv_desc *d, int cg, const float *x, int oy0, 
 }
 
 /* the adjoint: x[ci][iy][ix] += col[...] */
-static void col2im_rows(const mc_conv_desc *d, int cg, const float *col, size_t ldc, int oy0, int oy1,
-                        float *x) {
+static void col2im_rows(const mc_cpu *cpu, const mc_conv_desc *d, int cg, const float *col, size_t ldc, int oy0,
+                        int oy1, float *x) {
     const int h = d->h, w = d->w, ow = d->ow;
     for (int ci = 0; ci < cg; ci++) {
         float *xc = x + (size_t)ci * h * w;
@@ -256,6 +258,8 @@ static void col2im_rows(const mc_conv_desc *d, int cg, const float *col, size_t 
                     const int n = hi - lo;
                     if (d->sw == 1)
                         for (int q = 0; q < n; q++) dst[q] += s[q];
+                    else if (d->sw == 2 && cpu->im2col512)
+                        mc_cpu_scatter2_add512(s, n, dst);
                     else
                         for (int q = 0; q < n; q++) dst[(size_t)q * d->sw] += s[q];
                 }
@@ -374,13 +378,13 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
                         mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, xg + (size_t)oy0 * ow, (int)hw, beta,
                                      yg, (int)ohw);
                     } else {
-                        im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
+                        im2col_rows(cpu, d, cg, xg, oy0, oy1, col, (size_t)cols);
                         mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, beta, yg, (int)ohw);
                     }
                 } else {
                     const int nb = n1 - n0, cols = nb * (int)ohw;
                     for (int j = 0; j < nb; j++)
-                        im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
+                        im2col_rows(cpu, d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                     col + (size_t)j * ohw, (size_t)cols);
                     mc_cpu_gemm1(cpu, 0, 0, kg, cols, kdim, 1.0f, wg, kdim, col, cols, 0.0f, out, cols);
                     for (int j = 0; j < nb; j++)
@@ -449,7 +453,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                     for (int j = 0; j < nb; j++) {
                         float *dxg = dx + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw;
                         scale_out(dxg, (size_t)cg * hw, beta);
-                        col2im_rows(d, cg, col + (size_t)j * ohw, (size_t)cols, 0, d->oh, dxg);
+                        col2im_rows(cpu, d, cg, col + (size_t)j * ohw, (size_t)cols, 0, d->oh, dxg);
                     }
                 }
             }
@@ -473,7 +477,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                         int oy1 = oy0 + p.rows < d->oh ? oy0 + p.rows : d->oh, cols = (oy1 - oy0) * ow;
                         mc_cpu_gemm1(cpu, 1, 0, nc * kk, cols, kg, 1.0f, wg, kdim, dyg + (size_t)oy0 * ow, (int)ohw,
                                      0.0f, col, cols);
-                        col2im_rows(d, nc, col, (size_t)cols, oy0, oy1, dxg);
+                        col2im_rows(cpu, d, nc, col, (size_t)cols, oy0, oy1, dxg);
                     }
                 }
             }
@@ -526,13 +530,13 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                             mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, xg + (size_t)oy0 * ow, (int)hw,
                                          b, accg, kdim);
                         } else {
-                            im2col_rows(d, cg, xg, oy0, oy1, col, (size_t)cols);
+                            im2col_rows(cpu, d, cg, xg, oy0, oy1, col, (size_t)cols);
                             mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, dyg, (int)ohw, col, cols, b, accg, kdim);
                         }
                     } else {
                         const int nb = n1 - n0, cols = nb * (int)ohw;
                         for (int j = 0; j < nb; j++)
-                            im2col_rows(d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
+                            im2col_rows(cpu, d, cg, x + ((size_t)(n0 + j) * d->c + (size_t)g * cg) * hw, 0, d->oh,
                                         col + (size_t)j * ohw, (size_t)cols);
                         pack_dy(&p, d, dy, n0, n1, g, pk);
                         mc_cpu_gemm1(cpu, 0, 1, kg, kdim, cols, 1.0f, pk, cols, col, cols, b, accg, kdim);

@@ -54,6 +54,8 @@ typedef struct mc_cpu {
     int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
     int wino512;        /* 1: F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c; the
                            same bits as the portable ones) */
+    int im2col512;      /* 1: im2col's and col2im's stride-2 rows in AVX-512 (cpu/im2col_avx512.c;
+                           the same bits as the portable loops) */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -165,5 +167,11 @@ void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, 
                             float *yk);
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
+
+/* im2col's and col2im's stride-2 rows in AVX-512 (cpu/im2col_avx512.c), bitwise the portable
+ * loops of cpu/conv.c; only where mc_cpu_f32_available(). gather2: dst[q] = src[2q]; scatter2_add:
+ * dst[2q] += s[q], for q < n (nothing outside src/dst[0 .. 2n - 2] read, no odd element written). */
+void mc_cpu_gather2_512(const float *src, int n, float *dst);
+void mc_cpu_scatter2_add512(const float *s, int n, float *dst);
 
 #endif

@@ -209,7 +209,7 @@ asan:
 # regression inputs) and the CLI's bad-input tests. `make asan` runs everything (slow).
 ASAN_FAST_TESTS := test_cfg test_datasets test_fuzz_replay test_image test_image_rgb test_netmeta test_winograd_simd \
                    test_regressions test_runfiles test_safetensors test_settings test_weights test_imaging \
-                   test_rocstats test_colordata test_dicom test_gemm_f32 test_im2col_simd
+                   test_rocstats test_colordata test_dicom test_gemm_f32 test_strided_simd
 ASAN_FAST_CLI   := tests/cli_badinput.sh tests/cli_robustness.sh tests/cli_info.sh tests/cli_dicom.sh
 asan-fast:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0 \

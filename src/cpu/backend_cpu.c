@@ -471,7 +471,7 @@ static void pool_rows(const mc_pool_desc *d, int oy, int *y0, int *y1) {
 /* Forward, one plane: acc[ox] over the window taps (kernel row iy, column j) in scan order, so
  * max: the largest value, NaN when any is NaN (PyTorch's `v > m || isnan(v)`), -inf for an
  * empty window; avg: the sum in scan order (bit-identical to summing window by window) / kh*kw. */
-static void pool_plane_fwd(const mc_pool_desc *d, const float *xp, float *yp) {
+static void pool_plane_fwd(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, float *yp) {
     const int w = d->w, ow = d->ow, sw = d->sw, pl = d->pl, mx = d->mode == MC_POOL_MAX;
     const float inv = 1.0f / (float)(d->kh * d->kw);
     for (int oy = 0; oy < d->oh; oy++) {
@@ -489,6 +489,8 @@ static void pool_plane_fwd(const mc_pool_desc *d, const float *xp, float *yp) {
                 const int n = hi - lo;
                 if (mx && sw == 1)
                     for (int q = 0; q < n; q++) a[q] = (s[q] > a[q] || isnan(s[q])) ? s[q] : a[q];
+                else if (mx && sw == 2 && cpu->stride2_512)
+                    mc_cpu_max2_512(s, n, a);
                 else if (mx)
                     for (int q = 0; q < n; q++) {
                         float v = s[(size_t)q * sw];
@@ -507,7 +509,7 @@ static void pool_plane_fwd(const mc_pool_desc *d, const float *xp, float *yp) {
 static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, float *y) {
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < d->n * d->c; nc++)
-        pool_plane_fwd(d, x + (size_t)nc * d->h * d->w, y + (size_t)nc * d->oh * d->ow);
+        pool_plane_fwd(be->ctx, d, x + (size_t)nc * d->h * d->w, y + (size_t)nc * d->oh * d->ow);
     return MC_OK;
 }
 
@@ -515,9 +517,13 @@ static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, f
  * first maximum in scan order (the last NaN when the maximum is NaN; the window's first element
  * when all are -inf) — found again from y, the forward output, as the first element equal to
  * it (or the last NaN). */
-static void maxpool_plane_bwd(const mc_pool_desc *d, const float *xp, const float *yp, const float *gp,
-                              float *dp) {
+static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, const float *yp,
+                              const float *gp, float *dp) {
     const int w = d->w;
+    /* 3x3 stride 2: up to 16 windows wholly inside the plane at a time (cpu/strided_avx512.c:
+     * the same elements, added in the same order); the last window inside a row: */
+    const int v16 = d->kh == 3 && d->kw == 3 && d->sw == 2 && cpu->stride2_512;
+    const int last_in = (w - 3 + d->pl) / 2 < d->ow - 1 ? (w - 3 + d->pl) / 2 : d->ow - 1;
     /* 3x3 windows wholly inside the image (ResNet's and the PixelShuffle module's pooling): the
      * first of the nine equal to the maximum, found without branches (the last match in reverse
      * scan order), the same element as the general search below: half the time */
@@ -529,6 +535,13 @@ static void maxpool_plane_bwd(const mc_pool_desc *d, const float *xp, const floa
         pool_rows(d, oy, &y0, &y1);
         for (int ox = 0; ox < d->ow; ox++) {
             int x0 = ox * d->sw - d->pl, x1 = x0 + d->kw;
+            if (v16 && y1 - y0 == 3 && x0 >= 0 && ox <= last_in) {
+                const int cnt = last_in - ox + 1 < 16 ? last_in - ox + 1 : 16;
+                mc_cpu_maxpool3s2_bwd512(xp + (size_t)y0 * w + x0, w, cnt, yp + (size_t)oy * d->ow + ox,
+                                         gp + (size_t)oy * d->ow + ox, dp + (size_t)y0 * w + x0);
+                ox += cnt - 1;
+                continue;
+            }
             const float m = yp[(size_t)oy * d->ow + ox];
             if (k3 && y1 - y0 == 3 && x0 >= 0 && x1 <= w && m == m) {
                 const float *a = xp + (size_t)y0 * w + x0;
@@ -589,7 +602,7 @@ static int cpu_pool_bwd(mc_backend *be, const mc_pool_desc *d, const float *x, c
         float *dp = dx + (size_t)nc * hw;
         scale_out(dp, hw, beta);
         if (d->mode == MC_POOL_MAX)
-            maxpool_plane_bwd(d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
+            maxpool_plane_bwd(be->ctx, d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
         else
             avgpool_plane_bwd(d, dy + (size_t)nc * ohw, dp);
     }
@@ -1094,7 +1107,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         }
     }
     cpu->wino512 = mc_cpu_wino512_available();
-    cpu->im2col512 = mc_cpu_f32_available();
+    cpu->stride2_512 = mc_cpu_f32_available();
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

@@ -54,8 +54,8 @@ typedef struct mc_cpu {
     int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
     int wino512;        /* 1: F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c; the
                            same bits as the portable ones) */
-    int im2col512;      /* 1: im2col's and col2im's stride-2 rows in AVX-512 (cpu/im2col_avx512.c;
-                           the same bits as the portable loops) */
+    int stride2_512;      /* 1: the stride-2 rows of im2col, col2im and max pooling in AVX-512
+                           (cpu/strided_avx512.c; the same bits as the portable loops) */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -168,10 +168,17 @@ void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, 
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
 
-/* im2col's and col2im's stride-2 rows in AVX-512 (cpu/im2col_avx512.c), bitwise the portable
- * loops of cpu/conv.c; only where mc_cpu_f32_available(). gather2: dst[q] = src[2q]; scatter2_add:
- * dst[2q] += s[q], for q < n (nothing outside src/dst[0 .. 2n - 2] read, no odd element written). */
+/* Stride-2 rows in AVX-512 (cpu/strided_avx512.c), bitwise the portable loops of cpu/conv.c and
+ * cpu/backend_cpu.c; only where mc_cpu_f32_available(). gather2: dst[q] = src[2q]; scatter2_add:
+ * dst[2q] += s[q]; max2: acc[q] = (v > acc[q] || isnan(v)) ? v : acc[q] with v = src[2q]; each for
+ * q < n (nothing outside src/dst[0 .. 2n - 2] read, no odd element written). maxpool3s2_bwd:
+ * the backward of cnt <= 16 neighbouring 3x3 stride-2 max-pooling windows wholly inside the
+ * plane (row length w; window l's top-left element x00[2l], its rows x00 + r w; only the columns
+ * the windows cover are read): each window's gradient g16[l] added, in window order, to d00's
+ * element at its first maximum m16[l] in scan order (the last NaN when m16[l] is NaN). */
 void mc_cpu_gather2_512(const float *src, int n, float *dst);
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst);
+void mc_cpu_max2_512(const float *src, int n, float *acc);
+void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
 
 #endif

@@ -1,0 +1,135 @@
+/* cpu/strided_avx512.c — stride-2 row kernels in AVX-512 registers, for CPUs that have it
+ * (issue 18): the rows of cpu/conv.c's im2col and col2im, and of max pooling's forward and
+ * backward (cpu/backend_cpu.c).
+ *
+ * Why: the stride-2 convolutions (ResNet's 7x7 stem and the PixelShuffle module's, the 3x3 and
+ * 1x1 stride-2 convolutions of the downsampling blocks, DenseNet's stem) gather every other input
+ * column into the column matrix, and their backward-data adds the column matrix back into every
+ * other input column. The portable loops do that one float at a time: `perf` put im2col at ~21 %
+ * and col2im at ~10 % of ResNet18's 7x7 stride-2 convolution (3 -> 64 channels at 320 x 320).
+ * Here 16 columns take two loads and a permute (gather), or a permute and a masked add (scatter).
+ * The 3x3 stride-2 max pooling after those stems (64 planes of 159 x 159 or 160 x 160 per image)
+ * was scalar too: its forward takes 16 outputs per tap the same way, and its backward looks for
+ * each window's first maximum 16 windows at a time (nine compares and blends).
+ *
+ * Exactness: the gather is a copy; the scatter adds each s[q] to its own dst[2q] once, in the
+ * order the caller calls it, as the portable loop does; the pooling does the portable code's
+ * comparisons on the same values, and its backward adds the gradients one window at a time in
+ * scan order — bitwise the same results (tests/test_strided_simd.c compares the convolutions and
+ * the pooling with the SIMD rows on and off). Only the even elements are written (masked
+ * stores): the odd ones between them, which may belong to another thread's piece, are never
+ * touched; nothing outside [0, 2n - 2] is read or written.
+ * Compiled with function-level target attributes as cpu/gemm_f32.c, chosen at run time with the
+ * own GEMM's CPU check (mc_cpu_f32_available). */
+#include "cpu/conv.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
+    (!defined(__clang__) && __GNUC__ >= 9 || defined(__clang__) && __clang_major__ >= 8)
+#include <immintrin.h>
+#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+static inline __mmask16 first(int n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+T512 void mc_cpu_gather2_512(const float *src, int n, float *dst) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int q = 0;
+    for (; q + 16 < n; q += 16) { /* src[2q .. 2q + 31] all inside [0, 2n - 2] */
+        const float *s = src + 2 * (size_t)q;
+        _mm512_storeu_ps(dst + q, _mm512_permutex2var_ps(_mm512_loadu_ps(s), ev, _mm512_loadu_ps(s + 16)));
+    }
+    if (q < n) { /* the last 1..16: src[2q .. 2n - 2] only */
+        const int r = n - q, len = 2 * r - 1;
+        const float *s = src + 2 * (size_t)q;
+        const __m512 a = _mm512_maskz_loadu_ps(first(len), s), b = _mm512_maskz_loadu_ps(first(len - 16), s + 16);
+        _mm512_mask_storeu_ps(dst + q, first(r), _mm512_permutex2var_ps(a, ev, b));
+    }
+}
+
+T512 void mc_cpu_scatter2_add512(const float *s, int n, float *dst) {
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    const __mmask16 even = 0x5555;
+    int q = 0;
+    for (; q + 16 < n; q += 16) { /* dst[2q .. 2q + 31] all inside [0, 2n - 2] */
+        float *d = dst + 2 * (size_t)q;
+        const __m512 v = _mm512_loadu_ps(s + q);
+        const __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16);
+        _mm512_mask_storeu_ps(d, even, _mm512_add_ps(d0, _mm512_permutexvar_ps(lo, v)));
+        _mm512_mask_storeu_ps(d + 16, even, _mm512_add_ps(d1, _mm512_permutexvar_ps(hi, v)));
+    }
+    if (q < n) { /* the last 1..16: dst[2q .. 2n - 2] only */
+        const int r = n - q, len = 2 * r - 1;
+        float *d = dst + 2 * (size_t)q;
+        const __mmask16 k0 = (__mmask16)(first(len) & even), k1 = (__mmask16)(first(len - 16) & even);
+        const __m512 v = _mm512_maskz_loadu_ps(first(r), s + q);
+        const __m512 d0 = _mm512_maskz_loadu_ps(k0, d), d1 = _mm512_maskz_loadu_ps(k1, d + 16);
+        _mm512_mask_storeu_ps(d, k0, _mm512_add_ps(d0, _mm512_permutexvar_ps(lo, v)));
+        _mm512_mask_storeu_ps(d + 16, k1, _mm512_add_ps(d1, _mm512_permutexvar_ps(hi, v)));
+    }
+}
+
+T512 void mc_cpu_max2_512(const float *src, int n, float *acc) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int q = 0; q < n; q += 16) {
+        const float *s = src + 2 * (size_t)q;
+        __m512 v;
+        __mmask16 k = 0xFFFF;
+        if (q + 16 < n) {
+            v = _mm512_permutex2var_ps(_mm512_loadu_ps(s), ev, _mm512_loadu_ps(s + 16));
+        } else { /* the last 1..16: src[2q .. 2n - 2] only */
+            const int len = 2 * (n - q) - 1;
+            v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first(len), s), ev,
+                                       _mm512_maskz_loadu_ps(first(len - 16), s + 16));
+            k = first(n - q);
+        }
+        const __m512 a = _mm512_maskz_loadu_ps(k, acc + q);
+        /* a = (v > a || isnan(v)) ? v : a */
+        const __mmask16 take = _mm512_cmp_ps_mask(v, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        _mm512_mask_storeu_ps(acc + q, (__mmask16)(take & k), v);
+    }
+}
+
+/* the even (*e) and odd (*o) elements of r[0 .. 31], those at or past r[len] 0 (not read) */
+T512 static inline void split16(const float *r, int len, __m512 *e, __m512 *o) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 a = len >= 16 ? _mm512_loadu_ps(r) : _mm512_maskz_loadu_ps(first(len), r);
+    const __m512 b = len >= 32 ? _mm512_loadu_ps(r + 16) : _mm512_maskz_loadu_ps(first(len - 16), r + 16);
+    *e = _mm512_permutex2var_ps(a, ev, b);
+    *o = _mm512_permutex2var_ps(a, od, b);
+}
+
+T512 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16,
+                                   float *d00) {
+    const int len = 2 * cnt + 1; /* the columns the cnt windows read from each row */
+    const __m512 m = cnt == 16 ? _mm512_loadu_ps(m16) : _mm512_maskz_loadu_ps(first(cnt), m16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
+    __m512i kf = _mm512_setzero_si512(), kn = _mm512_setzero_si512(); /* first equal; last NaN */
+    __m512 cand[9];
+    for (int r = 0; r < 3; r++) {
+        __m512 e2, o2;
+        split16(x00 + (size_t)r * w, len, &cand[3 * r], &cand[3 * r + 1]);
+        split16(x00 + (size_t)r * w + 2, len - 2, &e2, &o2);
+        cand[3 * r + 2] = e2;
+    }
+    for (int j = 8; j >= 0; j--)
+        kf = _mm512_mask_mov_epi32(kf, _mm512_cmp_ps_mask(cand[j], m, _CMP_EQ_OQ), _mm512_set1_epi32(j));
+    for (int j = 0; j < 9; j++)
+        kn = _mm512_mask_mov_epi32(kn, _mm512_cmp_ps_mask(cand[j], cand[j], _CMP_UNORD_Q), _mm512_set1_epi32(j));
+    int k[16];
+    _mm512_storeu_si512((void *)k, _mm512_mask_mov_epi32(kf, nan, kn));
+    const size_t off[9] = {0, 1, 2, (size_t)w, (size_t)w + 1, (size_t)w + 2, 2 * (size_t)w, 2 * (size_t)w + 1,
+                           2 * (size_t)w + 2};
+    for (int l = 0; l < cnt; l++) d00[2 * l + off[k[l]]] += g16[l]; /* in window order */
+}
+
+#else
+void mc_cpu_max2_512(const float *src, int n, float *acc) { (void)src, (void)n, (void)acc; }
+void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00) {
+    (void)x00, (void)w, (void)cnt, (void)m16, (void)g16, (void)d00;
+}
+void mc_cpu_gather2_512(const float *src, int n, float *dst) { (void)src, (void)n, (void)dst; }
+void mc_cpu_scatter2_add512(const float *s, int n, float *dst) { (void)s, (void)n, (void)dst; }
+#endif

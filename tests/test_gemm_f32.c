@@ -2,7 +2,8 @@
  *
  * Checked here:
  * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48;
- *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48),
+ *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48; B read
+ *   in place for k <= 64 and packed otherwise),
  *   k across several blocks of 256, leading dimensions larger than the rows, alpha and beta
  *   (beta 0 with C full of NaN: it must never be read): against the sum in double, within
  *   the bound of float rounding below; nothing written outside the m x n block;
@@ -188,6 +189,9 @@ int main(void) {
         /* whole, these take the 4 x 64 micro-tiles; most pieces the 8 x 48 ones */
         check_pieces(t >> 1, t & 1, 64, 128, 300, 0.0f, &r);
         check_pieces(t >> 1, t & 1, 30, 64, 257, 1.0f, &r);
+        /* k <= 64: B's whole strips read in place (tb = 0), partial ones packed */
+        check_pieces(t >> 1, t & 1, 40, 230, 64, 0.0f, &r);
+        check_pieces(t >> 1, t & 1, 17, 101, 9, 1.0f, &r);
     }
     /* NaN and inf propagate; k = 0 is beta C */
     float a[4] = {1, NAN, 2, 3}, b[4] = {1, 1, 1, 1}, c[4];

@@ -88,6 +88,7 @@ int mc_cpu_own_gemm(const char **why) {
 #define KC 256 /* k per block */
 #define MC 128 /* rows of A per packed block (a multiple of MR and MRW) */
 #define NC 1536 /* columns of B per packed block (a multiple of NR and NRW) */
+#define DIRECT_K 64 /* op(B) = B read in place up to this k (measured: no gain at 128, 256) */
 
 #define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
@@ -197,9 +198,9 @@ enum { STORE, BLEND, ADD }; /* C = alpha S; C = alpha S + beta C; C = C + alpha 
 /* R and V are constants in each instance below (the loops unroll, acc stays in registers) */
 T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, const int V, int kc,
                                                                  const float *restrict ap,
-                                                                 const float *restrict bp, int mr, int nr,
-                                                                 int mode, float alpha, float beta, float *c,
-                                                                 int ldc) {
+                                                                 const float *restrict bp, size_t ldbp, int mr,
+                                                                 int nr, int mode, float alpha, float beta,
+                                                                 float *c, int ldc) {
     __m512 acc[MR][4];
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
@@ -208,7 +209,7 @@ T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, co
     for (int p = 0; p < kc; p++) {
         __m512 bv[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < V; v++) bv[v] = _mm512_loadu_ps(bp + (size_t)p * (16 * V) + 16 * v);
+        for (int v = 0; v < V; v++) bv[v] = _mm512_loadu_ps(bp + (size_t)p * ldbp + 16 * v);
         const float *av = ap + (size_t)p * R;
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
@@ -238,14 +239,14 @@ T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, co
     }
 }
 
-T512 static void kernel_8x48(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
-                             float alpha, float beta, float *c, int ldc) {
-    kernel_rv(MR, NR / 16, kc, ap, bp, mr, nr, mode, alpha, beta, c, ldc);
+T512 static void kernel_8x48(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
+                             int mode, float alpha, float beta, float *c, int ldc) {
+    kernel_rv(MR, NR / 16, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);
 }
 
-T512 static void kernel_4x64(int kc, const float *restrict ap, const float *restrict bp, int mr, int nr, int mode,
-                             float alpha, float beta, float *c, int ldc) {
-    kernel_rv(MRW, NRW / 16, kc, ap, bp, mr, nr, mode, alpha, beta, c, ldc);
+T512 static void kernel_4x64(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
+                             int mode, float alpha, float beta, float *c, int ldc) {
+    kernel_rv(MRW, NRW / 16, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);
 }
 
 /* the 4 x 64 shape where it computes at most 90 % of the padded products the 8 x 48 one would */
@@ -267,6 +268,11 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
         return MC_OK;
     }
     const int wide = use_wide(m, n), pr = wide ? MRW : MR, sw = wide ? NRW : NR;
+    /* op(B) = B with k <= DIRECT_K: the kernel reads whole strips in place (a strip of at most
+     * 64 rows, 12 KB, stays in L1 while the panels of A pass over it; packing would only copy
+     * it: the Winograd forward's and backward-data's V, the 64-channel layers' k = 64, 8 % of
+     * such a convolution); partial strips are packed (zero columns past n) */
+    const int direct = !tb && k <= DIRECT_K;
     const int kc0 = k < KC ? k : KC, nc0 = n < NC ? (n + sw - 1) / sw * sw : NC,
               mc0 = m < MC ? (m + pr - 1) / pr * pr : MC;
     float *buf = mc_cpu_thread_scratch(sizeof(float) * (size_t)kc0 * (nc0 + mc0));
@@ -278,7 +284,8 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
             const int kc = k - pc < KC ? k - pc : KC;
             const int mode = pc > 0 ? ADD : beta == 0.0f ? STORE : BLEND;
             for (int js = 0; js < nc; js += sw)
-                pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
+                if (!direct || nc - js < sw)
+                    pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
             for (int ic = 0; ic < m; ic += MC) {
                 const int mcb = m - ic < MC ? m - ic : MC;
                 for (int is = 0; is < mcb; is += pr)
@@ -288,12 +295,13 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
                     for (int is = 0; is < mcb; is += pr) {
                         const int mr = mcb - is < pr ? mcb - is : pr;
                         float *ct = c + (size_t)(ic + is) * ldc + jc + js;
+                        const int inplace = direct && nr == sw;
+                        const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : bpk + (size_t)js * kc;
+                        const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
                         if (wide)
-                            kernel_4x64(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mr, nr, mode, alpha, beta,
-                                        ct, ldc);
+                            kernel_4x64(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta, ct, ldc);
                         else
-                            kernel_8x48(kc, apk + (size_t)is * kc, bpk + (size_t)js * kc, mr, nr, mode, alpha, beta,
-                                        ct, ldc);
+                            kernel_8x48(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta, ct, ldc);
                     }
                 }
             }

@@ -115,16 +115,18 @@ T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd)
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* ---- 4x4 transpose (the 4-row panels) ------------------------------------------------------ */
-T512 static inline void tr4(const float *src, size_t ld, float *dst) {
-    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + ld), r2 = _mm_loadu_ps(src + 2 * ld),
-           r3 = _mm_loadu_ps(src + 3 * ld);
-    __m128 t0 = _mm_unpacklo_ps(r0, r1), t1 = _mm_unpackhi_ps(r0, r1), t2 = _mm_unpacklo_ps(r2, r3),
-           t3 = _mm_unpackhi_ps(r2, r3);
-    _mm_storeu_ps(dst, _mm_movelh_ps(t0, t2));
-    _mm_storeu_ps(dst + 4, _mm_movehl_ps(t2, t0));
-    _mm_storeu_ps(dst + 8, _mm_movelh_ps(t1, t3));
-    _mm_storeu_ps(dst + 12, _mm_movehl_ps(t3, t1));
+/* ---- 4 rows x 8 columns into 8 groups of 4 (the 4-row panels): dst[4p + i] = src[i ld + p] -- */
+T512 static inline void tr4x8(const float *src, size_t ld, float *dst) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
+           r3 = _mm256_loadu_ps(src + 3 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u1, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+    _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+    _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
 }
 
 /* the lanes of a strip's vector v (columns 16v .. 16v+15) that lie in its first nr columns */
@@ -152,7 +154,7 @@ T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0,
     if (mr == pr && pr == MR)
         for (; p + 8 <= kc; p += 8) tr8(r + p, (size_t)lda, out + (size_t)p * MR, MR);
     else if (mr == pr)
-        for (; p + 4 <= kc; p += 4) tr4(r + p, (size_t)lda, out + (size_t)p * MRW);
+        for (; p + 8 <= kc; p += 8) tr4x8(r + p, (size_t)lda, out + (size_t)p * MRW);
     for (; p < kc; p++) {
         float *o = out + (size_t)p * pr;
         for (int i = 0; i < mr; i++) o[i] = r[(size_t)i * lda + p];

@@ -2,8 +2,9 @@
  *
  * Checked here:
  * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48;
- *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48; B read
- *   in place for k <= 64 and packed otherwise),
+ *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48, and
+ *   every narrower instance the last strip takes (8 x 16, 8 x 32; 4 x 16 .. 4 x 48: n mod 48 or
+ *   64 of 1, 22, 36, 24, 58 among the shapes); B read in place for k <= 64 and packed otherwise),
  *   k across several blocks of 256, leading dimensions larger than the rows, alpha and beta
  *   (beta 0 with C full of NaN: it must never be read): against the sum in double, within
  *   the bound of float rounding below; nothing written outside the m x n block;

@@ -224,7 +224,9 @@ T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, co
 #pragma GCC unroll 4
     for (int v = 0; v < V; v++) mk[v] = lanes(nr, v);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    for (int i = 0; i < mr; i++) {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+        if (i >= mr) break;
         float *ci = c + (size_t)i * ldc;
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) {
@@ -241,15 +243,27 @@ T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, co
     }
 }
 
-T512 static void kernel_8x48(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
-                             int mode, float alpha, float beta, float *c, int ldc) {
-    kernel_rv(MR, NR / 16, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);
-}
+/* the instances: R rows by V vectors; a strip's last vectors that hold no column of C are not
+ * computed (a last strip of n mod 48 <= 16 columns takes the 8 x 16 one, not 8 x 48) */
+#define KERNEL(R, V)                                                                                          \
+    T512 static void kernel_##R##x##V(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, \
+                                       int mr, int nr, int mode, float alpha, float beta, float *c, int ldc) {   \
+        kernel_rv(R, V, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);                                  \
+    }
+KERNEL(8, 1)
+KERNEL(8, 2)
+KERNEL(8, 3)
+KERNEL(4, 1)
+KERNEL(4, 2)
+KERNEL(4, 3)
+KERNEL(4, 4)
+#undef KERNEL
 
-T512 static void kernel_4x64(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
-                             int mode, float alpha, float beta, float *c, int ldc) {
-    kernel_rv(MRW, NRW / 16, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);
-}
+typedef void (*kernel_fn)(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
+                          int mode, float alpha, float beta, float *c, int ldc);
+/* [wide][vectors - 1] */
+static const kernel_fn kernels[2][4] = {{kernel_8x1, kernel_8x2, kernel_8x3, kernel_8x3},
+                                        {kernel_4x1, kernel_4x2, kernel_4x3, kernel_4x4}};
 
 /* the 4 x 64 shape where it computes at most 90 % of the padded products the 8 x 48 one would */
 static int use_wide(int m, int n) {
@@ -300,10 +314,8 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
                         const int inplace = direct && nr == sw;
                         const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : bpk + (size_t)js * kc;
                         const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
-                        if (wide)
-                            kernel_4x64(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta, ct, ldc);
-                        else
-                            kernel_8x48(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta, ct, ldc);
+                        kernels[wide][(nr + 15) / 16 - 1](kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha,
+                                                          beta, ct, ldc);
                     }
                 }
             }

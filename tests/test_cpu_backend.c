@@ -280,6 +280,19 @@ static void bias_bwd_case(int n, int c, int hw) {
         REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db));
         double e = max_rel(db, want, (size_t)c);
         CHECK(e < 1e-6, "bias_bwd n%d c%d hw%d beta %g: error %.2e", n, c, hw, beta2 ? 0.5 : 0.0, e);
+        /* the AVX-512 sums (cpu/sums_avx512.c) where the CPU has them: bitwise the portable loop */
+        mc_cpu *cpu = be->ctx;
+        if (cpu->sum512) {
+            float *db2 = mc_malloc((size_t)c * 4, "db2");
+            REQUIRE(db2, "alloc");
+            for (int ch = 0; ch < c; ch++) db2[ch] = 0.25f * (float)(ch + 1);
+            cpu->sum512 = 0;
+            REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db2));
+            cpu->sum512 = 1;
+            CHECK(!memcmp(db, db2, (size_t)c * 4), "bias_bwd n%d c%d hw%d: AVX-512 sums differ from the portable ones",
+                  n, c, hw);
+            free(db2);
+        }
     }
     free(g), free(db), free(want);
 }

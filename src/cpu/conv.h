@@ -56,6 +56,8 @@ typedef struct mc_cpu {
                            same bits as the portable ones) */
     int stride2_512;      /* 1: the stride-2 rows of im2col, col2im and max pooling in AVX-512
                            (cpu/strided_avx512.c; the same bits as the portable loops) */
+    int sum512;         /* 1: the bias gradient's plane sums in AVX-512 (cpu/sums_avx512.c; the same
+                           bits as the portable loop) */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -176,6 +178,11 @@ void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* f
  * plane (row length w; window l's top-left element x00[2l], its rows x00 + r w; only the columns
  * the windows cover are read): each window's gradient g16[l] added, in window order, to d00's
  * element at its first maximum m16[l] in scan order (the last NaN when m16[l] is NaN). */
+/* The sum of hw floats as cpu_bias_bwd's portable loop sums them (eight double partial sums,
+ * element j into sum j mod 8, added pairwise), in AVX-512 (cpu/sums_avx512.c); bitwise that loop's
+ * result; only where mc_cpu_f32_available(). */
+double mc_cpu_plane_sum8_512(const float *p, int hw);
+
 void mc_cpu_gather2_512(const float *src, int n, float *dst);
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst);
 void mc_cpu_max2_512(const float *src, int n, float *acc);

@@ -89,6 +89,16 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
   sys=$("$BIN" info --system 2>&1)
   [[ "$sys" == *"bf16 mode (--precision bf16): available (AVX512-BF16)"* ]] || { echo "FAIL cli_info: bf16 line: $sys"; fail=1; }
 fi
+# huge pages: what the CPU backend asks for, and what the system's setting gives
+sys=$(MC_CPU_HUGEPAGES=0 "$BIN" info --system 2>&1)
+[[ "$sys" == *"large buffers: 4 KB pages (MC_CPU_HUGEPAGES=0)"* ]] || { echo "FAIL cli_info: MC_CPU_HUGEPAGES=0 line: $sys"; fail=1; }
+sys=$(MC_CPU_HUGEPAGES=on "$BIN" info --system 2>&1)
+[[ "$sys" == *"large buffers: MC_CPU_HUGEPAGES=on is not '0' or '1'"* ]] || { echo "FAIL cli_info: MC_CPU_HUGEPAGES=on line: $sys"; fail=1; }
+thp=$(sed -n 's/.*\[\([a-z]*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+if [ -n "$thp" ]; then
+  sys=$(env -u MC_CPU_HUGEPAGES "$BIN" info --system 2>&1)
+  [[ "$sys" == *"large buffers: transparent huge pages"*"(the system's setting: $thp;"* ]] || { echo "FAIL cli_info: huge pages line ($thp): $sys"; fail=1; }
+fi
 "$BIN" info --system cfg/resnet18.cfg >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL cli_info: --system with a cfg should exit 2"; fail=1; }
 [ $fail -eq 0 ] && echo "cli_info                       Table 4.3: 16 rows + 3 modules, ResNet-34, 3 colorization networks ok; --system: $(echo "$want" | cut -c1-60)..."
 exit $fail

@@ -57,6 +57,30 @@ int mc_cli_info(int argc, char **argv) {
         else
             printf("OpenBLAS kernels: %s (OpenBLAS's choice%s)\n", chosen, weak ? "; MEDCOLOR_BLAS_CORE=keep kept it" : "");
         printf("threads: %d (OpenMP's default; --threads or OMP_NUM_THREADS)\n", omp_get_max_threads());
+        {
+            /* the CPU backend asks for transparent huge pages for its large buffers (cpu/conv.h
+             * mc_cpu_map) unless MC_CPU_HUGEPAGES=0; whether it gets them is the system's setting */
+            const char *hp = getenv("MC_CPU_HUGEPAGES");
+            char mode[128] = "";
+            FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+            if (f) {
+                if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
+                fclose(f);
+            }
+            const char *sysmode = strstr(mode, "[always]")    ? "always"
+                                  : strstr(mode, "[madvise]") ? "madvise"
+                                  : strstr(mode, "[never]")   ? "never"
+                                                              : NULL;
+            if (hp && *hp && strcmp(hp, "0") && strcmp(hp, "1"))
+                printf("large buffers: MC_CPU_HUGEPAGES=%s is not '0' or '1': networks refuse to be built with it\n", hp);
+            else if (hp && !strcmp(hp, "0"))
+                printf("large buffers: 4 KB pages (MC_CPU_HUGEPAGES=0)\n");
+            else if (!sysmode)
+                printf("large buffers: transparent huge pages asked for; this system does not say whether it has them\n");
+            else
+                printf("large buffers: transparent huge pages %s (the system's setting: %s; MC_CPU_HUGEPAGES=0 for none)\n",
+                       strcmp(sysmode, "never") ? "asked for and given" : "asked for, but off", sysmode);
+        }
         static const char *const dist[] = {"no (make MPI=1 with OpenMPI installed)", "MPI (CPU ranks)",
                                            "MPI, NCCL for GPU ranks"};
         printf("data-parallel training: %s\n", dist[mc_dist_compiled()]);

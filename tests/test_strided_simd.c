@@ -25,54 +25,23 @@
 #include "cpu/conv.h"
 #include "engine/backend.h"
 #include "test.h"
-
-static void fill(float *p, size_t n, mc_rng *r) {
-    for (size_t i = 0; i < n; i++) {
-        double u = mc_rng_uniform(r);
-        p[i] = u < 0.05 ? 0.0f : u < 0.08 ? -0.0f : (float)(mc_rng_normal(r));
-    }
-}
-
-/* exactly n floats (ASan sees a read or write past the end) */
-static float *alloc_f(size_t n) {
-    float *p = malloc(n * sizeof(float));
-    REQUIRE(p, "alloc");
-    return p;
-}
+#include "simd_case.h"
 
 static int nsame, ncases;
 
 /* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with the SIMD rows and without */
 static void one(mc_cpu *cpu, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
-    const size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)d->n * d->k * d->oh * d->ow,
-                 nw = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
-    float *x = alloc_f(nx), *y = alloc_f(ny), *w = alloc_f(nw);
-    fill(x, nx, r), fill(y, ny, r), fill(w, nw, r);
-    const size_t nout = prim == 0 ? ny : prim == 1 ? nx : nw;
-    float *o0 = alloc_f(nout), *o1 = alloc_f(nout);
-    fill(o0, nout, r);
-    if (beta == 0.0f)
-        for (size_t i = 0; i < nout; i += 3) o0[i] = NAN; /* never read with beta 0 */
-    memcpy(o1, o0, nout * sizeof(float));
-    for (int simd = 0; simd < 2; simd++) {
-        cpu->stride2_512 = simd;
-        float *o = simd ? o1 : o0;
-        int rc = prim == 0   ? mc_cpu_conv_fwd(cpu, d, x, w, beta, o)
-                 : prim == 1 ? mc_cpu_conv_bwd_data(cpu, d, y, w, beta, o)
-                             : mc_cpu_conv_bwd_filter(cpu, d, x, y, beta, o);
-        REQUIRE(rc == MC_OK, "primitive %d: %s", prim, mc_errmsg());
-    }
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < nout; i++)
-        if (memcmp(&o0[i], &o1[i], sizeof(float)) != 0 && bad++ == 0) first = i;
+    static const simd_prim_fn f[3] = {mc_cpu_conv_fwd, mc_cpu_conv_bwd_data, mc_cpu_conv_bwd_filter};
+    size_t first;
+    float v0, v1;
+    const size_t bad = simd_conv_pair(cpu, &cpu->stride2_512, f, d, prim, beta, r, &first, &v0, &v1);
     CHECK(bad == 0,
-          "%s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu of %zu values differ from the portable path "
+          "%s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu values differ from the portable path "
           "(first %zu: %.9g vs %.9g)",
           prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n, d->c, d->h, d->w, d->k, d->kh,
-          d->kw, d->ph, d->groups, (double)beta, bad, nout, first, (double)o0[first], (double)o1[first]);
+          d->kw, d->ph, d->groups, (double)beta, bad, first, (double)v0, (double)v1);
     nsame += bad == 0;
     ncases++;
-    free(x), free(y), free(w), free(o0), free(o1);
 }
 
 /* max pooling, forward and backward, with the SIMD rows and without */
@@ -82,13 +51,13 @@ static void pool_one(mc_backend *be, int n, int c, int h, int w, int k, int st, 
                       .pt = pad, .pl = pad};
     d.oh = (h + 2 * pad - k) / st + 1, d.ow = (w + 2 * pad - k) / st + 1;
     const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * d.oh * d.ow;
-    float *x = alloc_f(nx), *dy = alloc_f(ny), *y[2] = {alloc_f(ny), alloc_f(ny)}, *dx[2] = {alloc_f(nx), alloc_f(nx)};
+    float *x = simd_alloc(nx), *dy = simd_alloc(ny), *y[2] = {simd_alloc(ny), simd_alloc(ny)}, *dx[2] = {simd_alloc(nx), simd_alloc(nx)};
     for (size_t i = 0; i < nx; i++) {
         double u = mc_rng_uniform(r);
         x[i] = u < 0.01 ? NAN : u < 0.03 ? -INFINITY : u < 0.05 ? -0.0f : (float)(int)(4 * mc_rng_uniform(r));
     }
-    fill(dy, ny, r);
-    fill(dx[0], nx, r);
+    simd_fill(dy, ny, r);
+    simd_fill(dx[0], nx, r);
     if (beta == 0.0f)
         for (size_t i = 0; i < nx; i += 3) dx[0][i] = NAN;
     memcpy(dx[1], dx[0], nx * sizeof(float));

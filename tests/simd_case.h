@@ -1,0 +1,61 @@
+/* simd_case.h — the shared case of the tests that hold a SIMD path of the CPU backend to its
+ * portable path bit for bit (test_winograd_simd.c, test_strided_simd.c): one convolution
+ * primitive run twice on the same random operands, with the path's flag off and then on, and the
+ * two outputs compared with memcmp. */
+#ifndef MC_SIMD_CASE_H
+#define MC_SIMD_CASE_H
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu/conv.h"
+#include "test.h"
+
+/* normal values with zeros of both signs */
+static void simd_fill(float *p, size_t n, mc_rng *r) {
+    for (size_t i = 0; i < n; i++) {
+        double u = mc_rng_uniform(r);
+        p[i] = u < 0.05 ? 0.0f : u < 0.08 ? -0.0f : (float)(mc_rng_normal(r));
+    }
+}
+
+/* exactly n floats (ASan sees a read or write past the end) */
+static float *simd_alloc(size_t n) {
+    float *p = malloc(n * sizeof(float));
+    REQUIRE(p, "alloc");
+    return p;
+}
+
+/* a convolution primitive: fwd(x, w), bwd_data(dy, w) or bwd_filter(x, dy), blended with beta */
+typedef int (*simd_prim_fn)(mc_cpu *cpu, const mc_conv_desc *d, const float *a, const float *b, float beta,
+                            float *out);
+
+/* Primitive prim (0 fwd, 1 bwd-data, 2 bwd-filter: f[prim]) with *flag 0 and then 1 on the same
+ * operands; beta 0 puts NaN in the output first (it must never be read). Returns how many output
+ * values differ bitwise; *first, *v0, *v1: the first of them and its two values. */
+static size_t simd_conv_pair(mc_cpu *cpu, int *flag, const simd_prim_fn f[3], const mc_conv_desc *d, int prim,
+                             float beta, mc_rng *r, size_t *first, float *v0, float *v1) {
+    const size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)d->n * d->k * d->oh * d->ow,
+                 nw = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
+    float *x = simd_alloc(nx), *y = simd_alloc(ny), *w = simd_alloc(nw);
+    simd_fill(x, nx, r), simd_fill(y, ny, r), simd_fill(w, nw, r);
+    const size_t nout = prim == 0 ? ny : prim == 1 ? nx : nw;
+    float *o0 = simd_alloc(nout), *o1 = simd_alloc(nout);
+    simd_fill(o0, nout, r);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nout; i += 3) o0[i] = NAN;
+    memcpy(o1, o0, nout * sizeof(float));
+    const float *a = prim == 1 ? y : x, *b = prim == 2 ? y : w;
+    for (int on = 0; on < 2; on++) {
+        *flag = on;
+        int rc = f[prim](cpu, d, a, b, beta, on ? o1 : o0);
+        REQUIRE(rc == MC_OK, "primitive %d: %s", prim, mc_errmsg());
+    }
+    size_t bad = 0;
+    *first = 0;
+    for (size_t i = 0; i < nout; i++)
+        if (memcmp(&o0[i], &o1[i], sizeof(float)) != 0 && bad++ == 0) *first = i;
+    *v0 = o0[*first], *v1 = o1[*first];
+    free(x), free(y), free(w), free(o0), free(o1);
+    return bad;
+}
+#endif

@@ -23,7 +23,8 @@
  * block, in L2/L3), A in panels of MR rows (MC x KC, in L2); the micro-kernel keeps an MR x NR
  * block of C in 24 of the 32 vector registers and streams one strip and one panel. Packing
  * transposes with 8x8 in-register transposes where the operand's layout needs it (op(A) = A,
- * op(B) = B^T).
+ * op(B) = B^T). Beside it (below): a 4 x 64 shape, narrower instances for a last strip, and
+ * op(B) = B read in place when k <= DIRECT_K (docs/performance.md).
  *
  * The instructions are compiled with function-level target attributes, so the file builds for
  * any x86-64 and the build needs no -march; on other architectures or compilers the GEMM is

@@ -282,13 +282,13 @@ static void bias_bwd_case(int n, int c, int hw) {
         CHECK(e < 1e-6, "bias_bwd n%d c%d hw%d beta %g: error %.2e", n, c, hw, beta2 ? 0.5 : 0.0, e);
         /* the AVX-512 sums (cpu/sums_avx512.c) where the CPU has them: bitwise the portable loop */
         mc_cpu *cpu = be->ctx;
-        if (cpu->sum512) {
+        if (cpu->avx512) {
             float *db2 = mc_malloc((size_t)c * 4, "db2");
             REQUIRE(db2, "alloc");
             for (int ch = 0; ch < c; ch++) db2[ch] = 0.25f * (float)(ch + 1);
-            cpu->sum512 = 0;
+            cpu->avx512 = 0;
             REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db2));
-            cpu->sum512 = 1;
+            cpu->avx512 = 1;
             CHECK(!memcmp(db, db2, (size_t)c * 4), "bias_bwd n%d c%d hw%d: AVX-512 sums differ from the portable ones",
                   n, c, hw);
             free(db2);
@@ -926,11 +926,11 @@ int main(void) {
          * the portable loop does, the tail included, so they give the same float */
         mc_cpu *cpu = be->ctx;
         float g[2][11] = {{1e20f, 1.0f, -1e20f, 0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 1e20f, 3.0f, -1e20f}};
-        for (int k = 0; k < 2 && cpu->sum512; k++) {
+        for (int k = 0; k < 2 && cpu->avx512; k++) {
             float db[2];
-            cpu->sum512 = 0;
+            cpu->avx512 = 0;
             REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db[0]));
-            cpu->sum512 = 1;
+            cpu->avx512 = 1;
             REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db[1]));
             CHECK(db[0] == db[1] && db[0] == 0.0f, "bias_bwd, plane %d: portable %g, AVX-512 %g (want 0: (1e20 + x) - 1e20)",
                   k, (double)db[0], (double)db[1]);

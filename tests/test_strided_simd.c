@@ -4,7 +4,7 @@
  * The AVX-512 rows promise the portable loops' bits (a copy; each element's add once, in the
  * same order; the same comparisons), so the three im2col convolution primitives — forward
  * (im2col), backward-data (col2im) and backward-filter (im2col) — and max pooling's forward and
- * backward must give bitwise the same result with cpu->stride2_512 on and off.
+ * backward must give bitwise the same result with cpu->avx512 on and off.
  * Convolutions: stride 2 with kernels 1, 3, 4, 7 and paddings 0..3; row lengths below, at and
  * across 16 (the vector) and odd ones (the masked tails: a last column right at the end of the
  * row, the plane and the buffer); batch-folded tiles of small images, row tiles of large ones,
@@ -34,7 +34,7 @@ static void one(mc_cpu *cpu, const mc_conv_desc *d, int prim, float beta, mc_rng
     static const simd_prim_fn f[3] = {mc_cpu_conv_fwd, mc_cpu_conv_bwd_data, mc_cpu_conv_bwd_filter};
     size_t first;
     float v0, v1;
-    const size_t bad = simd_conv_pair(cpu, &cpu->stride2_512, f, d, prim, beta, r, &first, &v0, &v1);
+    const size_t bad = simd_conv_pair(cpu, &cpu->avx512, f, d, prim, beta, r, &first, &v0, &v1);
     CHECK(bad == 0,
           "%s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu values differ from the portable path "
           "(first %zu: %.9g vs %.9g)",
@@ -62,7 +62,7 @@ static void pool_one(mc_backend *be, int n, int c, int h, int w, int k, int st, 
         for (size_t i = 0; i < nx; i += 3) dx[0][i] = NAN;
     memcpy(dx[1], dx[0], nx * sizeof(float));
     for (int simd = 0; simd < 2; simd++) {
-        cpu->stride2_512 = simd;
+        cpu->avx512 = simd;
         REQUIRE_OK(be->pool_fwd(be, &d, x, y[simd]));
         REQUIRE_OK(be->pool_bwd(be, &d, x, y[0], dy, beta, dx[simd])); /* the same y for both */
     }
@@ -84,7 +84,7 @@ int main(void) {
     mc_backend *be = NULL;
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
     mc_cpu *cpu = be->ctx;
-    CHECK(cpu->stride2_512 == 1, "the backend did not select the AVX-512 stride-2 rows on this CPU");
+    CHECK(cpu->avx512 == 1, "the backend did not select the AVX-512 stride-2 rows on this CPU");
     mc_rng r;
     mc_rng_seed(&r, 2027);
     /* n, c, h, w, k, kernel, pad, groups */
@@ -119,7 +119,7 @@ int main(void) {
         pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.0f, &r);
         pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.75f, &r);
     }
-    cpu->stride2_512 = 1;
+    cpu->avx512 = 1;
     be->destroy(be);
     printf("stride 2 (im2col, col2im, max pooling): AVX-512 rows bitwise the portable ones in %d of %d cases\n", nsame, ncases);
     CHECK(ncases == 76, "only %d cases ran", ncases);

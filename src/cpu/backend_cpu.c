@@ -143,7 +143,19 @@ static int cpu_bias_fwd(mc_backend *be, int n, int c, int hw, const float *b, fl
     return MC_OK;
 }
 
+/* one plane's sum: eight double partial sums (element j into sum j mod 8, added pairwise at the
+ * end); cpu/sums_avx512.c does the same additions in AVX-512 */
+static double plane_sum8(const float *p, int hw) {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= hw; j += 8)
+        for (int k = 0; k < 8; k++) a[k] += p[j + k];
+    for (int k = 0; j < hw; j++, k++) a[k] += p[j];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
+    const int avx512 = ((const mc_cpu *)be->ctx)->avx512;
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         /* per image eight double partial sums (element j into sum j mod 8, added pairwise at
@@ -152,16 +164,7 @@ static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, f
         double s = 0;
         for (int i = 0; i < n; i++) {
             const float *p = dy + ((size_t)i * c + ch) * hw;
-            if (((const mc_cpu *)be->ctx)->sum512) { /* the same sums in AVX-512 */
-                s += mc_cpu_plane_sum8_512(p, hw);
-                continue;
-            }
-            double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int j = 0;
-            for (; j + 8 <= hw; j += 8)
-                for (int k = 0; k < 8; k++) a[k] += p[j + k];
-            for (int k = 0; j < hw; j++, k++) a[k] += p[j];
-            s += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            s += avx512 ? mc_cpu_plane_sum8_512(p, hw) : plane_sum8(p, hw);
         }
         db[ch] = (float)s + (beta == 0.0f ? 0.0f : beta * db[ch]);
     }
@@ -493,7 +496,7 @@ static void pool_plane_fwd(const mc_cpu *cpu, const mc_pool_desc *d, const float
                 const int n = hi - lo;
                 if (mx && sw == 1)
                     for (int q = 0; q < n; q++) a[q] = (s[q] > a[q] || isnan(s[q])) ? s[q] : a[q];
-                else if (mx && sw == 2 && cpu->stride2_512)
+                else if (mx && sw == 2 && cpu->avx512)
                     mc_cpu_max2_512(s, n, a);
                 else if (mx)
                     for (int q = 0; q < n; q++) {
@@ -526,7 +529,7 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
     const int w = d->w;
     /* 3x3 stride 2: up to 16 windows wholly inside the plane at a time (cpu/strided_avx512.c:
      * the same elements, added in the same order); the last window inside a row: */
-    const int v16 = d->kh == 3 && d->kw == 3 && d->sw == 2 && cpu->stride2_512;
+    const int v16 = d->kh == 3 && d->kw == 3 && d->sw == 2 && cpu->avx512;
     const int last_in = (w - 3 + d->pl) / 2 < d->ow - 1 ? (w - 3 + d->pl) / 2 : d->ow - 1;
     /* 3x3 windows wholly inside the image (ResNet's and the PixelShuffle module's pooling): the
      * first of the nine equal to the maximum, found without branches (the last match in reverse
@@ -1110,9 +1113,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
             return mc_err(MC_EARG, "%s (it is '%s')", why, e ? e : "");
         }
     }
-    cpu->wino512 = mc_cpu_wino512_available();
-    cpu->stride2_512 = mc_cpu_f32_available();
-    cpu->sum512 = mc_cpu_f32_available();
+    cpu->avx512 = mc_cpu_f32_available();
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

@@ -52,12 +52,11 @@ typedef struct mc_cpu {
                            convolutions that qualify */
     int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
     int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
-    int wino512;        /* 1: F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c; the
-                           same bits as the portable ones) */
-    int stride2_512;      /* 1: the stride-2 rows of im2col, col2im and max pooling in AVX-512
-                           (cpu/strided_avx512.c; the same bits as the portable loops) */
-    int sum512;         /* 1: the bias gradient's plane sums in AVX-512 (cpu/sums_avx512.c; the same
-                           bits as the portable loop) */
+    int avx512;         /* 1: the AVX-512 row kernels beside the own GEMM (mc_cpu_f32_available):
+                           F(2x2, 3x3)'s transforms (cpu/winograd_avx512.c), the stride-2 rows of
+                           im2col, col2im and max pooling (cpu/strided_avx512.c), the bias
+                           gradient's sums (cpu/sums_avx512.c); each the same bits as the portable
+                           loops it replaces (the tests switch this off to compare) */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -158,12 +157,11 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                            float beta, float *dw);
 
 /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c), bitwise those of winograd.c's
- * input_row, output_row and grad_row: available where mc_cpu_f32_available() is. in_row:
+ * input_row, output_row and grad_row; only where mc_cpu_f32_available(). in_row:
  * V[xi][q] (xi = 0..15, ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w
  * plane padded by pad; out_row: A^T m A of those tiles into output plane yk (oh x ow), blended
  * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane; filter:
  * U = G g G^T of 16 of the kc 3x3 filters at w (fewer at the end). */
-int mc_cpu_wino512_available(void);
 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
 void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
                             float *yk);

@@ -55,13 +55,13 @@ typedef struct wplan {
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
-    int simd;           /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu->wino512) */
+    int simd;           /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu->avx512) */
 } wplan;
 
 /* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
 static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
     p->m = m;
-    p->simd = m == 2 && cpu->wino512;
+    p->simd = m == 2 && cpu->avx512;
     p->nn = (m + 2) * (m + 2);
     p->th = (d->oh + m - 1) / m;
     p->tw = (d->ow + m - 1) / m;
@@ -90,7 +90,7 @@ static int threads_for(const mc_cpu *cpu, size_t pieces) {
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
 static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
     const size_t kc = (size_t)K * C;
-    if (cpu->wino512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
+    if (cpu->avx512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
         const size_t nb = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
         for (size_t b = 0; b < nb; b++) mc_cpu_wino_filter512(w, b * 16, kc, U);

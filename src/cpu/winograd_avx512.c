@@ -16,7 +16,7 @@
  * add), so the results
  * are bitwise those of winograd.c's scalar path; tests/test_winograd_simd.c compares the two.
  * Compiled with function-level target attributes (as cpu/gemm_f32.c), chosen at run time with the
- * own GEMM's CPU check (mc_cpu_f32_available); elsewhere mc_cpu_wino512_available() is 0. */
+ * own GEMM's CPU check (mc_cpu_f32_available: cpu->avx512). */
 #include "cpu/conv.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
@@ -24,7 +24,6 @@
 #include <immintrin.h>
 #define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
-int mc_cpu_wino512_available(void) { return mc_cpu_f32_available(); }
 
 /* row[c .. c + 15], 0 for the columns outside [0, w) */
 T512 static inline __m512 cols16(const float *row, int c, int w) {
@@ -178,7 +177,6 @@ T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) 
 }
 
 #else
-int mc_cpu_wino512_available(void) { return 0; }
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) { (void)w, (void)q0, (void)kc, (void)U; }
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde) {
     (void)plane, (void)oh, (void)ow, (void)ty, (void)tx0, (void)cnt, (void)e, (void)lde;

@@ -1124,7 +1124,6 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
             return mc_err(MC_EARG, "MC_CPU_HUGEPAGES: not '0' or '1' (it is '%s')", e);
         }
         cpu->hugepages = !(e && !strcmp(e, "0"));
-        cpu->arena.hugepages = cpu->hugepages;
     }
     /* The one process-wide setting, and why it cannot be ours alone: OpenBLAS 0.3.21 has only a
      * process-wide thread count (openblas_set_num_threads; no per-call or per-handle count).

@@ -48,11 +48,12 @@ void mc_cpu_unmap(void *p, size_t bytes) {
     if (p) munmap(p, bytes ? bytes : 1);
 }
 
-int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n) {
+int mc_cpu_arena_reserve(mc_cpu *cpu, size_t n) {
+    mc_cpu_arena *a = &cpu->arena;
     if (n <= a->n) return MC_OK;
     mc_cpu_arena_free(a);
     if (n > SIZE_MAX / sizeof(float)) return mc_err(MC_ENOMEM, "out of memory (%zu floats) for cpu convolution scratch", n);
-    a->p = mc_cpu_map(n * sizeof(float), a->hugepages, "cpu convolution scratch");
+    a->p = mc_cpu_map(n * sizeof(float), cpu->hugepages, "cpu convolution scratch");
     if (!a->p) return MC_ENOMEM;
     a->n = n;
     return MC_OK;
@@ -355,7 +356,7 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     make_plan(d, &p);
     const int T = threads_for(cpu, p.ntiles);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T));
+    MC_TRY(mc_cpu_arena_reserve(cpu, p.per_thread * (size_t)T));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
 #pragma omp parallel num_threads(T)
@@ -433,7 +434,7 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     const int pieces = p.fold > 1 ? p.ntiles : N * cparts;
     const int T = threads_for(cpu, pieces);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T));
+    MC_TRY(mc_cpu_arena_reserve(cpu, p.per_thread * (size_t)T));
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -499,7 +500,7 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     const int T = threads_for(cpu, CH);
     mc_cpu_arena *ar = &cpu->arena;
     /* per thread its scratch, then the chunks' copies of dW */
-    MC_TRY(mc_cpu_arena_reserve(ar, p.per_thread * (size_t)T + nw16 * (size_t)(CH - 1)));
+    MC_TRY(mc_cpu_arena_reserve(cpu, p.per_thread * (size_t)T + nw16 * (size_t)(CH - 1)));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
     float *copies = slot(ar, p.per_thread * (size_t)T);

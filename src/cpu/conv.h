@@ -40,9 +40,8 @@
 #include "engine/backend.h"
 
 typedef struct mc_cpu_arena {
-    float *p;      /* n floats (an anonymous mapping: mc_cpu_map) */
+    float *p; /* n floats (an anonymous mapping: mc_cpu_map) */
     size_t n;
-    int hugepages; /* mc_cpu.hugepages */
 } mc_cpu_arena;
 
 /* The CPU backend's state (be->ctx). */
@@ -81,8 +80,9 @@ typedef struct mc_cpu {
 void *mc_cpu_map(size_t bytes, int hugepages, const char *what);
 void mc_cpu_unmap(void *p, size_t bytes);
 
-/* Makes the arena at least n floats (contents not kept); MC_ENOMEM with a message on failure. */
-int mc_cpu_arena_reserve(mc_cpu_arena *a, size_t n);
+/* Makes the backend's arena at least n floats (contents not kept; huge pages as cpu->hugepages);
+ * MC_ENOMEM with a message on failure. */
+int mc_cpu_arena_reserve(mc_cpu *cpu, size_t n);
 void mc_cpu_arena_free(mc_cpu_arena *a);
 
 /* Chunks of a reduction over `items` ordered items with partial results of `nw` floats: a

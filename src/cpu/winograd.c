@@ -584,7 +584,7 @@ int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     const int T = threads_for(cpu, p.nblocks);
     const size_t nu = round16((size_t)p.nn * d->k * d->c), per = fwd_per_thread(d, &p);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(ar, nu + per * (size_t)T));
+    MC_TRY(mc_cpu_arena_reserve(cpu, nu + per * (size_t)T));
     filter_transform_m(cpu, p.m, d->k, d->c, w, ar->p);
     wino_forward(cpu, d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
     return MC_OK;
@@ -608,7 +608,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16((size_t)p.nn * d->k * d->c),
                  per = fwd_per_thread(&e, &p);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(ar, nw + nu + per * (size_t)T));
+    MC_TRY(mc_cpu_arena_reserve(cpu, nw + nu + per * (size_t)T));
     float *wt = ar->p, *U = ar->p + nw;
     const int K = d->k, C = d->c;
     /* wt[c][k][i][j] = w[k][c][2-i][2-j] */
@@ -635,7 +635,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
     const int CH = mc_cpu_chunks(p.nblocks, nn * kc), T = threads_for(cpu, (size_t)CH);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(ar, per * (size_t)T + ndu * (size_t)CH));
+    MC_TRY(mc_cpu_arena_reserve(cpu, per * (size_t)T + ndu * (size_t)CH));
     float *dUs = ar->p + per * (size_t)T;
 #pragma omp parallel num_threads(T)
     {

@@ -34,20 +34,13 @@
 #include <string.h>
 #include "core/core.h"
 #include "cpu/conv.h"
-
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
-    (!defined(__clang__) && __GNUC__ >= 9 || defined(__clang__) && __clang_major__ >= 8)
-#define HAVE_F32_KERNEL 1
-#include <immintrin.h>
-#else
-#define HAVE_F32_KERNEL 0
-#endif
+#include "cpu/avx512.h"
 
 int mc_cpu_f32_available(void) {
     /* tests: pretend the CPU lacks AVX-512 (the OpenBLAS path is then what runs) */
     const char *t = getenv("MC_TEST_NO_AVX512");
     if (t && *t && *t != '0') return 0;
-#if HAVE_F32_KERNEL
+#if MC_AVX512
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -74,7 +67,7 @@ int mc_cpu_own_gemm(const char **why) {
     return 1;
 }
 
-#if HAVE_F32_KERNEL
+#if MC_AVX512
 /* Two micro-kernel shapes, chosen per call by how much of the last strip and panel they would
  * waste (mc_cpu_f32_gemm): 8 x 48 (24 accumulators, one broadcast per row and three loads of B
  * per step of k) for the wide products of the convolutions; 4 x 64 (16 accumulators, four loads
@@ -90,8 +83,6 @@ int mc_cpu_own_gemm(const char **why) {
 #define MC 128 /* rows of A per packed block (a multiple of MR and MRW) */
 #define NC 1536 /* columns of B per packed block (a multiple of NR and NRW) */
 #define DIRECT_K 64 /* op(B) = B read in place up to this k (measured: no gain at 128, 256) */
-
-#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 /* ---- 8x8 transpose: o[i] = (r0[i], r1[i], ..., r7[i]) -------------------------------------- */
 T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd) {
@@ -131,10 +122,7 @@ T512 static inline void tr4x8(const float *src, size_t ld, float *dst) {
 }
 
 /* the lanes of a strip's vector v (columns 16v .. 16v+15) that lie in its first nr columns */
-static inline __mmask16 lanes(int nr, int v) {
-    const int left = nr - 16 * v;
-    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
-}
+static inline __mmask16 lanes(int nr, int v) { return first16(nr - 16 * v); }
 
 /* ---- packing ------------------------------------------------------------------------------- */
 /* Panel of op(A) for the pr-row micro-tiles (pr = MR or MRW): rows [i0, i0+mr) (mr <= pr), k in

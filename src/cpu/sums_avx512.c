@@ -13,11 +13,9 @@
  * Compiled with function-level target attributes as cpu/gemm_f32.c, chosen at run time with the
  * own GEMM's CPU check (mc_cpu_f32_available). */
 #include "cpu/conv.h"
+#include "cpu/avx512.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
-    (!defined(__clang__) && __GNUC__ >= 9 || defined(__clang__) && __clang_major__ >= 8)
-#include <immintrin.h>
-#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#if MC_AVX512
 
 T512 double mc_cpu_plane_sum8_512(const float *p, int hw) {
     __m512d a = _mm512_setzero_pd();

@@ -18,46 +18,9 @@
  * Compiled with function-level target attributes (as cpu/gemm_f32.c), chosen at run time with the
  * own GEMM's CPU check (mc_cpu_f32_available: cpu->avx512). */
 #include "cpu/conv.h"
+#include "cpu/avx512.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
-    (!defined(__clang__) && __GNUC__ >= 9 || defined(__clang__) && __clang_major__ >= 8)
-#include <immintrin.h>
-#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
-
-
-/* row[c .. c + 15], 0 for the columns outside [0, w) */
-T512 static inline __m512 cols16(const float *row, int c, int w) {
-    if (c >= 0 && c + 16 <= w) return _mm512_loadu_ps(row + c);
-    int lo = c < 0 ? -c : 0, hi = w - c < 16 ? w - c : 16;
-    if (lo >= hi) return _mm512_setzero_ps();
-    __mmask16 k = (__mmask16)((0xFFFFu >> (16 - (hi - lo))) << lo);
-    return _mm512_maskz_loadu_ps(k, row + c);
-}
-
-/* the even (*e) and odd (*o) columns of row[c .. c + 31], 0 outside [0, w): one value per tile */
-T512 static inline void split16(const float *row, int c, int w, __m512 *e, __m512 *o) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512 a = cols16(row, c, w), b = cols16(row, c + 16, w);
-    *e = _mm512_permutex2var_ps(a, ev, b);
-    *o = _mm512_permutex2var_ps(a, od, b);
-}
-
-static __mmask16 first(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
-
-/* Masked loads and stores only where a vector is partial: on the AMD Zen 4 this was measured on,
- * the masked forms with a full mask made the input transform 20 % slower than the portable code
- * instead of 20 % faster. */
-T512 static inline __m512 load_k(__mmask16 k, const float *p) {
-    return k == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(k, p);
-}
-T512 static inline void store_k(float *p, __mmask16 k, __m512 v) {
-    if (k == 0xFFFF)
-        _mm512_storeu_ps(p, v);
-    else
-        _mm512_mask_storeu_ps(p, k, v);
-}
-
+#if MC_AVX512
 T512 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v,
                                 size_t ldv) {
     for (int q0 = 0; q0 < cnt; q0 += 16) {
@@ -78,7 +41,7 @@ T512 void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int t
             H[i][2] = _mm512_sub_ps(d2, d1);
             H[i][3] = _mm512_sub_ps(d1, d3);
         }
-        const __mmask16 k = first(cnt - q0);
+        const __mmask16 k = first16(cnt - q0);
         for (int j = 0; j < 4; j++) { /* B^T (.) down the rows: V[4 r + j] */
             float *o = v + q0 + (size_t)j * ldv;
             store_k(o, k, _mm512_sub_ps(H[0][j], H[2][j]));
@@ -95,7 +58,7 @@ T512 void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const __m512 vb = _mm512_set1_ps(beta);
     for (int q0 = 0; q0 < cnt; q0 += 16) {
-        const __mmask16 k = first(cnt - q0);
+        const __mmask16 k = first16(cnt - q0);
         __m512 S[2][4]; /* A^T m: S[r][j] */
         for (int j = 0; j < 4; j++) {
             const float *p = m + q0 + (size_t)j * ldm;
@@ -104,7 +67,7 @@ T512 void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int
             S[1][j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
         }
         const int x0 = 2 * (tx0 + q0), ncol = 2 * (cnt - q0) < ow - x0 ? 2 * (cnt - q0) : ow - x0;
-        const __mmask16 k0 = first(ncol), k1 = first(ncol - 16 > 0 ? ncol - 16 : 0);
+        const __mmask16 k0 = first16(ncol), k1 = first16(ncol - 16 > 0 ? ncol - 16 : 0);
         for (int r = 0; r < 2 && 2 * ty + r < oh; r++) {
             __m512 e = _mm512_add_ps(_mm512_add_ps(S[r][0], S[r][1]), S[r][2]); /* (.) A along the row */
             __m512 o = _mm512_sub_ps(_mm512_sub_ps(S[r][1], S[r][2]), S[r][3]);
@@ -138,7 +101,7 @@ T512 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, in
     const int second = 2 * ty + 1 < oh;
     for (int q0 = 0; q0 < cnt; q0 += 16) {
         const int c0 = 2 * (tx0 + q0);
-        const __mmask16 k = first(cnt - q0);
+        const __mmask16 k = first16(cnt - q0);
         __m512 g0e, g0o, g1e = _mm512_setzero_ps(), g1o = _mm512_setzero_ps();
         split16(r0, c0, ow, &g0e, &g0o);
         if (second) split16(r1, c0, ow, &g1e, &g1o);
@@ -153,7 +116,7 @@ T512 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, in
 /* U[xi][q] = (G g G^T)[xi] for the 16 filters g = w[q .. q + 15] (fewer at the end of kc), with
  * winograd.c's filter_transform's operations: the nine taps of 16 filters by gathers */
 T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) {
-    const __mmask16 k = first(kc - q0 < 16 ? (int)(kc - q0) : 16);
+    const __mmask16 k = first16(kc - q0 < 16 ? (int)(kc - q0) : 16);
     const __m512i nine = _mm512_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99, 108, 117, 126, 135);
     const __m512 half = _mm512_set1_ps(0.5f);
     const float *g = w + q0 * 9;

@@ -17,8 +17,9 @@
  *   --sgemm-peak  no network: the machine's float32 GEMM peak through OpenBLAS, square 2048 (and
  *            1 thread at 1024), median of 5 calls after one warm-up; prints `sgemm threads=T
  *            gflops=X gflops_1thread=Y`; then the same for the CPU backend's float32 GEMM, what
- *            every convolution here ends in (the own AVX-512 GEMM, or OpenBLAS where the CPU lacks
- *            AVX-512: cpu/gemm_f32.c), as `gemm threads=T gflops=X gflops_1thread=Y kind=K`
+ *            every convolution here ends in (the own GEMM's AVX-512 or AVX2 kernels, or OpenBLAS
+ *            where the CPU has neither: cpu/gemm_f32.c), as `gemm threads=T gflops=X
+ *            gflops_1thread=Y kind=K` (K: own-avx512, own-avx2 or openblas)
  *   --bf16   the bf16 mode (mc_net_opts.precision = MC_PRECISION_BF16: bf16 GEMM operands, float32
  *            sums; CPUs with AVX512-BF16, else the refusal and exit status 3); with --sgemm-peak
  *            also the bf16 GEMM's peak (the CPU backend's gemm in bf16 mode, same sizes), printed
@@ -74,7 +75,7 @@ static double sgemm_gflops(int n, int threads) {
 }
 
 /* GFLOP/s of the CPU backend's gemm (cut among `threads` threads as every GEMM of the backend) in
- * `precision`: float32 (the own AVX-512 GEMM or OpenBLAS: mc_cpu_gemm_name) or bf16
+ * `precision`: float32 (the own GEMM or OpenBLAS: mc_cpu_gemm_name) or bf16
  * (cpu/gemm_bf16.c), n x n x n, median of 5 calls; 0 when it cannot run */
 static double backend_gflops(int n, int threads, int precision) {
     mc_backend *be = NULL;
@@ -203,7 +204,7 @@ int main(int argc, char **argv) {
         /* the backend's float32 GEMM, what the convolutions run (the own one on AVX-512 CPUs) */
         double f1 = backend_gflops(1024, 1, MC_PRECISION_FP32), ft = backend_gflops(2048, threads, MC_PRECISION_FP32);
         printf("gemm threads=%d gflops=%.1f gflops_1thread=%.1f kind=%s\n", threads, ft, f1,
-               mc_cpu_gemm_own() == 1 ? "own-avx512" : "openblas");
+               mc_cpu_gemm_own() == 2 ? "own-avx512" : mc_cpu_gemm_own() == 1 ? "own-avx2" : "openblas");
         if (bf16) {
             if (!mc_cpu_has_bf16()) {
                 fprintf(stderr, "bench_step: --precision bf16 needs a CPU with AVX512-BF16 (this CPU: %s)\n",

@@ -130,11 +130,12 @@ int mc_net_precision(const mc_net *net);
  * OPENBLAS_CORETYPE whose kernels use the CPU's AVX-512 or AVX2 when the chosen core's do not,
  * else 0 (*better = NULL). OpenBLAS reads the variable once at load: it takes a new process. */
 int mc_blas_core_check(const char **chosen, const char **better);
-/* Who runs the CPU backend's float32 GEMMs (every convolution ends in one): 1 medcolor's own
- * AVX-512 kernels, on CPUs with AVX-512 (whatever OpenBLAS chose; docs/performance.md); 0 OpenBLAS;
- * the environment variable MC_CPU_GEMM=openblas|own chooses; -1 for any other value, or `own`
- * on a CPU without AVX-512 (the CPU backend will refuse it). mc_cpu_gemm_name says the same as
- * text: "medcolor's own AVX-512 kernels", "OpenBLAS", or the reason for the refusal. */
+/* Who runs the CPU backend's float32 GEMMs (every convolution ends in one): medcolor's own
+ * kernels, 2 the AVX-512 ones, 1 the AVX2 ones (the same bits; whatever OpenBLAS chose:
+ * docs/performance.md); 0 OpenBLAS, on CPUs without AVX2 and FMA; the environment variable
+ * MC_CPU_GEMM=openblas|own chooses; -1 for any other value, or `own` on a CPU without AVX2 and
+ * FMA (the CPU backend will refuse it). mc_cpu_gemm_name says the same as text: "medcolor's own
+ * AVX-512 kernels", "medcolor's own AVX2 kernels", "OpenBLAS", or the reason for the refusal. */
 int mc_cpu_gemm_own(void);
 const char *mc_cpu_gemm_name(void);
 /* The widest x86 vector instructions this CPU has that matter for GEMM, as text. */

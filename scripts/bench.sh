@@ -80,13 +80,14 @@ peak_line=$(echo "$peak_out" | grep '^sgemm ')
 gemm_line=$(echo "$peak_out" | grep '^gemm ')
 PEAK=$(field gflops "$peak_line")
 echo "sgemm peak (OpenBLAS, 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$peak_line") GFLOP/s"
-# the float32 GEMM the convolutions run: on AVX-512 CPUs medcolor's own (cpu/gemm_f32.c), whose peak
-# is then the yardstick of the % column
-if [ "$(field kind "$gemm_line")" = own-avx512 ]; then
+# the float32 GEMM the convolutions run: medcolor's own (cpu/gemm_f32.c) on CPUs with AVX-512 or
+# AVX2, whose peak is then the yardstick of the % column
+kind=$(field kind "$gemm_line")
+if [ "$kind" = own-avx512 ] || [ "$kind" = own-avx2 ]; then
   PEAK=$(field gflops "$gemm_line")
-  echo "medcolor's float32 GEMM (own AVX-512 kernels, the convolutions' GEMM; 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$gemm_line") GFLOP/s"
+  echo "medcolor's float32 GEMM (own ${kind#own-} kernels, the convolutions' GEMM; 2048^3, $THREADS threads): ${PEAK:-?} GFLOP/s; 1 thread (1024^3): $(field gflops_1thread "$gemm_line") GFLOP/s"
 else
-  echo "medcolor's float32 GEMM: OpenBLAS's (this CPU has no AVX-512, or MC_CPU_GEMM=openblas)"
+  echo "medcolor's float32 GEMM: OpenBLAS's (this CPU has no AVX2 with FMA, or MC_CPU_GEMM=openblas)"
 fi
 PRECS="fp32"
 if [ "${BF16:-1}" != 0 ]; then

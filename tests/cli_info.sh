@@ -53,7 +53,7 @@ printf '[net]\nwidth=8\nheight=8\nchannels=1\n[maxpool]\nsise=2\n' > "$MC_TMP/ba
 msg=$("$BIN" info "$MC_TMP/bad.cfg" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"bad.cfg:6: unknown key 'sise'"* ]] || { echo "FAIL cli_info: bad cfg: rc $rc: $msg"; fail=1; }
 # info --system; OpenBLAS's kernels below the CPU's (a VM masking the model): where OpenBLAS runs
-# the GEMMs (no AVX-512: MC_TEST_NO_AVX512=1 pretends so) medcolor restarts itself once with
+# the GEMMs (no AVX2: MC_TEST_NO_AVX2=1 pretends so) medcolor restarts itself once with
 # OPENBLAS_CORETYPE set, unless the environment pins it or MEDCOLOR_BLAS_CORE=keep
 if grep -qw avx512f /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
   # the own AVX-512 GEMM runs them: no restart, OpenBLAS's choice is left and said to be unused
@@ -61,10 +61,15 @@ if grep -qw avx512f /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
   [[ "$sys" == *"float32 GEMM (every convolution): medcolor's own AVX-512 kernels"* &&
      "$sys" == *"OpenBLAS kernels: Prescott (not used for GEMMs here)"* ]] ||
     { echo "FAIL cli_info: --system with the own GEMM and a weak OpenBLAS core: $sys"; fail=1; }
+  # without AVX-512 (MC_TEST_NO_AVX512=1 pretends so) the own AVX2 kernels run them
+  sys=$(env -u OPENBLAS_CORETYPE MC_TEST_NO_AVX512=1 MC_TEST_BLAS_CORE=Prescott "$BIN" info --system 2>&1)
+  [[ "$sys" == *"float32 GEMM (every convolution): medcolor's own AVX2 kernels"* &&
+     "$sys" == *"OpenBLAS kernels: Prescott (not used for GEMMs here)"* ]] ||
+    { echo "FAIL cli_info: --system with the own AVX2 GEMM: $sys"; fail=1; }
   sys=$(MC_CPU_GEMM=openblas "$BIN" info --system 2>&1)
   [[ "$sys" == *"float32 GEMM (every convolution): OpenBLAS"* ]] || { echo "FAIL cli_info: MC_CPU_GEMM=openblas: $sys"; fail=1; }
 fi
-export MC_TEST_NO_AVX512=1
+export MC_TEST_NO_AVX2=1
 sys=$(env -u OPENBLAS_CORETYPE MC_TEST_BLAS_CORE=Prescott "$BIN" info --system 2>&1); rc=$?
 case "$sys" in
   *"vector instructions: AVX-512"*) want="OpenBLAS kernels: SkylakeX (medcolor set OPENBLAS_CORETYPE=SkylakeX: OpenBLAS chose Prescott" ;;
@@ -77,7 +82,7 @@ sys=$(env -u OPENBLAS_CORETYPE MC_TEST_BLAS_CORE=Prescott MEDCOLOR_BLAS_CORE=kee
 sys=$(OPENBLAS_CORETYPE=Prescott "$BIN" info --system 2>&1)
 [[ "$sys" == *"OpenBLAS kernels: Prescott (OPENBLAS_CORETYPE=Prescott from the environment)"* ]] ||
   { echo "FAIL cli_info: a pinned core is kept: $sys"; fail=1; }
-unset MC_TEST_NO_AVX512
+unset MC_TEST_NO_AVX2
 # MC_CPU_GEMM takes own or openblas; anything else is refused by every command that builds a network
 msg=$(MC_CPU_GEMM=fast "$BIN" info cfg/resnet18.cfg 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$msg" == *"MC_CPU_GEMM: not 'own' or 'openblas' (it is 'fast')"* ]] ||

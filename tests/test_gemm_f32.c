@@ -1,6 +1,6 @@
 /* test_gemm_f32.c — the CPU backend's own float32 GEMM (cpu/gemm_f32.c; docs/performance.md).
  *
- * Checked here:
+ * Checked here, for each instruction set the CPU has (the AVX-512 kernels, the AVX2 ones):
  * - every transpose pair, shapes with partial micro-tiles (m not a multiple of 8, n not of 48;
  *   both micro-tile shapes: 8 x 48, and 4 x 64 where n is a multiple of 64 but not of 48, and
  *   every narrower instance the last strip takes (8 x 16, 8 x 32; 4 x 16 .. 4 x 48: n mod 48 or
@@ -12,9 +12,13 @@
  *   the product is cut, so a product computed in pieces (rows, columns, at any offset) is bitwise
  *   the product computed whole;
  * - NaN and inf propagate; k = 0 gives beta C;
- * - MC_TEST_NO_AVX512=1 makes it unavailable, and the CPU backend then uses OpenBLAS's sgemm: the
- *   backend's GEMM is bitwise this function's with it, and within rounding of it without.
- * On a CPU without AVX-512 the kernel cannot run: that part reports itself skipped.
+ * - the AVX2 and AVX-512 kernels give the same bits on every shape, transpose pair, alpha and beta
+ *   (memcmp): what a run computes does not depend on which of the two the CPU has;
+ * - the backend's choice: the AVX-512 kernels where the CPU has them, the AVX2 ones with
+ *   MC_TEST_NO_AVX512=1 (bitwise the same), OpenBLAS's sgemm with MC_TEST_NO_AVX2=1 (within
+ *   rounding); MC_CPU_GEMM's values and refusals.
+ * On a CPU without AVX2 and FMA no kernel can run: the test reports itself skipped; without
+ * AVX-512, the AVX2 part runs and the AVX-512 part and the comparison report themselves skipped.
  *
  * Tolerance: each k block of at most KC = 256 products is one chain of fused multiply-adds, and
  * the blocks are added in order, so the rounding error is at most about (KC + k/KC + 2) u of the
@@ -35,12 +39,13 @@
 #define fill_random gemm_case_fill
 
 static double max_excess; /* the largest |err| / bound seen (printed) */
+static int level;         /* the kernels under test: MC_F32_AVX512 or MC_F32_AVX2 */
 
 /* C = alpha op(A) op(B) + beta C0 against double, element by element within the bound */
 static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float beta, mc_rng *r) {
     gemm_case g;
     gemm_case_make(&g, ta, tb, m, n, k, beta, r);
-    int rc = mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c, g.ldc);
+    int rc = mc_cpu_f32_gemm(level, ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c, g.ldc);
     CHECK(rc == MC_OK, "gemm rc %d", rc);
     int bad = 0;
     const double nblocks = (k + KC - 1) / KC;
@@ -79,7 +84,7 @@ static void check_pieces(int ta, int tb, int m, int n, int k, float beta, mc_rng
     fill_random(b, (size_t)k * n, r);
     fill_random(c0, (size_t)m * n, r);
     memcpy(whole, c0, sizeof(float) * (size_t)m * n);
-    REQUIRE(mc_cpu_f32_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, whole, n) == MC_OK, "gemm");
+    REQUIRE(mc_cpu_f32_gemm(level, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, whole, n) == MC_OK, "gemm");
     static const int cuts[] = {1, 7, 8, 13, 48, 50, 97};
     for (int by_rows = 0; by_rows < 2; by_rows++) {
         memcpy(part, c0, sizeof(float) * (size_t)m * n);
@@ -88,10 +93,10 @@ static void check_pieces(int ta, int tb, int m, int n, int k, float beta, mc_rng
         for (int ci = 0; at < len; ci = (ci + 1) % 7) {
             const int w = len - at < cuts[ci] ? len - at : cuts[ci];
             if (by_rows)
-                mc_cpu_f32_gemm(ta, tb, w, n, k, 1.0f, a + (ta ? (size_t)at : (size_t)at * lda), lda, b, ldb, beta,
+                mc_cpu_f32_gemm(level, ta, tb, w, n, k, 1.0f, a + (ta ? (size_t)at : (size_t)at * lda), lda, b, ldb, beta,
                                 part + (size_t)at * n, n);
             else
-                mc_cpu_f32_gemm(ta, tb, m, w, k, 1.0f, a, lda, b + (tb ? (size_t)at * ldb : (size_t)at), ldb, beta,
+                mc_cpu_f32_gemm(level, ta, tb, m, w, k, 1.0f, a, lda, b + (tb ? (size_t)at * ldb : (size_t)at), ldb, beta,
                                 part + at, n);
             at += w;
         }
@@ -102,7 +107,30 @@ static void check_pieces(int ta, int tb, int m, int n, int k, float beta, mc_rng
     free(a), free(b), free(c0), free(whole), free(part);
 }
 
-/* the backend's GEMM with and without MC_TEST_NO_AVX512 */
+/* the same case at both levels: bitwise the same C (also where beta is 0 over NaN) */
+static void check_levels(int ta, int tb, int m, int n, int k, float alpha, float beta, mc_rng *r) {
+    gemm_case g;
+    gemm_case_make(&g, ta, tb, m, n, k, beta, r);
+    const size_t nc = (size_t)m * g.ldc;
+    float *c2 = malloc(sizeof(float) * nc);
+    REQUIRE(c2, "alloc");
+    memcpy(c2, g.c0, sizeof(float) * nc);
+    REQUIRE(mc_cpu_f32_gemm(MC_F32_AVX512, ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c, g.ldc) == MC_OK,
+            "gemm");
+    REQUIRE(mc_cpu_f32_gemm(MC_F32_AVX2, ta, tb, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, c2, g.ldc) == MC_OK,
+            "gemm");
+    size_t differ = 0, first = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (memcmp(g.c + i, c2 + i, sizeof(float)) && !differ++) first = i;
+    CHECK(!differ, "gemm ta=%d tb=%d %dx%dx%d alpha %g beta %g: AVX2 and AVX-512 differ in %zu elements (first C[%zu][%zu]: %.9g vs %.9g)",
+          ta, tb, m, n, k, (double)alpha, (double)beta, differ, first / g.ldc, first % g.ldc, (double)g.c[first],
+          (double)c2[first]);
+    free(c2);
+    gemm_case_free(&g);
+}
+
+/* the backend's GEMM: the CPU's own kernels, the AVX2 ones under MC_TEST_NO_AVX512, OpenBLAS's
+ * under MC_TEST_NO_AVX2 or MC_CPU_GEMM=openblas */
 static void check_backend_choice(mc_rng *r) {
     const int m = 70, n = 300, k = 530;
     float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
@@ -111,24 +139,42 @@ static void check_backend_choice(mc_rng *r) {
     REQUIRE(a && b && own && be_c && blas, "alloc");
     fill_random(a, (size_t)m * k, r);
     fill_random(b, (size_t)k * n, r);
-    REQUIRE(mc_cpu_f32_gemm(0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, own, n) == MC_OK, "gemm");
+    REQUIRE(mc_cpu_f32_gemm(level, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, own, n) == MC_OK, "gemm");
     mc_backend *be = NULL;
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    CHECK(((mc_cpu *)be->ctx)->own_gemm == mc_cpu_f32_level(), "the backend's GEMM level %d, the CPU's %d",
+          ((mc_cpu *)be->ctx)->own_gemm, mc_cpu_f32_level());
     REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, be_c, n));
     be->destroy(be);
     CHECK(!memcmp(own, be_c, sizeof(float) * (size_t)m * n), "the backend's GEMM is not the own GEMM on this CPU");
-    setenv("MC_TEST_NO_AVX512", "1", 1);
-    CHECK(!mc_cpu_f32_available(), "MC_TEST_NO_AVX512=1: still available");
+    if (mc_cpu_avx512_available()) { /* pretending no AVX-512: the AVX2 kernels, the same bits */
+        setenv("MC_TEST_NO_AVX512", "1", 1);
+        CHECK(!mc_cpu_avx512_available() && mc_cpu_f32_level() == MC_F32_AVX2, "MC_TEST_NO_AVX512=1: level %d",
+              mc_cpu_f32_level());
+        REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+        CHECK(((mc_cpu *)be->ctx)->own_gemm == MC_F32_AVX2 && !((mc_cpu *)be->ctx)->avx512,
+              "MC_TEST_NO_AVX512=1: the backend's GEMM level %d, AVX-512 rows %d", ((mc_cpu *)be->ctx)->own_gemm,
+              ((mc_cpu *)be->ctx)->avx512);
+        memset(be_c, 0, sizeof(float) * (size_t)m * n);
+        REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, be_c, n));
+        be->destroy(be);
+        unsetenv("MC_TEST_NO_AVX512");
+        CHECK(!memcmp(own, be_c, sizeof(float) * (size_t)m * n), "MC_TEST_NO_AVX512=1: not the AVX-512 GEMM's bits");
+    }
+    setenv("MC_TEST_NO_AVX2", "1", 1);
+    CHECK(mc_cpu_f32_level() == 0 && !mc_cpu_avx512_available(), "MC_TEST_NO_AVX2=1: still level %d",
+          mc_cpu_f32_level());
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    CHECK(((mc_cpu *)be->ctx)->own_gemm == 0, "MC_TEST_NO_AVX2=1: the backend kept its own GEMM");
     REQUIRE_OK(be->gemm(be, 0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, blas, n));
     be->destroy(be);
-    /* MC_CPU_GEMM=own insists: refused without AVX-512; an unknown value is refused */
+    /* MC_CPU_GEMM=own insists: refused without AVX2; an unknown value is refused */
     setenv("MC_CPU_GEMM", "own", 1);
     be = NULL;
     CHECK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 1}) == MC_EARG && !be &&
-              strstr(mc_errmsg(), "MC_CPU_GEMM=own: this CPU has no AVX-512"),
-          "MC_CPU_GEMM=own without AVX-512: '%s'", mc_errmsg());
-    unsetenv("MC_TEST_NO_AVX512");
+              strstr(mc_errmsg(), "MC_CPU_GEMM=own: this CPU has no AVX2 with FMA"),
+          "MC_CPU_GEMM=own without AVX2: '%s'", mc_errmsg());
+    unsetenv("MC_TEST_NO_AVX2");
     setenv("MC_CPU_GEMM", "fastest", 1);
     CHECK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 1}) == MC_EARG && !be &&
               strstr(mc_errmsg(), "not 'own' or 'openblas' (it is 'fastest')"),
@@ -157,55 +203,82 @@ static void check_backend_choice(mc_rng *r) {
         }
     CHECK(differ > 0, "OpenBLAS's path gave the own GEMM's bits exactly: was it taken?");
     CHECK(worst < 2 * (KC + 4) * U32, "own vs OpenBLAS: %.3g of the sum of |terms|", worst);
-    printf("own GEMM vs OpenBLAS (MC_TEST_NO_AVX512=1): %d of %d elements differ, worst %.2g of sum |terms|\n", differ,
+    printf("own GEMM vs OpenBLAS (MC_TEST_NO_AVX2=1): %d of %d elements differ, worst %.2g of sum |terms|\n", differ,
            m * n, worst);
     free(a), free(b), free(own), free(be_c), free(blas);
 }
 
+static const int shapes[][3] = {{1, 1, 1},      {1, 1, 2},     {3, 5, 7},       {8, 48, 16},  {9, 49, 17},
+                                {7, 47, 1},     {16, 96, 64},  {17, 100, 3},    {64, 512, 576}, {37, 45, 301},
+                                {2, 600, 9},    {130, 70, 1153}, {8, 16, 256},  {8, 16, 257}, {129, 1537, 20},
+                                {33, 5, 700},   {64, 64, 300}, {128, 128, 513}, {7, 64, 9},   {61, 128, 33},
+                                {5, 250, 17},   {6, 16, 8},    {13, 23, 70},    {121, 33, 64}, {12, 8, 65}};
+#define NSHAPES (sizeof shapes / sizeof shapes[0])
+
+/* every shape, transpose pair and (alpha, beta) at the current level against double; products in
+ * pieces; NaN, inf and k = 0 */
+static void suite(const char *name, mc_rng *r) {
+    max_excess = 0;
+    for (size_t s = 0; s < NSHAPES; s++)
+        for (int t = 0; t < 4; t++) {
+            const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 0.0f, r);
+            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 1.0f, r);
+            check_gemm(t >> 1, t & 1, m, n, k, 0.5f, -2.0f, r);
+        }
+    printf("float32 gemm, %s kernels: worst error / bound %.3f over %zu shapes x 4 transposes x 3 (alpha, beta)\n",
+           name, max_excess, NSHAPES);
+    for (int t = 0; t < 4; t++) {
+        check_pieces(t >> 1, t & 1, 100, 230, 600, 0.0f, r);
+        check_pieces(t >> 1, t & 1, 61, 97, 300, 1.0f, r);
+        /* whole, these take the 4 x 64 micro-tiles (AVX-512); most pieces the 8 x 48 ones */
+        check_pieces(t >> 1, t & 1, 64, 128, 300, 0.0f, r);
+        check_pieces(t >> 1, t & 1, 30, 64, 257, 1.0f, r);
+        /* k <= 64: B's whole strips read in place (tb = 0), partial ones packed */
+        check_pieces(t >> 1, t & 1, 40, 230, 64, 0.0f, r);
+        check_pieces(t >> 1, t & 1, 17, 101, 9, 1.0f, r);
+    }
+    /* NaN and inf propagate; k = 0 is beta C */
+    float a[4] = {1, NAN, 2, 3}, b[4] = {1, 1, 1, 1}, c[4];
+    mc_cpu_f32_gemm(level, 0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    CHECK(isnan(c[0]) && isnan(c[1]) && c[2] == 5.0f && c[3] == 5.0f, "%s: NaN row: %g %g %g %g", name, (double)c[0],
+          (double)c[1], (double)c[2], (double)c[3]);
+    a[1] = INFINITY;
+    mc_cpu_f32_gemm(level, 0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    CHECK(isinf(c[0]) && c[0] > 0 && c[2] == 5.0f, "%s: inf row: %g %g", name, (double)c[0], (double)c[2]);
+    c[0] = 3.0f, c[1] = NAN, c[2] = c[3] = 1.0f;
+    mc_cpu_f32_gemm(level, 0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.5f, c, 2);
+    mc_cpu_f32_gemm(level, 0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.0f, c + 1, 2);
+    CHECK(c[0] == 1.5f && c[1] == 0.0f, "%s: k = 0: %g %g (want 1.5 0)", name, (double)c[0], (double)c[1]);
+}
+
 int main(void) {
-    if (!mc_cpu_f32_available()) {
+    const int have = mc_cpu_f32_level();
+    if (!have) {
         /* still: the backend works without it (OpenBLAS) — the rest of the suite runs that way */
-        mc_test_skip("test_gemm_f32", "this CPU has no AVX-512 (F, VL): the own float32 GEMM is not used here");
+        mc_test_skip("test_gemm_f32", "this CPU has no AVX2 with FMA: the own float32 GEMM is not used here");
         return mc_test_done("test_gemm_f32");
     }
     mc_rng r;
     mc_rng_seed(&r, 18);
-    static const int shapes[][3] = {{1, 1, 1},     {1, 1, 2},      {3, 5, 7},     {8, 48, 16},   {9, 49, 17},
-                                    {7, 47, 1},    {16, 96, 64},   {17, 100, 3},  {64, 512, 576}, {37, 45, 301},
-                                    {2, 600, 9},   {130, 70, 1153}, {8, 16, 256}, {8, 16, 257},  {129, 1537, 20},
-                                    {33, 5, 700},  {64, 64, 300},  {128, 128, 513}, {7, 64, 9},  {61, 128, 33},
-                                    {5, 250, 17}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int t = 0; t < 4; t++) {
-            const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 0.0f, &r);
-            check_gemm(t >> 1, t & 1, m, n, k, 1.0f, 1.0f, &r);
-            check_gemm(t >> 1, t & 1, m, n, k, 0.5f, -2.0f, &r);
-        }
-    printf("float32 gemm: worst error / bound %.3f over %zu shapes x 4 transposes x 3 (alpha, beta)\n", max_excess,
-           sizeof shapes / sizeof shapes[0]);
-    for (int t = 0; t < 4; t++) {
-        check_pieces(t >> 1, t & 1, 100, 230, 600, 0.0f, &r);
-        check_pieces(t >> 1, t & 1, 61, 97, 300, 1.0f, &r);
-        /* whole, these take the 4 x 64 micro-tiles; most pieces the 8 x 48 ones */
-        check_pieces(t >> 1, t & 1, 64, 128, 300, 0.0f, &r);
-        check_pieces(t >> 1, t & 1, 30, 64, 257, 1.0f, &r);
-        /* k <= 64: B's whole strips read in place (tb = 0), partial ones packed */
-        check_pieces(t >> 1, t & 1, 40, 230, 64, 0.0f, &r);
-        check_pieces(t >> 1, t & 1, 17, 101, 9, 1.0f, &r);
+    level = MC_F32_AVX2;
+    suite("AVX2", &r);
+    if (have == MC_F32_AVX512) {
+        level = MC_F32_AVX512;
+        suite("AVX-512", &r);
+        int cases = 0;
+        for (size_t s = 0; s < NSHAPES; s++)
+            for (int t = 0; t < 4; t++, cases += 3) {
+                const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                check_levels(t >> 1, t & 1, m, n, k, 1.0f, 0.0f, &r);
+                check_levels(t >> 1, t & 1, m, n, k, 1.0f, 1.0f, &r);
+                check_levels(t >> 1, t & 1, m, n, k, 0.5f, -2.0f, &r);
+            }
+        printf("AVX2 and AVX-512 kernels: %d cases compared bitwise\n", cases);
+    } else {
+        mc_test_skip("test_gemm_f32: AVX-512", "this CPU has no AVX-512 (F, VL): its kernels, and the comparison "
+                                               "with the AVX2 ones, cannot run here");
     }
-    /* NaN and inf propagate; k = 0 is beta C */
-    float a[4] = {1, NAN, 2, 3}, b[4] = {1, 1, 1, 1}, c[4];
-    mc_cpu_f32_gemm(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
-    CHECK(isnan(c[0]) && isnan(c[1]) && c[2] == 5.0f && c[3] == 5.0f, "NaN row: %g %g %g %g", (double)c[0], (double)c[1], (double)c[2],
-          (double)c[3]);
-    a[1] = INFINITY;
-    mc_cpu_f32_gemm(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
-    CHECK(isinf(c[0]) && c[0] > 0 && c[2] == 5.0f, "inf row: %g %g", (double)c[0], (double)c[2]);
-    c[0] = 3.0f, c[1] = NAN, c[2] = c[3] = 1.0f;
-    mc_cpu_f32_gemm(0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.5f, c, 2);
-    mc_cpu_f32_gemm(0, 0, 1, 1, 0, 1.0f, a, 2, b, 2, 0.0f, c + 1, 2);
-    CHECK(c[0] == 1.5f && c[1] == 0.0f, "k = 0: %g %g (want 1.5 0)", (double)c[0], (double)c[1]);
     check_backend_choice(&r);
     return mc_test_done("test_gemm_f32");
 }

@@ -1,7 +1,9 @@
-/* test_threads.c — results do not depend on the number of threads (issue 12): a small network
- * trained through the library's experiment runner (two stages, color then all) on generated
- * data ends with byte-identical weight files
+/* test_threads.c — results do not depend on the number of threads (issue 12) or on the CPU's
+ * vector instructions (issue 18): a small network trained through the library's experiment runner
+ * (two stages, color then all) on generated data ends with byte-identical weight files
  *   - uninterrupted, with 1 and 3 threads;
+ *   - on an AVX-512 CPU, also as on a CPU without it (MC_TEST_NO_AVX512=1: the AVX2 GEMM kernels,
+ *     the portable row transforms), uninterrupted and stopped there, resumed with AVX-512;
  *   - stopped resumably (stop_after) and resumed with another thread count: 2 -> 3 -> 1
  *     (stopped twice in the first stage), 1 -> 3 and 3 -> 2 (stopped in the second stage);
  * and the checkpoint records the backend and the thread count it was written with.
@@ -14,7 +16,9 @@
  * connected layer and the loss.
  */
 #include <omp.h>
+#include <stdlib.h>
 #include <unistd.h>
+#include "cpu/conv.h"
 #include "test.h"
 
 static const char *NET =
@@ -172,6 +176,21 @@ int main(void) {
         run("refall", 0, 0, 0);
         snprintf(how, sizeof how, "uninterrupted, all %d cores", omp_get_num_procs());
         same_as_reference("refall", how);
+    }
+
+    /* the vector instructions: the AVX2 kernels give the AVX-512 ones' bits (cpu/gemm_f32.h) */
+    if (mc_cpu_f32_level() == MC_F32_AVX512) {
+        setenv("MC_TEST_NO_AVX512", "1", 1);
+        CHECK(mc_cpu_f32_level() == MC_F32_AVX2, "MC_TEST_NO_AVX512=1: level %d", mc_cpu_f32_level());
+        run("avx2", 2, 0, 0);
+        same_as_reference("avx2", "uninterrupted, 2 threads, without AVX-512 (AVX2)");
+        run("e", 2, 0, 12);
+        CHECK(!stage_done("e", "1-color"), "e: stopped in the first stage");
+        unsetenv("MC_TEST_NO_AVX512");
+        run("e", 1, 1, 0);
+        same_as_reference("e", "AVX2, 2 threads, stopped, resumed with AVX-512, 1");
+    } else {
+        mc_test_skip("test_threads: AVX2 against AVX-512", "this CPU has no AVX-512 to compare with");
     }
 
     /* 2 -> 3 -> 1 threads, stopped twice in the first stage (at iterations 10 and 15) */

@@ -9,7 +9,7 @@
 
 /* OpenBLAS chose kernels below what this CPU can run (mc_blas_core_check): restart once with
  * OPENBLAS_CORETYPE set, unless the environment already sets it (a choice, e.g. a cluster's pin)
- * or MEDCOLOR_BLAS_CORE=keep, or OpenBLAS runs no GEMM here (the own AVX-512 GEMM does them:
+ * or MEDCOLOR_BLAS_CORE=keep, or OpenBLAS runs no GEMM here (the own GEMM does them:
  * mc_cpu_gemm_own). `medcolor info` says what was chosen and why. */
 void mc_cli_blas_core(char **argv) {
     const char *keep = getenv("MEDCOLOR_BLAS_CORE");

@@ -43,7 +43,7 @@ int mc_cli_info(int argc, char **argv) {
         printf("bf16 mode (--precision bf16): %s\n",
                mc_cpu_has_bf16() ? "available (AVX512-BF16)" : "not available (this CPU lacks AVX512-BF16)");
         const char *gemm = mc_cpu_gemm_name();
-        const int own = mc_cpu_gemm_own() == 1;
+        const int own = mc_cpu_gemm_own() > 0;
         printf("float32 GEMM (every convolution): %s%s\n", gemm,
                own ? " (MC_CPU_GEMM=openblas for OpenBLAS's)" : "");
         if (own)

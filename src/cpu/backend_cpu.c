@@ -1113,7 +1113,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
             return mc_err(MC_EARG, "%s (it is '%s')", why, e ? e : "");
         }
     }
-    cpu->avx512 = mc_cpu_f32_available();
+    cpu->avx512 = mc_cpu_avx512_available();
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

@@ -152,7 +152,7 @@ static void scale_out(float *y, size_t n, float beta) {
 }
 
 /* single-threaded GEMM (the caller's thread): in bf16 mode the bf16 GEMM (cpu/gemm_bf16.c), else
- * the own float32 GEMM on AVX-512 CPUs (cpu/gemm_f32.c) or OpenBLAS's sgemm; a failure to get
+ * the own float32 GEMM on AVX2 and AVX-512 CPUs (cpu/gemm_f32.c) or OpenBLAS's sgemm; a failure to get
  * packing scratch is recorded in cpu->gemm_fail and reported by the backend after the operation */
 void mc_cpu_gemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc) {
@@ -163,7 +163,7 @@ void mc_cpu_gemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float 
     }
     if (cpu->bf16 || cpu->own_gemm) {
         int r = cpu->bf16 ? mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-                          : mc_cpu_f32_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                          : mc_cpu_f32_gemm(cpu->own_gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         if (r != MC_OK) __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
         return;
     }

@@ -50,8 +50,9 @@ typedef struct mc_cpu {
     int winograd;       /* 0: off; 2: Winograd F(2x2, 3x3), 4: F(4x4, 3x3) for the 3x3 stride-1
                            convolutions that qualify */
     int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
-    int own_gemm;       /* 1: float32 GEMMs are mc_cpu_f32_gemm (AVX-512 CPUs), 0: OpenBLAS's */
-    int avx512;         /* 1: the AVX-512 row kernels beside the own GEMM (mc_cpu_f32_available):
+    int own_gemm;       /* float32 GEMMs: mc_cpu_f32_gemm at this level (MC_F32_AVX512 or
+                           MC_F32_AVX2), or 0: OpenBLAS's */
+    int avx512;         /* 1: the AVX-512 row kernels beside the own GEMM (mc_cpu_avx512_available):
                            F(2x2, 3x3)'s transforms (cpu/winograd_avx512.c), the stride-2 rows of
                            im2col, col2im and max pooling (cpu/strided_avx512.c), the bias
                            gradient's sums (cpu/sums_avx512.c); each the same bits as the portable
@@ -122,20 +123,27 @@ int mc_cpu_bf16_available(void);
 int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                      int ldb, float beta, float *c, int ldc);
 
-/* The own float32 GEMM (cpu/gemm_f32.c): mc_cpu_f32_available: 1 when the CPU has AVX-512 (F, VL)
- * with AVX2 and FMA (the environment variable MC_TEST_NO_AVX512=1 pretends it has not).
- * mc_cpu_f32_gemm: the single-threaded row-major C = alpha op(A) op(B) + beta C, k summed in
- * blocks fixed by k alone (so each element's value does not depend on m, n or how a product is
- * cut); MC_ENOMEM (no message: it runs on worker threads) when its packing scratch cannot be
- * had, MC_EUNSUP where not compiled in. */
-int mc_cpu_f32_available(void);
-/* Whether the backend's float32 GEMMs are the own (1) or OpenBLAS's (0): the own where the CPU
- * has it, unless the environment variable MC_CPU_GEMM=openblas asks for OpenBLAS's (for
- * comparisons); MC_CPU_GEMM=own insists on the own. -1 with *why set for any other value, or
- * for `own` on a CPU without AVX-512. */
+/* The own float32 GEMM (cpu/gemm_f32.c, kernels in gemm_f32_avx512.c and gemm_f32_avx2.c).
+ * mc_cpu_f32_level: the instruction set its kernels can use here: MC_F32_AVX512 (AVX-512 F and VL
+ * with AVX2 and FMA), MC_F32_AVX2 (AVX2 with FMA) or 0 (neither: OpenBLAS does the work); the
+ * environment variables MC_TEST_NO_AVX512=1 and MC_TEST_NO_AVX2=1 pretend the CPU lacks them.
+ * mc_cpu_avx512_available: the level is MC_F32_AVX512 (also what the AVX-512 row kernels beside
+ * it need: cpu->avx512).
+ * mc_cpu_f32_gemm: the single-threaded row-major C = alpha op(A) op(B) + beta C with the kernels
+ * of `level`, k summed in blocks fixed by k alone (so each element's value does not depend on m,
+ * n or how a product is cut), and the same bits at either level; MC_ENOMEM (no message: it runs
+ * on worker threads) when its packing scratch cannot be had, MC_EUNSUP for a level not compiled
+ * in (the CPU's level is the caller's business). */
+enum { MC_F32_AVX2 = 1, MC_F32_AVX512 = 2 };
+int mc_cpu_f32_level(void);
+int mc_cpu_avx512_available(void);
+/* The level of the backend's float32 GEMMs: the own at mc_cpu_f32_level() where the CPU has one,
+ * 0 for OpenBLAS's where it has not or where the environment variable MC_CPU_GEMM=openblas asks
+ * for it (for comparisons); MC_CPU_GEMM=own insists on the own. -1 with *why set for any other
+ * value, or for `own` on a CPU without AVX2 and FMA. */
 int mc_cpu_own_gemm(const char **why);
-int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                    int ldb, float beta, float *c, int ldc);
+int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
@@ -157,7 +165,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                            float beta, float *dw);
 
 /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c), bitwise those of winograd.c's
- * input_row, output_row and grad_row; only where mc_cpu_f32_available(). in_row:
+ * input_row, output_row and grad_row; only where mc_cpu_avx512_available(). in_row:
  * V[xi][q] (xi = 0..15, ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w
  * plane padded by pad; out_row: A^T m A of those tiles into output plane yk (oh x ow), blended
  * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane; filter:
@@ -169,7 +177,7 @@ void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
 
 /* Stride-2 rows in AVX-512 (cpu/strided_avx512.c), bitwise the portable loops of cpu/conv.c and
- * cpu/backend_cpu.c; only where mc_cpu_f32_available(). gather2: dst[q] = src[2q]; scatter2_add:
+ * cpu/backend_cpu.c; only where mc_cpu_avx512_available(). gather2: dst[q] = src[2q]; scatter2_add:
  * dst[2q] += s[q]; max2: acc[q] = (v > acc[q] || isnan(v)) ? v : acc[q] with v = src[2q]; each for
  * q < n (nothing outside src/dst[0 .. 2n - 2] read, no odd element written). maxpool3s2_bwd:
  * the backward of cnt <= 16 neighbouring 3x3 stride-2 max-pooling windows wholly inside the
@@ -178,7 +186,7 @@ void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* f
  * element at its first maximum m16[l] in scan order (the last NaN when m16[l] is NaN). */
 /* The sum of hw floats as cpu_bias_bwd's portable loop sums them (eight double partial sums,
  * element j into sum j mod 8, added pairwise), in AVX-512 (cpu/sums_avx512.c); bitwise that loop's
- * result; only where mc_cpu_f32_available(). */
+ * result; only where mc_cpu_avx512_available(). */
 double mc_cpu_plane_sum8_512(const float *p, int hw);
 
 void mc_cpu_gather2_512(const float *src, int n, float *dst);

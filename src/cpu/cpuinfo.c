@@ -55,7 +55,10 @@ int mc_cpu_gemm_own(void) {
 const char *mc_cpu_gemm_name(void) {
     const char *why;
     int own = mc_cpu_own_gemm(&why);
-    return own > 0 ? "medcolor's own AVX-512 kernels" : own == 0 ? "OpenBLAS" : why;
+    return own == MC_F32_AVX512 ? "medcolor's own AVX-512 kernels"
+           : own == MC_F32_AVX2 ? "medcolor's own AVX2 kernels"
+           : own == 0           ? "OpenBLAS"
+                                : why;
 }
 
 int mc_blas_core_check(const char **chosen, const char **better) {

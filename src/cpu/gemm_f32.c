@@ -4,7 +4,7 @@
  * which some cluster images pin to Haswell for old OpenBLAS bugs), not from its feature flags. On
  * an AVX-512 CPU whose OpenBLAS runs its AVX2 kernels, the float32 GEMM peak is half the machine's
  * (2 cores of an AMD EPYC here: 107 GFLOP/s per thread with the Haswell kernels, 205 with
- * SkylakeX's). This GEMM is chosen from CPUID at run time (mc_cpu_f32_available), so a pinned
+ * SkylakeX's). This GEMM is chosen from CPUID at run time (mc_cpu_avx512_available), so a pinned
  * or misdetected OpenBLAS no longer halves every convolution; OpenBLAS stays the path on CPUs
  * without AVX-512 (its Haswell kernels are already at the AVX2 peak there) and on request
  * (MC_CPU_GEMM=openblas, for comparisons).
@@ -34,20 +34,26 @@
 #include <string.h>
 #include "core/core.h"
 #include "cpu/conv.h"
-#include "cpu/avx512.h"
+#include "cpu/gemm_f32.h"
 
-int mc_cpu_f32_available(void) {
-    /* tests: pretend the CPU lacks AVX-512 (the OpenBLAS path is then what runs) */
-    const char *t = getenv("MC_TEST_NO_AVX512");
-    if (t && *t && *t != '0') return 0;
+int mc_cpu_f32_level(void) {
 #if MC_AVX512
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int level = 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = MC_F32_AVX2;
+    if (level && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) level = MC_F32_AVX512;
+    /* tests: pretend the CPU lacks AVX-512 (the AVX2 kernels then run), or AVX2 too (OpenBLAS) */
+    const char *t = getenv("MC_TEST_NO_AVX512");
+    if (t && *t && *t != '0' && level > MC_F32_AVX2) level = MC_F32_AVX2;
+    t = getenv("MC_TEST_NO_AVX2");
+    if (t && *t && *t != '0') level = 0;
+    return level;
 #else
     return 0;
 #endif
 }
+
+int mc_cpu_avx512_available(void) { return mc_cpu_f32_level() == MC_F32_AVX512; }
 
 int mc_cpu_own_gemm(const char **why) {
     const char *e = getenv("MC_CPU_GEMM");
@@ -57,39 +63,22 @@ int mc_cpu_own_gemm(const char **why) {
         return -1;
     }
     if (e && !strcmp(e, "openblas")) return 0;
-    if (!mc_cpu_f32_available()) {
-        if (e && !strcmp(e, "own")) {
-            *why = "MC_CPU_GEMM=own: this CPU has no AVX-512 (F, VL)";
-            return -1;
-        }
-        return 0;
+    const int level = mc_cpu_f32_level();
+    if (!level && e && !strcmp(e, "own")) {
+        *why = "MC_CPU_GEMM=own: this CPU has no AVX2 with FMA";
+        return -1;
     }
-    return 1;
+    return level;
 }
 
 #if MC_AVX512
-/* Two micro-kernel shapes, chosen per call by how much of the last strip and panel they would
- * waste (mc_cpu_f32_gemm): 8 x 48 (24 accumulators, one broadcast per row and three loads of B
- * per step of k) for the wide products of the convolutions; 4 x 64 (16 accumulators, four loads
- * and four broadcasts) where n is a multiple of 64 but not of 48 — backward-filter's 64 x 64 and
- * 128 x 128 products (m = output channels, n = input channels), where a 48-wide strip would leave
- * two thirds of the last strip empty. Both sum each element in the same order, so the choice
- * never changes a bit (test_gemm_f32). */
-#define MR 8   /* rows of a micro-tile: one broadcast each */
-#define NR 48  /* columns: three 16-float vectors */
-#define MRW 4  /* the 4 x 64 shape */
-#define NRW 64
-#define KC 256 /* k per block */
-#define MC 128 /* rows of A per packed block (a multiple of MR and MRW) */
-#define NC 1536 /* columns of B per packed block (a multiple of NR and NRW) */
+#define KC 256 /* k per block: fixes how every element is summed (the same for every kernel) */
+#define NC 1536 /* columns of B per packed block (a multiple of every shape's strip width) */
 #define DIRECT_K 64 /* op(B) = B read in place up to this k (measured: no gain at 128, 256) */
 
-/* ---- 8x8 transpose: o[i] = (r0[i], r1[i], ..., r7[i]) -------------------------------------- */
-T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
-           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld),
-           r5 = _mm256_loadu_ps(src + 5 * ld), r6 = _mm256_loadu_ps(src + 6 * ld),
-           r7 = _mm256_loadu_ps(src + 7 * ld);
+/* ---- 8 x 8 transposes: o[i] = (r0[i], r1[i], ..., r7[i]) ------------------------------------- */
+T256 static inline void tr8_regs(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5, __m256 r6,
+                                 __m256 r7, __m256 o[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
            t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
            t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
@@ -97,18 +86,42 @@ T512 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd)
            u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee),
            u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
            u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+    o[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    o[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    o[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    o[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* ---- 4 rows x 8 columns into 8 groups of 4 (the 4-row panels): dst[4p + i] = src[i ld + p] -- */
-T512 static inline void tr4x8(const float *src, size_t ld, float *dst) {
+/* 8 rows x 8 columns of src into dst (dst[q ldd + i] = src[i ld + q]) */
+T256 static inline void tr8(const float *src, size_t ld, float *dst, size_t ldd) {
+    __m256 o[8];
+    tr8_regs(_mm256_loadu_ps(src), _mm256_loadu_ps(src + ld), _mm256_loadu_ps(src + 2 * ld),
+             _mm256_loadu_ps(src + 3 * ld), _mm256_loadu_ps(src + 4 * ld), _mm256_loadu_ps(src + 5 * ld),
+             _mm256_loadu_ps(src + 6 * ld), _mm256_loadu_ps(src + 7 * ld), o);
+    for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + q * ldd, o[q]);
+}
+
+/* mr rows (mr <= pr) x 8 columns into 8 groups of pr, rows past mr zero (the panels of 6 and
+ * 8 rows, and partial ones): dst[pr q + i] = src[i ld + q] */
+T256 static inline void trp8(const float *src, size_t ld, int mr, int pr, float *dst) {
+    __m256 r[8], o[8];
+    for (int i = 0; i < 8; i++) r[i] = i < mr ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
+    tr8_regs(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], o);
+    for (int q = 0; q < 8; q++)
+        if (pr == 8) {
+            _mm256_storeu_ps(dst + 8 * q, o[q]);
+        } else {
+            _mm_storeu_ps(dst + pr * q, _mm256_castps256_ps128(o[q]));
+            if (pr == 6) _mm_storel_pi((__m64 *)(dst + 6 * q + 4), _mm256_extractf128_ps(o[q], 1));
+        }
+}
+
+/* 4 rows x 8 columns into 8 groups of 4 (the 4-row panels): dst[4q + i] = src[i ld + q] */
+T256 static inline void tr4x8(const float *src, size_t ld, float *dst) {
     __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
            r3 = _mm256_loadu_ps(src + 3 * ld);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
@@ -121,29 +134,38 @@ T512 static inline void tr4x8(const float *src, size_t ld, float *dst) {
     _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
 }
 
-/* the lanes of a strip's vector v (columns 16v .. 16v+15) that lie in its first nr columns */
-static inline __mmask16 lanes(int nr, int v) { return first16(nr - 16 * v); }
+/* the first n of 8 lanes (n in 0 .. 8), as a maskload/maskstore mask */
+T256 static inline __m256i first8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
-/* ---- packing ------------------------------------------------------------------------------- */
-/* Panel of op(A) for the pr-row micro-tiles (pr = MR or MRW): rows [i0, i0+mr) (mr <= pr), k in
+/* ---- packing (AVX2: under both instruction sets' kernels) ---------------------------------- */
+/* Panel of op(A) for the pr-row micro-tiles (pr = 8, 6 or 4): rows [i0, i0+mr) (mr <= pr), k in
  * [p0, p0+kc), as out[p*pr + i]; rows past mr are zero. */
-T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc, int pr, float *out) {
+T256 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc, int pr, float *out) {
     if (ta) { /* op(A)[i][p] = a[p*lda + i]: pr consecutive floats per p */
-        const __mmask8 mk = (__mmask8)((1u << mr) - 1);
-        if (pr == MR)
-            for (int p = 0; p < kc; p++)
-                _mm256_storeu_ps(out + (size_t)p * MR, _mm256_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
+        const float *r = a + (size_t)p0 * lda + i0;
+        if (mr == pr && pr == 8)
+            for (int p = 0; p < kc; p++) _mm256_storeu_ps(out + (size_t)p * 8, _mm256_loadu_ps(r + (size_t)p * lda));
+        else if (mr == pr && pr == 4)
+            for (int p = 0; p < kc; p++) _mm_storeu_ps(out + (size_t)p * 4, _mm_loadu_ps(r + (size_t)p * lda));
         else
-            for (int p = 0; p < kc; p++)
-                _mm_storeu_ps(out + (size_t)p * MRW, _mm_maskz_loadu_ps(mk, a + (size_t)(p0 + p) * lda + i0));
+            for (int p = 0; p < kc; p++) {
+                float *o = out + (size_t)p * pr;
+                const float *s = r + (size_t)p * lda;
+                for (int i = 0; i < mr; i++) o[i] = s[i];
+                for (int i = mr; i < pr; i++) o[i] = 0.0f;
+            }
         return;
     }
     const float *r = a + (size_t)i0 * lda + p0; /* op(A)[i][p] = r[i*lda + p] */
     int p = 0;
-    if (mr == pr && pr == MR)
-        for (; p + 8 <= kc; p += 8) tr8(r + p, (size_t)lda, out + (size_t)p * MR, MR);
-    else if (mr == pr)
-        for (; p + 8 <= kc; p += 8) tr4x8(r + p, (size_t)lda, out + (size_t)p * MRW);
+    if (mr == pr && pr == 8)
+        for (; p + 8 <= kc; p += 8) tr8(r + p, (size_t)lda, out + (size_t)p * 8, 8);
+    else if (mr == pr && pr == 4)
+        for (; p + 8 <= kc; p += 8) tr4x8(r + p, (size_t)lda, out + (size_t)p * 4);
+    else
+        for (; p + 8 <= kc; p += 8) trp8(r + p, (size_t)lda, mr, pr, out + (size_t)p * pr);
     for (; p < kc; p++) {
         float *o = out + (size_t)p * pr;
         for (int i = 0; i < mr; i++) o[i] = r[(size_t)i * lda + p];
@@ -151,19 +173,17 @@ T512 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0,
     }
 }
 
-/* Strip of op(B) for the sw-column micro-tiles (sw = NR or NRW): columns [j0, j0+nr) (nr <= sw),
- * k in [p0, p0+kc), as out[p*sw + j]; columns past nr are zero. */
-T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, int sw, float *out) {
+/* Strip of op(B) for the sw-column micro-tiles (sw = 48, 64 or 16): columns [j0, j0+nr)
+ * (nr <= sw), k in [p0, p0+kc), as out[p*sw + j]; columns past nr are zero. */
+T256 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, int sw, float *out) {
     if (!tb) { /* op(B)[p][j] = b[p*ldb + j]: rows of the strip are contiguous */
-        const int nv = sw / 16;
-        const __mmask16 m0 = lanes(nr, 0), m1 = lanes(nr, 1), m2 = lanes(nr, 2), m3 = lanes(nr, 3);
+        const int nv = sw / 8;
+        __m256i mk[8];
+        for (int v = 0; v < nv; v++) mk[v] = first8(nr - 8 * v < 0 ? 0 : nr - 8 * v > 8 ? 8 : nr - 8 * v);
         for (int p = 0; p < kc; p++) {
             const float *r = b + (size_t)(p0 + p) * ldb + j0;
             float *o = out + (size_t)p * sw;
-            _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(m0, r));
-            _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(m1, r + 16));
-            _mm512_storeu_ps(o + 32, _mm512_maskz_loadu_ps(m2, r + 32));
-            if (nv == 4) _mm512_storeu_ps(o + 48, _mm512_maskz_loadu_ps(m3, r + 48));
+            for (int v = 0; v < nv; v++) _mm256_storeu_ps(o + 8 * v, _mm256_maskload_ps(r + 8 * v, mk[v]));
         }
         return;
     }
@@ -183,86 +203,18 @@ T512 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0,
     }
 }
 
-/* ---- the micro-kernels: an R x 16V block of C over one k block ------------------------------ */
-enum { STORE, BLEND, ADD }; /* C = alpha S; C = alpha S + beta C; C = C + alpha S */
-
-/* R and V are constants in each instance below (the loops unroll, acc stays in registers) */
-T512 static inline __attribute__((always_inline)) void kernel_rv(const int R, const int V, int kc,
-                                                                 const float *restrict ap,
-                                                                 const float *restrict bp, size_t ldbp, int mr,
-                                                                 int nr, int mode, float alpha, float beta,
-                                                                 float *c, int ldc) {
-    __m512 acc[MR][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) acc[i][v] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++) {
-        __m512 bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) bv[v] = _mm512_loadu_ps(bp + (size_t)p * ldbp + 16 * v);
-        const float *av = ap + (size_t)p * R;
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++) {
-            const __m512 x = _mm512_set1_ps(av[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < V; v++) acc[i][v] = _mm512_fmadd_ps(x, bv[v], acc[i][v]);
-        }
-    }
-    __mmask16 mk[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < V; v++) mk[v] = lanes(nr, v);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++) {
-        if (i >= mr) break;
-        float *ci = c + (size_t)i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) {
-            if (!mk[v]) break;
-            __m512 y;
-            if (mode == STORE)
-                y = _mm512_mul_ps(va, acc[i][v]);
-            else if (mode == BLEND)
-                y = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), _mm512_mul_ps(va, acc[i][v]));
-            else
-                y = _mm512_fmadd_ps(va, acc[i][v], _mm512_maskz_loadu_ps(mk[v], ci + 16 * v));
-            _mm512_mask_storeu_ps(ci + 16 * v, mk[v], y);
-        }
-    }
-}
-
-/* the instances: R rows by V vectors; a strip's last vectors that hold no column of C are not
- * computed (a last strip of n mod 48 <= 16 columns takes the 8 x 16 one, not 8 x 48) */
-#define KERNEL(R, V)                                                                                          \
-    T512 static void kernel_##R##x##V(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, \
-                                       int mr, int nr, int mode, float alpha, float beta, float *c, int ldc) {   \
-        kernel_rv(R, V, kc, ap, bp, ldbp, mr, nr, mode, alpha, beta, c, ldc);                                  \
-    }
-KERNEL(8, 1)
-KERNEL(8, 2)
-KERNEL(8, 3)
-KERNEL(4, 1)
-KERNEL(4, 2)
-KERNEL(4, 3)
-KERNEL(4, 4)
-#undef KERNEL
-
-typedef void (*kernel_fn)(int kc, const float *restrict ap, const float *restrict bp, size_t ldbp, int mr, int nr,
-                          int mode, float alpha, float beta, float *c, int ldc);
-/* [wide][vectors - 1] */
-static const kernel_fn kernels[2][4] = {{kernel_8x1, kernel_8x2, kernel_8x3, kernel_8x3},
-                                        {kernel_4x1, kernel_4x2, kernel_4x3, kernel_4x4}};
-
-/* the 4 x 64 shape where it computes at most 90 % of the padded products the 8 x 48 one would */
-static int use_wide(int m, int n) {
-    const long narrow = (long)((m + MR - 1) / MR * MR) * ((n + NR - 1) / NR * NR),
-               wide = (long)((m + MRW - 1) / MRW * MRW) * ((n + NRW - 1) / NRW * NRW);
+/* shape 1 (the second micro-tile) where it computes at most 90 % of the padded products shape 0
+ * would (never where the two are the same) */
+static int use_wide(const mc_f32_isa *isa, int m, int n) {
+    const long r0 = isa->rows[0], c0 = isa->cols[0], r1 = isa->rows[1], c1 = isa->cols[1];
+    const long narrow = (m + r0 - 1) / r0 * r0 * ((n + c0 - 1) / c0 * c0),
+               wide = (m + r1 - 1) / r1 * r1 * ((n + c1 - 1) / c1 * c1);
     return 10 * wide <= 9 * narrow;
 }
 
-int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                    int ldb, float beta, float *c, int ldc) {
+int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc) {
+    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
     if (m <= 0 || n <= 0) return MC_OK;
     if (k <= 0) { /* empty sum: C = beta C */
         for (int i = 0; i < m; i++)
@@ -272,7 +224,8 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
             }
         return MC_OK;
     }
-    const int wide = use_wide(m, n), pr = wide ? MRW : MR, sw = wide ? NRW : NR;
+    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    const int wide = use_wide(isa, m, n), pr = isa->rows[wide], sw = isa->cols[wide], MC = isa->mc;
     /* op(B) = B with k <= DIRECT_K: the kernel reads whole strips in place (a strip of at most
      * 64 rows, 12 KB, stays in L1 while the panels of A pass over it; packing would only copy
      * it: the Winograd forward's and backward-data's V, the 64-channel layers' k = 64, 8 % of
@@ -287,7 +240,7 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
         const int nc = n - jc < NC ? n - jc : NC;
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
-            const int mode = pc > 0 ? ADD : beta == 0.0f ? STORE : BLEND;
+            const int mode = pc > 0 ? MC_F32_ADD : beta == 0.0f ? MC_F32_STORE : MC_F32_BLEND;
             for (int js = 0; js < nc; js += sw)
                 if (!direct || nc - js < sw)
                     pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
@@ -297,14 +250,14 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
                     pack_a(ta, a, lda, ic + is, mcb - is < pr ? mcb - is : pr, pc, kc, pr, apk + (size_t)is * kc);
                 for (int js = 0; js < nc; js += sw) {
                     const int nr = nc - js < sw ? nc - js : sw;
+                    const mc_f32_kernel kern = isa->kernel[wide][(nr + isa->vw - 1) / isa->vw - 1];
+                    const int inplace = direct && nr == sw;
+                    const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : bpk + (size_t)js * kc;
+                    const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
                     for (int is = 0; is < mcb; is += pr) {
                         const int mr = mcb - is < pr ? mcb - is : pr;
-                        float *ct = c + (size_t)(ic + is) * ldc + jc + js;
-                        const int inplace = direct && nr == sw;
-                        const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : bpk + (size_t)js * kc;
-                        const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
-                        kernels[wide][(nr + 15) / 16 - 1](kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha,
-                                                          beta, ct, ldc);
+                        kern(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta,
+                             c + (size_t)(ic + is) * ldc + jc + js, ldc);
                     }
                 }
             }
@@ -313,10 +266,10 @@ int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const floa
     return MC_OK;
 }
 #else
-int mc_cpu_f32_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                    int ldb, float beta, float *c, int ldc) {
-    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb;
-    (void)beta, (void)c, (void)ldc;
+int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc) {
+    (void)level, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
+    (void)ldb, (void)beta, (void)c, (void)ldc;
     return MC_EUNSUP;
 }
 #endif

@@ -1,13 +1,16 @@
-/* cpu/gemm_f32.c — the CPU backend's own float32 GEMM for CPUs with AVX-512 (issue 18).
+/* cpu/gemm_f32.c — the CPU backend's own float32 GEMM (issue 18): the driver, the packing and the
+ * choice of kernels; the micro-kernels are cpu/gemm_f32_avx512.c's and cpu/gemm_f32_avx2.c's.
  *
  * Why: OpenBLAS picks its kernels from the CPU's family and model (or from OPENBLAS_CORETYPE,
  * which some cluster images pin to Haswell for old OpenBLAS bugs), not from its feature flags. On
  * an AVX-512 CPU whose OpenBLAS runs its AVX2 kernels, the float32 GEMM peak is half the machine's
  * (2 cores of an AMD EPYC here: 107 GFLOP/s per thread with the Haswell kernels, 205 with
- * SkylakeX's). This GEMM is chosen from CPUID at run time (mc_cpu_avx512_available), so a pinned
- * or misdetected OpenBLAS no longer halves every convolution; OpenBLAS stays the path on CPUs
- * without AVX-512 (its Haswell kernels are already at the AVX2 peak there) and on request
- * (MC_CPU_GEMM=openblas, for comparisons).
+ * SkylakeX's). This GEMM is chosen from CPUID at run time (mc_cpu_f32_level), so a pinned or
+ * misdetected OpenBLAS no longer halves every convolution. On CPUs with AVX2 and FMA but not
+ * AVX-512 its AVX2 kernels run (level with OpenBLAS's Haswell kernels in speed, ahead where B is
+ * read in place), and they give the AVX-512 kernels' bits: a run repeats to the bit on either
+ * kind of CPU. OpenBLAS stays the path on older CPUs and on request (MC_CPU_GEMM=openblas, for
+ * comparisons).
  *
  * What it computes: row-major C = alpha op(A) op(B) + beta C, with k cut into blocks of KC:
  *     S_b = sum over k in block b of op(A)[i][k] op(B)[k][j]   (one fused multiply-add chain in
@@ -21,10 +24,10 @@
  *
  * Blocking (the usual one of Goto's GEMM): B is packed in strips of NR columns (KC x NC per
  * block, in L2/L3), A in panels of MR rows (MC x KC, in L2); the micro-kernel keeps an MR x NR
- * block of C in 24 of the 32 vector registers and streams one strip and one panel. Packing
- * transposes with 8x8 in-register transposes where the operand's layout needs it (op(A) = A,
- * op(B) = B^T). Beside it (below): a 4 x 64 shape, narrower instances for a last strip, and
- * op(B) = B read in place when k <= DIRECT_K (docs/performance.md).
+ * block of C in registers (8 x 48 or 4 x 64 with AVX-512, 6 x 16 with AVX2) and streams one strip
+ * and one panel. Packing transposes with 8x8 in-register transposes where the operand's layout
+ * needs it (op(A) = A, op(B) = B^T). Narrower instances serve a last strip, and op(B) = B is
+ * read in place when k <= DIRECT_K (docs/performance.md).
  *
  * The instructions are compiled with function-level target attributes, so the file builds for
  * any x86-64 and the build needs no -march; on other architectures or compilers the GEMM is

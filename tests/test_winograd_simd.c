@@ -1,15 +1,16 @@
-/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 row and filter transforms (cpu/winograd_avx512.c) against
- * the portable ones of cpu/winograd.c.
+/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 row and filter transforms (cpu/winograd_avx512.c)
+ * and AVX2 row transforms (cpu/winograd_avx2.c) against the portable ones of cpu/winograd.c.
  *
- * The AVX-512 functions promise the portable functions' bits (the same IEEE operations in the same
+ * The SIMD functions promise the portable functions' bits (the same IEEE operations in the same
  * order), so the three Winograd primitives — forward, backward-data (the transforms with padding
  * 2 - p) and backward-filter (the input transform) — must give bitwise the same result with
- * cpu->avx512 on and off, with the GEMM unchanged. Shapes: widths below, at and across the
+ * cpu->avx512 on and off (cpu->avx2 off), and with cpu->avx2 on and off (cpu->avx512 off), with
+ * the GEMM unchanged. Widths across 16 tiles cross 8 too. Shapes: widths below, at and across the
  * 16-tile vectors (odd widths: a last tile half outside), odd heights, padding 0, 1 and 2, beta 0
  * (the output full of NaN: never read) and beta != 0, values with zeros and signed zeros.
  * Tolerance: none (memcmp). The path against the definition of the convolution is
- * test_cpu_backend's (which runs whatever this CPU selects). On a CPU without AVX-512 the SIMD
- * path cannot run: skipped.
+ * test_cpu_backend's (which runs whatever this CPU selects). Where the CPU lacks AVX-512 (or AVX2)
+ * that part cannot run: skipped.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -19,51 +20,60 @@
 #include "test.h"
 #include "simd_case.h"
 
-static int nsame, ncases;
+static int nsame[3], ncases[3]; /* [1] AVX2, [2] AVX-512 */
 
-/* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with the SIMD transforms and without */
-static void one(mc_cpu *cpu, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
+/* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with one instruction set's transforms (2 AVX-512,
+ * 1 AVX2; the other's off) and without */
+static void one(mc_cpu *cpu, int isa, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
     static const simd_prim_fn f[3] = {mc_cpu_wino_fwd, mc_cpu_wino_bwd_data, mc_cpu_wino_bwd_filter};
     size_t first;
     float v0, v1;
-    const size_t bad = simd_conv_pair(cpu, &cpu->avx512, f, d, prim, beta, r, &first, &v0, &v1);
-    CHECK(bad == 0, "%s n%d c%d %dx%d k%d pad %d beta %g: %zu values differ from the portable path (first %zu: %.9g vs %.9g)",
-          prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n, d->c, d->h, d->w, d->k, d->ph,
-          (double)beta, bad, first, (double)v0, (double)v1);
-    nsame += bad == 0;
-    ncases++;
+    cpu->avx512 = cpu->avx2 = 0;
+    const size_t bad = simd_conv_pair(cpu, isa == 2 ? &cpu->avx512 : &cpu->avx2, f, d, prim, beta, r, &first, &v0, &v1);
+    CHECK(bad == 0, "%s: %s n%d c%d %dx%d k%d pad %d beta %g: %zu values differ from the portable path (first %zu: %.9g vs %.9g)",
+          isa == 2 ? "AVX-512" : "AVX2", prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n,
+          d->c, d->h, d->w, d->k, d->ph, (double)beta, bad, first, (double)v0, (double)v1);
+    nsame[isa] += bad == 0;
+    ncases[isa]++;
 }
 
 int main(void) {
-    if (!mc_cpu_avx512_available()) {
-        mc_test_skip("test_winograd_simd", "this CPU has no AVX-512 (F, VL): the SIMD row transforms are not used here");
+    const int level = mc_cpu_f32_level();
+    if (level < MC_F32_AVX2) {
+        mc_test_skip("test_winograd_simd", "this CPU has no AVX2 with FMA: the SIMD row transforms are not used here");
         return mc_test_done("test_winograd_simd");
     }
+    if (level < MC_F32_AVX512) mc_test_skip("test_winograd_simd: AVX-512", "this CPU has no AVX-512 (F, VL)");
     mc_backend *be = NULL;
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2, .winograd = MC_WINOGRAD_ON}));
     mc_cpu *cpu = be->ctx;
-    CHECK(cpu->avx512 == 1, "the backend did not select the AVX-512 transforms on this CPU");
+    CHECK(cpu->avx512 == (level == MC_F32_AVX512) && cpu->avx2 == 1,
+          "the backend's transforms: AVX-512 %d, AVX2 %d on a CPU of level %d", cpu->avx512, cpu->avx2, level);
     REQUIRE(cpu->winograd == 2, "F(2x2, 3x3) not selected");
     mc_rng r;
     mc_rng_seed(&r, 2026);
     /* n, c, h, w, k */
     static const int shapes[][5] = {{1, 16, 5, 5, 16},   {2, 16, 8, 8, 17},   {1, 17, 7, 31, 16},  {1, 16, 9, 32, 16},
                                     {1, 16, 6, 33, 18},  {2, 24, 11, 65, 16}, {1, 16, 2, 2, 16},   {1, 16, 3, 70, 16},
-                                    {3, 20, 13, 15, 21}, {1, 16, 4, 100, 16}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int pad = 0; pad <= 2; pad++) {
-            mc_conv_desc d = {.n = shapes[s][0], .c = shapes[s][1], .h = shapes[s][2], .w = shapes[s][3],
-                              .k = shapes[s][4], .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = pad, .pw = pad, .groups = 1};
-            d.oh = d.h + 2 * pad - 2, d.ow = d.w + 2 * pad - 2;
-            if (!mc_cpu_wino_ok(&d)) continue;
-            for (int prim = 0; prim < 3; prim++) {
-                one(cpu, &d, prim, 0.0f, &r);
-                one(cpu, &d, prim, 0.75f, &r);
+                                    {3, 20, 13, 15, 21}, {1, 16, 4, 100, 16}, {1, 16, 5, 17, 16},  {2, 16, 7, 19, 16}};
+    for (int isa = level; isa >= MC_F32_AVX2; isa--)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int pad = 0; pad <= 2; pad++) {
+                mc_conv_desc d = {.n = shapes[s][0], .c = shapes[s][1], .h = shapes[s][2], .w = shapes[s][3],
+                                  .k = shapes[s][4], .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = pad, .pw = pad,
+                                  .groups = 1};
+                d.oh = d.h + 2 * pad - 2, d.ow = d.w + 2 * pad - 2;
+                if (!mc_cpu_wino_ok(&d)) continue;
+                for (int prim = 0; prim < 3; prim++) {
+                    one(cpu, isa, &d, prim, 0.0f, &r);
+                    one(cpu, isa, &d, prim, 0.75f, &r);
+                }
             }
-        }
-    cpu->avx512 = 1;
     be->destroy(be);
-    printf("winograd F(2x2, 3x3): AVX-512 row transforms bitwise the portable ones in %d of %d cases\n", nsame, ncases);
-    CHECK(ncases >= 150, "only %d cases ran", ncases);
+    for (int isa = level; isa >= MC_F32_AVX2; isa--) {
+        printf("winograd F(2x2, 3x3): %s row transforms bitwise the portable ones in %d of %d cases\n",
+               isa == 2 ? "AVX-512" : "AVX2", nsame[isa], ncases[isa]);
+        CHECK(ncases[isa] >= 150, "only %d cases ran", ncases[isa]);
+    }
     return mc_test_done("test_winograd_simd");
 }

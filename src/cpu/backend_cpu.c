@@ -1114,6 +1114,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
         }
     }
     cpu->avx512 = mc_cpu_avx512_available();
+    cpu->avx2 = mc_cpu_f32_level() >= MC_F32_AVX2;
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

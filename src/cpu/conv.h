@@ -57,6 +57,8 @@ typedef struct mc_cpu {
                            im2col, col2im and max pooling (cpu/strided_avx512.c), the bias
                            gradient's sums (cpu/sums_avx512.c); each the same bits as the portable
                            loops it replaces (the tests switch this off to compare) */
+    int avx2;           /* 1: the AVX2 row kernels, where the AVX-512 ones are off (cpu->avx512 0):
+                           F(2x2, 3x3)'s row transforms (cpu/winograd_avx2.c); the same bits */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -175,6 +177,12 @@ void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, 
                             float *yk);
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
+/* The three row transforms at 8 tiles per AVX2 vector (cpu/winograd_avx2.c), the same bits; only
+ * where mc_cpu_f32_level() >= MC_F32_AVX2 (cpu->avx2). */
+void mc_cpu_wino_in_row256(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
+void mc_cpu_wino_out_row256(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
+                            float *yk);
+void mc_cpu_wino_grad_row256(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 
 /* Stride-2 rows in AVX-512 (cpu/strided_avx512.c), bitwise the portable loops of cpu/conv.c and
  * cpu/backend_cpu.c; only where mc_cpu_avx512_available(). gather2: dst[q] = src[2q]; scatter2_add:

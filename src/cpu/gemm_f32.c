@@ -244,9 +244,14 @@ int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha,
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
             const int mode = pc > 0 ? MC_F32_ADD : beta == 0.0f ? MC_F32_STORE : MC_F32_BLEND;
-            for (int js = 0; js < nc; js += sw)
-                if (!direct || nc - js < sw)
-                    pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
+            /* one block of rows (m <= MC, the convolutions' usual case): A packed first, then
+             * each strip of B packed just before the panels pass over it (it stays in L1);
+             * else the whole block of B first, reused by every block of rows */
+            const int one_block = m <= MC;
+            if (!one_block)
+                for (int js = 0; js < nc; js += sw)
+                    if (!direct || nc - js < sw)
+                        pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
             for (int ic = 0; ic < m; ic += MC) {
                 const int mcb = m - ic < MC ? m - ic : MC;
                 for (int is = 0; is < mcb; is += pr)
@@ -255,7 +260,9 @@ int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha,
                     const int nr = nc - js < sw ? nc - js : sw;
                     const mc_f32_kernel kern = isa->kernel[wide][(nr + isa->vw - 1) / isa->vw - 1];
                     const int inplace = direct && nr == sw;
-                    const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : bpk + (size_t)js * kc;
+                    float *strip = one_block ? bpk : bpk + (size_t)js * kc;
+                    if (one_block && !inplace) pack_b(tb, b, ldb, jc + js, nr, pc, kc, sw, strip);
+                    const float *bs = inplace ? b + (size_t)pc * ldb + jc + js : strip;
                     const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
                     for (int is = 0; is < mcb; is += pr) {
                         const int mr = mcb - is < pr ? mcb - is : pr;

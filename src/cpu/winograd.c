@@ -55,13 +55,14 @@ typedef struct wplan {
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
-    int simd;           /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu->avx512) */
+    int simd;           /* F(2x2, 3x3)'s row transforms: 2 in AVX-512 (cpu->avx512), 1 in AVX2
+                           (cpu->avx2), 0 portable; the same bits */
 } wplan;
 
 /* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
 static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
     p->m = m;
-    p->simd = m == 2 && cpu->avx512;
+    p->simd = m != 2 ? 0 : cpu->avx512 ? 2 : cpu->avx2 ? 1 : 0;
     p->nn = (m + 2) * (m + 2);
     p->th = (d->oh + m - 1) / m;
     p->tw = (d->ow + m - 1) / m;
@@ -490,7 +491,7 @@ static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, i
 typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx0, int cnt, float *out, size_t ld,
                        float *tmp);
 
-/* the AVX-512 row transforms (cpu/winograd_avx512.c) as row functions */
+/* the AVX-512 and AVX2 row transforms (cpu/winograd_avx512.c, winograd_avx2.c) as row functions */
 static void input_row512(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
                          float *tmp) {
     (void)tmp;
@@ -500,6 +501,16 @@ static void grad_row512(const mc_conv_desc *d, const float *gk, int ty, int tx0,
                         float *tmp) {
     (void)tmp;
     mc_cpu_wino_grad_row512(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);
+}
+static void input_row256(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
+                         float *tmp) {
+    (void)tmp;
+    mc_cpu_wino_in_row256(xc, d->h, d->w, d->pw, ty, tx0, cnt, v, ldv);
+}
+static void grad_row256(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
+                        float *tmp) {
+    (void)tmp;
+    mc_cpu_wino_grad_row256(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);
 }
 
 /* the row transform f over the tiles [t0, t0 + nb) of every plane (planes of plane_size floats
@@ -514,7 +525,10 @@ static void planes_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
-    planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4 ? input_row4 : p->simd ? input_row512 : input_row,
+    planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4       ? input_row4
+                     : p->simd == 2 ? input_row512
+                     : p->simd == 1 ? input_row256
+                                    : input_row,
                      t0, nb, V, ldv, nt, tmp);
 }
 
@@ -526,8 +540,10 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
             float *yk = y + (n * (size_t)d->k + (size_t)k) * ohw;
             if (p->m == 4)
                 output_row4(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
-            else if (p->simd)
+            else if (p->simd == 2)
                 mc_cpu_wino_out_row512(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
+            else if (p->simd == 1)
+                mc_cpu_wino_out_row256(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
             else
                 output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
         }
@@ -536,7 +552,10 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
-    planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4 ? grad_row4 : p->simd ? grad_row512 : grad_row,
+    planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4       ? grad_row4
+                     : p->simd == 2 ? grad_row512
+                     : p->simd == 1 ? grad_row256
+                                    : grad_row,
                      t0, nb, E, lde, nt, tmp);
 }
 

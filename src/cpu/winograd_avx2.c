@@ -1,0 +1,83 @@
+/* cpu/winograd_avx2.c — F(2x2, 3x3)'s row transforms (cpu/winograd_rows.h) at 8 tiles per AVX2
+ * vector, for CPUs with AVX2 but not AVX-512 (issue 18): the same bits as the portable functions
+ * of cpu/winograd.c and as the AVX-512 ones. An input row's even and odd columns for 8 tiles: two
+ * loads, two shuffles and two cross-lane permutes; the output's two columns interleaved by two
+ * unpacks and two permutes. Partial vectors (row ends, a last group of fewer than 8 tiles) use
+ * masked loads and stores, whole ones plain loads and stores. Chosen at run time (cpu->avx2). */
+#include "cpu/conv.h"
+#include "cpu/gemm_f32.h"
+
+#if MC_AVX512
+/* lanes lo .. hi - 1 of 8, as a maskload/maskstore mask */
+T256 static inline __m256i lanes8(int lo, int hi) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx),
+                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)));
+}
+
+T256 static inline __m256 loadn8(int n, const float *p) {
+    if (n >= 8) return _mm256_loadu_ps(p);
+    if (n <= 0) return _mm256_setzero_ps();
+    return _mm256_maskload_ps(p, lanes8(0, n));
+}
+
+T256 static inline void storen8(float *p, int n, __m256 v) {
+    if (n >= 8)
+        _mm256_storeu_ps(p, v);
+    else if (n > 0)
+        _mm256_maskstore_ps(p, lanes8(0, n), v);
+}
+
+/* row[c .. c + 7], 0 for the columns outside [0, w) (not read) */
+T256 static inline __m256 cols8(const float *row, int c, int w) {
+    if (c >= 0 && c + 8 <= w) return _mm256_loadu_ps(row + c);
+    int lo = c < 0 ? -c : 0, hi = w - c < 8 ? w - c : 8;
+    if (lo >= hi) return _mm256_setzero_ps();
+    return _mm256_maskload_ps(row + c, lanes8(lo, hi));
+}
+
+/* the even (*e) and odd (*o) columns of row[c .. c + 15], 0 outside [0, w) */
+T256 static inline void split8(const float *row, int c, int w, __m256 *e, __m256 *o) {
+    __m256 a = cols8(row, c, w), b = cols8(row, c + 8, w);
+    /* (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs in the order 0 2 1 3 */
+    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+/* e0 o0 e1 o1 e2 o2 e3 o3 into *y0, e4 o4 ... e7 o7 into *y1 */
+T256 static inline void zip8(__m256 e, __m256 o, __m256 *y0, __m256 *y1) {
+    __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o); /* (e0 o0 e1 o1 | e4 o4 e5 o5) */
+    *y0 = _mm256_permute2f128_ps(lo, hi, 0x20);
+    *y1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+}
+
+#define TGT T256
+#define VW 8
+#define FN(name) name##256
+typedef __m256 vec;
+#define V_ZERO() _mm256_setzero_ps()
+#define V_ADD(a, b) _mm256_add_ps(a, b)
+#define V_SUB(a, b) _mm256_sub_ps(a, b)
+#define V_MUL(a, b) _mm256_mul_ps(a, b)
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_NEG(x) _mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)))
+typedef int msk; /* the first n lanes */
+#define M_FIRST(n) (n)
+#define V_LOADK(k, p) loadn8(k, p)
+#define V_STOREK(p, k, v) storen8(p, k, v)
+#define SPLIT(row, c, w, e, o) split8(row, c, w, e, o)
+#define ZIP(e, o, y0, y1) zip8(e, o, y0, y1)
+#include "cpu/winograd_rows.h"
+
+#else
+void mc_cpu_wino_grad_row256(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde) {
+    (void)plane, (void)oh, (void)ow, (void)ty, (void)tx0, (void)cnt, (void)e, (void)lde;
+}
+void mc_cpu_wino_in_row256(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv) {
+    (void)plane, (void)h, (void)w, (void)pad, (void)ty, (void)tx0, (void)cnt, (void)v, (void)ldv;
+}
+void mc_cpu_wino_out_row256(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
+                            float *yk) {
+    (void)m, (void)ldm, (void)oh, (void)ow, (void)ty, (void)tx0, (void)cnt, (void)beta, (void)yk;
+}
+#endif

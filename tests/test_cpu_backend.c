@@ -280,17 +280,20 @@ static void bias_bwd_case(int n, int c, int hw) {
         REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db));
         double e = max_rel(db, want, (size_t)c);
         CHECK(e < 1e-6, "bias_bwd n%d c%d hw%d beta %g: error %.2e", n, c, hw, beta2 ? 0.5 : 0.0, e);
-        /* the AVX-512 sums (cpu/sums_avx512.c) where the CPU has them: bitwise the portable loop */
+        /* the SIMD sums (cpu/sums_avx512.c, cpu/strided_avx2.c) where the CPU has them, as the
+         * backend chose above: bitwise the portable loop's (v 0) and the AVX2 ones' (v 1) */
         mc_cpu *cpu = be->ctx;
-        if (cpu->avx512) {
+        const int a512 = cpu->avx512, a2 = cpu->avx2;
+        for (int v = 0; v < 2; v++) {
+            if ((v == 0 && !a512 && !a2) || (v == 1 && (!a2 || !a512))) continue; /* that is db itself */
             float *db2 = mc_malloc((size_t)c * 4, "db2");
             REQUIRE(db2, "alloc");
             for (int ch = 0; ch < c; ch++) db2[ch] = 0.25f * (float)(ch + 1);
-            cpu->avx512 = 0;
+            cpu->avx512 = 0, cpu->avx2 = v;
             REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db2));
-            cpu->avx512 = 1;
-            CHECK(!memcmp(db, db2, (size_t)c * 4), "bias_bwd n%d c%d hw%d: AVX-512 sums differ from the portable ones",
-                  n, c, hw);
+            cpu->avx512 = a512, cpu->avx2 = a2;
+            CHECK(!memcmp(db, db2, (size_t)c * 4), "bias_bwd n%d c%d hw%d: the %s sums differ from the %s ones", n, c,
+                  hw, a512 ? "AVX-512" : "AVX2", v ? "AVX2" : "portable");
             free(db2);
         }
     }
@@ -922,19 +925,21 @@ int main(void) {
     bn_case("tanh", 3, 4, 37, 0.0, (mc_act){MC_ACT_TANH, 0, 0});
     for (int hw = 1; hw <= 9; hw += hw < 7 ? 6 : 1) bias_bwd_case(3, 5, hw);
     {
-        /* planes whose sum depends on the grouping (1e20 + 1 - 1e20): the AVX-512 sums group as
-         * the portable loop does, the tail included, so they give the same float */
+        /* planes whose sum depends on the grouping (1e20 + 1 - 1e20): the SIMD sums group as the
+         * portable loop does, the tail included, so they give the same float */
         mc_cpu *cpu = be->ctx;
+        const int a512 = cpu->avx512, a2 = cpu->avx2;
         float g[2][11] = {{1e20f, 1.0f, -1e20f, 0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 1e20f, 3.0f, -1e20f}};
-        for (int k = 0; k < 2 && cpu->avx512; k++) {
-            float db[2];
-            cpu->avx512 = 0;
-            REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db[0]));
-            cpu->avx512 = 1;
-            REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db[1]));
-            CHECK(db[0] == db[1] && db[0] == 0.0f, "bias_bwd, plane %d: portable %g, AVX-512 %g (want 0: (1e20 + x) - 1e20)",
-                  k, (double)db[0], (double)db[1]);
-        }
+        for (int k = 0; k < 2; k++)
+            for (int v = 0; v < 3; v++) { /* portable, AVX2, AVX-512 */
+                if ((v == 1 && !a2) || (v == 2 && !a512)) continue;
+                float db = -1.0f;
+                cpu->avx512 = v == 2, cpu->avx2 = v == 1;
+                REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db));
+                CHECK(db == 0.0f, "bias_bwd, plane %d, %s sums: %g (want 0: (1e20 + x) - 1e20)", k,
+                      v == 0 ? "portable" : v == 1 ? "AVX2" : "AVX-512", (double)db);
+            }
+        cpu->avx512 = a512, cpu->avx2 = a2;
     }
     bias_bwd_case(16, 4, 6400);
     printf("  bias_bwd (planes of 1, 7, 8, 9, 6400)  ok\n");

@@ -1,12 +1,14 @@
-/* test_strided_simd.c — the stride-2 rows in AVX-512 (cpu/strided_avx512.c) against the portable
- * loops of cpu/conv.c (im2col, col2im) and cpu/backend_cpu.c (max pooling).
+/* test_strided_simd.c — the stride-2 rows in AVX-512 (cpu/strided_avx512.c) and AVX2
+ * (cpu/strided_avx2.c) against the portable loops of cpu/conv.c (im2col, col2im) and
+ * cpu/backend_cpu.c (max pooling).
  *
- * The AVX-512 rows promise the portable loops' bits (a copy; each element's add once, in the
+ * The SIMD rows promise the portable loops' bits (a copy; each element's add once, in the
  * same order; the same comparisons), so the three im2col convolution primitives — forward
  * (im2col), backward-data (col2im) and backward-filter (im2col) — and max pooling's forward and
- * backward must give bitwise the same result with cpu->avx512 on and off.
+ * backward must give bitwise the same result with cpu->avx512 on and off (cpu->avx2 off), and
+ * with cpu->avx2 on and off (cpu->avx512 off).
  * Convolutions: stride 2 with kernels 1, 3, 4, 7 and paddings 0..3; row lengths below, at and
- * across 16 (the vector) and odd ones (the masked tails: a last column right at the end of the
+ * across 8 and 16 (the vectors) and odd ones (the masked tails: a last column right at the end of the
  * row, the plane and the buffer); batch-folded tiles of small images, row tiles of large ones,
  * fewer images than the plans' pieces (backward-data split by channels: neighbouring threads'
  * columns interleave with the even ones written), groups.
@@ -16,8 +18,8 @@
  * (the last NaN wins; an all -inf window's first element).
  * Both: beta 0 (the output full of NaN: never read) and beta != 0; zeros of both signs.
  * Tolerance: none (memcmp). That the operations are right is test_cpu_backend's (against their
- * definitions, whatever this CPU selects). On a CPU without AVX-512 the SIMD rows cannot run:
- * skipped.
+ * definitions, whatever this CPU selects). Where the CPU lacks AVX-512 (or AVX2) that part
+ * cannot run: skipped.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -27,21 +29,28 @@
 #include "test.h"
 #include "simd_case.h"
 
-static int nsame, ncases;
+static int nsame[3], ncases[3]; /* [1] AVX2, [2] AVX-512 */
+static int isa;                 /* the rows under test: 2 AVX-512, 1 AVX2 (the other's off) */
+
+/* the flag of the rows under test, both off */
+static int *flag_of(mc_cpu *cpu) {
+    cpu->avx512 = cpu->avx2 = 0;
+    return isa == 2 ? &cpu->avx512 : &cpu->avx2;
+}
 
 /* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with the SIMD rows and without */
 static void one(mc_cpu *cpu, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
     static const simd_prim_fn f[3] = {mc_cpu_conv_fwd, mc_cpu_conv_bwd_data, mc_cpu_conv_bwd_filter};
     size_t first;
     float v0, v1;
-    const size_t bad = simd_conv_pair(cpu, &cpu->avx512, f, d, prim, beta, r, &first, &v0, &v1);
+    const size_t bad = simd_conv_pair(cpu, flag_of(cpu), f, d, prim, beta, r, &first, &v0, &v1);
     CHECK(bad == 0,
-          "%s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu values differ from the portable path "
+          "%s: %s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu values differ from the portable path "
           "(first %zu: %.9g vs %.9g)",
-          prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n, d->c, d->h, d->w, d->k, d->kh,
-          d->kw, d->ph, d->groups, (double)beta, bad, first, (double)v0, (double)v1);
-    nsame += bad == 0;
-    ncases++;
+          isa == 2 ? "AVX-512" : "AVX2", prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n,
+          d->c, d->h, d->w, d->k, d->kh, d->kw, d->ph, d->groups, (double)beta, bad, first, (double)v0, (double)v1);
+    nsame[isa] += bad == 0;
+    ncases[isa]++;
 }
 
 /* max pooling, forward and backward, with the SIMD rows and without */
@@ -61,30 +70,35 @@ static void pool_one(mc_backend *be, int n, int c, int h, int w, int k, int st, 
     if (beta == 0.0f)
         for (size_t i = 0; i < nx; i += 3) dx[0][i] = NAN;
     memcpy(dx[1], dx[0], nx * sizeof(float));
+    int *flag = flag_of(cpu);
     for (int simd = 0; simd < 2; simd++) {
-        cpu->avx512 = simd;
+        *flag = simd;
         REQUIRE_OK(be->pool_fwd(be, &d, x, y[simd]));
         REQUIRE_OK(be->pool_bwd(be, &d, x, y[0], dy, beta, dx[simd])); /* the same y for both */
     }
-    CHECK(!memcmp(y[0], y[1], ny * sizeof(float)), "max pooling %dx%d k%d s%d p%d: forward differs", h, w, k, st, pad);
+    CHECK(!memcmp(y[0], y[1], ny * sizeof(float)), "%s: max pooling %dx%d k%d s%d p%d: forward differs",
+          isa == 2 ? "AVX-512" : "AVX2", h, w, k, st, pad);
     size_t bad = 0;
     for (size_t i = 0; i < nx; i++) bad += memcmp(&dx[0][i], &dx[1][i], sizeof(float)) != 0;
-    CHECK(bad == 0, "max pooling %dx%d k%d s%d p%d beta %g: backward differs in %zu of %zu values", h, w, k, st, pad,
-          (double)beta, bad, nx);
-    nsame += bad == 0 && !memcmp(y[0], y[1], ny * sizeof(float));
-    ncases++;
+    CHECK(bad == 0, "%s: max pooling %dx%d k%d s%d p%d beta %g: backward differs in %zu of %zu values",
+          isa == 2 ? "AVX-512" : "AVX2", h, w, k, st, pad, (double)beta, bad, nx);
+    nsame[isa] += bad == 0 && !memcmp(y[0], y[1], ny * sizeof(float));
+    ncases[isa]++;
     free(x), free(dy), free(y[0]), free(y[1]), free(dx[0]), free(dx[1]);
 }
 
 int main(void) {
-    if (!mc_cpu_avx512_available()) {
-        mc_test_skip("test_strided_simd", "this CPU has no AVX-512 (F, VL): the SIMD stride-2 rows are not used here");
+    const int level = mc_cpu_f32_level();
+    if (level < MC_F32_AVX2) {
+        mc_test_skip("test_strided_simd", "this CPU has no AVX2 with FMA: the SIMD stride-2 rows are not used here");
         return mc_test_done("test_strided_simd");
     }
+    if (level < MC_F32_AVX512) mc_test_skip("test_strided_simd: AVX-512", "this CPU has no AVX-512 (F, VL)");
     mc_backend *be = NULL;
     REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
     mc_cpu *cpu = be->ctx;
-    CHECK(cpu->avx512 == 1, "the backend did not select the AVX-512 stride-2 rows on this CPU");
+    CHECK(cpu->avx512 == (level == MC_F32_AVX512) && cpu->avx2 == 1,
+          "the backend's stride-2 rows: AVX-512 %d, AVX2 %d on a CPU of level %d", cpu->avx512, cpu->avx2, level);
     mc_rng r;
     mc_rng_seed(&r, 2027);
     /* n, c, h, w, k, kernel, pad, groups */
@@ -99,29 +113,36 @@ int main(void) {
         {2, 3, 8, 5, 4, 3, 1, 1},     /* rows shorter than a vector */
         {1, 2, 5, 130, 3, 7, 3, 1},   /* long rows: several vectors and a tail */
         {4, 5, 17, 32, 16, 3, 1, 1},  /* rows of 16 outputs: a vector exactly */
+        {2, 3, 17, 17, 4, 3, 1, 1},   /* rows of 9 outputs: an AVX2 vector and a tail of 1 */
+        {1, 2, 16, 15, 3, 3, 1, 1},   /* rows of 8 outputs: an AVX2 vector exactly */
     };
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int *a = shapes[s];
-        mc_conv_desc d = {.n = a[0], .c = a[1], .h = a[2], .w = a[3], .k = a[4], .kh = a[5], .kw = a[5], .sh = 2,
-                          .sw = 2, .ph = a[6], .pw = a[6], .groups = a[7]};
-        d.oh = (d.h + 2 * d.ph - d.kh) / 2 + 1, d.ow = (d.w + 2 * d.pw - d.kw) / 2 + 1;
-        for (int prim = 0; prim < 3; prim++) {
-            one(cpu, &d, prim, 0.0f, &r);
-            one(cpu, &d, prim, 0.75f, &r);
-        }
-    }
     /* n, c, h, w, kernel, stride, pad */
     static const int pools[][7] = {{2, 3, 159, 159, 3, 2, 1}, {1, 2, 160, 160, 3, 2, 1}, {3, 2, 9, 7, 3, 2, 1},
                                    {2, 2, 33, 33, 3, 2, 0},   {2, 3, 34, 35, 3, 2, 1},   {1, 4, 20, 70, 2, 2, 0},
-                                   {2, 2, 12, 12, 3, 1, 1},   {1, 1, 3, 3, 3, 2, 1}};
-    for (size_t s = 0; s < sizeof pools / sizeof pools[0]; s++) {
-        const int *a = pools[s];
-        pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.0f, &r);
-        pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.75f, &r);
+                                   {2, 2, 12, 12, 3, 1, 1},   {1, 1, 3, 3, 3, 2, 1},     {2, 2, 19, 19, 3, 2, 1},
+                                   {1, 3, 15, 17, 3, 2, 1}};
+    for (isa = level; isa >= MC_F32_AVX2; isa--) {
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int *a = shapes[s];
+            mc_conv_desc d = {.n = a[0], .c = a[1], .h = a[2], .w = a[3], .k = a[4], .kh = a[5], .kw = a[5],
+                              .sh = 2, .sw = 2, .ph = a[6], .pw = a[6], .groups = a[7]};
+            d.oh = (d.h + 2 * d.ph - d.kh) / 2 + 1, d.ow = (d.w + 2 * d.pw - d.kw) / 2 + 1;
+            for (int prim = 0; prim < 3; prim++) {
+                one(cpu, &d, prim, 0.0f, &r);
+                one(cpu, &d, prim, 0.75f, &r);
+            }
+        }
+        for (size_t s = 0; s < sizeof pools / sizeof pools[0]; s++) {
+            const int *a = pools[s];
+            pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.0f, &r);
+            pool_one(be, a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0.75f, &r);
+        }
     }
-    cpu->avx512 = 1;
     be->destroy(be);
-    printf("stride 2 (im2col, col2im, max pooling): AVX-512 rows bitwise the portable ones in %d of %d cases\n", nsame, ncases);
-    CHECK(ncases == 76, "only %d cases ran", ncases);
+    for (isa = level; isa >= MC_F32_AVX2; isa--) {
+        printf("stride 2 (im2col, col2im, max pooling): %s rows bitwise the portable ones in %d of %d cases\n",
+               isa == 2 ? "AVX-512" : "AVX2", nsame[isa], ncases[isa]);
+        CHECK(ncases[isa] == 92, "%d cases ran, not 92", ncases[isa]);
+    }
     return mc_test_done("test_strided_simd");
 }

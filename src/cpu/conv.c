@@ -232,6 +232,8 @@ static void im2col_rows(const mc_cpu *cpu, const mc_conv_desc *d, int cg, const 
                         memcpy(dst + lo, src, (size_t)(hi - lo) * sizeof(float));
                     else if (d->sw == 2 && cpu->avx512)
                         mc_cpu_gather2_512(src, hi - lo, dst + lo);
+                    else if (d->sw == 2 && cpu->avx2)
+                        mc_cpu_gather2_256(src, hi - lo, dst + lo);
                     else
                         for (int q = 0; q < hi - lo; q++) dst[lo + q] = src[(size_t)q * d->sw];
                     for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;

@@ -58,7 +58,8 @@ typedef struct mc_cpu {
                            gradient's sums (cpu/sums_avx512.c); each the same bits as the portable
                            loops it replaces (the tests switch this off to compare) */
     int avx2;           /* 1: the AVX2 row kernels, where the AVX-512 ones are off (cpu->avx512 0):
-                           F(2x2, 3x3)'s row transforms (cpu/winograd_avx2.c); the same bits */
+                           F(2x2, 3x3)'s row transforms (cpu/winograd_avx2.c), im2col's stride-2
+                           rows, max pooling and the bias sums (cpu/strided_avx2.c); the same bits */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -201,5 +202,13 @@ void mc_cpu_gather2_512(const float *src, int n, float *dst);
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst);
 void mc_cpu_max2_512(const float *src, int n, float *acc);
 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
+
+/* The same at 8 lanes in AVX2 (cpu/strided_avx2.c; col2im's scatter excepted), bitwise the
+ * portable loops; only where mc_cpu_f32_level() >= MC_F32_AVX2 (cpu->avx2). maxpool3s2_bwd256
+ * takes up to 16 windows too. */
+void mc_cpu_gather2_256(const float *src, int n, float *dst);
+void mc_cpu_max2_256(const float *src, int n, float *acc);
+void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
+double mc_cpu_plane_sum8_256(const float *p, int hw);
 
 #endif

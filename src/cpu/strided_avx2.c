@@ -1,0 +1,119 @@
+/* cpu/strided_avx2.c — cpu/strided_avx512.c's stride-2 rows at 8 lanes, for CPUs with AVX2 but
+ * not AVX-512 (issue 18): im2col's stride-2 gather and 3 x 3 stride-2 max pooling, forward and
+ * backward. col2im's stride-2 scatter stays portable here: it must not write the odd elements
+ * between its targets (another thread's piece may own them), and AVX2's masked store is slow.
+ *
+ * Exactness: the portable loops' operations on the same operands in the same order (a gather is
+ * a copy; the forward's maximum takes v where v > acc or v is NaN, as the portable comparison;
+ * the backward finds the same element of each window — the first equal to the maximum, or the
+ * last NaN — and adds the gradients in window order), so the bits are theirs
+ * (tests/test_strided_simd.c compares them). Nothing outside [0, 2n - 2] is read or written.
+ * Chosen at run time (cpu->avx2, where cpu->avx512 is off). */
+#include "cpu/conv.h"
+#include "cpu/gemm_f32.h"
+
+#if MC_AVX512
+/* the first n of 8 lanes (n <= 0: none, n >= 8: all), as a maskload/maskstore mask */
+T256 static inline __m256i first8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* r[0 .. 7], the lanes at or past r[len] 0 (not read) */
+T256 static inline __m256 load_len(const float *r, int len) {
+    return len >= 8 ? _mm256_loadu_ps(r) : len <= 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(r, first8(len));
+}
+
+/* the even (*e) and odd (*o) elements of r[0 .. 15], those at or past r[len] 0 (not read) */
+T256 static inline void split_len(const float *r, int len, __m256 *e, __m256 *o) {
+    const __m256 a = load_len(r, len), b = load_len(r + 8, len - 8);
+    /* (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs in the order 0 2 1 3 */
+    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+T256 void mc_cpu_gather2_256(const float *src, int n, float *dst) {
+    for (int q = 0; q < n; q += 8) { /* src[2q .. 2n - 2] only */
+        __m256 e, o;
+        split_len(src + 2 * (size_t)q, 2 * (n - q) - 1, &e, &o);
+        if (q + 8 <= n)
+            _mm256_storeu_ps(dst + q, e);
+        else
+            _mm256_maskstore_ps(dst + q, first8(n - q), e);
+    }
+}
+
+T256 void mc_cpu_max2_256(const float *src, int n, float *acc) {
+    for (int q = 0; q < n; q += 8) {
+        __m256 v, o;
+        split_len(src + 2 * (size_t)q, 2 * (n - q) - 1, &v, &o);
+        const int whole = q + 8 <= n;
+        const __m256 a = whole ? _mm256_loadu_ps(acc + q) : load_len(acc + q, n - q);
+        /* a = (v > a || isnan(v)) ? v : a */
+        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, a, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        const __m256 y = _mm256_blendv_ps(a, v, take);
+        if (whole)
+            _mm256_storeu_ps(acc + q, y);
+        else
+            _mm256_maskstore_ps(acc + q, first8(n - q), y);
+    }
+}
+
+/* up to 8 windows: the element of each (0 .. 8 in row-major order) that gets its gradient */
+T256 static void window_index8(const float *x00, int w, int cnt, const float *m8, int k[8]) {
+    const int len = 2 * cnt + 1; /* the columns the cnt windows read from each row */
+    const __m256 m = load_len(m8, cnt);
+    const __m256 nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+    __m256 kf = _mm256_setzero_ps(), kn = _mm256_setzero_ps(); /* first equal; last NaN (int bits) */
+    __m256 cand[9];
+    for (int r = 0; r < 3; r++) {
+        __m256 e2, o2;
+        split_len(x00 + (size_t)r * w, len, &cand[3 * r], &cand[3 * r + 1]);
+        split_len(x00 + (size_t)r * w + 2, len - 2, &e2, &o2);
+        cand[3 * r + 2] = e2;
+    }
+    for (int j = 8; j >= 0; j--)
+        kf = _mm256_blendv_ps(kf, _mm256_castsi256_ps(_mm256_set1_epi32(j)), _mm256_cmp_ps(cand[j], m, _CMP_EQ_OQ));
+    for (int j = 0; j < 9; j++)
+        kn = _mm256_blendv_ps(kn, _mm256_castsi256_ps(_mm256_set1_epi32(j)),
+                              _mm256_cmp_ps(cand[j], cand[j], _CMP_UNORD_Q));
+    _mm256_storeu_si256((__m256i *)k, _mm256_castps_si256(_mm256_blendv_ps(kf, kn, nan)));
+}
+
+T256 void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float *m16, const float *g16,
+                                   float *d00) {
+    const size_t off[9] = {0, 1, 2, (size_t)w, (size_t)w + 1, (size_t)w + 2, 2 * (size_t)w, 2 * (size_t)w + 1,
+                           2 * (size_t)w + 2};
+    for (int h = 0; h < cnt; h += 8) { /* windows h .. h + 7, then the next eight: in window order */
+        const int c8 = cnt - h < 8 ? cnt - h : 8;
+        int k[8];
+        window_index8(x00 + 2 * (size_t)h, w, c8, m16 + h, k);
+        for (int l = 0; l < c8; l++) d00[2 * (size_t)(h + l) + off[k[l]]] += g16[h + l];
+    }
+}
+
+/* cpu/sums_avx512.c's plane sum with the eight double partials as two vectors of four */
+T256 double mc_cpu_plane_sum8_256(const float *p, int hw) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int j = 0;
+    for (; j + 8 <= hw; j += 8) {
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(p + j)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm_loadu_ps(p + j + 4)));
+    }
+    double s[8];
+    _mm256_storeu_pd(s, a0);
+    _mm256_storeu_pd(s + 4, a1);
+    for (int k = 0; j < hw; j++, k++) s[k] += (double)p[j];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+#else
+void mc_cpu_gather2_256(const float *src, int n, float *dst) { (void)src, (void)n, (void)dst; }
+void mc_cpu_max2_256(const float *src, int n, float *acc) { (void)src, (void)n, (void)acc; }
+void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00) {
+    (void)x00, (void)w, (void)cnt, (void)m16, (void)g16, (void)d00;
+}
+double mc_cpu_plane_sum8_256(const float *p, int hw) {
+    (void)p, (void)hw;
+    return 0.0;
+}
+#endif

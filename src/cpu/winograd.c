@@ -491,27 +491,22 @@ static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, i
 typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx0, int cnt, float *out, size_t ld,
                        float *tmp);
 
-/* the AVX-512 and AVX2 row transforms (cpu/winograd_avx512.c, winograd_avx2.c) as row functions */
-static void input_row512(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
-                         float *tmp) {
-    (void)tmp;
-    mc_cpu_wino_in_row512(xc, d->h, d->w, d->pw, ty, tx0, cnt, v, ldv);
-}
-static void grad_row512(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
-                        float *tmp) {
-    (void)tmp;
-    mc_cpu_wino_grad_row512(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);
-}
-static void input_row256(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v, size_t ldv,
-                         float *tmp) {
-    (void)tmp;
-    mc_cpu_wino_in_row256(xc, d->h, d->w, d->pw, ty, tx0, cnt, v, ldv);
-}
-static void grad_row256(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e, size_t lde,
-                        float *tmp) {
-    (void)tmp;
-    mc_cpu_wino_grad_row256(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);
-}
+/* the AVX-512 and AVX2 row transforms (cpu/winograd_avx512.c, winograd_avx2.c) as row functions:
+ * input_rowW and grad_rowW for W = 512, 256 */
+#define SIMD_ROWS(W)                                                                                          \
+    static void input_row##W(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v,      \
+                             size_t ldv, float *tmp) {                                                        \
+        (void)tmp;                                                                                            \
+        mc_cpu_wino_in_row##W(xc, d->h, d->w, d->pw, ty, tx0, cnt, v, ldv);                                   \
+    }                                                                                                         \
+    static void grad_row##W(const mc_conv_desc *d, const float *gk, int ty, int tx0, int cnt, float *e,       \
+                            size_t lde, float *tmp) {                                                         \
+        (void)tmp;                                                                                            \
+        mc_cpu_wino_grad_row##W(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);                                      \
+    }
+SIMD_ROWS(512)
+SIMD_ROWS(256)
+#undef SIMD_ROWS
 
 /* the row transform f over the tiles [t0, t0 + nb) of every plane (planes of plane_size floats
  * per image) of src, plane c's into out + c * nt */

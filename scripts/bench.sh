@@ -24,7 +24,8 @@
 # runs N times, alternating; the row shown is the pair with the median ratio, and the N ratios are
 # printed with it), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
-# configurations, e.g. ONLY=resnet18-pixelshuffle). The machine should be quiet: the load
+# configurations, e.g. ONLY=resnet18-pixelshuffle), ISA (avx2: both sides held to AVX2, below).
+# The machine should be quiet: the load
 # average before and after is printed; on a busy machine repeat and compare ratios, not times.
 set -u
 cd "$(dirname "$0")/.."
@@ -36,6 +37,16 @@ ONLY=${ONLY:-}
 REPEAT=${REPEAT:-1}
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: REPEAT=$REPEAT: give a count >= 1"; exit 2; }
 [ -x "$BIN" ] || { echo "bench.sh: $BIN missing (make bench builds it)"; exit 1; }
+# ISA=avx2: both sides held to AVX2 + FMA on a CPU with AVX-512, to measure what an AVX2 machine
+# runs: medcolor as on a CPU without AVX-512 (MC_TEST_NO_AVX512=1: its AVX2 kernels, the same
+# bits), PyTorch with ATen's and oneDNN's kernels capped at AVX2; no bf16 rows (AVX512-BF16 is
+# AVX-512). docs/performance.md, "An AVX2 machine, emulated on this one".
+ISA=${ISA:-}
+case "$ISA" in
+  "") ;;
+  avx2) export MC_TEST_NO_AVX512=1 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2; BF16=0 ;;
+  *) echo "bench.sh: ISA=$ISA: the one choice is avx2 (or leave it unset)"; exit 2 ;;
+esac
 
 # name  cfg-name  stage  mode (train-adam: Adam instead of SGD)
 CONFIGS="resnet18 all train
@@ -73,6 +84,7 @@ ratio_of() { # ratio_of MODE MEDCOLOR-LINE TORCH-LINE: medcolor's time over PyTo
 echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "vector ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$' | tr '\n' ' ')OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+[ "$ISA" = avx2 ] && echo "ISA=avx2: both held to AVX2 + FMA (medcolor: MC_TEST_NO_AVX512=1; PyTorch: ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2)"
 # the machine's float32 GEMM peak through OpenBLAS (every convolution ends in a GEMM): the yardstick
 # for the GFLOP/s column below
 peak_out=$("$BIN" --sgemm-peak --threads "$THREADS" 2>&1)

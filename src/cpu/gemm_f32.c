@@ -137,11 +137,6 @@ T256 static inline void tr4x8(const float *src, size_t ld, float *dst) {
     _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
 }
 
-/* the first n of 8 lanes (n in 0 .. 8), as a maskload/maskstore mask */
-T256 static inline __m256i first8(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* ---- packing (AVX2: under both instruction sets' kernels) ---------------------------------- */
 /* Panel of op(A) for the pr-row micro-tiles (pr = 8, 6 or 4): rows [i0, i0+mr) (mr <= pr), k in
  * [p0, p0+kc), as out[p*pr + i]; rows past mr are zero. */
@@ -182,7 +177,7 @@ T256 static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0,
     if (!tb) { /* op(B)[p][j] = b[p*ldb + j]: rows of the strip are contiguous */
         const int nv = sw / 8;
         __m256i mk[8];
-        for (int v = 0; v < nv; v++) mk[v] = first8(nr - 8 * v < 0 ? 0 : nr - 8 * v > 8 ? 8 : nr - 8 * v);
+        for (int v = 0; v < nv; v++) mk[v] = first8(nr - 8 * v);
         for (int p = 0; p < kc; p++) {
             const float *r = b + (size_t)(p0 + p) * ldb + j0;
             float *o = out + (size_t)p * sw;

@@ -10,12 +10,9 @@
 #define MC_CPU_GEMM_F32_H
 
 #include <stddef.h>
-#include "cpu/avx512.h"
+#include "cpu/avx2.h"
 
 #if MC_AVX512
-/* AVX2 + FMA: the packing (256-bit, used under both kernels) and the AVX2 micro-kernels */
-#define T256 __attribute__((target("avx2,fma")))
-
 /* what the micro-kernel does with C: C = alpha S; C = alpha S + beta C; C = C + alpha S */
 enum { MC_F32_STORE, MC_F32_BLEND, MC_F32_ADD };
 

@@ -19,7 +19,7 @@ typedef __m256i msk;
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_MUL(a, b) _mm256_mul_ps(a, b)
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define M_FIRST(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define M_FIRST(n) first8(n)
 #define V_LOADM(m, p) _mm256_maskload_ps(p, m)
 #define V_STOREM(p, m, v) _mm256_maskstore_ps(p, m, v)
 #include "cpu/gemm_f32_kernel.h"

@@ -10,35 +10,19 @@
  * (tests/test_strided_simd.c compares them). Nothing outside [0, 2n - 2] is read or written.
  * Chosen at run time (cpu->avx2, where cpu->avx512 is off). */
 #include "cpu/conv.h"
-#include "cpu/gemm_f32.h"
+#include "cpu/avx2.h"
 
 #if MC_AVX512
-/* the first n of 8 lanes (n <= 0: none, n >= 8: all), as a maskload/maskstore mask */
-T256 static inline __m256i first8(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* r[0 .. 7], the lanes at or past r[len] 0 (not read) */
-T256 static inline __m256 load_len(const float *r, int len) {
-    return len >= 8 ? _mm256_loadu_ps(r) : len <= 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(r, first8(len));
-}
-
 /* the even (*e) and odd (*o) elements of r[0 .. 15], those at or past r[len] 0 (not read) */
 T256 static inline void split_len(const float *r, int len, __m256 *e, __m256 *o) {
-    const __m256 a = load_len(r, len), b = load_len(r + 8, len - 8);
-    /* (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs in the order 0 2 1 3 */
-    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    evens_odds8(loadn8(len, r), loadn8(len - 8, r + 8), e, o);
 }
 
 T256 void mc_cpu_gather2_256(const float *src, int n, float *dst) {
     for (int q = 0; q < n; q += 8) { /* src[2q .. 2n - 2] only */
         __m256 e, o;
         split_len(src + 2 * (size_t)q, 2 * (n - q) - 1, &e, &o);
-        if (q + 8 <= n)
-            _mm256_storeu_ps(dst + q, e);
-        else
-            _mm256_maskstore_ps(dst + q, first8(n - q), e);
+        storen8(dst + q, n - q, e);
     }
 }
 
@@ -46,22 +30,17 @@ T256 void mc_cpu_max2_256(const float *src, int n, float *acc) {
     for (int q = 0; q < n; q += 8) {
         __m256 v, o;
         split_len(src + 2 * (size_t)q, 2 * (n - q) - 1, &v, &o);
-        const int whole = q + 8 <= n;
-        const __m256 a = whole ? _mm256_loadu_ps(acc + q) : load_len(acc + q, n - q);
+        const __m256 a = loadn8(n - q, acc + q);
         /* a = (v > a || isnan(v)) ? v : a */
         const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, a, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-        const __m256 y = _mm256_blendv_ps(a, v, take);
-        if (whole)
-            _mm256_storeu_ps(acc + q, y);
-        else
-            _mm256_maskstore_ps(acc + q, first8(n - q), y);
+        storen8(acc + q, n - q, _mm256_blendv_ps(a, v, take));
     }
 }
 
 /* up to 8 windows: the element of each (0 .. 8 in row-major order) that gets its gradient */
 T256 static void window_index8(const float *x00, int w, int cnt, const float *m8, int k[8]) {
     const int len = 2 * cnt + 1; /* the columns the cnt windows read from each row */
-    const __m256 m = load_len(m8, cnt);
+    const __m256 m = loadn8(cnt, m8);
     const __m256 nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
     __m256 kf = _mm256_setzero_ps(), kn = _mm256_setzero_ps(); /* first equal; last NaN (int bits) */
     __m256 cand[9];

@@ -5,29 +5,9 @@
  * unpacks and two permutes. Partial vectors (row ends, a last group of fewer than 8 tiles) use
  * masked loads and stores, whole ones plain loads and stores. Chosen at run time (cpu->avx2). */
 #include "cpu/conv.h"
-#include "cpu/gemm_f32.h"
+#include "cpu/avx2.h"
 
 #if MC_AVX512
-/* lanes lo .. hi - 1 of 8, as a maskload/maskstore mask */
-T256 static inline __m256i lanes8(int lo, int hi) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx),
-                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)));
-}
-
-T256 static inline __m256 loadn8(int n, const float *p) {
-    if (n >= 8) return _mm256_loadu_ps(p);
-    if (n <= 0) return _mm256_setzero_ps();
-    return _mm256_maskload_ps(p, lanes8(0, n));
-}
-
-T256 static inline void storen8(float *p, int n, __m256 v) {
-    if (n >= 8)
-        _mm256_storeu_ps(p, v);
-    else if (n > 0)
-        _mm256_maskstore_ps(p, lanes8(0, n), v);
-}
-
 /* row[c .. c + 7], 0 for the columns outside [0, w) (not read) */
 T256 static inline __m256 cols8(const float *row, int c, int w) {
     if (c >= 0 && c + 8 <= w) return _mm256_loadu_ps(row + c);
@@ -38,10 +18,7 @@ T256 static inline __m256 cols8(const float *row, int c, int w) {
 
 /* the even (*e) and odd (*o) columns of row[c .. c + 15], 0 outside [0, w) */
 T256 static inline void split8(const float *row, int c, int w, __m256 *e, __m256 *o) {
-    __m256 a = cols8(row, c, w), b = cols8(row, c + 8, w);
-    /* (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs in the order 0 2 1 3 */
-    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    evens_odds8(cols8(row, c, w), cols8(row, c + 8, w), e, o);
 }
 
 /* e0 o0 e1 o1 e2 o2 e3 o3 into *y0, e4 o4 ... e7 o7 into *y1 */

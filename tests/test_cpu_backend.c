@@ -283,17 +283,17 @@ static void bias_bwd_case(int n, int c, int hw) {
         /* the SIMD sums (cpu/sums_avx512.c, cpu/strided_avx2.c) where the CPU has them, as the
          * backend chose above: bitwise the portable loop's (v 0) and the AVX2 ones' (v 1) */
         mc_cpu *cpu = be->ctx;
-        const int a512 = cpu->avx512, a2 = cpu->avx2;
+        const int own = cpu->simd;
         for (int v = 0; v < 2; v++) {
-            if ((v == 0 && !a512 && !a2) || (v == 1 && (!a2 || !a512))) continue; /* that is db itself */
+            if ((v == 0 && !own) || (v == 1 && own != MC_F32_AVX512)) continue; /* that is db itself */
             float *db2 = mc_malloc((size_t)c * 4, "db2");
             REQUIRE(db2, "alloc");
             for (int ch = 0; ch < c; ch++) db2[ch] = 0.25f * (float)(ch + 1);
-            cpu->avx512 = 0, cpu->avx2 = v;
+            cpu->simd = v ? MC_F32_AVX2 : 0;
             REQUIRE_OK(be->bias_bwd(be, n, c, hw, g, beta2 ? 0.5f : 0.0f, db2));
-            cpu->avx512 = a512, cpu->avx2 = a2;
+            cpu->simd = own;
             CHECK(!memcmp(db, db2, (size_t)c * 4), "bias_bwd n%d c%d hw%d: the %s sums differ from the %s ones", n, c,
-                  hw, a512 ? "AVX-512" : "AVX2", v ? "AVX2" : "portable");
+                  hw, own == MC_F32_AVX512 ? "AVX-512" : "AVX2", v ? "AVX2" : "portable");
             free(db2);
         }
     }
@@ -928,18 +928,17 @@ int main(void) {
         /* planes whose sum depends on the grouping (1e20 + 1 - 1e20): the SIMD sums group as the
          * portable loop does, the tail included, so they give the same float */
         mc_cpu *cpu = be->ctx;
-        const int a512 = cpu->avx512, a2 = cpu->avx2;
+        const int own = cpu->simd;
         float g[2][11] = {{1e20f, 1.0f, -1e20f, 0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 1e20f, 3.0f, -1e20f}};
         for (int k = 0; k < 2; k++)
-            for (int v = 0; v < 3; v++) { /* portable, AVX2, AVX-512 */
-                if ((v == 1 && !a2) || (v == 2 && !a512)) continue;
+            for (int v = 0; v <= own; v++) { /* 0 portable, MC_F32_AVX2, MC_F32_AVX512 */
                 float db = -1.0f;
-                cpu->avx512 = v == 2, cpu->avx2 = v == 1;
+                cpu->simd = v;
                 REQUIRE_OK(be->bias_bwd(be, 1, 1, 11, g[k], 0.0f, &db));
                 CHECK(db == 0.0f, "bias_bwd, plane %d, %s sums: %g (want 0: (1e20 + x) - 1e20)", k,
                       v == 0 ? "portable" : v == 1 ? "AVX2" : "AVX-512", (double)db);
             }
-        cpu->avx512 = a512, cpu->avx2 = a2;
+        cpu->simd = own;
     }
     bias_bwd_case(16, 4, 6400);
     printf("  bias_bwd (planes of 1, 7, 8, 9, 6400)  ok\n");

@@ -5,8 +5,8 @@
  * The SIMD rows promise the portable loops' bits (a copy; each element's add once, in the
  * same order; the same comparisons), so the three im2col convolution primitives — forward
  * (im2col), backward-data (col2im) and backward-filter (im2col) — and max pooling's forward and
- * backward must give bitwise the same result with cpu->avx512 on and off (cpu->avx2 off), and
- * with cpu->avx2 on and off (cpu->avx512 off).
+ * backward must give bitwise the same result with cpu->simd at MC_F32_AVX512 and at 0
+ * (portable), and at MC_F32_AVX2 and at 0.
  * Convolutions: stride 2 with kernels 1, 3, 4, 7 and paddings 0..3; row lengths below, at and
  * across 8 and 16 (the vectors) and odd ones (the masked tails: a last column right at the end of the
  * row, the plane and the buffer); batch-folded tiles of small images, row tiles of large ones,
@@ -30,20 +30,14 @@
 #include "simd_case.h"
 
 static int nsame[3], ncases[3]; /* [1] AVX2, [2] AVX-512 */
-static int isa;                 /* the rows under test: 2 AVX-512, 1 AVX2 (the other's off) */
-
-/* the flag of the rows under test, both off */
-static int *flag_of(mc_cpu *cpu) {
-    cpu->avx512 = cpu->avx2 = 0;
-    return isa == 2 ? &cpu->avx512 : &cpu->avx2;
-}
+static int isa;                 /* the rows under test: MC_F32_AVX512 or MC_F32_AVX2 */
 
 /* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with the SIMD rows and without */
 static void one(mc_cpu *cpu, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
     static const simd_prim_fn f[3] = {mc_cpu_conv_fwd, mc_cpu_conv_bwd_data, mc_cpu_conv_bwd_filter};
     size_t first;
     float v0, v1;
-    const size_t bad = simd_conv_pair(cpu, flag_of(cpu), f, d, prim, beta, r, &first, &v0, &v1);
+    const size_t bad = simd_conv_pair(cpu, isa, f, d, prim, beta, r, &first, &v0, &v1);
     CHECK(bad == 0,
           "%s: %s n%d c%d %dx%d k%d %dx%d s2 pad %d groups %d beta %g: %zu values differ from the portable path "
           "(first %zu: %.9g vs %.9g)",
@@ -70,9 +64,8 @@ static void pool_one(mc_backend *be, int n, int c, int h, int w, int k, int st, 
     if (beta == 0.0f)
         for (size_t i = 0; i < nx; i += 3) dx[0][i] = NAN;
     memcpy(dx[1], dx[0], nx * sizeof(float));
-    int *flag = flag_of(cpu);
     for (int simd = 0; simd < 2; simd++) {
-        *flag = simd;
+        cpu->simd = simd ? isa : 0;
         REQUIRE_OK(be->pool_fwd(be, &d, x, y[simd]));
         REQUIRE_OK(be->pool_bwd(be, &d, x, y[0], dy, beta, dx[simd])); /* the same y for both */
     }
@@ -88,17 +81,10 @@ static void pool_one(mc_backend *be, int n, int c, int h, int w, int k, int st, 
 }
 
 int main(void) {
-    const int level = mc_cpu_f32_level();
-    if (level < MC_F32_AVX2) {
-        mc_test_skip("test_strided_simd", "this CPU has no AVX2 with FMA: the SIMD stride-2 rows are not used here");
-        return mc_test_done("test_strided_simd");
-    }
-    if (level < MC_F32_AVX512) mc_test_skip("test_strided_simd: AVX-512", "this CPU has no AVX-512 (F, VL)");
     mc_backend *be = NULL;
-    REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2}));
+    const int level = simd_case_backend("test_strided_simd", "stride-2 rows", (mc_net_opts){.threads = 2}, &be);
+    if (!level) return mc_test_done("test_strided_simd");
     mc_cpu *cpu = be->ctx;
-    CHECK(cpu->avx512 == (level == MC_F32_AVX512) && cpu->avx2 == 1,
-          "the backend's stride-2 rows: AVX-512 %d, AVX2 %d on a CPU of level %d", cpu->avx512, cpu->avx2, level);
     mc_rng r;
     mc_rng_seed(&r, 2027);
     /* n, c, h, w, k, kernel, pad, groups */

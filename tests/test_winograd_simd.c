@@ -4,7 +4,7 @@
  * The SIMD functions promise the portable functions' bits (the same IEEE operations in the same
  * order), so the three Winograd primitives — forward, backward-data (the transforms with padding
  * 2 - p) and backward-filter (the input transform) — must give bitwise the same result with
- * cpu->avx512 on and off (cpu->avx2 off), and with cpu->avx2 on and off (cpu->avx512 off), with
+ * cpu->simd at MC_F32_AVX512 and at 0 (portable), and at MC_F32_AVX2 and at 0, with
  * the GEMM unchanged. Widths across 16 tiles cross 8 too. Shapes: widths below, at and across the
  * 16-tile vectors (odd widths: a last tile half outside), odd heights, padding 0, 1 and 2, beta 0
  * (the output full of NaN: never read) and beta != 0, values with zeros and signed zeros.
@@ -22,14 +22,13 @@
 
 static int nsame[3], ncases[3]; /* [1] AVX2, [2] AVX-512 */
 
-/* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with one instruction set's transforms (2 AVX-512,
- * 1 AVX2; the other's off) and without */
+/* one primitive (0 fwd, 1 bwd-data, 2 bwd-filter) with one instruction set's transforms (isa:
+ * MC_F32_AVX512, MC_F32_AVX2) and with the portable ones */
 static void one(mc_cpu *cpu, int isa, const mc_conv_desc *d, int prim, float beta, mc_rng *r) {
     static const simd_prim_fn f[3] = {mc_cpu_wino_fwd, mc_cpu_wino_bwd_data, mc_cpu_wino_bwd_filter};
     size_t first;
     float v0, v1;
-    cpu->avx512 = cpu->avx2 = 0;
-    const size_t bad = simd_conv_pair(cpu, isa == 2 ? &cpu->avx512 : &cpu->avx2, f, d, prim, beta, r, &first, &v0, &v1);
+    const size_t bad = simd_conv_pair(cpu, isa, f, d, prim, beta, r, &first, &v0, &v1);
     CHECK(bad == 0, "%s: %s n%d c%d %dx%d k%d pad %d beta %g: %zu values differ from the portable path (first %zu: %.9g vs %.9g)",
           isa == 2 ? "AVX-512" : "AVX2", prim == 0 ? "forward" : prim == 1 ? "backward-data" : "backward-filter", d->n,
           d->c, d->h, d->w, d->k, d->ph, (double)beta, bad, first, (double)v0, (double)v1);
@@ -38,17 +37,11 @@ static void one(mc_cpu *cpu, int isa, const mc_conv_desc *d, int prim, float bet
 }
 
 int main(void) {
-    const int level = mc_cpu_f32_level();
-    if (level < MC_F32_AVX2) {
-        mc_test_skip("test_winograd_simd", "this CPU has no AVX2 with FMA: the SIMD row transforms are not used here");
-        return mc_test_done("test_winograd_simd");
-    }
-    if (level < MC_F32_AVX512) mc_test_skip("test_winograd_simd: AVX-512", "this CPU has no AVX-512 (F, VL)");
     mc_backend *be = NULL;
-    REQUIRE_OK(mc_backend_cpu_create(&be, &(mc_net_opts){.threads = 2, .winograd = MC_WINOGRAD_ON}));
+    const int level = simd_case_backend("test_winograd_simd", "row transforms",
+                                        (mc_net_opts){.threads = 2, .winograd = MC_WINOGRAD_ON}, &be);
+    if (!level) return mc_test_done("test_winograd_simd");
     mc_cpu *cpu = be->ctx;
-    CHECK(cpu->avx512 == (level == MC_F32_AVX512) && cpu->avx2 == 1,
-          "the backend's transforms: AVX-512 %d, AVX2 %d on a CPU of level %d", cpu->avx512, cpu->avx2, level);
     REQUIRE(cpu->winograd == 2, "F(2x2, 3x3) not selected");
     mc_rng r;
     mc_rng_seed(&r, 2026);

@@ -1,6 +1,6 @@
 /* cpu/avx512.h — what the CPU backend's AVX-512 files share (internal to src/cpu/): whether the
  * compiler can build them (MC_AVX512), the target attribute they are compiled with (T512: any
- * x86-64 build, no -march; chosen at run time by mc_cpu_avx512_available, cpu->avx512), and the
+ * x86-64 build, no -march; chosen at run time by mc_cpu_f32_level, cpu->simd), and the
  * loads of a row's columns with zeros outside the row.
  *
  * Masked loads and stores only where a vector is partial: on the AMD EPYC this was measured on,

@@ -155,7 +155,10 @@ static double plane_sum8(const float *p, int hw) {
 }
 
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
-    const int avx512 = ((const mc_cpu *)be->ctx)->avx512, avx2 = ((const mc_cpu *)be->ctx)->avx2;
+    const int simd = ((const mc_cpu *)be->ctx)->simd;
+    double (*const sum8)(const float *, int) = simd == MC_F32_AVX512 ? mc_cpu_plane_sum8_512
+                                               : simd == MC_F32_AVX2  ? mc_cpu_plane_sum8_256
+                                                                      : plane_sum8;
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         /* per image eight double partial sums (element j into sum j mod 8, added pairwise at
@@ -164,7 +167,7 @@ static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, f
         double s = 0;
         for (int i = 0; i < n; i++) {
             const float *p = dy + ((size_t)i * c + ch) * hw;
-            s += avx512 ? mc_cpu_plane_sum8_512(p, hw) : avx2 ? mc_cpu_plane_sum8_256(p, hw) : plane_sum8(p, hw);
+            s += sum8(p, hw);
         }
         db[ch] = (float)s + (beta == 0.0f ? 0.0f : beta * db[ch]);
     }
@@ -496,10 +499,8 @@ static void pool_plane_fwd(const mc_cpu *cpu, const mc_pool_desc *d, const float
                 const int n = hi - lo;
                 if (mx && sw == 1)
                     for (int q = 0; q < n; q++) a[q] = (s[q] > a[q] || isnan(s[q])) ? s[q] : a[q];
-                else if (mx && sw == 2 && cpu->avx512)
-                    mc_cpu_max2_512(s, n, a);
-                else if (mx && sw == 2 && cpu->avx2)
-                    mc_cpu_max2_256(s, n, a);
+                else if (mx && sw == 2 && cpu->simd)
+                    (cpu->simd == MC_F32_AVX512 ? mc_cpu_max2_512 : mc_cpu_max2_256)(s, n, a);
                 else if (mx)
                     for (int q = 0; q < n; q++) {
                         float v = s[(size_t)q * sw];
@@ -532,7 +533,11 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
     /* 3x3 stride 2: up to 16 windows wholly inside the plane at a time (cpu/strided_avx512.c,
      * cpu/strided_avx2.c: the same elements, added in the same order); the last window inside a
      * row: */
-    const int v16 = d->kh == 3 && d->kw == 3 && d->sw == 2 && (cpu->avx512 || cpu->avx2);
+    void (*const v16)(const float *, int, int, const float *, const float *, float *) =
+        !(d->kh == 3 && d->kw == 3 && d->sw == 2) ? NULL
+        : cpu->simd == MC_F32_AVX512              ? mc_cpu_maxpool3s2_bwd512
+        : cpu->simd == MC_F32_AVX2                ? mc_cpu_maxpool3s2_bwd256
+                                                  : NULL;
     const int last_in = (w - 3 + d->pl) / 2 < d->ow - 1 ? (w - 3 + d->pl) / 2 : d->ow - 1;
     /* 3x3 windows wholly inside the image (ResNet's and the PixelShuffle module's pooling): the
      * first of the nine equal to the maximum, found without branches (the last match in reverse
@@ -547,8 +552,7 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
             int x0 = ox * d->sw - d->pl, x1 = x0 + d->kw;
             if (v16 && y1 - y0 == 3 && x0 >= 0 && ox <= last_in) {
                 const int cnt = last_in - ox + 1 < 16 ? last_in - ox + 1 : 16;
-                (cpu->avx512 ? mc_cpu_maxpool3s2_bwd512 : mc_cpu_maxpool3s2_bwd256)(
-                    xp + (size_t)y0 * w + x0, w, cnt, yp + (size_t)oy * d->ow + ox, gp + (size_t)oy * d->ow + ox,
+                v16(xp + (size_t)y0 * w + x0, w, cnt, yp + (size_t)oy * d->ow + ox, gp + (size_t)oy * d->ow + ox,
                     dp + (size_t)y0 * w + x0);
                 ox += cnt - 1;
                 continue;
@@ -1117,8 +1121,7 @@ int mc_backend_cpu_create(mc_backend **out, const mc_net_opts *opts) {
             return mc_err(MC_EARG, "%s (it is '%s')", why, e ? e : "");
         }
     }
-    cpu->avx512 = mc_cpu_avx512_available();
-    cpu->avx2 = mc_cpu_f32_level() >= MC_F32_AVX2;
+    cpu->simd = mc_cpu_f32_level();
     {
         /* transparent huge pages for the large buffers (mc_cpu_map); MC_CPU_HUGEPAGES=0 asks for
          * none, for comparisons */

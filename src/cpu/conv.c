@@ -230,10 +230,8 @@ static void im2col_rows(const mc_cpu *cpu, const mc_conv_desc *d, int cg, const 
                     for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
                     if (d->sw == 1)
                         memcpy(dst + lo, src, (size_t)(hi - lo) * sizeof(float));
-                    else if (d->sw == 2 && cpu->avx512)
-                        mc_cpu_gather2_512(src, hi - lo, dst + lo);
-                    else if (d->sw == 2 && cpu->avx2)
-                        mc_cpu_gather2_256(src, hi - lo, dst + lo);
+                    else if (d->sw == 2 && cpu->simd)
+                        (cpu->simd == MC_F32_AVX512 ? mc_cpu_gather2_512 : mc_cpu_gather2_256)(src, hi - lo, dst + lo);
                     else
                         for (int q = 0; q < hi - lo; q++) dst[lo + q] = src[(size_t)q * d->sw];
                     for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
@@ -261,7 +259,7 @@ static void col2im_rows(const mc_cpu *cpu, const mc_conv_desc *d, int cg, const 
                     const int n = hi - lo;
                     if (d->sw == 1)
                         for (int q = 0; q < n; q++) dst[q] += s[q];
-                    else if (d->sw == 2 && cpu->avx512)
+                    else if (d->sw == 2 && cpu->simd == MC_F32_AVX512)
                         mc_cpu_scatter2_add512(s, n, dst);
                     else
                         for (int q = 0; q < n; q++) dst[(size_t)q * d->sw] += s[q];

@@ -52,14 +52,13 @@ typedef struct mc_cpu {
     int bf16;           /* 1: bf16 mode: every GEMM is mc_cpu_bf16_gemm, Winograd is bypassed */
     int own_gemm;       /* float32 GEMMs: mc_cpu_f32_gemm at this level (MC_F32_AVX512 or
                            MC_F32_AVX2), or 0: OpenBLAS's */
-    int avx512;         /* 1: the AVX-512 row kernels beside the own GEMM (mc_cpu_avx512_available):
-                           F(2x2, 3x3)'s transforms (cpu/winograd_avx512.c), the stride-2 rows of
-                           im2col, col2im and max pooling (cpu/strided_avx512.c), the bias
-                           gradient's sums (cpu/sums_avx512.c); each the same bits as the portable
-                           loops it replaces (the tests switch this off to compare) */
-    int avx2;           /* 1: the AVX2 row kernels, where the AVX-512 ones are off (cpu->avx512 0):
-                           F(2x2, 3x3)'s row transforms (cpu/winograd_avx2.c), im2col's stride-2
-                           rows, max pooling and the bias sums (cpu/strided_avx2.c); the same bits */
+    int simd;           /* the row kernels beside the own GEMM (mc_cpu_f32_level, whatever
+                           MC_CPU_GEMM says): MC_F32_AVX512 — F(2x2, 3x3)'s transforms
+                           (cpu/winograd_avx512.c), the stride-2 rows of im2col, col2im and max
+                           pooling (cpu/strided_avx512.c), the bias gradient's sums
+                           (cpu/sums_avx512.c); MC_F32_AVX2 — the same at 8 lanes but col2im's
+                           (cpu/winograd_avx2.c, cpu/strided_avx2.c); 0 — the portable loops. Each
+                           gives the portable loops' bits (the tests set it to compare) */
     int hugepages;      /* 1: large buffers ask for transparent huge pages (mc_cpu_map); the
                            environment variable MC_CPU_HUGEPAGES=0 turns it off, for comparisons */
     int gemm_fail;      /* set by a thread whose bf16 or own float32 GEMM found no scratch memory */
@@ -130,8 +129,7 @@ int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
  * mc_cpu_f32_level: the instruction set its kernels can use here: MC_F32_AVX512 (AVX-512 F and VL
  * with AVX2 and FMA), MC_F32_AVX2 (AVX2 with FMA) or 0 (neither: OpenBLAS does the work); the
  * environment variables MC_TEST_NO_AVX512=1 and MC_TEST_NO_AVX2=1 pretend the CPU lacks them.
- * mc_cpu_avx512_available: the level is MC_F32_AVX512 (also what the AVX-512 row kernels beside
- * it need: cpu->avx512).
+ * The row kernels beside the GEMM take the same level (cpu->simd).
  * mc_cpu_f32_gemm: the single-threaded row-major C = alpha op(A) op(B) + beta C with the kernels
  * of `level`, k summed in blocks fixed by k alone (so each element's value does not depend on m,
  * n or how a product is cut), and the same bits at either level; MC_ENOMEM (no message: it runs
@@ -139,7 +137,6 @@ int mc_cpu_bf16_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
  * in (the CPU's level is the caller's business). */
 enum { MC_F32_AVX2 = 1, MC_F32_AVX512 = 2 };
 int mc_cpu_f32_level(void);
-int mc_cpu_avx512_available(void);
 /* The level of the backend's float32 GEMMs: the own at mc_cpu_f32_level() where the CPU has one,
  * 0 for OpenBLAS's where it has not or where the environment variable MC_CPU_GEMM=openblas asks
  * for it (for comparisons); MC_CPU_GEMM=own insists on the own. -1 with *why set for any other
@@ -168,7 +165,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                            float beta, float *dw);
 
 /* F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c), bitwise those of winograd.c's
- * input_row, output_row and grad_row; only where mc_cpu_avx512_available(). in_row:
+ * input_row, output_row and grad_row; only where cpu->simd is MC_F32_AVX512. in_row:
  * V[xi][q] (xi = 0..15, ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w
  * plane padded by pad; out_row: A^T m A of those tiles into output plane yk (oh x ow), blended
  * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane; filter:
@@ -179,14 +176,14 @@ void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, 
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
 /* The three row transforms at 8 tiles per AVX2 vector (cpu/winograd_avx2.c), the same bits; only
- * where mc_cpu_f32_level() >= MC_F32_AVX2 (cpu->avx2). */
+ * where cpu->simd is MC_F32_AVX2 or more. */
 void mc_cpu_wino_in_row256(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
 void mc_cpu_wino_out_row256(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
                             float *yk);
 void mc_cpu_wino_grad_row256(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
 
 /* Stride-2 rows in AVX-512 (cpu/strided_avx512.c), bitwise the portable loops of cpu/conv.c and
- * cpu/backend_cpu.c; only where mc_cpu_avx512_available(). gather2: dst[q] = src[2q]; scatter2_add:
+ * cpu/backend_cpu.c; only where cpu->simd is MC_F32_AVX512. gather2: dst[q] = src[2q]; scatter2_add:
  * dst[2q] += s[q]; max2: acc[q] = (v > acc[q] || isnan(v)) ? v : acc[q] with v = src[2q]; each for
  * q < n (nothing outside src/dst[0 .. 2n - 2] read, no odd element written). maxpool3s2_bwd:
  * the backward of cnt <= 16 neighbouring 3x3 stride-2 max-pooling windows wholly inside the
@@ -195,7 +192,7 @@ void mc_cpu_wino_grad_row256(const float *plane, int oh, int ow, int ty, int tx0
  * element at its first maximum m16[l] in scan order (the last NaN when m16[l] is NaN). */
 /* The sum of hw floats as cpu_bias_bwd's portable loop sums them (eight double partial sums,
  * element j into sum j mod 8, added pairwise), in AVX-512 (cpu/sums_avx512.c); bitwise that loop's
- * result; only where mc_cpu_avx512_available(). */
+ * result; only where cpu->simd is MC_F32_AVX512. */
 double mc_cpu_plane_sum8_512(const float *p, int hw);
 
 void mc_cpu_gather2_512(const float *src, int n, float *dst);
@@ -204,7 +201,7 @@ void mc_cpu_max2_512(const float *src, int n, float *acc);
 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
 
 /* The same at 8 lanes in AVX2 (cpu/strided_avx2.c; col2im's scatter excepted), bitwise the
- * portable loops; only where mc_cpu_f32_level() >= MC_F32_AVX2 (cpu->avx2). maxpool3s2_bwd256
+ * portable loops; only where cpu->simd is MC_F32_AVX2 or more. maxpool3s2_bwd256
  * takes up to 16 windows too. */
 void mc_cpu_gather2_256(const float *src, int n, float *dst);
 void mc_cpu_max2_256(const float *src, int n, float *acc);

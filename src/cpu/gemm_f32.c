@@ -56,8 +56,6 @@ int mc_cpu_f32_level(void) {
 #endif
 }
 
-int mc_cpu_avx512_available(void) { return mc_cpu_f32_level() == MC_F32_AVX512; }
-
 int mc_cpu_own_gemm(const char **why) {
     const char *e = getenv("MC_CPU_GEMM");
     *why = NULL;

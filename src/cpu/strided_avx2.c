@@ -8,7 +8,7 @@
  * the backward finds the same element of each window — the first equal to the maximum, or the
  * last NaN — and adds the gradients in window order), so the bits are theirs
  * (tests/test_strided_simd.c compares them). Nothing outside [0, 2n - 2] is read or written.
- * Chosen at run time (cpu->avx2, where cpu->avx512 is off). */
+ * Chosen at run time (cpu->simd). */
 #include "cpu/conv.h"
 #include "cpu/avx2.h"
 

@@ -20,7 +20,7 @@
  * stores): the odd ones between them, which may belong to another thread's piece, are never
  * touched; nothing outside [0, 2n - 2] is read or written.
  * Compiled with function-level target attributes as cpu/gemm_f32.c, chosen at run time with the
- * own GEMM's CPU check (mc_cpu_avx512_available). */
+ * own GEMM's CPU check (mc_cpu_f32_level: cpu->simd). */
 #include "cpu/conv.h"
 #include "cpu/avx512.h"
 

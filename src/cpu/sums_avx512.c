@@ -11,7 +11,7 @@
  * increasing j, the tail into partials 0, 1, ...; then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) +
  * (a6 + a7))): bitwise the portable sum (test_cpu_backend's bias_bwd_case compares them).
  * Compiled with function-level target attributes as cpu/gemm_f32.c, chosen at run time with the
- * own GEMM's CPU check (mc_cpu_avx512_available). */
+ * own GEMM's CPU check (mc_cpu_f32_level: cpu->simd). */
 #include "cpu/conv.h"
 #include "cpu/avx512.h"
 

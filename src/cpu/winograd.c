@@ -55,14 +55,14 @@ typedef struct wplan {
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
-    int simd;           /* F(2x2, 3x3)'s row transforms: 2 in AVX-512 (cpu->avx512), 1 in AVX2
-                           (cpu->avx2), 0 portable; the same bits */
+    int simd;           /* F(2x2, 3x3)'s row transforms: cpu->simd's (MC_F32_AVX512, MC_F32_AVX2)
+                           or 0, portable (F(4x4, 3x3)'s always); the same bits */
 } wplan;
 
 /* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
 static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
     p->m = m;
-    p->simd = m != 2 ? 0 : cpu->avx512 ? 2 : cpu->avx2 ? 1 : 0;
+    p->simd = m == 2 ? cpu->simd : 0;
     p->nn = (m + 2) * (m + 2);
     p->th = (d->oh + m - 1) / m;
     p->tw = (d->ow + m - 1) / m;
@@ -91,7 +91,7 @@ static int threads_for(const mc_cpu *cpu, size_t pieces) {
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
 static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
     const size_t kc = (size_t)K * C;
-    if (cpu->avx512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
+    if (cpu->simd == MC_F32_AVX512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
         const size_t nb = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
         for (size_t b = 0; b < nb; b++) mc_cpu_wino_filter512(w, b * 16, kc, U);
@@ -521,8 +521,8 @@ static void planes_transform(const mc_conv_desc *d, const wplan *p, const float 
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
     planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4       ? input_row4
-                     : p->simd == 2 ? input_row512
-                     : p->simd == 1 ? input_row256
+                     : p->simd == MC_F32_AVX512 ? input_row512
+                     : p->simd == MC_F32_AVX2   ? input_row256
                                     : input_row,
                      t0, nb, V, ldv, nt, tmp);
 }
@@ -535,9 +535,9 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
             float *yk = y + (n * (size_t)d->k + (size_t)k) * ohw;
             if (p->m == 4)
                 output_row4(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
-            else if (p->simd == 2)
+            else if (p->simd == MC_F32_AVX512)
                 mc_cpu_wino_out_row512(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
-            else if (p->simd == 1)
+            else if (p->simd == MC_F32_AVX2)
                 mc_cpu_wino_out_row256(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
             else
                 output_row(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
@@ -548,8 +548,8 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
     planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4       ? grad_row4
-                     : p->simd == 2 ? grad_row512
-                     : p->simd == 1 ? grad_row256
+                     : p->simd == MC_F32_AVX512 ? grad_row512
+                     : p->simd == MC_F32_AVX2   ? grad_row256
                                     : grad_row,
                      t0, nb, E, lde, nt, tmp);
 }

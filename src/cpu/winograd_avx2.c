@@ -3,7 +3,7 @@
  * of cpu/winograd.c and as the AVX-512 ones. An input row's even and odd columns for 8 tiles: two
  * loads, two shuffles and two cross-lane permutes; the output's two columns interleaved by two
  * unpacks and two permutes. Partial vectors (row ends, a last group of fewer than 8 tiles) use
- * masked loads and stores, whole ones plain loads and stores. Chosen at run time (cpu->avx2). */
+ * masked loads and stores, whole ones plain loads and stores. Chosen at run time (cpu->simd). */
 #include "cpu/conv.h"
 #include "cpu/avx2.h"
 

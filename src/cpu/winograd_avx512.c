@@ -17,7 +17,7 @@
  * add), so the results
  * are bitwise those of winograd.c's scalar path; tests/test_winograd_simd.c compares the two.
  * Compiled with function-level target attributes (as cpu/gemm_f32.c), chosen at run time with the
- * own GEMM's CPU check (mc_cpu_avx512_available: cpu->avx512). */
+ * own GEMM's CPU check (mc_cpu_f32_level: cpu->simd). */
 #include "cpu/conv.h"
 #include "cpu/avx512.h"
 

@@ -44,6 +44,17 @@
 #define MC_WINO_BLOCK4 (MC_WINO_BLOCK * 9 / 4)
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* the distance between the nn matrices of V, M and E (floats): n rounded up to a whole number of
+ * 64-byte lines, and an odd one. The row transforms write (or read) all nn matrices at once, one
+ * stream each, while they read the input rows; at a multiple of 4 KB apart (ResNet18's 128-, 256-
+ * and 512-channel layers: 51200 floats) the streams alias each other in the L1 and the loads wait
+ * on unrelated stores: the input transform of 16 x 64 x 80 x 80 took 9.1-12.5 ms on one thread
+ * at a multiple of 4 KB, 4.9 ms at 1024 bytes past one. Layout only: the same bits. */
+static size_t stream_ld(size_t n) {
+    const size_t ld = round16(n);
+    return (ld / 16) % 2 ? ld : ld + 16;
+}
+
 int mc_cpu_wino_ok(const mc_conv_desc *d) {
     return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->groups == 1 && d->ph == d->pw &&
            d->ph >= 0 && d->ph <= 2 && d->oh >= 2 && d->ow >= 2 && d->c >= 16 && d->k >= 16;
@@ -559,11 +570,11 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, float beta, float *y, float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
-    const size_t kc = (size_t)K * C, ldv = (size_t)C * nt, ldm = (size_t)K * nt;
+    const size_t kc = (size_t)K * C, ldv = stream_ld((size_t)C * nt), ldm = stream_ld((size_t)K * nt);
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
-        float *V = scratch + per_thread * (size_t)t, *M = V + round16(nn * ldv), *tmp = M + round16(nn * ldm);
+        float *V = scratch + per_thread * (size_t)t, *M = V + nn * ldv, *tmp = M + nn * ldm;
         size_t b0 = p->nblocks * (size_t)t / (size_t)T, b1 = p->nblocks * (size_t)(t + 1) / (size_t)T;
         for (size_t b = b0; b < b1; b++) {
             size_t t0 = b * (size_t)nt;
@@ -582,7 +593,7 @@ static size_t tmp_floats(const wplan *p) {
     return p->m == 4 ? round16(40 * (size_t)p->tw + 32) : round16(20 * (size_t)p->tw + 8);
 }
 static size_t fwd_per_thread(const mc_conv_desc *d, const wplan *p) {
-    return round16((size_t)p->nn * d->c * p->nt) + round16((size_t)p->nn * d->k * p->nt) + tmp_floats(p);
+    return (size_t)p->nn * (stream_ld((size_t)d->c * p->nt) + stream_ld((size_t)d->k * p->nt)) + tmp_floats(p);
 }
 static void filter_transform_m(const mc_cpu *cpu, int m, int K, int C, const float *w, float *U) {
     if (m == 4)
@@ -644,7 +655,8 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     wplan p;
     make_plan(cpu, d, cpu->winograd, &p);
     const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
-    const size_t kc = (size_t)K * C, ndu = round16(nn * kc), ldv = (size_t)C * nt, ldm = (size_t)K * nt;
+    const size_t kc = (size_t)K * C, ndu = round16(nn * kc), ldv = stream_ld((size_t)C * nt),
+                 ldm = stream_ld((size_t)K * nt);
     const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */
     /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
     const int CH = mc_cpu_chunks(p.nblocks, nn * kc), T = threads_for(cpu, (size_t)CH);
@@ -654,7 +666,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        float *V = ar->p + per * (size_t)t, *E = V + round16(nn * ldv), *tmp = E + round16(nn * ldm);
+        float *V = ar->p + per * (size_t)t, *E = V + nn * ldv, *tmp = E + nn * ldm;
         const int ca = (int)((long)CH * t / nth), cb = (int)((long)CH * (t + 1) / nth);
         for (int c = ca; c < cb; c++) {
             float *dU = dUs + ndu * (size_t)c;

@@ -174,7 +174,7 @@ void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, in
 void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
                             float *yk);
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
-void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U); /* filters q0 .. q0 + 15 */
+void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, size_t ldu, float *U); /* filters q0 .. q0 + 15 */
 /* The three row transforms at 8 tiles per AVX2 vector (cpu/winograd_avx2.c), the same bits; only
  * where cpu->simd is MC_F32_AVX2 or more. */
 void mc_cpu_wino_in_row256(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);

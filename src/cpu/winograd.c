@@ -55,6 +55,12 @@ static size_t stream_ld(size_t n) {
     return (ld / 16) % 2 ? ld : ld + 16;
 }
 
+/* the distance between the nn matrices of the transformed filters U and their gradients dU, for
+ * the same reason: K x C floats apart (a multiple of 4 KB for any power-of-two channel counts),
+ * the filter transform's 16 stores and backward-filter's 16 loads per filter fell into the same L1
+ * sets (backward-filter's dW loop: 8.6 % of a 512-channel backward-filter in perf) */
+static size_t u_ld(int K, int C) { return stream_ld((size_t)K * C); }
+
 int mc_cpu_wino_ok(const mc_conv_desc *d) {
     return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->groups == 1 && d->ph == d->pw &&
            d->ph >= 0 && d->ph <= 2 && d->oh >= 2 && d->ow >= 2 && d->c >= 16 && d->k >= 16;
@@ -99,13 +105,13 @@ static int threads_for(const mc_cpu *cpu, size_t pieces) {
 }
 
 /* ---- transforms ------------------------------------------------------------------------- */
-/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] */
+/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] (the matrices u_ld apart) */
 static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
-    const size_t kc = (size_t)K * C;
+    const size_t kc = (size_t)K * C, ku = u_ld(K, C);
     if (cpu->simd == MC_F32_AVX512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
         const size_t nb = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
-        for (size_t b = 0; b < nb; b++) mc_cpu_wino_filter512(w, b * 16, kc, U);
+        for (size_t b = 0; b < nb; b++) mc_cpu_wino_filter512(w, b * 16, kc, ku, U);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
@@ -119,10 +125,10 @@ static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, fl
             t[3][j] = g[6 + j];
         }
         for (int i = 0; i < 4; i++) { /* (G g) G^T */
-            U[(size_t)(i * 4 + 0) * kc + q] = t[i][0];
-            U[(size_t)(i * 4 + 1) * kc + q] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-            U[(size_t)(i * 4 + 2) * kc + q] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-            U[(size_t)(i * 4 + 3) * kc + q] = t[i][2];
+            U[(size_t)(i * 4 + 0) * ku + q] = t[i][0];
+            U[(size_t)(i * 4 + 1) * ku + q] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            U[(size_t)(i * 4 + 2) * ku + q] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            U[(size_t)(i * 4 + 3) * ku + q] = t[i][2];
         }
     }
 }
@@ -305,7 +311,7 @@ static const double G4[6][3] = {{1.0, 0.0, 0.0},
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c], xi = 6 i + j; 16 filters at a
  * time as vector lanes (consecutive q, so that the 36 stores per lane group are contiguous) */
 static void filter_transform4(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
-    const size_t kc = (size_t)K * C, ngroups = (kc + 15) / 16;
+    const size_t kc = (size_t)K * C, ku = u_ld(K, C), ngroups = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t grp = 0; grp < ngroups; grp++) {
         const size_t q0 = grp * 16, nq = kc - q0 < 16 ? kc - q0 : 16;
@@ -323,7 +329,7 @@ static void filter_transform4(const mc_cpu *cpu, int K, int C, const float *w, f
                 float u[16];
                 for (int l = 0; l < 16; l++)
                     u[l] = (float)(t[i][0][l] * G4[j][0] + t[i][1][l] * G4[j][1] + t[i][2][l] * G4[j][2]);
-                memcpy(U + (size_t)(i * 6 + j) * kc + q0, u, nq * sizeof(float));
+                memcpy(U + (size_t)(i * 6 + j) * ku + q0, u, nq * sizeof(float));
             }
     }
 }
@@ -570,7 +576,7 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, float beta, float *y, float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
-    const size_t kc = (size_t)K * C, ldv = stream_ld((size_t)C * nt), ldm = stream_ld((size_t)K * nt);
+    const size_t ku = u_ld(K, C), ldv = stream_ld((size_t)C * nt), ldm = stream_ld((size_t)K * nt);
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -581,7 +587,7 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
             int nb = (int)(p->ntiles - t0 < (size_t)nt ? p->ntiles - t0 : (size_t)nt);
             input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
             for (int xi = 0; xi < nn; xi++)
-                mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * kc, C, V + (size_t)xi * ldv, nt, 0.0f,
+                mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
                              M + (size_t)xi * ldm, nt);
             output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);
         }
@@ -607,7 +613,7 @@ int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     wplan p;
     make_plan(cpu, d, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nu = round16((size_t)p.nn * d->k * d->c), per = fwd_per_thread(d, &p);
+    const size_t nu = (size_t)p.nn * u_ld(d->k, d->c), per = fwd_per_thread(d, &p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, nu + per * (size_t)T));
     filter_transform_m(cpu, p.m, d->k, d->c, w, ar->p);
@@ -630,7 +636,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     wplan p;
     make_plan(cpu, &e, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nw = round16((size_t)d->k * d->c * 9), nu = round16((size_t)p.nn * d->k * d->c),
+    const size_t nw = round16((size_t)d->k * d->c * 9), nu = (size_t)p.nn * u_ld(d->k, d->c),
                  per = fwd_per_thread(&e, &p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, nw + nu + per * (size_t)T));
@@ -655,7 +661,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     wplan p;
     make_plan(cpu, d, cpu->winograd, &p);
     const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
-    const size_t kc = (size_t)K * C, ndu = round16(nn * kc), ldv = stream_ld((size_t)C * nt),
+    const size_t kc = (size_t)K * C, ku = u_ld(K, C), ndu = nn * ku, ldv = stream_ld((size_t)C * nt),
                  ldm = stream_ld((size_t)K * nt);
     const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */
     /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
@@ -671,7 +677,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
         for (int c = ca; c < cb; c++) {
             float *dU = dUs + ndu * (size_t)c;
             size_t b0 = p.nblocks * (size_t)c / (size_t)CH, b1 = p.nblocks * (size_t)(c + 1) / (size_t)CH;
-            if (b0 == b1) memset(dU, 0, nn * kc * sizeof(float));
+            if (b0 == b1) memset(dU, 0, ndu * sizeof(float));
             for (size_t b = b0; b < b1; b++) {
                 size_t t0 = b * (size_t)nt;
                 int nb = (int)(p.ntiles - t0 < (size_t)nt ? p.ntiles - t0 : (size_t)nt);
@@ -679,12 +685,12 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
                 grad_transform(d, &p, dy, t0, nb, E, ldm, nt, tmp);
                 for (int xi = 0; xi < nn; xi++)
                     mc_cpu_gemm1(cpu, 0, 1, K, C, nb, 1.0f, E + (size_t)xi * ldm, nt, V + (size_t)xi * ldv, nt,
-                                 b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * kc, C);
+                                 b > b0 ? 1.0f : 0.0f, dU + (size_t)xi * ku, C);
             }
         }
     }
     /* dW = G^T (((dU_0 + dU_1) + dU_2) + ...) G, blended with beta */
-    mc_cpu_sum_into(cpu, dUs, dUs + ndu, ndu, CH - 1, nn * kc);
+    mc_cpu_sum_into(cpu, dUs, dUs + ndu, ndu, CH - 1, ndu);
     if (p.m == 4) {
         /* dW = G^T dU G in double, blended with beta */
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
@@ -693,7 +699,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
             for (int a = 0; a < 3; a++)
                 for (int j = 0; j < 6; j++) {
                     double acc = 0.0;
-                    for (int i = 0; i < 6; i++) acc += G4[i][a] * (double)dUs[(size_t)(6 * i + j) * kc + q];
+                    for (int i = 0; i < 6; i++) acc += G4[i][a] * (double)dUs[(size_t)(6 * i + j) * ku + q];
                     r[a][j] = acc;
                 }
             float *o = dw + q * 9;
@@ -709,7 +715,7 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t q = 0; q < kc; q++) {
         float u[16];
-        for (int xi = 0; xi < 16; xi++) u[xi] = dUs[(size_t)xi * kc + q];
+        for (int xi = 0; xi < 16; xi++) u[xi] = dUs[(size_t)xi * ku + q];
         /* G^T u: rows u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3 (per column) */
         float r[3][4];
         for (int j = 0; j < 4; j++) {

@@ -46,7 +46,7 @@ typedef __mmask16 msk;
 
 /* U[xi][q] = (G g G^T)[xi] for the 16 filters g = w[q .. q + 15] (fewer at the end of kc), with
  * winograd.c's filter_transform's operations: the nine taps of 16 filters by gathers */
-T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) {
+T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, size_t ldu, float *U) {
     const __mmask16 k = first16(kc - q0 < 16 ? (int)(kc - q0) : 16);
     const __m512i nine = _mm512_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99, 108, 117, 126, 135);
     const __m512 half = _mm512_set1_ps(0.5f);
@@ -63,15 +63,17 @@ T512 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) 
     }
     for (int i = 0; i < 4; i++) { /* (G g) G^T */
         __m512 a0 = t[i][0], a1 = t[i][1], a2 = t[i][2];
-        store_k(U + (size_t)(i * 4 + 0) * kc + q0, k, a0);
-        store_k(U + (size_t)(i * 4 + 1) * kc + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a0, a1), a2)));
-        store_k(U + (size_t)(i * 4 + 2) * kc + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a0, a1), a2)));
-        store_k(U + (size_t)(i * 4 + 3) * kc + q0, k, a2);
+        store_k(U + (size_t)(i * 4 + 0) * ldu + q0, k, a0);
+        store_k(U + (size_t)(i * 4 + 1) * ldu + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a0, a1), a2)));
+        store_k(U + (size_t)(i * 4 + 2) * ldu + q0, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a0, a1), a2)));
+        store_k(U + (size_t)(i * 4 + 3) * ldu + q0, k, a2);
     }
 }
 
 #else
-void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, float *U) { (void)w, (void)q0, (void)kc, (void)U; }
+void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, size_t ldu, float *U) {
+    (void)w, (void)q0, (void)kc, (void)ldu, (void)U;
+}
 void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde) {
     (void)plane, (void)oh, (void)ow, (void)ty, (void)tx0, (void)cnt, (void)e, (void)lde;
 }

@@ -44,22 +44,18 @@
 #define MC_WINO_BLOCK4 (MC_WINO_BLOCK * 9 / 4)
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* the distance between the nn matrices of V, M and E (floats): n rounded up to a whole number of
- * 64-byte lines, and an odd one. The row transforms write (or read) all nn matrices at once, one
- * stream each, while they read the input rows; at a multiple of 4 KB apart (ResNet18's 128-, 256-
- * and 512-channel layers: 51200 floats) the streams alias each other in the L1 and the loads wait
- * on unrelated stores: the input transform of 16 x 64 x 80 x 80 took 9.1-12.5 ms on one thread
- * at a multiple of 4 KB, 4.9 ms at 1024 bytes past one. Layout only: the same bits. */
+/* the distance between the nn matrices of V, M, E, U or dU (floats, wplan's ldv, ldm, ku): n
+ * rounded up to a whole number of 64-byte lines, and an odd one. The transforms write (or read)
+ * all nn matrices at once, one stream each; at a multiple of 4 KB apart (ResNet18's 128-, 256-
+ * and 512-channel layers: V and M 51200 floats; U and dU, K x C, for any power-of-two channel
+ * counts) the streams alias each other in the L1 and the loads wait on unrelated stores: the
+ * input transform of 16 x 64 x 80 x 80 took 9.1-12.5 ms on one thread at a multiple of 4 KB,
+ * 4.9 ms at 1024 bytes past one; a 512-channel backward-filter 30.5 ms against 28.2 with dU's
+ * matrices apart (its dW loop). Layout only: the same bits. */
 static size_t stream_ld(size_t n) {
     const size_t ld = round16(n);
     return (ld / 16) % 2 ? ld : ld + 16;
 }
-
-/* the distance between the nn matrices of the transformed filters U and their gradients dU, for
- * the same reason: K x C floats apart (a multiple of 4 KB for any power-of-two channel counts),
- * the filter transform's 16 stores and backward-filter's 16 loads per filter fell into the same L1
- * sets (backward-filter's dW loop: 8.6 % of a 512-channel backward-filter in perf) */
-static size_t u_ld(int K, int C) { return stream_ld((size_t)K * C); }
 
 int mc_cpu_wino_ok(const mc_conv_desc *d) {
     return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->groups == 1 && d->ph == d->pw &&
@@ -74,6 +70,8 @@ typedef struct wplan {
     size_t nblocks;
     int simd;           /* F(2x2, 3x3)'s row transforms: cpu->simd's (MC_F32_AVX512, MC_F32_AVX2)
                            or 0, portable (F(4x4, 3x3)'s always); the same bits */
+    size_t ldv, ldm, ku; /* floats between the nn matrices of V (c x nt), of M and E (k x nt), of U
+                            and dU (k x c): stream_ld */
 } wplan;
 
 /* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
@@ -96,6 +94,9 @@ static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p)
     if (nt < 1) nt = 1;
     p->nt = (int)nt;
     p->nblocks = (p->ntiles + nt - 1) / nt;
+    p->ldv = stream_ld((size_t)d->c * nt);
+    p->ldm = stream_ld((size_t)d->k * nt);
+    p->ku = stream_ld((size_t)d->k * d->c);
 }
 
 /* threads for `pieces` pieces of work */
@@ -105,9 +106,9 @@ static int threads_for(const mc_cpu *cpu, size_t pieces) {
 }
 
 /* ---- transforms ------------------------------------------------------------------------- */
-/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c] (the matrices u_ld apart) */
-static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
-    const size_t kc = (size_t)K * C, ku = u_ld(K, C);
+/* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c], the matrices ku apart */
+static void filter_transform(const mc_cpu *cpu, int K, int C, const float *w, size_t ku, float *U) {
+    const size_t kc = (size_t)K * C;
     if (cpu->simd == MC_F32_AVX512) { /* 16 filters per vector (cpu/winograd_avx512.c; the same bits) */
         const size_t nb = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
@@ -310,8 +311,8 @@ static const double G4[6][3] = {{1.0, 0.0, 0.0},
 
 /* U[xi][k][c] = (G g G^T)[xi] for the 3x3 filters g = w[k][c], xi = 6 i + j; 16 filters at a
  * time as vector lanes (consecutive q, so that the 36 stores per lane group are contiguous) */
-static void filter_transform4(const mc_cpu *cpu, int K, int C, const float *w, float *U) {
-    const size_t kc = (size_t)K * C, ku = u_ld(K, C), ngroups = (kc + 15) / 16;
+static void filter_transform4(const mc_cpu *cpu, int K, int C, const float *w, size_t ku, float *U) {
+    const size_t kc = (size_t)K * C, ngroups = (kc + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads_for(cpu, kc / 256 + 1))
     for (size_t grp = 0; grp < ngroups; grp++) {
         const size_t q0 = grp * 16, nq = kc - q0 < 16 ? kc - q0 : 16;
@@ -576,7 +577,7 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, float beta, float *y, float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
-    const size_t ku = u_ld(K, C), ldv = stream_ld((size_t)C * nt), ldm = stream_ld((size_t)K * nt);
+    const size_t ku = p->ku, ldv = p->ldv, ldm = p->ldm;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -598,14 +599,13 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
 static size_t tmp_floats(const wplan *p) {
     return p->m == 4 ? round16(40 * (size_t)p->tw + 32) : round16(20 * (size_t)p->tw + 8);
 }
-static size_t fwd_per_thread(const mc_conv_desc *d, const wplan *p) {
-    return (size_t)p->nn * (stream_ld((size_t)d->c * p->nt) + stream_ld((size_t)d->k * p->nt)) + tmp_floats(p);
-}
-static void filter_transform_m(const mc_cpu *cpu, int m, int K, int C, const float *w, float *U) {
-    if (m == 4)
-        filter_transform4(cpu, K, C, w, U);
+static size_t fwd_per_thread(const wplan *p) { return (size_t)p->nn * (p->ldv + p->ldm) + tmp_floats(p); }
+/* U for the plan (K x C filters, F(m x m, 3x3)) */
+static void filter_transform_m(const mc_cpu *cpu, const wplan *p, int K, int C, const float *w, float *U) {
+    if (p->m == 4)
+        filter_transform4(cpu, K, C, w, p->ku, U);
     else
-        filter_transform(cpu, K, C, w, U);
+        filter_transform(cpu, K, C, w, p->ku, U);
 }
 
 int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
@@ -613,10 +613,10 @@ int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     wplan p;
     make_plan(cpu, d, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nu = (size_t)p.nn * u_ld(d->k, d->c), per = fwd_per_thread(d, &p);
+    const size_t nu = (size_t)p.nn * p.ku, per = fwd_per_thread(&p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, nu + per * (size_t)T));
-    filter_transform_m(cpu, p.m, d->k, d->c, w, ar->p);
+    filter_transform_m(cpu, &p, d->k, d->c, w, ar->p);
     wino_forward(cpu, d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
     return MC_OK;
 }
@@ -636,8 +636,8 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     wplan p;
     make_plan(cpu, &e, cpu->winograd, &p);
     const int T = threads_for(cpu, p.nblocks);
-    const size_t nw = round16((size_t)d->k * d->c * 9), nu = (size_t)p.nn * u_ld(d->k, d->c),
-                 per = fwd_per_thread(&e, &p);
+    const size_t nw = round16((size_t)d->k * d->c * 9), nu = (size_t)p.nn * p.ku,
+                 per = fwd_per_thread(&p);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, nw + nu + per * (size_t)T));
     float *wt = ar->p, *U = ar->p + nw;
@@ -650,7 +650,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
             float *t = wt + ((size_t)c * K + k) * 9;
             for (int q = 0; q < 9; q++) t[q] = s[8 - q];
         }
-    filter_transform_m(cpu, p.m, C, K, wt, U);
+    filter_transform_m(cpu, &p, C, K, wt, U);
     wino_forward(cpu, &e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
     return MC_OK;
 }
@@ -661,9 +661,8 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     wplan p;
     make_plan(cpu, d, cpu->winograd, &p);
     const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
-    const size_t kc = (size_t)K * C, ku = u_ld(K, C), ndu = nn * ku, ldv = stream_ld((size_t)C * nt),
-                 ldm = stream_ld((size_t)K * nt);
-    const size_t per = fwd_per_thread(d, &p); /* V, E and the row transforms' tmp */
+    const size_t kc = (size_t)K * C, ku = p.ku, ndu = nn * ku, ldv = p.ldv, ldm = p.ldm;
+    const size_t per = fwd_per_thread(&p); /* V, E and the row transforms' tmp */
     /* the sum over blocks in CH chunks of consecutive blocks, each into its own dU */
     const int CH = mc_cpu_chunks(p.nblocks, nn * kc), T = threads_for(cpu, (size_t)CH);
     mc_cpu_arena *ar = &cpu->arena;

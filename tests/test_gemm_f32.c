@@ -12,6 +12,8 @@
  *   the product is cut, so a product computed in pieces (rows, columns, at any offset) is bitwise
  *   the product computed whole;
  * - NaN and inf propagate; k = 0 gives beta C;
+ * - op(A) packed once (mc_cpu_f32_pa, for the Winograd forward's U) with either micro-tile shape:
+ *   products of any n bitwise those of mc_cpu_f32_gemm, the packing within its stated size;
  * - the AVX2 and AVX-512 kernels give the same bits on every shape, transpose pair, alpha and beta
  *   (memcmp): what a run computes does not depend on which of the two the CPU has;
  * - the backend's choice: the AVX-512 kernels where the CPU has them, the AVX2 ones with
@@ -131,6 +133,47 @@ static void check_levels(int ta, int tb, int m, int n, int k, float alpha, float
 
 /* the backend's GEMM: the CPU's own kernels, the AVX2 ones under MC_TEST_NO_AVX512, OpenBLAS's
  * under MC_TEST_NO_AVX2 or MC_CPU_GEMM=openblas */
+/* op(A) packed once (mc_cpu_f32_pa, the Winograd forward's U), the micro-tile shape fixed for
+ * `nshape` columns, then products of n columns: bitwise mc_cpu_f32_gemm's, nothing written past n */
+static void check_packed(int ta, int m, int n, int k, int nshape, float alpha, float beta, mc_rng *r) {
+    gemm_case g;
+    gemm_case_make(&g, ta, 0, m, n, k, beta, r);
+    mc_cpu_f32_pa pa;
+    REQUIRE(mc_cpu_f32_pa_init(&pa, level, m, k, nshape) == MC_OK, "pa_init");
+    float *ap = malloc(sizeof(float) * (pa.floats + 1)), *want = malloc(sizeof(float) * (size_t)m * g.ldc);
+    REQUIRE(ap && want, "alloc");
+    ap[pa.floats] = 1234.5f; /* a guard: the packing stays within pa.floats */
+    mc_cpu_f32_pa_pack(&pa, ta, g.a, g.lda, ap);
+    CHECK(ap[pa.floats] == 1234.5f, "packed A %dx%d (ta=%d): wrote past its %zu floats", m, k, ta, pa.floats);
+    memcpy(want, g.c0, sizeof(float) * (size_t)m * g.ldc);
+    REQUIRE(mc_cpu_f32_gemm(level, ta, 0, m, n, k, alpha, g.a, g.lda, g.b, g.ldb, beta, want, g.ldc) == MC_OK, "gemm");
+    int rc = mc_cpu_f32_gemm_pa(&pa, ap, n, alpha, g.b, g.ldb, beta, g.c, g.ldc);
+    CHECK(rc == MC_OK, "gemm_pa rc %d", rc);
+    CHECK(!memcmp(want, g.c, sizeof(float) * (size_t)m * g.ldc),
+          "packed A, ta=%d %dx%dx%d (shape for n = %d) alpha %g beta %g: not bitwise mc_cpu_f32_gemm's", ta, m, n, k,
+          nshape, (double)alpha, (double)beta);
+    gemm_case_check_padding(&g, "gemm_pa");
+    free(ap), free(want);
+    gemm_case_free(&g);
+}
+
+static void packed_suite(const char *name, mc_rng *r) {
+    /* m across the 128-row blocks and partial panels, k across 256-blocks and <= 64 (B in place),
+     * n with partial strips; the shape fixed for 48 columns (8 x 48), 64 (4 x 64) or the same n */
+    static const int cases[][3] = {{64, 48, 64},  {64, 100, 64}, {64, 916, 64}, {128, 96, 128}, {512, 96, 512},
+                                   {7, 17, 9},    {61, 130, 33}, {130, 50, 300}, {16, 5, 257},  {256, 48, 256}};
+    static const int nshapes[] = {48, 64, 0};
+    int count = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int s = 0; s < 3; s++, count += 2) {
+                const int m = cases[c][0], n = cases[c][1], k = cases[c][2], ns = nshapes[s] ? nshapes[s] : n;
+                check_packed(ta, m, n, k, ns, 1.0f, 0.0f, r);
+                check_packed(ta, m, n, k, ns, 0.5f, -2.0f, r);
+            }
+    printf("%s: A packed once: %d products bitwise those of the unpacked GEMM\n", name, count);
+}
+
 static void check_backend_choice(mc_rng *r) {
     const int m = 70, n = 300, k = 530;
     float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
@@ -263,9 +306,11 @@ int main(void) {
     mc_rng_seed(&r, 18);
     level = MC_F32_AVX2;
     suite("AVX2", &r);
+    packed_suite("AVX2", &r);
     if (have == MC_F32_AVX512) {
         level = MC_F32_AVX512;
         suite("AVX-512", &r);
+        packed_suite("AVX-512", &r);
         int cases = 0;
         for (size_t s = 0; s < NSHAPES; s++)
             for (int t = 0; t < 4; t++, cases += 3) {

@@ -144,6 +144,20 @@ int mc_cpu_f32_level(void);
 int mc_cpu_own_gemm(const char **why);
 int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc);
+/* op(A) packed once for many products C = alpha op(A) B + beta C with the same A (the Winograd
+ * transforms' U, for each block of tiles): mc_cpu_f32_pa_init fixes the level, A's m x k and the
+ * micro-tile shape (the one mc_cpu_f32_gemm would take for n columns) and says how many floats
+ * the packed A takes; mc_cpu_f32_pa_pack packs op(A) (ta: A^T) into them; mc_cpu_f32_gemm_pa
+ * computes a product from them, bitwise what mc_cpu_f32_gemm gives for the same operands (the
+ * same kernels, blocks of k and epilogue: only the packing is not repeated). */
+typedef struct {
+    int level, m, k, wide;
+    size_t floats; /* of the packed A */
+} mc_cpu_f32_pa;
+int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n);
+void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda, float *out);
+int mc_cpu_f32_gemm_pa(const mc_cpu_f32_pa *p, const float *pa, int n, float alpha, const float *b, int ldb,
+                       float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,

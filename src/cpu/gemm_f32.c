@@ -208,27 +208,18 @@ static int use_wide(const mc_f32_isa *isa, int m, int n) {
     return 10 * wide <= 9 * narrow;
 }
 
-int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc) {
-    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
-    if (m <= 0 || n <= 0) return MC_OK;
-    if (k <= 0) { /* empty sum: C = beta C */
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) {
-                float *y = c + (size_t)i * ldc + j;
-                *y = beta == 0.0f ? 0.0f : beta * *y;
-            }
-        return MC_OK;
-    }
-    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
-    const int wide = use_wide(isa, m, n), pr = isa->rows[wide], sw = isa->cols[wide], MC = isa->mc;
+/* The driver. pa: op(A) already packed by mc_cpu_f32_pack_a for this isa and shape (its panels
+ * are then read in place, the same floats pack_a would have written), else NULL (A packed here). */
+static int drive(const mc_f32_isa *isa, int wide, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *pa, const float *b, int ldb, float beta, float *c, int ldc) {
+    const int pr = isa->rows[wide], sw = isa->cols[wide], MC = isa->mc, mpad = (m + pr - 1) / pr * pr;
     /* op(B) = B with k <= DIRECT_K: the kernel reads whole strips in place (a strip of at most
      * 64 rows, 12 KB, stays in L1 while the panels of A pass over it; packing would only copy
      * it: the Winograd forward's and backward-data's V, the 64-channel layers' k = 64, 8 % of
      * such a convolution); partial strips are packed (zero columns past n) */
     const int direct = !tb && k <= DIRECT_K;
     const int kc0 = k < KC ? k : KC, nc0 = n < NC ? (n + sw - 1) / sw * sw : NC,
-              mc0 = m < MC ? (m + pr - 1) / pr * pr : MC;
+              mc0 = pa ? 0 : m < MC ? mpad : MC;
     float *buf = mc_cpu_thread_scratch(sizeof(float) * (size_t)kc0 * (nc0 + mc0));
     if (!buf) return MC_ENOMEM;
     float *bpk = buf, *apk = buf + (size_t)kc0 * nc0;
@@ -247,8 +238,11 @@ int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha,
                         pack_b(tb, b, ldb, jc + js, nc - js < sw ? nc - js : sw, pc, kc, sw, bpk + (size_t)js * kc);
             for (int ic = 0; ic < m; ic += MC) {
                 const int mcb = m - ic < MC ? m - ic : MC;
-                for (int is = 0; is < mcb; is += pr)
-                    pack_a(ta, a, lda, ic + is, mcb - is < pr ? mcb - is : pr, pc, kc, pr, apk + (size_t)is * kc);
+                /* the panels of rows [ic, ic + mcb) for this block of k: apk[is kc + p pr + i] */
+                const float *ap = pa ? pa + (size_t)pc * mpad + (size_t)ic * kc : apk;
+                if (!pa)
+                    for (int is = 0; is < mcb; is += pr)
+                        pack_a(ta, a, lda, ic + is, mcb - is < pr ? mcb - is : pr, pc, kc, pr, apk + (size_t)is * kc);
                 for (int js = 0; js < nc; js += sw) {
                     const int nr = nc - js < sw ? nc - js : sw;
                     const mc_f32_kernel kern = isa->kernel[wide][(nr + isa->vw - 1) / isa->vw - 1];
@@ -259,7 +253,7 @@ int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha,
                     const size_t ldbp = inplace ? (size_t)ldb : (size_t)sw;
                     for (int is = 0; is < mcb; is += pr) {
                         const int mr = mcb - is < pr ? mcb - is : pr;
-                        kern(kc, apk + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta,
+                        kern(kc, ap + (size_t)is * kc, bs, ldbp, mr, nr, mode, alpha, beta,
                              c + (size_t)(ic + is) * ldc + jc + js, ldc);
                     }
                 }
@@ -268,7 +262,75 @@ int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha,
     }
     return MC_OK;
 }
+
+/* C = beta C for an empty sum */
+static void empty_sum(int m, int n, float beta, float *c, int ldc) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float *y = c + (size_t)i * ldc + j;
+            *y = beta == 0.0f ? 0.0f : beta * *y;
+        }
+}
+
+int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc) {
+    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
+    if (m <= 0 || n <= 0) return MC_OK;
+    if (k <= 0) {
+        empty_sum(m, n, beta, c, ldc);
+        return MC_OK;
+    }
+    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    return drive(isa, use_wide(isa, m, n), ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc);
+}
+
+/* ---- op(A) packed once for many products (mc_cpu_f32_pa) ----------------------------------- */
+int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n) {
+    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
+    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    p->level = level;
+    p->m = m;
+    p->k = k;
+    p->wide = m > 0 && n > 0 ? use_wide(isa, m, n) : 0;
+    const int pr = isa->rows[p->wide];
+    p->floats = (size_t)((m + pr - 1) / pr * pr) * (size_t)(k > 0 ? k : 0);
+    return MC_OK;
+}
+
+void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda, float *out) {
+    const mc_f32_isa *isa = p->level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    const int pr = isa->rows[p->wide], m = p->m, k = p->k, mpad = (m + pr - 1) / pr * pr;
+    for (int pc = 0; pc < k; pc += KC) {
+        const int kc = k - pc < KC ? k - pc : KC;
+        for (int i0 = 0; i0 < m; i0 += pr)
+            pack_a(ta, a, lda, i0, m - i0 < pr ? m - i0 : pr, pc, kc, pr, out + (size_t)pc * mpad + (size_t)i0 * kc);
+    }
+}
+
+int mc_cpu_f32_gemm_pa(const mc_cpu_f32_pa *p, const float *pa, int n, float alpha, const float *b, int ldb,
+                       float beta, float *c, int ldc) {
+    if (p->level != MC_F32_AVX512 && p->level != MC_F32_AVX2) return MC_EUNSUP;
+    if (p->m <= 0 || n <= 0) return MC_OK;
+    if (p->k <= 0) {
+        empty_sum(p->m, n, beta, c, ldc);
+        return MC_OK;
+    }
+    const mc_f32_isa *isa = p->level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    return drive(isa, p->wide, 0, 0, p->m, n, p->k, alpha, NULL, 0, pa, b, ldb, beta, c, ldc);
+}
 #else
+int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n) {
+    (void)p, (void)level, (void)m, (void)k, (void)n;
+    return MC_EUNSUP;
+}
+void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda, float *out) {
+    (void)p, (void)ta, (void)a, (void)lda, (void)out;
+}
+int mc_cpu_f32_gemm_pa(const mc_cpu_f32_pa *p, const float *pa, int n, float alpha, const float *b, int ldb,
+                       float beta, float *c, int ldc) {
+    (void)p, (void)pa, (void)n, (void)alpha, (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
+    return MC_EUNSUP;
+}
 int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc) {
     (void)level, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;

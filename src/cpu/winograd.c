@@ -75,7 +75,11 @@ typedef struct wplan {
 } wplan;
 
 /* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
-static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p) {
+/* fixed_nt > 0: blocks of that many tiles (the forward products' plans: their bits do not depend
+ * on the blocks, and the threads cut the tiles themselves, wino_forward); 0: blocks of about
+ * MC_WINO_BLOCK floats of V + M, as many as a multiple of MC_CPU_WAYS and of equal size
+ * (backward-filter's, whose sums are taken block by block: fixed by the shape alone) */
+static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, int fixed_nt, wplan *p) {
     p->m = m;
     p->simd = m == 2 ? cpu->simd : 0;
     p->nn = (m + 2) * (m + 2);
@@ -83,15 +87,20 @@ static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, wplan *p)
     p->tw = (d->ow + m - 1) / m;
     p->tpi = (size_t)p->th * p->tw;
     p->ntiles = p->tpi * (size_t)d->n;
-    size_t nt = (m == 4 ? MC_WINO_BLOCK4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
-    nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
-    /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
-     * threads), no larger than nt */
-    size_t nb = (p->ntiles + nt - 1) / nt;
-    nb = (nb + MC_CPU_WAYS - 1) / MC_CPU_WAYS * MC_CPU_WAYS;
-    nt = (p->ntiles + nb - 1) / nb;
-    if (nt > 16) nt = (nt + 3) & ~(size_t)3;
-    if (nt < 1) nt = 1;
+    size_t nt;
+    if (fixed_nt > 0) {
+        nt = (size_t)fixed_nt;
+    } else {
+        nt = (m == 4 ? MC_WINO_BLOCK4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
+        nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
+        /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
+         * threads), no larger than nt */
+        size_t nb = (p->ntiles + nt - 1) / nt;
+        nb = (nb + MC_CPU_WAYS - 1) / MC_CPU_WAYS * MC_CPU_WAYS;
+        nt = (p->ntiles + nb - 1) / nb;
+        if (nt > 16) nt = (nt + 3) & ~(size_t)3;
+        if (nt < 1) nt = 1;
+    }
     p->nt = (int)nt;
     p->nblocks = (p->ntiles + nt - 1) / nt;
     p->ldv = stream_ld((size_t)d->c * nt);
@@ -575,21 +584,28 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 /* ---- forward ---------------------------------------------------------------------------- */
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
-                         const float *U, float beta, float *y, float *scratch, size_t per_thread) {
+                         const float *U, const mc_cpu_f32_pa *pa, const float *UP, float beta, float *y,
+                         float *scratch, size_t per_thread) {
     const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
     const size_t ku = p->ku, ldv = p->ldv, ldm = p->ldm;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *V = scratch + per_thread * (size_t)t, *M = V + nn * ldv, *tmp = M + nn * ldm;
-        size_t b0 = p->nblocks * (size_t)t / (size_t)T, b1 = p->nblocks * (size_t)(t + 1) / (size_t)T;
-        for (size_t b = b0; b < b1; b++) {
-            size_t t0 = b * (size_t)nt;
-            int nb = (int)(p->ntiles - t0 < (size_t)nt ? p->ntiles - t0 : (size_t)nt);
+        /* the thread's tiles (cut at multiples of 16), in blocks of nt and a last shorter one */
+        const size_t r0 = p->ntiles * (size_t)t / (size_t)T & ~(size_t)15,
+                     r1 = t + 1 == T ? p->ntiles : p->ntiles * (size_t)(t + 1) / (size_t)T & ~(size_t)15;
+        for (size_t t0 = r0; t0 < r1; t0 += (size_t)nt) {
+            int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);
             input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
             for (int xi = 0; xi < nn; xi++)
-                mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
-                             M + (size_t)xi * ldm, nt);
+                if (UP) {
+                    if (mc_cpu_f32_gemm_pa(pa, UP + (size_t)xi * pa->floats, nb, 1.0f, V + (size_t)xi * ldv, nt,
+                                           0.0f, M + (size_t)xi * ldm, nt) != MC_OK)
+                        __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
+                } else
+                    mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
+                                 M + (size_t)xi * ldm, nt);
             output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);
         }
     }
@@ -608,16 +624,62 @@ static void filter_transform_m(const mc_cpu *cpu, const wplan *p, int K, int C, 
         filter_transform(cpu, K, C, w, p->ku, U);
 }
 
+/* The forward products (forward, backward-data) take U packed once for the own GEMM
+ * (mc_cpu_f32_pa; not with bf16 or OpenBLAS, whose products pack it themselves): the products no
+ * longer repack it for every block of tiles, so the blocks can be small, MC_WINO_FNT tiles, for V
+ * and M to stay in the L2 (16 x (64 + 64) x 48 floats, 384 KB, beside U's 256 KB on the
+ * 64-channel layers). Twice that where c + k >= 1024 (512 channels: each of U's matrices is 1 MB
+ * and read once per block). Measured (1 and 2 threads, docs/performance.md): 4-11 % off the
+ * forward and backward-data of every ResNet18 3x3 layer against 2M-float blocks with U repacked;
+ * 96 tiles lost 8 % at 64 channels on 2 threads, 48 lost 4 % at 512. The bits do not depend on
+ * the blocks (each product sums over the channels only). */
+#ifndef MC_WINO_FNT
+#define MC_WINO_FNT 48
+#endif
+static int packed_u(const mc_cpu *cpu) { return cpu->own_gemm && !cpu->bf16; }
+static int fwd_nt(const mc_cpu *cpu, const mc_conv_desc *d) {
+    return packed_u(cpu) ? MC_WINO_FNT * (d->c + d->k >= 1024 ? 2 : 1) : 0;
+}
+
+/* The forward product's scratch after U: U packed (pa, where packed_u), then V, M and tmp per thread */
+typedef struct {
+    int T, pk;
+    mc_cpu_f32_pa pa;
+    size_t nu, npa, per, floats; /* U; packed U; per thread; all of them */
+} fwd_need;
+
+static void forward_need(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, fwd_need *f) {
+    memset(f, 0, sizeof *f);
+    f->T = threads_for(cpu, p->nblocks);
+    f->nu = (size_t)p->nn * p->ku;
+    f->per = fwd_per_thread(p);
+    f->pk = packed_u(cpu) && mc_cpu_f32_pa_init(&f->pa, cpu->own_gemm, d->k, d->c, p->nt) == MC_OK;
+    f->npa = f->pk ? round16((size_t)p->nn * f->pa.floats) : 0;
+    f->floats = f->nu + f->npa + f->per * (size_t)f->T;
+}
+
+/* y = conv(x, U) + beta y for the plan p of d, U (nn x ku floats, transformed) at U, followed by
+ * f->floats - f->nu floats of scratch */
+static void forward_from(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, const fwd_need *f, float *U,
+                         const float *x, float beta, float *y) {
+    float *UP = f->pk ? U + f->nu : NULL;
+    if (f->pk) {
+#pragma omp parallel for schedule(static) num_threads(threads_for(cpu, (size_t)p->nn))
+        for (int xi = 0; xi < p->nn; xi++)
+            mc_cpu_f32_pa_pack(&f->pa, 0, U + (size_t)xi * p->ku, d->c, UP + (size_t)xi * f->pa.floats);
+    }
+    wino_forward(cpu, d, p, f->T, x, U, &f->pa, UP, beta, y, U + f->nu + f->npa, f->per);
+}
+
 int mc_cpu_wino_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,
                     float *y) {
     wplan p;
-    make_plan(cpu, d, cpu->winograd, &p);
-    const int T = threads_for(cpu, p.nblocks);
-    const size_t nu = (size_t)p.nn * p.ku, per = fwd_per_thread(&p);
-    mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(cpu, nu + per * (size_t)T));
-    filter_transform_m(cpu, &p, d->k, d->c, w, ar->p);
-    wino_forward(cpu, d, &p, T, x, ar->p, beta, y, ar->p + nu, per);
+    make_plan(cpu, d, cpu->winograd, fwd_nt(cpu, d), &p);
+    fwd_need f;
+    forward_need(cpu, d, &p, &f);
+    MC_TRY(mc_cpu_arena_reserve(cpu, f.floats));
+    filter_transform_m(cpu, &p, d->k, d->c, w, cpu->arena.p);
+    forward_from(cpu, d, &p, &f, cpu->arena.p, x, beta, y);
     return MC_OK;
 }
 
@@ -634,12 +696,12 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     e.ow = d->w;
     e.ph = e.pw = 2 - d->ph;
     wplan p;
-    make_plan(cpu, &e, cpu->winograd, &p);
-    const int T = threads_for(cpu, p.nblocks);
-    const size_t nw = round16((size_t)d->k * d->c * 9), nu = (size_t)p.nn * p.ku,
-                 per = fwd_per_thread(&p);
+    make_plan(cpu, &e, cpu->winograd, fwd_nt(cpu, &e), &p);
+    fwd_need f;
+    forward_need(cpu, &e, &p, &f);
+    const size_t nw = round16((size_t)d->k * d->c * 9);
     mc_cpu_arena *ar = &cpu->arena;
-    MC_TRY(mc_cpu_arena_reserve(cpu, nw + nu + per * (size_t)T));
+    MC_TRY(mc_cpu_arena_reserve(cpu, nw + f.floats));
     float *wt = ar->p, *U = ar->p + nw;
     const int K = d->k, C = d->c;
     /* wt[c][k][i][j] = w[k][c][2-i][2-j] */
@@ -651,7 +713,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
             for (int q = 0; q < 9; q++) t[q] = s[8 - q];
         }
     filter_transform_m(cpu, &p, C, K, wt, U);
-    wino_forward(cpu, &e, &p, T, dy, U, beta, dx, ar->p + nw + nu, per);
+    forward_from(cpu, &e, &p, &f, U, dy, beta, dx);
     return MC_OK;
 }
 
@@ -659,7 +721,7 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw) {
     wplan p;
-    make_plan(cpu, d, cpu->winograd, &p);
+    make_plan(cpu, d, cpu->winograd, 0, &p);
     const int C = d->c, K = d->k, nt = p.nt, nn = p.nn;
     const size_t kc = (size_t)K * C, ku = p.ku, ndu = nn * ku, ldv = p.ldv, ldm = p.ldm;
     const size_t per = fwd_per_thread(&p); /* V, E and the row transforms' tmp */

@@ -20,12 +20,15 @@
  * the sum of |terms| (tests/test_cpu_backend.c checks them against the definition).
  *
  * Tiles (2x2 outputs) are numbered over the whole batch, n * tiles_per_image + ty * tw + tx, and
- * processed in blocks of nt tiles (a few MB of transformed data per thread, so that it stays in
- * cache): each thread transforms a block of inputs into V (16 x c x nt), runs the 16 GEMMs into
- * M (16 x k x nt) and transforms M back into the output. The blocks depend on the shape only
- * (their count a multiple of MC_CPU_WAYS) and go to threads statically. Backward-filter sums
- * over blocks in mc_cpu_chunks chunks of consecutive blocks, each into its own dU, added in
- * chunk order: the result is bitwise the same for any thread count (cpu/conv.h).
+ * processed in blocks of nt tiles, so that the transformed data stays in cache: each thread
+ * transforms a block of inputs into V (16 x c x nt), runs the 16 GEMMs into M (16 x k x nt) and
+ * transforms M back into the output. The forward and backward-data cut the tiles among the
+ * threads and each thread its share into blocks of 48 (or 96) tiles, with U packed once for the
+ * own GEMM (MC_WINO_FNT below): their sums run over the channels only, so the cut changes no bit.
+ * Backward-filter's blocks depend on the shape only (a few MB per thread, their count a multiple
+ * of MC_CPU_WAYS); it sums over blocks in mc_cpu_chunks chunks of consecutive blocks, each into
+ * its own dU, added in chunk order: the result is bitwise the same for any thread count
+ * (cpu/conv.h).
  */
 #include <omp.h>
 #include <string.h>
@@ -74,7 +77,7 @@ typedef struct wplan {
                             and dU (k x c): stream_ld */
 } wplan;
 
-/* the tiles and blocks from the shape only (cpu/conv.h); simd: which row transforms run them */
+/* the tiles and blocks (cpu/conv.h); simd: which row transforms run them */
 /* fixed_nt > 0: blocks of that many tiles (the forward products' plans: their bits do not depend
  * on the blocks, and the threads cut the tiles themselves, wino_forward); 0: blocks of about
  * MC_WINO_BLOCK floats of V + M, as many as a multiple of MC_CPU_WAYS and of equal size

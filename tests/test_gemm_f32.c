@@ -131,8 +131,6 @@ static void check_levels(int ta, int tb, int m, int n, int k, float alpha, float
     gemm_case_free(&g);
 }
 
-/* the backend's GEMM: the CPU's own kernels, the AVX2 ones under MC_TEST_NO_AVX512, OpenBLAS's
- * under MC_TEST_NO_AVX2 or MC_CPU_GEMM=openblas */
 /* op(A) packed once (mc_cpu_f32_pa, the Winograd forward's U), the micro-tile shape fixed for
  * `nshape` columns, then products of n columns: bitwise mc_cpu_f32_gemm's, nothing written past n */
 static void check_packed(int ta, int m, int n, int k, int nshape, float alpha, float beta, mc_rng *r) {
@@ -174,6 +172,8 @@ static void packed_suite(const char *name, mc_rng *r) {
     printf("%s: A packed once: %d products bitwise those of the unpacked GEMM\n", name, count);
 }
 
+/* the backend's GEMM: the CPU's own kernels, the AVX2 ones under MC_TEST_NO_AVX512, OpenBLAS's
+ * under MC_TEST_NO_AVX2 or MC_CPU_GEMM=openblas */
 static void check_backend_choice(mc_rng *r) {
     const int m = 70, n = 300, k = 530;
     float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);

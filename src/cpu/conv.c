@@ -151,6 +151,11 @@ static void scale_out(float *y, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) y[i] *= beta;
 }
 
+/* a worker thread's GEMM result: a failure (no packing scratch) kept for the backend to report */
+static void gemm_result(const mc_cpu *cpu, int r) {
+    if (r != MC_OK) __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
+}
+
 /* single-threaded GEMM (the caller's thread): in bf16 mode the bf16 GEMM (cpu/gemm_bf16.c), else
  * the own float32 GEMM on AVX2 and AVX-512 CPUs (cpu/gemm_f32.c) or OpenBLAS's sgemm; a failure to get
  * packing scratch is recorded in cpu->gemm_fail and reported by the backend after the operation */
@@ -162,13 +167,18 @@ void mc_cpu_gemm1(const mc_cpu *cpu, int ta, int tb, int m, int n, int k, float 
         return;
     }
     if (cpu->bf16 || cpu->own_gemm) {
-        int r = cpu->bf16 ? mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-                          : mc_cpu_f32_gemm(cpu->own_gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        if (r != MC_OK) __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
+        gemm_result(cpu, cpu->bf16 ? mc_cpu_bf16_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+                                   : mc_cpu_f32_gemm(cpu->own_gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                                     ldc));
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void mc_cpu_gemm1_pa(const mc_cpu *cpu, const mc_cpu_f32_pa *pa, const float *ap, int n, float alpha,
+                     const float *b, int ldb, float beta, float *c, int ldc) {
+    gemm_result(cpu, mc_cpu_f32_gemm_pa(pa, ap, n, alpha, b, ldb, beta, c, ldc));
 }
 /* Pieces of about 1/MC_CPU_WAYS of the product, cut along the longer side of C at multiples of
  * 16 columns or 8 rows (never along k); small products in one piece. */

@@ -158,6 +158,9 @@ int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n);
 void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda, float *out);
 int mc_cpu_f32_gemm_pa(const mc_cpu_f32_pa *p, const float *pa, int n, float alpha, const float *b, int ldb,
                        float beta, float *c, int ldc);
+/* mc_cpu_gemm1 for an A packed once (the own float32 GEMM only), its failure kept alike */
+void mc_cpu_gemm1_pa(const mc_cpu *cpu, const mc_cpu_f32_pa *pa, const float *ap, int n, float alpha,
+                     const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The three convolution primitives with the backend.h semantics (beta blends the output). */
 int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *w, float beta,

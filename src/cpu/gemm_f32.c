@@ -208,7 +208,7 @@ static int use_wide(const mc_f32_isa *isa, int m, int n) {
     return 10 * wide <= 9 * narrow;
 }
 
-/* The driver. pa: op(A) already packed by mc_cpu_f32_pack_a for this isa and shape (its panels
+/* The driver. pa: op(A) already packed by mc_cpu_f32_pa_pack for this isa and shape (its panels
  * are then read in place, the same floats pack_a would have written), else NULL (A packed here). */
 static int drive(const mc_f32_isa *isa, int wide, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *pa, const float *b, int ldb, float beta, float *c, int ldc) {
@@ -263,6 +263,11 @@ static int drive(const mc_f32_isa *isa, int wide, int ta, int tb, int m, int n, 
     return MC_OK;
 }
 
+/* the kernels of a level; NULL for a level not compiled in */
+static const mc_f32_isa *isa_of(int level) {
+    return level == MC_F32_AVX512 ? &mc_f32_avx512 : level == MC_F32_AVX2 ? &mc_f32_avx2 : NULL;
+}
+
 /* C = beta C for an empty sum */
 static void empty_sum(int m, int n, float beta, float *c, int ldc) {
     for (int i = 0; i < m; i++)
@@ -274,20 +279,20 @@ static void empty_sum(int m, int n, float beta, float *c, int ldc) {
 
 int mc_cpu_f32_gemm(int level, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc) {
-    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
+    const mc_f32_isa *isa = isa_of(level);
+    if (!isa) return MC_EUNSUP;
     if (m <= 0 || n <= 0) return MC_OK;
     if (k <= 0) {
         empty_sum(m, n, beta, c, ldc);
         return MC_OK;
     }
-    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
     return drive(isa, use_wide(isa, m, n), ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc);
 }
 
 /* ---- op(A) packed once for many products (mc_cpu_f32_pa) ----------------------------------- */
 int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n) {
-    if (level != MC_F32_AVX512 && level != MC_F32_AVX2) return MC_EUNSUP;
-    const mc_f32_isa *isa = level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    const mc_f32_isa *isa = isa_of(level);
+    if (!isa) return MC_EUNSUP;
     p->level = level;
     p->m = m;
     p->k = k;
@@ -298,7 +303,8 @@ int mc_cpu_f32_pa_init(mc_cpu_f32_pa *p, int level, int m, int k, int n) {
 }
 
 void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda, float *out) {
-    const mc_f32_isa *isa = p->level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
+    const mc_f32_isa *isa = isa_of(p->level);
+    if (!isa) return;
     const int pr = isa->rows[p->wide], m = p->m, k = p->k, mpad = (m + pr - 1) / pr * pr;
     for (int pc = 0; pc < k; pc += KC) {
         const int kc = k - pc < KC ? k - pc : KC;
@@ -309,13 +315,13 @@ void mc_cpu_f32_pa_pack(const mc_cpu_f32_pa *p, int ta, const float *a, int lda,
 
 int mc_cpu_f32_gemm_pa(const mc_cpu_f32_pa *p, const float *pa, int n, float alpha, const float *b, int ldb,
                        float beta, float *c, int ldc) {
-    if (p->level != MC_F32_AVX512 && p->level != MC_F32_AVX2) return MC_EUNSUP;
+    const mc_f32_isa *isa = isa_of(p->level);
+    if (!isa) return MC_EUNSUP;
     if (p->m <= 0 || n <= 0) return MC_OK;
     if (p->k <= 0) {
         empty_sum(p->m, n, beta, c, ldc);
         return MC_OK;
     }
-    const mc_f32_isa *isa = p->level == MC_F32_AVX512 ? &mc_f32_avx512 : &mc_f32_avx2;
     return drive(isa, p->wide, 0, 0, p->m, n, p->k, alpha, NULL, 0, pa, b, ldb, beta, c, ldc);
 }
 #else

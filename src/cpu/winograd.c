@@ -77,8 +77,7 @@ typedef struct wplan {
                             and dU (k x c): stream_ld */
 } wplan;
 
-/* the tiles and blocks (cpu/conv.h); simd: which row transforms run them */
-/* fixed_nt > 0: blocks of that many tiles (the forward products' plans: their bits do not depend
+/* the tiles and blocks (cpu/conv.h); simd: which row transforms run them. fixed_nt > 0: blocks of that many tiles (the forward products' plans: their bits do not depend
  * on the blocks, and the threads cut the tiles themselves, wino_forward); 0: blocks of about
  * MC_WINO_BLOCK floats of V + M, as many as a multiple of MC_CPU_WAYS and of equal size
  * (backward-filter's, whose sums are taken block by block: fixed by the shape alone) */
@@ -602,11 +601,10 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
             int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);
             input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
             for (int xi = 0; xi < nn; xi++)
-                if (UP) {
-                    if (mc_cpu_f32_gemm_pa(pa, UP + (size_t)xi * pa->floats, nb, 1.0f, V + (size_t)xi * ldv, nt,
-                                           0.0f, M + (size_t)xi * ldm, nt) != MC_OK)
-                        __atomic_store_n(&((mc_cpu *)cpu)->gemm_fail, 1, __ATOMIC_RELAXED);
-                } else
+                if (UP)
+                    mc_cpu_gemm1_pa(cpu, pa, UP + (size_t)xi * pa->floats, nb, 1.0f, V + (size_t)xi * ldv, nt, 0.0f,
+                                    M + (size_t)xi * ldm, nt);
+                else
                     mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
                                  M + (size_t)xi * ldm, nt);
             output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp);

@@ -69,6 +69,8 @@ float *mc_in_delta(mc_net *net, const mc_layer *l, int k) {
     return net->layers[j].active ? net->layers[j].delta : NULL;
 }
 
+float mc_in_delta_beta(const mc_layer *l, int k) { return k < 32 && (l->fresh >> k & 1u) ? 0.0f : 1.0f; }
+
 const mc_layer *mc_in_layer(const mc_net *net, const mc_layer *l, int k) {
     int j = l->in[k];
     return j == MC_INPUT ? NULL : &net->layers[j];

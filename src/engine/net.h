@@ -67,6 +67,12 @@ typedef struct mc_layer_ops {
      * when l->want_wgrad, into its tensors' gradients. */
     int (*backward)(mc_layer *l, mc_net *net);
     void (*destroy)(mc_layer *l, mc_net *net); /* frees l->priv contents; may be NULL */
+    /* 1: backward writes every input delta it is handed (mc_in_delta != NULL) exactly once, with
+     * mc_in_delta_beta(l, k) as that write's beta. The net then hands a layer that is the first
+     * writer of a delta (the last reader in the forward order) that delta unzeroed, to be
+     * overwritten (beta 0), instead of zeroing it first (run.c). 0: every delta it writes into
+     * is zeroed first and it accumulates (beta 1). */
+    int overwrites_deltas;
 } mc_layer_ops;
 
 struct mc_layer {
@@ -91,6 +97,8 @@ struct mc_layer {
     size_t ws_need;       /* floats of backend workspace (shared by all layers) */
     size_t scratch_need;  /* floats of scratch per net (shared by all layers) */
     int want_wgrad;       /* set by the net before backward: compute weight gradients */
+    unsigned fresh;       /* set by the net around backward: bit k, input k's delta holds nothing
+                             yet (not zeroed): mc_in_delta_beta(l, k) is 0 (ops->overwrites_deltas) */
     int active;           /* set by the net: this layer runs backward */
     void *priv;           /* type-specific state */
 };
@@ -170,6 +178,9 @@ int mc_layer_tensor(mc_layer *l, const char *name, int trainable, int init, floa
  * nothing upstream needs the gradient. */
 float *mc_in_output(mc_net *net, const mc_layer *l, int k);
 float *mc_in_delta(mc_net *net, const mc_layer *l, int k);
+/* The beta of a backward's write into input k's delta: 0 where this layer is its first writer
+ * (l->fresh; the delta holds garbage, to be overwritten), else 1 (accumulate). */
+float mc_in_delta_beta(const mc_layer *l, int k);
 const mc_layer *mc_in_layer(const mc_net *net, const mc_layer *l, int k); /* NULL for MC_INPUT */
 void mc_in_shape(const mc_net *net, const mc_layer *l, int k, int *c, int *h, int *w);
 /* Resolves a layer reference ("-2", "5", a name, or "input") relative to layer l. */

@@ -21,7 +21,8 @@ static int act_forward(mc_layer *l, mc_net *net) {
 static int act_backward(mc_layer *l, mc_net *net) {
     float *dx = mc_in_delta(net, l, 0);
     if (!dx) return MC_OK;
-    return net->be->act_bwd(net->be, l->priv, (size_t)net->batch * l->out_n, l->output, l->delta, 1.0f, dx);
+    return net->be->act_bwd(net->be, l->priv, (size_t)net->batch * l->out_n, l->output, l->delta,
+                            mc_in_delta_beta(l, 0), dx);
 }
 
 const mc_layer_ops mc_layer_activation = {
@@ -29,4 +30,5 @@ const mc_layer_ops mc_layer_activation = {
     .parse = act_parse,
     .forward = act_forward,
     .backward = act_backward,
+    .overwrites_deltas = 1,
 };

@@ -38,7 +38,7 @@ static int bn_backward(mc_layer *l, mc_net *net) {
     mc_postop *po = l->priv;
     float *dlin;
     po->pre = mc_in_output(net, l, 0);
-    return mc_postop_backward(po, l, net, mc_in_delta(net, l, 0), 1.0f, &dlin);
+    return mc_postop_backward(po, l, net, mc_in_delta(net, l, 0), mc_in_delta_beta(l, 0), &dlin);
 }
 
 static void bn_destroy(mc_layer *l, mc_net *net) {
@@ -51,5 +51,6 @@ const mc_layer_ops mc_layer_batchnorm = {
     .setup = bn_setup,
     .forward = bn_forward,
     .backward = bn_backward,
+    .overwrites_deltas = 1,
     .destroy = bn_destroy,
 };

@@ -131,7 +131,8 @@ static int conv_backward(mc_layer *l, mc_net *net) {
     if (l->want_wgrad)
         MC_TRY(net->be->conv_bwd_filter(net->be, &p->d, mc_in_output(net, l, 0), dlin, 1.0f,
                                         l->t[p->t_w].grad, net->ws));
-    if (dx) MC_TRY(net->be->conv_bwd_data(net->be, &p->d, dlin, l->t[p->t_w].data, 1.0f, dx, net->ws));
+    if (dx)
+        MC_TRY(net->be->conv_bwd_data(net->be, &p->d, dlin, l->t[p->t_w].data, mc_in_delta_beta(l, 0), dx, net->ws));
     return MC_OK;
 }
 
@@ -146,5 +147,6 @@ const mc_layer_ops mc_layer_convolutional = {
     .setup = conv_setup,
     .forward = conv_forward,
     .backward = conv_backward,
+    .overwrites_deltas = 1,
     .destroy = conv_destroy,
 };

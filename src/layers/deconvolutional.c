@@ -90,7 +90,7 @@ static int deconv_backward(mc_layer *l, mc_net *net) {
     if (l->want_wgrad)
         MC_TRY(net->be->conv_bwd_filter(net->be, &p->d, dlin, mc_in_output(net, l, 0), 1.0f,
                                         l->t[p->t_w].grad, net->ws));
-    if (dx) MC_TRY(net->be->conv_fwd(net->be, &p->d, dlin, l->t[p->t_w].data, 1.0f, dx, net->ws));
+    if (dx) MC_TRY(net->be->conv_fwd(net->be, &p->d, dlin, l->t[p->t_w].data, mc_in_delta_beta(l, 0), dx, net->ws));
     return MC_OK;
 }
 
@@ -105,5 +105,6 @@ const mc_layer_ops mc_layer_deconvolutional = {
     .setup = deconv_setup,
     .forward = deconv_forward,
     .backward = deconv_backward,
+    .overwrites_deltas = 1,
     .destroy = deconv_destroy,
 };

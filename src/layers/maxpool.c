@@ -45,5 +45,6 @@ const mc_layer_ops mc_layer_maxpool = {
     .setup = mc_pool_setup,
     .forward = mc_pool_forward,
     .backward = mc_pool_backward,
+    .overwrites_deltas = 1,
 };
 

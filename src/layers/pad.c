@@ -28,7 +28,8 @@ static int pad_backward(mc_layer *l, mc_net *net) {
     pad_priv *p = l->priv;
     float *dx = mc_in_delta(net, l, 0);
     if (!dx) return MC_OK;
-    return net->be->pad_bwd(net->be, net->batch, l->c, l->h, l->w, p->l, p->r, p->t, p->b, l->delta, 1.0f, dx);
+    return net->be->pad_bwd(net->be, net->batch, l->c, l->h, l->w, p->l, p->r, p->t, p->b, l->delta,
+                              mc_in_delta_beta(l, 0), dx);
 }
 
 const mc_layer_ops mc_layer_pad = {
@@ -36,4 +37,5 @@ const mc_layer_ops mc_layer_pad = {
     .parse = pad_parse,
     .forward = pad_forward,
     .backward = pad_backward,
+    .overwrites_deltas = 1,
 };

@@ -24,7 +24,8 @@ static int ps_forward(mc_layer *l, mc_net *net) {
 static int ps_backward(mc_layer *l, mc_net *net) {
     float *dx = mc_in_delta(net, l, 0);
     if (!dx) return MC_OK;
-    return net->be->shuffle_bwd(net->be, net->batch, l->out_c, l->h, l->w, *(int *)l->priv, l->delta, 1.0f, dx);
+    return net->be->shuffle_bwd(net->be, net->batch, l->out_c, l->h, l->w, *(int *)l->priv, l->delta,
+                                  mc_in_delta_beta(l, 0), dx);
 }
 
 const mc_layer_ops mc_layer_pixelshuffle = {
@@ -32,4 +33,5 @@ const mc_layer_ops mc_layer_pixelshuffle = {
     .parse = ps_parse,
     .forward = ps_forward,
     .backward = ps_backward,
+    .overwrites_deltas = 1,
 };

@@ -14,6 +14,7 @@ int mc_pool_forward(mc_layer *l, mc_net *net) {
 int mc_pool_backward(mc_layer *l, mc_net *net) {
     float *dx = mc_in_delta(net, l, 0);
     if (!dx) return MC_OK;
-    return net->be->pool_bwd(net->be, l->priv, mc_in_output(net, l, 0), l->output, l->delta, 1.0f, dx);
+    return net->be->pool_bwd(net->be, l->priv, mc_in_output(net, l, 0), l->output, l->delta,
+                              mc_in_delta_beta(l, 0), dx);
 }
 

@@ -57,7 +57,7 @@ static int route_backward(mc_layer *l, mc_net *net) {
         float *dx = mc_in_delta(net, l, i);
         if (dx)
             MC_TRY(net->be->copy2d(net->be, (size_t)net->batch, (size_t)c * hw, l->delta + off, l->out_n,
-                                   1.0f, dx, (size_t)c * hw));
+                                   mc_in_delta_beta(l, i), dx, (size_t)c * hw));
         off += (size_t)c * hw;
     }
     return MC_OK;
@@ -68,4 +68,5 @@ const mc_layer_ops mc_layer_route = {
     .parse = route_parse,
     .forward = route_forward,
     .backward = route_backward,
+    .overwrites_deltas = 1,
 };

@@ -50,7 +50,11 @@ static int shortcut_backward(mc_layer *l, mc_net *net) {
     if (a->type != MC_ACT_LINEAR) MC_TRY(be->act_bwd(be, a, n, l->output, l->delta, 0.0f, l->delta));
     for (int k = 0; k < 2; k++) {
         float *dx = mc_in_delta(net, l, k);
-        if (dx) MC_TRY(be->axpy(be, n, 1.0f, l->delta, dx));
+        if (!dx) continue;
+        if (mc_in_delta_beta(l, k) == 0.0f) /* its first writer: a copy */
+            MC_TRY(be->copy2d(be, 1, n, l->delta, n, 0.0f, dx, n));
+        else
+            MC_TRY(be->axpy(be, n, 1.0f, l->delta, dx));
     }
     return MC_OK;
 }
@@ -60,4 +64,5 @@ const mc_layer_ops mc_layer_shortcut = {
     .parse = shortcut_parse,
     .forward = shortcut_forward,
     .backward = shortcut_backward,
+    .overwrites_deltas = 1,
 };

@@ -41,7 +41,8 @@ static int up_backward(mc_layer *l, mc_net *net) {
     const up_priv *p = l->priv;
     float *dx = mc_in_delta(net, l, 0);
     if (!dx) return MC_OK;
-    return net->be->upsample_bwd(net->be, p->mode, net->batch, l->c, l->h, l->w, p->f, l->delta, 1.0f, dx);
+    return net->be->upsample_bwd(net->be, p->mode, net->batch, l->c, l->h, l->w, p->f, l->delta,
+                                    mc_in_delta_beta(l, 0), dx);
 }
 
 const mc_layer_ops mc_layer_upsample = {
@@ -49,4 +50,5 @@ const mc_layer_ops mc_layer_upsample = {
     .parse = up_parse,
     .forward = up_forward,
     .backward = up_backward,
+    .overwrites_deltas = 1,
 };

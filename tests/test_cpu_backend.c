@@ -749,6 +749,48 @@ static int thp_eligible(const void *p) {
     return r;
 }
 
+/* copy2d of rows longer than one piece (a shortcut's gradient: one row of the whole tensor, cut
+ * among the threads in pieces of 65536 floats) and fill of more than one piece: against the
+ * plain loops, for every thread count (a piece written twice or left out shows) */
+static void long_copy_fill(void) {
+    const size_t cols = 3 * 65536 + 5, n = 2 * cols + 11;
+    float *src = malloc(n * 4), *dst = malloc(n * 4), *init = malloc(n * 4);
+    REQUIRE(src && dst && init, "alloc");
+    mc_rng r;
+    mc_rng_seed(&r, 5);
+    fill_random(src, n, &r);
+    fill_random(init, n, &r);
+    for (int ti = 0; ti < NTHR; ti++) {
+        mc_backend *b = bes[1][ti];
+        for (int q = 0; q < 2; q++) {
+            const float beta = q ? 0.5f : 0.0f;
+            memcpy(dst, init, n * 4);
+            REQUIRE_OK(b->copy2d(b, 2, cols, src, cols + 11, beta, dst, cols + 3));
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++) {
+                const size_t row = i / (cols + 3), j = i % (cols + 3);
+                const float want = row >= 2 || j >= cols ? init[i]
+                                   : q ? src[row * (cols + 11) + j] + 0.5f * init[i]
+                                       : src[row * (cols + 11) + j];
+                bad += memcmp(&dst[i], &want, 4) != 0;
+            }
+            CHECK(bad == 0, "copy2d of 2 rows of %zu, beta %g, %d threads: %zu values wrong", cols, (double)beta,
+                  nthreads[ti], bad);
+        }
+        for (int q = 0; q < 2; q++) {
+            const float v = q ? 2.5f : 0.0f;
+            memcpy(dst, init, n * 4);
+            REQUIRE_OK(b->fill(b, dst + 1, v, n - 2));
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++) bad += dst[i] != (i == 0 || i == n - 1 ? init[i] : v);
+            CHECK(bad == 0, "fill of %zu with %g, %d threads: %zu values wrong", n - 2, (double)v, nthreads[ti], bad);
+        }
+    }
+    free(src);
+    free(dst);
+    free(init);
+}
+
 static void hugepages_case(void) {
     mc_backend *b = NULL;
     setenv("MC_CPU_HUGEPAGES", "yes", 1);
@@ -873,6 +915,7 @@ int main(void) {
         for (int ti = 0; ti < NTHR; ti++)
             REQUIRE_OK(mc_backend_cpu_create(&bes[wi][ti], &(mc_net_opts){.threads = nthreads[ti], .winograd = wmode[wi]}));
     be = bes[1][0];
+    long_copy_fill();
     /* row tiles of large images (several tiles per image, a partial last tile) */
     conv_case("3x3 row tiles", 3, 5, 37, 29, 6, 3, 1, 1, 1);
     conv_case("7x7 s2 stem-like", 2, 3, 45, 40, 8, 7, 2, 3, 1);

@@ -28,9 +28,11 @@
  * Backward-filter's blocks depend on the shape only (a few MB per thread, their count a multiple
  * of MC_CPU_WAYS); it sums over blocks in mc_cpu_chunks chunks of consecutive blocks, each into
  * its own dU, added in chunk order: the result is bitwise the same for any thread count
- * (cpu/conv.h).
+ * (cpu/conv.h). A thread done with its own blocks (forward) or chunks (backward-filter) takes
+ * the last ones of another thread's share (steal_take): who computes one changes no bit either.
  */
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 #include "cpu/conv.h"
 
@@ -608,32 +610,92 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 
 /* ---- forward ---------------------------------------------------------------------------- */
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
+/* one block of the forward: tiles [t0, t0 + nb) in, products, out (the rows of [tn, tn + nbn)
+ * prefetched) */
+static void forward_block(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, const float *x, const float *U,
+                          const mc_cpu_f32_pa *pa, const float *UP, float beta, float *y, float *V, float *M,
+                          float *tmp, size_t t0, int nb, size_t tn, int nbn) {
+    const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
+    const size_t ku = p->ku, ldv = p->ldv, ldm = p->ldm;
+    input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
+    for (int xi = 0; xi < nn; xi++)
+        if (UP)
+            mc_cpu_gemm1_pa(cpu, pa, UP + (size_t)xi * pa->floats, nb, 1.0f, V + (size_t)xi * ldv, nt, 0.0f,
+                            M + (size_t)xi * ldm, nt);
+        else
+            mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
+                         M + (size_t)xi * ldm, nt);
+    output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp, tn, nbn);
+}
+
+/* Work stealing from the tail. Each thread owns a contiguous share of the tiles (its rows stay in
+ * its own L2) and takes its blocks from the front; a thread done with its share takes the last
+ * blocks of the others' shares, one at a time. A share's untaken blocks are [front, back), both
+ * in one 64-bit word changed by compare-and-swap, one per cache line. Which thread computes a
+ * block changes no bit (the forward products sum over the channels only). On this host's two
+ * cores the halves finished up to ~6 % apart (a core taken by the host for a while), the
+ * earlier thread then waiting at the region's end. */
+#define MC_STEAL_MAX 256
+typedef struct {
+    uint64_t fb; /* front | back << 32, in blocks of the share */
+    char pad[56];
+} steal_slot;
+
+/* take a block of share s from the front (own) or the back (another's): its index, or -1 */
+static long steal_take(steal_slot *s, int from_back) {
+    uint64_t o = __atomic_load_n(&s->fb, __ATOMIC_ACQUIRE);
+    for (;;) {
+        const uint32_t f = (uint32_t)o, b = (uint32_t)(o >> 32);
+        if (f >= b) return -1;
+        const uint64_t n = from_back ? ((uint64_t)(b - 1) << 32 | f) : ((uint64_t)b << 32 | (f + 1));
+        if (__atomic_compare_exchange_n(&s->fb, &o, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return from_back ? (long)(b - 1) : (long)f;
+    }
+}
+
+/* y = conv(x, w) + beta y with the filters already transformed (U) */
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, const mc_cpu_f32_pa *pa, const float *UP, float beta, float *y,
                          float *scratch, size_t per_thread) {
-    const int C = d->c, K = d->k, nt = p->nt, nn = p->nn;
-    const size_t ku = p->ku, ldv = p->ldv, ldm = p->ldm;
+    const int nt = p->nt, nn = p->nn;
+    const size_t ldv = p->ldv, ldm = p->ldm;
+    steal_slot slots[MC_STEAL_MAX] __attribute__((aligned(64)));
+    const int steal = threads <= MC_STEAL_MAX;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *V = scratch + per_thread * (size_t)t, *M = V + nn * ldv, *tmp = M + nn * ldm;
-        /* the thread's tiles (cut at multiples of 16), in blocks of nt and a last shorter one */
-        const size_t r0 = p->ntiles * (size_t)t / (size_t)T & ~(size_t)15,
-                     r1 = t + 1 == T ? p->ntiles : p->ntiles * (size_t)(t + 1) / (size_t)T & ~(size_t)15;
-        for (size_t t0 = r0; t0 < r1; t0 += (size_t)nt) {
-            int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);
-            const size_t tn = t0 + (size_t)nb; /* the thread's next block */
-            const int nbn = (int)(r1 - tn < (size_t)nt ? r1 - tn : (size_t)nt);
-            input_transform(d, p, x, t0, nb, V, ldv, nt, tmp);
-            for (int xi = 0; xi < nn; xi++)
-                if (UP)
-                    mc_cpu_gemm1_pa(cpu, pa, UP + (size_t)xi * pa->floats, nb, 1.0f, V + (size_t)xi * ldv, nt, 0.0f,
-                                    M + (size_t)xi * ldm, nt);
-                else
-                    mc_cpu_gemm1(cpu, 0, 0, K, nb, C, 1.0f, U + (size_t)xi * ku, C, V + (size_t)xi * ldv, nt, 0.0f,
-                                 M + (size_t)xi * ldm, nt);
-            output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp, tn, nbn);
+        /* share u's tiles (cut at multiples of 16), in blocks of nt and a last shorter one */
+#define SHARE(u, r0, r1)                                                                                   \
+    const size_t r0 = p->ntiles * (size_t)(u) / (size_t)T & ~(size_t)15,                                  \
+                 r1 = (u) + 1 == T ? p->ntiles : p->ntiles * (size_t)((u) + 1) / (size_t)T & ~(size_t)15
+        SHARE(t, r0, r1);
+        const size_t nblk = (r1 - r0 + (size_t)nt - 1) / (size_t)nt;
+        if (steal) {
+            slots[t].fb = (uint64_t)nblk << 32;
+#pragma omp barrier
         }
+        for (size_t i = 0; i < nblk; i++) {
+            if (steal) {
+                const long b = steal_take(&slots[t], 0);
+                if (b < 0) break;
+                i = (size_t)b;
+            }
+            const size_t t0 = r0 + i * (size_t)nt, tn = t0 + (size_t)nt; /* the next block of the share */
+            const int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);
+            const int nbn = tn < r1 ? (int)(r1 - tn < (size_t)nt ? r1 - tn : (size_t)nt) : 0;
+            forward_block(cpu, d, p, x, U, pa, UP, beta, y, V, M, tmp, t0, nb, tn, nbn);
+        }
+        for (int k = 1; steal && k < T; k++) { /* the others' last blocks */
+            const int u = (t + k) % T;
+            SHARE(u, u0, u1);
+            for (long b; (b = steal_take(&slots[u], 1)) >= 0;) {
+                const size_t t0 = u0 + (size_t)b * (size_t)nt;
+                forward_block(cpu, d, p, x, U, pa, UP, beta, y, V, M, tmp, t0,
+                              (int)(u1 - t0 < (size_t)nt ? u1 - t0 : (size_t)nt), 0, 0);
+            }
+        }
+#undef SHARE
     }
 }
 
@@ -756,12 +818,33 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, per * (size_t)T + ndu * (size_t)CH));
     float *dUs = ar->p + per * (size_t)T;
+    /* each thread's chunks, taken from the front; then the others' last ones (steal_take: a chunk's
+     * dU is the same whoever computes it) */
+    steal_slot slots[MC_STEAL_MAX] __attribute__((aligned(64)));
+    const int steal = T <= MC_STEAL_MAX;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nth = omp_get_num_threads();
         float *V = ar->p + per * (size_t)t, *E = V + nn * ldv, *tmp = E + nn * ldm;
         const int ca = (int)((long)CH * t / nth), cb = (int)((long)CH * (t + 1) / nth);
-        for (int c = ca; c < cb; c++) {
+        if (steal) {
+            slots[t].fb = (uint64_t)(cb - ca) << 32;
+#pragma omp barrier
+        }
+        for (int q = 0, u = t; u < nth;) { /* share u, chunk q of it */
+            int c;
+            if (!steal) {
+                if (ca + q >= cb) break;
+                c = ca + q++;
+            } else {
+                const long i = steal_take(&slots[u], u != t);
+                if (i < 0) { /* share u done: the next share to take from, or the end */
+                    u = u == t ? (t + 1) % nth : (u + 1) % nth;
+                    if (u == t) break;
+                    continue;
+                }
+                c = (int)((long)CH * u / nth + i);
+            }
             float *dU = dUs + ndu * (size_t)c;
             size_t b0 = p.nblocks * (size_t)c / (size_t)CH, b1 = p.nblocks * (size_t)(c + 1) / (size_t)CH;
             if (b0 == b1) memset(dU, 0, ndu * sizeof(float));

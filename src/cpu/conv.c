@@ -75,6 +75,43 @@ int mc_cpu_chunks(size_t items, size_t nw) {
     return (int)c;
 }
 
+long mc_cpu_steal_take(mc_cpu_steal_slot *s, int from_back) {
+    uint64_t o = __atomic_load_n(&s->fb, __ATOMIC_ACQUIRE);
+    for (;;) {
+        const uint32_t f = (uint32_t)o, b = (uint32_t)(o >> 32);
+        if (f >= b) return -1;
+        const uint64_t n = from_back ? ((uint64_t)(b - 1) << 32 | f) : ((uint64_t)b << 32 | (f + 1));
+        if (__atomic_compare_exchange_n(&s->fb, &o, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return from_back ? (long)(b - 1) : (long)f;
+    }
+}
+
+static long share_at(long count, int u, int T) { return count * u / T; }
+
+void mc_cpu_steal_begin(mc_cpu_steal *it, mc_cpu_steal_slot *slots, long count) {
+    it->t = omp_get_thread_num();
+    it->T = omp_get_num_threads();
+    it->u = it->t;
+    it->count = count;
+    it->a = share_at(count, it->t, it->T);
+    it->b = share_at(count, it->t + 1, it->T);
+    it->slots = slots && it->T <= MC_CPU_STEAL_MAX && count < ((long)1 << 31) ? slots : NULL;
+    if (it->slots) {
+        it->slots[it->t].fb = (uint64_t)(it->b - it->a) << 32;
+#pragma omp barrier
+    }
+}
+
+long mc_cpu_steal_next(mc_cpu_steal *it) {
+    if (!it->slots) return it->a < it->b ? it->a++ : -1;
+    for (;;) {
+        const long i = mc_cpu_steal_take(&it->slots[it->u], it->u != it->t);
+        if (i >= 0) return share_at(it->count, it->u, it->T) + i;
+        it->u = (it->u + 1) % it->T;
+        if (it->u == it->t) return -1;
+    }
+}
+
 /* The GEMMs' packing scratch (cpu/gemm_f32.c, cpu/gemm_bf16.c): one buffer per thread, grown
  * as needed and kept (OpenMP's threads persist: one allocation per thread and size class, none
  * per step), freed by a thread-exit destructor when the thread ends (OpenMP ends the threads a
@@ -369,14 +406,16 @@ int mc_cpu_conv_fwd(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const fl
     MC_TRY(mc_cpu_arena_reserve(cpu, p.per_thread * (size_t)T));
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
+    mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
 #pragma omp parallel num_threads(T)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int t = omp_get_thread_num();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *out = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
-        int ta, tb;
-        part(p.ntiles, t, nt, &ta, &tb);
-        for (int ti = ta; ti < tb; ti++) {
+        mc_cpu_steal it; /* the tiles with work stealing: a tile's output is the same whoever computes it */
+        mc_cpu_steal_begin(&it, slots, p.ntiles);
+        for (long tl; (tl = mc_cpu_steal_next(&it)) >= 0;) {
+            const int ti = (int)tl;
             int n0, n1, oy0, oy1;
             tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
             for (int g = 0; g < G; g++) {
@@ -445,15 +484,17 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
     const int T = threads_for(cpu, pieces);
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, p.per_thread * (size_t)T));
+    mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
 #pragma omp parallel num_threads(T)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int t = omp_get_thread_num();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
-        int pa, pb;
-        part(pieces, t, nt, &pa, &pb);
+        mc_cpu_steal it; /* the pieces (disjoint parts of dx) with work stealing */
+        mc_cpu_steal_begin(&it, slots, pieces);
         if (p.fold > 1) {
-            for (int ti = pa; ti < pb; ti++) {
+            for (long tl; (tl = mc_cpu_steal_next(&it)) >= 0;) {
+                const int ti = (int)tl;
                 int n0, n1, oy0, oy1;
                 tile_at(&p, d, ti, &n0, &n1, &oy0, &oy1);
                 const int nb = n1 - n0, cols = nb * (int)ohw;
@@ -469,8 +510,8 @@ int mc_cpu_conv_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
                 }
             }
         } else {
-            for (int pi = pa; pi < pb; pi++) {
-                const int n = pi / cparts, cj = pi % cparts;
+            for (long pl; (pl = mc_cpu_steal_next(&it)) >= 0;) {
+                const int pi = (int)pl, n = pi / cparts, cj = pi % cparts;
                 int c0, c1;
                 part(cg, cj, cparts, &c0, &c1);
                 const int nc = c1 - c0;
@@ -514,14 +555,16 @@ int mc_cpu_conv_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     const int G = d->groups, cg = p.cg, kg = p.kg, kdim = p.kdim, ow = d->ow;
     const size_t hw = p.hw, ohw = p.ohw;
     float *copies = slot(ar, p.per_thread * (size_t)T);
+    mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
 #pragma omp parallel num_threads(T)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int t = omp_get_thread_num();
         float *col = slot(ar, p.per_thread * (size_t)t);
         float *pk = slot(ar, p.per_thread * (size_t)t + round16((size_t)kdim * p.cols));
-        int ca, cb;
-        part(CH, t, nt, &ca, &cb);
-        for (int c = ca; c < cb; c++) {
+        mc_cpu_steal it; /* the chunks with work stealing: a chunk's sum is the same whoever computes it */
+        mc_cpu_steal_begin(&it, slots, CH);
+        for (long cl; (cl = mc_cpu_steal_next(&it)) >= 0;) {
+            const int c = (int)cl;
             float *acc = c == 0 ? dw : copies + nw16 * (size_t)(c - 1);
             int ta, tb;
             part(p.ntiles, c, CH, &ta, &tb);

@@ -92,6 +92,32 @@ void mc_cpu_arena_free(mc_cpu_arena *a);
  * power of two <= MC_CPU_MAX_CHUNKS and <= items, from the shape only. Chunk c holds items
  * [c*items/chunks, (c+1)*items/chunks). */
 int mc_cpu_chunks(size_t items, size_t nw);
+
+/* Work stealing from the tail, for the parallel loops over independent pieces (tiles, blocks,
+ * chunks of a reduction: which thread computes a piece changes no bit). Thread t of T owns the
+ * pieces [count t / T, count (t + 1) / T), its rows in its own caches, and takes them from the
+ * front; once done it takes the last untaken pieces of the others' shares, one at a time. A
+ * share's untaken pieces [front, back) are one 64-bit word changed by compare-and-swap, a cache
+ * line per thread. Why: on a shared host a core is sometimes slowed for a while and the static
+ * halves finished up to ~6 % apart, the faster thread then waiting (docs/performance.md). */
+#define MC_CPU_STEAL_MAX 256
+typedef struct {
+    uint64_t fb; /* front | back << 32, in pieces of the share */
+    char pad[56];
+} mc_cpu_steal_slot;
+/* share s's next piece from its front (from_back 0) or its back: its index in the share, or -1 */
+long mc_cpu_steal_take(mc_cpu_steal_slot *s, int from_back);
+typedef struct {
+    mc_cpu_steal_slot *slots; /* MC_CPU_STEAL_MAX of them, shared by the team; NULL: no stealing */
+    long count;
+    int t, T, u;               /* this thread, the team, the share taken from now */
+    long a, b;                 /* no stealing: the pieces [a, b) left */
+} mc_cpu_steal;
+/* Called by every thread of the team (a barrier inside, where slots != NULL): this thread's
+ * iterator over `count` pieces. slots NULL or a team over MC_CPU_STEAL_MAX: the static share only. */
+void mc_cpu_steal_begin(mc_cpu_steal *it, mc_cpu_steal_slot *slots, long count);
+/* the next piece for this thread, or -1 when none is left anywhere */
+long mc_cpu_steal_next(mc_cpu_steal *it);
 /* The end of a chunked reduction: a[i] = ((a[i] + p_0[i]) + p_1[i]) + ... for the np partial
  * results p_c = parts + c * stride (n floats each), block by block (streams that stay in cache),
  * the blocks spread over the threads. */

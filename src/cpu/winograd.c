@@ -29,7 +29,7 @@
  * of MC_CPU_WAYS); it sums over blocks in mc_cpu_chunks chunks of consecutive blocks, each into
  * its own dU, added in chunk order: the result is bitwise the same for any thread count
  * (cpu/conv.h). A thread done with its own blocks (forward) or chunks (backward-filter) takes
- * the last ones of another thread's share (steal_take): who computes one changes no bit either.
+ * the last ones of another thread's share (mc_cpu_steal): who computes one changes no bit either.
  */
 #include <omp.h>
 #include <stdint.h>
@@ -628,39 +628,18 @@ static void forward_block(const mc_cpu *cpu, const mc_conv_desc *d, const wplan 
     output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp, tn, nbn);
 }
 
-/* Work stealing from the tail. Each thread owns a contiguous share of the tiles (its rows stay in
- * its own L2) and takes its blocks from the front; a thread done with its share takes the last
- * blocks of the others' shares, one at a time. A share's untaken blocks are [front, back), both
- * in one 64-bit word changed by compare-and-swap, one per cache line. Which thread computes a
- * block changes no bit (the forward products sum over the channels only). On this host's two
- * cores the halves finished up to ~6 % apart (a core taken by the host for a while), the
- * earlier thread then waiting at the region's end. */
-#define MC_STEAL_MAX 256
-typedef struct {
-    uint64_t fb; /* front | back << 32, in blocks of the share */
-    char pad[56];
-} steal_slot;
-
-/* take a block of share s from the front (own) or the back (another's): its index, or -1 */
-static long steal_take(steal_slot *s, int from_back) {
-    uint64_t o = __atomic_load_n(&s->fb, __ATOMIC_ACQUIRE);
-    for (;;) {
-        const uint32_t f = (uint32_t)o, b = (uint32_t)(o >> 32);
-        if (f >= b) return -1;
-        const uint64_t n = from_back ? ((uint64_t)(b - 1) << 32 | f) : ((uint64_t)b << 32 | (f + 1));
-        if (__atomic_compare_exchange_n(&s->fb, &o, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return from_back ? (long)(b - 1) : (long)f;
-    }
-}
-
+/* The blocks are taken with work stealing from the tail (mc_cpu_steal_take, cpu/conv.h): each
+ * thread takes its own share's blocks from the front, then the others' last ones. Not
+ * mc_cpu_steal's even split: a share here is cut at a multiple of 16 tiles and then into blocks
+ * of nt with a shorter last one. */
 /* y = conv(x, w) + beta y with the filters already transformed (U) */
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, const mc_cpu_f32_pa *pa, const float *UP, float beta, float *y,
                          float *scratch, size_t per_thread) {
     const int nt = p->nt, nn = p->nn;
     const size_t ldv = p->ldv, ldm = p->ldm;
-    steal_slot slots[MC_STEAL_MAX] __attribute__((aligned(64)));
-    const int steal = threads <= MC_STEAL_MAX;
+    mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
+    const int steal = threads <= MC_CPU_STEAL_MAX;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -677,7 +656,7 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
         }
         for (size_t i = 0; i < nblk; i++) {
             if (steal) {
-                const long b = steal_take(&slots[t], 0);
+                const long b = mc_cpu_steal_take(&slots[t], 0);
                 if (b < 0) break;
                 i = (size_t)b;
             }
@@ -689,7 +668,7 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
         for (int k = 1; steal && k < T; k++) { /* the others' last blocks */
             const int u = (t + k) % T;
             SHARE(u, u0, u1);
-            for (long b; (b = steal_take(&slots[u], 1)) >= 0;) {
+            for (long b; (b = mc_cpu_steal_take(&slots[u], 1)) >= 0;) {
                 const size_t t0 = u0 + (size_t)b * (size_t)nt;
                 forward_block(cpu, d, p, x, U, pa, UP, beta, y, V, M, tmp, t0,
                               (int)(u1 - t0 < (size_t)nt ? u1 - t0 : (size_t)nt), 0, 0);
@@ -818,33 +797,16 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
     mc_cpu_arena *ar = &cpu->arena;
     MC_TRY(mc_cpu_arena_reserve(cpu, per * (size_t)T + ndu * (size_t)CH));
     float *dUs = ar->p + per * (size_t)T;
-    /* each thread's chunks, taken from the front; then the others' last ones (steal_take: a chunk's
-     * dU is the same whoever computes it) */
-    steal_slot slots[MC_STEAL_MAX] __attribute__((aligned(64)));
-    const int steal = T <= MC_STEAL_MAX;
+    /* the chunks with work stealing (mc_cpu_steal: a chunk's dU is the same whoever computes it) */
+    mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
 #pragma omp parallel num_threads(T)
     {
-        const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int t = omp_get_thread_num();
         float *V = ar->p + per * (size_t)t, *E = V + nn * ldv, *tmp = E + nn * ldm;
-        const int ca = (int)((long)CH * t / nth), cb = (int)((long)CH * (t + 1) / nth);
-        if (steal) {
-            slots[t].fb = (uint64_t)(cb - ca) << 32;
-#pragma omp barrier
-        }
-        for (int q = 0, u = t; u < nth;) { /* share u, chunk q of it */
-            int c;
-            if (!steal) {
-                if (ca + q >= cb) break;
-                c = ca + q++;
-            } else {
-                const long i = steal_take(&slots[u], u != t);
-                if (i < 0) { /* share u done: the next share to take from, or the end */
-                    u = u == t ? (t + 1) % nth : (u + 1) % nth;
-                    if (u == t) break;
-                    continue;
-                }
-                c = (int)((long)CH * u / nth + i);
-            }
+        mc_cpu_steal it;
+        mc_cpu_steal_begin(&it, slots, CH);
+        for (long ci; (ci = mc_cpu_steal_next(&it)) >= 0;) {
+            const int c = (int)ci;
             float *dU = dUs + ndu * (size_t)c;
             size_t b0 = p.nblocks * (size_t)c / (size_t)CH, b1 = p.nblocks * (size_t)(c + 1) / (size_t)CH;
             if (b0 == b1) memset(dU, 0, ndu * sizeof(float));

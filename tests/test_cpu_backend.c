@@ -18,6 +18,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "engine/backend.h"
 #include "cpu/conv.h"
 #include "test.h"
@@ -791,6 +792,46 @@ static void long_copy_fill(void) {
     free(init);
 }
 
+/* mc_cpu_steal: every piece handed out exactly once, with stealing and without (slots NULL: the
+ * static shares), for counts around the thread count; with stealing, a thread that sleeps at its
+ * first piece leaves its share's tail to the others */
+static void steal_case(void) {
+    static const long counts[] = {0, 1, 2, 5, 7, 64, 1000};
+    static mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX];
+    for (int T = 1; T <= 5; T++)
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
+            for (int mode = 0; mode < 3; mode++) {
+                const long count = counts[ci];
+                int *seen = calloc((size_t)count + 1, sizeof(int)), *by = calloc((size_t)count + 1, sizeof(int));
+                REQUIRE(seen && by, "alloc");
+#pragma omp parallel num_threads(T)
+                {
+                    mc_cpu_steal it;
+                    mc_cpu_steal_begin(&it, mode ? slots : NULL, count);
+                    for (long i; (i = mc_cpu_steal_next(&it)) >= 0;) {
+                        if (i < count) {
+#pragma omp atomic
+                            seen[i]++;
+                            by[i] = omp_get_thread_num();
+                        }
+                        if (mode == 2 && omp_get_thread_num() == 0 && T > 1) usleep(20000);
+                    }
+                }
+                long bad = 0, others = 0;
+                for (long i = 0; i < count; i++) {
+                    bad += seen[i] != 1;
+                    others += by[i] != 0 && i < count / T;
+                }
+                CHECK(bad == 0, "steal: %d threads, %ld pieces, %s: %ld pieces not handed out exactly once", T, count,
+                      mode ? "stealing" : "static", bad);
+                if (mode == 2 && T > 1 && count >= 64)
+                    CHECK(others > 0, "steal: %d threads, %ld pieces, thread 0 asleep: no piece of its share taken "
+                          "by another", T, count);
+                free(seen);
+                free(by);
+            }
+}
+
 static void hugepages_case(void) {
     mc_backend *b = NULL;
     setenv("MC_CPU_HUGEPAGES", "yes", 1);
@@ -915,6 +956,7 @@ int main(void) {
         for (int ti = 0; ti < NTHR; ti++)
             REQUIRE_OK(mc_backend_cpu_create(&bes[wi][ti], &(mc_net_opts){.threads = nthreads[ti], .winograd = wmode[wi]}));
     be = bes[1][0];
+    steal_case();
     long_copy_fill();
     /* row tiles of large images (several tiles per image, a partial last tile) */
     conv_case("3x3 row tiles", 3, 5, 37, 29, 6, 3, 1, 1, 1);

@@ -609,7 +609,6 @@ static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *d
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */
-/* y = conv(x, w) + beta y with the filters already transformed (U) */
 /* one block of the forward: tiles [t0, t0 + nb) in, products, out (the rows of [tn, tn + nbn)
  * prefetched) */
 static void forward_block(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, const float *x, const float *U,
@@ -654,11 +653,13 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
             slots[t].fb = (uint64_t)nblk << 32;
 #pragma omp barrier
         }
-        for (size_t i = 0; i < nblk; i++) {
+        for (size_t i = 0;; i++) { /* the share's own blocks, from the front */
             if (steal) {
                 const long b = mc_cpu_steal_take(&slots[t], 0);
                 if (b < 0) break;
                 i = (size_t)b;
+            } else if (i >= nblk) {
+                break;
             }
             const size_t t0 = r0 + i * (size_t)nt, tn = t0 + (size_t)nt; /* the next block of the share */
             const int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);

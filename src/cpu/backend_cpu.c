@@ -79,14 +79,15 @@ static int cpu_sync(mc_backend *be) { return MC_OK; }
 /* the backend's thread count, for num_threads() */
 static inline int cpu_nt(const mc_backend *be) { return ((const mc_cpu *)be->ctx)->threads; }
 
-/* in pieces of at most FILL_PIECE floats, shared by the threads (the gradients' zeroing) */
-#define FILL_PIECE ((size_t)1 << 16)
+/* fill and copy2d share long runs among the threads in pieces of at most PIECE floats (the
+ * gradients' zeroing; a shortcut's gradient copied whole, one 26 MB row on the 64-channel layers) */
+#define PIECE ((size_t)1 << 16)
 static int cpu_fill(mc_backend *be, float *p, float v, size_t n) {
-    const size_t pieces = (n + FILL_PIECE - 1) / FILL_PIECE;
+    const size_t pieces = (n + PIECE - 1) / PIECE;
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be)) if (pieces > 1)
     for (size_t q = 0; q < pieces; q++) {
-        float *a = p + q * FILL_PIECE;
-        const size_t m = n - q * FILL_PIECE < FILL_PIECE ? n - q * FILL_PIECE : FILL_PIECE;
+        float *a = p + q * PIECE;
+        const size_t m = n - q * PIECE < PIECE ? n - q * PIECE : PIECE;
         if (v == 0.0f)
             memset(a, 0, m * sizeof(float));
         else
@@ -694,16 +695,13 @@ static int cpu_scale(mc_backend *be, size_t n, float alpha, float *x) {
     return MC_OK;
 }
 
-/* rows cut into pieces of at most COPY_PIECE floats, so that one long row (a shortcut's gradient
- * copied whole: 26 MB on the 64-channel layers) is shared by the threads too */
-#define COPY_PIECE ((size_t)1 << 16)
+/* rows cut into PIECEs (above), so that one long row is shared by the threads too */
 static int cpu_copy2d(mc_backend *be, size_t rows, size_t cols, const float *src, size_t sst,
                       float beta, float *dst, size_t dstst) {
-    const size_t per_row = cols ? (cols + COPY_PIECE - 1) / COPY_PIECE : 0;
+    const size_t per_row = cols ? (cols + PIECE - 1) / PIECE : 0;
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (size_t q = 0; q < rows * per_row; q++) {
-        const size_t r = q / per_row, j0 = q % per_row * COPY_PIECE,
-                     j1 = cols - j0 < COPY_PIECE ? cols : j0 + COPY_PIECE;
+        const size_t r = q / per_row, j0 = q % per_row * PIECE, j1 = cols - j0 < PIECE ? cols : j0 + PIECE;
         const float *s = src + r * sst;
         float *d = dst + r * dstst;
         if (beta == 0.0f)

@@ -75,7 +75,8 @@ int mc_cpu_chunks(size_t items, size_t nw) {
     return (int)c;
 }
 
-long mc_cpu_steal_take(mc_cpu_steal_slot *s, int from_back) {
+/* share s's next piece from its front (from_back 0) or its back: its index in the share, or -1 */
+static long steal_take(mc_cpu_steal_slot *s, int from_back) {
     uint64_t o = __atomic_load_n(&s->fb, __ATOMIC_ACQUIRE);
     for (;;) {
         const uint32_t f = (uint32_t)o, b = (uint32_t)(o >> 32);
@@ -93,19 +94,19 @@ void mc_cpu_steal_begin(mc_cpu_steal *it, mc_cpu_steal_slot *slots, long count) 
     it->T = omp_get_num_threads();
     it->u = it->t;
     it->count = count;
-    it->a = share_at(count, it->t, it->T);
-    it->b = share_at(count, it->t + 1, it->T);
+    it->own0 = it->a = share_at(count, it->t, it->T);
+    it->own1 = share_at(count, it->t + 1, it->T);
     it->slots = slots && it->T <= MC_CPU_STEAL_MAX && count < ((long)1 << 31) ? slots : NULL;
     if (it->slots) {
-        it->slots[it->t].fb = (uint64_t)(it->b - it->a) << 32;
+        it->slots[it->t].fb = (uint64_t)(it->own1 - it->own0) << 32;
 #pragma omp barrier
     }
 }
 
 long mc_cpu_steal_next(mc_cpu_steal *it) {
-    if (!it->slots) return it->a < it->b ? it->a++ : -1;
+    if (!it->slots) return it->a < it->own1 ? it->a++ : -1;
     for (;;) {
-        const long i = mc_cpu_steal_take(&it->slots[it->u], it->u != it->t);
+        const long i = steal_take(&it->slots[it->u], it->u != it->t);
         if (i >= 0) return share_at(it->count, it->u, it->T) + i;
         it->u = (it->u + 1) % it->T;
         if (it->u == it->t) return -1;

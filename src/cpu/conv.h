@@ -105,13 +105,12 @@ typedef struct {
     uint64_t fb; /* front | back << 32, in pieces of the share */
     char pad[56];
 } mc_cpu_steal_slot;
-/* share s's next piece from its front (from_back 0) or its back: its index in the share, or -1 */
-long mc_cpu_steal_take(mc_cpu_steal_slot *s, int from_back);
 typedef struct {
     mc_cpu_steal_slot *slots; /* MC_CPU_STEAL_MAX of them, shared by the team; NULL: no stealing */
     long count;
     int t, T, u;               /* this thread, the team, the share taken from now */
-    long a, b;                 /* no stealing: the pieces [a, b) left */
+    long own0, own1;           /* this thread's own share [own0, own1) */
+    long a;                    /* no stealing: the next piece of the share */
 } mc_cpu_steal;
 /* Called by every thread of the team (a barrier inside, where slots != NULL): this thread's
  * iterator over `count` pieces. slots NULL or a team over MC_CPU_STEAL_MAX: the static share only. */

@@ -32,7 +32,6 @@
  * the last ones of another thread's share (mc_cpu_steal): who computes one changes no bit either.
  */
 #include <omp.h>
-#include <stdint.h>
 #include <string.h>
 #include "cpu/conv.h"
 
@@ -627,55 +626,29 @@ static void forward_block(const mc_cpu *cpu, const mc_conv_desc *d, const wplan 
     output_transform(d, p, M, ldm, nt, t0, nb, beta, y, tmp, tn, nbn);
 }
 
-/* The blocks are taken with work stealing from the tail (mc_cpu_steal_take, cpu/conv.h): each
- * thread takes its own share's blocks from the front, then the others' last ones. Not
- * mc_cpu_steal's even split: a share here is cut at a multiple of 16 tiles and then into blocks
- * of nt with a shorter last one. */
-/* y = conv(x, w) + beta y with the filters already transformed (U) */
+/* y = conv(x, w) + beta y with the filters already transformed (U). The blocks of nt tiles
+ * (the last one shorter) are taken with work stealing (mc_cpu_steal): each thread's share is a
+ * run of consecutive blocks, the rows they read and write in its own caches. */
 static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *p, int threads, const float *x,
                          const float *U, const mc_cpu_f32_pa *pa, const float *UP, float beta, float *y,
                          float *scratch, size_t per_thread) {
-    const int nt = p->nt, nn = p->nn;
-    const size_t ldv = p->ldv, ldm = p->ldm;
+    const size_t nt = (size_t)p->nt, ldv = p->ldv, ldm = p->ldm;
+    const int nn = p->nn;
     mc_cpu_steal_slot slots[MC_CPU_STEAL_MAX] __attribute__((aligned(64)));
-    const int steal = threads <= MC_CPU_STEAL_MAX;
 #pragma omp parallel num_threads(threads)
     {
-        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        const int t = omp_get_thread_num();
         float *V = scratch + per_thread * (size_t)t, *M = V + nn * ldv, *tmp = M + nn * ldm;
-        /* share u's tiles (cut at multiples of 16), in blocks of nt and a last shorter one */
-#define SHARE(u, r0, r1)                                                                                   \
-    const size_t r0 = p->ntiles * (size_t)(u) / (size_t)T & ~(size_t)15,                                  \
-                 r1 = (u) + 1 == T ? p->ntiles : p->ntiles * (size_t)((u) + 1) / (size_t)T & ~(size_t)15
-        SHARE(t, r0, r1);
-        const size_t nblk = (r1 - r0 + (size_t)nt - 1) / (size_t)nt;
-        if (steal) {
-            slots[t].fb = (uint64_t)nblk << 32;
-#pragma omp barrier
-        }
-        for (size_t i = 0;; i++) { /* the share's own blocks, from the front */
-            if (steal) {
-                const long b = mc_cpu_steal_take(&slots[t], 0);
-                if (b < 0) break;
-                i = (size_t)b;
-            } else if (i >= nblk) {
-                break;
-            }
-            const size_t t0 = r0 + i * (size_t)nt, tn = t0 + (size_t)nt; /* the next block of the share */
-            const int nb = (int)(r1 - t0 < (size_t)nt ? r1 - t0 : (size_t)nt);
-            const int nbn = tn < r1 ? (int)(r1 - tn < (size_t)nt ? r1 - tn : (size_t)nt) : 0;
+        mc_cpu_steal it;
+        mc_cpu_steal_begin(&it, slots, (long)p->nblocks);
+        for (long b; (b = mc_cpu_steal_next(&it)) >= 0;) {
+            const size_t t0 = (size_t)b * nt, tn = t0 + nt;
+            const int nb = (int)(p->ntiles - t0 < nt ? p->ntiles - t0 : nt);
+            /* the rows of the share's next block prefetched (a block of its own share only) */
+            const int next = b >= it.own0 && b + 1 < it.own1;
+            const int nbn = next ? (int)(p->ntiles - tn < nt ? p->ntiles - tn : nt) : 0;
             forward_block(cpu, d, p, x, U, pa, UP, beta, y, V, M, tmp, t0, nb, tn, nbn);
         }
-        for (int k = 1; steal && k < T; k++) { /* the others' last blocks */
-            const int u = (t + k) % T;
-            SHARE(u, u0, u1);
-            for (long b; (b = mc_cpu_steal_take(&slots[u], 1)) >= 0;) {
-                const size_t t0 = u0 + (size_t)b * (size_t)nt;
-                forward_block(cpu, d, p, x, U, pa, UP, beta, y, V, M, tmp, t0,
-                              (int)(u1 - t0 < (size_t)nt ? u1 - t0 : (size_t)nt), 0, 0);
-            }
-        }
-#undef SHARE
     }
 }
 

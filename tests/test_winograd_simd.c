@@ -1,11 +1,13 @@
-/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 row and filter transforms (cpu/winograd_avx512.c)
- * and AVX2 row transforms (cpu/winograd_avx2.c) against the portable ones of cpu/winograd.c.
+/* test_winograd_simd.c — F(2x2, 3x3)'s AVX-512 block and filter transforms (cpu/winograd_avx512.c:
+ * 16 consecutive tiles of a block per vector, across tile rows and images) and AVX2 row
+ * transforms (cpu/winograd_avx2.c) against the portable ones of cpu/winograd.c.
  *
  * The SIMD functions promise the portable functions' bits (the same IEEE operations in the same
  * order), so the three Winograd primitives — forward, backward-data (the transforms with padding
  * 2 - p) and backward-filter (the input transform) — must give bitwise the same result with
  * cpu->simd at MC_F32_AVX512 and at 0 (portable), and at MC_F32_AVX2 and at 0, with
- * the GEMM unchanged. Widths across 16 tiles cross 8 too. Shapes: widths below, at and across the
+ * the GEMM unchanged. Widths across 16 tiles cross 8 too; planes of 1 to 11 tiles a row and of
+ * 4 to 9 tiles put tile rows and images side by side in one AVX-512 vector. Shapes: widths below, at and across the
  * 16-tile vectors (odd widths: a last tile half outside), odd heights, padding 0, 1 and 2, beta 0
  * (the output full of NaN: never read) and beta != 0, values with zeros and signed zeros.
  * Tolerance: none (memcmp). The path against the definition of the convolution is
@@ -48,7 +50,8 @@ int main(void) {
     /* n, c, h, w, k */
     static const int shapes[][5] = {{1, 16, 5, 5, 16},   {2, 16, 8, 8, 17},   {1, 17, 7, 31, 16},  {1, 16, 9, 32, 16},
                                     {1, 16, 6, 33, 18},  {2, 24, 11, 65, 16}, {1, 16, 2, 2, 16},   {1, 16, 3, 70, 16},
-                                    {3, 20, 13, 15, 21}, {1, 16, 4, 100, 16}, {1, 16, 5, 17, 16},  {2, 16, 7, 19, 16}};
+                                    {3, 20, 13, 15, 21}, {1, 16, 4, 100, 16}, {1, 16, 5, 17, 16},  {2, 16, 7, 19, 16},
+                                    {5, 16, 3, 3, 16},   {2, 16, 21, 21, 16}, {7, 16, 4, 6, 16}};
     for (int isa = level; isa >= MC_F32_AVX2; isa--)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int pad = 0; pad <= 2; pad++) {
@@ -64,8 +67,8 @@ int main(void) {
             }
     be->destroy(be);
     for (int isa = level; isa >= MC_F32_AVX2; isa--) {
-        printf("winograd F(2x2, 3x3): %s row transforms bitwise the portable ones in %d of %d cases\n",
-               isa == 2 ? "AVX-512" : "AVX2", nsame[isa], ncases[isa]);
+        printf("winograd F(2x2, 3x3): %s transforms bitwise the portable ones in %d of %d cases\n",
+               isa == 2 ? "AVX-512 block" : "AVX2 row", nsame[isa], ncases[isa]);
         CHECK(ncases[isa] >= 150, "only %d cases ran", ncases[isa]);
     }
     return mc_test_done("test_winograd_simd");

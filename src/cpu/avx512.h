@@ -1,7 +1,7 @@
 /* cpu/avx512.h — what the CPU backend's AVX-512 files share (internal to src/cpu/): whether the
  * compiler can build them (MC_AVX512), the target attribute they are compiled with (T512: any
- * x86-64 build, no -march; chosen at run time by mc_cpu_f32_level, cpu->simd), and the
- * loads of a row's columns with zeros outside the row.
+ * x86-64 build, no -march; chosen at run time by mc_cpu_f32_level, cpu->simd), and loads and
+ * stores of the first lanes.
  *
  * Masked loads and stores only where a vector is partial: on the AMD EPYC this was measured on,
  * the masked forms with a full mask made the Winograd input transform 20 % slower than the
@@ -30,23 +30,6 @@ T512 static inline void store_k(float *p, __mmask16 k, __m512 v) {
         _mm512_mask_storeu_ps(p, k, v);
 }
 
-/* row[c .. c + 15], 0 for the columns outside [0, w) (not read) */
-T512 static inline __m512 cols16(const float *row, int c, int w) {
-    if (c >= 0 && c + 16 <= w) return _mm512_loadu_ps(row + c);
-    int lo = c < 0 ? -c : 0, hi = w - c < 16 ? w - c : 16;
-    if (lo >= hi) return _mm512_setzero_ps();
-    __mmask16 k = (__mmask16)((0xFFFFu >> (16 - (hi - lo))) << lo);
-    return _mm512_maskz_loadu_ps(k, row + c);
-}
-
-/* the even (*e) and odd (*o) columns of row[c .. c + 31], 0 outside [0, w) */
-T512 static inline void split16(const float *row, int c, int w, __m512 *e, __m512 *o) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512 a = cols16(row, c, w), b = cols16(row, c + 16, w);
-    *e = _mm512_permutex2var_ps(a, ev, b);
-    *o = _mm512_permutex2var_ps(a, od, b);
-}
 #else
 #define MC_AVX512 0
 #endif

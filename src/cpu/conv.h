@@ -206,19 +206,45 @@ int mc_cpu_wino_bwd_data(mc_cpu *cpu, const mc_conv_desc *d, const float *dy, co
 int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, const float *dy,
                            float beta, float *dw);
 
-/* F(2x2, 3x3)'s row transforms in AVX-512 (cpu/winograd_avx512.c), bitwise those of winograd.c's
- * input_row, output_row and grad_row; only where cpu->simd is MC_F32_AVX512. in_row:
- * V[xi][q] (xi = 0..15, ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w
- * plane padded by pad; out_row: A^T m A of those tiles into output plane yk (oh x ow), blended
- * with beta; grad_row: A g A^T of the 2x2 tiles of an oh x ow output-gradient plane; filter:
- * U = G g G^T of 16 of the kc 3x3 filters at w (fewer at the end). */
-void mc_cpu_wino_in_row512(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
-void mc_cpu_wino_out_row512(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
-                            float *yk);
-void mc_cpu_wino_grad_row512(const float *plane, int oh, int ow, int ty, int tx0, int cnt, float *e, size_t lde);
+/* F(2x2, 3x3)'s filter transform in AVX-512 (cpu/winograd_avx512.c), bitwise winograd.c's: U = G g G^T
+ * of 16 of the kc 3x3 filters at w (fewer at the end). */
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, size_t ldu, float *U); /* filters q0 .. q0 + 15 */
-/* The three row transforms at 8 tiles per AVX2 vector (cpu/winograd_avx2.c), the same bits; only
- * where cpu->simd is MC_F32_AVX2 or more. */
+/* F(2x2, 3x3)'s block transforms in AVX-512 (cpu/winograd_avx512.c), where cpu->simd is
+ * MC_F32_AVX512: one channel's plane for a whole block of tiles, 16 consecutive tiles of the block
+ * per vector whatever tile rows or images they come from (row transforms like AVX2's below fill a vector with one tile row's tiles only: 10 of 16
+ * lanes on a 20 x 20 output, 5 on 10 x 10, and split the vectors at every row end). The lanes of
+ * each vector are cut into runs of one tile row each (winograd.c's block_lanes):
+ *   n        the image,
+ *   row      the first input row of the run's tiles (2 ty - pad; the output and output-gradient
+ *            rows 2 ty and 2 ty + 1, pad 0),
+ *   col      the column lane 0 would start at (2 tx0 - pad - 2 l0, l0 the run's first lane),
+ *   k[s]     the positions q of 16 consecutive columns from col + (0, 16, 2, 18)[s] that belong
+ *            to the run's lanes (lane q / 2) and lie inside the row [0, w).
+ * Vector v's runs are run[first[v] .. first[v + 1] - 1]. The same bits as the row transforms
+ * (each lane the same operations on the same operands; tests/test_winograd_simd.c). */
+typedef struct mc_cpu_wino_run {
+    int n, row, col;
+    unsigned short k[4];
+} mc_cpu_wino_run;
+typedef struct mc_cpu_wino_lanes {
+    int nvec, nb;  /* vectors; tiles in the block (the last vector's lanes past nb not stored) */
+    const int *first;
+    const mc_cpu_wino_run *run;
+} mc_cpu_wino_lanes;
+/* in_block: V of channel plane x (image n at x + n img) of an h x w input into v (ldv apart);
+ * [lo, hi) the tensor, which whole-vector loads may read beyond a run's columns. grad_block: E of
+ * an oh x ow output-gradient plane g. out_block: A^T m A into output plane y, blended with beta. */
+void mc_cpu_wino_in_block512(const float *x, const float *lo, const float *hi, size_t img, int h, int w,
+                             const mc_cpu_wino_lanes *L, float *v, size_t ldv);
+void mc_cpu_wino_grad_block512(const float *g, const float *lo, const float *hi, size_t img, int oh, int ow,
+                               const mc_cpu_wino_lanes *L, float *e, size_t lde);
+void mc_cpu_wino_out_block512(const float *m, size_t ldm, size_t img, int oh, int ow, const mc_cpu_wino_lanes *L,
+                              float beta, float *y);
+/* F(2x2, 3x3)'s row transforms at 8 tiles per AVX2 vector (cpu/winograd_avx2.c), bitwise winograd.c's
+ * input_row, output_row and grad_row; where cpu->simd is MC_F32_AVX2. in_row: V[xi][q] (xi = 0..15,
+ * ldv apart) of the tiles tx0 .. tx0 + cnt - 1 of tile row ty of one h x w plane padded by pad;
+ * out_row: A^T m A of those tiles into output plane yk (oh x ow), blended with beta; grad_row:
+ * A g A^T of the 2x2 tiles of an oh x ow output-gradient plane. */
 void mc_cpu_wino_in_row256(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v, size_t ldv);
 void mc_cpu_wino_out_row256(const float *m, size_t ldm, int oh, int ow, int ty, int tx0, int cnt, float beta,
                             float *yk);

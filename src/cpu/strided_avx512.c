@@ -84,8 +84,8 @@ T512 void mc_cpu_max2_512(const float *src, int n, float *acc) {
     }
 }
 
-/* the even (*e) and odd (*o) elements of r[0 .. 31], those at or past r[len] 0 (not read): avx512.h's
- * split16 without its left-edge test, which made the pooling backward 25 % slower */
+/* the even (*e) and odd (*o) elements of r[0 .. 31], those at or past r[len] 0 (not read), with no
+ * left-edge test (one made the pooling backward 25 % slower) */
 T512 static inline void split_len(const float *r, int len, __m512 *e, __m512 *o) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);

@@ -517,12 +517,75 @@ static void grad_row4(const mc_conv_desc *d, const float *gk, int ty, int tx0, i
         t_ += (size_t)cnt;                                                                             \
     }
 
+/* ---- the AVX-512 block transforms' lanes (cpu/conv.h: mc_cpu_wino_lanes) ----
+ * With AVX-512 the F(2x2, 3x3) transforms take a block's tiles 16 at a time whatever tile row or
+ * image they belong to (cpu/winograd_avx512.c): the row transforms split the vectors at every row
+ * end, so that a 20 x 20 output filled 10 of 16 lanes and a 10 x 10 one 5, and went through a
+ * call per tile row and channel. One transform's input transform, 1 thread, against the row
+ * transforms (alternating, medians): 64 ch at 80^2 5.4 -> 4.9 ms, 128 at 40^2 6.3 -> 3.2, 256 at
+ * 20^2 2.9 -> 1.9, 512 at 10^2 3.1 -> 1.1 (docs/performance.md). */
+
+/* the portable row transforms' tmp (the block transforms' lanes after it) */
+static size_t row_tmp_floats(const wplan *p) {
+    return p->m == 4 ? round16(40 * (size_t)p->tw + 32) : round16(20 * (size_t)p->tw + 8);
+}
+/* runs at most for a block of nt tiles (a run per vector and one more per tile-row end) */
+static size_t lanes_runs(const wplan *p) { return (size_t)(p->nt + 15) / 16 + (size_t)p->nt / (size_t)p->tw + 2; }
+/* floats for one block's lanes (first and runs) */
+static size_t lanes_floats(const wplan *p) {
+    return round16((((size_t)(p->nt + 15) / 16 + 1) * sizeof(int) + lanes_runs(p) * sizeof(mc_cpu_wino_run)) /
+                       sizeof(float) + 16);
+}
+
+/* the lanes [lo, hi) of 16 positions as bits */
+static unsigned short bits16(int lo, int hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return lo >= hi ? 0 : (unsigned short)(((1u << (hi - lo)) - 1u) << lo);
+}
+
+/* the lanes of the block [t0, t0 + nb) for a transform reading (or writing) rows of w columns
+ * from 2 ty - pad, 2 tx - pad, in the memory at mem (lanes_floats(p) floats) */
+static const mc_cpu_wino_lanes *block_lanes(const wplan *p, size_t t0, int nb, int pad, int w, float *mem,
+                                            mc_cpu_wino_lanes *L) {
+    static const int coff[4] = {0, 16, 2, 18}, loff[4] = {0, 16, 0, 16}; /* column; first position's lane x 2 */
+    const int nvec = (nb + 15) / 16;
+    int *first = (int *)mem;
+    mc_cpu_wino_run *run = (mc_cpu_wino_run *)(mem + round16(((size_t)nvec + 1) * sizeof(int) / sizeof(float) + 1));
+    int nr = 0;
+    for (int v = 0; v < nvec; v++) {
+        first[v] = nr;
+        const int lanes = nb - 16 * v < 16 ? nb - 16 * v : 16;
+        for (int l = 0; l < lanes;) {
+            const size_t t = t0 + 16 * (size_t)v + (size_t)l, n = t / p->tpi, r = t % p->tpi;
+            const int ty = (int)(r / (size_t)p->tw), tx0 = (int)(r % (size_t)p->tw);
+            const int len = p->tw - tx0 < lanes - l ? p->tw - tx0 : lanes - l;
+            mc_cpu_wino_run *R = run + nr++;
+            R->n = (int)n;
+            R->row = 2 * ty - pad;
+            R->col = 2 * tx0 - pad - 2 * l;
+            for (int s = 0; s < 4; s++)
+                R->k[s] = (unsigned short)(bits16(2 * l - loff[s], 2 * (l + len) - loff[s]) &
+                                           bits16(-R->col - coff[s], w - R->col - coff[s]));
+            l += len;
+        }
+    }
+    first[nvec] = nr;
+    L->nvec = nvec;
+    L->nb = nb;
+    L->first = first;
+    L->run = run;
+    return L;
+}
+/* whether the plan's transforms are the block ones */
+static int block_simd(const wplan *p) { return p->m == 2 && p->simd == MC_F32_AVX512; }
+
 /* a row transform: the tiles [tx0, tx0 + cnt) of tile row ty of one plane into out (ld apart) */
 typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx0, int cnt, float *out, size_t ld,
                        float *tmp);
 
-/* the AVX-512 and AVX2 row transforms (cpu/winograd_avx512.c, winograd_avx2.c) as row functions:
- * input_rowW and grad_rowW for W = 512, 256 */
+/* the AVX2 row transforms (cpu/winograd_avx2.c) as row functions: input_rowW and grad_rowW for
+ * W = 256 (AVX-512 has the block transforms) */
 #define SIMD_ROWS(W)                                                                                          \
     static void input_row##W(const mc_conv_desc *d, const float *xc, int ty, int tx0, int cnt, float *v,      \
                              size_t ldv, float *tmp) {                                                        \
@@ -534,7 +597,6 @@ typedef void (*row_fn)(const mc_conv_desc *d, const float *plane, int ty, int tx
         (void)tmp;                                                                                            \
         mc_cpu_wino_grad_row##W(gk, d->oh, d->ow, ty, tx0, cnt, e, lde);                                      \
     }
-SIMD_ROWS(512)
 SIMD_ROWS(256)
 #undef SIMD_ROWS
 
@@ -550,8 +612,16 @@ static void planes_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void input_transform(const mc_conv_desc *d, const wplan *p, const float *x, size_t t0, int nb, float *V,
                             size_t ldv, int nt, float *tmp) {
+    if (block_simd(p)) {
+        mc_cpu_wino_lanes L;
+        block_lanes(p, t0, nb, d->pw, d->w, tmp + row_tmp_floats(p), &L);
+        const size_t hw = (size_t)d->h * d->w, img = (size_t)d->c * hw;
+        for (int c = 0; c < d->c; c++)
+            mc_cpu_wino_in_block512(x + (size_t)c * hw, x, x + img * (size_t)d->n, img, d->h, d->w, &L,
+                                    V + (size_t)c * nt, ldv);
+        return;
+    }
     planes_transform(d, p, x, d->c, (size_t)d->h * d->w, p->m == 4       ? input_row4
-                     : p->simd == MC_F32_AVX512 ? input_row512
                      : p->simd == MC_F32_AVX2   ? input_row256
                                     : input_row,
                      t0, nb, V, ldv, nt, tmp);
@@ -582,14 +652,22 @@ static void prefetch_out_rows(const mc_conv_desc *d, const wplan *p, const float
 static void output_transform(const mc_conv_desc *d, const wplan *p, const float *M, size_t ldm, int nt, size_t t0,
                              int nb, float beta, float *y, float *tmp, size_t tn, int nbn) {
     const size_t ohw = (size_t)d->oh * d->ow;
+    if (block_simd(p)) {
+        mc_cpu_wino_lanes L;
+        block_lanes(p, t0, nb, 0, d->ow, tmp + row_tmp_floats(p), &L);
+        for (int k = 0; k < d->k; k++) {
+            if (nbn > 0) prefetch_out_rows(d, p, y, k, tn, nbn);
+            mc_cpu_wino_out_block512(M + (size_t)k * nt, ldm, (size_t)d->k * ohw, d->oh, d->ow, &L, beta,
+                                     y + (size_t)k * ohw);
+        }
+        return;
+    }
     FOR_SEGMENTS(p, t0, nb, {
         for (int k = 0; k < d->k; k++) {
             if (j0 == 0 && nbn > 0) prefetch_out_rows(d, p, y, k, tn, nbn);
             float *yk = y + (n * (size_t)d->k + (size_t)k) * ohw;
             if (p->m == 4)
                 output_row4(d, M + (size_t)k * nt + j0, ldm, ty, tx0, cnt, beta, yk, tmp);
-            else if (p->simd == MC_F32_AVX512)
-                mc_cpu_wino_out_row512(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
             else if (p->simd == MC_F32_AVX2)
                 mc_cpu_wino_out_row256(M + (size_t)k * nt + j0, ldm, d->oh, d->ow, ty, tx0, cnt, beta, yk);
             else
@@ -600,8 +678,16 @@ static void output_transform(const mc_conv_desc *d, const wplan *p, const float 
 
 static void grad_transform(const mc_conv_desc *d, const wplan *p, const float *dy, size_t t0, int nb, float *E,
                            size_t lde, int nt, float *tmp) {
+    if (block_simd(p)) {
+        mc_cpu_wino_lanes L;
+        block_lanes(p, t0, nb, 0, d->ow, tmp + row_tmp_floats(p), &L);
+        const size_t ohw = (size_t)d->oh * d->ow, img = (size_t)d->k * ohw;
+        for (int k = 0; k < d->k; k++)
+            mc_cpu_wino_grad_block512(dy + (size_t)k * ohw, dy, dy + img * (size_t)d->n, img, d->oh, d->ow, &L,
+                                      E + (size_t)k * nt, lde);
+        return;
+    }
     planes_transform(d, p, dy, d->k, (size_t)d->oh * d->ow, p->m == 4       ? grad_row4
-                     : p->simd == MC_F32_AVX512 ? grad_row512
                      : p->simd == MC_F32_AVX2   ? grad_row256
                                     : grad_row,
                      t0, nb, E, lde, nt, tmp);
@@ -653,9 +739,7 @@ static void wino_forward(const mc_cpu *cpu, const mc_conv_desc *d, const wplan *
 }
 
 /* V (nn c nt) + M (nn k nt) + the row transforms' tmp */
-static size_t tmp_floats(const wplan *p) {
-    return p->m == 4 ? round16(40 * (size_t)p->tw + 32) : round16(20 * (size_t)p->tw + 8);
-}
+static size_t tmp_floats(const wplan *p) { return row_tmp_floats(p) + lanes_floats(p); }
 static size_t fwd_per_thread(const wplan *p) { return (size_t)p->nn * (p->ldv + p->ldm) + tmp_floats(p); }
 /* U for the plan (K x C filters, F(m x m, 3x3)) */
 static void filter_transform_m(const mc_cpu *cpu, const wplan *p, int K, int C, const float *w, float *U) {

@@ -1,8 +1,8 @@
 /* cpu/winograd_rows.h — F(2x2, 3x3)'s row transforms (input, output, output-gradient), written
- * once for every vector width; included (once each) by cpu/winograd_avx512.c and
- * cpu/winograd_avx2.c after they define:
+ * for a vector width given by macros; included by cpu/winograd_avx2.c (AVX-512 has the block
+ * transforms of cpu/winograd_avx512.c instead) after it defines:
  *   TGT, VW              the target attribute; tiles (floats) per vector
- *   FN(name)             the name of a function of this width (name ## 512, name ## 256)
+ *   FN(name)             the name of a function of this width (name ## 256)
  *   vec                  the vector type
  *   V_ZERO() V_ADD(a, b) V_SUB(a, b) V_MUL(a, b) V_SET1(x) V_NEG(x) (the sign bit flipped)
  *   msk, M_FIRST(n)      a lane set, the first n lanes (none for n <= 0, all for n >= VW)
@@ -31,27 +31,14 @@ TGT static inline void FN(in_h)(const float *plane, int h, int w, int iy, int c0
     H[3] = V_SUB(d1, d3);
 }
 
-/* B^T (.) down the rows, V[4 r + j] = (H0 - H2, H1 + H2, H2 - H1, H1 - H3)[r][j]. ROWS_ALL_LIVE
- * (AVX-512: 32 registers): the four rows' H first, then the stores in j order; else rows 0 and 2
- * first, then 1, then 3: eight vectors live (AVX2 has 16 registers; all sixteen spilled, the
- * transform was slower than the portable one). Measured: each order is the faster one where it
- * is used. */
+/* B^T (.) down the rows, V[4 r + j] = (H0 - H2, H1 + H2, H2 - H1, H1 - H3)[r][j]: rows 0 and 2
+ * first, then 1, then 3, eight vectors live (AVX2 has 16 registers; with all four rows' H live,
+ * all sixteen spilled and the transform was slower than the portable one) */
 TGT void FN(mc_cpu_wino_in_row)(const float *plane, int h, int w, int pad, int ty, int tx0, int cnt, float *v,
                                 size_t ldv) {
     for (int q0 = 0; q0 < cnt; q0 += VW) {
         const int c0 = 2 * (tx0 + q0) - pad, iy = 2 * ty - pad; /* tile q's columns: c0 + 2q .. c0 + 2q + 3 */
         const msk n = M_FIRST(cnt - q0);
-#ifdef ROWS_ALL_LIVE
-        vec H[4][4];
-        for (int i = 0; i < 4; i++) FN(in_h)(plane, h, w, iy + i, c0, H[i]);
-        for (int j = 0; j < 4; j++) {
-            float *o = v + q0 + (size_t)j * ldv;
-            V_STOREK(o, n, V_SUB(H[0][j], H[2][j]));
-            V_STOREK(o + 4 * ldv, n, V_ADD(H[1][j], H[2][j]));
-            V_STOREK(o + 8 * ldv, n, V_SUB(H[2][j], H[1][j]));
-            V_STOREK(o + 12 * ldv, n, V_SUB(H[1][j], H[3][j]));
-        }
-#else
         float *o = v + q0;
         vec P[4], Q[4];
         FN(in_h)(plane, h, w, iy, c0, P);     /* H0 */
@@ -64,7 +51,6 @@ TGT void FN(mc_cpu_wino_in_row)(const float *plane, int h, int w, int pad, int t
         }
         FN(in_h)(plane, h, w, iy + 3, c0, Q); /* H3 */
         for (int j = 0; j < 4; j++) V_STOREK(o + (size_t)(12 + j) * ldv, n, V_SUB(P[j], Q[j]));
-#endif
     }
 }
 

@@ -54,6 +54,18 @@ T512 static inline __m512 merge_k(__m512 acc, const float *p, uintptr_t lo, uint
 T512 static inline void runs_row(const float *x, uintptr_t lo, uintptr_t hi, size_t img, int h, int w,
                                  const mc_cpu_wino_run *R, int nr, int i, int ns, __m512 raw[4]) {
     static const int off[4] = {0, 16, 2, 18};
+    if (nr == 1 && (R->k[0] & R->k[1] & (ns > 2 ? R->k[2] & R->k[3] : 0xFFFF)) == 0xFFFF) {
+        /* one run over the whole vector, all its columns inside the row (inside the tensor): whole
+         * loads, no tests (64 -> 64 at 80^2, 1 thread: forward 27.1 -> 26.6 ms, backward-filter
+         * 35.9 -> 35.5) */
+        const int iy = R->row + i;
+        if (iy >= 0 && iy < h) {
+            const float *p = x + (size_t)R->n * img + (size_t)iy * w + R->col;
+            for (int s = 0; s < ns; s++) raw[s] = _mm512_loadu_ps(p + off[s]);
+        } else
+            for (int s = 0; s < ns; s++) raw[s] = _mm512_setzero_ps();
+        return;
+    }
     for (int s = 0; s < ns; s++) raw[s] = _mm512_setzero_ps();
     for (int r = 0; r < nr; r++) {
         const int iy = R[r].row + i;

@@ -72,8 +72,9 @@ typedef struct wplan {
     size_t tpi, ntiles; /* tiles per image, in the batch */
     int nt;             /* tiles per block */
     size_t nblocks;
-    int simd;           /* F(2x2, 3x3)'s row transforms: cpu->simd's (MC_F32_AVX512, MC_F32_AVX2)
-                           or 0, portable (F(4x4, 3x3)'s always); the same bits */
+    int simd;           /* F(2x2, 3x3)'s transforms: cpu->simd's (MC_F32_AVX512: the block transforms,
+                           MC_F32_AVX2: the AVX2 row transforms) or 0, portable (F(4x4, 3x3)'s
+                           always); the same bits */
     size_t ldv, ldm, ku; /* floats between the nn matrices of V (c x nt), of M and E (k x nt), of U
                             and dU (k x c): stream_ld */
 } wplan;
@@ -546,8 +547,7 @@ static unsigned short bits16(int lo, int hi) {
 
 /* the lanes of the block [t0, t0 + nb) for a transform reading (or writing) rows of w columns
  * from 2 ty - pad, 2 tx - pad, in the memory at mem (lanes_floats(p) floats) */
-static const mc_cpu_wino_lanes *block_lanes(const wplan *p, size_t t0, int nb, int pad, int w, float *mem,
-                                            mc_cpu_wino_lanes *L) {
+static void block_lanes(const wplan *p, size_t t0, int nb, int pad, int w, float *mem, mc_cpu_wino_lanes *L) {
     static const int coff[4] = {0, 16, 2, 18}, loff[4] = {0, 16, 0, 16}; /* column; first position's lane x 2 */
     const int nvec = (nb + 15) / 16;
     int *first = (int *)mem;
@@ -575,7 +575,6 @@ static const mc_cpu_wino_lanes *block_lanes(const wplan *p, size_t t0, int nb, i
     L->nb = nb;
     L->first = first;
     L->run = run;
-    return L;
 }
 /* whether the plan's transforms are the block ones */
 static int block_simd(const wplan *p) { return p->m == 2 && p->simd == MC_F32_AVX512; }

@@ -84,6 +84,13 @@ T512 static inline void store_v(float *p, __mmask16 k, __m512 v) {
 
 static const int EVEN[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
 static const int ODD[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+/* the even (*e) and odd (*o) elements of a[0 .. 15] b[0 .. 15], with the index vectors ev (EVEN)
+ * and od (ODD) loaded once by the caller (built here, in the loop, they made the input transform
+ * 20 % slower) */
+T512 static inline void evens_odds16(__m512 a, __m512 b, __m512i ev, __m512i od, __m512 *e, __m512 *o) {
+    *e = _mm512_permutex2var_ps(a, ev, b);
+    *o = _mm512_permutex2var_ps(a, od, b);
+}
 
 /* V: per input row i the split columns d0..d3 and H = d B (d0 - d2, d1 + d2, d2 - d1, d1 - d3),
  * then B^T (.) down the rows, V[4 r + j] = (H0 - H2, H1 + H2, H2 - H1, H1 - H3)[r][j] (the portable
@@ -96,10 +103,10 @@ T512 void mc_cpu_wino_in_block512(const float *x, const float *lo, const float *
         const int nr = L->first[q + 1] - L->first[q];
         __m512 H[4][4];
         for (int i = 0; i < 4; i++) {
-            __m512 raw[4];
+            __m512 raw[4], d0, d1, d2, d3;
             runs_row(x, (uintptr_t)lo, (uintptr_t)hi, img, h, w, R, nr, i, 4, raw);
-            const __m512 d0 = _mm512_permutex2var_ps(raw[0], ev, raw[1]), d1 = _mm512_permutex2var_ps(raw[0], od, raw[1]);
-            const __m512 d2 = _mm512_permutex2var_ps(raw[2], ev, raw[3]), d3 = _mm512_permutex2var_ps(raw[2], od, raw[3]);
+            evens_odds16(raw[0], raw[1], ev, od, &d0, &d1);
+            evens_odds16(raw[2], raw[3], ev, od, &d2, &d3);
             H[i][0] = _mm512_sub_ps(d0, d2);
             H[i][1] = _mm512_add_ps(d1, d2);
             H[i][2] = _mm512_sub_ps(d2, d1);
@@ -130,11 +137,11 @@ T512 void mc_cpu_wino_grad_block512(const float *g, const float *lo, const float
     for (int q = 0; q < L->nvec; q++) {
         const mc_cpu_wino_run *R = L->run + L->first[q];
         const int nr = L->first[q + 1] - L->first[q];
-        __m512 r0[4], r1[4];
+        __m512 r0[4], r1[4], g0e, g0o, g1e, g1o;
         runs_row(g, (uintptr_t)lo, (uintptr_t)hi, img, oh, ow, R, nr, 0, 2, r0);
         runs_row(g, (uintptr_t)lo, (uintptr_t)hi, img, oh, ow, R, nr, 1, 2, r1);
-        const __m512 g0e = _mm512_permutex2var_ps(r0[0], ev, r0[1]), g0o = _mm512_permutex2var_ps(r0[0], od, r0[1]);
-        const __m512 g1e = _mm512_permutex2var_ps(r1[0], ev, r1[1]), g1o = _mm512_permutex2var_ps(r1[0], od, r1[1]);
+        evens_odds16(r0[0], r0[1], ev, od, &g0e, &g0o);
+        evens_odds16(r1[0], r1[1], ev, od, &g1e, &g1o);
         const __mmask16 n = first16(L->nb - 16 * q);
         float *o = e + 16 * (size_t)q;
         a2x_v(g0e, g0o, o, lde, n);

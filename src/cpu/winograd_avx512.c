@@ -85,8 +85,7 @@ T512 static inline void store_v(float *p, __mmask16 k, __m512 v) {
 static const int EVEN[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
 static const int ODD[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
 /* the even (*e) and odd (*o) elements of a[0 .. 15] b[0 .. 15], with the index vectors ev (EVEN)
- * and od (ODD) loaded once by the caller (built here, in the loop, they made the input transform
- * 20 % slower) */
+ * and od (ODD) loaded once by the caller */
 T512 static inline void evens_odds16(__m512 a, __m512 b, __m512i ev, __m512i od, __m512 *e, __m512 *o) {
     *e = _mm512_permutex2var_ps(a, ev, b);
     *o = _mm512_permutex2var_ps(a, od, b);

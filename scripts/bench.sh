@@ -21,8 +21,8 @@
 # them out; on a CPU without AVX512-BF16 a line says why they are missing.
 #
 # Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), REPEAT=N (each row's pair of
-# runs N times, alternating; the row shown is the pair with the median ratio, and the N ratios are
-# printed with it), THREADS (2), PYTHON
+# runs N times, medcolor's first and PyTorch's first in turn; the row shown is the pair with the
+# median ratio, and the N ratios are printed with it), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
 # configurations, e.g. ONLY=resnet18-pixelshuffle), ISA (avx2: both sides held to AVX2, below).
 # The machine should be quiet: the load
@@ -67,14 +67,19 @@ pct() { # pct GFLOP SECONDS: that rate as a percentage of the sgemm peak
 field() { # field NAME LINE
   echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
-run_pair() { # medcolor's run of the row (net, stage, extra), then PyTorch's: sets mc, gf, th, thout
+run_torch() { # PyTorch's run of the row: sets th, thout
+  thout=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
+  th=$(echo "$thout" | grep '^torch ')
+}
+run_pair() { # medcolor's run of the row (net, stage, extra) and PyTorch's: sets mc, gf, th, thout;
+  # `run_pair torch-first` runs PyTorch's first
   local mcout
+  [ "${1:-}" = torch-first ] && run_torch
   mcout=$("$BIN" "cfg/$net.cfg" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
   mc=$(echo "$mcout" | grep '^medcolor ')
   # "  514.2 GFLOP per step (...) = 1234.5 GFLOP/s at the median"
   gf=$(echo "$mcout" | sed -nE 's/^ *([0-9.]+) GFLOP per (step|pass).*/\1/p' | head -1)
-  thout=$("$PY" scripts/bench_torch.py "$net" --stage "$stage" --steps "$STEPS" --warmup "$WARM" --threads "$THREADS" $extra 2>&1)
-  th=$(echo "$thout" | grep '^torch ')
+  [ "${1:-}" = torch-first ] || run_torch
 }
 ratio_of() { # ratio_of MODE MEDCOLOR-LINE TORCH-LINE: medcolor's time over PyTorch's
   if [ "$1" = infer ]; then awk -v a="$(field img_per_s "$2")" -v b="$(field img_per_s "$3")" 'BEGIN{printf "%.4f", b/a}'
@@ -139,13 +144,14 @@ while read -r net stage mode; do
     fail=1
     continue
   fi
-  # REPEAT > 1: the pair again (medcolor, then PyTorch), and the row is the pair whose ratio is the
+  # REPEAT > 1: the pair again, PyTorch's run first in every other repeat (so that a host whose
+  # load drifts over the minutes favours neither side), and the row is the pair whose ratio is the
   # median (a shared machine moves single steps by a third between runs: docs/performance.md)
   reps=""
   if [ "$REPEAT" -gt 1 ]; then
     pairs=("$mc|$th|$gf")
     for ((rep = 1; rep < REPEAT; rep++)); do
-      run_pair
+      if ((rep % 2)); then run_pair torch-first; else run_pair; fi
       [ -n "$mc" ] && [ -n "$th" ] && pairs+=("$mc|$th|$gf")
     done
     med=$(for i in "${!pairs[@]}"; do IFS='|' read -r a b _ <<< "${pairs[$i]}"; echo "$(ratio_of "$mode" "$a" "$b") $i"; done |

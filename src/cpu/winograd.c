@@ -43,6 +43,17 @@
 #define MC_WINO_BLOCK (1 << 21)
 #endif
 
+/* Backward-filter's blocks where they hold 48 tiles or more in this many floats of V + E per
+ * thread (384 KB: in the L2 with the chunk's dU; layers of 64 channels or fewer), MC_WINO_BLOCK's
+ * elsewhere. 64 -> 64 at 80^2, 2 threads, alternating medians: 17.4-20.4 -> 15.2-18.1 ms (blocks of
+ * 48 tiles instead of 916); 32 channels at 160^2 35.2 -> 33.0 ms; 128 channels and more slower with
+ * such blocks (their k per product too short), 16 channels neutral. Backward-filter sums its tiles
+ * block by block, so the blocks set its bits: a function of the shape alone, as before
+ * (docs/performance.md). */
+#ifndef MC_WINO_FBLOCK
+#define MC_WINO_FBLOCK 98304
+#endif
+
 /* F(4x4, 3x3): 9/4 as many floats, so that a block holds as many tiles' worth of GEMM columns as
  * F(2x2, 3x3)'s (smaller blocks made its 36 GEMMs too narrow: docs/performance.md) */
 #define MC_WINO_BLOCK4 (MC_WINO_BLOCK * 9 / 4)
@@ -79,9 +90,10 @@ typedef struct wplan {
                             and dU (k x c): stream_ld */
 } wplan;
 
-/* the tiles and blocks (cpu/conv.h); simd: which row transforms run them. fixed_nt > 0: blocks of that many tiles (the forward products' plans: their bits do not depend
- * on the blocks, and the threads cut the tiles themselves, wino_forward); 0: blocks of about
- * MC_WINO_BLOCK floats of V + M, as many as a multiple of MC_CPU_WAYS and of equal size
+/* the tiles and blocks (cpu/conv.h); simd: which transforms run them. fixed_nt > 0: blocks of
+ * that many tiles (the forward products' plans: their bits do not depend on the blocks, and the
+ * threads cut the tiles themselves, wino_forward); 0: blocks of about MC_WINO_BLOCK (or
+ * MC_WINO_FBLOCK, above) floats of V + M, as many as a multiple of MC_CPU_WAYS and of equal size
  * (backward-filter's, whose sums are taken block by block: fixed by the shape alone) */
 static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, int fixed_nt, wplan *p) {
     p->m = m;
@@ -96,6 +108,8 @@ static void make_plan(const mc_cpu *cpu, const mc_conv_desc *d, int m, int fixed
         nt = (size_t)fixed_nt;
     } else {
         nt = (m == 4 ? MC_WINO_BLOCK4 : MC_WINO_BLOCK) / ((size_t)p->nn * (size_t)(d->c + d->k));
+        const size_t nt_l2 = MC_WINO_FBLOCK / ((size_t)p->nn * (size_t)(d->c + d->k));
+        if (m == 2 && nt_l2 >= 48) nt = nt_l2;
         nt = nt < 32 ? 32 : (nt > 2048 ? 2048 : nt & ~(size_t)15);
         /* blocks of about equal size, as many as a multiple of MC_CPU_WAYS (balanced for 1, 2, 4
          * threads), no larger than nt */

@@ -211,17 +211,18 @@ int mc_cpu_wino_bwd_filter(mc_cpu *cpu, const mc_conv_desc *d, const float *x, c
 void mc_cpu_wino_filter512(const float *w, size_t q0, size_t kc, size_t ldu, float *U); /* filters q0 .. q0 + 15 */
 /* F(2x2, 3x3)'s block transforms in AVX-512 (cpu/winograd_avx512.c), where cpu->simd is
  * MC_F32_AVX512: one channel's plane for a whole block of tiles, 16 consecutive tiles of the block
- * per vector whatever tile rows or images they come from (row transforms like AVX2's below fill a vector with one tile row's tiles only: 10 of 16
- * lanes on a 20 x 20 output, 5 on 10 x 10, and split the vectors at every row end). The lanes of
- * each vector are cut into runs of one tile row each (winograd.c's block_lanes):
+ * per vector whatever tile rows or images they come from (row transforms, as AVX2's below, fill a
+ * vector with one tile row's tiles only: 10 of 16 lanes on a 20 x 20 output, 5 on 10 x 10, and
+ * split the vectors at every row end). The lanes of each vector are cut into runs of one tile
+ * row each (winograd.c's block_lanes):
  *   n        the image,
  *   row      the first input row of the run's tiles (2 ty - pad; the output and output-gradient
  *            rows 2 ty and 2 ty + 1, pad 0),
  *   col      the column lane 0 would start at (2 tx0 - pad - 2 l0, l0 the run's first lane),
  *   k[s]     the positions q of 16 consecutive columns from col + (0, 16, 2, 18)[s] that belong
  *            to the run's lanes (lane q / 2) and lie inside the row [0, w).
- * Vector v's runs are run[first[v] .. first[v + 1] - 1]. The same bits as the row transforms
- * (each lane the same operations on the same operands; tests/test_winograd_simd.c). */
+ * Vector v's runs are run[first[v] .. first[v + 1] - 1]. The same bits as winograd.c's portable
+ * row transforms (each lane the same operations on the same operands; tests/test_winograd_simd.c). */
 typedef struct mc_cpu_wino_run {
     int n, row, col;
     unsigned short k[4];

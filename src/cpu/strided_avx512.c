@@ -26,7 +26,7 @@
 
 #if MC_AVX512
 T512 void mc_cpu_gather2_512(const float *src, int n, float *dst) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i ev = evens16();
     int q = 0;
     for (; q + 16 < n; q += 16) { /* src[2q .. 2q + 31] all inside [0, 2n - 2] */
         const float *s = src + 2 * (size_t)q;
@@ -64,7 +64,7 @@ T512 void mc_cpu_scatter2_add512(const float *s, int n, float *dst) {
 }
 
 T512 void mc_cpu_max2_512(const float *src, int n, float *acc) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i ev = evens16();
     for (int q = 0; q < n; q += 16) {
         const float *s = src + 2 * (size_t)q;
         __m512 v;
@@ -87,12 +87,11 @@ T512 void mc_cpu_max2_512(const float *src, int n, float *acc) {
 /* the even (*e) and odd (*o) elements of r[0 .. 31], those at or past r[len] 0 (not read), with no
  * left-edge test (one made the pooling backward 25 % slower) */
 T512 static inline void split_len(const float *r, int len, __m512 *e, __m512 *o) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i ev = evens16();
+    const __m512i od = odds16();
     const __m512 a = len >= 16 ? _mm512_loadu_ps(r) : _mm512_maskz_loadu_ps(first16(len), r);
     const __m512 b = len >= 32 ? _mm512_loadu_ps(r + 16) : _mm512_maskz_loadu_ps(first16(len - 16), r + 16);
-    *e = _mm512_permutex2var_ps(a, ev, b);
-    *o = _mm512_permutex2var_ps(a, od, b);
+    evens_odds16(a, b, ev, od, e, o);
 }
 
 T512 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16,

@@ -43,13 +43,14 @@
 #define MC_WINO_BLOCK (1 << 21)
 #endif
 
-/* Backward-filter's blocks where they hold 48 tiles or more in this many floats of V + E per
- * thread (384 KB: in the L2 with the chunk's dU; layers of 64 channels or fewer), MC_WINO_BLOCK's
- * elsewhere. 64 -> 64 at 80^2, 2 threads, alternating medians: 17.4-20.4 -> 15.2-18.1 ms (blocks of
- * 48 tiles instead of 916); 32 channels at 160^2 35.2 -> 33.0 ms; 128 channels and more slower with
- * such blocks (their k per product too short), 16 channels neutral. Backward-filter sums its tiles
- * block by block, so the blocks set its bits: a function of the shape alone, as before
- * (docs/performance.md). */
+/* F(2x2, 3x3) backward-filter's blocks where they hold 48 tiles or more in this many floats of
+ * V + E per thread (384 KB: in the L2 with the chunk's dU; layers with c + k <= 128), MC_WINO_BLOCK's
+ * elsewhere. 2 threads, alternating medians, against MC_WINO_BLOCK's: 64 -> 64 at 80^2 18.4 ->
+ * 16.3 ms (48 tiles a block instead of 916), 32 at 160^2 29.1 -> 24.9 (96), 16 at 320^2 44.9 ->
+ * 43.3 (192); 128 channels and more were slower with blocks of 64-128 tiles (their k per product
+ * too short against a larger dU). Backward-filter sums its tiles block by block, so the blocks set
+ * its bits: a function of the shape alone, as before (docs/performance.md). F(4x4, 3x3) keeps
+ * MC_WINO_BLOCK4 (not measured). */
 #ifndef MC_WINO_FBLOCK
 #define MC_WINO_FBLOCK 98304
 #endif

@@ -82,21 +82,12 @@ T512 static inline void store_v(float *p, __mmask16 k, __m512 v) {
         _mm512_mask_storeu_ps(p, k, v);
 }
 
-static const int EVEN[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-static const int ODD[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-/* the even (*e) and odd (*o) elements of a[0 .. 15] b[0 .. 15], with the index vectors ev (EVEN)
- * and od (ODD) loaded once by the caller */
-T512 static inline void evens_odds16(__m512 a, __m512 b, __m512i ev, __m512i od, __m512 *e, __m512 *o) {
-    *e = _mm512_permutex2var_ps(a, ev, b);
-    *o = _mm512_permutex2var_ps(a, od, b);
-}
-
 /* V: per input row i the split columns d0..d3 and H = d B (d0 - d2, d1 + d2, d2 - d1, d1 - d3),
  * then B^T (.) down the rows, V[4 r + j] = (H0 - H2, H1 + H2, H2 - H1, H1 - H3)[r][j] (the portable
  * input_row's operations; all four rows' H live: AVX-512 has 32 registers) */
 T512 void mc_cpu_wino_in_block512(const float *x, const float *lo, const float *hi, size_t img, int h, int w,
                                   const mc_cpu_wino_lanes *L, float *v, size_t ldv) {
-    const __m512i ev = _mm512_loadu_si512(EVEN), od = _mm512_loadu_si512(ODD);
+    const __m512i ev = evens16(), od = odds16();
     for (int q = 0; q < L->nvec; q++) {
         const mc_cpu_wino_run *R = L->run + L->first[q];
         const int nr = L->first[q + 1] - L->first[q];
@@ -132,7 +123,7 @@ T512 static inline void a2x_v(__m512 a, __m512 b, float *o, size_t ld, __mmask16
 }
 T512 void mc_cpu_wino_grad_block512(const float *g, const float *lo, const float *hi, size_t img, int oh, int ow,
                                     const mc_cpu_wino_lanes *L, float *e, size_t lde) {
-    const __m512i ev = _mm512_loadu_si512(EVEN), od = _mm512_loadu_si512(ODD);
+    const __m512i ev = evens16(), od = odds16();
     for (int q = 0; q < L->nvec; q++) {
         const mc_cpu_wino_run *R = L->run + L->first[q];
         const int nr = L->first[q + 1] - L->first[q];

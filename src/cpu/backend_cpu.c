@@ -532,10 +532,28 @@ static int cpu_pool_fwd(mc_backend *be, const mc_pool_desc *d, const float *x, f
     return MC_OK;
 }
 
+/* The element of rows [y0, y1) x columns [x0, x1) (clipped to the plane, not empty) that a max
+ * window with maximum m sends its gradient to: the first equal to m in scan order, the last NaN
+ * when m is NaN, the first element when none is (all -inf) */
+static size_t maxpool_best(const float *xp, int w, int y0, int y1, int x0, int x1, float m) {
+    size_t best = (size_t)y0 * w + x0;
+    if (isnan(m)) {
+        for (int iy = y0; iy < y1; iy++)
+            for (int ix = x0; ix < x1; ix++)
+                if (isnan(xp[(size_t)iy * w + ix])) best = (size_t)iy * w + ix;
+        return best;
+    }
+    for (int iy = y0; iy < y1; iy++)
+        for (int ix = x0; ix < x1; ix++)
+            if (xp[(size_t)iy * w + ix] == m) return (size_t)iy * w + ix;
+    return best;
+}
+
 /* Max backward, one plane: the gradient goes to the element PyTorch's CPU kernel records, the
  * first maximum in scan order (the last NaN when the maximum is NaN; the window's first element
  * when all are -inf) — found again from y, the forward output, as the first element equal to
  * it (or the last NaN). */
+#define MC_POOL_GATHER_OW 1024 /* the widest output row of the gather path (its codes on the stack) */
 static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, const float *yp,
                               const float *gp, float *dp) {
     const int w = d->w;
@@ -577,23 +595,55 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
             if (x0 < 0) x0 = 0;
             if (x1 > w) x1 = w;
             if (y0 >= y1 || x0 >= x1) continue;
-            size_t best = (size_t)y0 * w + x0;
-            if (isnan(m)) {
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++)
-                        if (isnan(xp[(size_t)iy * w + ix])) best = (size_t)iy * w + ix;
-            } else {
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++)
-                        if (xp[(size_t)iy * w + ix] == m) {
-                            best = (size_t)iy * w + ix;
-                            goto found;
-                        }
-            }
-        found:
-            dp[best] += gp[(size_t)oy * d->ow + ox];
+            dp[maxpool_best(xp, w, y0, y1, x0, x1, m)] += gp[(size_t)oy * d->ow + ox];
         }
     }
+}
+
+/* The same for a 3x3 stride-2 pooling with padding 1 of a plane of even sides (h = 2 oh,
+ * w = 2 ow: ResNet's, DenseNet's and the PixelShuffle module's) and beta 0, in AVX-512, as a
+ * gather: each window row's codes (the element of its window each gradient goes to, 3 r + c),
+ * then each input row as the sum of the gradients whose code names its elements, in window order
+ * from +0 — the bits of the scatter above (which adds them in window order to a zeroed plane),
+ * with no zero fill and no scalar read-modify-writes (tests/test_strided_simd.c compares them).
+ * Input row 2a has window row a's row 1; row 2a + 1 window row a's row 2 and then row a + 1's
+ * row 0. Window row 0 and column 0 reach into the padding: their codes come from the general
+ * search. k: 2 ow codes (two window rows). */
+static int maxpool_gather_fits(const mc_cpu *cpu, const mc_pool_desc *d, float beta) {
+    return cpu->simd == MC_F32_AVX512 && beta == 0.0f && d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 &&
+           d->pt == 1 && d->pl == 1 && d->h == 2 * d->oh && d->w == 2 * d->ow && d->ow <= MC_POOL_GATHER_OW;
+}
+
+static void maxpool_codes_row(const mc_pool_desc *d, const float *xp, const float *yp, int oy, int32_t *k) {
+    const int w = d->w, ow = d->ow;
+    const float *my = yp + (size_t)oy * ow;
+    int ox = 0;
+    if (oy > 0) /* windows 1 .. ow - 1 wholly inside the plane */
+        for (ox = 1; ox < ow; ox += 16) {
+            const int cnt = ow - ox < 16 ? ow - ox : 16;
+            mc_cpu_maxpool3s2_codes512(xp + (size_t)(2 * oy - 1) * w + (2 * ox - 1), w, cnt, my + ox, k + ox);
+        }
+    for (int q = 0; q < (oy > 0 ? 1 : ow); q++) { /* in the padding: the general search */
+        const int y0 = 2 * oy - 1, x0 = 2 * q - 1;
+        const size_t best = maxpool_best(xp, w, y0 < 0 ? 0 : y0, y0 + 3 > d->h ? d->h : y0 + 3, x0 < 0 ? 0 : x0,
+                                         x0 + 3 > w ? w : x0 + 3, my[q]);
+        k[q] = (int32_t)(3 * ((int)(best / (size_t)w) - y0) + ((int)(best % (size_t)w) - x0));
+    }
+}
+
+static void maxpool_plane_bwd_gather(const mc_pool_desc *d, const float *xp, const float *yp, const float *gp,
+                                     float *dp) {
+    const int w = d->w, ow = d->ow, oh = d->oh;
+    int32_t k[2 * MC_POOL_GATHER_OW];
+    for (int a = 0; a < oh; a++) {
+        int32_t *kc = k + (a & 1) * ow, *kp = k + ((a + 1) & 1) * ow;
+        const float *gc = gp + (size_t)a * ow;
+        maxpool_codes_row(d, xp, yp, a, kc);
+        if (a > 0) mc_cpu_maxpool3s2_gather512(kp, gc - ow, 2, kc, gc, ow, dp + (size_t)(2 * a - 1) * w);
+        mc_cpu_maxpool3s2_gather512(kc, gc, 1, NULL, NULL, ow, dp + (size_t)(2 * a) * w);
+    }
+    mc_cpu_maxpool3s2_gather512(k + ((oh - 1) & 1) * ow, gp + (size_t)(oh - 1) * ow, 2, NULL, NULL, ow,
+                                dp + (size_t)(2 * oh - 1) * w);
 }
 
 /* Average backward, one plane: dx[window] += dy * 1/(kh*kw), tap by tap as the forward. */
@@ -621,9 +671,14 @@ static void avgpool_plane_bwd(const mc_pool_desc *d, const float *gp, float *dp)
 static int cpu_pool_bwd(mc_backend *be, const mc_pool_desc *d, const float *x, const float *y,
                         const float *dy, float beta, float *dx) {
     const size_t hw = (size_t)d->h * d->w, ohw = (size_t)d->oh * d->ow;
+    const int gather = d->mode == MC_POOL_MAX && maxpool_gather_fits(be->ctx, d, beta);
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int nc = 0; nc < d->n * d->c; nc++) {
         float *dp = dx + (size_t)nc * hw;
+        if (gather) {
+            maxpool_plane_bwd_gather(d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
+            continue;
+        }
         scale_out(dp, hw, beta);
         if (d->mode == MC_POOL_MAX)
             maxpool_plane_bwd(be->ctx, d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);

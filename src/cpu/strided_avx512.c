@@ -10,7 +10,12 @@
  * Here 16 columns take two loads and a permute (gather), or a permute and a masked add (scatter).
  * The 3x3 stride-2 max pooling after those stems (64 planes of 159 x 159 or 160 x 160 per image)
  * was scalar too: its forward takes 16 outputs per tap the same way, and its backward looks for
- * each window's first maximum 16 windows at a time (nine compares and blends).
+ * each window's first maximum 16 windows at a time (nine compares and blends). Where the plane's
+ * sides are even and beta is 0 (ResNet's, DenseNet's and the PixelShuffle module's pooling) the
+ * backward is a gather instead: the windows' codes (which element took the maximum), then each
+ * input row summed from the codes of the one or two window rows that cover it — no zero fill of
+ * the plane and no scalar read-modify-writes (64 planes of 160 x 160, batch 16, 2 threads:
+ * 16.2 -> 13.0 ms, at the memory's bandwidth: x and dx are 105 MB each).
  *
  * Exactness: the gather is a copy; the scatter adds each s[q] to its own dst[2q] once, in the
  * order the caller calls it, as the portable loop does; the pooling does the portable code's
@@ -94,8 +99,10 @@ T512 static inline void split_len(const float *r, int len, __m512 *e, __m512 *o)
     evens_odds16(a, b, ev, od, e, o);
 }
 
-T512 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16,
-                                   float *d00) {
+/* the element of each of cnt <= 16 windows the backward gives its gradient to (0..8, row by row
+ * in the window): the first equal to the window's maximum m16[l] in scan order, the last NaN when
+ * m16[l] is NaN */
+T512 static inline __m512i maxpool3s2_codes(const float *x00, int w, int cnt, const float *m16) {
     const int len = 2 * cnt + 1; /* the columns the cnt windows read from each row */
     const __m512 m = cnt == 16 ? _mm512_loadu_ps(m16) : _mm512_maskz_loadu_ps(first16(cnt), m16);
     const __mmask16 nan = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
@@ -111,17 +118,74 @@ T512 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float
         kf = _mm512_mask_mov_epi32(kf, _mm512_cmp_ps_mask(cand[j], m, _CMP_EQ_OQ), _mm512_set1_epi32(j));
     for (int j = 0; j < 9; j++)
         kn = _mm512_mask_mov_epi32(kn, _mm512_cmp_ps_mask(cand[j], cand[j], _CMP_UNORD_Q), _mm512_set1_epi32(j));
+    return _mm512_mask_mov_epi32(kf, nan, kn);
+}
+
+T512 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16,
+                                   float *d00) {
     int k[16];
-    _mm512_storeu_si512((void *)k, _mm512_mask_mov_epi32(kf, nan, kn));
+    _mm512_storeu_si512((void *)k, maxpool3s2_codes(x00, w, cnt, m16));
     const size_t off[9] = {0, 1, 2, (size_t)w, (size_t)w + 1, (size_t)w + 2, 2 * (size_t)w, 2 * (size_t)w + 1,
                            2 * (size_t)w + 2};
     for (int l = 0; l < cnt; l++) d00[2 * l + off[k[l]]] += g16[l]; /* in window order */
+}
+
+T512 void mc_cpu_maxpool3s2_codes512(const float *x00, int w, int cnt, const float *m16, int32_t *k16) {
+    const __m512i k = maxpool3s2_codes(x00, w, cnt, m16);
+    if (cnt == 16)
+        _mm512_storeu_si512((void *)k16, k);
+    else
+        _mm512_mask_storeu_epi32(k16, first16(cnt), k);
+}
+
+/* acc_e / acc_o += the gradients of windows b .. b + 15 (codes k, gradients g; window b + 1's
+ * from k + 1, g + 1) that went to their row r's even (code 3r + 1) and odd (3r + 2 of window b,
+ * then 3r of window b + 1) elements; n windows left in the row (lanes past it not read) */
+T512 static inline void maxpool_gather_row(const int32_t *k, const float *g, int r, int n, __m512 *acc_e,
+                                           __m512 *acc_o) {
+    const __mmask16 m0 = n >= 16 ? 0xFFFF : first16(n), m1 = n > 16 ? 0xFFFF : first16(n - 1);
+    const __m512i k0 = _mm512_maskz_loadu_epi32(m0, k), k1 = _mm512_maskz_loadu_epi32(m1, k + 1);
+    const __m512 g0 = _mm512_maskz_loadu_ps(m0, g), g1 = _mm512_maskz_loadu_ps(m1, g + 1);
+    const __mmask16 e = _mm512_mask_cmpeq_epi32_mask(m0, k0, _mm512_set1_epi32(3 * r + 1));
+    const __mmask16 o0 = _mm512_mask_cmpeq_epi32_mask(m0, k0, _mm512_set1_epi32(3 * r + 2));
+    const __mmask16 o1 = _mm512_mask_cmpeq_epi32_mask(m1, k1, _mm512_set1_epi32(3 * r));
+    *acc_e = _mm512_mask_add_ps(*acc_e, e, *acc_e, g0);
+    *acc_o = _mm512_mask_add_ps(*acc_o, o0, *acc_o, g0);
+    *acc_o = _mm512_mask_add_ps(*acc_o, o1, *acc_o, g1);
+}
+
+T512 void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, const int32_t *kb,
+                                      const float *gb, int ow, float *d) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int b = 0; b < ow; b += 16) {
+        __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+        maxpool_gather_row(ka + b, ga + b, ra, ow - b, &e, &o);
+        if (kb) maxpool_gather_row(kb + b, gb + b, 0, ow - b, &e, &o);
+        const __m512 v0 = _mm512_permutex2var_ps(e, lo, o), v1 = _mm512_permutex2var_ps(e, hi, o);
+        float *p = d + 2 * (size_t)b;
+        if (ow - b >= 16) {
+            _mm512_storeu_ps(p, v0);
+            _mm512_storeu_ps(p + 16, v1);
+        } else {
+            const int n2 = 2 * (ow - b);
+            _mm512_mask_storeu_ps(p, first16(n2), v0);
+            _mm512_mask_storeu_ps(p + 16, first16(n2 - 16), v1);
+        }
+    }
 }
 
 #else
 void mc_cpu_max2_512(const float *src, int n, float *acc) { (void)src, (void)n, (void)acc; }
 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00) {
     (void)x00, (void)w, (void)cnt, (void)m16, (void)g16, (void)d00;
+}
+void mc_cpu_maxpool3s2_codes512(const float *x00, int w, int cnt, const float *m16, int32_t *k16) {
+    (void)x00, (void)w, (void)cnt, (void)m16, (void)k16;
+}
+void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb,
+                                 int ow, float *d) {
+    (void)ka, (void)ga, (void)ra, (void)kb, (void)gb, (void)ow, (void)d;
 }
 void mc_cpu_gather2_512(const float *src, int n, float *dst) { (void)src, (void)n, (void)dst; }
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst) { (void)s, (void)n, (void)dst; }

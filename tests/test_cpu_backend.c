@@ -376,8 +376,21 @@ static void bn_case(const char *name, int n, int c, int hw, double offset, mc_ac
             memcpy(dyc, dy, N * 4);
             if (fused) {
                 REQUIRE_OK(b->bn_act_fwd_train(b, &d, &act, x, gm, bt, rm0, rv0, 1, sm, si, y));
-                REQUIRE_OK(b->bn_act_bwd_train(b, &d, &act, x, y, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db));
+                /* a bias before the batch norm (dbias): bias_bwd's result on dx, bitwise, with
+                 * beta 0 and (a second call) beta 1 */
+                float dbias[64], dbias_ref[64];
+                REQUIRE_OK(b->bn_act_bwd_train(b, &d, &act, x, y, dyc, gm, sm, si, 0.0f, dx, 0.0f, dg, db, dbias));
                 CHECK(memcmp(dyc, dy, N * 4) == 0, "%s: the fused backward changed dy", name);
+                REQUIRE_OK(b->bias_bwd(b, n, c, hw, dx, 0.0f, dbias_ref));
+                CHECK(!memcmp(dbias, dbias_ref, (size_t)c * 4), "%s threads=%d: dbias differs from bias_bwd(dx)",
+                      name, threads);
+                REQUIRE_OK(b->bn_act_bwd_train(b, &d, &act, x, y, dyc, gm, sm, si, 0.0f, dx, 1.0f, NULL, NULL, dbias));
+                REQUIRE_OK(b->bias_bwd(b, n, c, hw, dx, 1.0f, dbias_ref));
+                CHECK(!memcmp(dbias, dbias_ref, (size_t)c * 4),
+                      "%s threads=%d: dbias with beta 1 differs from bias_bwd(dx, beta 1)", name, threads);
+                CHECK(b->bn_act_bwd_train(b, &d, &act, x, y, dyc, gm, sm, si, 0.0f, NULL, 0.0f, dg, db, dbias) ==
+                          MC_EARG,
+                      "%s: dbias without dx accepted", name);
             } else {
                 REQUIRE_OK(b->bn_fwd_train(b, &d, x, gm, bt, rm0, rv0, 1, sm, si, y));
                 REQUIRE_OK(b->act_fwd(b, &act, N, y, y));

@@ -394,7 +394,7 @@ static void bn_hook_cpu(void) {
             if (fused) {
                 REQUIRE_OK(be->bn_act_fwd_train(be, &d, &leaky, x, g, b, rm[k], rv[k], 1, sm[k], si[k], y[k]));
                 REQUIRE_OK(be->bn_act_bwd_train(be, &d, &leaky, x, y[k], dy, g, sm[k], si[k], 0.0f, dx[k], 1.0f,
-                                                dg[k], db[k]));
+                                                dg[k], db[k], NULL));
             } else {
                 REQUIRE_OK(be->bn_fwd_train(be, &d, x, g, b, rm[k], rv[k], 1, sm[k], si[k], y[k]));
                 REQUIRE_OK(be->bn_bwd_train(be, &d, x, dy, g, sm[k], si[k], 0.0f, dx[k], 1.0f, dg[k], db[k]));

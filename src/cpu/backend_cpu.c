@@ -163,11 +163,13 @@ static double plane_sum8(const float *p, int hw) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
+/* plane_sum8 at the CPU's level (bitwise the same at every level) */
+static double (*plane_sum8_fn(const mc_cpu *cpu))(const float *, int) {
+    return cpu->simd == MC_F32_AVX512 ? mc_cpu_plane_sum8_512 : cpu->simd == MC_F32_AVX2 ? mc_cpu_plane_sum8_256 : plane_sum8;
+}
+
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
-    const int simd = ((const mc_cpu *)be->ctx)->simd;
-    double (*const sum8)(const float *, int) = simd == MC_F32_AVX512 ? mc_cpu_plane_sum8_512
-                                               : simd == MC_F32_AVX2  ? mc_cpu_plane_sum8_256
-                                                                      : plane_sum8;
+    double (*const sum8)(const float *, int) = plane_sum8_fn(be->ctx);
 #pragma omp parallel for schedule(static) num_threads(cpu_nt(be))
     for (int ch = 0; ch < c; ch++) {
         /* per image eight double partial sums (element j into sum j mod 8, added pairwise at
@@ -378,10 +380,12 @@ ALWAYS_INLINE void bn_grad_apply(int t, float s, float hi, const float *p, const
 static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
                                 const float *y, const float *dy, const float *gamma,
                                 const float *smean, const float *sinvstd, float beta_dx, float *dx,
-                                float beta_p, float *dgamma, float *dbeta) {
+                                float beta_p, float *dgamma, float *dbeta, float *dbias) {
     if (!act) act = &act_linear;
     if (!act_known(act)) return mc_err(MC_EUNSUP, "cpu backend: unknown activation %d", act->type);
     if (act->type != MC_ACT_LINEAR && !y) return mc_err(MC_EARG, "cpu backend: bn_act_bwd_train needs y");
+    if (dbias && !dx) return mc_err(MC_EARG, "cpu backend: bn_act_bwd_train's dbias needs dx");
+    double (*const sum8)(const float *, int) = plane_sum8_fn(be->ctx);
     const int n = d->n, c = d->c, hw = d->hw;
     double m = (double)n * hw;
     /* synchronised batch norm: this process's sums give dgamma and dbeta, every process's sums
@@ -424,13 +428,16 @@ static int cpu_bn_act_bwd_train(mc_backend *be, const mc_bn_desc *d, const mc_ac
             /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
             const double k = gamma[ch] * invstd, mdy = sdy / m, mdg = dg / m;
             const float A = (float)k, B = (float)(mdg * invstd), C = (float)mdy;
+            double sb = 0; /* dbias: cpu_bias_bwd's sum, each plane while it is in the cache */
             for (int i = 0; i < n; i++) {
                 size_t o = ((size_t)i * c + ch) * hw;
                 const float *yy = y ? y + o : NULL;
 #define K_(T) bn_grad_apply(T, act->a, act->b, x + o, yy, dy + o, dx + o, hw, A, B, C, (float)mean, beta_dx)
                 ACT_DISPATCH(act, K_)
 #undef K_
+                if (dbias) sb += sum8(dx + o, hw);
             }
+            if (dbias) dbias[ch] = (float)sb + (beta_p == 0.0f ? 0.0f : beta_p * dbias[ch]);
         }
     }
     free(tot);
@@ -441,7 +448,7 @@ static int cpu_bn_bwd_train(mc_backend *be, const mc_bn_desc *d, const float *x,
                             const float *gamma, const float *smean, const float *sinvstd,
                             float beta_dx, float *dx, float beta_p, float *dgamma, float *dbeta) {
     return cpu_bn_act_bwd_train(be, d, NULL, x, NULL, dy, gamma, smean, sinvstd, beta_dx, dx, beta_p,
-                                dgamma, dbeta);
+                                dgamma, dbeta, NULL);
 }
 
 static int cpu_bn_bwd_infer(mc_backend *be, const mc_bn_desc *d, const float *x, const float *dy,

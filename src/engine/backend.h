@@ -213,7 +213,10 @@ struct mc_backend {
      *   (inference in place: a convolution with BN then keeps no pre-BN copy).
      * bn_act_bwd_train: with y = act(bn(x)) from the last forward, the gradient through act
      *   (its derivative taken from y, as act_bwd) and then through bn (as bn_bwd_train); dy is
-     *   only read (the composed version overwrites it with the gradient before act).
+     *   only read (the composed version overwrites it with the gradient before act). dbias (may
+     *   be NULL; then dx is not): the gradient of a bias added before the batch norm (a
+     *   convolution's), as bias_bwd(dx, beta_param) would give it after this call — bitwise
+     *   (summed plane by plane as each is written, not in a second pass over dx).
      * add_act: y = act(a + b) (a residual sum; y may alias a or b). */
     int (*bn_act_fwd_train)(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
                             const float *gamma, const float *bias, float *running_mean,
@@ -225,7 +228,7 @@ struct mc_backend {
     int (*bn_act_bwd_train)(mc_backend *be, const mc_bn_desc *d, const mc_act *act, const float *x,
                             const float *y, const float *dy, const float *gamma,
                             const float *save_mean, const float *save_invstd, float beta_dx,
-                            float *dx, float beta_param, float *dgamma, float *dbeta);
+                            float *dx, float beta_param, float *dgamma, float *dbeta, float *dbias);
     int (*add_act)(mc_backend *be, const mc_act *act, size_t n, const float *a, const float *b,
                    float *y);
 };

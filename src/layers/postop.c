@@ -118,14 +118,18 @@ int mc_postop_backward(mc_postop *po, mc_layer *l, mc_net *net, float *dst, floa
     if (po->act.type != MC_ACT_LINEAR && !fused)
         MC_TRY(be->act_bwd(be, &po->act, n, l->output, l->delta, 0.0f, l->delta));
     float *g = l->delta;
+    int bias_done = 0;
     if (po->bn) {
         mc_bn_desc d = bn_desc(po, net);
         mc_tensor *w = &l->t[po->t_bn_w], *b = &l->t[po->t_bn_b];
         float *dgw = l->want_wgrad ? w->grad : NULL, *dgb = l->want_wgrad ? b->grad : NULL;
-        if (fused)
+        if (fused) {
+            /* a bias before the batch norm: its gradient summed as dst is written */
+            float *dbias = po->bias && l->want_wgrad && dst ? l->t[po->t_bias].grad : NULL;
             MC_TRY(be->bn_act_bwd_train(be, &d, &po->act, po->pre, l->output, g, w->data, po->save_mean,
-                                        po->save_invstd, beta, dst, 1.0f, dgw, dgb));
-        else if (po->used_batch_stats)
+                                        po->save_invstd, beta, dst, 1.0f, dgw, dgb, dbias));
+            bias_done = dbias != NULL;
+        } else if (po->used_batch_stats)
             MC_TRY(be->bn_bwd_train(be, &d, po->pre, g, w->data, po->save_mean, po->save_invstd, beta,
                                     dst, 1.0f, dgw, dgb));
         else
@@ -133,7 +137,7 @@ int mc_postop_backward(mc_postop *po, mc_layer *l, mc_net *net, float *dst, floa
                                     l->t[po->t_rv].data, beta, dst, 1.0f, dgw, dgb));
         g = dst;
     }
-    if (po->bias && l->want_wgrad && g)
+    if (po->bias && l->want_wgrad && g && !bias_done)
         MC_TRY(be->bias_bwd(be, net->batch, po->c, po->hw, g, 1.0f, l->t[po->t_bias].grad));
     *dlin = g;
     return MC_OK;

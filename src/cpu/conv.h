@@ -268,17 +268,17 @@ void mc_cpu_gather2_512(const float *src, int n, float *dst);
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst);
 void mc_cpu_max2_512(const float *src, int n, float *acc);
 void mc_cpu_maxpool3s2_bwd512(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
-/* The 3x3 stride-2 max pooling's backward as a gather (cpu/backend_cpu.c: planes of even sides,
- * padding 1, beta 0). codes512: the element maxpool3s2_bwd512 would add window l's gradient to,
- * as k16[l] = 3 r + c (row r, column c of the window), for cnt <= 16 windows as there.
- * gather512: one input row of 2 ow elements, d[2b] and d[2b + 1] for b < ow, from the windows
+/* The 3x3 stride-2 max pooling's backward as a gather (cpu/backend_cpu.c: padding 1, beta 0).
+ * codes512: the element maxpool3s2_bwd512 would add window l's gradient to, as k16[l] = 3 r + c
+ * (row r, column c of the window), for cnt <= 16 windows as there. gather512: one input row of
+ * w elements (w = 2 ow or 2 ow - 1), d[2b] and d[2b + 1] for b < ow (those below w), from the windows
  * whose row ra (0..2) it is (codes ka, gradients ga of window row a) and, when kb is not NULL,
  * from the next window row's (kb, gb; its row 0): each element the sum, in window order (row a's
  * windows b then b + 1, then row a + 1's), of the gradients whose code names it, from +0 — the
  * scatter's bits without zeroing the plane first. */
 void mc_cpu_maxpool3s2_codes512(const float *x00, int w, int cnt, const float *m16, int32_t *k16);
 void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb,
-                                 int ow, float *d);
+                                 int ow, int w, float *d);
 
 /* The same at 8 lanes in AVX2 (cpu/strided_avx2.c; col2im's scatter excepted), bitwise the
  * portable loops; only where cpu->simd is MC_F32_AVX2 or more. maxpool3s2_bwd256

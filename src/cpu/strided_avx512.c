@@ -155,7 +155,7 @@ T512 static inline void maxpool_gather_row(const int32_t *k, const float *g, int
 }
 
 T512 void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, const int32_t *kb,
-                                      const float *gb, int ow, float *d) {
+                                      const float *gb, int ow, int w, float *d) {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     for (int b = 0; b < ow; b += 16) {
@@ -164,11 +164,11 @@ T512 void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra
         if (kb) maxpool_gather_row(kb + b, gb + b, 0, ow - b, &e, &o);
         const __m512 v0 = _mm512_permutex2var_ps(e, lo, o), v1 = _mm512_permutex2var_ps(e, hi, o);
         float *p = d + 2 * (size_t)b;
-        if (ow - b >= 16) {
+        if (w - 2 * b >= 32) {
             _mm512_storeu_ps(p, v0);
             _mm512_storeu_ps(p + 16, v1);
         } else {
-            const int n2 = 2 * (ow - b);
+            const int n2 = w - 2 * b; /* 2 (ow - b) or one less */
             _mm512_mask_storeu_ps(p, first16(n2), v0);
             _mm512_mask_storeu_ps(p + 16, first16(n2 - 16), v1);
         }
@@ -184,8 +184,8 @@ void mc_cpu_maxpool3s2_codes512(const float *x00, int w, int cnt, const float *m
     (void)x00, (void)w, (void)cnt, (void)m16, (void)k16;
 }
 void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb,
-                                 int ow, float *d) {
-    (void)ka, (void)ga, (void)ra, (void)kb, (void)gb, (void)ow, (void)d;
+                                 int ow, int w, float *d) {
+    (void)ka, (void)ga, (void)ra, (void)kb, (void)gb, (void)ow, (void)w, (void)d;
 }
 void mc_cpu_gather2_512(const float *src, int n, float *dst) { (void)src, (void)n, (void)dst; }
 void mc_cpu_scatter2_add512(const float *s, int n, float *dst) { (void)s, (void)n, (void)dst; }

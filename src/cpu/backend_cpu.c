@@ -608,28 +608,36 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
 }
 
 /* The same for a 3x3 stride-2 pooling with padding 1 (ResNet's and DenseNet's on even sides,
- * h = 2 oh; the PixelShuffle module's on odd ones, h = 2 oh - 1) and beta 0, in AVX-512, as a
+ * h = 2 oh; the PixelShuffle module's on odd ones, h = 2 oh - 1) and beta 0, in SIMD, as a
  * gather: each window row's codes (the element of its window each gradient goes to, 3 r + c),
  * then each input row as the sum of the gradients whose code names its elements, in window order
  * from +0 — the bits of the scatter above (which adds them in window order to a zeroed plane),
  * with no zero fill and no scalar read-modify-writes (tests/test_strided_simd.c compares them).
  * Input row 2a has window row a's row 1; row 2a + 1 window row a's row 2 and then row a + 1's
  * row 0. Windows that reach into the padding (row 0, column 0, and on odd sides the last row and
- * column) take their codes from the general search. k: 2 ow codes (two window rows). */
+ * column) take their codes from the general search. k: 2 ow codes (two window rows). AVX-512
+ * (16 windows a vector) or AVX2 (8). */
 static int maxpool_gather_fits(const mc_cpu *cpu, const mc_pool_desc *d, float beta) {
-    return cpu->simd == MC_F32_AVX512 && beta == 0.0f && d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 &&
+    return cpu->simd && beta == 0.0f && d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 &&
            d->pt == 1 && d->pl == 1 && (d->h == 2 * d->oh || d->h == 2 * d->oh - 1) &&
            (d->w == 2 * d->ow || d->w == 2 * d->ow - 1) && d->ow <= MC_POOL_GATHER_OW;
 }
 
-static void maxpool_codes_row(const mc_pool_desc *d, const float *xp, const float *yp, int oy, int32_t *k) {
+typedef struct { /* the gather's row functions at the CPU's level (cpu/conv.h) */
+    void (*codes)(const float *x00, int w, int cnt, const float *m16, int32_t *k16);
+    void (*gather)(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb, int ow, int w,
+                   float *d);
+} maxpool_gather_fns;
+
+static void maxpool_codes_row(const maxpool_gather_fns *f, const mc_pool_desc *d, const float *xp, const float *yp,
+                              int oy, int32_t *k) {
     const int w = d->w, ow = d->ow;
     const float *my = yp + (size_t)oy * ow;
     /* windows [1, inner) wholly inside the plane */
     const int inner = oy == 0 || 2 * oy + 1 >= d->h ? 1 : w == 2 * ow ? ow : ow - 1;
     for (int ox = 1; ox < inner; ox += 16) {
         const int cnt = inner - ox < 16 ? inner - ox : 16;
-        mc_cpu_maxpool3s2_codes512(xp + (size_t)(2 * oy - 1) * w + (2 * ox - 1), w, cnt, my + ox, k + ox);
+        f->codes(xp + (size_t)(2 * oy - 1) * w + (2 * ox - 1), w, cnt, my + ox, k + ox);
     }
     for (int q = 0; q < ow; q = q == 0 && inner > 1 ? inner : q + 1) { /* the rest: the general search */
         const int y0 = 2 * oy - 1, x0 = 2 * q - 1;
@@ -639,20 +647,22 @@ static void maxpool_codes_row(const mc_pool_desc *d, const float *xp, const floa
     }
 }
 
-static void maxpool_plane_bwd_gather(const mc_pool_desc *d, const float *xp, const float *yp, const float *gp,
-                                     float *dp) {
+static void maxpool_plane_bwd_gather(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, const float *yp,
+                                     const float *gp, float *dp) {
+    const maxpool_gather_fns f = cpu->simd == MC_F32_AVX512
+                                     ? (maxpool_gather_fns){mc_cpu_maxpool3s2_codes512, mc_cpu_maxpool3s2_gather512}
+                                     : (maxpool_gather_fns){mc_cpu_maxpool3s2_codes256, mc_cpu_maxpool3s2_gather256};
     const int w = d->w, ow = d->ow, oh = d->oh;
     int32_t k[2 * MC_POOL_GATHER_OW];
     for (int a = 0; a < oh; a++) {
         int32_t *kc = k + (a & 1) * ow, *kp = k + ((a + 1) & 1) * ow;
         const float *gc = gp + (size_t)a * ow;
-        maxpool_codes_row(d, xp, yp, a, kc);
-        if (a > 0) mc_cpu_maxpool3s2_gather512(kp, gc - ow, 2, kc, gc, ow, w, dp + (size_t)(2 * a - 1) * w);
-        mc_cpu_maxpool3s2_gather512(kc, gc, 1, NULL, NULL, ow, w, dp + (size_t)(2 * a) * w);
+        maxpool_codes_row(&f, d, xp, yp, a, kc);
+        if (a > 0) f.gather(kp, gc - ow, 2, kc, gc, ow, w, dp + (size_t)(2 * a - 1) * w);
+        f.gather(kc, gc, 1, NULL, NULL, ow, w, dp + (size_t)(2 * a) * w);
     }
     if (2 * oh - 1 < d->h) /* even sides: the last row, under window row oh - 1 alone */
-        mc_cpu_maxpool3s2_gather512(k + ((oh - 1) & 1) * ow, gp + (size_t)(oh - 1) * ow, 2, NULL, NULL, ow, w,
-                                    dp + (size_t)(2 * oh - 1) * w);
+        f.gather(k + ((oh - 1) & 1) * ow, gp + (size_t)(oh - 1) * ow, 2, NULL, NULL, ow, w, dp + (size_t)(2 * oh - 1) * w);
 }
 
 /* Average backward, one plane: dx[window] += dy * 1/(kh*kw), tap by tap as the forward. */
@@ -685,7 +695,7 @@ static int cpu_pool_bwd(mc_backend *be, const mc_pool_desc *d, const float *x, c
     for (int nc = 0; nc < d->n * d->c; nc++) {
         float *dp = dx + (size_t)nc * hw;
         if (gather) {
-            maxpool_plane_bwd_gather(d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
+            maxpool_plane_bwd_gather(be->ctx, d, x + (size_t)nc * hw, y + (size_t)nc * ohw, dy + (size_t)nc * ohw, dp);
             continue;
         }
         scale_out(dp, hw, beta);

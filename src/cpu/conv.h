@@ -281,11 +281,14 @@ void mc_cpu_maxpool3s2_gather512(const int32_t *ka, const float *ga, int ra, con
                                  int ow, int w, float *d);
 
 /* The same at 8 lanes in AVX2 (cpu/strided_avx2.c; col2im's scatter excepted), bitwise the
- * portable loops; only where cpu->simd is MC_F32_AVX2 or more. maxpool3s2_bwd256
- * takes up to 16 windows too. */
+ * portable loops; only where cpu->simd is MC_F32_AVX2 or more. maxpool3s2_bwd256 and
+ * maxpool3s2_codes256 take up to 16 windows too. */
 void mc_cpu_gather2_256(const float *src, int n, float *dst);
 void mc_cpu_max2_256(const float *src, int n, float *acc);
 void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float *m16, const float *g16, float *d00);
+void mc_cpu_maxpool3s2_codes256(const float *x00, int w, int cnt, const float *m16, int32_t *k16);
+void mc_cpu_maxpool3s2_gather256(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb,
+                                 int ow, int w, float *d);
 double mc_cpu_plane_sum8_256(const float *p, int hw);
 
 #endif

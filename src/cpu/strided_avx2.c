@@ -1,6 +1,6 @@
 /* cpu/strided_avx2.c — cpu/strided_avx512.c's stride-2 rows at 8 lanes, for CPUs with AVX2 but
  * not AVX-512 (issue 18): im2col's stride-2 gather and 3 x 3 stride-2 max pooling, forward and
- * backward. col2im's stride-2 scatter stays portable here: it must not write the odd elements
+ * backward (the backward's gather too). col2im's stride-2 scatter stays portable here: it must not write the odd elements
  * between its targets (another thread's piece may own them), and AVX2's masked store is slow.
  *
  * Exactness: the portable loops' operations on the same operands in the same order (a gather is
@@ -70,6 +70,44 @@ T256 void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float
     }
 }
 
+T256 void mc_cpu_maxpool3s2_codes256(const float *x00, int w, int cnt, const float *m16, int32_t *k16) {
+    for (int h = 0; h < cnt; h += 8) {
+        int k[8];
+        window_index8(x00 + 2 * (size_t)h, w, cnt - h < 8 ? cnt - h : 8, m16 + h, k);
+        for (int l = 0; l < 8 && h + l < cnt; l++) k16[h + l] = k[l];
+    }
+}
+
+/* cpu/strided_avx512.c's maxpool_gather_row at 8 lanes: the masked adds as blends (acc + g where
+ * the code matches, acc elsewhere) */
+T256 static inline void maxpool_gather_row8(const int32_t *k, const float *g, int r, int n, __m256 *acc_e,
+                                            __m256 *acc_o) {
+    const __m256i m0 = first8(n), m1 = first8(n - 1);
+    const __m256i k0 = _mm256_maskload_epi32(k, m0), k1 = _mm256_maskload_epi32(k + 1, m1);
+    const __m256 g0 = loadn8(n, g), g1 = loadn8(n - 1, g + 1);
+    const __m256 e = _mm256_castsi256_ps(_mm256_and_si256(m0, _mm256_cmpeq_epi32(k0, _mm256_set1_epi32(3 * r + 1))));
+    const __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(m0, _mm256_cmpeq_epi32(k0, _mm256_set1_epi32(3 * r + 2))));
+    const __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(m1, _mm256_cmpeq_epi32(k1, _mm256_set1_epi32(3 * r))));
+    *acc_e = _mm256_blendv_ps(*acc_e, _mm256_add_ps(*acc_e, g0), e);
+    *acc_o = _mm256_blendv_ps(*acc_o, _mm256_add_ps(*acc_o, g0), o0);
+    *acc_o = _mm256_blendv_ps(*acc_o, _mm256_add_ps(*acc_o, g1), o1);
+}
+
+T256 void mc_cpu_maxpool3s2_gather256(const int32_t *ka, const float *ga, int ra, const int32_t *kb,
+                                      const float *gb, int ow, int w, float *d) {
+    for (int b = 0; b < ow; b += 8) {
+        __m256 e = _mm256_setzero_ps(), o = _mm256_setzero_ps();
+        maxpool_gather_row8(ka + b, ga + b, ra, ow - b, &e, &o);
+        if (kb) maxpool_gather_row8(kb + b, gb + b, 0, ow - b, &e, &o);
+        /* (e0 o0 e1 o1 | e4 o4 e5 o5), (e2 o2 e3 o3 | e6 o6 e7 o7) -> elements 0-7, 8-15 */
+        const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
+        float *p = d + 2 * (size_t)b;
+        const int n2 = w - 2 * b; /* 2 (ow - b) or one less */
+        storen8(p, n2, _mm256_permute2f128_ps(lo, hi, 0x20));
+        storen8(p + 8, n2 - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
 /* cpu/sums_avx512.c's plane sum with the eight double partials as two vectors of four */
 T256 double mc_cpu_plane_sum8_256(const float *p, int hw) {
     __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
@@ -94,5 +132,12 @@ void mc_cpu_maxpool3s2_bwd256(const float *x00, int w, int cnt, const float *m16
 double mc_cpu_plane_sum8_256(const float *p, int hw) {
     (void)p, (void)hw;
     return 0.0;
+}
+void mc_cpu_maxpool3s2_codes256(const float *x00, int w, int cnt, const float *m16, int32_t *k16) {
+    (void)x00, (void)w, (void)cnt, (void)m16, (void)k16;
+}
+void mc_cpu_maxpool3s2_gather256(const int32_t *ka, const float *ga, int ra, const int32_t *kb, const float *gb,
+                                 int ow, int w, float *d) {
+    (void)ka, (void)ga, (void)ra, (void)kb, (void)gb, (void)ow, (void)w, (void)d;
 }
 #endif

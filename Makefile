@@ -252,7 +252,8 @@ demo-colorize: $(BIN)
 	@echo "demo-colorize: results in $(DEMO_COLOR_RUN)/ (log.csv, loss.png, samples/, colourised/)"
 
 # Benchmarks are scripts, never timed tests: medcolor vs PyTorch in the same run
-# (scripts/bench.sh, docs/performance.md). QUICK=1: one timed step per configuration.
+# (scripts/bench.sh, docs/performance.md): each float32 row the median of three alternating
+# pairs (REPEAT=N to change it; about 30 minutes on 2 cores). QUICK=1: one timed step, one pair.
 BENCH_BIN := $(BUILD)/bench_step
 $(BENCH_BIN): bench/bench_step.c $(CLILIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(CLILIB) $(LIB) $(LDLIBS)

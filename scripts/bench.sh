@@ -20,9 +20,13 @@
 # --bf16) is printed beside the sgemm peak, and the bf16 rows' share is of that peak. BF16=0 leaves
 # them out; on a CPU without AVX512-BF16 a line says why they are missing.
 #
-# Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3), REPEAT=N (each row's pair of
-# runs N times, medcolor's first and PyTorch's first in turn; the row shown is the pair with the
-# median ratio, and the N ratios are printed with it), THREADS (2), PYTHON
+# Repeats: each float32 row's pair of runs three times, medcolor's first and PyTorch's first in
+# turn; the row shown is the pair with the median ratio, and the three ratios are printed with it
+# (on a shared machine one pair moves by a third between runs: docs/performance.md). The bf16
+# rows, which have no goal, run once.
+#
+# Environment: QUICK=1 (1 warm-up + 1 timed step instead of 1 + 3, every row once), REPEAT=N
+# (every row's pair N times, bf16 rows too; REPEAT=1: one pair per row), THREADS (2), PYTHON
 # (/usr/bin/python3), BENCH_BIN (build/bench_step), ONLY (a substring: run only the matching
 # configurations, e.g. ONLY=resnet18-pixelshuffle), ISA (avx2: both sides held to AVX2, below).
 # The machine should be quiet: the load
@@ -34,8 +38,10 @@ PY=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-2}
 if [ "${QUICK:-0}" = 1 ]; then STEPS=1; WARM=1; else STEPS=${STEPS:-3}; WARM=${WARM:-1}; fi
 ONLY=${ONLY:-}
-REPEAT=${REPEAT:-1}
-[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: REPEAT=$REPEAT: give a count >= 1"; exit 2; }
+if [ -n "${REPEAT:-}" ]; then REPEAT_FP32=$REPEAT; REPEAT_BF16=$REPEAT
+elif [ "${QUICK:-0}" = 1 ]; then REPEAT_FP32=1; REPEAT_BF16=1
+else REPEAT_FP32=3; REPEAT_BF16=1; fi
+[[ "$REPEAT_FP32" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: REPEAT=$REPEAT_FP32: give a count >= 1"; exit 2; }
 [ -x "$BIN" ] || { echo "bench.sh: $BIN missing (make bench builds it)"; exit 1; }
 # ISA=avx2: both sides held to AVX2 + FMA on a CPU with AVX-512, to measure what an AVX2 machine
 # runs: medcolor as on a CPU without AVX-512 (MC_TEST_NO_AVX512=1: its AVX2 kernels, the same
@@ -86,7 +92,7 @@ ratio_of() { # ratio_of MODE MEDCOLOR-LINE TORCH-LINE: medcolor's time over PyTo
   else awk -v a="$(field step_median "$2")" -v b="$(field step_median "$3")" 'BEGIN{printf "%.4f", a/b}'; fi
 }
 
-echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up"
+echo "medcolor vs PyTorch: batch 16, 320x320 (colorize/: 256x256), $THREADS threads, median of $STEPS step(s) after $WARM warm-up; each float32 row the median of $REPEAT_FP32 pair(s), bf16 rows of $REPEAT_BF16, alternating which side runs first"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "vector ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$' | tr '\n' ' ')OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 [ "$ISA" = avx2 ] && echo "ISA=avx2: both held to AVX2 + FMA (medcolor: MC_TEST_NO_AVX512=1; PyTorch: ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2)"
@@ -144,10 +150,11 @@ while read -r net stage mode; do
     fail=1
     continue
   fi
-  # REPEAT > 1: the pair again, PyTorch's run first in every other repeat (so that a host whose
-  # load drifts over the minutes favours neither side), and the row is the pair whose ratio is the
+  # repeats: the pair again, PyTorch's run first in every other repeat (so that a host whose load
+  # drifts over the minutes favours neither side), and the row is the pair whose ratio is the
   # median (a shared machine moves single steps by a third between runs: docs/performance.md)
   reps=""
+  if [ "$prec" = bf16 ]; then REPEAT=$REPEAT_BF16; else REPEAT=$REPEAT_FP32; fi
   if [ "$REPEAT" -gt 1 ]; then
     pairs=("$mc|$th|$gf")
     for ((rep = 1; rep < REPEAT; rep++)); do

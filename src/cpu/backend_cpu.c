@@ -165,7 +165,9 @@ static double plane_sum8(const float *p, int hw) {
 
 /* plane_sum8 at the CPU's level (bitwise the same at every level) */
 static double (*plane_sum8_fn(const mc_cpu *cpu))(const float *, int) {
-    return cpu->simd == MC_F32_AVX512 ? mc_cpu_plane_sum8_512 : cpu->simd == MC_F32_AVX2 ? mc_cpu_plane_sum8_256 : plane_sum8;
+    return cpu->simd == MC_F32_AVX512 ? mc_cpu_plane_sum8_512
+           : cpu->simd == MC_F32_AVX2 ? mc_cpu_plane_sum8_256
+                                      : plane_sum8;
 }
 
 static int cpu_bias_bwd(mc_backend *be, int n, int c, int hw, const float *dy, float beta, float *db) {
@@ -560,7 +562,6 @@ static size_t maxpool_best(const float *xp, int w, int y0, int y1, int x0, int x
  * first maximum in scan order (the last NaN when the maximum is NaN; the window's first element
  * when all are -inf) — found again from y, the forward output, as the first element equal to
  * it (or the last NaN). */
-#define MC_POOL_GATHER_OW 1024 /* the widest output row of the gather path (its codes on the stack) */
 static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, const float *yp,
                               const float *gp, float *dp) {
     const int w = d->w;
@@ -617,6 +618,7 @@ static void maxpool_plane_bwd(const mc_cpu *cpu, const mc_pool_desc *d, const fl
  * row 0. Windows that reach into the padding (row 0, column 0, and on odd sides the last row and
  * column) take their codes from the general search. k: 2 ow codes (two window rows). AVX-512
  * (16 windows a vector) or AVX2 (8). */
+#define MC_POOL_GATHER_OW 1024 /* the widest output row of the gather path (its codes on the stack) */
 static int maxpool_gather_fits(const mc_cpu *cpu, const mc_pool_desc *d, float beta) {
     return cpu->simd && beta == 0.0f && d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 &&
            d->pt == 1 && d->pl == 1 && (d->h == 2 * d->oh || d->h == 2 * d->oh - 1) &&
@@ -662,7 +664,8 @@ static void maxpool_plane_bwd_gather(const mc_cpu *cpu, const mc_pool_desc *d, c
         f.gather(kc, gc, 1, NULL, NULL, ow, w, dp + (size_t)(2 * a) * w);
     }
     if (2 * oh - 1 < d->h) /* even sides: the last row, under window row oh - 1 alone */
-        f.gather(k + ((oh - 1) & 1) * ow, gp + (size_t)(oh - 1) * ow, 2, NULL, NULL, ow, w, dp + (size_t)(2 * oh - 1) * w);
+        f.gather(k + ((oh - 1) & 1) * ow, gp + (size_t)(oh - 1) * ow, 2, NULL, NULL, ow, w,
+                 dp + (size_t)(2 * oh - 1) * w);
 }
 
 /* Average backward, one plane: dx[window] += dy * 1/(kh*kw), tap by tap as the forward. */

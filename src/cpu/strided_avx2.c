@@ -1,7 +1,8 @@
 /* cpu/strided_avx2.c — cpu/strided_avx512.c's stride-2 rows at 8 lanes, for CPUs with AVX2 but
  * not AVX-512 (issue 18): im2col's stride-2 gather and 3 x 3 stride-2 max pooling, forward and
- * backward (the backward's gather too). col2im's stride-2 scatter stays portable here: it must not write the odd elements
- * between its targets (another thread's piece may own them), and AVX2's masked store is slow.
+ * backward (the backward's gather too). col2im's stride-2 scatter stays portable here: it must
+ * not write the odd elements between its targets (another thread's piece may own them), and
+ * AVX2's masked store is slow.
  *
  * Exactness: the portable loops' operations on the same operands in the same order (a gather is
  * a copy; the forward's maximum takes v where v > acc or v is NaN, as the portable comparison;

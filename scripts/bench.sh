@@ -154,10 +154,10 @@ while read -r net stage mode; do
   # drifts over the minutes favours neither side), and the row is the pair whose ratio is the
   # median (a shared machine moves single steps by a third between runs: docs/performance.md)
   reps=""
-  if [ "$prec" = bf16 ]; then REPEAT=$REPEAT_BF16; else REPEAT=$REPEAT_FP32; fi
-  if [ "$REPEAT" -gt 1 ]; then
+  if [ "$prec" = bf16 ]; then nrep=$REPEAT_BF16; else nrep=$REPEAT_FP32; fi
+  if [ "$nrep" -gt 1 ]; then
     pairs=("$mc|$th|$gf")
-    for ((rep = 1; rep < REPEAT; rep++)); do
+    for ((rep = 1; rep < nrep; rep++)); do
       if ((rep % 2)); then run_pair torch-first; else run_pair; fi
       [ -n "$mc" ] && [ -n "$th" ] && pairs+=("$mc|$th|$gf")
     done

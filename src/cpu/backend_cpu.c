@@ -631,22 +631,27 @@ typedef struct { /* the gather's row functions at the CPU's level (cpu/conv.h) *
                    float *d);
 } maxpool_gather_fns;
 
+/* the code of window (oy, ox) by the general search: for the windows that reach into the padding */
+static int32_t maxpool_code_at(const mc_pool_desc *d, const float *xp, const float *my, int oy, int ox) {
+    const int w = d->w, y0 = 2 * oy - 1, x0 = 2 * ox - 1;
+    const size_t best = maxpool_best(xp, w, y0 < 0 ? 0 : y0, y0 + 3 > d->h ? d->h : y0 + 3, x0 < 0 ? 0 : x0,
+                                     x0 + 3 > w ? w : x0 + 3, my[ox]);
+    return (int32_t)(3 * ((int)(best / (size_t)w) - y0) + ((int)(best % (size_t)w) - x0));
+}
+
 static void maxpool_codes_row(const maxpool_gather_fns *f, const mc_pool_desc *d, const float *xp, const float *yp,
                               int oy, int32_t *k) {
     const int w = d->w, ow = d->ow;
     const float *my = yp + (size_t)oy * ow;
-    /* windows [1, inner) wholly inside the plane */
+    /* windows [1, inner) lie wholly inside the plane (none in the first row, nor in the last on
+     * odd sides): 16 at a time; window 0 and those from inner on, the general search */
     const int inner = oy == 0 || 2 * oy + 1 >= d->h ? 1 : w == 2 * ow ? ow : ow - 1;
     for (int ox = 1; ox < inner; ox += 16) {
         const int cnt = inner - ox < 16 ? inner - ox : 16;
         f->codes(xp + (size_t)(2 * oy - 1) * w + (2 * ox - 1), w, cnt, my + ox, k + ox);
     }
-    for (int q = 0; q < ow; q = q == 0 && inner > 1 ? inner : q + 1) { /* the rest: the general search */
-        const int y0 = 2 * oy - 1, x0 = 2 * q - 1;
-        const size_t best = maxpool_best(xp, w, y0 < 0 ? 0 : y0, y0 + 3 > d->h ? d->h : y0 + 3, x0 < 0 ? 0 : x0,
-                                         x0 + 3 > w ? w : x0 + 3, my[q]);
-        k[q] = (int32_t)(3 * ((int)(best / (size_t)w) - y0) + ((int)(best % (size_t)w) - x0));
-    }
+    k[0] = maxpool_code_at(d, xp, my, oy, 0);
+    for (int ox = inner > 1 ? inner : 1; ox < ow; ox++) k[ox] = maxpool_code_at(d, xp, my, oy, ox);
 }
 
 static void maxpool_plane_bwd_gather(const mc_cpu *cpu, const mc_pool_desc *d, const float *xp, const float *yp,
